@@ -1,0 +1,44 @@
+# `make run` runs the whole system; `make test` runs the test suite. Both set up what they need.
+VENV := .venv
+PY := $(VENV)/bin/python
+SYSTEM_PACKAGES := mosquitto ffmpeg espeak-ng chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup system run test lint bench clean
+
+setup: system $(VENV)/.installed pa_controller/translations/en/LC_MESSAGES/messages.mo
+
+# Install only the Debian packages that are missing (mosquitto and ffmpeg are found by their binaries).
+system:
+	@missing=""; \
+	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
+	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
+	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+pa_controller/translations/en/LC_MESSAGES/messages.mo: pa_controller/translations/en/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(VENV)/bin/pybabel compile -q -d pa_controller/translations
+
+run: setup
+	$(PY) -m pa_controller.stack
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+bench: setup
+	$(PY) bench/fanout.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

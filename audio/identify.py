@@ -1,0 +1,110 @@
+"""Tell, from headers alone, whether a file holds accepted audio and how long it says it lasts."""
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CorruptAudioError, NotAudioError
+from .runner import FFPROBE, PROBE_TIMEOUT_S, input_args, last_line, run
+
+log = logging.getLogger(__name__)
+
+# A name with one of these endings claims to be audio: if it cannot be read it is corrupt, not "not audio".
+AUDIO_SUFFIXES = frozenset({".mp3", ".wav", ".wave", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac", ".flac"})
+
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive or an office document"),
+)
+_NOT_WHITELISTED = re.compile(r"\[(?P<demuxer>[\w,]+) @ [^\]]*\] Format not on whitelist")
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    format_name: str
+    codec_name: str
+    declared_seconds: float | None
+    # ffprobe guessed the length from the bitrate, so neither a shortfall nor an excess proves anything.
+    declared_is_estimate: bool
+
+
+def identify(source: Path) -> SourceInfo:
+    """Read the container headers; raise NotAudioError or CorruptAudioError if they say no."""
+    argv = [
+        FFPROBE, "-v", "warning", "-hide_banner", *input_args(source),
+        "-show_entries", "format=format_name,duration:stream=index,codec_type,codec_name,duration",
+        "-of", "json",
+    ]  # fmt: skip
+    done = run(argv, timeout=PROBE_TIMEOUT_S)
+    if done.returncode != 0:
+        raise _unreadable(source, done.stderr)
+    try:
+        report = json.loads(done.stdout)
+    except json.JSONDecodeError as exc:
+        raise CorruptAudioError("its headers cannot be read") from exc
+    streams = report.get("streams", [])
+    audio = [s for s in streams if s.get("codec_type") == "audio"]
+    if not audio:
+        kinds = sorted({str(s.get("codec_type", "unknown")) for s in streams}) or ["nothing"]
+        raise NotAudioError(f"contains no sound (only {', '.join(kinds)})")
+    stream, container = audio[0], report.get("format", {})
+    info = SourceInfo(
+        format_name=container.get("format_name", "?"),
+        codec_name=stream.get("codec_name", "?"),
+        declared_seconds=_seconds(stream.get("duration")) or _seconds(container.get("duration")),
+        declared_is_estimate="Estimating duration from bitrate" in done.stderr,
+    )
+    log.debug("identified %s as %s", source, info)
+    return info
+
+
+def _unreadable(source: Path, stderr: str) -> NotAudioError | CorruptAudioError:
+    """Decide between "never was audio" and "audio, but damaged" for a file ffprobe cannot open."""
+    found = sniff(source)
+    not_whitelisted = _NOT_WHITELISTED.search(stderr)
+    if not_whitelisted:
+        # ffmpeg recognised the content, as something we do not accept.
+        demuxer = not_whitelisted["demuxer"].split(",")[0]
+        return NotAudioError(f"is not in an accepted audio format (it looks like {found or demuxer + ' data'})")
+    if found:
+        return NotAudioError(f"is not audio (it looks like {found})")
+    log.info("ffprobe could not open %s: %s", source, last_line(stderr))
+    if source.suffix.lower() in AUDIO_SUFFIXES:
+        return CorruptAudioError(f"it is named {source.suffix.lower()} but its content cannot be read as audio")
+    return NotAudioError("is not recognised as audio")
+
+
+def sniff(path: Path) -> str | None:
+    """Name a common non-audio kind of file from its first bytes, or return None."""
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    for signature, kind in _SIGNATURES:
+        if head.startswith(signature):
+            return kind
+    if head and b"\x00" not in head and _is_utf8(head):
+        return "a text file"
+    return None
+
+
+def _is_utf8(head: bytes) -> bool:
+    """Accept text whose last character the 4 KiB cut may have split."""
+    for cut in range(4):
+        try:
+            head[: len(head) - cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return True
+    return False
+
+
+def _seconds(value: object) -> float | None:
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds > 0 else None

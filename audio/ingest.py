@@ -1,0 +1,108 @@
+"""Turn an uploaded recording into a stored, loudness-normalised broadcast MP3."""
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CorruptAudioError, EmptyFileError, SilentAudioError, TooLargeError, TooLongError
+from .identify import SourceInfo, identify
+from .measurement import Scan, scan
+from .normalise import normalise
+from .runner import ToolFailed, last_line, processing_timeout
+from .store import store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_MAX_SECONDS = 1800.0
+# A decode this much shorter than the header's length means the end of the file is missing.
+TRUNCATION_SLACK_S = 0.5
+TRUNCATION_SLACK_SHARE = 0.02
+# Headers count encoder delay and padding (an MP3's Xing frame count does), so a recording of
+# exactly the limit may declare a little more; the decode that follows measures it exactly.
+HEADER_SLACK_S = 0.5
+
+
+@dataclass(frozen=True)
+class PreparedAudio:
+    """Describe one stored broadcast file; every figure is measured on the stored MP3 itself."""
+
+    sha256: str  # hex sha256 of the stored MP3 bytes
+    path: Path  # media_dir / f"{sha256}.mp3"
+    bytes: int
+    duration_ms: int
+    loudness_lufs: float  # integrated loudness measured on the final MP3
+    true_peak_dbtp: float
+
+
+def prepare(
+    source: Path,
+    media_dir: Path,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+) -> PreparedAudio:
+    """Check, normalise and store one recording; raise an AudioError subclass and store nothing if it is unfit.
+
+    Accepts MP3, WAV, OGG (Vorbis, Opus), M4A/MP4 (AAC), raw ADTS AAC and FLAC, told apart by
+    content; the name's extension only decides whether an unreadable file "claimed" to be audio
+    (corrupt) or never was (not_audio), so keep the uploaded extension on `source`.
+    Output: mono MP3, 44.1 kHz, 64 kbit/s CBR, −16 LUFS (aimed at ±0.3, never beyond ±1 LU),
+    true peak ≤ −1 dBTP, stored as media_dir/<sha256>.mp3. Checks run cheapest first: size,
+    headers (declared length), then one full decode (damage, real length, loudness).
+    Intermediates live in a temporary directory that is removed on success and on error alike.
+    """
+    source, media_dir = Path(source), Path(media_dir)
+    size = source.stat().st_size
+    if size == 0:
+        raise EmptyFileError()
+    if size > max_bytes:
+        raise TooLargeError(size, max_bytes)
+    info = identify(source)
+    declared = info.declared_seconds
+    if declared and not info.declared_is_estimate and declared > max_seconds + HEADER_SLACK_S:
+        raise TooLongError(declared, max_seconds)
+    timeout = processing_timeout(min(declared or max_seconds, max_seconds))
+    measured = _decode_and_check(source, info, max_seconds=max_seconds, timeout=timeout)
+    with tempfile.TemporaryDirectory(prefix="loanet-audio-") as workdir:
+        rendered, final = normalise(source, Path(workdir), measured, timeout=timeout)
+        stored = store(rendered, media_dir)
+    log.info(
+        "prepared %s -> %s: %d ms, %.1f LUFS, %.1f dBTP (source %s/%s, %.1f LUFS)",
+        source.name, stored.path.name, final.duration_ms, final.lufs, final.true_peak_dbtp,
+        info.format_name, info.codec_name, measured.lufs,
+    )  # fmt: skip
+    return PreparedAudio(
+        sha256=stored.sha256,
+        path=stored.path,
+        bytes=stored.bytes,
+        duration_ms=final.duration_ms,
+        loudness_lufs=final.lufs,
+        true_peak_dbtp=final.true_peak_dbtp,
+    )
+
+
+def _decode_and_check(source: Path, info: SourceInfo, *, max_seconds: float, timeout: float) -> Scan:
+    """Decode the whole source once, as mono, and refuse it if it is damaged, too long or silent."""
+    try:
+        measured = scan(source, mono=True, limit_seconds=max_seconds, timeout=timeout)
+    except ToolFailed as exc:
+        log.info("decoding %s failed: %s", source, last_line(exc.stderr))
+        raise CorruptAudioError("it cannot be decoded") from exc
+    if measured.samples == 0:
+        raise CorruptAudioError("it contains no decodable sound")
+    if measured.damage_reports:
+        raise CorruptAudioError(f"{measured.damage_reports} part(s) of it could not be decoded")
+    if measured.seconds > max_seconds:
+        raise TooLongError(None, max_seconds)  # decoding stopped just past the limit
+    declared = info.declared_seconds
+    if declared and not info.declared_is_estimate:
+        missing = declared - measured.seconds
+        if missing > max(TRUNCATION_SLACK_S, TRUNCATION_SLACK_SHARE * declared):
+            raise CorruptAudioError(
+                f"it should last {declared:.1f} s but ends after {measured.seconds:.1f} s (the end is missing)"
+            )
+    if measured.is_silent:
+        raise SilentAudioError()
+    return measured

@@ -1,0 +1,126 @@
+"""Measure loudness (ITU-R BS.1770 via ffmpeg's ebur128), true peak and decoded length of a file."""
+
+import logging
+import math
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .output_format import SAMPLE_RATE, SILENCE_GATE_LUFS
+from .runner import FFMPEG, ToolFailed, input_args, processing_timeout, run
+
+log = logging.getLogger(__name__)
+
+# BS.1770 integrates over 400 ms gating blocks: a shorter clip has no block and no loudness.
+GATING_BLOCK_S = 0.4
+# A clip shorter than one block is measured looped to at least this long.
+LOOPED_MEASURE_S = 3.0
+DEFAULT_TIMEOUT_S = processing_timeout(1800)
+MONO_FLOAT_44K = f"aformat=sample_fmts=flt:sample_rates={SAMPLE_RATE}:channel_layouts=mono"
+
+# Lines ffmpeg prints when it had to skip or guess data it could not decode.
+_DAMAGE_MARKERS = ("Error while decoding stream", "corrupt input packet", "Packet corrupt")
+_SUMMARY = re.compile(r"Summary:(?P<text>.*)\Z", re.S)
+_INTEGRATED = re.compile(r"I:\s+(?P<lufs>-?(?:\d+(?:\.\d+)?|inf)) LUFS")
+_TRUE_PEAK = re.compile(r"Peak:\s+(?P<dbtp>-?(?:\d+(?:\.\d+)?|inf)) dBFS")
+_SAMPLES = re.compile(r"Number of samples: (?P<n>\d+)")
+
+
+@dataclass(frozen=True)
+class Loudness:
+    lufs: float
+    true_peak_dbtp: float
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What one decode of a file showed: loudness, true peak, length at 44.1 kHz, damage seen."""
+
+    lufs: float
+    true_peak_dbtp: float
+    samples: int
+    damage_reports: int
+
+    @property
+    def seconds(self) -> float:
+        return self.samples / SAMPLE_RATE
+
+    @property
+    def duration_ms(self) -> int:
+        return round(self.samples * 1000 / SAMPLE_RATE)
+
+    @property
+    def is_silent(self) -> bool:
+        return self.lufs <= SILENCE_GATE_LUFS
+
+
+def measure(path: Path, *, timeout: float = DEFAULT_TIMEOUT_S) -> Loudness:
+    """Return integrated loudness and true peak of a file, all channels as BS.1770 sums them.
+
+    A clip shorter than 0.4 s has no gating block, so its loudness is that of the clip looped
+    to at least 3 s; its true peak is always read from the clip itself, never the loop, whose
+    seams would add peaks the clip does not have.
+    """
+    result = scan(path, timeout=timeout)
+    return Loudness(result.lufs, result.true_peak_dbtp)
+
+
+def probe(path: Path, *, timeout: float = DEFAULT_TIMEOUT_S) -> int:
+    """Return the decoded length of a file in milliseconds (decoded, so encoder padding is excluded)."""
+    return scan(path, timeout=timeout).duration_ms
+
+
+def scan(
+    path: Path, *, mono: bool = False, limit_seconds: float | None = None, timeout: float = DEFAULT_TIMEOUT_S
+) -> Scan:
+    """Decode a file once (twice for a clip under 0.4 s) and report what it holds; raise ToolFailed if ffmpeg fails.
+
+    With `mono` the audio is first downmixed to mono float at 44.1 kHz, exactly as it will be
+    rendered; `limit_seconds` stops decoding a little after that length.
+    """
+    first = _scan_once(path, mono=mono, limit_seconds=limit_seconds, loop=None, timeout=timeout)
+    if 0 < first.samples < GATING_BLOCK_S * SAMPLE_RATE:
+        repeats = math.ceil(LOOPED_MEASURE_S * SAMPLE_RATE / first.samples)
+        looped = _scan_once(path, mono=mono, limit_seconds=None, loop=(repeats, first.samples), timeout=timeout)
+        log.debug("%s lasts %d ms: loudness measured over %d repeats", path, first.duration_ms, repeats)
+        first = replace(first, lufs=looped.lufs)
+    return first
+
+
+def _scan_once(
+    path: Path, *, mono: bool, limit_seconds: float | None, loop: tuple[int, int] | None, timeout: float
+) -> Scan:
+    chain = [MONO_FLOAT_44K] if mono else []
+    if loop:
+        repeats, samples = loop
+        # aloop counts samples, so the rate must be fixed before it; loop=N plays N+1 times.
+        chain += [] if mono else [f"aresample={SAMPLE_RATE}"]
+        chain.append(f"aloop=loop={repeats - 1}:size={samples}")
+    chain += [
+        "ebur128=peak=true:framelog=verbose",
+        # Count samples at one fixed rate so the length needs no knowledge of the source rate.
+        f"aresample={SAMPLE_RATE}",
+        "astats=measure_perchannel=none:measure_overall=Number_of_samples",
+    ]
+    argv = [FFMPEG, "-nostdin", "-hide_banner", "-nostats", *input_args(path), "-map", "0:a:0", "-af", ",".join(chain)]
+    if limit_seconds is not None:
+        argv += ["-t", f"{limit_seconds + 1:.3f}"]
+    argv += ["-f", "null", "-"]
+    done = run(argv, timeout=timeout)
+    if done.returncode != 0:
+        raise ToolFailed(FFMPEG, done.stderr)
+    return _parse(done.stderr)
+
+
+def _parse(stderr: str) -> Scan:
+    samples_match = _SAMPLES.search(stderr)
+    samples = int(samples_match["n"]) if samples_match else 0
+    damage = sum(1 for line in stderr.splitlines() if any(marker in line for marker in _DAMAGE_MARKERS))
+    summary = _SUMMARY.search(stderr)
+    lufs = _INTEGRATED.search(summary["text"]) if summary else None
+    peak = _TRUE_PEAK.search(summary["text"]) if summary else None
+    if lufs is None or peak is None:
+        if samples == 0:
+            return Scan(SILENCE_GATE_LUFS, -math.inf, 0, damage)
+        raise ToolFailed(FFMPEG, "ebur128 printed no loudness summary\n" + stderr)
+    return Scan(float(lufs["lufs"]), float(peak["dbtp"]), samples, damage)

@@ -1,0 +1,62 @@
+"""Run ffmpeg and ffprobe as argument lists, never through a shell, always with a deadline."""
+
+import logging
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ProcessingError
+
+log = logging.getLogger(__name__)
+
+FFMPEG = "ffmpeg"
+FFPROBE = "ffprobe"
+PROBE_TIMEOUT_S = 30.0
+# Only these demuxers may open an input: it keeps ffmpeg from following playlists (hls, concat)
+# to other files or URLs, and it is the list of accepted containers: mp3, wav, ogg (vorbis, opus),
+# mp4/m4a (aac), raw adts aac, flac.
+ACCEPTED_DEMUXERS = "mp3,wav,ogg,mov,aac,flac"
+
+
+class ToolFailed(Exception):
+    """Signal that a tool exited non-zero; callers turn it into the AudioError that fits."""
+
+    def __init__(self, tool: str, stderr: str) -> None:
+        super().__init__(f"{tool} failed: {last_line(stderr)}")
+        self.stderr = stderr
+
+
+@dataclass(frozen=True)
+class Finished:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(argv: list[str], *, timeout: float) -> Finished:
+    """Run one tool to completion; raise ProcessingError if it cannot start or overruns."""
+    log.debug("running %s (timeout %.0f s)", argv, timeout)
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise ProcessingError(f"{argv[0]} did not finish within {timeout:.0f} s and was stopped") from exc
+    except OSError as exc:
+        raise ProcessingError(f"{argv[0]} could not be started ({exc.strerror}); ffmpeg must be installed") from exc
+    return Finished(done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"))
+
+
+def processing_timeout(seconds_of_audio: float) -> float:
+    """Allow many times the usual speed so that only a hung tool meets the deadline."""
+    return 60.0 + 0.25 * seconds_of_audio
+
+
+def input_args(path: Path) -> list[str]:
+    """Open `path` as a local file only, through an accepted demuxer only."""
+    # "file:" stops a name like "concat:a|b" or "http:…" from being read as a protocol.
+    return ["-protocol_whitelist", "file", "-format_whitelist", ACCEPTED_DEMUXERS, "-i", f"file:{path.resolve()}"]
+
+
+def last_line(stderr: str) -> str:
+    """Return the last non-empty line of a tool's error output, for logs."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return lines[-1] if lines else "(no output)"

@@ -1,0 +1,85 @@
+"""Time `audio.prepare` on generated recordings and log what each one became.
+
+Run from the repository root:  .venv/bin/python bench/audio.py [--minutes 30] [--verbose]
+The long case is Vietnamese speech (espeak-ng) looped to --minutes, as a 128 kbit/s stereo MP3:
+the worst case the default limits (50 MB, 30 min) let through.
+"""
+
+import argparse
+import logging
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# This script is itself called audio.py: put the repository first so `import audio` finds the package.
+sys.path.insert(0, str(ROOT))
+
+import audio  # noqa: E402
+
+log = logging.getLogger("bench.audio")
+
+SPEECH_TEXT = "Thông báo của Ủy ban nhân dân phường Thới Hòa. Kính mời bà con đến dự họp tổ dân phố."
+FORMATS = {
+    "speech.mp3": ["-c:a", "libmp3lame", "-b:a", "128k"],
+    "speech.wav": ["-c:a", "pcm_s16le"],
+    "speech.ogg": ["-c:a", "libvorbis"],
+    "speech.opus": ["-c:a", "libopus"],
+    "speech.m4a": ["-c:a", "aac"],
+    "speech.aac": ["-c:a", "aac", "-f", "adts"],
+    "speech.flac": ["-c:a", "flac"],
+}
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True, timeout=600)
+
+
+def build_inputs(workdir: Path, minutes: float) -> list[Path]:
+    """Write the speech in every accepted format, two short clips and the long recording."""
+    speech = workdir / "speech-source.wav"
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(speech), SPEECH_TEXT], check=True, timeout=60)
+    inputs = []
+    for name, codec in FORMATS.items():
+        ffmpeg("-i", str(speech), *codec, str(workdir / name))
+        inputs.append(workdir / name)
+    for seconds in (0.2, 0.39):
+        clip = workdir / f"clip-{seconds}s.wav"
+        ffmpeg("-i", str(speech), "-ss", "0.6", "-t", str(seconds), str(clip))
+        inputs.append(clip)
+    if minutes > 0:
+        long = workdir / f"speech-{minutes:g}min.mp3"
+        ffmpeg("-stream_loop", "-1", "-i", str(speech), "-t", str(minutes * 60), "-ac", "2",
+               "-c:a", "libmp3lame", "-b:a", "128k", str(long))  # fmt: skip
+        inputs.append(long)
+    return inputs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=30.0, help="length of the long case; 0 skips it")
+    parser.add_argument("--verbose", action="store_true", help="log every render of the normaliser")
+    options = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("audio").setLevel(logging.DEBUG if options.verbose else logging.WARNING)
+    logging.getLogger("audio.runner").setLevel(logging.INFO)
+    with tempfile.TemporaryDirectory(prefix="bench-audio-") as tmp:
+        workdir = Path(tmp)
+        inputs = build_inputs(workdir, options.minutes)
+        log.info("%-22s %9s %9s %9s %9s %10s %8s", "input", "in LUFS", "out LUFS", "out dBTP", "ms", "bytes", "seconds")
+        for source in inputs:
+            before = audio.measure(source)
+            started = time.perf_counter()
+            result = audio.prepare(source, workdir / "media")
+            elapsed = time.perf_counter() - started
+            log.info(
+                "%-22s %9.1f %9.1f %9.1f %9d %10d %8.2f",
+                source.name, before.lufs, result.loudness_lufs, result.true_peak_dbtp,
+                result.duration_ms, result.bytes, elapsed,
+            )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

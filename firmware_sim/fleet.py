@@ -1,0 +1,179 @@
+"""Many simulated clusters in one process: one loop thread, one session per cluster."""
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+
+from firmware_sim.firmware import FW_VERSION, Board
+from firmware_sim.loop import Loop
+from firmware_sim.media import AudioFetcher
+from firmware_sim.pacer import ConnectPacer
+from firmware_sim.roster import ClusterSpec
+from firmware_sim.session import Session, SessionSettings
+from firmware_sim.tally import Tally
+from firmware_sim.truth import DEFAULT_TRUTH_PATH, TruthLog, read_truth
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE_S = 5.0
+
+
+class Fleet:
+    """Simulate `clusters` against the broker at `broker_url`, recording ground truth in `truth_path`.
+
+    `start()` returns at once and runs everything on a background thread;
+    `stop()` disconnects every session with its will and joins it.
+    """
+
+    def __init__(
+        self,
+        clusters: list[ClusterSpec],
+        broker_url: str,
+        truth_path: str | Path = DEFAULT_TRUTH_PATH,
+        heartbeat_s: float = 30.0,
+        keepalive: int = 30,
+        root: str = "pa/v1",
+        connect_rate: float = 200.0,
+        seed: int | None = None,
+        fetch_workers: int = 8,
+        reconnect_min_s: float = 1.0,
+        fw: str = FW_VERSION,
+    ):
+        if not clusters:
+            raise ValueError("a fleet needs at least one cluster")
+        duplicates = len(clusters) - len({spec.cid for spec in clusters})
+        if duplicates:
+            raise ValueError(f"{duplicates} cluster ids appear more than once")
+        self.clusters = list(clusters)
+        self.settings = SessionSettings.from_url(
+            broker_url, root=root, keepalive=keepalive, reconnect_min_s=reconnect_min_s
+        )
+        self.truth_path = Path(truth_path)
+        self.heartbeat_s = heartbeat_s
+        self.connect_rate = connect_rate
+        self.seed = seed
+        self.fetch_workers = fetch_workers
+        self.fw = fw
+        self.tally = Tally()
+        self.sessions: dict[str, Session] = {}
+        self._loop: Loop | None = None
+        self._thread: threading.Thread | None = None
+        self._truth: TruthLog | None = None
+        self._audio: AudioFetcher | None = None
+
+    def __enter__(self) -> "Fleet":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    # ----- running
+
+    def start(self) -> "Fleet":
+        """Build every session and start connecting them, paced, on a background loop thread."""
+        if self._thread is not None:
+            raise RuntimeError("this fleet has already been started")
+        loop = self._loop = Loop()
+        self._truth = TruthLog(self.truth_path)
+        self._audio = AudioFetcher(loop.call_soon_threadsafe, workers=self.fetch_workers)
+        board = Board(
+            clock=loop.clock,
+            timers=loop.timers,
+            audio=self._audio,
+            truth=self._truth,
+            rng=random.Random(self.seed),
+            tally=self.tally,
+            heartbeat_s=self.heartbeat_s,
+            fw=self.fw,
+        )
+        pacer = ConnectPacer(loop.timers, loop.clock, self.connect_rate)
+        for spec in self.clusters:
+            self.sessions[spec.cid] = Session(spec, board, loop, pacer, self.settings)
+        self._pacer = pacer
+        loop.call_soon_threadsafe(self._start_sessions)
+        self._thread = threading.Thread(target=loop.run_forever, name="sim-loop", daemon=True)
+        self._thread.start()
+        log.info("simulating %d clusters against %s:%d", len(self.sessions), self.settings.host, self.settings.port)
+        return self
+
+    def _start_sessions(self) -> None:
+        for session in self.sessions.values():
+            session.start()
+
+    def stop(self, timeout: float = STOP_GRACE_S) -> None:
+        """Disconnect every session with its will (reason 0x04), wait for the sockets to close, join."""
+        if self._thread is None or not self._thread.is_alive():
+            self._close()
+            return
+        deadline = time.monotonic() + timeout
+        self._loop.call_soon_threadsafe(self._shutdown, deadline)
+        self._thread.join(max(0.1, deadline - time.monotonic() + 1.0))
+        if self._thread.is_alive():
+            log.warning("the loop thread did not finish within %.1f s", timeout)
+        self._close()
+
+    def _shutdown(self, deadline: float) -> None:
+        self._pacer.clear()
+        for session in self.sessions.values():
+            session.shutdown()
+        self._stop_when_closed(deadline)
+
+    def _stop_when_closed(self, deadline: float) -> None:
+        if self._loop.open_sockets == 0 or time.monotonic() >= deadline:
+            if self._loop.open_sockets:
+                log.warning("%d sessions did not close in time", self._loop.open_sockets)
+            self._loop.stop()
+        else:
+            self._loop.call_later(0.02, self._stop_when_closed, deadline)
+
+    def _close(self) -> None:
+        if self._audio is not None:
+            self._audio.close()
+        if self._truth is not None:
+            self._truth.close()
+
+    # ----- looking in
+
+    @property
+    def connected_count(self) -> int:
+        """Return how many sessions are connected and subscribed to their command topic."""
+        return self.tally.connected
+
+    def wait_connected(self, timeout: float = 10.0, count: int | None = None) -> int:
+        """Wait until `count` sessions (all by default) are connected; return how many are."""
+        wanted = len(self.clusters) if count is None else count
+        deadline = time.monotonic() + timeout
+        while self.tally.connected < wanted and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.tally.connected
+
+    def summary(self) -> str:
+        """Return the one-line summary: connected, playing, done, failed …"""
+        return self.tally.summary(len(self.clusters))
+
+    def boot_id(self, cid: str) -> str:
+        """Return the current boot_id of one cluster."""
+        return self.sessions[cid].firmware.boot_id
+
+    def call(self, function: Callable, *args, timeout: float = 5.0):
+        """Run `function(*args)` on the loop thread and return its result (for tests and tools)."""
+        if self._thread is None or not self._thread.is_alive():
+            raise RuntimeError("the fleet is not running: call start() first")
+        result: Future = Future()
+
+        def run():
+            try:
+                result.set_result(function(*args))
+            except Exception as exc:
+                result.set_exception(exc)
+
+        self._loop.call_soon_threadsafe(run)
+        return result.result(timeout)
+
+    def truth(self, **match) -> list[dict]:
+        """Return the truth records written so far, filtered by field values (event="played", cid=…)."""
+        return read_truth(self.truth_path, **match)

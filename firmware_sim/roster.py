@@ -1,0 +1,83 @@
+"""The clusters to simulate: from the fleet CSV, the controller's API, or made up for benchmarks."""
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from pa_controller.messaging import protocol
+
+DEFAULT_FLEET_CSV = Path(__file__).resolve().parent.parent / "pa_controller" / "data" / "o-mon-fleet.csv"
+
+
+class RosterError(Exception):
+    """The fleet could not be loaded; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """One cluster's identity and hardware; faults are injected by overriding amp_ok or speakers_ok."""
+
+    cid: str
+    speakers: int = 2
+    ward: str = ""
+    amp_ok: bool = True
+    speakers_ok: int | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.cid, str) or not protocol.CID_PATTERN.match(self.cid):
+            raise RosterError(f"cluster id {self.cid!r} is not 1-32 characters of [a-z0-9-]")
+
+    @property
+    def working_speakers(self) -> int:
+        return self.speakers if self.speakers_ok is None else self.speakers_ok
+
+
+def load_csv(path: str | Path = DEFAULT_FLEET_CSV, limit: int | None = None) -> list[ClusterSpec]:
+    """Read the first `limit` clusters (all if None) from a CSV with columns id, ward_id and speakers."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise RosterError(f"cannot read the fleet CSV {path}: {exc.strerror}") from exc
+    if rows and not {"id", "speakers"} <= set(rows[0]):
+        raise RosterError(f"{path} lacks the columns id and speakers")
+    try:
+        specs = [ClusterSpec(row["id"], int(row["speakers"]), row.get("ward_id") or "") for row in rows[:limit]]
+    except ValueError as exc:
+        raise RosterError(f"{path}: a speakers value is not a number ({exc})") from exc
+    return specs
+
+
+def load_api(base_url: str, token: str, limit: int | None = None, timeout: float = 10.0) -> list[ClusterSpec]:
+    """Fetch the clusters from `GET {base_url}/api/v1/clusters` with a bearer token."""
+    url = base_url.rstrip("/") + "/api/v1/clusters"
+    try:
+        answer = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
+    except requests.RequestException as exc:
+        raise RosterError(f"cannot reach the controller at {url}: {exc}") from exc
+    if answer.status_code in (401, 403):
+        raise RosterError(f"{url} refused the token (HTTP {answer.status_code}): create one with `flask pa tokens`")
+    if answer.status_code != 200:
+        raise RosterError(f"{url} answered HTTP {answer.status_code}")
+    try:
+        items = answer.json()
+    except ValueError as exc:
+        raise RosterError(f"{url} did not answer JSON") from exc
+    if not isinstance(items, list):
+        raise RosterError(f"{url} did not answer a JSON list of clusters")
+    specs = []
+    for item in items[:limit]:
+        if not isinstance(item, dict) or "id" not in item:
+            raise RosterError(f"{url} listed a cluster without an id: {item!r}")
+        ward = item.get("ward")
+        ward = ward.get("id", "") if isinstance(ward, dict) else (ward or "")
+        specs.append(ClusterSpec(item["id"], int(item.get("speakers") or 1), str(ward)))
+    return specs
+
+
+def synthesize(count: int, start: int = 1) -> list[ClusterSpec]:
+    """Make up `count` clusters named sim-NNNNNN, for load beyond the real fleet."""
+    return [ClusterSpec(f"sim-{n:06d}") for n in range(start, start + count)]

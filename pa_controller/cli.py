@@ -1,0 +1,108 @@
+"""`flask pa …` commands: fleet import, scheduler, broker config, users and tokens."""
+
+import logging
+import secrets
+import signal
+import threading
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from pa_controller.domain import Role
+from pa_controller.errors import ServiceError
+from pa_controller.extensions import db
+from pa_controller.messaging import broker_config
+from pa_controller.models import User
+from pa_controller.services import fleet, people
+
+pa = AppGroup("pa", help="LoaNet commands.")
+fleet_group = AppGroup("fleet", help="The fleet of clusters.")
+pa.add_command(fleet_group)
+
+
+@fleet_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def fleet_import(path: Path):
+    """Import wards and clusters from a CSV file, all or nothing."""
+    try:
+        result = fleet.import_csv(path.read_text(encoding="utf-8"))
+    except fleet.FleetImportError as exc:
+        for line in exc.errors:
+            click.echo(line, err=True)
+        raise click.ClickException(exc.message) from None
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{path} is not UTF-8 text; save it as CSV UTF-8") from None
+    click.echo(f"imported {result.clusters} clusters ({result.speakers} speakers) in {result.wards} wards")
+
+
+@pa.command("scheduler")
+def scheduler():
+    """Run the one scheduler process: dispatch, MQTT ingest, outbox. Stops on Ctrl-C or SIGTERM."""
+    from pa_controller.scheduling.worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    worker = Worker(current_app._get_current_object())
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    worker.start()
+    stop.wait()
+    worker.stop()
+
+
+@pa.command("broker-config")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--port", type=int, default=1884, show_default=True)
+def broker_config_command(path: Path, port: int):
+    """Write the private Mosquitto configuration."""
+    broker_config.write(path, port)
+    click.echo(f"wrote {path}")
+
+
+@pa.command("create-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--ward", "ward_id", help="The ward of an officer.")
+@click.password_option()
+def create_user(username: str, role: str, ward_id: str | None, password: str):
+    """Add a user."""
+    try:
+        people.create_user(username, password, Role(role), ward_id)
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"created {role} {username}")
+
+
+@pa.command("create-token")
+@click.argument("username")
+@click.option("--name", default="cli", show_default=True)
+def create_token(username: str, name: str):
+    """Print a new API token for a user."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    click.echo(people.issue_token(user, name))
+
+
+@pa.command("bootstrap")
+@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def bootstrap(token_file: Path):
+    """Create the first administrator once, and write a fresh API token for it (mode 600)."""
+    admin = db.session.scalar(select(User).where(User.role == Role.ADMIN).order_by(User.id))
+    password_file = token_file.with_name("admin-password")
+    if admin is None:
+        password = secrets.token_urlsafe(12)
+        admin = people.create_user("admin", password, Role.ADMIN)
+        password_file.touch(mode=0o600)
+        password_file.write_text(password + "\n")
+    token_file.touch(mode=0o600)
+    token_file.chmod(0o600)
+    token_file.write_text(people.issue_token(admin, "bootstrap") + "\n")
+    click.echo(f"administrator: {admin.username}; password in {password_file}; API token in {token_file}")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(pa)

@@ -1,0 +1,64 @@
+"""Configuration classes read from the environment."""
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _instance_dir() -> Path:
+    return Path(os.environ.get("PA_INSTANCE_DIR", "instance")).resolve()
+
+
+def _secret_key(instance_dir: Path) -> str:
+    """Return PA_SECRET_KEY, or a random key kept in the instance dir (never in the repo)."""
+    if key := os.environ.get("PA_SECRET_KEY"):
+        return key
+    path = instance_dir / "secret-key"
+    if not path.exists():
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+class Config:
+    """Production-like defaults; every value can be set from the environment."""
+
+    TESTING = False
+    MESSAGING = "mqtt"  # "fake" records publishes in memory instead
+
+    def __init__(self):
+        env = os.environ.get
+        self.INSTANCE_DIR = _instance_dir()
+        self.SECRET_KEY = _secret_key(self.INSTANCE_DIR)
+        self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL") or f"sqlite:///{self.INSTANCE_DIR / 'loanet.db'}"
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.MEDIA_DIR = Path(env("PA_MEDIA_DIR", str(self.INSTANCE_DIR / "media")))
+        http_port = int(env("PA_HTTP_PORT", "5000"))
+        self.PUBLIC_URL = env("PA_PUBLIC_URL", f"http://127.0.0.1:{http_port}").rstrip("/")
+        self.MQTT_URL = env("PA_MQTT_URL") or f"mqtt://127.0.0.1:{env('PA_MQTT_PORT', '1884')}"
+        self.MQTT_ROOT = env("PA_MQTT_ROOT", "pa/v1")
+        self.MQTT_CLIENT_ID = env("PA_MQTT_CLIENT_ID", "loanet-controller")
+        self.DISPATCH_LEAD_S = float(env("PA_DISPATCH_LEAD_S", "60"))
+        self.NOW_LEAD_S = float(env("PA_NOW_LEAD_S", "3"))
+        self.LATE_GRACE_S = 2.0  # PROTOCOL.md rule 3
+        self.RUN_SETTLE_S = float(env("PA_RUN_SETTLE_S", "30"))
+        self.HEARTBEAT_S = float(env("PA_HEARTBEAT_S", "30"))
+        self.PLAN_HORIZON_H = float(env("PA_PLAN_HORIZON_H", "48"))
+        self.AUDIO_MAX_BYTES = int(env("PA_AUDIO_MAX_BYTES", str(50 * 1024 * 1024)))
+        self.AUDIO_MAX_SECONDS = float(env("PA_AUDIO_MAX_SECONDS", "1800"))
+        self.MAX_CONTENT_LENGTH = self.AUDIO_MAX_BYTES + 1024 * 1024
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.BABEL_DEFAULT_LOCALE = "vi"
+        self.BABEL_DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+        self.LANGUAGES = ("vi", "en")
+        self.DISPLAY_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
+class TestingConfig(Config):
+    """Every side effect off: fake messaging, CSRF off, a throwaway instance dir set by the tests."""
+
+    TESTING = True
+    MESSAGING = "fake"
+    WTF_CSRF_ENABLED = False

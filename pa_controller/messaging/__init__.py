@@ -1,0 +1,1 @@
+"""The wire: topics and payload codecs, the MQTT client, the per-topic handlers."""

@@ -1,0 +1,93 @@
+"""Per-topic handlers: decode in the network thread, apply in batches in a writer thread."""
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+
+from pa_controller import clock
+from pa_controller.extensions import db
+from pa_controller.messaging import protocol
+from pa_controller.services import ingest
+
+log = logging.getLogger(__name__)
+APPLY = {
+    protocol.STATUS: ingest.apply_statuses,
+    protocol.HEARTBEAT: ingest.apply_heartbeats,
+    protocol.EVENTS: ingest.apply_events,
+}
+
+
+class Inbox:
+    """Accept reports from any thread; write them to the database in batches."""
+
+    def __init__(self, app, root: str, *, max_batch: int = 2000, max_wait_s: float = 0.05):
+        self.app = app
+        self.root = root
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_s
+        self.rejected: Counter[str] = Counter()
+        self.applied = 0
+        self._queue: queue.Queue = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
+
+    def handlers(self) -> dict:
+        """Return one handler per subscribed topic kind."""
+        return {kind: self.receive for kind in APPLY}
+
+    def receive(self, topic: str, raw: bytes) -> None:
+        """Validate one message; count and log what breaks the contract, never raise."""
+        try:
+            cid, kind = protocol.parse_topic(self.root, topic)
+            payload = protocol.decode(kind, cid, raw)
+        except protocol.ProtocolError as exc:
+            self.rejected[exc.reason] += 1
+            if self.rejected.total() <= 100 or self.rejected.total() % 1000 == 0:
+                log.warning("rejected a payload on %s (%s): %s", topic, exc.reason, exc)
+            return
+        self._queue.put((kind, cid, payload))
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _take_batch(self) -> list:
+        try:
+            batch = [self._queue.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self.max_wait_s
+        while len(batch) < self.max_batch:
+            remaining = deadline - time.monotonic()
+            try:
+                batch.append(self._queue.get(timeout=max(0, remaining)) if remaining > 0 else self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _run(self) -> None:
+        while not self._stop.is_set() or not self._queue.empty():
+            batch = self._take_batch()
+            if batch:
+                self.flush(batch)
+
+    def flush(self, batch: list) -> None:
+        """Apply one batch in one transaction per kind; a failing batch is logged, not fatal."""
+        now = clock.now()
+        with self.app.app_context():
+            for kind, apply in APPLY.items():
+                messages = [(cid, payload) for k, cid, payload in batch if k == kind]
+                if not messages:
+                    continue
+                try:
+                    self.applied += apply(messages, now)
+                    db.session.commit()
+                except Exception:
+                    db.session.rollback()
+                    log.exception("could not store %d %s message(s)", len(messages), kind)
+            db.session.remove()

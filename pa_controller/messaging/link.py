@@ -1,0 +1,98 @@
+"""The controller's one MQTT session: paho the way its authors use it."""
+
+import logging
+import threading
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from pa_controller.messaging import protocol
+
+log = logging.getLogger(__name__)
+SESSION_EXPIRY_S = 7 * 24 * 3600
+
+
+def broker_address(url: str) -> dict:
+    """Split mqtt://user:pass@host:port or mqtts://… into connection settings."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ValueError(f"broker URL {url!r} must look like mqtt://host:port or mqtts://user:pass@host:port")
+    return {
+        "host": parts.hostname,
+        "port": parts.port or (8883 if parts.scheme == "mqtts" else 1883),
+        "tls": parts.scheme == "mqtts",
+        "username": parts.username,
+        "password": parts.password,
+    }
+
+
+class MqttLink:
+    """Subscribe to every cluster's reports and publish commands with message expiry.
+
+    `handlers` maps a topic kind (status, heartbeat, events) to a callable taking
+    (topic, payload bytes); `on_acked` receives the mid of each acknowledged publish.
+    """
+
+    def __init__(self, url: str, client_id: str, root: str, handlers: dict[str, Callable],
+                 on_acked: Callable[[int], None], keepalive: int = 30):
+        self.address = broker_address(url)
+        self.root = root
+        self.keepalive = keepalive
+        self.connected = threading.Event()
+        self._handlers = handlers
+        self._on_acked = on_acked
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        self.client.max_inflight_messages_set(100)
+        self.client.reconnect_delay_set(1, 30)
+        if self.address["username"]:
+            self.client.username_pw_set(self.address["username"], self.address["password"])
+        if self.address["tls"]:
+            self.client.tls_set()
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
+        for kind, handler in handlers.items():
+            self.client.message_callback_add(protocol.wildcard(root, kind), self._wrap(handler))
+
+    def start(self) -> None:
+        """Connect in the background; paho reconnects by itself."""
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = SESSION_EXPIRY_S
+        self.client.connect_async(self.address["host"], self.address["port"], self.keepalive,
+                                  clean_start=False, properties=properties)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def publish(self, topic: str, payload: bytes, qos: int, expiry_s: int) -> mqtt.MQTTMessageInfo:
+        """Queue one message; the broker drops it once `expiry_s` has passed."""
+        properties = Properties(PacketTypes.PUBLISH)
+        properties.MessageExpiryInterval = max(1, expiry_s)
+        return self.client.publish(topic, payload, qos=qos, properties=properties)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            log.error("broker refused the connection: %s", reason_code)
+            return
+        # Subscribing here makes subscriptions survive reconnects.
+        client.subscribe([(protocol.wildcard(self.root, k), protocol.QOS[k]) for k in self._handlers])
+        self.connected.set()
+        log.info("connected to the broker at %s:%s", self.address["host"], self.address["port"])
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        self.connected.clear()
+        log.warning("disconnected from the broker: %s", reason_code)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties):
+        self._on_acked(mid)
+
+    @staticmethod
+    def _wrap(handler: Callable) -> Callable:
+        def on_message(client, userdata, message):
+            handler(message.topic, message.payload)
+        return on_message

@@ -1,0 +1,116 @@
+"""Publish committed commands from the outbox until the broker acknowledges them."""
+
+import logging
+import queue
+import threading
+from datetime import timedelta
+
+import paho.mqtt.client as mqtt
+from sqlalchemy import select, update
+
+from pa_controller import clock
+from pa_controller.extensions import db
+from pa_controller.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+# paho keeps a QoS 1 message it could not send yet and sends it on reconnect.
+QUEUED = (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN)
+
+
+class OutboxPublisher:
+    """The one thread that publishes: rows without `sent_at` go out; a PUBACK marks them sent.
+
+    paho calls on_publish from its network thread while holding its own locks, so
+    the callback only enqueues the mid; all bookkeeping happens in this thread.
+    After a crash, rows published but not acknowledged are sent again; the
+    clusters' duplicate suppression makes that harmless.
+    """
+
+    def __init__(self, app, link_factory, *, batch: int = 1000):
+        self.app = app
+        self.batch = batch
+        self.link = link_factory(self._acked)
+        self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
+        self._early: set[int] = set()  # mids acknowledged before publish() returned them
+        self._thread = threading.Thread(target=self._run, name="outbox-publisher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(5)
+
+    def wake(self) -> None:
+        """Tell the publisher that new rows were committed."""
+        self._wake.set()
+
+    def _acked(self, mid: int) -> None:
+        self._acks.put(mid)
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(1.0)
+            self._wake.clear()
+            try:
+                with self.app.app_context():
+                    self.mark_sent()
+                    if self.link.connected.is_set():
+                        self.publish_pending()
+                    db.session.remove()
+            except Exception:
+                log.exception("outbox cycle failed; retrying")
+        with self.app.app_context():
+            self.mark_sent()
+            db.session.remove()
+
+    def mark_sent(self) -> int:
+        """Record the acknowledged rows as sent; return how many."""
+        ids = []
+        while True:
+            try:
+                mid = self._acks.get_nowait()
+            except queue.Empty:
+                break
+            if (row_id := self._inflight.pop(mid, None)) is not None:
+                ids.append(row_id)
+            else:
+                self._early.add(mid)
+        if ids:
+            db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(sent_at=clock.now()))
+            db.session.commit()
+        return len(ids)
+
+    def publish_pending(self) -> int:
+        """Publish unsent, unexpired rows that are not already in flight; return how many."""
+        now = clock.now()
+        inflight = set(self._inflight.values())
+        query = (
+            select(OutboxMessage)
+            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.expires_at > now)
+            .order_by(OutboxMessage.id)
+            .limit(self.batch + len(inflight))
+        )
+        published = 0
+        for row in db.session.scalars(query):
+            if row.id in inflight:
+                continue
+            expiry_s = (row.expires_at - now) // timedelta(seconds=1)
+            info = self.link.publish(row.topic, row.payload, qos=1, expiry_s=int(expiry_s))
+            if info.rc not in QUEUED:
+                log.warning("publish of command %s failed (rc %s); will retry", row.cmd_id, info.rc)
+                break
+            if info.mid in self._early:
+                self._early.discard(info.mid)
+                self._acks.put(info.mid)
+            self._inflight[info.mid] = row.id
+            published += 1
+        if published:
+            log.debug("published %d command(s)", published)
+            self._wake.set()
+        return published

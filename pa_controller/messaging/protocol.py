@@ -1,0 +1,211 @@
+"""The loudspeaker cluster protocol, version 1: topics, payload codecs, validation.
+
+Pure functions only (no Flask, no paho), so the reference firmware in
+`firmware_sim` shares this module with the controller.
+"""
+
+import json
+import re
+from datetime import UTC, datetime
+
+from pa_controller.domain import CommandType, EventState, Priority
+
+VERSION = 1
+MAX_PAYLOAD_BYTES = 16 * 1024
+DEFAULT_ROOT = "pa/v1"
+CID_PATTERN = re.compile(r"^[a-z0-9-]{1,32}$")
+
+CMD, STATUS, HEARTBEAT, EVENTS = "cmd", "status", "heartbeat", "events"
+TOPIC_KINDS = (CMD, STATUS, HEARTBEAT, EVENTS)
+QOS = {CMD: 1, STATUS: 1, HEARTBEAT: 0, EVENTS: 1}
+
+
+class ProtocolError(ValueError):
+    """A payload or topic that breaks the contract; `reason` is a short machine word."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def topic(root: str, cid: str, kind: str) -> str:
+    """Return the topic of one cluster's channel."""
+    return f"{root}/clusters/{cid}/{kind}"
+
+
+def wildcard(root: str, kind: str) -> str:
+    """Return the subscription that matches one channel of every cluster."""
+    return f"{root}/clusters/+/{kind}"
+
+
+def parse_topic(root: str, name: str) -> tuple[str, str]:
+    """Split a topic into (cid, kind) or raise ProtocolError."""
+    prefix = f"{root}/clusters/"
+    if not name.startswith(prefix):
+        raise ProtocolError("malformed", f"topic {name!r} is not under {prefix}")
+    parts = name[len(prefix) :].split("/")
+    if len(parts) != 2 or parts[1] not in TOPIC_KINDS or not CID_PATTERN.match(parts[0]):
+        raise ProtocolError("malformed", f"topic {name!r} is not a cluster channel")
+    return parts[0], parts[1]
+
+
+def format_time(moment: datetime) -> str:
+    """Render an aware datetime as RFC 3339 UTC with milliseconds."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: times on the wire must be aware")
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def parse_time(text: str) -> datetime:
+    """Parse an RFC 3339 time with an offset into an aware UTC datetime."""
+    if not isinstance(text, str) or not re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$", text):
+        raise ProtocolError("malformed", f"{text!r} is not an RFC 3339 time with an offset")
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError as exc:
+        raise ProtocolError("malformed", f"{text!r} is not a valid time") from exc
+
+
+def encode(payload: dict) -> bytes:
+    """Serialise a payload compactly as UTF-8 JSON."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def canonical(payload: dict) -> bytes:
+    """Return the bytes a command signature covers: sorted keys, no spaces, no `sig`."""
+    body = {k: v for k, v in payload.items() if k != "sig"}
+    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+# Field specs: name -> (type check, required)
+_STR = (str,)
+_INT = (int,)
+_NUM = (int, float)
+_BOOL = (bool,)
+_OPT_STR = (str, type(None))
+
+_COMMON = {"v": (_INT, True), "cid": (_STR, True)}
+_SPECS: dict[str, dict] = {
+    STATUS: {"online": (_BOOL, True), "boot_id": (_STR, True), "fw": (_STR, False), "at": (_STR, True)},
+    HEARTBEAT: {
+        "at": (_STR, True),
+        "boot_id": (_STR, True),
+        "seq": (_INT, True),
+        "uptime_s": (_NUM, False),
+        "state": (_STR, True),
+        "playing": (_OPT_STR, False),
+        "armed": ((list,), False),
+        "volume": (_INT, False),
+        "rssi_dbm": (_NUM, False),
+        "temp_c": (_NUM, False),
+        "speakers_ok": (_INT, False),
+        "speakers_total": (_INT, False),
+        "amp_ok": (_BOOL, False),
+        "fw": (_STR, False),
+    },
+    EVENTS: {
+        "cmd_id": (_STR, True),
+        "run_id": (_OPT_STR, False),
+        "state": (_STR, True),
+        "at": (_STR, True),
+        "detail": ((dict, type(None)), False),
+    },
+    CMD: {
+        "id": (_STR, True),
+        "type": (_STR, True),
+        "issued_at": (_STR, True),
+        "expires_at": (_STR, True),
+        "kid": (_OPT_STR, False),
+        "sig": (_OPT_STR, False),
+    },
+}
+_COMMAND_FIELDS = {
+    CommandType.PLAY: {
+        "run_id": (_STR, True),
+        "title": (_STR, True),
+        "priority": (_STR, True),
+        "start_at": (_STR, True),
+        "duration_ms": (_INT, True),
+        "audio": ((dict,), True),
+        "volume": (_INT, False),
+    },
+    CommandType.RELAY: {
+        "run_id": (_STR, True),
+        "title": (_STR, True),
+        "priority": (_STR, True),
+        "start_at": (_STR, True),
+        "end_at": (_STR, True),
+        "stream_url": (_STR, True),
+        "volume": (_INT, False),
+    },
+    CommandType.CANCEL: {"run_id": (_STR, True)},
+    CommandType.STOP: {"max_priority": (_STR, False)},
+    CommandType.SET_VOLUME: {"volume": (_INT, True)},
+    CommandType.TEST_TONE: {"duration_ms": (_INT, True)},
+    CommandType.REBOOT: {},
+}
+_AUDIO_FIELDS = {"url": (_STR, True), "sha256": (_STR, True), "bytes": (_INT, True)}
+_HEARTBEAT_STATES = {"idle", "armed", "playing"}
+_TIME_FIELDS = ("at", "issued_at", "expires_at", "start_at", "end_at")
+
+
+def _check_fields(payload: dict, spec: dict, where: str) -> None:
+    for name, (types, required) in spec.items():
+        if name not in payload:
+            if required:
+                raise ProtocolError("malformed", f"{where}: required field {name!r} is missing")
+            continue
+        value = payload[name]
+        # bool is an int in Python; a JSON true is never a valid number here.
+        if isinstance(value, bool) and bool not in types:
+            raise ProtocolError("malformed", f"{where}: field {name!r} has the wrong type")
+        if not isinstance(value, types):
+            raise ProtocolError("malformed", f"{where}: field {name!r} has the wrong type")
+
+
+def decode(kind: str, cid: str, raw: bytes) -> dict:
+    """Parse and validate one payload received on `kind` for cluster `cid`.
+
+    Returns the payload as a dict with times still as strings; raises
+    ProtocolError (reason `malformed`, `wrong_cluster` or `unsupported`).
+    """
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise ProtocolError("malformed", f"payload of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    try:
+        payload = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ProtocolError("malformed", f"payload is not UTF-8 JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise ProtocolError("malformed", "payload is not a JSON object")
+    _check_fields(payload, _COMMON, kind)
+    if payload["v"] != VERSION:
+        raise ProtocolError("unsupported", f"protocol version {payload['v']!r} is not {VERSION}")
+    if payload["cid"] != cid:
+        raise ProtocolError("wrong_cluster", f"payload for {payload['cid']!r} arrived on the topic of {cid!r}")
+    _check_fields(payload, _SPECS[kind], kind)
+    if kind == HEARTBEAT and payload["state"] not in _HEARTBEAT_STATES:
+        raise ProtocolError("malformed", f"heartbeat state {payload['state']!r} is unknown")
+    if kind == EVENTS and payload["state"] not in EventState._value2member_map_:
+        raise ProtocolError("malformed", f"event state {payload['state']!r} is unknown")
+    if kind == CMD:
+        _check_command(payload)
+    for name in _TIME_FIELDS:
+        if name in payload:
+            parse_time(payload[name])
+    return payload
+
+
+def _check_command(payload: dict) -> None:
+    try:
+        ctype = CommandType(payload["type"])
+    except ValueError as exc:
+        raise ProtocolError("unsupported", f"command type {payload['type']!r} is unknown") from exc
+    _check_fields(payload, _COMMAND_FIELDS[ctype], f"cmd {ctype.value}")
+    for name in ("priority", "max_priority"):
+        if name in payload and payload[name] not in Priority._value2member_map_:
+            raise ProtocolError("malformed", f"{name} {payload[name]!r} is not a priority")
+    if ctype is CommandType.PLAY:
+        _check_fields(payload["audio"], _AUDIO_FIELDS, "cmd play audio")
+    if "volume" in payload and not 0 <= payload["volume"] <= 100:
+        raise ProtocolError("malformed", "volume must be 0–100")

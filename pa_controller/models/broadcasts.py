@@ -1,0 +1,74 @@
+"""Broadcasts, their runs, each run's deliveries, and the outbox that carries commands."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from pa_controller.domain import DeliveryState, Priority, RunState
+from pa_controller.extensions import db
+from pa_controller.models.types import EnumText, UTCDateTime
+
+
+class Broadcast(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    audio_id: Mapped[int] = mapped_column(ForeignKey("audio.id"))
+    priority: Mapped[Priority] = mapped_column(EnumText(Priority))
+    targets: Mapped[dict] = mapped_column(JSON)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rrule: Mapped[str | None] = mapped_column(String(500))
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    planned_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    audio = relationship("Audio")
+    runs: Mapped[list["Run"]] = relationship(back_populates="broadcast", order_by="Run.start_at.desc()")
+
+
+class Run(db.Model):
+    """One occurrence of a broadcast: unique per (broadcast, start time)."""
+
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "start_at"),
+        Index("ix_run_state_dispatch", "state", "dispatch_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcast.id"), index=True)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    dispatch_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[RunState] = mapped_column(EnumText(RunState), default=RunState.SCHEDULED)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(String(200))
+
+    broadcast: Mapped[Broadcast] = relationship(back_populates="runs")
+    deliveries: Mapped[list["Delivery"]] = relationship(back_populates="run")
+
+
+class Delivery(db.Model):
+    """What one cluster made of one run, following the protocol's event states."""
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id"), primary_key=True)
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("cluster.id"), primary_key=True, index=True)
+    cmd_id: Mapped[str] = mapped_column(String(36), unique=True)
+    state: Mapped[DeliveryState] = mapped_column(EnumText(DeliveryState), default=DeliveryState.PENDING)
+    at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    detail: Mapped[dict | None] = mapped_column(JSON)
+
+    run: Mapped[Run] = relationship(back_populates="deliveries")
+
+
+class OutboxMessage(db.Model):
+    """A command committed with the change that caused it, published until the broker acknowledges it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cmd_id: Mapped[str] = mapped_column(String(36), unique=True)
+    topic: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -1,0 +1,21 @@
+"""The audio library: prepared clips, stored content-addressed."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from pa_controller.extensions import db
+from pa_controller.models.types import UTCDateTime
+
+
+class Audio(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    original_name: Mapped[str] = mapped_column(String(255))
+    bytes: Mapped[int]
+    duration_ms: Mapped[int]
+    loudness_lufs: Mapped[float]
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

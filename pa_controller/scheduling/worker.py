@@ -1,0 +1,81 @@
+"""The worker process: scheduler, MQTT link, inbox and outbox, started together, stopped together."""
+
+import logging
+import threading
+from datetime import datetime
+
+from apscheduler.jobstores.base import ConflictingIdError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import create_engine
+
+from pa_controller import clock
+from pa_controller.extensions import db
+from pa_controller.messaging.fake import FakeLink
+from pa_controller.messaging.inbox import Inbox
+from pa_controller.messaging.link import MqttLink
+from pa_controller.messaging.outbox import OutboxPublisher
+from pa_controller.models import ServiceBeat
+from pa_controller.scheduling import jobs
+
+log = logging.getLogger(__name__)
+LINKS = {"mqtt": MqttLink, "fake": FakeLink}
+
+
+class Worker:
+    """Everything that must run in exactly one process."""
+
+    def __init__(self, app, *, plan_interval_s: float = 1.0):
+        self.app = app
+        config = app.config
+        self.inbox = Inbox(app, config["MQTT_ROOT"])
+        link_class = LINKS[config["MESSAGING"]]
+        self.outbox = OutboxPublisher(
+            app,
+            lambda on_acked: link_class(config["MQTT_URL"], config["MQTT_CLIENT_ID"], config["MQTT_ROOT"],
+                                        self.inbox.handlers(), on_acked),
+        )
+        self.link = self.outbox.link
+        # The job store gets its own engine: APScheduler runs outside any app context.
+        jobstore = SQLAlchemyJobStore(engine=create_engine(config["SQLALCHEMY_DATABASE_URI"], pool_pre_ping=True))
+        self.scheduler = BackgroundScheduler(
+            jobstores={"default": jobstore},
+            timezone="UTC",
+            # A dispatch that fires late still goes out; dispatch_run decides whether it is too late.
+            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+        )
+        self.plan_interval_s = plan_interval_s
+        self.stopped = threading.Event()
+
+    def start(self) -> None:
+        jobs.bind(self)
+        self.inbox.start()
+        self.link.start()
+        self.outbox.start()
+        self.scheduler.start()
+        self.scheduler.add_job(jobs.plan, "interval", seconds=self.plan_interval_s, id="plan",
+                               replace_existing=True, next_run_time=clock.now())
+        log.info("worker started: scheduler, MQTT link, inbox and outbox")
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=True)
+        self.outbox.stop()
+        self.link.stop()
+        self.inbox.stop()
+        self.stopped.set()
+
+    def schedule_dispatch(self, run_id: int, dispatch_at: datetime) -> None:
+        """Add the dispatch job of a run unless it exists."""
+        try:
+            self.scheduler.add_job(jobs.dispatch_run, "date", run_date=dispatch_at, args=[run_id],
+                                   id=f"dispatch-run-{run_id}", replace_existing=False)
+        except ConflictingIdError:
+            pass
+
+    def beat(self) -> None:
+        """Record that the scheduler runs and whether MQTT is connected (read by /api/v1/health)."""
+        beat = db.session.get(ServiceBeat, "worker") or ServiceBeat(name="worker")
+        beat.beat_at = clock.now()
+        beat.mqtt_connected = self.link.connected.is_set()
+        db.session.add(beat)
+        db.session.commit()

@@ -1,0 +1,1 @@
+"""The use cases. No Flask request objects here."""

@@ -1,0 +1,77 @@
+"""Build protocol commands and queue them in the outbox, in the caller's transaction."""
+
+import uuid
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import insert, select
+
+from pa_controller.domain import CommandType, DeliveryState
+from pa_controller.extensions import db
+from pa_controller.messaging import protocol
+from pa_controller.models import Delivery, OutboxMessage, Run
+
+
+def new_command(cid: str, ctype: CommandType, now: datetime, expires_at: datetime, **fields) -> dict:
+    """Return a command payload (unsigned: signing arrives with the security issue)."""
+    return {
+        "v": protocol.VERSION,
+        "id": str(uuid.uuid4()),
+        "cid": cid,
+        "type": ctype.value,
+        "issued_at": protocol.format_time(now),
+        "expires_at": protocol.format_time(expires_at),
+        **fields,
+    }
+
+
+def outbox_row(command: dict, now: datetime, expires_at: datetime) -> dict:
+    """Return the outbox row that carries one command."""
+    root = current_app.config["MQTT_ROOT"]
+    return {
+        "cmd_id": command["id"],
+        "topic": protocol.topic(root, command["cid"], protocol.CMD),
+        "payload": protocol.encode(command),
+        "expires_at": expires_at,
+        "created_at": now,
+    }
+
+
+def queue(rows: list[dict]) -> None:
+    """Add outbox rows to the session's transaction in one statement."""
+    if rows:
+        db.session.execute(insert(OutboxMessage), rows)
+
+
+def queue_cancel(run: Run, now: datetime) -> int:
+    """Queue a `cancel` to every cluster of a run that has not finished it; return how many."""
+    expires_at = max(run.closes_at, now + timedelta(seconds=60))
+    rows = []
+    for delivery in db.session.scalars(select(Delivery).where(Delivery.run_id == run.id)):
+        if delivery.state.is_final:
+            continue
+        command = new_command(delivery.cluster_id, CommandType.CANCEL, now, expires_at, run_id=str(run.id))
+        rows.append(outbox_row(command, now, expires_at))
+        if delivery.state is DeliveryState.PENDING:
+            delivery.state, delivery.at = DeliveryState.CANCELLED, now
+    queue(rows)
+    return len(rows)
+
+
+def play_fields(run: Run) -> dict:
+    """Return the fields of a `play` command for a run."""
+    broadcast, audio = run.broadcast, run.broadcast.audio
+    base = current_app.config["PUBLIC_URL"]
+    return {
+        "run_id": str(run.id),
+        "title": broadcast.title,
+        "priority": broadcast.priority.value,
+        "start_at": protocol.format_time(run.start_at),
+        "duration_ms": audio.duration_ms,
+        "audio": {"url": f"{base}/media/{audio.sha256}.mp3", "sha256": audio.sha256, "bytes": audio.bytes},
+    }
+
+
+def play_expiry(run: Run) -> datetime:
+    """A play command is useless once its clip could no longer finish inside the run's window."""
+    return run.closes_at

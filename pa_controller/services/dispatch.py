@@ -1,0 +1,92 @@
+"""Dispatch a run: one `play` per target cluster, committed to the outbox with its deliveries."""
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import insert, select, update
+
+from pa_controller import clock
+from pa_controller.domain import CommandType, DeliveryState, Priority, RunState
+from pa_controller.extensions import db
+from pa_controller.models import Broadcast, Delivery, Run
+from pa_controller.services import commands
+from pa_controller.services.broadcasts import plan_runs, resolve_targets
+
+log = logging.getLogger(__name__)
+
+
+def _claim(run_id: int, now) -> bool:
+    """Move a run from scheduled to dispatched exactly once, whoever else tries."""
+    result = db.session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.state == RunState.SCHEDULED)
+        .values(state=RunState.DISPATCHED, dispatched_at=now)
+    )
+    return result.rowcount == 1
+
+
+def dispatch_run(run_id: int) -> int:
+    """Send a run to its clusters; return the number of commands queued (0 if already dispatched)."""
+    now = clock.now()
+    run = db.session.get(Run, run_id)
+    if run is None or run.state is not RunState.SCHEDULED:
+        return 0
+    grace = timedelta(seconds=current_app.config["LATE_GRACE_S"])
+    if now > run.start_at + grace and run.broadcast.priority is not Priority.EMERGENCY:
+        run.state, run.reason = RunState.MISSED, "the controller could not dispatch it before its start time"
+        db.session.commit()
+        log.warning("run %s missed: dispatched %.1f s after its start", run.id, (now - run.start_at).total_seconds())
+        return 0
+    if not _claim(run_id, now):
+        db.session.rollback()
+        return 0
+    clusters = resolve_targets(run.broadcast.targets)
+    fields, expires_at = commands.play_fields(run), commands.play_expiry(run)
+    deliveries, rows = [], []
+    for cluster in clusters:
+        command = commands.new_command(cluster.id, CommandType.PLAY, now, expires_at, **fields)
+        deliveries.append(
+            {"run_id": run.id, "cluster_id": cluster.id, "cmd_id": command["id"], "state": DeliveryState.PENDING}
+        )
+        rows.append(commands.outbox_row(command, now, expires_at))
+    db.session.execute(insert(Delivery), deliveries)
+    commands.queue(rows)
+    db.session.commit()
+    log.info("run %s dispatched to %d clusters", run.id, len(rows))
+    return len(rows)
+
+
+def due_runs(horizon_s: float) -> list[tuple[int, object]]:
+    """Return (run id, dispatch time) of scheduled runs due within the horizon."""
+    limit = clock.now() + timedelta(seconds=horizon_s)
+    query = select(Run.id, Run.dispatch_at).where(Run.state == RunState.SCHEDULED, Run.dispatch_at <= limit)
+    return list(db.session.execute(query.order_by(Run.dispatch_at)))
+
+
+def extend_plans() -> int:
+    """Plan runs of recurring broadcasts whose planning horizon is running out."""
+    now = clock.now()
+    soon = now + timedelta(hours=current_app.config["PLAN_HORIZON_H"] / 2)
+    query = select(Broadcast).where(
+        Broadcast.rrule.is_not(None), Broadcast.cancelled_at.is_(None), Broadcast.planned_until < soon
+    )
+    created = sum(plan_runs(b, now) for b in db.session.scalars(query))
+    db.session.commit()
+    return created
+
+
+def close_runs() -> int:
+    """Finish runs whose window has closed: clusters never heard from are `missed`."""
+    now = clock.now()
+    closing = list(db.session.scalars(select(Run.id).where(Run.state == RunState.DISPATCHED, Run.closes_at < now)))
+    if not closing:
+        return 0
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.run_id.in_(closing), Delivery.state == DeliveryState.PENDING)
+        .values(state=DeliveryState.MISSED, at=now)
+    )
+    db.session.execute(update(Run).where(Run.id.in_(closing)).values(state=RunState.FINISHED))
+    db.session.commit()
+    return len(closing)

@@ -1,0 +1,116 @@
+"""The fleet registry: import from CSV, list wards and clusters, judge each cluster's status."""
+
+import csv
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from io import StringIO
+
+from sqlalchemy import select
+
+from pa_controller.domain import ClusterStatus
+from pa_controller.errors import ValidationFailed
+from pa_controller.extensions import db
+from pa_controller.messaging.protocol import CID_PATTERN
+from pa_controller.models import Cluster, ClusterState, Ward
+
+COLUMNS = ("id", "name", "ward_id", "ward_name", "lat", "lon", "speakers")
+WARD_ID = re.compile(r"^[a-z0-9-]{1,32}$")
+
+
+class FleetImportError(ValidationFailed):
+    """The CSV has errors; `errors` lists them by row number, and nothing was written."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__(f"{len(errors)} error(s) in the fleet file; nothing was imported", code="fleet_invalid")
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    wards: int
+    clusters: int
+    speakers: int
+
+
+def _parse_row(line: int, row: dict) -> tuple[dict | None, list[str]]:
+    errors = []
+    values = {key: (row.get(key) or "").strip() for key in COLUMNS}
+    if not CID_PATTERN.match(values["id"]):
+        errors.append(f"row {line}: id {values['id']!r} must be 1–32 characters of a-z, 0-9 and '-'")
+    if not WARD_ID.match(values["ward_id"]):
+        errors.append(f"row {line}: ward_id {values['ward_id']!r} must be 1–32 characters of a-z, 0-9 and '-'")
+    for key in ("name", "ward_name"):
+        if not values[key] or len(values[key]) > 120:
+            errors.append(f"row {line}: {key} must be 1–120 characters")
+    numbers = {}
+    for key, low, high in (("lat", -90, 90), ("lon", -180, 180)):
+        try:
+            numbers[key] = float(values[key])
+            if not low <= numbers[key] <= high:
+                raise ValueError
+        except ValueError:
+            errors.append(f"row {line}: {key} {values[key]!r} is not a number between {low} and {high}")
+    try:
+        numbers["speakers"] = int(values["speakers"])
+        if not 1 <= numbers["speakers"] <= 8:
+            raise ValueError
+    except ValueError:
+        errors.append(f"row {line}: speakers {values['speakers']!r} must be a whole number from 1 to 8")
+    return ({**values, **numbers} if not errors else None), errors
+
+
+def import_csv(text: str) -> ImportResult:
+    """Import wards and clusters from CSV text, all or nothing; existing ids are updated."""
+    reader = csv.DictReader(StringIO(text.lstrip("\ufeff")))
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise FleetImportError([f"row 1: missing column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}"])
+    rows, errors, seen = [], [], {}
+    for line, row in enumerate(reader, start=2):
+        parsed, row_errors = _parse_row(line, row)
+        errors += row_errors
+        if parsed:
+            if parsed["id"] in seen:
+                errors.append(f"row {line}: id {parsed['id']!r} already appears in row {seen[parsed['id']]}")
+            seen[parsed["id"]] = line
+            rows.append(parsed)
+    if not rows and not errors:
+        errors.append("the file has no clusters")
+    if errors:
+        raise FleetImportError(errors)
+
+    wards = {r["ward_id"]: r["ward_name"] for r in rows}
+    for ward_id, name in wards.items():
+        db.session.merge(Ward(id=ward_id, name=name))
+    for r in rows:
+        db.session.merge(Cluster(**{key: r[key] for key in ("id", "name", "ward_id", "lat", "lon", "speakers")}))
+    known = set(db.session.scalars(select(ClusterState.cluster_id)))
+    db.session.add_all(ClusterState(cluster_id=r["id"]) for r in rows if r["id"] not in known)
+    db.session.commit()
+    return ImportResult(wards=len(wards), clusters=len(rows), speakers=sum(r["speakers"] for r in rows))
+
+
+def effective_status(state: ClusterState | None, now: datetime, heartbeat_s: float) -> ClusterStatus:
+    """Judge a cluster on the controller's clock: silent for 2 heartbeats is stale, for 3 offline."""
+    if state is None or state.status is ClusterStatus.UNKNOWN:
+        return ClusterStatus.UNKNOWN
+    if not state.online:
+        return ClusterStatus.OFFLINE
+    last = state.heartbeat_at or state.status_at
+    if last is None:
+        return ClusterStatus.ONLINE
+    silence = now - last
+    if silence > timedelta(seconds=3 * heartbeat_s):
+        return ClusterStatus.OFFLINE
+    if silence > timedelta(seconds=2 * heartbeat_s):
+        return ClusterStatus.STALE
+    return ClusterStatus.ONLINE
+
+
+def active_clusters(ward_ids: list[str] | None = None) -> list[Cluster]:
+    """Return the clusters in service, optionally only those of some wards."""
+    query = select(Cluster).where(Cluster.retired.is_(False)).order_by(Cluster.id)
+    if ward_ids is not None:
+        query = query.where(Cluster.ward_id.in_(ward_ids))
+    return list(db.session.scalars(query))

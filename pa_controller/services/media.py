@@ -1,0 +1,62 @@
+"""The audio library: prepare an upload and record it."""
+
+import tempfile
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+
+import audio
+from pa_controller import clock
+from pa_controller.errors import NotFound, ValidationFailed
+from pa_controller.extensions import db
+from pa_controller.models import Audio, User
+from pa_controller.services import access
+
+
+def ingest(user: User, stream, filename: str, title: str) -> Audio:
+    """Prepare an uploaded file (normalise, encode, store by sha256) and add it to the library."""
+    access.require_role(user, *access.SCHEDULERS)
+    title = (title or "").strip() or Path(filename or "").stem
+    if not 1 <= len(title) <= 200:
+        raise ValidationFailed("title must be 1–200 characters", fields={"title": "invalid"})
+    config = current_app.config
+    with tempfile.TemporaryDirectory(dir=config["INSTANCE_DIR"]) as tmp:
+        # The audio package reads the extension to tell a corrupt clip from a file that is not audio.
+        suffix = Path(filename or "").suffix.lower()
+        upload = Path(tmp) / ("upload" + (suffix if suffix[1:].isalnum() else ""))
+        with upload.open("wb") as out:
+            copied = 0
+            while chunk := stream.read(1 << 20):
+                copied += len(chunk)
+                if copied > config["AUDIO_MAX_BYTES"]:
+                    limit_mb = config["AUDIO_MAX_BYTES"] // (1024 * 1024)
+                    raise ValidationFailed(
+                        f"the file is larger than {limit_mb} MB; shorten or compress it",
+                        fields={"file": "too_large"}, code="too_large",
+                    )
+                out.write(chunk)
+        try:
+            prepared = audio.prepare(upload, config["MEDIA_DIR"], max_bytes=config["AUDIO_MAX_BYTES"],
+                                     max_seconds=config["AUDIO_MAX_SECONDS"])
+        except audio.AudioError as exc:
+            raise ValidationFailed(str(exc), fields={"file": exc.code}, code=exc.code) from exc
+    clip = Audio(
+        sha256=prepared.sha256, title=title, original_name=(filename or "upload")[:255], bytes=prepared.bytes,
+        duration_ms=prepared.duration_ms, loudness_lufs=round(prepared.loudness_lufs, 1), uploaded_by=user.id,
+        created_at=clock.now(),
+    )
+    db.session.add(clip)
+    db.session.commit()
+    return clip
+
+
+def library() -> list[Audio]:
+    return list(db.session.scalars(select(Audio).order_by(Audio.created_at.desc())))
+
+
+def get_audio(audio_id: int) -> Audio:
+    clip = db.session.get(Audio, audio_id)
+    if clip is None:
+        raise NotFound(f"audio {audio_id} does not exist")
+    return clip

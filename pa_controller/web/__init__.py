@@ -1,0 +1,46 @@
+"""HTML and JSON blueprints: thin layers that parse, call a service, render."""
+
+from flask import Flask, request, session
+from werkzeug.exceptions import HTTPException
+
+from pa_controller.extensions import csrf, db, login_manager
+from pa_controller.models import User
+
+
+def select_locale() -> str:
+    """Vietnamese first; English when chosen, or when the browser prefers it and nothing was chosen."""
+    return session.get("lang") or request.accept_languages.best_match(["vi", "en"]) or "vi"
+
+
+def register_web(app: Flask, babel) -> None:
+    from pa_controller.web import api, media, pages
+    from pa_controller.web.formatting import register_filters
+
+    babel.init_app(app, locale_selector=select_locale, default_timezone=app.config["DISPLAY_TIMEZONE"])
+    login_manager.login_view = "pages.login"
+    login_manager.user_loader(lambda user_id: db.session.get(User, int(user_id)))
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # bearer tokens only: no cookie, nothing to forge
+    app.register_blueprint(media.bp)
+    app.register_blueprint(pages.bp)
+    register_filters(app)
+    app.after_request(_security_headers)
+    app.register_error_handler(HTTPException, _http_error)
+
+
+def _http_error(exc: HTTPException):
+    """Answer routing errors under /api/ in the API's JSON shape; elsewhere as Flask would."""
+    if request.path.startswith("/api/"):
+        from pa_controller.web.api import http_error
+
+        return http_error(exc)
+    return exc
+
+
+def _security_headers(response):
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy", "default-src 'self'; media-src 'self'; frame-ancestors 'none'; form-action 'self'"
+    )
+    return response

@@ -1,0 +1,19 @@
+"""Jinja filters: times in Asia/Ho_Chi_Minh, JSON-friendly values."""
+
+from datetime import datetime
+
+from pa_controller.clock import LOCAL_ZONE
+from pa_controller.messaging.protocol import format_time
+
+
+def local_time(moment: datetime | None, fmt: str = "%H:%M:%S %d/%m/%Y") -> str:
+    return "—" if moment is None else moment.astimezone(LOCAL_ZONE).strftime(fmt)
+
+
+def utc(moment: datetime | None) -> str | None:
+    """Render a time for the API: RFC 3339 UTC."""
+    return None if moment is None else format_time(moment)
+
+
+def register_filters(app) -> None:
+    app.add_template_filter(local_time, "local")

@@ -1,0 +1,126 @@
+"""The HTML pages for officers and technicians (Vietnamese first, English on request)."""
+
+from collections import Counter
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from pa_controller import clock
+from pa_controller.domain import DeliveryState, Priority, RunState
+from pa_controller.errors import ServiceError
+from pa_controller.extensions import db
+from pa_controller.models import Run, Ward
+from pa_controller.services import access, broadcasts, fleet, media, people, reports
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.app_errorhandler(ServiceError)
+def service_error(exc: ServiceError):
+    if request.path.startswith("/api/"):
+        from pa_controller.web.api import service_error as api_error
+        return api_error(exc)
+    return render_template("error.html", message=exc.message), exc.status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "POST":
+        user = people.authenticate(request.form.get("username", ""), request.form.get("password", ""))
+        if user is None:
+            flash(_("Sai tên đăng nhập hoặc mật khẩu."), "error")
+            return render_template("login.html"), 401
+        session.clear()  # a fresh session on login
+        login_user(user)
+        return redirect(url_for("pages.dashboard"))
+    return render_template("login.html")
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    session.clear()
+    return redirect(url_for("pages.login"))
+
+
+@bp.get("/lang/<code>")
+def language(code: str):
+    if code not in current_app.config["LANGUAGES"]:
+        abort(404)
+    session["lang"] = code
+    target = request.referrer or ""
+    return redirect(target if target.startswith(request.host_url) else url_for("pages.dashboard"))
+
+
+@bp.get("/")
+@login_required
+def dashboard():
+    scope = access.ward_scope(current_user)
+    now, beat = clock.now(), current_app.config["HEARTBEAT_S"]
+    wards = []
+    for ward in db.session.scalars(select(Ward).order_by(Ward.name)):
+        if scope is not None and ward.id not in scope:
+            continue
+        statuses = Counter(fleet.effective_status(c.state, now, beat).value for c in ward.clusters if not c.retired)
+        wards.append((ward, statuses, sum(statuses.values())))
+    runs = reports.list_runs(current_user, limit=200)
+    upcoming = sorted((r for r in runs if r.state is RunState.SCHEDULED), key=lambda r: r.start_at)[:10]
+    recent = [r for r in runs if r.state is not RunState.SCHEDULED][:10]
+    done = {r.id: reports.run_report(current_user, r.id) for r in recent}
+    return render_template("dashboard.html", wards=wards, upcoming=upcoming, recent=recent, reports=done)
+
+
+@bp.route("/audio", methods=["GET", "POST"])
+@login_required
+def audio_library():
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            flash(_("Hãy chọn một tệp âm thanh."), "error")
+        else:
+            try:
+                clip = media.ingest(current_user, upload.stream, upload.filename, request.form.get("title", ""))
+                flash(_("Đã tải lên “%(title)s”.", title=clip.title), "ok")
+            except ServiceError as exc:
+                flash(_("Không nhận tệp: %(reason)s", reason=exc.message), "error")
+        return redirect(url_for("pages.audio_library"))
+    return render_template("audio.html", clips=media.library())
+
+
+@bp.route("/broadcasts/new", methods=["GET", "POST"])
+@login_required
+def new_broadcast():
+    scope = access.ward_scope(current_user)
+    wards = [w for w in db.session.scalars(select(Ward).order_by(Ward.name)) if scope is None or w.id in scope]
+    if request.method == "POST":
+        form = request.form
+        chosen = form.getlist("wards")
+        data = {
+            "title": form.get("title", ""),
+            "audio_id": int(form["audio_id"]) if form.get("audio_id", "").isdigit() else None,
+            "priority": form.get("priority", Priority.NORMAL.value),
+            "targets": {"wards": chosen} if chosen else ({"all": True} if form.get("all") else {}),
+            "start_at": "now" if form.get("now") else form.get("start_at", ""),
+            "rrule": form.get("rrule") or None,
+        }
+        try:
+            broadcast, upcoming = broadcasts.create_broadcast(current_user, data)
+        except ServiceError as exc:
+            flash(exc.message, "error")
+            return render_template("broadcast_form.html", wards=wards, clips=media.library(), form=form,
+                                   priorities=list(Priority)), exc.status
+        flash(_("Đã lên lịch “%(title)s”.", title=broadcast.title), "ok")
+        return redirect(url_for("pages.dashboard"))
+    return render_template("broadcast_form.html", wards=wards, clips=media.library(), form={},
+                           priorities=list(Priority))
+
+
+@bp.get("/runs/<int:run_id>")
+@login_required
+def run_report(run_id: int):
+    report = reports.run_report(current_user, run_id)
+    names = {w.id: w.name for w in db.session.scalars(select(Ward))}
+    return render_template("run.html", report=report, ward_names=names, states=list(DeliveryState),
+                           run=db.session.get(Run, run_id))

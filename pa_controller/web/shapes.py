@@ -1,0 +1,54 @@
+"""The JSON shapes of the API: one function per resource."""
+
+from pa_controller.web.formatting import utc  # noqa: F401  (re-exported for the API)
+
+
+def ward(w) -> dict:
+    active = [c for c in w.clusters if not c.retired]
+    return {"id": w.id, "name": w.name, "clusters": len(active), "speakers": sum(c.speakers for c in active)}
+
+
+def cluster(c, status) -> dict:
+    return {
+        "id": c.id, "name": c.name, "ward": c.ward_id, "lat": c.lat, "lon": c.lon, "speakers": c.speakers,
+        "status": status.value, "last_seen": utc(c.state.last_seen if c.state else None),
+    }
+
+
+def cluster_detail(c, status) -> dict:
+    s = c.state
+    heartbeat = {} if s is None else {
+        "boot_id": s.boot_id, "heartbeat_at": utc(s.heartbeat_at), "seq": s.seq, "uptime_s": s.uptime_s,
+        "state": s.activity, "playing": s.playing, "volume": s.volume, "rssi_dbm": s.rssi_dbm, "temp_c": s.temp_c,
+        "speakers_ok": s.speakers_ok, "speakers_total": s.speakers_total, "amp_ok": s.amp_ok, "fw": s.fw,
+    }
+    return {**cluster(c, status), **heartbeat}
+
+
+def audio(a) -> dict:
+    return {
+        "id": a.id, "title": a.title, "sha256": a.sha256, "bytes": a.bytes, "duration_ms": a.duration_ms,
+        "loudness_lufs": a.loudness_lufs, "url": f"/media/{a.sha256}.mp3", "created_at": utc(a.created_at),
+    }
+
+
+def broadcast(b) -> dict:
+    return {
+        "id": b.id, "title": b.title, "audio_id": b.audio_id, "priority": b.priority.value, "targets": b.targets,
+        "start_at": utc(b.start_at), "rrule": b.rrule, "until": utc(b.until), "created_at": utc(b.created_at),
+        "cancelled_at": utc(b.cancelled_at),
+    }
+
+
+def run(r) -> dict:
+    return {"id": r.id, "broadcast_id": r.broadcast_id, "start_at": utc(r.start_at), "state": r.state.value,
+            "reason": r.reason}
+
+
+def run_report(report) -> dict:
+    return {
+        **run(report.run),
+        "counts": {state.value: n for state, n in report.counts.items()},
+        "by_ward": {w: {s.value: n for s, n in c.items()} for w, c in report.by_ward.items()},
+        "clusters": [{"id": d.cluster_id, "state": d.state.value, "at": utc(d.at)} for d, _ in report.deliveries],
+    }

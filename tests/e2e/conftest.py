@@ -1,0 +1,78 @@
+"""The whole system in one test process: real broker, real HTTP, the worker, a simulated fleet."""
+
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from pa_controller import create_app
+from pa_controller.domain import Role
+from pa_controller.extensions import db
+from pa_controller.scheduling.worker import Worker
+from pa_controller.services import fleet, people
+from tests.conftest import FLEET_CSV, PASSWORD
+from tests.support.broker import free_port
+
+
+class System:
+    def __init__(self, app, base_url: str, token: str):
+        self.app = app
+        self.base_url = base_url
+        self.auth = {"Authorization": f"Bearer {token}"}
+
+    def get(self, path: str):
+        response = requests.get(self.base_url + path, headers=self.auth, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def post(self, path: str, **kwargs):
+        return requests.post(self.base_url + path, headers=self.auth, timeout=60, **kwargs)
+
+    def wait_for(self, predicate, timeout_s: float, what: str, show=None):
+        """Poll until predicate() is truthy; on timeout, say what `show()` last saw."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if value := predicate():
+                return value
+            time.sleep(0.25)
+        last = f"; last: {show()}" if show else ""
+        raise AssertionError(f"timed out after {timeout_s} s waiting for {what}{last}")
+
+
+@pytest.fixture
+def system(database_url, make_config, broker):
+    """Controller web server and worker against a real broker; yields a System."""
+    port = free_port()
+    config = make_config(database_url, MESSAGING="mqtt", MQTT_URL=broker.url, PUBLIC_URL=f"http://127.0.0.1:{port}",
+                         NOW_LEAD_S=3.0, RUN_SETTLE_S=10.0, HEARTBEAT_S=5.0)
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+        fleet.import_csv(FLEET_CSV.read_text(encoding="utf-8"))
+        admin = people.create_user("admin", PASSWORD, Role.ADMIN)
+        token = people.issue_token(admin, "e2e")
+        db.session.remove()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    worker = Worker(app, plan_interval_s=0.5)
+    worker.start()
+    try:
+        yield System(app, f"http://127.0.0.1:{port}", token)
+    finally:
+        worker.stop()
+        server.shutdown()
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def tone(tmp_path):
+    """A 1.5 s announcement-like tone as WAV."""
+    path = tmp_path / "tone.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=660:duration=1.5",
+                    "-ac", "2", str(path)], check=True)
+    return path

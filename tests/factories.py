@@ -1,0 +1,34 @@
+"""Builders for test data: make_x(**overrides)."""
+
+import hashlib
+import json
+from datetime import timedelta
+
+from pa_controller import clock
+from pa_controller.extensions import db
+from pa_controller.messaging import protocol
+from pa_controller.models import Audio
+
+
+def make_audio(**overrides) -> Audio:
+    """A library clip row (no file behind it)."""
+    values = {"sha256": hashlib.sha256(b"clip").hexdigest(), "title": "Thông báo tiêm chủng", "original_name": "a.wav",
+              "bytes": 12000, "duration_ms": 1500, "loudness_lufs": -16.0, "created_at": clock.now()}
+    clip = Audio(**{**values, **overrides})
+    db.session.add(clip)
+    db.session.commit()
+    return clip
+
+
+def broadcast_request(clip_id: int, **overrides) -> dict:
+    start = clock.now() + timedelta(hours=1)
+    return {"title": "Thông báo lịch cắt điện", "audio_id": clip_id, "priority": "normal",
+            "targets": {"wards": ["thoi-hoa"]}, "start_at": protocol.format_time(start), **overrides}
+
+
+def event(cid: str, cmd_id: str, state: str, run_id: str | None = None, **detail) -> bytes:
+    payload = {"v": 1, "cid": cid, "cmd_id": cmd_id, "run_id": run_id, "state": state,
+               "at": protocol.format_time(clock.now())}
+    if detail:
+        payload["detail"] = detail
+    return json.dumps(payload).encode()

@@ -1,0 +1,223 @@
+"""Builders and fakes: a firmware without a broker, and a controller stand-in on the wire."""
+
+import json
+import random
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from firmware_sim.firmware import Board, Firmware, stamp
+from firmware_sim.media import FetchOutcome
+from firmware_sim.roster import ClusterSpec
+from firmware_sim.session import SessionSettings
+from firmware_sim.timers import Timers
+from pa_controller.messaging import protocol
+
+CID = "om-cvl-001"
+T0 = datetime(2026, 11, 26, 15, 0, tzinfo=UTC).timestamp()
+SHA = "ab" * 32
+
+
+class SimClock:
+    """A clock that only moves when a test moves it."""
+
+    def __init__(self, now: float = T0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeUplink:
+    """Record what the firmware sends, checking every payload against the shared codec."""
+
+    def __init__(self, cid: str):
+        self.cid = cid
+        self.sent: list[tuple[str, dict]] = []
+        self.restarts = 0
+
+    def send(self, kind: str, payload: dict) -> None:
+        protocol.decode(kind, self.cid, protocol.encode(payload))
+        self.sent.append((kind, payload))
+
+    def restart(self) -> None:
+        self.restarts += 1
+
+
+class FakeAudio:
+    """Hold fetches until the test settles them (or settle at once when `instant`)."""
+
+    def __init__(self, instant: bool = False):
+        self.instant = instant
+        self.pending: list[tuple[dict, object]] = []
+        self.requested: list[dict] = []
+
+    def fetch(self, audio, done) -> None:
+        self.requested.append(audio)
+        if self.instant:
+            done(FetchOutcome(True, duration_s=1.0))
+        else:
+            self.pending.append((audio, done))
+
+    def settle(self, outcome: FetchOutcome = FetchOutcome(True, duration_s=1.0)) -> None:
+        """Finish every pending fetch with `outcome`."""
+        pending, self.pending = self.pending, []
+        for _, done in pending:
+            done(outcome)
+
+
+class ListTruth:
+    def __init__(self):
+        self.records: list[dict] = []
+
+    def write(self, record: dict) -> None:
+        self.records.append(record)
+
+    def of(self, **match) -> list[dict]:
+        return [r for r in self.records if all(r.get(k) == v for k, v in match.items())]
+
+
+class Rig:
+    """One firmware on a simulated clock with fake uplink, audio and truth."""
+
+    def __init__(self, spec: ClusterSpec | None = None, instant_audio: bool = False, heartbeat_s: float = 30.0):
+        self.spec = spec or ClusterSpec(CID, speakers=3)
+        self.clock = SimClock()
+        self.timers = Timers()
+        self.uplink = FakeUplink(self.spec.cid)
+        self.audio = FakeAudio(instant=instant_audio)
+        self.truth = ListTruth()
+        self.board = Board(
+            clock=self.clock,
+            timers=self.timers,
+            audio=self.audio,
+            truth=self.truth,
+            rng=random.Random(7),
+            heartbeat_s=heartbeat_s,
+        )
+        self.firmware = Firmware(self.spec, self.uplink, self.board)
+
+    # ----- driving
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward, running every timer at its own due time."""
+        end = self.clock.now + seconds
+        while (due := self.timers.next_due()) is not None and due <= end:
+            self.clock.now = max(self.clock.now, due)
+            self.timers.run_due(self.clock.now)
+        self.clock.now = end
+
+    def send(self, command: dict | bytes) -> dict | bytes:
+        raw = command if isinstance(command, bytes) else protocol.encode(command)
+        self.firmware.handle_command(raw)
+        return command
+
+    def command(self, ctype: str, **fields) -> dict:
+        """Build a valid command of `ctype` issued now and send it."""
+        return self.send(make_command(ctype, self.spec.cid, self.clock.now, **fields))
+
+    def play(self, start_in: float = 10.0, **fields) -> dict:
+        """Build a valid play starting `start_in` s from now and send it."""
+        return self.send(make_play(self.spec.cid, self.clock.now, start_in=start_in, **fields))
+
+    # ----- looking
+
+    @property
+    def events(self) -> list[dict]:
+        return [payload for kind, payload in self.uplink.sent if kind == protocol.EVENTS]
+
+    def states(self, cmd_id: str | None = None) -> list[str]:
+        """Return the event states sent, in order, for one command or all."""
+        return [e["state"] for e in self.events if cmd_id is None or e["cmd_id"] == cmd_id]
+
+    def event(self, cmd_id: str, state: str) -> dict:
+        (found,) = [e for e in self.events if e["cmd_id"] == cmd_id and e["state"] == state]
+        return found
+
+
+def make_command(ctype: str, cid: str = CID, now: float = T0, **fields) -> dict:
+    """Return a valid unsigned command of `ctype` issued at `now`, expiring 10 minutes later."""
+    command = {
+        "v": 1,
+        "id": str(uuid.uuid4()),
+        "cid": cid,
+        "type": ctype,
+        "issued_at": stamp(now),
+        "expires_at": stamp(now + 600),
+    }
+    command.update(fields)
+    return command
+
+
+def make_play(cid: str = CID, now: float = T0, start_in: float = 10.0, **fields) -> dict:
+    """Return a valid play command for a 5 s normal clip starting `start_in` s after `now`."""
+    play = {
+        "run_id": f"run-{uuid.uuid4().hex[:8]}",
+        "title": "Thông báo lịch tiêm chủng",
+        "priority": "normal",
+        "start_at": stamp(now + start_in),
+        "duration_ms": 5000,
+        "audio": {"url": "http://media.test/clip.mp3", "sha256": SHA, "bytes": 1234},
+    }
+    play.update(fields)
+    return make_command("play", cid, now, **play)
+
+
+class Listener:
+    """A stand-in for the controller: a paho client that records what arrives and can publish commands."""
+
+    def __init__(self, broker_url: str, *filters: str):
+        settings = SessionSettings.from_url(broker_url)
+        self.messages: list[tuple[str, dict | bytes, bool]] = []
+        self._lock = threading.Condition()
+        self._subscribed = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe([(flt, 1) for flt in filters])
+        self.client.on_subscribe = lambda *args: self._subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect(settings.host, settings.port)
+        self.client.loop_start()
+        if not self._subscribed.wait(5):
+            raise TimeoutError("the listener could not subscribe")
+
+    def _on_message(self, client, userdata, message) -> None:
+        try:
+            payload = json.loads(message.payload)
+        except ValueError:
+            payload = message.payload
+        with self._lock:
+            self.messages.append((message.topic, payload, bool(message.retain)))
+            self._lock.notify_all()
+
+    def matching(self, predicate) -> list[tuple[str, dict, bool]]:
+        with self._lock:
+            return [m for m in self.messages if predicate(*m)]
+
+    def wait_for(self, predicate, count: int = 1, timeout: float = 10.0) -> list[tuple[str, dict, bool]]:
+        """Wait until `count` messages satisfy `predicate(topic, payload, retained)`; return them."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                found = [m for m in self.messages if predicate(*m)]
+                left = deadline - time.monotonic()
+                if len(found) >= count or left <= 0:
+                    return found
+                self._lock.wait(left)
+
+    def command(self, root: str, command: dict | bytes, cid: str | None = None) -> None:
+        """Publish a command the way the controller does: QoS 1 with a message expiry."""
+        target = cid or command["cid"]
+        properties = Properties(PacketTypes.PUBLISH)
+        properties.MessageExpiryInterval = 600
+        raw = command if isinstance(command, bytes) else protocol.encode(command)
+        topic = protocol.topic(root, target, protocol.CMD)
+        self.client.publish(topic, raw, qos=1, properties=properties).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

@@ -1,0 +1,94 @@
+"""Dispatch and ingest: one command per cluster through the outbox, states that only move forward."""
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from pa_controller import clock
+from pa_controller.domain import DeliveryState, RunState
+from pa_controller.extensions import db
+from pa_controller.messaging import protocol
+from pa_controller.messaging.inbox import Inbox
+from pa_controller.models import Delivery, OutboxMessage, Run
+from pa_controller.services import broadcasts, dispatch
+from pa_controller.services.people import create_user
+from tests.conftest import PASSWORD
+from tests.factories import broadcast_request, event, make_audio
+
+
+def schedule(seeded, **overrides) -> Run:
+    from pa_controller.domain import Role
+
+    admin = create_user("planner", PASSWORD, Role.ADMIN)
+    broadcast, _ = broadcasts.create_broadcast(admin, broadcast_request(make_audio().id, **overrides))
+    return broadcast.runs[0]
+
+
+def test_a_run_is_dispatched_once_with_one_play_command_per_cluster(seeded):
+    run = schedule(seeded, start_at="now", priority="emergency", targets={"all": True})
+    assert dispatch.dispatch_run(run.id) == 456
+    assert dispatch.dispatch_run(run.id) == 0
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 456
+    row = db.session.scalars(select(OutboxMessage)).first()
+    command = protocol.decode(protocol.CMD, row.topic.split("/")[3], row.payload)
+    assert command["type"] == "play" and command["priority"] == "emergency"
+    assert command["audio"]["url"].endswith(f"/media/{command['audio']['sha256']}.mp3")
+    assert db.session.get(Run, run.id).state is RunState.DISPATCHED
+
+
+def test_a_normal_run_found_after_its_start_is_missed_not_played_late(seeded):
+    run = schedule(seeded)
+    run.start_at = clock.now() - timedelta(seconds=30)
+    db.session.commit()
+    assert dispatch.dispatch_run(run.id) == 0
+    assert db.session.get(Run, run.id).state is RunState.MISSED
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_events_advance_a_delivery_and_never_move_it_back(seeded):
+    run = schedule(seeded, start_at="now")
+    dispatch.dispatch_run(run.id)
+    delivery = db.session.scalars(select(Delivery).where(Delivery.run_id == run.id)).first()
+    inbox = Inbox(seeded, "pa/v1")
+    topic = protocol.topic("pa/v1", delivery.cluster_id, protocol.EVENTS)
+    for state in ("received", "ready", "playing", "done", "received", "failed"):
+        inbox.receive(topic, event(delivery.cluster_id, delivery.cmd_id, state, str(run.id)))
+    inbox.flush([inbox._queue.get_nowait() for _ in range(inbox._queue.qsize())])
+    db.session.expire_all()
+    assert db.session.get(Delivery, (run.id, delivery.cluster_id)).state is DeliveryState.DONE
+
+
+def test_a_malformed_report_is_counted_and_changes_nothing(seeded):
+    inbox = Inbox(seeded, "pa/v1")
+    inbox.receive("pa/v1/clusters/om-tho-001/events", b"{not json")
+    inbox.receive("pa/v1/clusters/om-tho-001/status", json.dumps({"v": 1, "cid": "om-tho-002"}).encode())
+    inbox.receive("pa/v1/clusters/../status", b"{}")
+    assert inbox.rejected == {"malformed": 2, "wrong_cluster": 1}
+    assert inbox._queue.empty()
+
+
+def test_a_will_from_an_older_boot_does_not_mark_the_cluster_offline(seeded):
+    inbox = Inbox(seeded, "pa/v1")
+    topic = protocol.topic("pa/v1", "om-tho-001", protocol.STATUS)
+    at = protocol.format_time(clock.now())
+    for online, boot in ((True, "new-boot"), (False, "old-boot")):
+        payload = {"v": 1, "cid": "om-tho-001", "online": online, "boot_id": boot, "at": at}
+        inbox.receive(topic, json.dumps(payload).encode())
+    inbox.flush([inbox._queue.get_nowait() for _ in range(2)])
+    from pa_controller.models import ClusterState
+
+    state = db.session.get(ClusterState, "om-tho-001")
+    db.session.refresh(state)
+    assert state.online is True and state.boot_id == "new-boot"
+
+
+def test_a_closed_run_marks_silent_clusters_missed(seeded):
+    run = schedule(seeded, start_at="now")
+    dispatch.dispatch_run(run.id)
+    db.session.get(Run, run.id).closes_at = clock.now() - timedelta(seconds=1)
+    db.session.commit()
+    assert dispatch.close_runs() == 1
+    states = set(db.session.scalars(select(Delivery.state).where(Delivery.run_id == run.id)))
+    assert states == {DeliveryState.MISSED}
+    assert db.session.get(Run, run.id).state is RunState.FINISHED

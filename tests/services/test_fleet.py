@@ -1,0 +1,69 @@
+"""The fleet is data: imported all or nothing, with row-numbered errors."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from pa_controller import clock
+from pa_controller.domain import ClusterStatus
+from pa_controller.extensions import db
+from pa_controller.models import Cluster, ClusterState, Ward
+from pa_controller.services import fleet
+from tests.conftest import FLEET_CSV
+
+
+def test_the_shipped_fleet_is_o_mon_7_wards_456_clusters_928_speakers(app):
+    result = fleet.import_csv(FLEET_CSV.read_text(encoding="utf-8"))
+    assert (result.wards, result.clusters, result.speakers) == (7, 456, 928)
+    assert db.session.scalar(select(func.sum(Cluster.speakers))) == 928
+    assert {w.name for w in db.session.scalars(select(Ward))} == {
+        "Châu Văn Liêm", "Thới Hòa", "Thới An", "Phước Thới", "Trường Lạc", "Long Hưng", "Thới Long"}
+    lats = [c.lat for c in db.session.scalars(select(Cluster))]
+    assert 10.0 < min(lats) and max(lats) < 10.2
+
+
+def test_importing_twice_updates_instead_of_duplicating(app):
+    text = FLEET_CSV.read_text(encoding="utf-8")
+    fleet.import_csv(text)
+    fleet.import_csv(text)
+    assert db.session.scalar(select(func.count()).select_from(Cluster)) == 456
+    assert db.session.scalar(select(func.count()).select_from(ClusterState)) == 456
+
+
+def test_a_bad_file_names_each_bad_row_and_imports_nothing(app):
+    text = (
+        "id,name,ward_id,ward_name,lat,lon,speakers\n"
+        "om-tho-001,Cụm 1,thoi-hoa,Thới Hòa,10.1,105.6,2\n"
+        "OM/BAD,Cụm 2,thoi-hoa,Thới Hòa,10.1,105.6,2\n"
+        "om-tho-003,Cụm 3,thoi-hoa,Thới Hòa,north,105.6,2\n"
+        "om-tho-001,Cụm 4,thoi-hoa,Thới Hòa,10.1,105.6,0\n"
+    )
+    with pytest.raises(fleet.FleetImportError) as caught:
+        fleet.import_csv(text)
+    errors = "\n".join(caught.value.errors)
+    assert "row 3: id 'OM/BAD'" in errors
+    assert "row 4: lat 'north'" in errors
+    assert "row 5: speakers '0'" in errors
+    assert db.session.scalar(select(func.count()).select_from(Cluster)) == 0
+
+
+def test_a_file_without_the_expected_columns_is_refused(app):
+    with pytest.raises(fleet.FleetImportError, match="nothing was imported") as caught:
+        fleet.import_csv("cluster,where\nx,y\n")
+    assert "missing column" in caught.value.errors[0]
+
+
+@pytest.mark.parametrize(
+    ("online", "silence_s", "expected"),
+    [(True, 10, ClusterStatus.ONLINE), (True, 61, ClusterStatus.STALE), (True, 91, ClusterStatus.OFFLINE),
+     (False, 1, ClusterStatus.OFFLINE)],
+)
+def test_status_is_judged_on_the_controllers_clock(online, silence_s, expected):
+    now = clock.now()
+    state = ClusterState(status=ClusterStatus.ONLINE, online=online, heartbeat_at=now - timedelta(seconds=silence_s))
+    assert fleet.effective_status(state, now, heartbeat_s=30) is expected
+
+
+def test_a_cluster_never_heard_from_is_unknown():
+    assert fleet.effective_status(ClusterState(status=ClusterStatus.UNKNOWN), clock.now(), 30) is ClusterStatus.UNKNOWN
