@@ -26,7 +26,7 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 pa_controller/translations/en/LC_MESSAGES/messages.mo: pa_controller/translations/en/LC_MESSAGES/messages.po $(VENV)/.installed
-	$(VENV)/bin/pybabel compile -q -d pa_controller/translations
+	$(VENV)/bin/pybabel compile --statistics -d pa_controller/translations
 
 run: setup
 	$(PY) -m pa_controller.stack
