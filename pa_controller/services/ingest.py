@@ -81,7 +81,4 @@ def apply_events(messages: list[tuple[str, dict]], now: datetime) -> int:
             if payload.get("detail"):
                 delivery.detail = {**(delivery.detail or {}), **payload["detail"]}
             applied += 1
-    states = _states({cid for cid, _ in messages})
-    for state in states.values():
-        state.last_seen = now
     return applied

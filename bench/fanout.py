@@ -1,0 +1,200 @@
+"""Fan-out: from the dispatch trigger to every cluster's `received` stored, beside a raw paho loop.
+
+Run from the repository root:  .venv/bin/python bench/fanout.py [--clusters 456] [--rounds 5] [--postgres URL]
+
+Both sides talk to the same private Mosquitto and the same simulated fleet (firmware_sim):
+- controller: dispatch_run() writes 456 deliveries and outbox rows in one transaction; the outbox
+  publisher sends them (QoS 1, message expiry); the fleet answers `received`; the inbox stores them.
+  Timed until the database holds a non-pending state for every delivery.
+- raw: one paho client publishes the same 456 commands (QoS 1, message expiry) in a loop, and a paho
+  subscriber on the events topic counts the 456 `received` answers. No database.
+The ratio is controller / raw (medians over the rounds).
+"""
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import paho.mqtt.client as mqtt  # noqa: E402
+from flask_migrate import upgrade  # noqa: E402
+from paho.mqtt.packettypes import PacketTypes  # noqa: E402
+from paho.mqtt.properties import Properties  # noqa: E402
+from sqlalchemy import create_engine, func, select, text  # noqa: E402
+
+from firmware_sim import Fleet, load_csv  # noqa: E402
+from pa_controller import clock, create_app  # noqa: E402
+from pa_controller.config import Config  # noqa: E402
+from pa_controller.domain import DeliveryState, Role  # noqa: E402
+from pa_controller.extensions import db  # noqa: E402
+from pa_controller.messaging import protocol  # noqa: E402
+from pa_controller.models import Audio, Delivery, OutboxMessage  # noqa: E402
+from pa_controller.scheduling import jobs  # noqa: E402
+from pa_controller.scheduling.worker import Worker  # noqa: E402
+from pa_controller.services import broadcasts, fleet, people  # noqa: E402
+from tests.support.broker import running_broker  # noqa: E402
+
+log = logging.getLogger("bench.fanout")
+FLEET_CSV = ROOT / "pa_controller" / "data" / "o-mon-fleet.csv"
+
+
+def build_app(workdir: Path, broker_url: str, database_url: str | None):
+    os.environ["PA_INSTANCE_DIR"] = str(workdir / "instance")
+    config = Config()
+    config.SQLALCHEMY_DATABASE_URI = database_url or f"sqlite:///{workdir / 'bench.db'}"
+    config.MQTT_URL = broker_url
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+        fleet.import_csv(FLEET_CSV.read_text(encoding="utf-8"))
+        people.create_user("bench", "bench-password-long", Role.ADMIN)
+    return app
+
+
+def schedule(app, clusters: int) -> int:
+    """Create a broadcast far enough ahead that nothing plays while we measure; return its run id."""
+    with app.app_context():
+        admin = db.session.scalar(select(people.User).where(people.User.username == "bench"))
+        clip = Audio(sha256="0" * 64, title="bench", original_name="bench.mp3", bytes=1000, duration_ms=1000,
+                     loudness_lufs=-16.0, created_at=clock.now())
+        db.session.add(clip)
+        db.session.commit()
+        ids = [c.id for c in fleet.active_clusters()][:clusters]
+        start = protocol.format_time(clock.now() + timedelta(minutes=30))
+        broadcast, _ = broadcasts.create_broadcast(admin, {
+            "title": "bench", "audio_id": clip.id, "priority": "normal", "targets": {"clusters": ids},
+            "start_at": start})
+        return broadcast.runs[0].id
+
+
+def time_controller(app, run_id: int, expected: int) -> float:
+    """Seconds from dispatch_run() to every delivery of the run stored past `pending`."""
+    started = time.perf_counter()
+    jobs.dispatch_run(run_id)
+    with app.app_context():
+        query = select(func.count()).select_from(Delivery).where(
+            Delivery.run_id == run_id, Delivery.state != DeliveryState.PENDING)
+        while db.session.scalar(query) < expected:
+            db.session.rollback()
+            time.sleep(0.01)
+        db.session.remove()
+    return time.perf_counter() - started
+
+
+def time_raw(broker_url: str, commands: list[tuple[str, str, bytes]], root: str) -> float:
+    """Seconds for a bare paho publish loop to get a `received` back for every command."""
+    address = broker_url.removeprefix("mqtt://").split(":")
+    pending = {cmd_id for cmd_id, _, _ in commands}
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def on_event(client, userdata, message):
+        cmd_id = protocol.decode(protocol.EVENTS, message.topic.split("/")[3], message.payload)["cmd_id"]
+        with lock:
+            pending.discard(cmd_id)
+            if not pending:
+                done.set()
+
+    subscriber = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    subscriber.message_callback_add(protocol.wildcard(root, protocol.EVENTS), on_event)
+    subscriber.connect(address[0], int(address[1]))
+    subscriber.subscribe(protocol.wildcard(root, protocol.EVENTS), qos=1)
+    subscriber.loop_start()
+    publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    publisher.max_inflight_messages_set(100)
+    publisher.connect(address[0], int(address[1]))
+    publisher.loop_start()
+    time.sleep(0.5)  # both sessions up and subscribed before the clock starts
+    started = time.perf_counter()
+    for _, cid, payload in commands:
+        properties = Properties(PacketTypes.PUBLISH)
+        properties.MessageExpiryInterval = 1800
+        publisher.publish(protocol.topic(root, cid, protocol.CMD), payload, qos=1, properties=properties)
+    if not done.wait(60):
+        raise RuntimeError(f"raw loop: {len(pending)} commands never answered")
+    elapsed = time.perf_counter() - started
+    for client in (publisher, subscriber):
+        client.disconnect()
+        client.loop_stop()
+    return elapsed
+
+
+def fresh_commands(app, run_id: int) -> list[tuple[str, str, bytes]]:
+    """The controller's own commands for a run, re-issued with new ids (so the fleet does not dedupe them)."""
+    with app.app_context():
+        rows = db.session.scalars(select(OutboxMessage.payload).where(OutboxMessage.topic.like("%/cmd"))).all()
+    commands = []
+    for raw in rows:
+        command = json.loads(raw)
+        if command.get("run_id") != str(run_id):
+            continue
+        command["id"] = str(uuid.uuid4())
+        commands.append((command["id"], command["cid"], protocol.encode(command)))
+    return commands
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clusters", type=int, default=456)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server to make a throwaway database on "
+                        "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres); default: SQLite")
+    args = parser.parse_args()
+    if args.postgres:
+        with throwaway_database(args.postgres) as url:
+            return measure(args, url)
+    return measure(args, None)
+
+
+@contextmanager
+def throwaway_database(server_url: str):
+    name = f"loanet_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{server_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def measure(args, database_url: str | None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    with tempfile.TemporaryDirectory() as tmp, running_broker(Path(tmp)) as broker:
+        app = build_app(Path(tmp), broker.url, database_url)
+        worker = Worker(app, plan_interval_s=3600)  # dispatch is triggered by hand below
+        worker.start()
+        specs = load_csv(limit=args.clusters)
+        controller, raw = [], []
+        with Fleet(specs, broker.url, truth_path=Path(tmp) / "truth.jsonl", heartbeat_s=30, connect_rate=0) as sim:
+            sim.wait_connected(timeout=60)
+            worker.link.connected.wait(10)
+            for round_no in range(1, args.rounds + 1):
+                run_id = schedule(app, args.clusters)
+                controller.append(time_controller(app, run_id, args.clusters))
+                raw.append(time_raw(broker.url, fresh_commands(app, run_id), app.config["MQTT_ROOT"]))
+                ms = controller[-1] * 1000, raw[-1] * 1000
+                print(f"round {round_no}: controller {ms[0]:7.1f} ms   raw paho {ms[1]:7.1f} ms", flush=True)
+        worker.stop()
+    c, r = statistics.median(controller), statistics.median(raw)
+    backend = "PostgreSQL" if database_url else "SQLite"
+    print(f"\n{args.clusters} clusters, {backend}, median of {args.rounds}: controller {c * 1000:.1f} ms, "
+          f"raw paho {r * 1000:.1f} ms, ratio {c / r:.2f}x (goal <= 1.5x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
