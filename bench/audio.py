@@ -3,10 +3,13 @@
 Run from the repository root:  .venv/bin/python bench/audio.py [--minutes 30] [--verbose]
 The long case is Vietnamese speech (espeak-ng) looped to --minutes, as a 128 kbit/s stereo MP3:
 the worst case the default limits (50 MB, 30 min) let through.
+Beside each prepare time: a raw baseline, one plain ffmpeg conversion of the same input to what we store
+(mono MP3, 44.1 kHz, 64 kbit/s) with no checks and no normalising. The ratio is prepare / raw.
 """
 
 import argparse
 import logging
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,6 +60,15 @@ def build_inputs(workdir: Path, minutes: float) -> list[Path]:
     return inputs
 
 
+def time_raw(source: Path) -> float:
+    """Seconds for one plain conversion of source to the stored format, written in a throwaway directory."""
+    with tempfile.TemporaryDirectory(prefix="bench-audio-raw-") as tmp:
+        out = Path(tmp) / "out.mp3"
+        started = time.perf_counter()
+        ffmpeg("-i", str(source), "-ac", "1", "-ar", "44100", "-c:a", "libmp3lame", "-b:a", "64k", str(out))
+        return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30.0, help="length of the long case; 0 skips it")
@@ -68,17 +80,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-audio-") as tmp:
         workdir = Path(tmp)
         inputs = build_inputs(workdir, options.minutes)
-        log.info("%-22s %9s %9s %9s %9s %10s %8s", "input", "in LUFS", "out LUFS", "out dBTP", "ms", "bytes", "seconds")
+        log.info("%-22s %9s %9s %9s %9s %10s %8s %8s %7s",
+                 "input", "in LUFS", "out LUFS", "out dBTP", "ms", "bytes", "seconds", "raw s", "ratio")  # fmt: skip
+        ratios, total, total_raw = [], 0.0, 0.0
         for source in inputs:
             before = audio.measure(source)
             started = time.perf_counter()
             result = audio.prepare(source, workdir / "media")
             elapsed = time.perf_counter() - started
+            raw = time_raw(source)
+            ratios.append(elapsed / raw)
+            total += elapsed
+            total_raw += raw
             log.info(
-                "%-22s %9.1f %9.1f %9.1f %9d %10d %8.2f",
+                "%-22s %9.1f %9.1f %9.1f %9d %10d %8.2f %8.2f %6.2fx",
                 source.name, before.lufs, result.loudness_lufs, result.true_peak_dbtp,
-                result.duration_ms, result.bytes, elapsed,
+                result.duration_ms, result.bytes, elapsed, raw, ratios[-1],
             )  # fmt: skip
+        log.info("median ratio %.2fx over %d inputs; total prepare %.2f s, raw %.2f s (%.2fx)",
+                 statistics.median(ratios), len(ratios), total, total_raw, total / total_raw)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from pa_controller.config import Config
 
 def create_app(config: Config | None = None) -> Flask:
     """Build the app: configuration, extensions, blueprints, commands. Starts nothing."""
-    app = Flask(__name__)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.from_object(config or Config())
     app.config["INSTANCE_DIR"].mkdir(parents=True, exist_ok=True)
     app.config["MEDIA_DIR"].mkdir(parents=True, exist_ok=True)

@@ -44,6 +44,7 @@ def scheduler():
     from pa_controller.scheduling.worker import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)  # one line per second otherwise
     worker = Worker(current_app._get_current_object())
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -7,7 +7,7 @@ from flask import current_app
 from sqlalchemy import insert, select, update
 
 from pa_controller import clock
-from pa_controller.domain import CommandType, DeliveryState, Priority, RunState
+from pa_controller.domain import FINAL_DELIVERY_STATES, CommandType, DeliveryState, Priority, RunState
 from pa_controller.extensions import db
 from pa_controller.models import Broadcast, Delivery, Run
 from pa_controller.services import commands
@@ -77,9 +77,12 @@ def extend_plans() -> int:
 
 
 def close_runs() -> int:
-    """Finish runs whose window has closed: clusters never heard from are `missed`."""
+    """Finish runs every cluster has finished, and runs whose window has closed (the silent are `missed`)."""
     now = clock.now()
-    closing = list(db.session.scalars(select(Run.id).where(Run.state == RunState.DISPATCHED, Run.closes_at < now)))
+    unfinished = select(Delivery.run_id).where(Delivery.state.not_in(FINAL_DELIVERY_STATES))
+    closing = list(db.session.scalars(
+        select(Run.id).where(Run.state == RunState.DISPATCHED, (Run.closes_at < now) | Run.id.not_in(unfinished))
+    ))
     if not closing:
         return 0
     db.session.execute(

@@ -1,6 +1,7 @@
 """HTML and JSON blueprints: thin layers that parse, call a service, render."""
 
 from flask import Flask, request, session
+from flask_babel import get_locale
 from werkzeug.exceptions import HTTPException
 
 from pa_controller.extensions import csrf, db, login_manager
@@ -17,6 +18,7 @@ def register_web(app: Flask, babel) -> None:
     from pa_controller.web.formatting import register_filters
 
     babel.init_app(app, locale_selector=select_locale, default_timezone=app.config["DISPLAY_TIMEZONE"])
+    app.jinja_env.globals["get_locale"] = get_locale
     login_manager.login_view = "pages.login"
     login_manager.user_loader(lambda user_id: db.session.get(User, int(user_id)))
     app.register_blueprint(api.bp)

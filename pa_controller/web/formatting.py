@@ -16,4 +16,7 @@ def utc(moment: datetime | None) -> str | None:
 
 
 def register_filters(app) -> None:
+    from pa_controller.web.labels import label
+
     app.add_template_filter(local_time, "local")
+    app.add_template_filter(label, "label")

@@ -92,3 +92,14 @@ def test_a_closed_run_marks_silent_clusters_missed(seeded):
     states = set(db.session.scalars(select(Delivery.state).where(Delivery.run_id == run.id)))
     assert states == {DeliveryState.MISSED}
     assert db.session.get(Run, run.id).state is RunState.FINISHED
+
+
+def test_a_run_every_cluster_finished_ends_before_its_window_closes(seeded):
+    run = schedule(seeded, start_at="now", targets={"clusters": ["om-tho-001", "om-tho-002"]})
+    dispatch.dispatch_run(run.id)
+    assert dispatch.close_runs() == 0
+    for delivery in db.session.scalars(select(Delivery).where(Delivery.run_id == run.id)):
+        delivery.state = DeliveryState.DONE
+    db.session.commit()
+    assert dispatch.close_runs() == 1
+    assert db.session.get(Run, run.id).state is RunState.FINISHED
