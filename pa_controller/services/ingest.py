@@ -15,20 +15,22 @@ HEARTBEAT_FIELDS = ("seq", "uptime_s", "playing", "volume", "rssi_dbm", "temp_c"
                     "speakers_total", "amp_ok", "fw")
 
 
-def _states(cids: set[str]) -> dict[str, ClusterState]:
-    return {s.cluster_id: s for s in db.session.scalars(select(ClusterState).where(ClusterState.cluster_id.in_(cids)))}
+def _known(messages: list[tuple[str, dict]]):
+    """Yield (state, payload) for the messages of clusters in the registry; others are skipped."""
+    cids = {cid for cid, _ in messages}
+    query = select(ClusterState).where(ClusterState.cluster_id.in_(cids))
+    states = {state.cluster_id: state for state in db.session.scalars(query)}
+    for cid, payload in messages:
+        if (state := states.get(cid)) is not None:
+            yield state, payload
 
 
 def apply_statuses(messages: list[tuple[str, dict]], now: datetime) -> int:
     """Record births and wills; a will from an older boot than the current birth is ignored."""
-    states = _states({cid for cid, _ in messages})
     applied = 0
-    for cid, payload in messages:
-        state = states.get(cid)
-        if state is None:
-            continue
+    for state, payload in _known(messages):
         if not payload["online"] and state.online and payload["boot_id"] != state.boot_id:
-            log.info("ignored stale will of %s (boot %s, current %s)", cid, payload["boot_id"], state.boot_id)
+            log.info("ignored stale will of %s (boot %s, now %s)", state.cluster_id, payload["boot_id"], state.boot_id)
             continue
         state.online = payload["online"]
         state.boot_id = payload["boot_id"]
@@ -42,12 +44,8 @@ def apply_statuses(messages: list[tuple[str, dict]], now: datetime) -> int:
 
 def apply_heartbeats(messages: list[tuple[str, dict]], now: datetime) -> int:
     """Keep the latest heartbeat of each cluster."""
-    states = _states({cid for cid, _ in messages})
     applied = 0
-    for cid, payload in messages:
-        state = states.get(cid)
-        if state is None:
-            continue
+    for state, payload in _known(messages):
         for name in HEARTBEAT_FIELDS:
             if name in payload:
                 setattr(state, name, payload[name])

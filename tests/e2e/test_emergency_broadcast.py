@@ -13,6 +13,9 @@ def test_an_emergency_to_all_is_played_by_456_clusters_and_the_report_matches_gr
     with Fleet(load_csv(), broker.url, truth_path=truth_path, heartbeat_s=5) as fleet:
         assert fleet.wait_connected(timeout=60) == 456
         system.wait_for(lambda: len(system.get("/api/v1/clusters?status=online")) == 456, 30, "456 clusters online")
+        cluster = system.wait_for(lambda: (c := system.get("/api/v1/clusters/om-tho-001"))["heartbeat_at"] and c,
+                                  15, "a heartbeat from om-tho-001")
+        assert cluster["speakers_total"] == cluster["speakers"] and cluster["amp_ok"] is True
 
         with tone.open("rb") as audio_file:
             uploaded = system.post("/api/v1/audio", files={"file": ("tone.wav", audio_file)},
