@@ -41,6 +41,7 @@ def fleet_import(path: Path):
 @pa.command("scheduler")
 def scheduler():
     """Run the one scheduler process: dispatch, MQTT ingest, outbox. Stops on Ctrl-C or SIGTERM."""
+    from pa_controller.scheduling.lock import SchedulerLocked
     from pa_controller.scheduling.worker import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -49,7 +50,10 @@ def scheduler():
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    worker.start()
+    try:
+        worker.start()
+    except SchedulerLocked as exc:
+        raise click.ClickException(f"{exc}; stop it first (only one scheduler may dispatch)") from None
     stop.wait()
     worker.stop()
 

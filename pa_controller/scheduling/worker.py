@@ -17,6 +17,7 @@ from pa_controller.messaging.link import MqttLink
 from pa_controller.messaging.outbox import OutboxPublisher
 from pa_controller.models import ServiceBeat
 from pa_controller.scheduling import jobs
+from pa_controller.scheduling.lock import SchedulerLock
 
 log = logging.getLogger(__name__)
 LINKS = {"mqtt": MqttLink, "fake": FakeLink}
@@ -45,9 +46,12 @@ class Worker:
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
         self.plan_interval_s = plan_interval_s
+        self.lock = SchedulerLock(config["SQLALCHEMY_DATABASE_URI"], config["INSTANCE_DIR"])
         self.stopped = threading.Event()
 
     def start(self) -> None:
+        """Take the scheduler lock (or raise SchedulerLocked), then start everything."""
+        self.lock.acquire()
         jobs.bind(self)
         self.inbox.start()
         self.link.start()
@@ -62,6 +66,7 @@ class Worker:
         self.outbox.stop()
         self.link.stop()
         self.inbox.stop()
+        self.lock.release()
         self.stopped.set()
 
     def schedule_dispatch(self, run_id: int, dispatch_at: datetime) -> None:
