@@ -4,6 +4,8 @@ import os
 import secrets
 from pathlib import Path
 
+from pa_controller.messaging.protocol import DEFAULT_ROOT
+
 
 def _instance_dir() -> Path:
     return Path(os.environ.get("PA_INSTANCE_DIR", "instance")).resolve()
@@ -15,9 +17,17 @@ def _secret_key(instance_dir: Path) -> str:
         return key
     path = instance_dir / "secret-key"
     if not path.exists():
+        # Written aside and linked into place, so workers starting together all read one key.
         instance_dir.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48))
+        draft = instance_dir / f".secret-key.{os.getpid()}"
+        draft.touch(mode=0o600)
+        draft.write_text(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 
@@ -33,11 +43,11 @@ class Config:
         self.SECRET_KEY = _secret_key(self.INSTANCE_DIR)
         self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL") or f"sqlite:///{self.INSTANCE_DIR / 'loanet.db'}"
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
-        self.MEDIA_DIR = Path(env("PA_MEDIA_DIR", str(self.INSTANCE_DIR / "media")))
+        self.MEDIA_DIR = Path(env("PA_MEDIA_DIR", str(self.INSTANCE_DIR / "media"))).resolve()
         http_port = int(env("PA_HTTP_PORT", "5000"))
         self.PUBLIC_URL = env("PA_PUBLIC_URL", f"http://127.0.0.1:{http_port}").rstrip("/")
         self.MQTT_URL = env("PA_MQTT_URL") or f"mqtt://127.0.0.1:{env('PA_MQTT_PORT', '1884')}"
-        self.MQTT_ROOT = env("PA_MQTT_ROOT", "pa/v1")
+        self.MQTT_ROOT = env("PA_MQTT_ROOT", DEFAULT_ROOT)
         self.MQTT_CLIENT_ID = env("PA_MQTT_CLIENT_ID", "loanet-controller")
         self.DISPATCH_LEAD_S = float(env("PA_DISPATCH_LEAD_S", "60"))
         self.NOW_LEAD_S = float(env("PA_NOW_LEAD_S", "3"))

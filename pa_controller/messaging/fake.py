@@ -28,7 +28,7 @@ class FakeLink:
     def publish(self, topic: str, payload: bytes, qos: int, expiry_s: int) -> _Info:
         self._mid += 1
         self.published.append((topic, payload, qos, expiry_s))
-        self._on_acked(self._mid)
+        self._on_acked(self._mid, True)
         return _Info(self._mid)
 
     def deliver(self, topic: str, payload: bytes) -> None:

@@ -72,22 +72,33 @@ class Inbox:
 
     def _run(self) -> None:
         while not self._stop.is_set() or not self._queue.empty():
-            batch = self._take_batch()
-            if batch:
-                self.flush(batch)
+            try:
+                if batch := self._take_batch():
+                    self.flush(batch)
+            except Exception:  # the writer must outlive any one batch
+                log.exception("inbox writer cycle failed; continuing")
 
     def flush(self, batch: list) -> None:
-        """Apply one batch in one transaction per kind; a failing batch is logged, not fatal."""
+        """Apply one batch, one transaction per kind; if that fails, message by message, so one bad
+        report costs only itself."""
         now = clock.now()
         with self.app.app_context():
             for kind, apply in APPLY.items():
                 messages = [(cid, payload) for k, cid, payload in batch if k == kind]
-                if not messages:
-                    continue
-                try:
-                    self.applied += apply(messages, now)
-                    db.session.commit()
-                except Exception:
-                    db.session.rollback()
-                    log.exception("could not store %d %s message(s)", len(messages), kind)
+                if messages and not self._commit(apply, messages, now):
+                    for message in messages:
+                        self._commit(apply, [message], now, log_failure=True)
             db.session.remove()
+
+    def _commit(self, apply, messages: list, now, log_failure: bool = False) -> bool:
+        try:
+            applied = apply(messages, now)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            if log_failure:
+                self.rejected["unstorable"] += 1
+                log.exception("could not store a report from %s; dropped", messages[0][0])
+            return False
+        self.applied += applied
+        return True

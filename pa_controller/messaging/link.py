@@ -33,7 +33,7 @@ class MqttLink:
     """Subscribe to every cluster's reports and publish commands with message expiry.
 
     `handlers` maps a topic kind (status, heartbeat, events) to a callable taking
-    (topic, payload bytes); `on_acked` receives the mid of each acknowledged publish.
+    (topic, payload bytes); `on_acked(mid, accepted)` hears of each PUBACK.
     """
 
     def __init__(self, url: str, client_id: str, root: str, handlers: dict[str, Callable],
@@ -47,6 +47,8 @@ class MqttLink:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         self.client.max_inflight_messages_set(100)
         self.client.reconnect_delay_set(1, 30)
+        # A callback that raises must never end the network thread.
+        self.client.suppress_exceptions = True
         if self.address["username"]:
             self.client.username_pw_set(self.address["username"], self.address["password"])
         if self.address["tls"]:
@@ -89,10 +91,16 @@ class MqttLink:
         log.warning("disconnected from the broker: %s", reason_code)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties):
-        self._on_acked(mid)
+        # A PUBACK with a failure code (not authorised, quota exceeded) is no delivery: the row stays unsent.
+        if reason_code.is_failure:
+            log.warning("broker refused publish %s: %s", mid, reason_code)
+        self._on_acked(mid, not reason_code.is_failure)
 
     @staticmethod
     def _wrap(handler: Callable) -> Callable:
         def on_message(client, userdata, message):
-            handler(message.topic, message.payload)
+            try:
+                handler(message.topic, message.payload)
+            except Exception:
+                log.exception("handler failed on a message on %s; message dropped", message.topic)
         return on_message

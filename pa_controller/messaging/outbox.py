@@ -21,7 +21,8 @@ class OutboxPublisher:
     """The one thread that publishes: rows without `sent_at` go out; a PUBACK marks them sent.
 
     paho calls on_publish from its network thread while holding its own locks, so
-    the callback only enqueues the mid; all bookkeeping happens in this thread.
+    the callback only enqueues the mid; all bookkeeping happens in this thread,
+    which is also the only one that publishes.
     After a crash, rows published but not acknowledged are sent again; the
     clusters' duplicate suppression makes that harmless.
     """
@@ -30,11 +31,10 @@ class OutboxPublisher:
         self.app = app
         self.batch = batch
         self.link = link_factory(self._acked)
-        self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._acks: queue.SimpleQueue[tuple[int, bool]] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
-        self._early: set[int] = set()  # mids acknowledged before publish() returned them
         self._thread = threading.Thread(target=self._run, name="outbox-publisher", daemon=True)
 
     def start(self) -> None:
@@ -49,8 +49,8 @@ class OutboxPublisher:
         """Tell the publisher that new rows were committed."""
         self._wake.set()
 
-    def _acked(self, mid: int) -> None:
-        self._acks.put(mid)
+    def _acked(self, mid: int, accepted: bool) -> None:
+        self._acks.put((mid, accepted))
         self._wake.set()
 
     def _run(self) -> None:
@@ -70,17 +70,16 @@ class OutboxPublisher:
             db.session.remove()
 
     def mark_sent(self) -> int:
-        """Record the acknowledged rows as sent; return how many."""
+        """Record the acknowledged rows as sent (refused ones go out again); return how many."""
         ids = []
         while True:
             try:
-                mid = self._acks.get_nowait()
+                mid, accepted = self._acks.get_nowait()
             except queue.Empty:
                 break
-            if (row_id := self._inflight.pop(mid, None)) is not None:
+            row_id = self._inflight.pop(mid, None)
+            if row_id is not None and accepted:
                 ids.append(row_id)
-            else:
-                self._early.add(mid)
         if ids:
             db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(sent_at=clock.now()))
             db.session.commit()
@@ -105,9 +104,6 @@ class OutboxPublisher:
             if info.rc not in QUEUED:
                 log.warning("publish of command %s failed (rc %s); will retry", row.cmd_id, info.rc)
                 break
-            if info.mid in self._early:
-                self._early.discard(info.mid)
-                self._acks.put(info.mid)
             self._inflight[info.mid] = row.id
             published += 1
         if published:

@@ -5,6 +5,7 @@ Pure functions only (no Flask, no paho), so the reference firmware in
 """
 
 import json
+import math
 import re
 from datetime import UTC, datetime
 
@@ -12,6 +13,7 @@ from pa_controller.domain import CommandType, EventState, Priority
 
 VERSION = 1
 MAX_PAYLOAD_BYTES = 16 * 1024
+MAX_STRING = 1024
 DEFAULT_ROOT = "pa/v1"
 CID_PATTERN = re.compile(r"^[a-z0-9-]{1,32}$")
 
@@ -162,6 +164,17 @@ def _check_fields(payload: dict, spec: dict, where: str) -> None:
             raise ProtocolError("malformed", f"{where}: field {name!r} has the wrong type")
         if not isinstance(value, types):
             raise ProtocolError("malformed", f"{where}: field {name!r} has the wrong type")
+        _check_bounds(name, value, where)
+
+
+def _check_bounds(name: str, value, where: str) -> None:
+    """Refuse what no receiver could store: NUL characters, huge strings, integers beyond 32 bits."""
+    if isinstance(value, str) and ("\x00" in value or len(value) > MAX_STRING):
+        raise ProtocolError("malformed", f"{where}: field {name!r} is too long or contains NUL")
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**31) <= value < 2**31:
+        raise ProtocolError("malformed", f"{where}: field {name!r} is out of range")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ProtocolError("malformed", f"{where}: field {name!r} is not a finite number")
 
 
 def decode(kind: str, cid: str, raw: bytes) -> dict:
@@ -174,7 +187,7 @@ def decode(kind: str, cid: str, raw: bytes) -> dict:
         raise ProtocolError("malformed", f"payload of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
         payload = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ProtocolError("malformed", f"payload is not UTF-8 JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise ProtocolError("malformed", "payload is not a JSON object")

@@ -1,12 +1,12 @@
 """The models, one module per aggregate."""
 
-from pa_controller.models.broadcasts import Broadcast, Delivery, OutboxMessage, Run
+from pa_controller.models.broadcasts import Broadcast, BroadcastWard, Delivery, OutboxMessage, Run
 from pa_controller.models.fleet import Cluster, ClusterState, Ward
 from pa_controller.models.media import Audio
 from pa_controller.models.people import ApiToken, User
 from pa_controller.models.service_beat import ServiceBeat
 
 __all__ = [
-    "ApiToken", "Audio", "Broadcast", "Cluster", "ClusterState", "Delivery",
+    "ApiToken", "Audio", "Broadcast", "BroadcastWard", "Cluster", "ClusterState", "Delivery",
     "OutboxMessage", "Run", "ServiceBeat", "User", "Ward",
 ]

@@ -25,7 +25,15 @@ class Broadcast(db.Model):
     planned_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     audio = relationship("Audio")
+    wards: Mapped[list["BroadcastWard"]] = relationship(cascade="all, delete-orphan")
     runs: Mapped[list["Run"]] = relationship(back_populates="broadcast", order_by="Run.start_at.desc()")
+
+
+class BroadcastWard(db.Model):
+    """A ward a broadcast reaches, resolved from its targets when saved: the key of ward-scoped rights."""
+
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcast.id"), primary_key=True)
+    ward_id: Mapped[str] = mapped_column(ForeignKey("ward.id"), primary_key=True, index=True)
 
 
 class Run(db.Model):

@@ -2,6 +2,7 @@
 
 import logging
 
+from pa_controller.extensions import db
 from pa_controller.services import dispatch
 
 log = logging.getLogger(__name__)
@@ -21,10 +22,17 @@ def dispatch_run(run_id: int) -> None:
 
 
 def plan() -> None:
-    """Give every due run its dispatch job, extend recurring plans, close finished runs."""
+    """Extend plans, give every due run its dispatch job, close finished runs, beat; each step alone."""
+    steps = (
+        dispatch.extend_plans,
+        lambda: [_worker.schedule_dispatch(run_id, at) for run_id, at in dispatch.due_runs(horizon_s=3600)],
+        dispatch.close_runs,
+        _worker.beat,
+    )
     with _worker.app.app_context():
-        dispatch.extend_plans()
-        for run_id, dispatch_at in dispatch.due_runs(horizon_s=3600):
-            _worker.schedule_dispatch(run_id, dispatch_at)
-        dispatch.close_runs()
-        _worker.beat()
+        for step in steps:
+            try:
+                step()
+            except Exception:  # one failing step must not stop the others, nor the next tick
+                db.session.rollback()
+                log.exception("planning step %s failed", getattr(step, "__name__", step))

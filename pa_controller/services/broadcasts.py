@@ -9,11 +9,13 @@ from pa_controller import clock
 from pa_controller.domain import Priority, RunState
 from pa_controller.errors import NotFound, ValidationFailed
 from pa_controller.extensions import db
-from pa_controller.models import Audio, Broadcast, Cluster, Run, User, Ward
+from pa_controller.models import Audio, Broadcast, BroadcastWard, Cluster, Run, User, Ward
 from pa_controller.services import access, recurrence
 from pa_controller.services.commands import queue_cancel
 
 TARGET_KEYS = {"all", "wards", "clusters"}
+MAX_TARGET_IDS = 2000
+MAX_ID = 2**31 - 1
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
@@ -31,8 +33,10 @@ def resolve_targets(targets) -> list[Cluster]:
     chosen: dict[str, Cluster] = {}
     for key, model, column in (("wards", Ward, Cluster.ward_id), ("clusters", Cluster, Cluster.id)):
         ids = targets.get(key, [])
-        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        if not isinstance(ids, list) or not all(isinstance(i, str) and "\x00" not in i for i in ids):
             raise _invalid("targets", f"targets.{key} must be a list of ids")
+        if len(ids) > MAX_TARGET_IDS:
+            raise _invalid("targets", f"targets.{key} names more than {MAX_TARGET_IDS} ids; target wards instead")
         if not ids:
             continue
         known = set(db.session.scalars(select(model.id).where(model.id.in_(ids))))
@@ -51,7 +55,7 @@ def _parse_start(value, now: datetime) -> tuple[datetime, bool]:
     if not isinstance(value, str):
         raise _invalid("start_at", 'start_at must be an RFC 3339 time or "now"')
     try:
-        start_at = clock.parse_local(value)
+        start_at = clock.parse_local(value.replace("\x00", "?"))
     except ValueError:
         raise _invalid("start_at", f"start_at {value!r} is not an RFC 3339 time") from None
     return start_at, False
@@ -64,9 +68,11 @@ def create_broadcast(user: User, data: dict) -> tuple[Broadcast, list[datetime]]
         raise ValidationFailed("the body must be a JSON object")
     now = clock.now()
     title = data.get("title")
-    if not isinstance(title, str) or not 1 <= len(title.strip()) <= 200:
+    if not isinstance(title, str) or not 1 <= len(title.strip()) <= 200 or "\x00" in title:
         raise _invalid("title", "title must be 1–200 characters")
-    audio = db.session.get(Audio, data["audio_id"]) if isinstance(data.get("audio_id"), int) else None
+    audio_id = data.get("audio_id")
+    valid_id = isinstance(audio_id, int) and not isinstance(audio_id, bool) and 1 <= audio_id <= MAX_ID
+    audio = db.session.get(Audio, audio_id) if valid_id else None
     if audio is None:
         raise _invalid("audio_id", "audio_id must name an uploaded clip (POST /api/v1/audio)")
     try:
@@ -79,7 +85,7 @@ def create_broadcast(user: User, data: dict) -> tuple[Broadcast, list[datetime]]
     if not immediate and start_at < now:
         raise _invalid("start_at", "start_at is in the past; choose a later time or \"now\"")
     rule = data.get("rrule")
-    if rule is not None and not isinstance(rule, str):
+    if rule is not None and (not isinstance(rule, str) or "\x00" in rule):
         raise _invalid("rrule", "rrule must be a string such as FREQ=DAILY;BYHOUR=5;BYMINUTE=30")
     until = None
     if data.get("until") is not None:
@@ -98,6 +104,7 @@ def create_broadcast(user: User, data: dict) -> tuple[Broadcast, list[datetime]]
     broadcast = Broadcast(
         title=title.strip(), audio=audio, priority=priority, targets=data["targets"], start_at=start_at,
         rrule=rule or None, until=until, created_by=user.id, created_at=now,
+        wards=[BroadcastWard(ward_id=w) for w in sorted({c.ward_id for c in clusters})],
     )
     db.session.add(broadcast)
     plan_runs(broadcast, now, immediate=immediate)
@@ -117,7 +124,8 @@ def plan_runs(broadcast: Broadcast, now: datetime, *, immediate: bool = False) -
     for start_at in recurrence.occurrences(broadcast.start_at, broadcast.rrule, broadcast.until, after, horizon):
         if start_at in existing:
             continue
-        dispatch_at = now if immediate else max(now, start_at - lead)
+        # "now" makes the first occurrence go at once; later ones keep the usual lead.
+        dispatch_at = now if immediate and not created else max(now, start_at - lead)
         broadcast.runs.append(Run(start_at=start_at, dispatch_at=dispatch_at, closes_at=start_at + window))
         created += 1
     broadcast.planned_until = horizon
@@ -126,10 +134,10 @@ def plan_runs(broadcast: Broadcast, now: datetime, *, immediate: bool = False) -
 
 def get_broadcast(user: User, broadcast_id: int) -> Broadcast:
     """Return a broadcast the user may see."""
-    broadcast = db.session.get(Broadcast, broadcast_id)
+    broadcast = db.session.get(Broadcast, broadcast_id) if 1 <= broadcast_id <= MAX_ID else None
     if broadcast is None:
         raise NotFound(f"broadcast {broadcast_id} does not exist")
-    access.require_wards(user, {c.ward_id for c in resolve_targets(broadcast.targets)})
+    access.require_wards(user, {w.ward_id for w in broadcast.wards})
     return broadcast
 
 

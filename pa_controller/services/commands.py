@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from pa_controller.domain import CommandType, DeliveryState
 from pa_controller.extensions import db
@@ -48,13 +48,16 @@ def queue_cancel(run: Run, now: datetime) -> int:
     expires_at = max(run.closes_at, now + timedelta(seconds=60))
     rows = []
     for delivery in db.session.scalars(select(Delivery).where(Delivery.run_id == run.id)):
-        if delivery.state.is_final:
-            continue
-        command = new_command(delivery.cluster_id, CommandType.CANCEL, now, expires_at, run_id=str(run.id))
-        rows.append(outbox_row(command, now, expires_at))
-        if delivery.state is DeliveryState.PENDING:
-            delivery.state, delivery.at = DeliveryState.CANCELLED, now
+        if not delivery.state.is_final:
+            command = new_command(delivery.cluster_id, CommandType.CANCEL, now, expires_at, run_id=str(run.id))
+            rows.append(outbox_row(command, now, expires_at))
     queue(rows)
+    # Compare-and-set: an event stored meanwhile by the inbox wins over this.
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.run_id == run.id, Delivery.state == DeliveryState.PENDING)
+        .values(state=DeliveryState.CANCELLED, at=now)
+    )
     return len(rows)
 
 

@@ -17,10 +17,11 @@ log = logging.getLogger(__name__)
 
 
 def _claim(run_id: int, now) -> bool:
-    """Move a run from scheduled to dispatched exactly once, whoever else tries."""
+    """Move a run from scheduled to dispatched exactly once, whoever else tries, unless its broadcast was cancelled."""
+    cancelled = select(Broadcast.id).where(Broadcast.cancelled_at.is_not(None))
     result = db.session.execute(
         update(Run)
-        .where(Run.id == run_id, Run.state == RunState.SCHEDULED)
+        .where(Run.id == run_id, Run.state == RunState.SCHEDULED, Run.broadcast_id.not_in(cancelled))
         .values(state=RunState.DISPATCHED, dispatched_at=now)
     )
     return result.rowcount == 1
@@ -68,8 +69,11 @@ def extend_plans() -> int:
     """Plan runs of recurring broadcasts whose planning horizon is running out."""
     now = clock.now()
     soon = now + timedelta(hours=current_app.config["PLAN_HORIZON_H"] / 2)
+    # A one-off beyond the first horizon is planned here too, once its time comes near.
     query = select(Broadcast).where(
-        Broadcast.rrule.is_not(None), Broadcast.cancelled_at.is_(None), Broadcast.planned_until < soon
+        Broadcast.cancelled_at.is_(None),
+        Broadcast.planned_until < soon,
+        Broadcast.rrule.is_not(None) | (Broadcast.start_at >= Broadcast.planned_until),
     )
     created = sum(plan_runs(b, now) for b in db.session.scalars(query))
     db.session.commit()

@@ -2,11 +2,13 @@
 
 import csv
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from io import StringIO
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from pa_controller.domain import ClusterStatus
 from pa_controller.errors import ValidationFailed
@@ -110,7 +112,24 @@ def effective_status(state: ClusterState | None, now: datetime, heartbeat_s: flo
 
 def active_clusters(ward_ids: list[str] | None = None) -> list[Cluster]:
     """Return the clusters in service, optionally only those of some wards."""
-    query = select(Cluster).where(Cluster.retired.is_(False)).order_by(Cluster.id)
+    query = select(Cluster).options(selectinload(Cluster.state)).where(Cluster.retired.is_(False)).order_by(Cluster.id)
     if ward_ids is not None:
         query = query.where(Cluster.ward_id.in_(ward_ids))
     return list(db.session.scalars(query))
+
+
+def wards_for(scope: set[str] | None) -> list[Ward]:
+    """Return the wards in a scope (None: all), by name."""
+    query = select(Ward).order_by(Ward.name)
+    if scope is not None:
+        query = query.where(Ward.id.in_(scope))
+    return list(db.session.scalars(query))
+
+
+def status_by_ward(scope: set[str] | None, now: datetime, heartbeat_s: float) -> list[tuple[Ward, Counter, int]]:
+    """Count clusters by status in each ward of a scope: (ward, counts by status value, clusters)."""
+    wards = wards_for(scope)
+    counts = {w.id: Counter() for w in wards}
+    for cluster in active_clusters(list(counts)):
+        counts[cluster.ward_id][effective_status(cluster.state, now, heartbeat_s).value] += 1
+    return [(w, counts[w.id], sum(counts[w.id].values())) for w in wards]

@@ -63,7 +63,8 @@ def apply_events(messages: list[tuple[str, dict]], now: datetime) -> int:
     by_cmd = {}
     for cid, payload in messages:
         by_cmd.setdefault(payload["cmd_id"], []).append((cid, payload))
-    deliveries = db.session.scalars(select(Delivery).where(Delivery.cmd_id.in_(by_cmd)))
+    # Row locks (PostgreSQL) serialise this with a concurrent cancel, so a final state stays final.
+    deliveries = db.session.scalars(select(Delivery).where(Delivery.cmd_id.in_(by_cmd)).with_for_update())
     applied = 0
     for delivery in deliveries:
         for cid, payload in by_cmd[delivery.cmd_id]:

@@ -5,11 +5,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from pa_controller.domain import DeliveryState
+from pa_controller.domain import DeliveryState, RunState
 from pa_controller.errors import NotFound
 from pa_controller.extensions import db
-from pa_controller.models import Cluster, Delivery, Run, User
+from pa_controller.models import BroadcastWard, Cluster, Delivery, Run, User
 from pa_controller.services import access
+from pa_controller.services.broadcasts import MAX_ID
 
 
 @dataclass
@@ -33,13 +34,10 @@ class RunReport:
 
 
 def get_run(user: User, run_id: int) -> Run:
-    run = db.session.get(Run, run_id)
+    run = db.session.get(Run, run_id) if 1 <= run_id <= MAX_ID else None
     if run is None:
         raise NotFound(f"run {run_id} does not exist")
-    wards = set(db.session.scalars(
-        select(Cluster.ward_id).join(Delivery, Delivery.cluster_id == Cluster.id).where(Delivery.run_id == run_id)
-    ))
-    access.require_wards(user, wards)
+    access.require_wards(user, {w.ward_id for w in run.broadcast.wards})
     return run
 
 
@@ -57,14 +55,20 @@ def run_report(user: User, run_id: int) -> RunReport:
     return RunReport(run=run, counts=counts, by_ward=by_ward, deliveries=rows)
 
 
-def list_runs(user: User, broadcast_id: int | None = None, limit: int = 100) -> list[Run]:
-    """Return runs newest first, only those touching the user's wards."""
-    query = select(Run).order_by(Run.start_at.desc()).limit(limit)
+def list_runs(user: User, broadcast_id: int | None = None, limit: int = 100, *, upcoming: bool | None = None,
+              ) -> list[Run]:
+    """Return runs of the user's wards: newest first, or with upcoming=True the next scheduled ones first."""
+    query = select(Run).limit(limit)
+    if upcoming:
+        query = query.where(Run.state == RunState.SCHEDULED).order_by(Run.start_at)
+    else:
+        query = query.order_by(Run.start_at.desc())
+        if upcoming is False:
+            query = query.where(Run.state != RunState.SCHEDULED)
     if broadcast_id is not None:
         query = query.where(Run.broadcast_id == broadcast_id)
     scope = access.ward_scope(user)
     if scope is not None:
-        in_scope = select(Delivery.run_id).join(Cluster, Delivery.cluster_id == Cluster.id).where(
-            Cluster.ward_id.in_(scope))
-        query = query.where(Run.id.in_(in_scope))
+        query = query.where(Run.broadcast_id.in_(
+            select(BroadcastWard.broadcast_id).where(BroadcastWard.ward_id.in_(scope))))
     return list(db.session.scalars(query))

@@ -1,6 +1,6 @@
 """HTML and JSON blueprints: thin layers that parse, call a service, render."""
 
-from flask import Flask, request, session
+from flask import Flask, abort, current_app, request, session
 from flask_babel import get_locale
 from werkzeug.exceptions import HTTPException
 
@@ -26,8 +26,31 @@ def register_web(app: Flask, babel) -> None:
     app.register_blueprint(media.bp)
     app.register_blueprint(pages.bp)
     register_filters(app)
+    app.before_request(_refuse_nul)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+
+
+def _refuse_nul():
+    """No text LoaNet stores may contain NUL (PostgreSQL cannot); refuse it at the door."""
+    values = [request.path, *request.args.values()]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values += request.form.values()
+    if any("\x00" in value for value in values):
+        abort(400, description="the request contains a NUL character")
+
+
+def _unexpected_error(exc: Exception):
+    """Last resort: log it, and answer the API's JSON shape instead of an HTML 500."""
+    if isinstance(exc, HTTPException):
+        return _http_error(exc)
+    current_app.logger.exception("unexpected error on %s %s", request.method, request.path)
+    if request.path.startswith("/api/"):
+        from pa_controller.web.api import error
+
+        return error(500, "internal", "something went wrong on our side; it has been logged, try again")
+    return exc
 
 
 def _http_error(exc: HTTPException):

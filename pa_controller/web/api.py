@@ -4,14 +4,14 @@ import functools
 import logging
 
 from flask import Blueprint, current_app, g, jsonify, request
-from sqlalchemy import select, text
+from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from pa_controller import clock
 from pa_controller.domain import ClusterStatus
 from pa_controller.errors import NotFound, ServiceError, ValidationFailed
 from pa_controller.extensions import db
-from pa_controller.models import Cluster, ServiceBeat, Ward
+from pa_controller.models import Cluster, ServiceBeat
 from pa_controller.services import access, broadcasts, fleet, media, people, reports
 from pa_controller.web import shapes
 from pa_controller.web.openapi import document
@@ -54,7 +54,10 @@ def authenticated(view):
 
 
 def json_body() -> dict:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        body = None
     if not isinstance(body, dict):
         raise ValidationFailed("the body must be a JSON object (Content-Type: application/json)")
     return body
@@ -64,7 +67,7 @@ def int_arg(name: str) -> int | None:
     value = request.args.get(name)
     if value is None:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit() and len(value) <= 10):
         raise ValidationFailed(f"query parameter {name} must be a whole number", fields={name: "invalid"})
     return int(value)
 
@@ -98,9 +101,7 @@ def openapi():
 @bp.get("/wards")
 @authenticated
 def wards():
-    scope = access.ward_scope(g.user)
-    rows = db.session.scalars(select(Ward).order_by(Ward.name))
-    return jsonify([shapes.ward(w) for w in rows if scope is None or w.id in scope])
+    return jsonify([shapes.ward(w) for w in fleet.wards_for(access.ward_scope(g.user))])
 
 
 @bp.get("/clusters")

@@ -1,17 +1,13 @@
 """The HTML pages for officers and technicians (Vietnamese first, English on request)."""
 
-from collections import Counter
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import select
 
 from pa_controller import clock
-from pa_controller.domain import DeliveryState, Priority, RunState
+from pa_controller.domain import Priority
 from pa_controller.errors import ServiceError
-from pa_controller.extensions import db
-from pa_controller.models import Run, Ward
 from pa_controller.services import access, broadcasts, fleet, media, people, reports
 
 bp = Blueprint("pages", __name__)
@@ -57,17 +53,10 @@ def language(code: str):
 @bp.get("/")
 @login_required
 def dashboard():
-    scope = access.ward_scope(current_user)
     now, beat = clock.now(), current_app.config["HEARTBEAT_S"]
-    wards = []
-    for ward in db.session.scalars(select(Ward).order_by(Ward.name)):
-        if scope is not None and ward.id not in scope:
-            continue
-        statuses = Counter(fleet.effective_status(c.state, now, beat).value for c in ward.clusters if not c.retired)
-        wards.append((ward, statuses, sum(statuses.values())))
-    runs = reports.list_runs(current_user, limit=200)
-    upcoming = sorted((r for r in runs if r.state is RunState.SCHEDULED), key=lambda r: r.start_at)[:10]
-    recent = [r for r in runs if r.state is not RunState.SCHEDULED][:10]
+    wards = fleet.status_by_ward(access.ward_scope(current_user), now, beat)
+    upcoming = reports.list_runs(current_user, limit=10, upcoming=True)
+    recent = reports.list_runs(current_user, limit=10, upcoming=False)
     done = {r.id: reports.run_report(current_user, r.id) for r in recent}
     return render_template("dashboard.html", wards=wards, upcoming=upcoming, recent=recent, reports=done)
 
@@ -92,14 +81,14 @@ def audio_library():
 @bp.route("/broadcasts/new", methods=["GET", "POST"])
 @login_required
 def new_broadcast():
-    scope = access.ward_scope(current_user)
-    wards = [w for w in db.session.scalars(select(Ward).order_by(Ward.name)) if scope is None or w.id in scope]
+    wards = fleet.wards_for(access.ward_scope(current_user))
     if request.method == "POST":
         form = request.form
         chosen = form.getlist("wards")
         data = {
             "title": form.get("title", ""),
-            "audio_id": int(form["audio_id"]) if form.get("audio_id", "").isdigit() else None,
+            "audio_id": int(form["audio_id"]) if form.get("audio_id", "").isascii() and form["audio_id"].isdigit()
+            else None,
             "priority": form.get("priority", Priority.NORMAL.value),
             "targets": {"wards": chosen} if chosen else ({"all": True} if form.get("all") else {}),
             "start_at": "now" if form.get("now") else form.get("start_at", ""),
@@ -121,6 +110,5 @@ def new_broadcast():
 @login_required
 def run_report(run_id: int):
     report = reports.run_report(current_user, run_id)
-    names = {w.id: w.name for w in db.session.scalars(select(Ward))}
-    return render_template("run.html", report=report, ward_names=names, states=list(DeliveryState),
-                           run=db.session.get(Run, run_id))
+    names = {w.id: w.name for w in fleet.wards_for(None)}
+    return render_template("run.html", report=report, ward_names=names)

@@ -83,3 +83,25 @@ def test_times_are_rfc3339_utc_with_milliseconds():
 def test_the_signed_form_sorts_keys_drops_sig_and_keeps_vietnamese_unescaped():
     signed = protocol.canonical({"sig": "x", "title": "Thới Hòa", "a": 1})
     assert signed == '{"a":1,"title":"Thới Hòa"}'.encode()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"boot_id": "a\x00b"}, {"boot_id": "x" * 2000}, {"fw": "1" * 1025}],
+)
+def test_text_no_receiver_could_store_is_malformed(overrides):
+    with pytest.raises(ProtocolError) as caught:
+        protocol.decode(protocol.STATUS, "om-tho-001", status(**overrides))
+    assert caught.value.reason == "malformed"
+
+
+def test_integers_beyond_32_bits_are_malformed():
+    raw = json.dumps({"v": 1, "cid": "c1", "at": AT, "boot_id": "b", "seq": 2**31, "state": "idle"}).encode()
+    with pytest.raises(ProtocolError, match="out of range"):
+        protocol.decode(protocol.HEARTBEAT, "c1", raw)
+
+
+def test_deeply_nested_json_is_malformed_not_a_crash():
+    with pytest.raises(ProtocolError) as caught:
+        protocol.decode(protocol.STATUS, "c1", b"[" * 16000)
+    assert caught.value.reason == "malformed"

@@ -6,7 +6,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from pa_controller import clock
-from pa_controller.domain import DeliveryState, RunState
+from pa_controller.domain import DeliveryState, Role, RunState
 from pa_controller.extensions import db
 from pa_controller.messaging import protocol
 from pa_controller.messaging.inbox import Inbox
@@ -17,12 +17,15 @@ from tests.conftest import PASSWORD
 from tests.factories import broadcast_request, event, make_audio
 
 
-def schedule(seeded, **overrides) -> Run:
-    from pa_controller.domain import Role
-
+def make_broadcast(**overrides):
     admin = create_user("planner", PASSWORD, Role.ADMIN)
     broadcast, _ = broadcasts.create_broadcast(admin, broadcast_request(make_audio().id, **overrides))
-    return broadcast.runs[0]
+    return broadcast
+
+
+def schedule(seeded, **overrides) -> Run:
+    """Create a broadcast and return its first run."""
+    return make_broadcast(**overrides).runs[0]
 
 
 def test_a_run_is_dispatched_once_with_one_play_command_per_cluster(seeded):
@@ -103,3 +106,29 @@ def test_a_run_every_cluster_finished_ends_before_its_window_closes(seeded):
     db.session.commit()
     assert dispatch.close_runs() == 1
     assert db.session.get(Run, run.id).state is RunState.FINISHED
+
+
+def test_a_one_off_beyond_the_planning_horizon_is_planned_when_its_time_comes_near(seeded, monkeypatch):
+    far = clock.now() + timedelta(days=3)
+    run_count = select(func.count()).select_from(Run)
+    make_broadcast(start_at=protocol.format_time(far))
+    assert db.session.scalar(run_count) == 0
+    monkeypatch.setattr(clock, "now", lambda: far - timedelta(hours=20))
+    assert dispatch.extend_plans() == 1
+    assert db.session.scalar(run_count) == 1
+    assert dispatch.extend_plans() == 0
+
+
+def test_now_with_a_rule_sends_only_the_first_run_at_once(seeded):
+    run = schedule(seeded, start_at="now", rrule="FREQ=DAILY;BYHOUR=5,17;BYMINUTE=0")
+    runs = sorted(run.broadcast.runs, key=lambda r: r.start_at)
+    assert runs[0].dispatch_at <= clock.now()
+    assert all(r.dispatch_at > clock.now() + timedelta(minutes=5) for r in runs[1:] if r.start_at > runs[1].start_at)
+
+
+def test_a_run_of_a_cancelled_broadcast_is_never_dispatched(seeded):
+    run = schedule(seeded, start_at="now")
+    run.broadcast.cancelled_at = clock.now()
+    db.session.commit()
+    assert dispatch.dispatch_run(run.id) == 0
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0

@@ -150,3 +150,15 @@ def test_times_in_answers_are_utc(client, admin_auth):
     created = client.post("/api/v1/broadcasts", headers=admin_auth,
                           json=broadcast_request(clip.id, start_at=local)).get_json()
     assert created["start_at"] == protocol.format_time(start)
+
+
+def test_an_officer_sees_the_scheduled_runs_of_their_ward_but_not_of_another(client, admin_auth, officer_auth):
+    clip = make_audio()
+    own = client.post("/api/v1/broadcasts", headers=officer_auth, json=broadcast_request(clip.id)).get_json()
+    other = client.post("/api/v1/broadcasts", headers=admin_auth,
+                        json=broadcast_request(clip.id, targets={"wards": ["long-hung"]})).get_json()
+    assert len(client.get(f"/api/v1/runs?broadcast_id={own['id']}", headers=officer_auth).get_json()) == 1
+    other_run = client.get(f"/api/v1/runs?broadcast_id={other['id']}", headers=admin_auth).get_json()[0]
+    assert client.get(f"/api/v1/runs/{other_run['id']}", headers=officer_auth).status_code == 403
+    assert client.get(f"/api/v1/broadcasts/{other['id']}", headers=officer_auth).status_code == 403
+    assert [r["broadcast_id"] for r in client.get("/api/v1/runs", headers=officer_auth).get_json()] == [own["id"]]

@@ -1,0 +1,73 @@
+"""The controller's MQTT session against a real broker: it survives any payload and keeps receiving."""
+
+import json
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from pa_controller import clock
+from pa_controller.extensions import db
+from pa_controller.messaging import protocol
+from pa_controller.messaging.link import broker_address
+from pa_controller.models import ClusterState
+from pa_controller.scheduling.worker import Worker
+
+
+@pytest.fixture
+def worker(seeded, broker):
+    seeded.config.update(MESSAGING="mqtt", MQTT_URL=broker.url)
+    running = Worker(seeded)
+    running.start()
+    assert running.link.connected.wait(10)
+    yield running
+    running.stop()
+
+
+def publish_all(broker, messages: list[tuple[str, bytes]]) -> None:
+    address = broker_address(broker.url)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect(address["host"], address["port"])
+    client.loop_start()
+    for topic, payload in messages:
+        client.publish(topic, payload, qos=1).wait_for_publish(5)
+    client.disconnect()
+    client.loop_stop()
+
+
+def birth(cid: str, **overrides) -> bytes:
+    return json.dumps({"v": 1, "cid": cid, "online": True, "boot_id": "boot-1", "at": protocol.format_time(clock.now()),
+                       **overrides}).encode()
+
+
+def wait_online(cid: str, timeout_s: float = 10) -> ClusterState:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        db.session.expire_all()
+        state = db.session.get(ClusterState, cid)
+        if state.online:
+            return state
+        time.sleep(0.1)
+    raise AssertionError(f"{cid} never came online")
+
+
+def test_hostile_payloads_are_counted_and_the_next_good_one_is_stored(worker, broker):
+    status = protocol.topic("pa/v1", "om-tho-001", protocol.STATUS)
+    publish_all(broker, [
+        (status, b"[" * 16000),
+        (status, b"\xff\xfe\x00"),
+        (status, birth("om-tho-002")),
+        (protocol.topic("pa/v1", "om-tho-001", protocol.EVENTS), b'{"v":1}'),
+        ("pa/v1/clusters/not a cid/status", birth("x")),
+        (status, birth("om-tho-001")),
+    ])
+    assert wait_online("om-tho-001").boot_id == "boot-1"
+    assert worker.inbox.rejected["malformed"] >= 3 and worker.inbox.rejected["wrong_cluster"] == 1
+    assert worker.link.connected.is_set()
+
+
+def test_one_report_the_database_refuses_costs_only_itself(worker, broker):
+    """fw longer than its column: PostgreSQL refuses the row; the other clusters' births in the batch are kept."""
+    publish_all(broker, [(protocol.topic("pa/v1", "om-tho-001", protocol.STATUS), birth("om-tho-001", fw="9" * 200)),
+                         (protocol.topic("pa/v1", "om-tho-002", protocol.STATUS), birth("om-tho-002"))])
+    assert wait_online("om-tho-002").online

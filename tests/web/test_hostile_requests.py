@@ -1,0 +1,54 @@
+"""No request, however malformed, gets a 500: each gets a 4xx that says what is wrong."""
+
+import pytest
+
+from tests.factories import broadcast_request, make_audio
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/v1/runs?broadcast_id=²"),
+        ("get", "/api/v1/runs?broadcast_id=99999999999999999999"),
+        ("get", "/api/v1/runs/99999999999999999999"),
+        ("get", "/api/v1/broadcasts/99999999999999999999"),
+        ("delete", "/api/v1/broadcasts/99999999999999999999"),
+        ("get", "/api/v1/clusters/a%00b"),
+        ("get", "/api/v1/clusters?ward=%00"),
+    ],
+)
+def test_odd_ids_and_queries_get_a_4xx(client, admin_auth, method, path):
+    response = getattr(client, method)(path, headers=admin_auth)
+    assert 400 <= response.status_code < 500, response.get_data(as_text=True)
+    assert response.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"start_at": "0001-01-01T00:00:00"},
+        {"until": "9999-12-31T23:00:00-12:00"},
+        {"audio_id": 10**30},
+        {"audio_id": True},
+        {"title": "a\x00b"},
+        {"targets": {"wards": ["thoi-hoa\x00"]}},
+        {"targets": {"clusters": [f"c{i}" for i in range(2001)]}},
+        {"rrule": "FREQ=SECONDLY"},
+        {"rrule": "FREQ=DAILY;INTERVAL=0"},
+        {"rrule": "FREQ=DAILY;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12;BYMINUTE=0,30"},
+    ],
+)
+def test_impossible_values_in_a_broadcast_get_422(client, admin_auth, overrides):
+    clip = make_audio()
+    response = client.post("/api/v1/broadcasts", headers=admin_auth, json=broadcast_request(clip.id, **overrides))
+    assert response.status_code == 422, response.get_data(as_text=True)
+
+
+def test_deeply_nested_json_is_refused(client, admin_auth):
+    response = client.post("/api/v1/broadcasts", headers={**admin_auth, "Content-Type": "application/json"},
+                           data="[" * 100_000)
+    assert response.status_code == 422
+
+
+def test_a_nul_in_a_login_form_is_400(client):
+    assert client.post("/login", data={"username": "a\x00", "password": "x"}).status_code == 400
