@@ -1,7 +1,6 @@
 # `make run` runs the whole system; `make test` runs the test suite. Both set up what they need.
 VENV := .venv
 PY := $(VENV)/bin/python
-SYSTEM_PACKAGES := mosquitto ffmpeg espeak-ng chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup system run test lint bench clean
@@ -41,4 +40,4 @@ bench: setup
 	$(PY) bench/fanout.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache  # instance/ holds your data: remove it by hand

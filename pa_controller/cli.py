@@ -105,6 +105,7 @@ def bootstrap(token_file: Path):
         password_file.write_text(password + "\n")
     token_file.touch(mode=0o600)
     token_file.chmod(0o600)
+    people.revoke_tokens(admin, "bootstrap")  # one bootstrap token at a time, not one per `make run`
     token_file.write_text(people.issue_token(admin, "bootstrap") + "\n")
     click.echo(f"administrator: {admin.username}; password in {password_file}; API token in {token_file}")
 

@@ -9,22 +9,18 @@ from collections import Counter
 from pa_controller import clock
 from pa_controller.extensions import db
 from pa_controller.messaging import protocol
-from pa_controller.services import ingest
 
 log = logging.getLogger(__name__)
-APPLY = {
-    protocol.STATUS: ingest.apply_statuses,
-    protocol.HEARTBEAT: ingest.apply_heartbeats,
-    protocol.EVENTS: ingest.apply_events,
-}
 
 
 class Inbox:
     """Accept reports from any thread; write them to the database in batches."""
 
-    def __init__(self, app, root: str, *, max_batch: int = 2000, max_wait_s: float = 0.05):
+    def __init__(self, app, root: str, apply: dict, *, max_batch: int = 2000, max_wait_s: float = 0.05):
+        """`apply` maps a topic kind to a function(messages, now) -> count, called in that order per batch."""
         self.app = app
         self.root = root
+        self.apply = apply
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
         self.rejected: Counter[str] = Counter()
@@ -35,7 +31,7 @@ class Inbox:
 
     def handlers(self) -> dict:
         """Return one handler per subscribed topic kind."""
-        return {kind: self.receive for kind in APPLY}
+        return {kind: self.receive for kind in self.apply}
 
     def receive(self, topic: str, raw: bytes) -> None:
         """Validate one message; count and log what breaks the contract, never raise."""
@@ -51,6 +47,9 @@ class Inbox:
 
     def start(self) -> None:
         self._thread.start()
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
 
     def stop(self) -> None:
         self._stop.set()
@@ -83,7 +82,7 @@ class Inbox:
         report costs only itself."""
         now = clock.now()
         with self.app.app_context():
-            for kind, apply in APPLY.items():
+            for kind, apply in self.apply.items():
                 messages = [(cid, payload) for k, cid, payload in batch if k == kind]
                 if messages and not self._commit(apply, messages, now):
                     for message in messages:

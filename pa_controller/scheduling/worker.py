@@ -18,6 +18,7 @@ from pa_controller.messaging.outbox import OutboxPublisher
 from pa_controller.models import ServiceBeat
 from pa_controller.scheduling import jobs
 from pa_controller.scheduling.lock import SchedulerLock
+from pa_controller.services import ingest
 
 log = logging.getLogger(__name__)
 LINKS = {"mqtt": MqttLink, "fake": FakeLink}
@@ -29,7 +30,7 @@ class Worker:
     def __init__(self, app, *, plan_interval_s: float = 1.0):
         self.app = app
         config = app.config
-        self.inbox = Inbox(app, config["MQTT_ROOT"])
+        self.inbox = Inbox(app, config["MQTT_ROOT"], ingest.APPLY_IN_ORDER)
         link_class = LINKS[config["MESSAGING"]]
         self.outbox = OutboxPublisher(
             app,
@@ -48,6 +49,7 @@ class Worker:
         self.plan_interval_s = plan_interval_s
         self.lock = SchedulerLock(config["SQLALCHEMY_DATABASE_URI"], config["INSTANCE_DIR"])
         self.stopped = threading.Event()
+        self._dispatch_jobs: set[int] = set()  # runs already given a dispatch job by this process
 
     def start(self) -> None:
         """Take the scheduler lock (or raise SchedulerLocked), then start everything."""
@@ -70,17 +72,23 @@ class Worker:
         self.stopped.set()
 
     def schedule_dispatch(self, run_id: int, dispatch_at: datetime) -> None:
-        """Add the dispatch job of a run unless it exists."""
+        """Add the dispatch job of a run unless it exists (it may, from before a restart)."""
+        if run_id in self._dispatch_jobs:
+            return
         try:
             self.scheduler.add_job(jobs.dispatch_run, "date", run_date=dispatch_at, args=[run_id],
                                    id=f"dispatch-run-{run_id}", replace_existing=False)
         except ConflictingIdError:
             pass
+        self._dispatch_jobs.add(run_id)
 
     def beat(self) -> None:
         """Record that the scheduler runs and whether MQTT is connected (read by /api/v1/health)."""
         beat = db.session.get(ServiceBeat, "worker") or ServiceBeat(name="worker")
         beat.beat_at = clock.now()
-        beat.mqtt_connected = self.link.connected.is_set()
+        threads = {"inbox": self.inbox.alive, "outbox": self.outbox.alive}
+        dead = [name for name, alive in threads.items() if not alive()]
+        beat.mqtt_connected = self.link.connected.is_set() and not dead
+        beat.detail = f"dead threads: {', '.join(dead)}" if dead else None
         db.session.add(beat)
         db.session.commit()

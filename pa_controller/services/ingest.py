@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from pa_controller.domain import ClusterStatus, DeliveryState
 from pa_controller.extensions import db
+from pa_controller.messaging import protocol
 from pa_controller.messaging.protocol import parse_time
 from pa_controller.models import ClusterState, Delivery
 
@@ -81,3 +82,12 @@ def apply_events(messages: list[tuple[str, dict]], now: datetime) -> int:
                 delivery.detail = {**(delivery.detail or {}), **payload["detail"]}
             applied += 1
     return applied
+
+
+# Heartbeats before statuses: a will that arrives in the same batch as the last
+# heartbeats of that session must have the last word.
+APPLY_IN_ORDER = {
+    protocol.HEARTBEAT: apply_heartbeats,
+    protocol.STATUS: apply_statuses,
+    protocol.EVENTS: apply_events,
+}

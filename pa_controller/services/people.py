@@ -2,7 +2,7 @@
 
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from pa_controller import clock
 from pa_controller.domain import Role
@@ -41,6 +41,13 @@ def issue_token(user: User, name: str) -> str:
     db.session.add(ApiToken(user_id=user.id, name=name, token_sha256=ApiToken.digest(token), created_at=clock.now()))
     db.session.commit()
     return token
+
+
+def revoke_tokens(user: User, name: str) -> int:
+    """Delete a user's tokens of one name; return how many."""
+    result = db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id, ApiToken.name == name))
+    db.session.commit()
+    return result.rowcount
 
 
 def user_for_token(token: str) -> User | None:

@@ -87,7 +87,7 @@ def health():
     else:
         age = (clock.now() - beat.beat_at).total_seconds()
         answer["scheduler"] = "ok" if age <= HEALTHY_BEAT_S else f"no beat for {age:.0f} s"
-        answer["mqtt"] = "ok" if beat.mqtt_connected and age <= HEALTHY_BEAT_S else "disconnected"
+        answer["mqtt"] = "ok" if beat.mqtt_connected and age <= HEALTHY_BEAT_S else (beat.detail or "disconnected")
     if any(answer[k] != "ok" for k in ("db", "mqtt", "scheduler")):
         answer["status"] = "degraded"
     return jsonify(answer)

@@ -11,7 +11,7 @@ from pa_controller.extensions import db
 from pa_controller.messaging import protocol
 from pa_controller.messaging.inbox import Inbox
 from pa_controller.models import Delivery, OutboxMessage, Run
-from pa_controller.services import broadcasts, dispatch
+from pa_controller.services import broadcasts, dispatch, ingest
 from pa_controller.services.people import create_user
 from tests.conftest import PASSWORD
 from tests.factories import broadcast_request, event, make_audio
@@ -53,7 +53,7 @@ def test_events_advance_a_delivery_and_never_move_it_back(seeded):
     run = schedule(seeded, start_at="now")
     dispatch.dispatch_run(run.id)
     delivery = db.session.scalars(select(Delivery).where(Delivery.run_id == run.id)).first()
-    inbox = Inbox(seeded, "pa/v1")
+    inbox = Inbox(seeded, "pa/v1", ingest.APPLY_IN_ORDER)
     topic = protocol.topic("pa/v1", delivery.cluster_id, protocol.EVENTS)
     for state in ("received", "ready", "playing", "done", "received", "failed"):
         inbox.receive(topic, event(delivery.cluster_id, delivery.cmd_id, state, str(run.id)))
@@ -63,7 +63,7 @@ def test_events_advance_a_delivery_and_never_move_it_back(seeded):
 
 
 def test_a_malformed_report_is_counted_and_changes_nothing(seeded):
-    inbox = Inbox(seeded, "pa/v1")
+    inbox = Inbox(seeded, "pa/v1", ingest.APPLY_IN_ORDER)
     inbox.receive("pa/v1/clusters/om-tho-001/events", b"{not json")
     inbox.receive("pa/v1/clusters/om-tho-001/status", json.dumps({"v": 1, "cid": "om-tho-002"}).encode())
     inbox.receive("pa/v1/clusters/../status", b"{}")
@@ -72,7 +72,7 @@ def test_a_malformed_report_is_counted_and_changes_nothing(seeded):
 
 
 def test_a_will_from_an_older_boot_does_not_mark_the_cluster_offline(seeded):
-    inbox = Inbox(seeded, "pa/v1")
+    inbox = Inbox(seeded, "pa/v1", ingest.APPLY_IN_ORDER)
     topic = protocol.topic("pa/v1", "om-tho-001", protocol.STATUS)
     at = protocol.format_time(clock.now())
     for online, boot in ((True, "new-boot"), (False, "old-boot")):
