@@ -2,18 +2,18 @@
 
 import logging
 import queue
-import threading
 import time
 from collections import Counter
 
 from pa_controller import clock
 from pa_controller.extensions import db
 from pa_controller.messaging import protocol
+from pa_controller.messaging.worker_thread import WorkerThread
 
 log = logging.getLogger(__name__)
 
 
-class Inbox:
+class Inbox(WorkerThread):
     """Accept reports from any thread; write them to the database in batches."""
 
     def __init__(self, app, root: str, apply: dict, *, max_batch: int = 2000, max_wait_s: float = 0.05):
@@ -26,8 +26,7 @@ class Inbox:
         self.rejected: Counter[str] = Counter()
         self.applied = 0
         self._queue: queue.Queue = queue.Queue()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
+        super().__init__("inbox-writer")
 
     def handlers(self) -> dict:
         """Return one handler per subscribed topic kind."""
@@ -44,16 +43,6 @@ class Inbox:
                 log.warning("rejected a payload on %s (%s): %s", topic, exc.reason, exc)
             return
         self._queue.put((kind, cid, payload))
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
 
     def _take_batch(self) -> list:
         try:

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from pa_controller import clock
 from pa_controller.extensions import db
+from pa_controller.messaging.worker_thread import WorkerThread
 from pa_controller.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 QUEUED = (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN)
 
 
-class OutboxPublisher:
+class OutboxPublisher(WorkerThread):
     """The one thread that publishes: rows without `sent_at` go out; a PUBACK marks them sent.
 
     paho calls on_publish from its network thread while holding its own locks, so
@@ -33,20 +34,11 @@ class OutboxPublisher:
         self.link = link_factory(self._acked)
         self._acks: queue.SimpleQueue[tuple[int, bool]] = queue.SimpleQueue()
         self._wake = threading.Event()
-        self._stop = threading.Event()
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
-        self._thread = threading.Thread(target=self._run, name="outbox-publisher", daemon=True)
+        super().__init__("outbox-publisher")
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def stop(self) -> None:
-        self._stop.set()
+    def _interrupt(self) -> None:
         self._wake.set()
-        self._thread.join(5)
 
     def wake(self) -> None:
         """Tell the publisher that new rows were committed."""
