@@ -26,6 +26,14 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:
         return self.active
 
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @property
+    def is_officer(self) -> bool:
+        return self.role is Role.OFFICER
+
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
 

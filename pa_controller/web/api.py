@@ -12,7 +12,7 @@ from pa_controller.domain import ClusterStatus
 from pa_controller.errors import NotFound, ServiceError, ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Cluster, ServiceBeat
-from pa_controller.services import access, broadcasts, fleet, media, people, reports
+from pa_controller.services import access, broadcasts, fleet, media, people, reports, silence
 from pa_controller.web import shapes
 from pa_controller.web.openapi import document
 
@@ -179,3 +179,10 @@ def list_runs():
 @authenticated
 def get_run(run_id: int):
     return jsonify(shapes.run_report(reports.run_report(g.user, run_id)))
+
+
+@bp.post("/stop-all")
+@authenticated
+def stop_all():
+    order = silence.stop_all(g.user, json_body().get("reason"))
+    return jsonify({"id": order.id, "clusters": order.clusters, "created_at": shapes.utc(order.created_at)}), 202

@@ -41,6 +41,7 @@ def document() -> dict:
             "/runs": {"get": _op("Runs, newest first", params=[("broadcast_id", "query", "integer")])},
             "/runs/{id}": {"get": _op("A run report: counts by state and each cluster's state",
                                       params=[("id", "path", "integer")])},
+            "/stop-all": {"post": _op("Silence every cluster now (administrators)", body="StopRequest", ok="202")},
             "/openapi.json": {"get": _op("This document", auth=False)},
         },
         "components": {
@@ -50,6 +51,8 @@ def document() -> dict:
             "schemas": {
                 "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
                     "code": {"type": "string"}, "message": {"type": "string"}, "fields": {"type": "object"}}}}},
+                "StopRequest": {"type": "object", "required": ["reason"], "properties": {
+                    "reason": {"type": "string", "maxLength": 500}}},
                 "AudioUpload": {"type": "object", "required": ["file"], "properties": {
                     "file": {"type": "string", "format": "binary"}, "title": {"type": "string"}}},
                 "BroadcastRequest": {"type": "object", "required": ["title", "audio_id", "targets", "start_at"],

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from pa_controller import clock
 from pa_controller.domain import Priority
 from pa_controller.errors import ServiceError
-from pa_controller.services import access, broadcasts, fleet, media, people, reports
+from pa_controller.services import access, broadcasts, fleet, media, people, reports, silence
 
 bp = Blueprint("pages", __name__)
 
@@ -59,6 +59,14 @@ def dashboard():
     recent = reports.list_runs(current_user, limit=10, upcoming=False)
     done = {r.id: reports.run_report(current_user, r.id) for r in recent}
     return render_template("dashboard.html", wards=wards, upcoming=upcoming, recent=recent, reports=done)
+
+
+@bp.post("/stop-all")
+@login_required
+def stop_all():
+    order = silence.stop_all(current_user, request.form.get("reason", ""))
+    flash(_("Đã ra lệnh dừng phát tới %(n)s cụm loa.", n=order.clusters), "ok")
+    return redirect(url_for("pages.dashboard"))
 
 
 @bp.route("/audio", methods=["GET", "POST"])

@@ -1,0 +1,31 @@
+"""Stop-all: silence every cluster now, whatever plays and whatever is armed."""
+
+from datetime import timedelta
+
+from pa_controller import clock
+from pa_controller.domain import CommandType, Role
+from pa_controller.errors import ValidationFailed
+from pa_controller.extensions import db
+from pa_controller.models import StopOrder, User
+from pa_controller.services import access, commands, fleet
+
+# A stop that reaches a cluster a minute late would silence what came after it.
+STOP_TTL = timedelta(seconds=60)
+
+
+def stop_all(user: User, reason) -> StopOrder:
+    """Queue a `stop` to every cluster in service and record who asked and why."""
+    access.require_role(user, Role.ADMIN)
+    if not isinstance(reason, str) or not 1 <= len(reason.strip()) <= 500 or "\x00" in reason:
+        raise ValidationFailed("say why everything must stop (1–500 characters)", fields={"reason": "invalid"})
+    now = clock.now()
+    expires_at = now + STOP_TTL
+    rows = [
+        commands.outbox_row(commands.new_command(cluster.id, CommandType.STOP, now, expires_at), now, expires_at)
+        for cluster in fleet.active_clusters()
+    ]
+    order = StopOrder(reason=reason.strip(), clusters=len(rows), created_by=user.id, created_at=now)
+    db.session.add(order)
+    commands.queue(rows)
+    db.session.commit()
+    return order
