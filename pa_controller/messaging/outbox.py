@@ -28,9 +28,11 @@ class OutboxPublisher(WorkerThread):
     clusters' duplicate suppression makes that harmless.
     """
 
-    def __init__(self, app, link_factory, *, batch: int = 1000):
+    def __init__(self, app, link_factory, *, batch: int = 1000, poll_s: float = 0.25):
         self.app = app
         self.batch = batch
+        # Rows committed by the web process (stop-all, cancels) are found by polling: at most poll_s late.
+        self.poll_s = poll_s
         self.link = link_factory(self._acked)
         self._acks: queue.SimpleQueue[tuple[int, bool]] = queue.SimpleQueue()
         self._wake = threading.Event()
@@ -50,7 +52,7 @@ class OutboxPublisher(WorkerThread):
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(1.0)
+            self._wake.wait(self.poll_s)
             self._wake.clear()
             try:
                 with self.app.app_context():
