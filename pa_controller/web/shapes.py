@@ -1,6 +1,6 @@
 """The JSON shapes of the API: one function per resource."""
 
-from pa_controller.web.formatting import utc  # noqa: F401  (re-exported for the API)
+from pa_controller.web.formatting import utc
 
 
 def ward(w) -> dict:

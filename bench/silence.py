@@ -1,0 +1,163 @@
+"""Time to silence: stop-all to every playing cluster's `cancelled` stored, beside a raw paho stop loop.
+
+Run from the repository root:  .venv/bin/python bench/silence.py [--rounds 3]
+
+Each round plays a long emergency clip on all 456 simulated clusters twice:
+- controller: silence.stop_all() commits 456 `stop` commands as the web process would (the worker's
+  outbox publisher finds them by polling, as it must for rows the web writes); timed until the database
+  holds `cancelled` for every delivery of the run.
+- raw paho: one paho client publishes 456 `stop` commands; a subscriber counts the 456 `cancelled` events.
+The ratio is controller / raw (medians). Goal of issue 3: at most 1 s for 456 clusters.
+"""
+
+import argparse
+import logging
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import paho.mqtt.client as mqtt  # noqa: E402
+from fanout import build_app  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
+
+import audio  # noqa: E402
+from firmware_sim import Fleet, load_csv  # noqa: E402
+from pa_controller import clock  # noqa: E402
+from pa_controller.domain import CommandType, DeliveryState  # noqa: E402
+from pa_controller.extensions import db  # noqa: E402
+from pa_controller.messaging import protocol  # noqa: E402
+from pa_controller.models import Audio, Delivery, User  # noqa: E402
+from pa_controller.scheduling import jobs  # noqa: E402
+from pa_controller.scheduling.worker import Worker  # noqa: E402
+from pa_controller.services import broadcasts, commands, fleet, silence  # noqa: E402
+from tests.support.broker import free_port, running_broker  # noqa: E402
+
+CLUSTERS = 456
+
+
+def add_clip(app, workdir: Path) -> int:
+    source = workdir / "long.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=duration=120", str(source)], check=True)
+    with app.app_context():
+        prepared = audio.prepare(source, app.config["MEDIA_DIR"])
+        clip = Audio(sha256=prepared.sha256, title="long", original_name="long.wav", bytes=prepared.bytes,
+                     duration_ms=prepared.duration_ms, loudness_lufs=prepared.loudness_lufs, created_at=clock.now())
+        db.session.add(clip)
+        db.session.commit()
+        return clip.id
+
+
+def play_everywhere(app, clip_id: int) -> int:
+    """Dispatch an emergency to all and wait until every cluster plays it; return the run id."""
+    with app.app_context():
+        admin = db.session.scalar(select(User).where(User.username == "bench"))
+        broadcast, _ = broadcasts.create_broadcast(admin, {
+            "title": "bench", "audio_id": clip_id, "priority": "emergency", "targets": {"all": True},
+            "start_at": "now"})
+        run_id = broadcast.runs[0].id
+    jobs.dispatch_run(run_id)
+    wait_for_state(app, run_id, DeliveryState.PLAYING, timeout_s=30)
+    return run_id
+
+
+def wait_for_state(app, run_id: int, state: DeliveryState, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    with app.app_context():
+        query = select(func.count()).select_from(Delivery).where(Delivery.run_id == run_id, Delivery.state == state)
+        while db.session.scalar(query) < CLUSTERS:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"run {run_id}: not every cluster reached {state.value} in {timeout_s} s")
+            db.session.rollback()
+            time.sleep(0.01)
+        db.session.remove()
+
+
+def time_controller(app, run_id: int) -> float:
+    with app.app_context():
+        admin = db.session.scalar(select(User).where(User.username == "bench"))
+        started = time.perf_counter()
+        silence.stop_all(admin, "bench")
+    wait_for_state(app, run_id, DeliveryState.CANCELLED, timeout_s=30)
+    return time.perf_counter() - started
+
+
+def time_raw(app, broker_url: str, run_id: int) -> float:
+    host, port = broker_url.removeprefix("mqtt://").split(":")
+    root = app.config["MQTT_ROOT"]
+    with app.app_context():
+        now = clock.now()
+        stops = [commands.new_command(c.id, CommandType.STOP, now, now + timedelta(seconds=60))
+                 for c in fleet.active_clusters()]
+    pending, done, lock = {c["cid"] for c in stops}, threading.Event(), threading.Lock()
+
+    def on_event(client, userdata, message):
+        cid = message.topic.split("/")[3]
+        event = protocol.decode(protocol.EVENTS, cid, message.payload)
+        if event["state"] == "cancelled" and event.get("run_id") == str(run_id):
+            with lock:
+                pending.discard(cid)
+                if not pending:
+                    done.set()
+
+    clients = [mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5) for _ in range(2)]
+    subscriber, publisher = clients
+    subscriber.message_callback_add(protocol.wildcard(root, protocol.EVENTS), on_event)
+    for client in clients:
+        client.connect(host, int(port))
+        client.loop_start()
+    subscriber.subscribe(protocol.wildcard(root, protocol.EVENTS), qos=1)
+    time.sleep(0.5)
+    started = time.perf_counter()
+    for stop in stops:
+        publisher.publish(protocol.topic(root, stop["cid"], protocol.CMD), protocol.encode(stop), qos=1)
+    if not done.wait(30):
+        raise RuntimeError(f"raw loop: {len(pending)} clusters never reported cancelled")
+    elapsed = time.perf_counter() - started
+    for client in clients:
+        client.disconnect()
+        client.loop_stop()
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    with tempfile.TemporaryDirectory() as tmp, running_broker(Path(tmp)) as broker:
+        port = free_port()
+        app = build_app(Path(tmp), broker.url, None)
+        app.config["PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+        server = make_server("127.0.0.1", port, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        clip_id = add_clip(app, Path(tmp))
+        worker = Worker(app, plan_interval_s=3600)
+        worker.start()
+        controller, raw = [], []
+        with Fleet(load_csv(limit=CLUSTERS), broker.url, truth_path=Path(tmp) / "truth.jsonl", connect_rate=0) as sim:
+            sim.wait_connected(timeout=60)
+            worker.link.connected.wait(10)
+            for round_no in range(1, args.rounds + 1):
+                controller.append(time_controller(app, play_everywhere(app, clip_id)))
+                raw.append(time_raw(app, broker.url, play_everywhere(app, clip_id)))
+                print(f"round {round_no}: controller {controller[-1] * 1000:7.1f} ms   "
+                      f"raw paho {raw[-1] * 1000:7.1f} ms", flush=True)
+        worker.stop()
+        server.shutdown()
+    c, r = statistics.median(controller), statistics.median(raw)
+    print(f"\ntime to silence, {CLUSTERS} clusters, median of {args.rounds}: controller {c * 1000:.1f} ms, "
+          f"raw paho {r * 1000:.1f} ms, ratio {c / r:.2f}x (goal: controller <= 1000 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
