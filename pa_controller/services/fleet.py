@@ -11,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from pa_controller.domain import ClusterStatus
-from pa_controller.errors import ValidationFailed
+from pa_controller.errors import NotFound, ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.messaging.protocol import CID_PATTERN
 from pa_controller.models import Cluster, ClusterState, Ward
+from pa_controller.services import access
 
 COLUMNS = ("id", "name", "ward_id", "ward_name", "lat", "lon", "speakers")
 WARD_ID = re.compile(r"^[a-z0-9-]{1,32}$")
@@ -133,3 +134,24 @@ def status_by_ward(scope: set[str] | None, now: datetime, heartbeat_s: float) ->
     for cluster in active_clusters(list(counts)):
         counts[cluster.ward_id][effective_status(cluster.state, now, heartbeat_s).value] += 1
     return [(w, counts[w.id], sum(counts[w.id].values())) for w in wards]
+
+
+def clusters_for(user, ward: str | None, status: str | None, now: datetime, heartbeat_s: float):
+    """Return (cluster, status) of the clusters a user may see, filtered by ward and status value."""
+    if status is not None and status not in ClusterStatus._value2member_map_:
+        raise ValidationFailed("status must be online, stale, offline or unknown", fields={"status": "invalid"})
+    scope = access.ward_scope(user)
+    wards = [ward] if ward else None
+    if scope is not None:
+        wards = sorted(scope & set(wards)) if wards else sorted(scope)
+    judged = ((c, effective_status(c.state, now, heartbeat_s)) for c in active_clusters(wards))
+    return [(c, s) for c, s in judged if status is None or s.value == status]
+
+
+def get_cluster(user, cid: str) -> Cluster:
+    """Return one cluster the user may see."""
+    cluster = db.session.get(Cluster, cid)
+    if cluster is None:
+        raise NotFound(f"cluster {cid} does not exist")
+    access.require_wards(user, {cluster.ward_id})
+    return cluster

@@ -1,6 +1,7 @@
 """Users, passwords and API tokens."""
 
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import delete, select
 
@@ -11,6 +12,7 @@ from pa_controller.extensions import db
 from pa_controller.models import ApiToken, User, Ward
 
 MIN_PASSWORD = 12
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 def create_user(username: str, password: str, role: Role, ward_id: str | None = None) -> User:
@@ -54,4 +56,8 @@ def user_for_token(token: str) -> User | None:
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_sha256 == ApiToken.digest(token)))
     if row is None or not row.user.active:
         return None
+    now = clock.now()
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_PRECISION:
+        row.last_used_at = now  # at most one write a minute per token, not one per request
+        db.session.commit()
     return row.user

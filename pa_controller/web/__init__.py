@@ -1,8 +1,7 @@
 """HTML and JSON blueprints: thin layers that parse, call a service, render."""
 
-from flask import Flask, abort, current_app, request, session
+from flask import Flask, abort, request, session
 from flask_babel import get_locale
-from werkzeug.exceptions import HTTPException
 
 from pa_controller.extensions import csrf, db, login_manager
 from pa_controller.models import User
@@ -15,6 +14,7 @@ def select_locale() -> str:
 
 def register_web(app: Flask, babel) -> None:
     from pa_controller.web import api, media, pages
+    from pa_controller.web.errors import register_errors
     from pa_controller.web.formatting import register_filters
 
     babel.init_app(app, locale_selector=select_locale, default_timezone=app.config["DISPLAY_TIMEZONE"])
@@ -28,8 +28,7 @@ def register_web(app: Flask, babel) -> None:
     register_filters(app)
     app.before_request(_refuse_nul)
     app.after_request(_security_headers)
-    app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(Exception, _unexpected_error)
+    register_errors(app)
 
 
 def _refuse_nul():
@@ -39,27 +38,6 @@ def _refuse_nul():
         values += request.form.values()
     if any("\x00" in value for value in values):
         abort(400, description="the request contains a NUL character")
-
-
-def _unexpected_error(exc: Exception):
-    """Last resort: log it, and answer the API's JSON shape instead of an HTML 500."""
-    if isinstance(exc, HTTPException):
-        return _http_error(exc)
-    current_app.logger.exception("unexpected error on %s %s", request.method, request.path)
-    if request.path.startswith("/api/"):
-        from pa_controller.web.api import error
-
-        return error(500, "internal", "something went wrong on our side; it has been logged, try again")
-    return exc
-
-
-def _http_error(exc: HTTPException):
-    """Answer routing errors under /api/ in the API's JSON shape; elsewhere as Flask would."""
-    if request.path.startswith("/api/"):
-        from pa_controller.web.api import http_error
-
-        return http_error(exc)
-    return exc
 
 
 def _security_headers(response):

@@ -13,14 +13,6 @@ from pa_controller.services import access, broadcasts, fleet, media, people, rep
 bp = Blueprint("pages", __name__)
 
 
-@bp.app_errorhandler(ServiceError)
-def service_error(exc: ServiceError):
-    if request.path.startswith("/api/"):
-        from pa_controller.web.api import service_error as api_error
-        return api_error(exc)
-    return render_template("error.html", message=exc.message), exc.status
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "POST":

@@ -71,3 +71,11 @@ def test_one_report_the_database_refuses_costs_only_itself(worker, broker):
     publish_all(broker, [(protocol.topic("pa/v1", "om-tho-001", protocol.STATUS), birth("om-tho-001", fw="9" * 200)),
                          (protocol.topic("pa/v1", "om-tho-002", protocol.STATUS), birth("om-tho-002"))])
     assert wait_online("om-tho-002").online
+
+
+def test_health_is_ok_once_the_worker_beats_with_a_live_session(worker, seeded):
+    client = seeded.test_client()
+    deadline = time.monotonic() + 10
+    while (answer := client.get("/api/v1/health").get_json())["status"] != "ok" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert answer == {"status": "ok", "db": "ok", "mqtt": "ok", "scheduler": "ok"}
