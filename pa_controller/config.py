@@ -2,6 +2,7 @@
 
 import os
 import secrets
+from datetime import time
 from pathlib import Path
 
 from pa_controller.messaging.protocol import DEFAULT_ROOT
@@ -31,6 +32,17 @@ def _secret_key(instance_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _quiet_hours(text: str) -> tuple[time, time] | None:
+    """Read "HH:MM-HH:MM" (quiet hours may cross midnight); an empty value means none."""
+    if not text.strip():
+        return None
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in text.split("-"))
+    except ValueError:
+        raise SystemExit(f"PA_QUIET_HOURS must look like 21:30-05:00 or be empty, not {text!r}") from None
+    return start, end
+
+
 class Config:
     """Production-like defaults; every value can be set from the environment."""
 
@@ -55,6 +67,8 @@ class Config:
         self.RUN_SETTLE_S = float(env("PA_RUN_SETTLE_S", "30"))
         self.HEARTBEAT_S = float(env("PA_HEARTBEAT_S", "30"))
         self.PLAN_HORIZON_H = float(env("PA_PLAN_HORIZON_H", "48"))
+        self.CHECK_HORIZON_D = int(env("PA_CHECK_HORIZON_D", "62"))  # days checked for conflicts and guardrails
+        self.QUIET_HOURS = _quiet_hours(env("PA_QUIET_HOURS", "21:30-05:00"))  # a ward's default; "" for none
         self.AUDIO_MAX_BYTES = int(env("PA_AUDIO_MAX_BYTES", str(50 * 1024 * 1024)))
         self.AUDIO_MAX_SECONDS = float(env("PA_AUDIO_MAX_SECONDS", "1800"))
         self.MAX_CONTENT_LENGTH = self.AUDIO_MAX_BYTES + 1024 * 1024
@@ -72,3 +86,7 @@ class TestingConfig(Config):
     TESTING = True
     MESSAGING = "fake"
     WTF_CSRF_ENABLED = False
+
+    def __init__(self):
+        super().__init__()
+        self.QUIET_HOURS = None  # tests must not depend on the time of day they run; guardrail tests set rules

@@ -15,6 +15,13 @@ class Priority(StrEnum):
         return list(Priority).index(self)
 
 
+class ProgrammeKind(StrEnum):
+    """What a broadcast sounds: recorded audio, or a live stream relayed for a window."""
+
+    PLAY = "play"
+    RELAY = "relay"
+
+
 class CommandType(StrEnum):
     PLAY = "play"
     RELAY = "relay"

@@ -7,10 +7,12 @@ class ServiceError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, fields: dict | None = None, code: str | None = None):
+    def __init__(self, message: str, *, fields: dict | None = None, code: str | None = None,
+                 extra: dict | None = None):
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
+        self.extra = extra or {}  # what the error is about, in detail: conflicting runs, broken rules
         if code:
             self.code = code
 

@@ -2,6 +2,7 @@
 
 from pa_controller.models.broadcasts import Broadcast, BroadcastWard, Delivery, OutboxMessage, Run
 from pa_controller.models.fleet import Cluster, ClusterState, Ward
+from pa_controller.models.guardrails import WardRules
 from pa_controller.models.media import Audio
 from pa_controller.models.operations import StopOrder
 from pa_controller.models.people import ApiToken, User
@@ -9,5 +10,5 @@ from pa_controller.models.service_beat import ServiceBeat
 
 __all__ = [
     "ApiToken", "Audio", "Broadcast", "BroadcastWard", "Cluster", "ClusterState", "Delivery",
-    "OutboxMessage", "Run", "ServiceBeat", "StopOrder", "User", "Ward",
+    "OutboxMessage", "Run", "ServiceBeat", "StopOrder", "User", "Ward", "WardRules",
 ]

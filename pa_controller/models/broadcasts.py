@@ -1,32 +1,48 @@
 """Broadcasts, their runs, each run's deliveries, and the outbox that carries commands."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from pa_controller.domain import DeliveryState, Priority, RunState
+from pa_controller.domain import DeliveryState, Priority, ProgrammeKind, RunState
 from pa_controller.extensions import db
 from pa_controller.models.types import EnumText, UTCDateTime
+from pa_controller.recurrence import Schedule
 
 
 class Broadcast(db.Model):
+    """What to sound, where and when. Editing changes the fields; runs already dispatched keep their records."""
+
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
-    audio_id: Mapped[int] = mapped_column(ForeignKey("audio.id"))
+    kind: Mapped[ProgrammeKind] = mapped_column(EnumText(ProgrammeKind), default=ProgrammeKind.PLAY)
+    audio_id: Mapped[int | None] = mapped_column(ForeignKey("audio.id"))  # the clip sent; composed if need be
+    programme: Mapped[dict | None] = mapped_column(JSON)  # the parts of a composed clip: items, repeat, gap, chime
+    stream_url: Mapped[str | None] = mapped_column(String(1024))
+    duration_ms: Mapped[int]
     priority: Mapped[Priority] = mapped_column(EnumText(Priority))
     targets: Mapped[dict] = mapped_column(JSON)
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
     rrule: Mapped[str | None] = mapped_column(String(500))
     until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    exdates: Mapped[list | None] = mapped_column(JSON)  # local dates skipped (holidays), "YYYY-MM-DD"
+    override_reason: Mapped[str | None] = mapped_column(String(500))  # why an administrator set guardrails aside
+    override_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     planned_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     audio = relationship("Audio")
     wards: Mapped[list["BroadcastWard"]] = relationship(cascade="all, delete-orphan")
     runs: Mapped[list["Run"]] = relationship(back_populates="broadcast", order_by="Run.start_at.desc()")
+
+    @property
+    def schedule(self) -> Schedule:
+        exdates = frozenset(date.fromisoformat(d) for d in self.exdates or ())
+        return Schedule(self.start_at, self.rrule, self.until, exdates)
 
 
 class BroadcastWard(db.Model):

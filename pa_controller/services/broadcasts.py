@@ -1,115 +1,125 @@
-"""Create, plan and cancel broadcasts: the rules an officer's request must satisfy."""
+"""Create, edit, preview, plan and cancel broadcasts: the rules an officer's request must satisfy."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from pa_controller import clock
-from pa_controller.domain import Priority, RunState
-from pa_controller.errors import NotFound, ValidationFailed
+from pa_controller.domain import ProgrammeKind, Role, RunState
+from pa_controller.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from pa_controller.extensions import db
-from pa_controller.models import Audio, Broadcast, BroadcastWard, Cluster, Run, User, Ward
-from pa_controller.services import access, recurrence
+from pa_controller.models import Broadcast, BroadcastWard, Run, User
+from pa_controller.services import access, guardrails, media, proposals, timetable
 from pa_controller.services.commands import queue_cancel
+from pa_controller.services.proposals import MAX_ID, Proposal
 
-TARGET_KEYS = {"all", "wards", "clusters"}
-MAX_TARGET_IDS = 2000
-MAX_ID = 2**31 - 1
-
-
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, fields={field: message})
+PREVIEW_RUNS = 5
 
 
-def resolve_targets(targets) -> list[Cluster]:
-    """Return the clusters in service that a target description names, or raise ValidationFailed."""
-    if not isinstance(targets, dict) or not targets or set(targets) - TARGET_KEYS:
-        raise _invalid("targets", 'targets must be {"all": true} or any of {"wards": [...], "clusters": [...]}')
-    if targets.get("all") is True:
-        if set(targets) != {"all"}:
-            raise _invalid("targets", '"all" cannot be combined with wards or clusters')
-        return list(db.session.scalars(select(Cluster).where(Cluster.retired.is_(False))))
-    chosen: dict[str, Cluster] = {}
-    for key, model, column in (("wards", Ward, Cluster.ward_id), ("clusters", Cluster, Cluster.id)):
-        ids = targets.get(key, [])
-        if not isinstance(ids, list) or not all(isinstance(i, str) and "\x00" not in i for i in ids):
-            raise _invalid("targets", f"targets.{key} must be a list of ids")
-        if len(ids) > MAX_TARGET_IDS:
-            raise _invalid("targets", f"targets.{key} names more than {MAX_TARGET_IDS} ids; target wards instead")
-        if not ids:
-            continue
-        known = set(db.session.scalars(select(model.id).where(model.id.in_(ids))))
-        if unknown := sorted(set(ids) - known):
-            raise _invalid("targets", f"unknown {key}: {', '.join(unknown[:10])}")
-        for cluster in db.session.scalars(select(Cluster).where(column.in_(ids), Cluster.retired.is_(False))):
-            chosen[cluster.id] = cluster
-    if not chosen:
-        raise _invalid("targets", "the targets name no cluster in service")
-    return sorted(chosen.values(), key=lambda c: c.id)
+@dataclass
+class Review:
+    """What saving a proposal would mean: its next runs, and what stands in its way."""
+
+    next_runs: list[datetime]
+    conflicts: list[dict]
+    violations: list[dict]
 
 
-def _parse_start(value, now: datetime) -> tuple[datetime, bool]:
-    if value == "now":
-        return now + timedelta(seconds=current_app.config["NOW_LEAD_S"]), True
-    if not isinstance(value, str):
-        raise _invalid("start_at", 'start_at must be an RFC 3339 time or "now"')
-    try:
-        start_at = clock.parse_local(value.replace("\x00", "?"))
-    except ValueError:
-        raise _invalid("start_at", f"start_at {value!r} is not an RFC 3339 time") from None
-    return start_at, False
-
-
-def create_broadcast(user: User, data: dict) -> tuple[Broadcast, list[datetime]]:
-    """Validate an officer's request, store the broadcast and plan its first runs."""
-    access.require_role(user, *access.SCHEDULERS)
-    if not isinstance(data, dict):
-        raise ValidationFailed("the body must be a JSON object")
-    now = clock.now()
-    title = data.get("title")
-    if not isinstance(title, str) or not 1 <= len(title.strip()) <= 200 or "\x00" in title:
-        raise _invalid("title", "title must be 1–200 characters")
-    audio_id = data.get("audio_id")
-    valid_id = isinstance(audio_id, int) and not isinstance(audio_id, bool) and 1 <= audio_id <= MAX_ID
-    audio = db.session.get(Audio, audio_id) if valid_id else None
-    if audio is None:
-        raise _invalid("audio_id", "audio_id must name an uploaded clip (POST /api/v1/audio)")
-    try:
-        priority = Priority(data.get("priority", Priority.NORMAL.value))
-    except ValueError:
-        raise _invalid("priority", "priority must be normal, priority or emergency") from None
-    clusters = resolve_targets(data.get("targets"))
-    access.require_wards(user, {c.ward_id for c in clusters})
-    start_at, immediate = _parse_start(data.get("start_at"), now)
-    if not immediate and start_at < now:
-        raise _invalid("start_at", "start_at is in the past; choose a later time or \"now\"")
-    rule = data.get("rrule")
-    if rule is not None and (not isinstance(rule, str) or "\x00" in rule):
-        raise _invalid("rrule", "rrule must be a string such as FREQ=DAILY;BYHOUR=5;BYMINUTE=30")
-    until = None
-    if data.get("until") is not None:
-        try:
-            until = clock.parse_local(str(data["until"]))
-        except ValueError:
-            raise _invalid("until", "until is not an RFC 3339 time") from None
-        if until < start_at:
-            raise _invalid("until", "until is before start_at")
-    if rule:
-        recurrence.parse_rule(rule, start_at)
-    upcoming = recurrence.next_occurrences(start_at, rule or None, until, now)
-    if not upcoming:
-        raise _invalid("rrule", "this schedule has no occurrence from now on")
-
-    broadcast = Broadcast(
-        title=title.strip(), audio=audio, priority=priority, targets=data["targets"], start_at=start_at,
-        rrule=rule or None, until=until, created_by=user.id, created_at=now,
-        wards=[BroadcastWard(ward_id=w) for w in sorted({c.ward_id for c in clusters})],
+def _review(proposal: Proposal, now: datetime, exclude_id: int | None) -> Review:
+    after = now - timedelta(hours=1)  # runs under way still occupy their clusters
+    before = now + timedelta(days=current_app.config["CHECK_HORIZON_D"])
+    ours = timetable.slots(proposal.schedule, proposal.duration_ms, now, before)
+    others = timetable.bookings(after, before, exclude_id=exclude_id)
+    return Review(
+        next_runs=proposal.schedule.next(now, PREVIEW_RUNS),
+        conflicts=timetable.conflicts(proposal.priority, proposal.cluster_ids, ours, others),
+        violations=guardrails.violations(proposal.priority, proposal.ward_ids, ours, others),
     )
+
+
+def _read(user: User, data, now: datetime, editing: Broadcast | None = None) -> Proposal:
+    access.require_role(user, *access.SCHEDULERS)
+    proposal = proposals.read(data, now, chime_ms=media.CHIME_MS, editing=editing)
+    access.require_wards(user, proposal.ward_ids)
+    return proposal
+
+
+def review(user: User, data, broadcast_id: int | None = None) -> Review:
+    """Check a request without saving it: the form shows this before the officer submits."""
+    now = clock.now()
+    editing = get_broadcast(user, broadcast_id) if broadcast_id is not None else None
+    return _review(_read(user, data, now, editing), now, broadcast_id)
+
+
+def _admit(user: User, proposal: Proposal, found: Review) -> None:
+    """Refuse conflicts always, guardrail breaches unless an administrator overrides them with a reason."""
+    if found.conflicts:
+        first = found.conflicts[0]
+        raise Conflict(f"overlaps {len(found.conflicts)} run(s) of the same priority on the same clusters, first "
+                       f"“{first['title']}” (broadcast {first['broadcast_id']}); move it or change its priority",
+                       extra={"conflicts": found.conflicts})
+    if not found.violations:
+        return
+    if proposal.override_reason is None:
+        raise ValidationFailed("breaks the ward's broadcasting rules: " + "; ".join(v["message"] for v in
+                               found.violations), code="guardrail", extra={"violations": found.violations})
+    if user.role is not Role.ADMIN:
+        raise Forbidden("only an administrator may set the ward's broadcasting rules aside")
+
+
+def _apply(broadcast: Broadcast, user: User, proposal: Proposal, found: Review, now: datetime) -> None:
+    programme = proposal.programme
+    broadcast.title, broadcast.priority, broadcast.kind = proposal.title, proposal.priority, programme.kind
+    broadcast.targets = proposal.targets
+    broadcast.wards = [w for w in broadcast.wards if w.ward_id in proposal.ward_ids] + [
+        BroadcastWard(ward_id=w) for w in sorted(proposal.ward_ids - {w.ward_id for w in broadcast.wards})]
+    schedule = proposal.schedule
+    broadcast.start_at, broadcast.rrule, broadcast.until = schedule.start_at, schedule.rule, schedule.until
+    broadcast.exdates = sorted(d.isoformat() for d in schedule.exdates) or None
+    broadcast.programme, broadcast.stream_url = programme.describe(), programme.stream_url
+    if programme.kind is ProgrammeKind.RELAY:
+        broadcast.audio, broadcast.duration_ms = None, programme.relay_ms
+    else:
+        broadcast.audio = media.compose(user, programme, proposal.title) if programme.composed else programme.items[0]
+        broadcast.duration_ms = broadcast.audio.duration_ms
+    overriding = bool(found.violations)
+    broadcast.override_reason = proposal.override_reason if overriding else None
+    broadcast.override_by = user.id if overriding else None
+
+
+def create_broadcast(user: User, data) -> tuple[Broadcast, Review]:
+    """Validate an officer's request, store the broadcast and plan its first runs."""
+    now = clock.now()
+    proposal = _read(user, data, now)
+    found = _review(proposal, now, None)
+    _admit(user, proposal, found)
+    broadcast = Broadcast(created_by=user.id, created_at=now)
+    _apply(broadcast, user, proposal, found, now)
     db.session.add(broadcast)
-    plan_runs(broadcast, now, immediate=immediate)
+    plan_runs(broadcast, now, immediate=proposal.immediate)
     db.session.commit()
-    return broadcast, upcoming
+    return broadcast, found
+
+
+def update_broadcast(user: User, broadcast_id: int, data) -> tuple[Broadcast, Review]:
+    """Change a broadcast from now on: runs not yet dispatched are planned afresh, past runs keep their records."""
+    now = clock.now()
+    broadcast = get_broadcast(user, broadcast_id)
+    if broadcast.cancelled_at is not None:
+        raise Conflict("this broadcast was cancelled; create a new one")
+    proposal = _read(user, data, now, broadcast)
+    found = _review(proposal, now, broadcast.id)
+    _admit(user, proposal, found)
+    _apply(broadcast, user, proposal, found, now)
+    broadcast.updated_at = now
+    db.session.execute(delete(Run).where(Run.broadcast_id == broadcast.id, Run.state == RunState.SCHEDULED))
+    db.session.expire(broadcast, ["runs"])
+    broadcast.planned_until = None
+    plan_runs(broadcast, now, immediate=proposal.immediate)
+    db.session.commit()
+    return broadcast, found
 
 
 def plan_runs(broadcast: Broadcast, now: datetime, *, immediate: bool = False) -> int:
@@ -118,10 +128,10 @@ def plan_runs(broadcast: Broadcast, now: datetime, *, immediate: bool = False) -
     horizon = now + timedelta(hours=config["PLAN_HORIZON_H"])
     after = broadcast.planned_until or now
     lead = timedelta(seconds=config["DISPATCH_LEAD_S"])
-    window = timedelta(milliseconds=broadcast.audio.duration_ms, seconds=config["RUN_SETTLE_S"])
+    window = timedelta(milliseconds=broadcast.duration_ms, seconds=config["RUN_SETTLE_S"])
     created = 0
     existing = {r.start_at for r in broadcast.runs} if broadcast.id else set()
-    for start_at in recurrence.occurrences(broadcast.start_at, broadcast.rrule, broadcast.until, after, horizon):
+    for start_at in broadcast.schedule.occurrences(after, horizon):
         if start_at in existing:
             continue
         # "now" makes the first occurrence go at once; later ones keep the usual lead.
@@ -159,3 +169,22 @@ def cancel_broadcast(user: User, broadcast_id: int) -> Broadcast:
             queue_cancel(run, now)
         db.session.commit()
     return broadcast
+
+
+def cancel_run(user: User, run: Run) -> Run:
+    """Cancel one run: before dispatch it never goes out; once dispatched its clusters are told to drop it."""
+    access.require_role(user, *access.SCHEDULERS)
+    now = clock.now()
+    cancelled = db.session.execute(
+        update(Run).where(Run.id == run.id, Run.state == RunState.SCHEDULED)
+        .values(state=RunState.CANCELLED, reason=f"cancelled by {user.username}")
+    ).rowcount
+    if not cancelled:
+        db.session.refresh(run)
+        if run.state is not RunState.DISPATCHED:
+            raise Conflict(f"run {run.id} is already {run.state.value}; there is nothing left to cancel")
+        queue_cancel(run, now)
+        run.reason = f"cancelled by {user.username}"
+    db.session.commit()
+    db.session.refresh(run)
+    return run

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import insert, select, update
 
-from pa_controller.domain import CommandType, DeliveryState
+from pa_controller.domain import CommandType, DeliveryState, ProgrammeKind
 from pa_controller.extensions import db
 from pa_controller.messaging import protocol
 from pa_controller.models import Delivery, OutboxMessage, Run
@@ -61,20 +61,22 @@ def queue_cancel(run: Run, now: datetime) -> int:
     return len(rows)
 
 
-def play_fields(run: Run) -> dict:
-    """Return the fields of a `play` command for a run."""
-    broadcast, audio = run.broadcast, run.broadcast.audio
-    base = current_app.config["PUBLIC_URL"]
-    return {
-        "run_id": str(run.id),
-        "title": broadcast.title,
-        "priority": broadcast.priority.value,
-        "start_at": protocol.format_time(run.start_at),
+def run_command(run: Run) -> tuple[CommandType, dict]:
+    """Return the type and fields of the command that carries a run: `play` for audio, `relay` for a stream."""
+    broadcast = run.broadcast
+    common = {"run_id": str(run.id), "title": broadcast.title, "priority": broadcast.priority.value,
+              "start_at": protocol.format_time(run.start_at)}
+    if broadcast.kind is ProgrammeKind.RELAY:
+        end_at = run.start_at + timedelta(milliseconds=broadcast.duration_ms)
+        return CommandType.RELAY, {**common, "end_at": protocol.format_time(end_at), "stream_url": broadcast.stream_url}
+    audio, base = broadcast.audio, current_app.config["PUBLIC_URL"]
+    return CommandType.PLAY, {
+        **common,
         "duration_ms": audio.duration_ms,
         "audio": {"url": f"{base}/media/{audio.sha256}.mp3", "sha256": audio.sha256, "bytes": audio.bytes},
     }
 
 
-def play_expiry(run: Run) -> datetime:
-    """A play command is useless once its clip could no longer finish inside the run's window."""
+def run_expiry(run: Run) -> datetime:
+    """A run's command is useless once its window has closed."""
     return run.closes_at

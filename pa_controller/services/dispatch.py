@@ -7,11 +7,12 @@ from flask import current_app
 from sqlalchemy import insert, select, update
 
 from pa_controller import clock
-from pa_controller.domain import FINAL_DELIVERY_STATES, CommandType, DeliveryState, Priority, RunState
+from pa_controller.domain import FINAL_DELIVERY_STATES, DeliveryState, Priority, ProgrammeKind, RunState
 from pa_controller.extensions import db
 from pa_controller.models import Broadcast, Delivery, Run
 from pa_controller.services import commands
-from pa_controller.services.broadcasts import plan_runs, resolve_targets
+from pa_controller.services.broadcasts import plan_runs
+from pa_controller.services.proposals import resolve_targets
 
 log = logging.getLogger(__name__)
 
@@ -27,26 +28,42 @@ def _claim(run_id: int, now) -> bool:
     return result.rowcount == 1
 
 
+def _too_late(run: Run, now) -> str | None:
+    """Say why a run can no longer go out, if so.
+
+    Past its window nothing can play. Within it, a live relay can still be joined and an emergency still
+    matters; a recorded normal or priority item that cannot start on time is not played mid-clip (PROTOCOL.md).
+    """
+    broadcast = run.broadcast
+    if now >= run.closes_at or (broadcast.kind is ProgrammeKind.RELAY
+                                and now >= run.start_at + timedelta(milliseconds=broadcast.duration_ms)):
+        return "its window closed before the controller could dispatch it"
+    grace = timedelta(seconds=current_app.config["LATE_GRACE_S"])
+    recorded = broadcast.kind is ProgrammeKind.PLAY
+    if now > run.start_at + grace and recorded and broadcast.priority is not Priority.EMERGENCY:
+        return "the controller could not dispatch it before its start time"
+    return None
+
+
 def dispatch_run(run_id: int) -> int:
     """Send a run to its clusters; return the number of commands queued (0 if already dispatched)."""
     now = clock.now()
     run = db.session.get(Run, run_id)
     if run is None or run.state is not RunState.SCHEDULED:
         return 0
-    grace = timedelta(seconds=current_app.config["LATE_GRACE_S"])
-    if now > run.start_at + grace and run.broadcast.priority is not Priority.EMERGENCY:
-        run.state, run.reason = RunState.MISSED, "the controller could not dispatch it before its start time"
+    if reason := _too_late(run, now):
+        run.state, run.reason = RunState.MISSED, reason
         db.session.commit()
-        log.warning("run %s missed: dispatched %.1f s after its start", run.id, (now - run.start_at).total_seconds())
+        log.warning("run %s missed, %.1f s after its start: %s", run.id, (now - run.start_at).total_seconds(), reason)
         return 0
     if not _claim(run_id, now):
         db.session.rollback()
         return 0
     clusters = resolve_targets(run.broadcast.targets)
-    fields, expires_at = commands.play_fields(run), commands.play_expiry(run)
+    (ctype, fields), expires_at = commands.run_command(run), commands.run_expiry(run)
     deliveries, rows = [], []
     for cluster in clusters:
-        command = commands.new_command(cluster.id, CommandType.PLAY, now, expires_at, **fields)
+        command = commands.new_command(cluster.id, ctype, now, expires_at, **fields)
         deliveries.append(
             {"run_id": run.id, "cluster_id": cluster.id, "cmd_id": command["id"], "state": DeliveryState.PENDING}
         )

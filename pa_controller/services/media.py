@@ -41,14 +41,38 @@ def ingest(user: User, stream, filename: str, title: str) -> Audio:
                                      max_seconds=config["AUDIO_MAX_SECONDS"])
         except audio.AudioError as exc:
             raise ValidationFailed(str(exc), fields={"file": exc.code}, code=exc.code) from exc
+    clip = _record(user, prepared, title, (filename or "upload")[:255])
+    db.session.commit()
+    return clip
+
+
+def _record(user: User, prepared, title: str, original_name: str) -> Audio:
     clip = Audio(
-        sha256=prepared.sha256, title=title, original_name=(filename or "upload")[:255], bytes=prepared.bytes,
+        sha256=prepared.sha256, title=title, original_name=original_name, bytes=prepared.bytes,
         duration_ms=prepared.duration_ms, loudness_lufs=round(prepared.loudness_lufs, 1), uploaded_by=user.id,
         created_at=clock.now(),
     )
     db.session.add(clip)
-    db.session.commit()
     return clip
+
+
+def compose(user: User, programme, title: str) -> Audio:
+    """Join a programme's clips (repeated, with gaps and chimes) into the one clip its clusters play.
+
+    The clip is added to the caller's transaction; an identical programme composed before is reused.
+    """
+    config = current_app.config
+    parts = [config["MEDIA_DIR"] / f"{a.sha256}.mp3" for a in programme.items]
+    try:
+        prepared = audio.compose(parts, config["MEDIA_DIR"], repeat=programme.repeat, gap_s=programme.gap_s,
+                                 chime=programme.chime, max_seconds=config["AUDIO_MAX_SECONDS"])
+    except audio.AudioError as exc:
+        raise ValidationFailed(str(exc), fields={"items": exc.code}, code=exc.code) from exc
+    existing = db.session.scalar(select(Audio).where(Audio.sha256 == prepared.sha256).limit(1))
+    return existing or _record(user, prepared, f"{title} (ghép)"[:200], "programme")
+
+
+CHIME_MS = getattr(audio, "CHIME_MS", 1200)  # TEMP until audio.compose lands
 
 
 def library() -> list[Audio]:

@@ -10,7 +10,7 @@ from pa_controller.errors import NotFound
 from pa_controller.extensions import db
 from pa_controller.models import BroadcastWard, Cluster, Delivery, Run, User
 from pa_controller.services import access
-from pa_controller.services.broadcasts import MAX_ID
+from pa_controller.services.proposals import MAX_ID
 
 
 @dataclass

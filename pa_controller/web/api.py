@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from pa_controller import clock
 from pa_controller.errors import ValidationFailed
-from pa_controller.services import access, broadcasts, fleet, media, people, reports, silence
+from pa_controller.services import access, broadcasts, fleet, guardrails, media, people, reports, silence
 from pa_controller.services import health as services_health
 from pa_controller.web import shapes
 from pa_controller.web.errors import json_error
@@ -101,11 +101,27 @@ def list_audio():
     return jsonify([shapes.audio(a) for a in media.library()])
 
 
+def dry_run() -> bool:
+    """`?dry_run=true`: check the request and answer what saving it would mean, without saving."""
+    return request.args.get("dry_run", "").lower() in {"1", "true", "yes"}
+
+
 @bp.post("/broadcasts")
 @authenticated
 def create_broadcast():
-    broadcast, upcoming = broadcasts.create_broadcast(g.user, json_body())
-    return jsonify({**shapes.broadcast(broadcast), "next_runs": [shapes.utc(t) for t in upcoming]}), 201
+    if dry_run():
+        return jsonify(shapes.review(broadcasts.review(g.user, json_body())))
+    broadcast, found = broadcasts.create_broadcast(g.user, json_body())
+    return jsonify({**shapes.broadcast(broadcast), **shapes.review(found)}), 201
+
+
+@bp.patch("/broadcasts/<int:broadcast_id>")
+@authenticated
+def update_broadcast(broadcast_id: int):
+    if dry_run():
+        return jsonify(shapes.review(broadcasts.review(g.user, json_body(), broadcast_id)))
+    broadcast, found = broadcasts.update_broadcast(g.user, broadcast_id, json_body())
+    return jsonify({**shapes.broadcast(broadcast), **shapes.review(found)})
 
 
 @bp.get("/broadcasts/<int:broadcast_id>")
@@ -130,6 +146,24 @@ def list_runs():
 @authenticated
 def get_run(run_id: int):
     return jsonify(shapes.run_report(reports.run_report(g.user, run_id)))
+
+
+@bp.delete("/runs/<int:run_id>")
+@authenticated
+def cancel_run(run_id: int):
+    return jsonify(shapes.run(broadcasts.cancel_run(g.user, reports.get_run(g.user, run_id))))
+
+
+@bp.get("/wards/<ward_id>/rules")
+@authenticated
+def ward_rules(ward_id: str):
+    return jsonify({"ward": ward_id, **guardrails.get_rules(g.user, ward_id).describe()})
+
+
+@bp.put("/wards/<ward_id>/rules")
+@authenticated
+def set_ward_rules(ward_id: str):
+    return jsonify({"ward": ward_id, **guardrails.set_rules(g.user, ward_id, json_body()).describe()})
 
 
 @bp.post("/stop-all")

@@ -4,11 +4,12 @@ from flask import current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from pa_controller.errors import ServiceError
+from pa_controller.web.formatting import jsonable
 
 
-def json_error(status: int, code: str, message: str, fields: dict | None = None):
-    """Return the API's error answer (API.md, Conventions)."""
-    return jsonify({"error": {"code": code, "message": message, "fields": fields or {}}}), status
+def json_error(status: int, code: str, message: str, fields: dict | None = None, extra: dict | None = None):
+    """Return the API's error answer (API.md, Conventions), with any details the error carries."""
+    return jsonify({"error": {"code": code, "message": message, "fields": fields or {}, **(extra or {})}}), status
 
 
 def _wants_json() -> bool:
@@ -17,7 +18,7 @@ def _wants_json() -> bool:
 
 def _service_error(exc: ServiceError):
     if _wants_json():
-        return json_error(exc.status, exc.code, exc.message, exc.fields)
+        return json_error(exc.status, exc.code, exc.message, exc.fields, jsonable(exc.extra))
     return render_template("error.html", message=exc.message), exc.status
 
 

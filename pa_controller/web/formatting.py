@@ -15,6 +15,17 @@ def utc(moment: datetime | None) -> str | None:
     return None if moment is None else format_time(moment)
 
 
+def jsonable(value):
+    """Return a value with every time in it rendered for the API, ready for jsonify."""
+    if isinstance(value, datetime):
+        return utc(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
 def register_filters(app) -> None:
     from pa_controller.web.labels import label
 

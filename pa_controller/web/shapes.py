@@ -1,6 +1,6 @@
 """The JSON shapes of the API: one function per resource."""
 
-from pa_controller.web.formatting import utc
+from pa_controller.web.formatting import jsonable, utc
 
 
 def ward(w) -> dict:
@@ -34,10 +34,17 @@ def audio(a) -> dict:
 
 def broadcast(b) -> dict:
     return {
-        "id": b.id, "title": b.title, "audio_id": b.audio_id, "priority": b.priority.value, "targets": b.targets,
-        "start_at": utc(b.start_at), "rrule": b.rrule, "until": utc(b.until), "created_at": utc(b.created_at),
+        "id": b.id, "title": b.title, "kind": b.kind.value, "audio_id": b.audio_id, "programme": b.programme,
+        "stream_url": b.stream_url, "duration_ms": b.duration_ms, "priority": b.priority.value, "targets": b.targets,
+        "start_at": utc(b.start_at), "rrule": b.rrule, "until": utc(b.until), "exdates": b.exdates or [],
+        "override_reason": b.override_reason, "created_at": utc(b.created_at), "updated_at": utc(b.updated_at),
         "cancelled_at": utc(b.cancelled_at),
     }
+
+
+def review(r) -> dict:
+    return {"next_runs": [utc(t) for t in r.next_runs], "conflicts": jsonable(r.conflicts),
+            "violations": jsonable(r.violations)}
 
 
 def run(r) -> dict:

@@ -1,0 +1,165 @@
+"""Per-ward guardrails for non-emergency broadcasts: quiet hours, sessions a day, minutes a session, days.
+
+An emergency ignores them (Thông tư 39). A proposal that breaks one is refused with the reason; an
+administrator may set them aside with a recorded reason.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from flask import current_app
+
+from pa_controller import clock
+from pa_controller.clock import LOCAL_ZONE
+from pa_controller.domain import Priority, Role
+from pa_controller.errors import NotFound, ValidationFailed
+from pa_controller.extensions import db
+from pa_controller.models import User, Ward, WardRules
+from pa_controller.recurrence import parse_exdates
+from pa_controller.services import access
+from pa_controller.services.timetable import Booking, Slot
+
+
+@dataclass(frozen=True)
+class Rules:
+    quiet: tuple[time, time] | None = None
+    max_sessions_per_day: int | None = None
+    max_session_minutes: int | None = None
+    weekdays: frozenset[int] | None = None  # ISO weekdays allowed; None: all
+    blackout_dates: frozenset[date] = field(default_factory=frozenset)
+
+    @classmethod
+    def of(cls, row: WardRules | None) -> "Rules":
+        if row is None:
+            return cls(quiet=current_app.config["QUIET_HOURS"])  # the district default
+        return cls(
+            quiet=(row.quiet_start, row.quiet_end) if row.quiet_start and row.quiet_end else None,
+            max_sessions_per_day=row.max_sessions_per_day, max_session_minutes=row.max_session_minutes,
+            weekdays=frozenset(row.weekdays) if row.weekdays is not None else None,
+            blackout_dates=parse_exdates(row.blackout_dates or []),
+        )
+
+    def describe(self) -> dict:
+        return {
+            "quiet_hours": {"start": self.quiet[0].strftime("%H:%M"), "end": self.quiet[1].strftime("%H:%M")}
+            if self.quiet else None,
+            "max_sessions_per_day": self.max_sessions_per_day, "max_session_minutes": self.max_session_minutes,
+            "weekdays": sorted(self.weekdays) if self.weekdays is not None else None,
+            "blackout_dates": sorted(d.isoformat() for d in self.blackout_dates),
+        }
+
+
+def _local_date(moment: datetime) -> date:
+    return moment.astimezone(LOCAL_ZONE).date()
+
+
+def in_quiet_hours(slot: Slot, quiet: tuple[time, time]) -> bool:
+    """True if any part of the slot falls in quiet hours, which may run across midnight (21:30–05:00)."""
+    begins, ends = quiet
+    day, last = _local_date(slot.start) - timedelta(days=1), _local_date(slot.end)
+    while day <= last:
+        start = datetime.combine(day, begins, LOCAL_ZONE)
+        end = datetime.combine(day + timedelta(days=1) if ends <= begins else day, ends, LOCAL_ZONE)
+        if start < slot.end and slot.start < end:
+            return True
+        day += timedelta(days=1)
+    return False
+
+
+def rules_for(ward_ids) -> dict[str, Rules]:
+    return {w: Rules.of(db.session.get(WardRules, w)) for w in ward_ids}
+
+
+def violations(priority: Priority, ward_ids, ours: list[Slot], others: list[Booking]) -> list[dict]:
+    """Return each (ward, rule) the proposed slots break, with the first time and how many runs break it."""
+    if priority is Priority.EMERGENCY:
+        return []
+    found: dict[tuple[str, str], dict] = {}
+
+    def note(ward: str, rule: str, slot: Slot, message: str) -> None:
+        entry = found.setdefault((ward, rule), {"ward": ward, "rule": rule, "start_at": slot.start,
+                                                "occurrences": 0, "message": message})
+        entry["occurrences"] += 1
+
+    for ward, rules in sorted(rules_for(ward_ids).items()):
+        sessions = Counter()
+        if rules.max_sessions_per_day is not None:
+            for booking in others:
+                if ward in booking.ward_ids and booking.broadcast.priority is not Priority.EMERGENCY:
+                    sessions.update(_local_date(s.start) for s in booking.slots)
+        for slot in ours:
+            day = _local_date(slot.start)
+            if rules.quiet and in_quiet_hours(slot, rules.quiet):
+                quiet = "–".join(t.strftime("%H:%M") for t in rules.quiet)
+                note(ward, "quiet_hours", slot, f"{ward}: no broadcast during quiet hours {quiet}")
+            if day in rules.blackout_dates:
+                note(ward, "blackout_date", slot, f"{ward}: {day.isoformat()} is a blackout date")
+            if rules.weekdays is not None and day.isoweekday() not in rules.weekdays:
+                note(ward, "weekday", slot, f"{ward}: no broadcast on {day.strftime('%A')}s")
+            minutes = rules.max_session_minutes
+            if minutes is not None and slot.end - slot.start > timedelta(minutes=minutes):
+                note(ward, "session_length", slot, f"{ward}: a session may last at most {minutes} minutes")
+            if rules.max_sessions_per_day is not None:
+                sessions[day] += 1
+                if sessions[day] > rules.max_sessions_per_day:
+                    note(ward, "sessions_per_day", slot,
+                         f"{ward}: at most {rules.max_sessions_per_day} sessions a day")
+    return sorted(found.values(), key=lambda v: (v["start_at"], v["ward"], v["rule"]))
+
+
+def _clock_time(value, name: str) -> time:
+    try:
+        parsed = time.fromisoformat(value) if isinstance(value, str) and len(value) == 5 else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValidationFailed(f"{name} must be a time written HH:MM", fields={name: "invalid"})
+    return parsed
+
+
+def _count(data: dict, key: str, high: int) -> int | None:
+    value = data.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high):
+        raise ValidationFailed(f"{key} must be a whole number from 1 to {high}, or null", fields={key: "invalid"})
+    return value
+
+
+def get_rules(user: User, ward_id: str) -> Rules:
+    if db.session.get(Ward, ward_id) is None:
+        raise NotFound(f"ward {ward_id} does not exist")
+    access.require_wards(user, {ward_id})
+    return rules_for([ward_id])[ward_id]
+
+
+def set_rules(user: User, ward_id: str, data) -> Rules:
+    """Replace a ward's rules (administrators only); a key left out means no such rule."""
+    access.require_role(user, Role.ADMIN)
+    get_rules(user, ward_id)
+    if not isinstance(data, dict):
+        raise ValidationFailed("the body must be a JSON object")
+    quiet = data.get("quiet_hours")
+    if quiet is not None:
+        if not isinstance(quiet, dict):
+            raise ValidationFailed('quiet_hours must be {"start": "HH:MM", "end": "HH:MM"} or null',
+                                   fields={"quiet_hours": "invalid"})
+        quiet = (_clock_time(quiet.get("start"), "quiet_hours.start"), _clock_time(quiet.get("end"), "quiet_hours.end"))
+        if quiet[0] == quiet[1]:
+            raise ValidationFailed("quiet hours must start and end at different times", fields={"quiet_hours": "empty"})
+    weekdays = data.get("weekdays")
+    if weekdays is not None and (not isinstance(weekdays, list) or not weekdays
+                                 or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 7
+                                            for d in weekdays)):
+        raise ValidationFailed("weekdays must list ISO weekdays 1 (Monday) to 7 (Sunday), or be null",
+                               fields={"weekdays": "invalid"})
+    blackout = parse_exdates(data.get("blackout_dates") or [], "blackout_dates")
+    sessions, minutes = _count(data, "max_sessions_per_day", 24), _count(data, "max_session_minutes", 24 * 60)
+    row = db.session.get(WardRules, ward_id) or WardRules(ward_id=ward_id)
+    row.quiet_start, row.quiet_end = quiet or (None, None)
+    row.max_sessions_per_day, row.max_session_minutes = sessions, minutes
+    row.weekdays = sorted(set(weekdays)) if weekdays is not None else None
+    row.blackout_dates = sorted(d.isoformat() for d in blackout)
+    row.updated_by, row.updated_at = user.id, clock.now()
+    db.session.add(row)
+    db.session.commit()
+    return Rules.of(row)
