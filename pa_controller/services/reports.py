@@ -56,9 +56,11 @@ def run_report(user: User, run_id: int) -> RunReport:
 
 
 def list_runs(user: User, broadcast_id: int | None = None, limit: int = 100, *, upcoming: bool | None = None,
-              ) -> list[Run]:
+              state: RunState | None = None) -> list[Run]:
     """Return runs of the user's wards: newest first, or with upcoming=True the next scheduled ones first."""
     query = select(Run).limit(limit)
+    if state is not None:
+        query = query.where(Run.state == state)
     if upcoming:
         query = query.where(Run.state == RunState.SCHEDULED).order_by(Run.start_at)
     else:

@@ -13,7 +13,7 @@ def select_locale() -> str:
 
 
 def register_web(app: Flask, babel) -> None:
-    from pa_controller.web import api, media, pages
+    from pa_controller.web import api, calendar, media, pages
     from pa_controller.web.errors import register_errors
     from pa_controller.web.formatting import register_filters
 
@@ -24,6 +24,7 @@ def register_web(app: Flask, babel) -> None:
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer tokens only: no cookie, nothing to forge
     app.register_blueprint(media.bp)
+    app.register_blueprint(calendar.bp)
     app.register_blueprint(pages.bp)
     register_filters(app)
     app.before_request(_refuse_nul)

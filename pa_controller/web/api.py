@@ -5,6 +5,7 @@ import functools
 from flask import Blueprint, current_app, g, jsonify, request
 
 from pa_controller import clock
+from pa_controller.domain import RunState
 from pa_controller.errors import ValidationFailed
 from pa_controller.services import access, broadcasts, fleet, guardrails, media, people, reports, silence
 from pa_controller.services import health as services_health
@@ -139,7 +140,11 @@ def cancel_broadcast(broadcast_id: int):
 @bp.get("/runs")
 @authenticated
 def list_runs():
-    return jsonify([shapes.run(r) for r in reports.list_runs(g.user, int_arg("broadcast_id"))])
+    state = request.args.get("state")
+    if state is not None and state not in {s.value for s in RunState}:
+        raise ValidationFailed(f"state must be one of {', '.join(RunState)}", fields={"state": "invalid"})
+    runs = reports.list_runs(g.user, int_arg("broadcast_id"), state=RunState(state) if state else None)
+    return jsonify([shapes.run(r) for r in runs])
 
 
 @bp.get("/runs/<int:run_id>")

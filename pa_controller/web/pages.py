@@ -6,9 +6,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from pa_controller import clock
-from pa_controller.domain import Priority
+from pa_controller.domain import Priority, RunState
 from pa_controller.errors import ServiceError
 from pa_controller.services import access, broadcasts, fleet, media, people, reports, silence
+from pa_controller.web.calendar import feed_key
 
 bp = Blueprint("pages", __name__)
 
@@ -50,7 +51,11 @@ def dashboard():
     upcoming = reports.list_runs(current_user, limit=10, upcoming=True)
     recent = reports.list_runs(current_user, limit=10, upcoming=False)
     done = {r.id: reports.run_report(current_user, r.id) for r in recent}
-    return render_template("dashboard.html", wards=wards, upcoming=upcoming, recent=recent, reports=done)
+    missed = reports.list_runs(current_user, limit=20, state=RunState.MISSED)
+    feeds = {ward.id: url_for("calendar.ward_calendar", ward_id=ward.id, key=feed_key(current_user, ward.id),
+                              _external=True) for ward, _statuses, _total in wards}
+    return render_template("dashboard.html", wards=wards, upcoming=upcoming, recent=recent, reports=done,
+                           missed=missed, feeds=feeds)
 
 
 @bp.post("/stop-all")

@@ -1,0 +1,33 @@
+"""A ward's programme for the coming weeks, as its officers would put it in a phone calendar."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from pa_controller.domain import RunState
+from pa_controller.errors import NotFound
+from pa_controller.extensions import db
+from pa_controller.models import Broadcast, Run, User, Ward
+from pa_controller.services import access, timetable
+from pa_controller.services.timetable import Slot
+
+DAYS_AHEAD = 31
+
+
+def ward_programme(user: User, ward_id: str, now: datetime) -> tuple[Ward, list[tuple[Broadcast, Slot]]]:
+    """Return the ward and every run planned for it from a day ago to a month ahead, in time order."""
+    ward = db.session.get(Ward, ward_id)
+    if ward is None:
+        raise NotFound(f"ward {ward_id} does not exist")
+    access.require_wards(user, {ward_id})
+    after, before = now - timedelta(days=1), now + timedelta(days=DAYS_AHEAD)
+    cancelled = set(db.session.execute(select(Run.broadcast_id, Run.start_at).where(
+        Run.state == RunState.CANCELLED, Run.start_at >= after, Run.start_at < before)).tuples())
+    found = [
+        (booking.broadcast, slot)
+        for booking in timetable.bookings(after, before)
+        if ward_id in booking.ward_ids
+        for slot in booking.slots
+        if (booking.broadcast.id, slot.start) not in cancelled
+    ]
+    return ward, sorted(found, key=lambda pair: pair[1].start)
