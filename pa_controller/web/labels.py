@@ -29,6 +29,12 @@ LABELS = {
     ClusterStatus.STALE: _l("Chậm tín hiệu"),
     ClusterStatus.OFFLINE: _l("Mất kết nối"),
     ClusterStatus.UNKNOWN: _l("Chưa rõ"),
+    # guardrails a broadcast may break (services/guardrails.py)
+    "quiet_hours": _l("Trong giờ yên tĩnh"),
+    "sessions_per_day": _l("Vượt số buổi phát trong ngày"),
+    "session_length": _l("Buổi phát quá dài"),
+    "weekday": _l("Ngày trong tuần không được phát"),
+    "blackout_date": _l("Ngày cấm phát"),
 }
 
 

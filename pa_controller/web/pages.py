@@ -4,11 +4,13 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.datastructures import MultiDict
 
 from pa_controller import clock
 from pa_controller.domain import Priority, RunState
 from pa_controller.errors import ServiceError
 from pa_controller.services import access, broadcasts, fleet, media, people, reports, silence
+from pa_controller.web.broadcast_form import REPEATS, request_body
 from pa_controller.web.calendar import feed_key
 
 bp = Blueprint("pages", __name__)
@@ -87,28 +89,25 @@ def audio_library():
 @login_required
 def new_broadcast():
     wards = fleet.wards_for(access.ward_scope(current_user))
-    if request.method == "POST":
-        form = request.form
-        chosen = form.getlist("wards")
-        data = {
-            "title": form.get("title", ""),
-            "audio_id": int(form["audio_id"]) if form.get("audio_id", "").isascii() and form["audio_id"].isdigit()
-            else None,
-            "priority": form.get("priority", Priority.NORMAL.value),
-            "targets": {"wards": chosen} if chosen else ({"all": True} if form.get("all") else {}),
-            "start_at": "now" if form.get("now") else form.get("start_at", ""),
-            "rrule": form.get("rrule") or None,
-        }
-        try:
-            broadcast, upcoming = broadcasts.create_broadcast(current_user, data)
-        except ServiceError as exc:
-            flash(exc.message, "error")
-            return render_template("broadcast_form.html", wards=wards, clips=media.library(), form=form,
-                                   priorities=list(Priority)), exc.status
-        flash(_("Đã lên lịch “%(title)s”.", title=broadcast.title), "ok")
-        return redirect(url_for("pages.dashboard"))
-    return render_template("broadcast_form.html", wards=wards, clips=media.library(), form={},
-                           priorities=list(Priority))
+    form = request.form if request.method == "POST" else MultiDict()
+
+    def page(status: int = 200, review=None, problem: ServiceError | None = None):
+        return render_template("broadcast_form.html", wards=wards, clips=media.library(), form=form,
+                               priorities=list(Priority), repeats=REPEATS, review=review,
+                               problem=problem), status
+
+    if request.method == "GET":
+        return page()
+    body = request_body(form)
+    try:
+        if form.get("action") == "check":  # show next runs, conflicts and rule breaches before saving
+            return page(review=broadcasts.review(current_user, body))
+        broadcast, _review = broadcasts.create_broadcast(current_user, body)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return page(exc.status, problem=exc)
+    flash(_("Đã lên lịch “%(title)s”.", title=broadcast.title), "ok")
+    return redirect(url_for("pages.dashboard"))
 
 
 @bp.get("/runs/<int:run_id>")

@@ -81,3 +81,21 @@ def test_forms_refuse_a_post_without_a_csrf_token(seeded, admin_auth):
     client = seeded.test_client()
     response = client.post("/login", data={"username": "admin", "password": PASSWORD})
     assert response.status_code == 400
+
+
+def test_the_check_button_shows_next_runs_and_conflicts_before_saving(client, officer_auth):
+    log_in(client, "officer-thoi-hoa")
+    clip = make_audio(duration_ms=60_000)
+    local = (clock.now() + timedelta(hours=3)).astimezone(clock.LOCAL_ZONE).strftime("%Y-%m-%dT%H:%M")
+    form = {"title": "Bản tin sáng", "audio_id": clip.id, "wards": ["thoi-hoa"], "start_at": local,
+            "repeat": "mon-sat", "exdates": "2027-01-01"}
+    assert client.post("/broadcasts/new", data={**form, "action": "save"}).status_code == 302
+    page = client.post("/broadcasts/new", data={**form, "title": "Bản tin trùng", "action": "check"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Kiểm tra trước khi lưu" in text
+    assert "Trùng giờ với bản tin cùng mức ưu tiên" in text and "“Bản tin sáng”" in text
+    assert db.session.scalar(select(func.count()).select_from(Broadcast)) == 1
+    saved = db.session.scalars(select(Broadcast)).one()
+    assert saved.rrule == "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR,SA" and saved.exdates == ["2027-01-01"]
+    refused = client.post("/broadcasts/new", data={**form, "title": "Bản tin trùng", "action": "save"})
+    assert refused.status_code == 409 and "Trùng giờ" in refused.get_data(as_text=True)
