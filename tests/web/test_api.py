@@ -25,7 +25,7 @@ def test_health_needs_no_token_and_names_what_is_missing(client):
 def test_the_openapi_document_lists_every_endpoint(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     for path in ("/health", "/wards", "/clusters", "/clusters/{id}", "/audio", "/broadcasts", "/broadcasts/{id}",
-                 "/runs", "/runs/{id}"):
+                 "/runs", "/runs/{id}", "/wards/{id}/rules"):
         assert path in paths
 
 
