@@ -1,8 +1,13 @@
 """Prepare uploaded recordings for the loudspeaker network: check, normalise, store by content hash.
 
+`prepare` turns one upload into a stored broadcast MP3; `compose` joins stored clips into a
+programme (chime, repetitions, gaps) stored and described the same way.
+
 Pure functions over ffmpeg; nothing here knows about Flask or pa_controller.
 """
 
+from .chime import CHIME_SECONDS
+from .composition import compose
 from .errors import (
     AudioError,
     CorruptAudioError,
@@ -10,6 +15,7 @@ from .errors import (
     LoudnessUnreachableError,
     NotAudioError,
     ProcessingError,
+    ProgrammeLimitError,
     SilentAudioError,
     TooLargeError,
     TooLongError,
@@ -18,6 +24,7 @@ from .ingest import PreparedAudio, prepare
 from .measurement import Loudness, measure, probe
 
 __all__ = [
+    "CHIME_SECONDS",
     "AudioError",
     "CorruptAudioError",
     "EmptyFileError",
@@ -26,9 +33,11 @@ __all__ = [
     "NotAudioError",
     "PreparedAudio",
     "ProcessingError",
+    "ProgrammeLimitError",
     "SilentAudioError",
     "TooLargeError",
     "TooLongError",
+    "compose",
     "measure",
     "prepare",
     "probe",

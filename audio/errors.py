@@ -41,13 +41,18 @@ class TooLongError(AudioError):
 
     code = "too_long"
 
-    def __init__(self, seconds: float | None, limit_seconds: float) -> None:
+    def __init__(
+        self,
+        seconds: float | None,
+        limit_seconds: float,
+        *,
+        subject: str = "The recording",
+        advice: str = "Split it into shorter announcements and upload them one by one.",
+    ) -> None:
         # None: decoding stopped at the limit, so the real length is not known.
+        # A composed programme passes its own subject and advice: splitting an upload would not help it.
         length = "is longer" if seconds is None else f"lasts {_clock(seconds)}, longer"
-        super().__init__(
-            f"The recording {length} than the {_clock(limit_seconds)} allowed. "
-            "Split it into shorter announcements and upload them one by one."
-        )
+        super().__init__(f"{subject} {length} than the {_clock(limit_seconds)} allowed. {advice}")
 
 
 class NotAudioError(AudioError):
@@ -94,6 +99,15 @@ class LoudnessUnreachableError(AudioError):
             f"of the {target_lufs:.0f} LUFS needed, because its sound is mostly short isolated peaks such as clicks. "
             "Check that the file holds the announcement itself, and record it again if not."
         )
+
+
+class ProgrammeLimitError(AudioError):
+    """Refuse a programme asked for outside its limits (how many parts, repetitions, how long a gap)."""
+
+    code = "programme_limit"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"The programme cannot be composed: {detail}. Change it and compose it again.")
 
 
 class ProcessingError(AudioError):

@@ -112,10 +112,15 @@ def _scan_once(
     return _parse(done.stderr)
 
 
+def count_damage(stderr: str) -> int:
+    """Count the lines where ffmpeg says it skipped or guessed data it could not decode."""
+    return sum(1 for line in stderr.splitlines() if any(marker in line for marker in _DAMAGE_MARKERS))
+
+
 def _parse(stderr: str) -> Scan:
     samples_match = _SAMPLES.search(stderr)
     samples = int(samples_match["n"]) if samples_match else 0
-    damage = sum(1 for line in stderr.splitlines() if any(marker in line for marker in _DAMAGE_MARKERS))
+    damage = count_damage(stderr)
     summary = _SUMMARY.search(stderr)
     lufs = _INTEGRATED.search(summary["text"]) if summary else None
     peak = _TRUE_PEAK.search(summary["text"]) if summary else None

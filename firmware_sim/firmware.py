@@ -17,6 +17,7 @@ from functools import partial
 from typing import Protocol
 
 from firmware_sim.media import FetchOutcome
+from firmware_sim.relay import check_relay, relay_run
 from firmware_sim.roster import ClusterSpec
 from firmware_sim.runs import Kind, Phase, Run
 from firmware_sim.seen import SeenCommands
@@ -33,7 +34,6 @@ FW_VERSION = "loanet-sim/0.1.0"
 GRACE_S = 2.0  # PROTOCOL.md rule 3
 REBOOT_DELAY_S = 0.2  # lets the `received` of a reboot leave before the connection drops
 DEFAULT_VOLUME = 70
-UNSUPPORTED_TYPES = frozenset({CommandType.RELAY})
 
 
 class Uplink(Protocol):
@@ -77,7 +77,7 @@ def epoch(text: str) -> float:
 
 
 class Firmware:
-    """Run one cluster: validate commands, fetch and arm clips, drive the speakers, report every step."""
+    """Run one cluster: validate commands, fetch and arm clips, tune relays, drive the speakers, report every step."""
 
     def __init__(self, spec: ClusterSpec, uplink: Uplink, board: Board, seen: SeenCommands | None = None):
         self.spec = spec
@@ -189,9 +189,6 @@ class Firmware:
         if refusal is not None:
             self._reject(cmd_id, run_id, refusal, "the command's signature does not verify")
             return
-        if ctype in UNSUPPORTED_TYPES:
-            self._reject(cmd_id, run_id, "unsupported", f"this firmware does not implement {ctype.value}")
-            return
         digest = hashlib.sha256(protocol.canonical(command)).hexdigest()
         known = self.seen.digest_of(cmd_id)
         if known == digest:
@@ -254,6 +251,17 @@ class Firmware:
             run.set_timer(self.board.timers.call_at(run.start_at + GRACE_S, self._deadline_passed, run))
         self.board.audio.fetch(audio, partial(self._fetched, run))
 
+    def _relay(self, command: dict) -> None:
+        run = relay_run(command, self._next_arrival())
+        if run.key in self._runs:
+            log.info("%s already holds run %s; command %s adds nothing", self.cid, run.run_id, run.cmd_id)
+            return
+        if self._missed_grace(run):
+            self._late(run)
+            return
+        self._runs[run.key] = run
+        self._tune(run)
+
     def _cancel(self, command: dict) -> None:
         run = self._runs.get(command["run_id"])
         if run is None:
@@ -284,6 +292,7 @@ class Firmware:
 
     _HANDLERS = {
         CommandType.PLAY: _play,
+        CommandType.RELAY: _relay,
         CommandType.CANCEL: _cancel,
         CommandType.STOP: _stop,
         CommandType.SET_VOLUME: _set_volume,
@@ -306,6 +315,14 @@ class Firmware:
             return
         self._arm(run)
 
+    def _tune(self, run: Run) -> None:
+        """Connect a relay to its stream: the simulator fetches nothing, so the stream is there at once.
+
+        This is the seam for stream faults: a hook that fails the connection would report `failed`
+        (reason `fetch`) here instead of arming the run.
+        """
+        self._arm(run)
+
     def _deadline_passed(self, run: Run) -> None:
         if self._runs.get(run.key) is run and run.phase is Phase.FETCHING:
             self._forget(run)
@@ -326,6 +343,9 @@ class Firmware:
 
     def _due(self, run: Run) -> None:
         run.set_timer(None)
+        if run.kind is Kind.RELAY:
+            # A relay queued behind another run must not outlive its window.
+            run.set_timer(self.board.timers.call_at(run.end_at, self._window_closed, run))
         run.phase = Phase.WAITING
         self._waiting.append(run)
         self._arbitrate()
@@ -344,7 +364,10 @@ class Firmware:
 
     def _start(self, run: Run) -> bool:
         now = self.board.clock()
-        if run.kind is Kind.CLIP and not self.spec.amp_ok:
+        if run.kind is Kind.RELAY and now >= run.end_at:
+            self._window_closed(run)
+            return False
+        if run.kind is not Kind.TONE and not self.spec.amp_ok:
             self._forget(run)
             self.board.tally.failed += 1
             detail = {"reason": "amplifier", "message": "no amplifier current sensed"}
@@ -355,7 +378,7 @@ class Firmware:
         self._playing = run
         self.board.tally.playing += 1
         self._emit(run.cmd_id, EventState.PLAYING, run.run_id, {"started_at": stamp(now)})
-        run.set_timer(self.board.timers.call_at(now + run.duration_ms / 1000, self._ended, run))
+        run.set_timer(self.board.timers.call_at(run.silent_at(now), self._ended, run))
         return True
 
     def _ended(self, run: Run) -> None:
@@ -398,11 +421,24 @@ class Firmware:
     # ----- bookkeeping
 
     def _missed_grace(self, run: Run) -> bool:
-        return run.priority is not Priority.EMERGENCY and self.board.clock() > run.start_at + GRACE_S
+        """Tell whether a run can no longer start: a clip past its grace, a relay past its window."""
+        now = self.board.clock()
+        if run.kind is Kind.RELAY:
+            return now >= run.end_at  # a live stream can be joined mid-way, at any priority
+        return run.priority is not Priority.EMERGENCY and now > run.start_at + GRACE_S
+
+    def _window_closed(self, run: Run) -> None:
+        """Drop a relay whose window ended before the speakers were free: it never sounded, so it is late."""
+        if self._runs.get(run.key) is run and run.phase is not Phase.PLAYING:
+            self._forget(run)
+            self._late(run)
 
     def _late(self, run: Run) -> None:
         self.board.tally.late += 1
-        self._emit(run.cmd_id, EventState.LATE, run.run_id, {"start_at": stamp(run.start_at)})
+        detail = {"start_at": stamp(run.start_at)}
+        if run.kind is Kind.RELAY:
+            detail["end_at"] = stamp(run.end_at)
+        self._emit(run.cmd_id, EventState.LATE, run.run_id, detail)
 
     def _forget(self, run: Run) -> None:
         run.set_timer(None)
@@ -419,8 +455,13 @@ class Firmware:
         return self._arrivals
 
     def _playback(self, run: Run, ended: float) -> dict:
+        """Describe what sounded, for the truth log: the clip's sha256, or the relay's stream and window."""
+        source = {"sha256": run.sha256}
+        if run.kind is Kind.RELAY:
+            source = {"stream_url": run.stream_url, "end_at": stamp(run.end_at)}
         return {
-            "sha256": run.sha256,
+            "kind": run.kind.value,
+            **source,
             "priority": run.priority.value,
             "volume": run.volume if run.volume is not None else self.volume,
             "start_at": stamp(run.start_at),
@@ -445,6 +486,8 @@ class Firmware:
 
 def _check_values(command: dict) -> None:
     """Refuse values the codec lets through but no cluster can act on."""
+    if command["type"] == CommandType.RELAY:
+        check_relay(command)
     if "duration_ms" in command and command["duration_ms"] <= 0:
         raise protocol.ProtocolError("malformed", "duration_ms must be positive")
     audio = command.get("audio")

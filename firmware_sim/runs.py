@@ -1,4 +1,4 @@
-"""One run in a cluster's hands: a clip or a test tone on its way to the speakers."""
+"""One run in a cluster's hands: a clip, a live relay or a test tone on its way to the speakers."""
 
 from dataclasses import dataclass, field
 from enum import Enum
@@ -10,20 +10,24 @@ from pa_controller.domain import Priority
 class Phase(Enum):
     """Where a run stands inside the cluster."""
 
-    FETCHING = "fetching"  # audio on its way, not yet verified
+    FETCHING = "fetching"  # audio on its way, not yet verified (a relay passes straight through)
     ARMED = "armed"  # verified, waiting for start_at
     WAITING = "waiting"  # due, waiting for the speakers to be free
     PLAYING = "playing"
 
 
 class Kind(Enum):
-    CLIP = "clip"
+    CLIP = "clip"  # a recorded clip: plays its whole length from its first second
+    RELAY = "relay"  # a live stream: plays whatever is on air until end_at
     TONE = "tone"
 
 
 @dataclass(eq=False)
 class Run:
-    """A clip (run id from the controller) or a test tone (no run id)."""
+    """A clip or a relay (run id from the controller), or a test tone (no run id).
+
+    A relay has no sha256: it carries its `stream_url` and the `end_at` of its window instead.
+    """
 
     cmd_id: str
     run_id: str | None
@@ -34,6 +38,8 @@ class Run:
     order: int
     sha256: str | None = None
     volume: int | None = None
+    end_at: float | None = None
+    stream_url: str | None = None
     phase: Phase = Phase.FETCHING
     started_at: float | None = None
     timer: Timer | None = field(default=None, repr=False)
@@ -47,6 +53,15 @@ class Run:
     def rank(self) -> tuple:
         """Return the sort key for who plays first: priority, then earliest start, then earliest arrival."""
         return (self.priority.rank, -self.start_at, -self.order)
+
+    def silent_at(self, started: float) -> float:
+        """Return when the run falls silent if it starts at `started`.
+
+        A clip always plays its whole length; a live relay ends with its window, however late it joined.
+        """
+        if self.kind is Kind.RELAY:
+            return self.end_at
+        return started + self.duration_ms / 1000
 
     def set_timer(self, timer: Timer | None) -> None:
         """Replace the run's one pending timer."""

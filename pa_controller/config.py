@@ -71,6 +71,8 @@ class Config:
         self.QUIET_HOURS = _quiet_hours(env("PA_QUIET_HOURS", "21:30-05:00"))  # a ward's default; "" for none
         self.AUDIO_MAX_BYTES = int(env("PA_AUDIO_MAX_BYTES", str(50 * 1024 * 1024)))
         self.AUDIO_MAX_SECONDS = float(env("PA_AUDIO_MAX_SECONDS", "1800"))
+        # A programme is composed while the officer waits (about 2.4 s per minute of audio on 2 cores).
+        self.COMPOSE_MAX_SECONDS = float(env("PA_COMPOSE_MAX_SECONDS", "600"))
         self.MAX_CONTENT_LENGTH = self.AUDIO_MAX_BYTES + 1024 * 1024
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"

@@ -65,14 +65,14 @@ def compose(user: User, programme, title: str) -> Audio:
     parts = [config["MEDIA_DIR"] / f"{a.sha256}.mp3" for a in programme.items]
     try:
         prepared = audio.compose(parts, config["MEDIA_DIR"], repeat=programme.repeat, gap_s=programme.gap_s,
-                                 chime=programme.chime, max_seconds=config["AUDIO_MAX_SECONDS"])
+                                 chime=programme.chime, max_seconds=config["COMPOSE_MAX_SECONDS"])
     except audio.AudioError as exc:
         raise ValidationFailed(str(exc), fields={"items": exc.code}, code=exc.code) from exc
     existing = db.session.scalar(select(Audio).where(Audio.sha256 == prepared.sha256).limit(1))
     return existing or _record(user, prepared, f"{title} (ghép)"[:200], "programme")
 
 
-CHIME_MS = getattr(audio, "CHIME_MS", 1200)  # TEMP until audio.compose lands
+CHIME_MS = round(audio.CHIME_SECONDS * 1000)
 
 
 def library() -> list[Audio]:

@@ -155,6 +155,16 @@ class Lab:
         ).stdout  # fmt: skip
         return json.loads(out)["streams"][0]
 
+    def mean_volume_db(self, path: Path, *, start: float, end: float, through: str = "anull") -> float:
+        """Return the mean level (dBFS, -91 for digital silence) between two times, after the filter `through`."""
+        stderr = run_tool(
+            "ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-i", str(path),
+            "-af", f"atrim=start={start}:end={end},{through},volumedetect", "-f", "null", "-",
+        )  # fmt: skip
+        found = re.search(r"mean_volume: (-?[\d.]+|-inf) dB", stderr)
+        assert found, stderr
+        return float(found[1])
+
     def decoded_ms(self, path: Path) -> float:
         """Decode to 44.1 kHz mono PCM and count the samples (excludes MP3/AAC padding the decoder drops)."""
         pcm = subprocess.run(

@@ -124,6 +124,7 @@ CODES = {
     audio.CorruptAudioError: "corrupt",
     audio.SilentAudioError: "silent",
     audio.LoudnessUnreachableError: "loudness_unreachable",
+    audio.ProgrammeLimitError: "programme_limit",  # compose() only
 }
 
 

@@ -125,6 +125,10 @@ class Rig:
         """Build a valid play starting `start_in` s from now and send it."""
         return self.send(make_play(self.spec.cid, self.clock.now, start_in=start_in, **fields))
 
+    def relay(self, start_in: float = 10.0, window_s: float = 60.0, **fields) -> dict:
+        """Build a valid relay whose window opens `start_in` s from now and lasts `window_s`, and send it."""
+        return self.send(make_relay(self.spec.cid, self.clock.now, start_in=start_in, window_s=window_s, **fields))
+
     # ----- looking
 
     @property
@@ -166,6 +170,20 @@ def make_play(cid: str = CID, now: float = T0, start_in: float = 10.0, **fields)
     }
     play.update(fields)
     return make_command("play", cid, now, **play)
+
+
+def make_relay(cid: str = CID, now: float = T0, start_in: float = 10.0, window_s: float = 60.0, **fields) -> dict:
+    """Return a valid relay command for a normal live stream whose window opens `start_in` s after `now`."""
+    relay = {
+        "run_id": f"relay-{uuid.uuid4().hex[:8]}",
+        "title": "Tiếp sóng Đài Phát thanh thành phố",
+        "priority": "normal",
+        "start_at": stamp(now + start_in),
+        "end_at": stamp(now + start_in + window_s),
+        "stream_url": "http://radio.test/live.mp3",
+    }
+    relay.update(fields)
+    return make_command("relay", cid, now, **relay)
 
 
 class Listener:

@@ -141,19 +141,6 @@ def test_an_unknown_type_or_version_is_rejected_as_unsupported(rig):
     assert [e["detail"]["reason"] for e in rig.events] == ["unsupported", "unsupported"]
 
 
-def test_a_relay_is_rejected_as_unsupported_until_streams_are_simulated(rig):
-    rig.command(
-        "relay",
-        run_id="r1",
-        title="Đài tỉnh",
-        priority="normal",
-        start_at=protocol.format_time(protocol.parse_time("2026-11-26T15:01:00Z")),
-        end_at=protocol.format_time(protocol.parse_time("2026-11-26T15:31:00Z")),
-        stream_url="http://radio.test/live",
-    )
-    assert [(e["state"], e["detail"]["reason"]) for e in rig.events] == [("rejected", "unsupported")]
-
-
 def test_an_unsigned_command_is_accepted_until_signatures_are_verified(rig):
     command = rig.play()
     assert "sig" not in command

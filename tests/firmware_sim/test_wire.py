@@ -9,7 +9,7 @@ import pytest
 from firmware_sim import Fleet, load_csv
 from firmware_sim.firmware import stamp
 from pa_controller.messaging import protocol
-from tests.firmware_sim.factories import Listener, make_command, make_play
+from tests.firmware_sim.factories import Listener, make_command, make_play, make_relay
 from tests.support.broker import running_broker
 
 ROOT = protocol.DEFAULT_ROOT
@@ -99,6 +99,29 @@ def test_a_play_for_every_cluster_is_received_ready_playing_done_and_in_the_trut
     assert {r["sha256"] for r in played} == {audio["sha256"]}
     assert all(r["started_at"] >= r["start_at"] and r["ended_at"] > r["started_at"] for r in played)
     assert audio_server.hits["/broadcast.mp3"] == CLUSTERS
+
+
+def test_a_relay_on_the_wire_plays_its_window_and_one_joined_late_plays_until_end_at(fleet, listener):
+    fleet.wait_connected(timeout=10)
+    on_time, late = "om-cvl-011", "om-cvl-012"
+    events = listener(protocol.wildcard(ROOT, protocol.EVENTS))
+    now = time.time()
+    relays = {
+        on_time: make_relay(on_time, now, start_in=1.0, window_s=1.0),
+        late: make_relay(late, now, start_in=-5.0, window_s=7.0),
+    }
+    for relay in relays.values():
+        events.command(ROOT, relay)
+
+    for cid, relay in relays.items():
+        assert events.wait_for(on("events", cmd_id=relay["id"], state="done"), timeout=10), cid
+        states = [p["state"] for _, p, _ in events.matching(on("events", cmd_id=relay["id"]))]
+        assert states == ["received", "ready", "playing", "done"], cid
+        (played,) = fleet.truth(event="played", run_id=relay["run_id"])
+        assert played["kind"] == "relay" and played["stream_url"] == relay["stream_url"]
+        assert played["ended_at"] >= relay["end_at"]
+    (joined,) = fleet.truth(event="played", run_id=relays[late]["run_id"])
+    assert joined["started_at"] > joined["start_at"]
 
 
 def test_a_malformed_command_is_rejected_and_the_fleet_survives(fleet, listener):
