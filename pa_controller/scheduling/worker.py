@@ -49,7 +49,7 @@ class Worker:
         self.plan_interval_s = plan_interval_s
         self.lock = SchedulerLock(config["SQLALCHEMY_DATABASE_URI"], config["INSTANCE_DIR"])
         self.stopped = threading.Event()
-        self._dispatch_jobs: set[int] = set()  # runs already given a dispatch job by this process
+        self._dispatch_jobs: set[tuple[int, datetime]] = set()  # (run, dispatch time) given a job by this process
 
     def start(self) -> None:
         """Take the scheduler lock (or raise SchedulerLocked), then start everything."""
@@ -72,15 +72,20 @@ class Worker:
         self.stopped.set()
 
     def schedule_dispatch(self, run_id: int, dispatch_at: datetime) -> None:
-        """Add the dispatch job of a run unless it exists (it may, from before a restart)."""
-        if run_id in self._dispatch_jobs:
+        """Add the dispatch job of a run unless it exists (it may, from before a restart).
+
+        A job is keyed by run and time: an edit replans runs, and SQLite may give a new run a deleted one's id.
+        A job whose time no longer matches finds its run not yet due and leaves it to the right one.
+        """
+        key = (run_id, dispatch_at)
+        if key in self._dispatch_jobs:
             return
         try:
             self.scheduler.add_job(jobs.dispatch_run, "date", run_date=dispatch_at, args=[run_id],
-                                   id=f"dispatch-run-{run_id}", replace_existing=False)
+                                   id=f"dispatch-run-{run_id}-{dispatch_at.timestamp():.0f}", replace_existing=False)
         except ConflictingIdError:
             pass
-        self._dispatch_jobs.add(run_id)
+        self._dispatch_jobs.add(key)
 
     def beat(self) -> None:
         """Record that the scheduler runs and whether MQTT is connected (read by /api/v1/health)."""

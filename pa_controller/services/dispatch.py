@@ -15,6 +15,7 @@ from pa_controller.services.broadcasts import plan_runs
 from pa_controller.services.proposals import resolve_targets
 
 log = logging.getLogger(__name__)
+EARLY_TOLERANCE = timedelta(seconds=1)
 
 
 def _claim(run_id: int, now) -> bool:
@@ -50,6 +51,8 @@ def dispatch_run(run_id: int) -> int:
     now = clock.now()
     run = db.session.get(Run, run_id)
     if run is None or run.state is not RunState.SCHEDULED:
+        return 0
+    if now < run.dispatch_at - EARLY_TOLERANCE:  # a job left from before an edit moved this run
         return 0
     if reason := _too_late(run, now):
         run.state, run.reason = RunState.MISSED, reason

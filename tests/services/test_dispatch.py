@@ -42,7 +42,7 @@ def test_a_run_is_dispatched_once_with_one_play_command_per_cluster(seeded):
 
 def test_a_normal_run_found_after_its_start_is_missed_not_played_late(seeded):
     run = schedule(seeded)
-    run.start_at = clock.now() - timedelta(seconds=30)
+    run.start_at = run.dispatch_at = clock.now() - timedelta(seconds=30)
     db.session.commit()
     assert dispatch.dispatch_run(run.id) == 0
     assert db.session.get(Run, run.id).state is RunState.MISSED
@@ -131,4 +131,11 @@ def test_a_run_of_a_cancelled_broadcast_is_never_dispatched(seeded):
     run.broadcast.cancelled_at = clock.now()
     db.session.commit()
     assert dispatch.dispatch_run(run.id) == 0
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_a_dispatch_job_left_from_before_an_edit_does_not_send_the_replanned_run_early(seeded):
+    run = schedule(seeded)  # due in an hour, dispatched a minute before
+    assert dispatch.dispatch_run(run.id) == 0, "fired an hour early: a stale job, not this run's"
+    assert db.session.get(Run, run.id).state is RunState.SCHEDULED
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0

@@ -93,7 +93,7 @@ def test_a_relay_found_late_is_still_joined_while_its_window_is_open(client, adm
         "title": "Tiếp sóng", "kind": "relay", "stream_url": "http://radio.example/live", "duration_s": 600,
         "targets": {"clusters": ["om-tlg-001"]}, "start_at": protocol.format_time(clock.now() + timedelta(hours=1))})
     run = runs_of(answer.get_json()["id"])[0]
-    run.start_at = clock.now() - timedelta(minutes=2)  # the controller was down over its start
+    run.start_at = run.dispatch_at = clock.now() - timedelta(minutes=2)  # the controller was down over its start
     run.closes_at = run.start_at + timedelta(minutes=10, seconds=30)
     db.session.commit()
     assert dispatch.dispatch_run(run.id) == 1
