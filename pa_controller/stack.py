@@ -52,7 +52,8 @@ class Stack:
         self.flask("db", "upgrade")
         self.flask("pa", "fleet", "import", str(FLEET_CSV))
         self.spawn("web", sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.http_port}",
-                   "--workers", "2", "--threads", "8", "--timeout", "120", "--access-logfile", "-", "--log-level", "warning", "wsgi:app")
+                   "--workers", "2", "--threads", "8", "--timeout", "120",  # a programme is composed in the request
+                   "--access-logfile", "-", "--log-level", "warning", "wsgi:app")
         self.spawn("scheduler", sys.executable, "-m", "flask", "pa", "scheduler")
         self.wait_for_web()
         token_file = self.instance / "bootstrap-token"

@@ -15,10 +15,17 @@ def bind(worker) -> None:
 
 
 def dispatch_run(run_id: int) -> None:
-    """Dispatch one run and wake the outbox publisher."""
+    """Dispatch one run and wake the outbox publisher; after a failure the next plan tick tries again."""
     with _worker.app.app_context():
-        if dispatch.dispatch_run(run_id):
-            _worker.outbox.wake()
+        try:
+            sent = dispatch.dispatch_run(run_id)
+        except Exception:
+            db.session.rollback()
+            _worker.forget_dispatch(run_id)
+            log.exception("dispatching run %s failed; retrying at the next plan tick", run_id)
+            return
+    if sent:
+        _worker.outbox.wake()
 
 
 def plan() -> None:

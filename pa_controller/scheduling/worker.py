@@ -27,7 +27,7 @@ LINKS = {"mqtt": MqttLink, "fake": FakeLink}
 class Worker:
     """Everything that must run in exactly one process."""
 
-    def __init__(self, app, *, plan_interval_s: float = 1.0):
+    def __init__(self, app, *, plan_interval_s: float = 0.5):
         self.app = app
         config = app.config
         self.inbox = Inbox(app, config["MQTT_ROOT"], ingest.APPLY_IN_ORDER)
@@ -64,6 +64,9 @@ class Worker:
         log.info("worker started: scheduler, MQTT link, inbox and outbox")
 
     def stop(self) -> None:
+        # APScheduler 3 looks for due jobs once more after shutting its executor down, and logs an error for
+        # each; the plan job is due every tick, so it goes first (start adds it again). Dispatch jobs stay stored.
+        self.scheduler.remove_job("plan")
         self.scheduler.shutdown(wait=True)
         self.outbox.stop()
         self.link.stop()
@@ -80,12 +83,20 @@ class Worker:
         key = (run_id, dispatch_at)
         if key in self._dispatch_jobs:
             return
+        if dispatch_at <= clock.now():  # due already (a "now" broadcast, or after downtime): no job, no wait
+            self._dispatch_jobs.add(key)
+            jobs.dispatch_run(run_id)
+            return
         try:
             self.scheduler.add_job(jobs.dispatch_run, "date", run_date=dispatch_at, args=[run_id],
                                    id=f"dispatch-run-{run_id}-{dispatch_at.timestamp():.0f}", replace_existing=False)
         except ConflictingIdError:
             pass
         self._dispatch_jobs.add(key)
+
+    def forget_dispatch(self, run_id: int) -> None:
+        """Let the next plan tick give a run a dispatch job again (its last attempt failed)."""
+        self._dispatch_jobs = {key for key in self._dispatch_jobs if key[0] != run_id}
 
     def beat(self) -> None:
         """Record that the scheduler runs and whether MQTT is connected (read by /api/v1/health)."""
