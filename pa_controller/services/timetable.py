@@ -45,8 +45,11 @@ def slots(schedule: Schedule, duration_ms: int, after: datetime, before: datetim
 
 def bookings(after: datetime, before: datetime, *, exclude_id: int | None = None) -> list[Booking]:
     """Return the bookings of every broadcast still in force with a slot in [after, before)."""
-    query = select(Broadcast).where(Broadcast.cancelled_at.is_(None),
-                                    Broadcast.until.is_(None) | (Broadcast.until >= after))
+    query = select(Broadcast).where(
+        Broadcast.cancelled_at.is_(None),
+        Broadcast.until.is_(None) | (Broadcast.until >= after),
+        Broadcast.rrule.is_not(None) | (Broadcast.start_at >= after),  # past one-offs are history, not bookings
+    )
     if exclude_id is not None:
         query = query.where(Broadcast.id != exclude_id)
     found = []
