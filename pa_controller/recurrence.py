@@ -18,6 +18,7 @@ ALLOWED_FREQUENCIES = {DAILY, WEEKLY, MONTHLY, YEARLY}
 MAX_PER_DAY = 24  # at most one run an hour on average, within any planning horizon
 MAX_CANDIDATES = 10_000  # occurrences examined while looking ahead, so no rule can spin
 MAX_EXDATES = 366
+FEASIBLE_WITHIN_D = 4 * 366  # every valid rule occurs within 4 years (a 29th of February)
 _UNTIL = re.compile(r"UNTIL=([0-9TZ]+)", re.IGNORECASE)
 
 
@@ -42,6 +43,9 @@ def _local_until(value: str) -> str:
         raise _invalid(f"UNTIL={value} is not a date (YYYYMMDD) or time (YYYYMMDDTHHMMSS[Z])") from None
 
 
+_FAR = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def _wall(moment: datetime) -> datetime:
     return moment.astimezone(LOCAL_ZONE).replace(tzinfo=None)
 
@@ -61,6 +65,8 @@ def parse_rule(text: str, start_at: datetime) -> rrule:
         text = text[6:]
     if not text or "\n" in text or "DTSTART" in text.upper():
         raise _invalid("rrule must be a single RRULE line")
+    if "BYSECOND" in text.upper():
+        raise _invalid("rrule may not use BYSECOND: announcements start on the minute", "too_often")
     text = _UNTIL.sub(lambda m: "UNTIL=" + _local_until(m.group(1)), text)
     try:
         parsed = rrulestr(text, dtstart=_wall(start_at))
@@ -73,7 +79,25 @@ def parse_rule(text: str, start_at: datetime) -> rrule:
                        "use BYHOUR/BYMINUTE for several times a day", "frequency")
     if len(parsed._byhour or ()) * len(parsed._byminute or ()) > MAX_PER_DAY:
         raise _invalid(f"rrule asks for more than {MAX_PER_DAY} runs a day", "too_often")
+    _require_feasible(parsed, text.upper())
     return parsed
+
+
+def _require_feasible(parsed: rrule, text: str) -> None:
+    """Refuse a rule whose day filters never match (30 February), before dateutil spends seconds finding out.
+
+    dateutil checks UNTIL only on a match, so a rule that never matches is searched up to the year 9999: at a
+    daily step, millions of days. Searching month by month is fast and finds the same days for these rules.
+    """
+    if parsed._freq == DAILY and parsed._interval > 1 and ("BYMONTH" in text or "BYDAY" in text):
+        raise _invalid("a DAILY rule with INTERVAL cannot also pick months or days; use WEEKLY or MONTHLY")
+    every_day = {} if parsed._original_rule.get("bymonthday") or parsed._original_rule.get("byweekday") else {
+        "bymonthday": list(range(1, 32))}
+    horizon = parsed._dtstart + timedelta(days=FEASIBLE_WITHIN_D)
+    probe = parsed.replace(freq=min(parsed._freq, MONTHLY), interval=1 if parsed._freq != MONTHLY else parsed._interval,
+                           count=None, until=horizon, **every_day)
+    if probe.after(parsed._dtstart, inc=True) is None:
+        raise _invalid(f"rrule has no occurrence within {FEASIBLE_WITHIN_D // 365} years of its start", "never")
 
 
 def parse_exdates(values, name: str = "exdates") -> frozenset[date]:
@@ -111,7 +135,10 @@ class Schedule:
         if self.rule is None:
             candidates = iter([self.start_at]) if after <= self.start_at else iter(())
         else:
-            walls = self._rule.xafter(_wall(max(after, self.start_at)), count=MAX_CANDIDATES, inc=True)
+            rule = self._rule
+            if rule._count is None:  # stop the search at `before`, however sparse the rule
+                rule = rule.replace(until=min(rule._until or datetime.max, _wall(min(before, _FAR))))
+            walls = rule.xafter(_wall(max(after, self.start_at)), count=MAX_CANDIDATES, inc=True)
             candidates = (_instant(w) for w in walls)
         for moment in candidates:
             if moment >= before or (self.until is not None and moment > self.until):

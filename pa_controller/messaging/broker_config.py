@@ -18,8 +18,9 @@ def render(port: int, data_dir: Path, *, host: str = "127.0.0.1", persistence: b
         f"listener {port} {host}",
         "protocol mqtt",
         "allow_anonymous true",
-        # A broadcast to every cluster of a province is queued per offline cluster.
-        "max_queued_messages 1000",
+        # Per client. The controller's one session collects every cluster's events (about 4 per cluster and
+        # run): while it is down, a district's worth must wait for it, or the run reports stay wrong forever.
+        "max_queued_messages 200000",
         "max_inflight_messages 100",
         "persistent_client_expiration 14d",
         "max_keepalive 300",

@@ -24,6 +24,7 @@ def dispatch_run(run_id: int) -> None:
             _worker.forget_dispatch(run_id)
             log.exception("dispatching run %s failed; retrying at the next plan tick", run_id)
             return
+    _worker.forget_dispatch(run_id)  # it is no longer scheduled: no plan tick returns it again
     if sent:
         _worker.outbox.wake()
 

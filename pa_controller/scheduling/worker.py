@@ -49,7 +49,7 @@ class Worker:
         self.plan_interval_s = plan_interval_s
         self.lock = SchedulerLock(config["SQLALCHEMY_DATABASE_URI"], config["INSTANCE_DIR"])
         self.stopped = threading.Event()
-        self._dispatch_jobs: set[tuple[int, datetime]] = set()  # (run, dispatch time) given a job by this process
+        self._dispatch_jobs: dict[int, datetime] = {}  # run → the dispatch time its job was given, in this process
 
     def start(self) -> None:
         """Take the scheduler lock (or raise SchedulerLocked), then start everything."""
@@ -80,11 +80,10 @@ class Worker:
         A job is keyed by run and time: an edit replans runs, and SQLite may give a new run a deleted one's id.
         A job whose time no longer matches finds its run not yet due and leaves it to the right one.
         """
-        key = (run_id, dispatch_at)
-        if key in self._dispatch_jobs:
+        if self._dispatch_jobs.get(run_id) == dispatch_at:
             return
+        self._dispatch_jobs[run_id] = dispatch_at
         if dispatch_at <= clock.now():  # due already (a "now" broadcast, or after downtime): no job, no wait
-            self._dispatch_jobs.add(key)
             jobs.dispatch_run(run_id)
             return
         try:
@@ -92,11 +91,10 @@ class Worker:
                                    id=f"dispatch-run-{run_id}-{dispatch_at.timestamp():.0f}", replace_existing=False)
         except ConflictingIdError:
             pass
-        self._dispatch_jobs.add(key)
 
     def forget_dispatch(self, run_id: int) -> None:
-        """Let the next plan tick give a run a dispatch job again (its last attempt failed)."""
-        self._dispatch_jobs = {key for key in self._dispatch_jobs if key[0] != run_id}
+        """Drop a run from the jobs given: dispatched, or to be given a job again after a failed attempt."""
+        self._dispatch_jobs.pop(run_id, None)
 
     def beat(self) -> None:
         """Record that the scheduler runs and whether MQTT is connected (read by /api/v1/health)."""

@@ -1,16 +1,17 @@
 """Create, edit, preview, plan and cancel broadcasts: the rules an officer's request must satisfy."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, select, update
 
 from pa_controller import clock
+from pa_controller.clock import LOCAL_ZONE
 from pa_controller.domain import ProgrammeKind, Role, RunState
 from pa_controller.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from pa_controller.extensions import db
-from pa_controller.models import Broadcast, BroadcastWard, Run, User
+from pa_controller.models import Audio, Broadcast, BroadcastWard, Run, User, Ward
 from pa_controller.services import access, guardrails, media, proposals, timetable
 from pa_controller.services.commands import queue_cancel
 from pa_controller.services.proposals import MAX_ID, Proposal
@@ -28,8 +29,12 @@ class Review:
 
 
 def _review(proposal: Proposal, now: datetime, exclude_id: int | None) -> Review:
-    after = now - timedelta(hours=1)  # runs under way still occupy their clusters
-    before = now + timedelta(days=current_app.config["CHECK_HORIZON_D"])
+    """Check the proposal's runs from now to CHECK_HORIZON_D days past its first one against the timetable."""
+    first = proposal.schedule.next(now, 1)
+    before = max([now, *first]) + timedelta(days=current_app.config["CHECK_HORIZON_D"])
+    # Others count from the start of today (sessions a day) or from as far back as a run still under way began.
+    today = datetime.combine(now.astimezone(LOCAL_ZONE).date(), time(0), LOCAL_ZONE)
+    after = min(today, now - timedelta(seconds=proposals.RELAY_SECONDS[1]))
     ours = timetable.slots(proposal.schedule, proposal.duration_ms, now, before)
     others = timetable.bookings(after, before, exclude_id=exclude_id)
     return Review(
@@ -69,7 +74,44 @@ def _admit(user: User, proposal: Proposal, found: Review) -> None:
         raise Forbidden("only an administrator may set the ward's broadcasting rules aside")
 
 
-def _apply(broadcast: Broadcast, user: User, proposal: Proposal, found: Review, now: datetime) -> None:
+def _clip(user: User, proposal: Proposal, broadcast: Broadcast | None) -> Audio | None:
+    """The one clip a run sends: the chosen clip, or the programme composed (again only if it changed)."""
+    programme = proposal.programme
+    if programme.kind is ProgrammeKind.RELAY:
+        return None
+    if not programme.composed:
+        return programme.items[0]
+    if broadcast is not None and broadcast.audio is not None and broadcast.programme == programme.describe():
+        return broadcast.audio
+    return media.compose(user, programme, proposal.title)
+
+
+def _save(user: User, proposal: Proposal, now: datetime, broadcast: Broadcast | None = None,
+          ) -> tuple[Broadcast, Review]:
+    """Check, compose, check again under lock, store and plan: the one path of creating and editing."""
+    exclude_id = broadcast.id if broadcast is not None else None
+    _admit(user, proposal, _review(proposal, now, exclude_id))  # refuse early, before seconds of composing
+    clip = _clip(user, proposal, broadcast)
+    # Two officers saving at once must not both pass the same free slot: lock the wards (PostgreSQL; SQLite
+    # writers are serialised by the database), then look again.
+    db.session.execute(select(Ward.id).where(Ward.id.in_(sorted(proposal.ward_ids))).with_for_update())
+    found = _review(proposal, now, exclude_id)
+    _admit(user, proposal, found)
+    if broadcast is None:
+        broadcast = Broadcast(created_by=user.id, created_at=now)
+        db.session.add(broadcast)
+    else:
+        broadcast.updated_at = now
+        db.session.execute(delete(Run).where(Run.broadcast_id == broadcast.id, Run.state == RunState.SCHEDULED))
+        db.session.expire(broadcast, ["runs"])
+        broadcast.planned_until = None
+    _apply(broadcast, user, proposal, found, clip)
+    plan_runs(broadcast, now, immediate=proposal.immediate)
+    db.session.commit()
+    return broadcast, found
+
+
+def _apply(broadcast: Broadcast, user: User, proposal: Proposal, found: Review, clip: Audio | None) -> None:
     programme = proposal.programme
     broadcast.title, broadcast.priority, broadcast.kind = proposal.title, proposal.priority, programme.kind
     broadcast.targets = proposal.targets
@@ -79,11 +121,8 @@ def _apply(broadcast: Broadcast, user: User, proposal: Proposal, found: Review, 
     broadcast.start_at, broadcast.rrule, broadcast.until = schedule.start_at, schedule.rule, schedule.until
     broadcast.exdates = sorted(d.isoformat() for d in schedule.exdates) or None
     broadcast.programme, broadcast.stream_url = programme.describe(), programme.stream_url
-    if programme.kind is ProgrammeKind.RELAY:
-        broadcast.audio, broadcast.duration_ms = None, programme.relay_ms
-    else:
-        broadcast.audio = media.compose(user, programme, proposal.title) if programme.composed else programme.items[0]
-        broadcast.duration_ms = broadcast.audio.duration_ms
+    broadcast.audio = clip
+    broadcast.duration_ms = clip.duration_ms if clip is not None else programme.relay_ms
     overriding = bool(found.violations)
     broadcast.override_reason = proposal.override_reason if overriding else None
     broadcast.override_by = user.id if overriding else None
@@ -92,34 +131,16 @@ def _apply(broadcast: Broadcast, user: User, proposal: Proposal, found: Review, 
 def create_broadcast(user: User, data) -> tuple[Broadcast, Review]:
     """Validate an officer's request, store the broadcast and plan its first runs."""
     now = clock.now()
-    proposal = _read(user, data, now)
-    found = _review(proposal, now, None)
-    _admit(user, proposal, found)
-    broadcast = Broadcast(created_by=user.id, created_at=now)
-    _apply(broadcast, user, proposal, found, now)
-    db.session.add(broadcast)
-    plan_runs(broadcast, now, immediate=proposal.immediate)
-    db.session.commit()
-    return broadcast, found
+    return _save(user, _read(user, data, now), now)
 
 
 def update_broadcast(user: User, broadcast_id: int, data) -> tuple[Broadcast, Review]:
     """Change a broadcast from now on: runs not yet dispatched are planned afresh, past runs keep their records."""
     now = clock.now()
-    broadcast = get_broadcast(user, broadcast_id)
+    broadcast = get_broadcast(user, broadcast_id, for_update=True)  # the scheduler's planning waits meanwhile
     if broadcast.cancelled_at is not None:
         raise Conflict("this broadcast was cancelled; create a new one")
-    proposal = _read(user, data, now, broadcast)
-    found = _review(proposal, now, broadcast.id)
-    _admit(user, proposal, found)
-    _apply(broadcast, user, proposal, found, now)
-    broadcast.updated_at = now
-    db.session.execute(delete(Run).where(Run.broadcast_id == broadcast.id, Run.state == RunState.SCHEDULED))
-    db.session.expire(broadcast, ["runs"])
-    broadcast.planned_until = None
-    plan_runs(broadcast, now, immediate=proposal.immediate)
-    db.session.commit()
-    return broadcast, found
+    return _save(user, _read(user, data, now, broadcast), now, broadcast)
 
 
 def plan_runs(broadcast: Broadcast, now: datetime, *, immediate: bool = False) -> int:
@@ -142,9 +163,10 @@ def plan_runs(broadcast: Broadcast, now: datetime, *, immediate: bool = False) -
     return created
 
 
-def get_broadcast(user: User, broadcast_id: int) -> Broadcast:
-    """Return a broadcast the user may see."""
-    broadcast = db.session.get(Broadcast, broadcast_id) if 1 <= broadcast_id <= MAX_ID else None
+def get_broadcast(user: User, broadcast_id: int, *, for_update: bool = False) -> Broadcast:
+    """Return a broadcast the user may see (locked against concurrent changes if for_update)."""
+    valid = 1 <= broadcast_id <= MAX_ID
+    broadcast = db.session.get(Broadcast, broadcast_id, with_for_update=for_update) if valid else None
     if broadcast is None:
         raise NotFound(f"broadcast {broadcast_id} does not exist")
     access.require_wards(user, {w.ward_id for w in broadcast.wards})

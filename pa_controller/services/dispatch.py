@@ -54,6 +54,10 @@ def dispatch_run(run_id: int) -> int:
         return 0
     if now < run.dispatch_at - EARLY_TOLERANCE:  # a job left from before an edit moved this run
         return 0
+    if run.broadcast.cancelled_at is not None:  # planned while its cancel was being saved
+        run.state, run.reason = RunState.CANCELLED, "broadcast cancelled"
+        db.session.commit()
+        return 0
     if reason := _too_late(run, now):
         run.state, run.reason = RunState.MISSED, reason
         db.session.commit()
@@ -94,7 +98,7 @@ def extend_plans() -> int:
         Broadcast.cancelled_at.is_(None),
         Broadcast.planned_until < soon,
         Broadcast.rrule.is_not(None) | (Broadcast.start_at >= Broadcast.planned_until),
-    )
+    ).with_for_update(skip_locked=True)  # a broadcast being edited right now is planned by its edit
     created = sum(plan_runs(b, now) for b in db.session.scalars(query))
     db.session.commit()
     return created

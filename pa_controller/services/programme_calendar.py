@@ -2,12 +2,9 @@
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
-from pa_controller.domain import RunState
 from pa_controller.errors import NotFound
 from pa_controller.extensions import db
-from pa_controller.models import Broadcast, Run, User, Ward
+from pa_controller.models import Broadcast, User, Ward
 from pa_controller.services import access, timetable
 from pa_controller.services.timetable import Slot
 
@@ -20,14 +17,10 @@ def ward_programme(user: User, ward_id: str, now: datetime) -> tuple[Ward, list[
     if ward is None:
         raise NotFound(f"ward {ward_id} does not exist")
     access.require_wards(user, {ward_id})
-    after, before = now - timedelta(days=1), now + timedelta(days=DAYS_AHEAD)
-    cancelled = set(db.session.execute(select(Run.broadcast_id, Run.start_at).where(
-        Run.state == RunState.CANCELLED, Run.start_at >= after, Run.start_at < before)).tuples())
     found = [
         (booking.broadcast, slot)
-        for booking in timetable.bookings(after, before)
+        for booking in timetable.bookings(now - timedelta(days=1), now + timedelta(days=DAYS_AHEAD))
         if ward_id in booking.ward_ids
         for slot in booking.slots
-        if (booking.broadcast.id, slot.start) not in cancelled
     ]
     return ward, sorted(found, key=lambda pair: pair[1].start)

@@ -64,6 +64,7 @@ class Proposal:
     programme: Programme
     targets: dict
     clusters: tuple[Cluster, ...]
+    named_wards: frozenset[str]  # every ward the targets name, also through clusters now retired or moved
     schedule: Schedule
     immediate: bool
     duration_ms: int  # how long one run sounds; for a composed programme, an estimate until it is built
@@ -71,7 +72,8 @@ class Proposal:
 
     @property
     def ward_ids(self) -> set[str]:
-        return {c.ward_id for c in self.clusters}
+        """The wards this broadcast concerns: those whose rights it needs, whose rules it must keep."""
+        return set(self.named_wards) | {c.ward_id for c in self.clusters}
 
     @property
     def cluster_ids(self) -> frozenset[str]:
@@ -79,6 +81,20 @@ class Proposal:
 
     def with_duration(self, duration_ms: int) -> "Proposal":
         return replace(self, duration_ms=duration_ms)
+
+
+def named_wards(targets: dict) -> frozenset[str]:
+    """The wards a (valid) target description names, whatever is in service there today.
+
+    Rights are checked on these, not only on today's clusters: a ward with no cluster in service now may get
+    one tomorrow, and dispatch resolves the targets again.
+    """
+    if targets.get("all") is True:
+        return frozenset(db.session.scalars(select(Ward.id)))
+    named = set(targets.get("wards", []))
+    if ids := targets.get("clusters"):
+        named |= set(db.session.scalars(select(Cluster.ward_id).where(Cluster.id.in_(ids))))
+    return frozenset(named)
 
 
 def resolve_targets(targets) -> list[Cluster]:
@@ -108,12 +124,13 @@ def resolve_targets(targets) -> list[Cluster]:
     return sorted(chosen.values(), key=lambda c: c.id)
 
 
-def _int(data: dict, key: str, low: int, high: int, default: int | None = None) -> int | None:
+def _number(data: dict, key: str, low: int, high: int, default=None, *, whole: bool = True):
     value = data.get(key, default)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise invalid(key, f"{key} must be a number from {low} to {high}")
+    kinds = int if whole else int | float
+    if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+        raise invalid(key, f"{key} must be a {'whole ' if whole else ''}number from {low} to {high}")
     return value
 
 
@@ -132,10 +149,13 @@ def _programme(data: dict) -> Programme:
         raise invalid("kind", "kind must be play (recorded audio) or relay (a live stream)") from None
     if kind is ProgrammeKind.RELAY:
         url = data.get("stream_url")
-        parts = urlsplit(url) if isinstance(url, str) and len(url) <= 1024 and "\x00" not in url else None
+        try:
+            parts = urlsplit(url) if isinstance(url, str) and len(url) <= 1024 and "\x00" not in url else None
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            parts = None
         if parts is None or parts.scheme not in STREAM_SCHEMES or not parts.netloc:
             raise invalid("stream_url", "stream_url must be an http(s), rtsp or rtmp address of a live stream")
-        seconds = _int(data, "duration_s", *RELAY_SECONDS)
+        seconds = _number(data, "duration_s", *RELAY_SECONDS)
         if seconds is None:
             raise invalid("duration_s", "a relay needs duration_s: how long to carry the stream, in seconds")
         return Programme(kind, stream_url=url, relay_ms=int(seconds * 1000))
@@ -147,8 +167,8 @@ def _programme(data: dict) -> Programme:
     chime = data.get("chime", False)
     if not isinstance(chime, bool):
         raise invalid("chime", "chime must be true or false")
-    return Programme(kind, items=tuple(_audio(i) for i in ids), repeat=_int(data, "repeat", 1, MAX_REPEAT, 1),
-                     gap_s=_int(data, "gap_s", 0, MAX_GAP_S, 0), chime=chime)
+    return Programme(kind, items=tuple(_audio(i) for i in ids), repeat=_number(data, "repeat", 1, MAX_REPEAT, 1),
+                     gap_s=_number(data, "gap_s", 0, MAX_GAP_S, 0, whole=False), chime=chime)
 
 
 def _start(value, now: datetime) -> tuple[datetime, bool]:
@@ -213,15 +233,21 @@ def read(data, now: datetime, *, chime_ms: int, editing: Broadcast | None = None
     except ValueError:
         raise invalid("priority", "priority must be normal, priority or emergency") from None
     programme = _programme(data)
+    duration_ms = estimated_ms(programme, chime_ms)
+    if programme.composed and duration_ms > current_app.config["COMPOSE_MAX_SECONDS"] * 1000:
+        raise invalid("items", f"the programme would last {duration_ms // 60000} min; at most "
+                               f"{current_app.config['COMPOSE_MAX_SECONDS'] / 60:.0f} min can be composed")
     clusters = resolve_targets(data.get("targets"))
     schedule, immediate = _schedule(data, now)
-    if not immediate and schedule.start_at < now and editing is None:
+    # An edit may keep a start in the past (the anchor of a rule already running), not move one there.
+    kept = editing is not None and abs(schedule.start_at - editing.start_at) < timedelta(seconds=1)
+    if not immediate and schedule.start_at < now and not kept:
         raise invalid("start_at", 'start_at is in the past; choose a later time or "now"')
     if not schedule.next(now, 1):
         raise invalid("rrule", "this schedule has no occurrence from now on")
     return Proposal(title=title.strip(), priority=priority, programme=programme, targets=data["targets"],
-                    clusters=tuple(clusters), schedule=schedule, immediate=immediate,
-                    duration_ms=estimated_ms(programme, chime_ms), override_reason=_override(data))
+                    clusters=tuple(clusters), named_wards=named_wards(data["targets"]), schedule=schedule,
+                    immediate=immediate, duration_ms=duration_ms, override_reason=_override(data))
 
 
 def current_values(broadcast: Broadcast) -> dict:

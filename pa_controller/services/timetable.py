@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from pa_controller.domain import Priority
+from pa_controller.domain import Priority, RunState
 from pa_controller.errors import ValidationFailed
 from pa_controller.extensions import db
-from pa_controller.models import Broadcast
+from pa_controller.models import Broadcast, Run
 from pa_controller.recurrence import Schedule
 from pa_controller.services.proposals import resolve_targets
 
@@ -52,17 +52,20 @@ def bookings(after: datetime, before: datetime, *, exclude_id: int | None = None
     )
     if exclude_id is not None:
         query = query.where(Broadcast.id != exclude_id)
+    cancelled = set(db.session.execute(select(Run.broadcast_id, Run.start_at).where(
+        Run.state == RunState.CANCELLED, Run.start_at >= after, Run.start_at < before)).tuples())
     found = []
     for broadcast in db.session.scalars(query):
-        taken = slots(broadcast.schedule, broadcast.duration_ms, after, before)
+        taken = [s for s in slots(broadcast.schedule, broadcast.duration_ms, after, before)
+                 if (broadcast.id, s.start) not in cancelled]
         if not taken:
             continue
         try:
             clusters = resolve_targets(broadcast.targets)
         except ValidationFailed:  # its clusters have all been retired since
             continue
-        found.append(Booking(broadcast, frozenset(c.id for c in clusters), frozenset(c.ward_id for c in clusters),
-                             taken))
+        wards = frozenset(w.ward_id for w in broadcast.wards)
+        found.append(Booking(broadcast, frozenset(c.id for c in clusters), wards, taken))
     return found
 
 
@@ -82,7 +85,9 @@ def conflicts(priority: Priority, cluster_ids: frozenset[str], ours: list[Slot],
     """Return the collisions of a proposed broadcast with stored ones of the same priority, first ones first."""
     if priority is Priority.EMERGENCY:
         return []
-    found = []
+    found = [{"broadcast_id": None, "title": "(its own runs)", "start_at": a.start, "end_at": a.end,
+              "proposed_start_at": b.start, "proposed_end_at": b.end, "clusters": [], "cluster_count": len(cluster_ids)}
+             for a, b in zip(ours, ours[1:], strict=False) if b.start < a.end]
     for booking in others:
         if booking.broadcast.priority is not priority:
             continue

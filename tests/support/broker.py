@@ -28,6 +28,8 @@ class Broker:
         return f"mqtt://{self.host}:{self.port}"
 
     def start(self) -> "Broker":
+        """Start the broker; after stop(), start() restarts it on the same port with the same persistence
+        directory, so persistent sessions and their queued QoS 1 messages survive, as in production."""
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         conf = broker_config.write(self.workdir / "mosquitto.conf", self.port)
         self.log = open(self.workdir / "mosquitto.log", "ab")
@@ -44,6 +46,7 @@ class Broker:
         raise RuntimeError("mosquitto did not open its port within 10 s")
 
     def stop(self) -> None:
+        """Stop the broker the way a service manager does (SIGTERM): it saves its persistence file first."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:

@@ -4,14 +4,24 @@ import json
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from contextlib import contextmanager
+from unittest import mock
+
+from sqlalchemy import select, update
 
 from pa_controller import clock
 from pa_controller.clock import LOCAL_ZONE
 from pa_controller.extensions import db
-from pa_controller.models import Broadcast, Delivery, Run
+from pa_controller.models import Broadcast, Cluster, Delivery, Run
 from pa_controller.services import dispatch, ingest
 from tests.factories import broadcast_request, event, make_audio
+
+
+@contextmanager
+def frozen_at(local: str):
+    """Set the controller's clock to a local time, as if the test ran then."""
+    with mock.patch("pa_controller.clock.now", return_value=clock.parse_local(local)):
+        yield
 
 
 def next_monday() -> date:
@@ -153,3 +163,34 @@ def test_only_an_administrator_sets_ward_rules_and_bad_rules_change_nothing(clie
     rules = client.get("/api/v1/wards/thoi-hoa/rules", headers=officer_auth).get_json()
     assert rules["quiet_hours"] is None and rules["max_sessions_per_day"] is None  # the test default: none
     assert client.get("/api/v1/wards/nowhere/rules", headers=admin_auth).status_code == 404
+
+
+def test_a_run_whose_slot_was_cancelled_frees_it(client, officer_auth, clip):
+    first = post(client, officer_auth, clip, start_at=(clock.now() + timedelta(hours=2)).isoformat())
+    run = db.session.scalars(select(Run).where(Run.broadcast_id == first.get_json()["id"])).one()
+    assert post(client, officer_auth, clip, start_at=run.start_at.isoformat()).status_code == 409
+    assert client.delete(f"/api/v1/runs/{run.id}", headers=officer_auth).status_code == 200
+    assert post(client, officer_auth, clip, start_at=run.start_at.isoformat()).status_code == 201
+
+
+def test_a_broadcast_whose_own_runs_overlap_is_a_conflict(client, officer_auth, clip):
+    answer = post(client, officer_auth, clip, start_at=at(8), rrule="FREQ=DAILY;BYHOUR=8;BYMINUTE=0,1")
+    assert answer.status_code == 409 and answer.get_json()["error"]["conflicts"][0]["broadcast_id"] is None
+
+
+def test_sessions_earlier_today_count_towards_the_daily_limit(client, admin_auth, officer_auth, clip):
+    client.put("/api/v1/wards/thoi-hoa/rules", headers=admin_auth, json={"max_sessions_per_day": 1})
+    with frozen_at(at(7, 55)):
+        assert post(client, officer_auth, clip, start_at=at(8)).status_code == 201
+    with frozen_at(at(8, 20)):  # the morning session has played; a second one that day is one too many
+        later = post(client, officer_auth, clip, start_at=at(8, 30))
+    assert later.status_code == 422
+    assert [v["rule"] for v in later.get_json()["error"]["violations"]] == ["sessions_per_day"]
+
+
+def test_an_officer_cannot_reach_another_ward_through_a_ward_with_no_cluster_in_service(client, officer_auth, clip):
+    db.session.execute(update(Cluster).where(Cluster.ward_id == "thoi-an").values(retired=True))
+    db.session.commit()
+    answer = post(client, officer_auth, clip, targets={"wards": ["thoi-hoa", "thoi-an"]})
+    assert answer.status_code == 403
+    assert db.session.scalars(select(Broadcast)).all() == []
