@@ -1,12 +1,11 @@
 """Through the API: conflicts (409), preemption across priorities, ward guardrails and their override."""
 
 import json
-from datetime import date, datetime, timedelta
-
-import pytest
 from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from unittest import mock
 
+import pytest
 from sqlalchemy import select, update
 
 from pa_controller import clock
