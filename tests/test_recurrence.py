@@ -128,7 +128,8 @@ def test_a_bare_until_date_means_the_whole_local_day():
 
 def test_rules_that_never_occur_are_refused_quickly_and_sparse_ones_are_not():
     start = instant(datetime(2027, 1, 31, 5, 30))
-    never_rules = ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "FREQ=MONTHLY;BYDAY=+6MO", "FREQ=MONTHLY;BYMONTHDAY=1;BYDAY=+2MO")
+    never_rules = ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "FREQ=MONTHLY;BYDAY=+6MO",
+                   "FREQ=MONTHLY;BYMONTHDAY=1;BYDAY=+2MO")
     for never in never_rules:
         with pytest.raises(ValidationFailed, match="no occurrence"):
             Schedule(start, never)
@@ -138,7 +139,8 @@ def test_rules_that_never_occur_are_refused_quickly_and_sparse_ones_are_not():
 
 @pytest.mark.parametrize("text", ["FREQ=HOURLY", "FREQ=DAILY;BYHOUR=5;BYMINUTE=30;BYSECOND=0,1,2",
                                   "FREQ=DAILY;INTERVAL=7;BYDAY=MO", "FREQ=DAILY;INTERVAL=0",
-                                  "FREQ=DAILY;BYHOUR=1,2,3,4,5;BYMINUTE=0,5,10,15,20,25", "FREQ=DAILY\nFREQ=WEEKLY", "DTSTART:20260101T000000\nFREQ=DAILY",
+                                  "FREQ=DAILY;BYHOUR=1,2,3,4,5;BYMINUTE=0,5,10,15,20,25",
+                                  "FREQ=DAILY\nFREQ=WEEKLY", "DTSTART:20260101T000000\nFREQ=DAILY",
                                   "FREQ=DAILY;UNTIL=tomorrow", "BYDAY=MO", "FREQ=WEEKLY;BYDAY=XX", ""])
 def test_rules_that_would_flood_or_cannot_be_read_are_refused(text):
     with pytest.raises(ValidationFailed):
