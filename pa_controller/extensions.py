@@ -1,11 +1,13 @@
 """Unbound extensions, bound to the app in create_app."""
 
+import sqlite3
+
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import Engine, MetaData, event
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints, so Alembic migrations are the same on SQLite and PostgreSQL.
@@ -27,3 +29,19 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_for_several_writers(dbapi_connection, _record) -> None:
+    """SQLite serves the web, the scheduler's job store and ingest at once: let readers run beside the writer.
+
+    WAL lets reads proceed during a write, and synchronous=NORMAL commits without an fsync each time (a power
+    cut may lose the last commits, a crash of the process loses nothing). Without it a fired job's bookkeeping
+    waited behind the dispatch it had just started (bench/firing.py). PostgreSQL is left alone.
+    """
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
