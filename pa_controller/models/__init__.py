@@ -3,12 +3,21 @@
 from pa_controller.models.broadcasts import Broadcast, BroadcastWard, Delivery, OutboxMessage, Run
 from pa_controller.models.fleet import Cluster, ClusterState, Ward
 from pa_controller.models.guardrails import WardRules
+from pa_controller.models.health import (
+    FleetCommand,
+    HeartbeatSample,
+    Incident,
+    MaintenanceWindow,
+    Outage,
+    TelemetryBucket,
+)
 from pa_controller.models.media import Audio
 from pa_controller.models.operations import StopOrder
 from pa_controller.models.people import ApiToken, User
 from pa_controller.models.service_beat import ServiceBeat
 
 __all__ = [
-    "ApiToken", "Audio", "Broadcast", "BroadcastWard", "Cluster", "ClusterState", "Delivery",
-    "OutboxMessage", "Run", "ServiceBeat", "StopOrder", "User", "Ward", "WardRules",
+    "ApiToken", "Audio", "Broadcast", "BroadcastWard", "Cluster", "ClusterState", "Delivery", "FleetCommand",
+    "HeartbeatSample", "Incident", "MaintenanceWindow", "OutboxMessage", "Outage", "Run", "ServiceBeat", "StopOrder",
+    "TelemetryBucket", "User", "Ward", "WardRules",
 ]

@@ -10,6 +10,7 @@ from pa_controller.extensions import db
 from pa_controller.messaging import protocol
 from pa_controller.messaging.protocol import parse_time
 from pa_controller.models import ClusterState, Delivery
+from pa_controller.services import telemetry
 
 log = logging.getLogger(__name__)
 HEARTBEAT_FIELDS = ("seq", "uptime_s", "playing", "volume", "rssi_dbm", "temp_c", "speakers_ok",
@@ -44,9 +45,10 @@ def apply_statuses(messages: list[tuple[str, dict]], now: datetime) -> int:
 
 
 def apply_heartbeats(messages: list[tuple[str, dict]], now: datetime) -> int:
-    """Keep the latest heartbeat of each cluster."""
-    applied = 0
+    """Keep the latest heartbeat of each cluster, and its history."""
+    applied, known = 0, []
     for state, payload in _known(messages):
+        known.append((state.cluster_id, payload))
         for name in HEARTBEAT_FIELDS:
             if name in payload:
                 setattr(state, name, payload[name])
@@ -56,6 +58,7 @@ def apply_heartbeats(messages: list[tuple[str, dict]], now: datetime) -> int:
             # A heartbeat proves the session is up even if its birth was missed.
             state.online, state.status, state.boot_id = True, ClusterStatus.ONLINE, payload["boot_id"]
         applied += 1
+    telemetry.record(known, now)
     return applied
 
 

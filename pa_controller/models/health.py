@@ -1,0 +1,100 @@
+"""Fleet health: outages, telemetry history, incidents, maintenance windows, remote commands."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from pa_controller.domain import CommandType, DeliveryState
+from pa_controller.extensions import db
+from pa_controller.models.types import EnumText, UTCDateTime
+
+
+class Outage(db.Model):
+    """One episode of a cluster being offline, judged on the controller's clock; open while ended_at is None."""
+
+    __table_args__ = (Index("ix_outage_cluster_started", "cluster_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("cluster.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    cause: Mapped[str] = mapped_column(String(32))  # "disconnected" (will) or "silent" (no heartbeat)
+
+
+class HeartbeatSample(db.Model):
+    """A raw heartbeat's measurements, kept for a short window (TELEMETRY_RAW_H) only."""
+
+    __table_args__ = (Index("ix_heartbeat_sample_cluster_at", "cluster_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cluster_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    rssi_dbm: Mapped[float | None]
+    temp_c: Mapped[float | None]
+    volume: Mapped[int | None]
+    speakers_ok: Mapped[int | None]
+    amp_ok: Mapped[bool | None]
+
+
+class TelemetryBucket(db.Model):
+    """Five minutes of one cluster's heartbeats, rolled up; kept 90 days."""
+
+    cluster_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    bucket_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True, index=True)
+    beats: Mapped[int]
+    rssi_avg: Mapped[float | None]
+    rssi_min: Mapped[float | None]
+    temp_avg: Mapped[float | None]
+    temp_max: Mapped[float | None]
+    volume: Mapped[int | None]  # the last one
+    speakers_ok_min: Mapped[int | None]
+    amp_faults: Mapped[int] = mapped_column(default=0)  # heartbeats with amp_ok false
+
+
+class Incident(db.Model):
+    """What a technician is told once: an outage, a ward-wide outage (power cut), a speaker or amplifier fault."""
+
+    __table_args__ = (Index("ix_incident_open", "closed_at", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # cluster_offline, ward_outage, speaker_fault, amplifier_fault
+    cluster_id: Mapped[str | None] = mapped_column(ForeignKey("cluster.id"), index=True)
+    ward_id: Mapped[str | None] = mapped_column(ForeignKey("ward.id"), index=True)
+    summary: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[dict | None] = mapped_column(JSON)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))  # None: closed by recovery
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # delivered to the webhook
+    notify_attempts: Mapped[int] = mapped_column(default=0)
+
+
+class MaintenanceWindow(db.Model):
+    """While it lasts, outages of its ward or cluster open no incident."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ward_id: Mapped[str | None] = mapped_column(ForeignKey("ward.id"))
+    cluster_id: Mapped[str | None] = mapped_column(ForeignKey("cluster.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FleetCommand(db.Model):
+    """A remote command to one cluster (volume, test tone, reboot), tracked like a delivery."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cmd_id: Mapped[str] = mapped_column(String(36), unique=True)
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("cluster.id"), index=True)
+    type: Mapped[CommandType] = mapped_column(EnumText(CommandType))
+    params: Mapped[dict | None] = mapped_column(JSON)
+    issued_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[DeliveryState] = mapped_column(EnumText(DeliveryState), default=DeliveryState.PENDING)
+    at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    detail: Mapped[dict | None] = mapped_column(JSON)
