@@ -61,6 +61,7 @@ class Incident(db.Model):
     kind: Mapped[str] = mapped_column(String(32))  # cluster_offline, ward_outage, speaker_fault, amplifier_fault
     cluster_id: Mapped[str | None] = mapped_column(ForeignKey("cluster.id"), index=True)
     ward_id: Mapped[str | None] = mapped_column(ForeignKey("ward.id"), index=True)
+    outage_id: Mapped[int | None] = mapped_column(ForeignKey("outage.id"), unique=True)  # a cluster_offline's
     summary: Mapped[str] = mapped_column(String(300))
     detail: Mapped[dict | None] = mapped_column(JSON)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)

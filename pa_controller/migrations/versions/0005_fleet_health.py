@@ -68,11 +68,25 @@ def upgrade():
     with op.batch_alter_table('fleet_command', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_fleet_command_cluster_id'), ['cluster_id'], unique=False)
 
+    op.create_table('outage',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('cluster_id', sa.String(length=32), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('cause', sa.String(length=32), nullable=False),
+    sa.ForeignKeyConstraint(['cluster_id'], ['cluster.id'], name=op.f('fk_outage_cluster_id_cluster')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outage'))
+    )
+    with op.batch_alter_table('outage', schema=None) as batch_op:
+        batch_op.create_index('ix_outage_cluster_started', ['cluster_id', 'started_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outage_ended_at'), ['ended_at'], unique=False)
+
     op.create_table('incident',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('cluster_id', sa.String(length=32), nullable=True),
     sa.Column('ward_id', sa.String(length=32), nullable=True),
+    sa.Column('outage_id', sa.Integer(), nullable=True),
     sa.Column('summary', sa.String(length=300), nullable=False),
     sa.Column('detail', sa.JSON(), nullable=True),
     sa.Column('opened_at', sa.DateTime(timezone=True), nullable=False),
@@ -86,7 +100,9 @@ def upgrade():
     sa.ForeignKeyConstraint(['closed_by'], ['user.id'], name=op.f('fk_incident_closed_by_user')),
     sa.ForeignKeyConstraint(['cluster_id'], ['cluster.id'], name=op.f('fk_incident_cluster_id_cluster')),
     sa.ForeignKeyConstraint(['ward_id'], ['ward.id'], name=op.f('fk_incident_ward_id_ward')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_incident'))
+    sa.ForeignKeyConstraint(['outage_id'], ['outage.id'], name=op.f('fk_incident_outage_id_outage')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_incident')),
+    sa.UniqueConstraint('outage_id', name=op.f('uq_incident_outage_id'))
     )
     with op.batch_alter_table('incident', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_incident_cluster_id'), ['cluster_id'], unique=False)
@@ -110,19 +126,6 @@ def upgrade():
     with op.batch_alter_table('maintenance_window', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_maintenance_window_ends_at'), ['ends_at'], unique=False)
 
-    op.create_table('outage',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('cluster_id', sa.String(length=32), nullable=False),
-    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('cause', sa.String(length=32), nullable=False),
-    sa.ForeignKeyConstraint(['cluster_id'], ['cluster.id'], name=op.f('fk_outage_cluster_id_cluster')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outage'))
-    )
-    with op.batch_alter_table('outage', schema=None) as batch_op:
-        batch_op.create_index('ix_outage_cluster_started', ['cluster_id', 'started_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_outage_ended_at'), ['ended_at'], unique=False)
-
     with op.batch_alter_table('cluster_state', schema=None) as batch_op:
         batch_op.add_column(sa.Column('born_at', sa.DateTime(timezone=True), nullable=True))
 
@@ -134,11 +137,6 @@ def downgrade():
     with op.batch_alter_table('cluster_state', schema=None) as batch_op:
         batch_op.drop_column('born_at')
 
-    with op.batch_alter_table('outage', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_outage_ended_at'))
-        batch_op.drop_index('ix_outage_cluster_started')
-
-    op.drop_table('outage')
     with op.batch_alter_table('maintenance_window', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_maintenance_window_ends_at'))
 
@@ -162,4 +160,9 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_heartbeat_sample_at'))
 
     op.drop_table('heartbeat_sample')
+    with op.batch_alter_table('outage', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outage_ended_at'))
+        batch_op.drop_index('ix_outage_cluster_started')
+
+    op.drop_table('outage')
     # ### end Alembic commands ###
