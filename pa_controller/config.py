@@ -68,6 +68,10 @@ class Config:
         self.HEARTBEAT_S = float(env("PA_HEARTBEAT_S", "30"))
         self.PLAN_HORIZON_H = float(env("PA_PLAN_HORIZON_H", "48"))
         self.CHECK_HORIZON_D = int(env("PA_CHECK_HORIZON_D", "62"))  # days checked for conflicts and guardrails
+        self.FLEET_WATCH_S = float(env("PA_FLEET_WATCH_S", "2"))  # how often outages and incidents are judged
+        self.INCIDENT_HOLD_S = float(env("PA_INCIDENT_HOLD_S", "60"))  # an outage waits this long to see if its ward
+        self.WARD_OUTAGE_SHARE = float(env("PA_WARD_OUTAGE_SHARE", "0.5"))  # ...goes down with it (a power cut)
+        self.ALERT_WEBHOOK_URL = env("PA_ALERT_WEBHOOK_URL", "")  # incidents opened and closed are POSTed here
         self.QUIET_HOURS = _quiet_hours(env("PA_QUIET_HOURS", "21:30-05:00"))  # a ward's default; "" for none
         self.AUDIO_MAX_BYTES = int(env("PA_AUDIO_MAX_BYTES", str(50 * 1024 * 1024)))
         self.AUDIO_MAX_SECONDS = float(env("PA_AUDIO_MAX_SECONDS", "1800"))

@@ -17,7 +17,8 @@ class Outage(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cluster_id: Mapped[str] = mapped_column(ForeignKey("cluster.id"))
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)  # last heard of, or its will arrived
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the controller judged it offline
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     cause: Mapped[str] = mapped_column(String(32))  # "disconnected" (will) or "silent" (no heartbeat)
 

@@ -72,6 +72,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('cluster_id', sa.String(length=32), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('detected_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('cause', sa.String(length=32), nullable=False),
     sa.ForeignKeyConstraint(['cluster_id'], ['cluster.id'], name=op.f('fk_outage_cluster_id_cluster')),
