@@ -2,8 +2,9 @@
 
 import logging
 
+from pa_controller import clock
 from pa_controller.extensions import db
-from pa_controller.services import dispatch
+from pa_controller.services import alerts, dispatch, fleet_watch, telemetry
 
 log = logging.getLogger(__name__)
 _worker = None  # the running Worker, set by Worker.start in the one scheduler process
@@ -29,12 +30,25 @@ def dispatch_run(run_id: int) -> None:
         _worker.outbox.wake()
 
 
+def watch() -> None:
+    """Judge the fleet (outages, incidents) and tell the webhook; a failure waits for the next tick."""
+    with _worker.app.app_context():
+        try:
+            now = clock.now()
+            fleet_watch.sweep(now)
+            alerts.notify(now)
+        except Exception:
+            db.session.rollback()
+            log.exception("watching the fleet failed")
+
+
 def plan() -> None:
     """Extend plans, give every due run its dispatch job, close finished runs, beat; each step alone."""
     steps = (
         dispatch.extend_plans,
         lambda: [_worker.schedule_dispatch(run_id, at) for run_id, at in dispatch.due_runs(horizon_s=3600)],
         dispatch.close_runs,
+        telemetry.prune,  # does its work at most once a minute
         _worker.beat,
     )
     with _worker.app.app_context():

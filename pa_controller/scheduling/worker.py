@@ -61,12 +61,15 @@ class Worker:
         self.scheduler.start()
         self.scheduler.add_job(jobs.plan, "interval", seconds=self.plan_interval_s, id="plan",
                                replace_existing=True, next_run_time=clock.now())
+        self.scheduler.add_job(jobs.watch, "interval", seconds=self.app.config["FLEET_WATCH_S"], id="watch",
+                               replace_existing=True, next_run_time=clock.now())
         log.info("worker started: scheduler, MQTT link, inbox and outbox")
 
     def stop(self) -> None:
         # APScheduler 3 looks for due jobs once more after shutting its executor down, and logs an error for
-        # each; the plan job is due every tick, so it goes first (start adds it again). Dispatch jobs stay stored.
-        self.scheduler.remove_job("plan")
+        # each; the interval jobs are due every tick, so they go first (start adds them again). Dispatch jobs stay.
+        for job_id in ("plan", "watch"):
+            self.scheduler.remove_job(job_id)
         self.scheduler.shutdown(wait=True)
         self.outbox.stop()
         self.link.stop()

@@ -9,7 +9,7 @@ from pa_controller.domain import ClusterStatus, DeliveryState
 from pa_controller.extensions import db
 from pa_controller.messaging import protocol
 from pa_controller.messaging.protocol import parse_time
-from pa_controller.models import ClusterState, Delivery
+from pa_controller.models import ClusterState, Delivery, FleetCommand
 from pa_controller.services import telemetry
 
 log = logging.getLogger(__name__)
@@ -27,13 +27,26 @@ def _known(messages: list[tuple[str, dict]]):
             yield state, payload
 
 
+def _older_than_birth(state: ClusterState, will: dict) -> bool:
+    """A will of an earlier connection: another boot, or the same boot before its latest birth (a quick reconnect).
+
+    The two times compared come from the same cluster clock, so their order holds even if that clock is off.
+    """
+    if will["boot_id"] != state.boot_id:
+        return True
+    return state.born_at is not None and parse_time(will["at"]) < state.born_at
+
+
 def apply_statuses(messages: list[tuple[str, dict]], now: datetime) -> int:
     """Record births and wills; a will from an older boot than the current birth is ignored."""
     applied = 0
     for state, payload in _known(messages):
-        if not payload["online"] and state.online and payload["boot_id"] != state.boot_id:
-            log.info("ignored stale will of %s (boot %s, now %s)", state.cluster_id, payload["boot_id"], state.boot_id)
+        if not payload["online"] and state.online and _older_than_birth(state, payload):
+            log.info("ignored stale will of %s (boot %s at %s; born %s at %s)", state.cluster_id, payload["boot_id"],
+                     payload["at"], state.boot_id, state.born_at)
             continue
+        if payload["online"]:
+            state.born_at = parse_time(payload["at"])
         state.online = payload["online"]
         state.boot_id = payload["boot_id"]
         state.status = ClusterStatus.ONLINE if payload["online"] else ClusterStatus.OFFLINE
@@ -62,28 +75,36 @@ def apply_heartbeats(messages: list[tuple[str, dict]], now: datetime) -> int:
     return applied
 
 
+def _advance(record: Delivery | FleetCommand, payload: dict) -> bool:
+    """Move a delivery or a fleet command to an event's state unless that would move it backwards."""
+    new = DeliveryState(payload["state"])
+    old = record.state
+    if old.is_final or (not new.is_final and new.progress <= old.progress):
+        return False
+    record.state = new
+    record.at = parse_time(payload["at"])
+    if payload.get("detail"):
+        record.detail = {**(record.detail or {}), **payload["detail"]}
+    return True
+
+
 def apply_events(messages: list[tuple[str, dict]], now: datetime) -> int:
-    """Advance deliveries; a state never moves backwards, and a final state is final."""
+    """Advance deliveries and remote commands; a state never moves backwards, and a final state is final."""
     by_cmd = {}
     for cid, payload in messages:
         by_cmd.setdefault(payload["cmd_id"], []).append((cid, payload))
     # Row locks (PostgreSQL) serialise this with a concurrent cancel, so a final state stays final.
-    deliveries = db.session.scalars(select(Delivery).where(Delivery.cmd_id.in_(by_cmd)).with_for_update())
+    deliveries = list(db.session.scalars(select(Delivery).where(Delivery.cmd_id.in_(by_cmd)).with_for_update()))
+    # Most events answer plays; only the rest can be remote commands (set_volume, test_tone, reboot).
+    others = set(by_cmd) - {d.cmd_id for d in deliveries}
+    fleet_commands = db.session.scalars(select(FleetCommand).where(FleetCommand.cmd_id.in_(others))) if others else []
     applied = 0
-    for delivery in deliveries:
-        for cid, payload in by_cmd[delivery.cmd_id]:
-            if cid != delivery.cluster_id:
-                log.warning("event for command %s came from %s, not %s", delivery.cmd_id, cid, delivery.cluster_id)
+    for record in [*deliveries, *fleet_commands]:
+        for cid, payload in by_cmd[record.cmd_id]:
+            if cid != record.cluster_id:
+                log.warning("event for command %s came from %s, not %s", record.cmd_id, cid, record.cluster_id)
                 continue
-            new = DeliveryState(payload["state"])
-            old = delivery.state
-            if old.is_final or (not new.is_final and new.progress <= old.progress):
-                continue
-            delivery.state = new
-            delivery.at = parse_time(payload["at"])
-            if payload.get("detail"):
-                delivery.detail = {**(delivery.detail or {}), **payload["detail"]}
-            applied += 1
+            applied += _advance(record, payload)
     return applied
 
 

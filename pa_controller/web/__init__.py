@@ -13,19 +13,22 @@ def select_locale() -> str:
 
 
 def register_web(app: Flask, babel) -> None:
-    from pa_controller.web import api, calendar, media, pages
+    from pa_controller.web import api, api_fleet, api_incidents, calendar, media, pages
     from pa_controller.web.errors import register_errors
     from pa_controller.web.formatting import register_filters
+    from pa_controller.web.technician import bp as technician_bp
 
     babel.init_app(app, locale_selector=select_locale, default_timezone=app.config["DISPLAY_TIMEZONE"])
     app.jinja_env.globals["get_locale"] = get_locale
     login_manager.login_view = "pages.login"
     login_manager.user_loader(lambda user_id: db.session.get(User, int(user_id)))
-    app.register_blueprint(api.bp)
-    csrf.exempt(api.bp)  # bearer tokens only: no cookie, nothing to forge
+    for blueprint in (api.bp, api_fleet.bp, api_incidents.bp):
+        app.register_blueprint(blueprint)
+        csrf.exempt(blueprint)  # bearer tokens only: no cookie, nothing to forge
     app.register_blueprint(media.bp)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(technician_bp)
     register_filters(app)
     app.before_request(_refuse_nul)
     app.after_request(_security_headers)

@@ -1,0 +1,137 @@
+"""Incidents as technicians handle them: listed, acknowledged, closed, sent to a webhook; maintenance windows."""
+
+import logging
+from datetime import datetime
+
+import requests
+from flask import current_app
+from sqlalchemy import select
+
+from pa_controller import clock
+from pa_controller.domain import Role
+from pa_controller.errors import Conflict, NotFound, ValidationFailed
+from pa_controller.extensions import db
+from pa_controller.messaging.protocol import format_time
+from pa_controller.models import Cluster, Incident, MaintenanceWindow, User, Ward
+from pa_controller.services import access
+from pa_controller.services.proposals import MAX_ID
+
+log = logging.getLogger(__name__)
+WATCHERS = (Role.ADMIN, Role.TECHNICIAN)
+MAX_ATTEMPTS = 10
+BATCH = 20
+
+
+def list_incidents(user: User, *, open_only: bool = True, limit: int = 200) -> list[Incident]:
+    query = select(Incident).order_by(Incident.opened_at.desc()).limit(limit)
+    if open_only:
+        query = query.where(Incident.closed_at.is_(None))
+    if (scope := access.ward_scope(user)) is not None:
+        query = query.where(Incident.ward_id.in_(scope))
+    return list(db.session.scalars(query))
+
+
+def get_incident(user: User, incident_id: int) -> Incident:
+    incident = db.session.get(Incident, incident_id) if 1 <= incident_id <= MAX_ID else None
+    if incident is None:
+        raise NotFound(f"incident {incident_id} does not exist")
+    access.require_wards(user, {incident.ward_id} if incident.ward_id else set())
+    return incident
+
+
+def acknowledge(user: User, incident_id: int) -> Incident:
+    """Say someone is on it; an incident is acknowledged once."""
+    access.require_role(user, *WATCHERS)
+    incident = get_incident(user, incident_id)
+    if incident.acknowledged_at is None:
+        incident.acknowledged_at, incident.acknowledged_by = clock.now(), user.id
+        db.session.commit()
+    return incident
+
+
+def close(user: User, incident_id: int) -> Incident:
+    """Close by hand (an incident also closes itself on recovery)."""
+    access.require_role(user, *WATCHERS)
+    incident = get_incident(user, incident_id)
+    if incident.closed_at is not None:
+        raise Conflict(f"incident {incident_id} is already closed")
+    incident.closed_at, incident.closed_by = clock.now(), user.id
+    db.session.commit()
+    return incident
+
+
+def _moment(data: dict, key: str) -> datetime:
+    try:
+        return clock.parse_local(str(data.get(key, "")).replace("\x00", "?"))
+    except ValueError:
+        raise ValidationFailed(f"{key} must be an RFC 3339 time", fields={key: "invalid"}) from None
+
+
+def add_maintenance(user: User, data) -> MaintenanceWindow:
+    """A window in which outages of a ward, a cluster, or (neither given) the whole district open no incident."""
+    access.require_role(user, *WATCHERS)
+    if not isinstance(data, dict):
+        raise ValidationFailed("the body must be a JSON object")
+    starts_at, ends_at = _moment(data, "starts_at"), _moment(data, "ends_at")
+    if ends_at <= starts_at:
+        raise ValidationFailed("ends_at must be after starts_at", fields={"ends_at": "before_start"})
+    reason = data.get("reason")
+    if not isinstance(reason, str) or not 3 <= len(reason.strip()) <= 500 or "\x00" in reason:
+        raise ValidationFailed("reason must say in 3–500 characters what the maintenance is", fields={"reason": "x"})
+    ward_id, cluster_id = data.get("ward"), data.get("cluster")
+    for value, model, name in ((ward_id, Ward, "ward"), (cluster_id, Cluster, "cluster")):
+        if value is not None and (not isinstance(value, str) or db.session.get(model, value) is None):
+            raise ValidationFailed(f"{name} {value!r} does not exist", fields={name: "unknown"})
+    window = MaintenanceWindow(ward_id=ward_id, cluster_id=cluster_id, starts_at=starts_at, ends_at=ends_at,
+                               reason=reason.strip(), created_by=user.id, created_at=clock.now())
+    db.session.add(window)
+    db.session.commit()
+    return window
+
+
+def list_maintenance(user: User) -> list[MaintenanceWindow]:
+    access.require_role(user, *WATCHERS)
+    query = select(MaintenanceWindow).where(MaintenanceWindow.ends_at > clock.now())
+    return list(db.session.scalars(query.order_by(MaintenanceWindow.starts_at)))
+
+
+def notify(now: datetime) -> int:
+    """POST opened and closed incidents to ALERT_WEBHOOK_URL; return how many were delivered.
+
+    Each change is sent until the webhook answers 2xx, at most MAX_ATTEMPTS times (once per watch tick).
+    """
+    url = current_app.config["ALERT_WEBHOOK_URL"]
+    if not url:
+        return 0
+    pending = (Incident.notified_at.is_(None)) | (Incident.closed_at.is_not(None) & (Incident.notified_at
+                                                                                       < Incident.closed_at))
+    query = select(Incident).where(pending, Incident.notify_attempts < MAX_ATTEMPTS).order_by(Incident.id)
+    delivered = 0
+    for incident in db.session.scalars(query.limit(BATCH)):
+        event = "incident.closed" if incident.closed_at else "incident.opened"
+        try:
+            answer = requests.post(url, json={"event": event, "incident": describe(incident)}, timeout=3)
+            ok = 200 <= answer.status_code < 300
+        except requests.RequestException as exc:
+            ok = False
+            log.warning("webhook %s unreachable: %s", url, exc)
+        if ok:
+            incident.notified_at, incident.notify_attempts = now, 0
+            delivered += 1
+        else:
+            incident.notify_attempts += 1
+    db.session.commit()
+    return delivered
+
+
+def describe(incident: Incident) -> dict:
+    """An incident as the API and the webhook show it."""
+
+    def utc(moment: datetime | None) -> str | None:
+        return None if moment is None else format_time(moment)
+
+    return {
+        "id": incident.id, "kind": incident.kind, "cluster": incident.cluster_id, "ward": incident.ward_id,
+        "summary": incident.summary, "detail": incident.detail, "opened_at": utc(incident.opened_at),
+        "closed_at": utc(incident.closed_at), "acknowledged_at": utc(incident.acknowledged_at),
+    }

@@ -1,0 +1,233 @@
+"""Outages and incidents on the controller's clock: one incident per outage, one per power cut, none in maintenance."""
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from sqlalchemy import select
+
+from pa_controller.domain import ClusterStatus, Role
+from pa_controller.extensions import db
+from pa_controller.messaging.protocol import format_time
+from pa_controller.models import Cluster, ClusterState, Incident, MaintenanceWindow, Outage
+from pa_controller.services import alerts, fleet_watch, ingest
+from pa_controller.services.fleet import effective_status
+from pa_controller.services.people import create_user
+from tests.conftest import PASSWORD
+
+T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+BEAT = 30  # the test config's HEARTBEAT_S is 30 unless changed
+
+
+@pytest.fixture
+def watch(seeded):
+    seeded.config.update(HEARTBEAT_S=BEAT, INCIDENT_HOLD_S=0, WARD_OUTAGE_SHARE=0.5)
+    return seeded
+
+
+def status(cid: str, online: bool, at: datetime, boot: str = "boot-1") -> None:
+    payload = {"v": 1, "cid": cid, "online": online, "boot_id": boot, "fw": "sim", "at": format_time(at)}
+    ingest.apply_statuses([(cid, payload)], at)
+    db.session.commit()
+
+
+def heartbeat(cid: str, now: datetime, boot: str = "boot-1", **fields) -> None:
+    payload = {"v": 1, "cid": cid, "at": format_time(now), "boot_id": boot, "seq": 1, "uptime_s": 5, "state": "idle",
+               "playing": None, "armed": [], "volume": 70, "rssi_dbm": -70, "temp_c": 40, "speakers_ok": 2,
+               "speakers_total": 2, "amp_ok": True, "fw": "sim", **fields}
+    ingest.apply_heartbeats([(cid, payload)], now)
+    db.session.commit()
+
+
+def incidents(kind: str | None = None) -> list[Incident]:
+    query = select(Incident).order_by(Incident.id)
+    return [i for i in db.session.scalars(query) if kind is None or i.kind == kind]
+
+
+def ward_clusters(ward: str) -> list[str]:
+    return list(db.session.scalars(select(Cluster.id).where(Cluster.ward_id == ward).order_by(Cluster.id)))
+
+
+def state_of(cid: str) -> ClusterState:
+    return db.session.get(ClusterState, cid)
+
+
+def test_a_late_will_of_an_earlier_connection_of_the_same_boot_is_ignored(watch):
+    status("om-tho-001", True, T0)
+    status("om-tho-001", True, T0 + timedelta(seconds=5))  # a quick reconnect, same boot
+    status("om-tho-001", False, T0)  # the will registered by the first connection arrives last
+    assert state_of("om-tho-001").online is True
+    status("om-tho-001", False, T0 + timedelta(seconds=5))  # the current connection's own will
+    assert state_of("om-tho-001").online is False
+
+
+def test_a_will_from_an_older_boot_is_ignored(watch):
+    status("om-tho-001", True, T0, boot="boot-2")
+    status("om-tho-001", False, T0 + timedelta(seconds=9), boot="boot-1")
+    assert state_of("om-tho-001").online is True
+
+
+def test_a_silent_cluster_is_stale_after_two_intervals_then_offline_with_one_outage(watch):
+    status("om-tho-001", True, T0)
+    heartbeat("om-tho-001", T0)
+    judged = {s: effective_status(state_of("om-tho-001"), T0 + timedelta(seconds=s), BEAT) for s in (59, 61, 89, 91)}
+    assert judged == {59: ClusterStatus.ONLINE, 61: ClusterStatus.STALE, 89: ClusterStatus.STALE,
+                      91: ClusterStatus.OFFLINE}
+    for seconds in (61, 91, 95, 120):
+        fleet_watch.sweep(T0 + timedelta(seconds=seconds))
+    [outage] = db.session.scalars(select(Outage)).all()
+    assert outage.cause == "silent" and outage.started_at == T0 and outage.ended_at is None
+    heartbeat("om-tho-001", T0 + timedelta(seconds=130))
+    fleet_watch.sweep(T0 + timedelta(seconds=131))
+    assert outage.ended_at == T0 + timedelta(seconds=130)
+    [incident] = incidents("cluster_offline")
+    assert incident.outage_id == outage.id and incident.closed_at is not None
+
+
+def test_ten_clusters_flapping_five_times_give_exactly_one_incident_per_outage(watch):
+    flappers = ward_clusters("thoi-an")[:10]
+    now = T0
+    for cid in flappers:
+        status(cid, True, now)
+    for _ in range(5):
+        now += timedelta(seconds=10)
+        for cid in flappers:
+            status(cid, False, now - timedelta(seconds=10))
+        fleet_watch.sweep(now)
+        fleet_watch.sweep(now + timedelta(seconds=1))  # judged again while still down: nothing new
+        now += timedelta(seconds=10)
+        for cid in flappers:
+            status(cid, True, now)
+        fleet_watch.sweep(now)
+    assert len(db.session.scalars(select(Outage)).all()) == 50
+    found = incidents("cluster_offline")
+    assert len(found) == 50 and len({i.outage_id for i in found}) == 50
+    assert all(i.closed_at is not None for i in found)
+
+
+def test_most_of_a_ward_going_down_together_is_one_ward_incident(watch):
+    watch.config.update(INCIDENT_HOLD_S=60)
+    ward = ward_clusters("thoi-hoa")
+    down = ward[: int(len(ward) * 0.8)]
+    for cid in ward:
+        status(cid, True, T0)
+        heartbeat(cid, T0)
+    for cid in down:  # a power cut: wills arrive over a few seconds
+        status(cid, False, T0)
+    up = [cid for cid in ward if cid not in down]
+
+    def tick(seconds: int, alive: list[str]) -> None:
+        for cid in alive:
+            heartbeat(cid, T0 + timedelta(seconds=seconds))
+        fleet_watch.sweep(T0 + timedelta(seconds=seconds))
+
+    for seconds in (2, 30, 61, 120):
+        tick(seconds, up)
+    [power_cut] = incidents("ward_outage")
+    assert power_cut.ward_id == "thoi-hoa" and power_cut.detail == {"offline": len(down), "clusters": len(ward)}
+    assert incidents("cluster_offline") == []
+    for cid in down[:-3]:  # power is back; three stay down
+        status(cid, True, T0 + timedelta(seconds=200))
+    for seconds in (201, 230):
+        tick(seconds, up + down[:-3])
+    assert power_cut.closed_at is not None
+    assert sorted(i.cluster_id for i in incidents("cluster_offline")) == sorted(down[-3:])
+
+
+def test_maintenance_opens_no_incident_until_it_ends(watch, seeded):
+    db.session.add(MaintenanceWindow(cluster_id="om-tho-001", starts_at=T0, ends_at=T0 + timedelta(minutes=30),
+                                     reason="thay bộ khuếch đại", created_at=T0))
+    status("om-tho-001", True, T0)
+    status("om-tho-001", False, T0 + timedelta(seconds=1))
+    fleet_watch.sweep(T0 + timedelta(minutes=5))
+    assert incidents() == [] and len(db.session.scalars(select(Outage)).all()) == 1
+    fleet_watch.sweep(T0 + timedelta(minutes=31))
+    assert [i.kind for i in incidents()] == ["cluster_offline"]
+
+
+def test_dead_speakers_and_a_silent_amplifier_raise_their_own_incidents(watch):
+    status("om-tho-001", True, T0)
+    heartbeat("om-tho-001", T0, speakers_ok=1, amp_ok=False)
+    fleet_watch.sweep(T0 + timedelta(seconds=1))
+    heartbeat("om-tho-001", T0 + timedelta(seconds=30), speakers_ok=1, amp_ok=False)
+    fleet_watch.sweep(T0 + timedelta(seconds=31))
+    assert sorted(i.kind for i in incidents()) == ["amplifier_fault", "speaker_fault"]
+    heartbeat("om-tho-001", T0 + timedelta(seconds=60))
+    fleet_watch.sweep(T0 + timedelta(seconds=61))
+    assert all(i.closed_at is not None for i in incidents())
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        self.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_incidents_opened_and_closed_reach_the_webhook_once_each(watch):
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Hook.received = []
+    watch.config["ALERT_WEBHOOK_URL"] = f"http://127.0.0.1:{server.server_port}/hook"
+    try:
+        status("om-tho-001", True, T0)
+        status("om-tho-001", False, T0 + timedelta(seconds=1))
+        fleet_watch.sweep(T0 + timedelta(seconds=2))
+        assert alerts.notify(T0 + timedelta(seconds=2)) == 1
+        assert alerts.notify(T0 + timedelta(seconds=4)) == 0
+        status("om-tho-001", True, T0 + timedelta(seconds=10))
+        fleet_watch.sweep(T0 + timedelta(seconds=11))
+        assert alerts.notify(T0 + timedelta(seconds=11)) == 1
+    finally:
+        server.shutdown()
+    assert [m["event"] for m in _Hook.received] == ["incident.opened", "incident.closed"]
+    assert _Hook.received[0]["incident"]["cluster"] == "om-tho-001"
+
+
+def test_an_unreachable_webhook_is_retried_and_then_given_up(watch):
+    watch.config["ALERT_WEBHOOK_URL"] = "http://127.0.0.1:9/hook"  # the discard port: refused
+    status("om-tho-001", True, T0)
+    status("om-tho-001", False, T0 + timedelta(seconds=1))
+    fleet_watch.sweep(T0 + timedelta(seconds=2))
+    for _ in range(alerts.MAX_ATTEMPTS + 2):
+        assert alerts.notify(T0 + timedelta(seconds=3)) == 0
+    assert incidents()[0].notify_attempts == alerts.MAX_ATTEMPTS
+
+
+def test_technicians_acknowledge_and_close_through_the_api(watch, client, technician_auth, officer_auth):
+    status("om-tho-001", True, T0)
+    status("om-tho-001", False, T0 + timedelta(seconds=1))
+    fleet_watch.sweep(T0 + timedelta(seconds=2))
+    [listed] = client.get("/api/v1/incidents", headers=technician_auth).get_json()
+    assert listed["kind"] == "cluster_offline" and listed["ward"] == "thoi-hoa"
+    assert client.get("/api/v1/incidents", headers=officer_auth).get_json()[0]["id"] == listed["id"]
+    assert client.post(f"/api/v1/incidents/{listed['id']}/ack", headers=officer_auth).status_code == 403
+    acked = client.post(f"/api/v1/incidents/{listed['id']}/ack", headers=technician_auth).get_json()
+    assert acked["acknowledged_at"] is not None
+    assert client.post(f"/api/v1/incidents/{listed['id']}/close", headers=technician_auth).status_code == 200
+    assert client.post(f"/api/v1/incidents/{listed['id']}/close", headers=technician_auth).status_code == 409
+    assert client.get("/api/v1/incidents", headers=technician_auth).get_json() == []
+    assert client.post("/api/v1/incidents/999/ack", headers=technician_auth).status_code == 404
+
+
+def test_maintenance_windows_are_checked_before_they_are_stored(watch, client, technician_auth, officer_auth):
+    good = {"starts_at": "2026-12-01T08:00", "ends_at": "2026-12-01T10:00", "reason": "Thay ắc quy", "ward": "thoi-an"}
+    assert client.post("/api/v1/maintenance", headers=officer_auth, json=good).status_code == 403
+    for bad in ({**good, "ends_at": "2026-12-01T07:00"}, {**good, "ward": "nowhere"}, {**good, "reason": ""},
+                {**good, "starts_at": "tomorrow"}, {**good, "cluster": 5}):
+        assert client.post("/api/v1/maintenance", headers=technician_auth, json=bad).status_code == 422, bad
+    assert db.session.scalars(select(MaintenanceWindow)).all() == []
+    assert client.post("/api/v1/maintenance", headers=technician_auth, json=good).status_code == 201
+
+
+def test_an_officer_is_not_a_watcher(seeded):
+    officer = create_user("o2", PASSWORD, Role.OFFICER, "thoi-hoa")
+    with pytest.raises(Exception, match="role"):
+        alerts.add_maintenance(officer, {})
