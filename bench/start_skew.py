@@ -41,7 +41,7 @@ from paho.mqtt.properties import Properties  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-from firmware_sim import Fleet, load_csv  # noqa: E402
+from firmware_sim import Fleet, load_csv, read_truth  # noqa: E402
 from pa_controller.extensions import db  # noqa: E402
 from pa_controller.messaging import protocol  # noqa: E402
 from pa_controller.models import OutboxMessage, Run, User  # noqa: E402
@@ -136,19 +136,10 @@ def upload_clip(api: Api, workdir: Path, frequency: int, seconds: float) -> dict
         return api.post("/api/v1/audio", files={"file": (source.name, clip)}, data={"title": f"tone {frequency}"})
 
 
-def read_records(truth: Path, **match) -> list[dict]:
-    """read_truth, but tolerant of the line the simulator process is writing right now (read_truth is not)."""
-    if not truth.exists():
-        return []
-    complete = truth.read_text(encoding="utf-8").rpartition("\n")[0]
-    records = [json.loads(line) for line in complete.splitlines() if line.strip()]
-    return [r for r in records if all(r.get(k) == v for k, v in match.items())]
-
-
 def wait_played(truth: Path, run_id: str, until: datetime) -> list[dict]:
     """Wait for every cluster's `played` record of a run (or the deadline); return the records."""
     while True:
-        played = read_records(truth, event="played", run_id=run_id)
+        played = read_truth(truth, event="played", run_id=run_id)
         if len(played) >= CLUSTERS or time.time() > until.timestamp():
             return played
         time.sleep(0.25)
@@ -160,7 +151,7 @@ def skews(played: list[dict]) -> list[float]:
 
 def last_received(truth: Path, run_id: str, start_at: datetime) -> float:
     """Seconds before start_at that the last cluster received its command (negative: after)."""
-    received = read_records(truth, event="received", run_id=run_id)
+    received = read_truth(truth, event="received", run_id=run_id)
     if not received:
         return float("nan")
     return start_at.timestamp() - max(wire_ms(r["at"]) for r in received) / 1000

@@ -19,7 +19,8 @@ Library API, as the controller's integration tests use it::
   `.call(fn, *args)` runs fn on the loop thread, `.truth(**match)` reads the truth log.
 - `ClusterSpec(cid, speakers=2, ward="", amp_ok=True, speakers_ok=None)`: inject faults by overriding.
 - `load_csv(path=DEFAULT_FLEET_CSV, limit=None)`, `load_api(url, token, limit=None)`, `synthesize(n)`.
-- `read_truth(path, **match)`: the ground-truth records; `event` is one of received, played,
+- `read_truth(path, **match)`: the ground-truth records (a last line still being written is left
+  out, so it can read the log of a running simulator); `event` is one of received, played,
   preempted, cancelled, tone, rebooted. A played/preempted/cancelled record has `kind` "clip" (with
   `sha256`) or "relay" (with `stream_url` and `end_at`: a relay joined late has started_at > start_at).
 - `Firmware(spec, uplink, board)`: the per-cluster state machine alone, for tests with a fake clock.

@@ -3,6 +3,9 @@
 It knows nothing of MQTT or threads. A session feeds it command payloads and
 publishes what it sends through its `Uplink`; everything that happens later
 goes through the board's timer heap, so tests drive it with a fake clock.
+Its time is `board.now()`, and what it publishes or writes to the truth log goes
+through `board.afterwards`: clusters due at the same moment all start then, and
+publish once they all have (see `Timers`).
 """
 
 import hashlib
@@ -65,6 +68,19 @@ class Board:
     heartbeat_s: float = 30.0
     fw: str = FW_VERSION
 
+    def now(self) -> float:
+        """Return a cluster's time: the instant of the timer batch being run, else the clock.
+
+        Every cluster that a batch starts has started sound at that instant, however long the one
+        loop thread takes to get through the batch: each real cluster has a CPU of its own.
+        """
+        instant = self.timers.instant
+        return self.clock() if instant is None else instant
+
+    def afterwards(self, callback: Callable, *args) -> None:
+        """Do I/O (publish, write truth) once the running timer batch is through, or at once outside one."""
+        self.timers.afterwards(callback, *args)
+
 
 def stamp(moment: float) -> str:
     """Render epoch seconds as a wire time."""
@@ -101,7 +117,7 @@ class Firmware:
     def boot(self) -> None:
         """Start a new boot: fresh boot_id, uptime and heartbeat sequence."""
         self.boot_id = uuid.uuid4().hex
-        self.booted_at = self.board.clock()
+        self.booted_at = self.board.now()
         self.seq = 0
 
     @property
@@ -129,12 +145,12 @@ class Firmware:
             "online": online,
             "boot_id": self.boot_id,
             "fw": self.board.fw,
-            "at": stamp(self.board.clock()),
+            "at": stamp(self.board.now()),
         }
 
     def heartbeat(self) -> dict:
         """Return the next Heartbeat payload, advancing `seq`."""
-        now = self.board.clock()
+        now = self.board.now()
         self.seq += 1
         rssi_dbm, temp_c = self.sensors.read(self._playing is not None)
         return {
@@ -160,7 +176,7 @@ class Firmware:
         """Send heartbeats every heartbeat_s, the first at a random offset so a fleet does not beat at once."""
         if self._heartbeat is None:
             first = self.board.rng.uniform(0, self.board.heartbeat_s)
-            self._heartbeat = self.board.timers.call_at(self.board.clock() + first, self._beat)
+            self._heartbeat = self.board.timers.call_at(self.board.now() + first, self._beat)
 
     def halt(self) -> None:
         """Cancel every pending timer: the process is going away."""
@@ -170,8 +186,8 @@ class Firmware:
             run.set_timer(None)
 
     def _beat(self) -> None:
-        self._heartbeat = self.board.timers.call_at(self.board.clock() + self.board.heartbeat_s, self._beat)
-        self.uplink.send(protocol.HEARTBEAT, self.heartbeat())
+        self._heartbeat = self.board.timers.call_at(self.board.now() + self.board.heartbeat_s, self._beat)
+        self.board.afterwards(self.uplink.send, protocol.HEARTBEAT, self.heartbeat())
 
     # ----- command intake
 
@@ -198,7 +214,7 @@ class Firmware:
         if known is not None:
             self._reject(cmd_id, run_id, "replay", "this command id was already used for a different command")
             return
-        if epoch(command["expires_at"]) < self.board.clock():
+        if epoch(command["expires_at"]) < self.board.now():
             self.board.tally.expired += 1
             self._emit(cmd_id, EventState.EXPIRED, run_id, {"expires_at": command["expires_at"]})
             return
@@ -282,13 +298,13 @@ class Firmware:
         self.volume = command["volume"]
 
     def _test_tone(self, command: dict) -> None:
-        now = self.board.clock()
+        now = self.board.now()
         run = Run(command["id"], None, Kind.TONE, Priority.NORMAL, now, command["duration_ms"], self._next_arrival())
         self._runs[run.key] = run
         self._due(run)
 
     def _reboot(self, command: dict) -> None:
-        self.board.timers.call_at(self.board.clock() + REBOOT_DELAY_S, self._restart, command["id"])
+        self.board.timers.call_at(self.board.now() + REBOOT_DELAY_S, self._restart, command["id"])
 
     _HANDLERS = {
         CommandType.PLAY: _play,
@@ -336,7 +352,7 @@ class Firmware:
         run.phase = Phase.ARMED
         self.board.tally.ready += 1
         self._emit(run.cmd_id, EventState.READY, run.run_id)
-        if self.board.clock() >= run.start_at:
+        if self.board.now() >= run.start_at:
             self._due(run)
         else:
             run.set_timer(self.board.timers.call_at(run.start_at, self._due, run))
@@ -363,7 +379,7 @@ class Firmware:
                 return
 
     def _start(self, run: Run) -> bool:
-        now = self.board.clock()
+        now = self.board.now()
         if run.kind is Kind.RELAY and now >= run.end_at:
             self._window_closed(run)
             return False
@@ -382,7 +398,7 @@ class Firmware:
         return True
 
     def _ended(self, run: Run) -> None:
-        now = self.board.clock()
+        now = self.board.now()
         self._forget(run)
         self.board.tally.done += 1
         if run.kind is Kind.TONE:
@@ -396,7 +412,7 @@ class Firmware:
 
     def _interrupt(self, run: Run, state: EventState, by: str, **extra) -> None:
         """End a run early (preempted or cancelled) and report it against the run's own command."""
-        now = self.board.clock()
+        now = self.board.now()
         was_playing = run.phase is Phase.PLAYING
         self._forget(run)
         detail = {"by": by, **extra}
@@ -414,7 +430,7 @@ class Firmware:
         for run in victims:
             self._interrupt(run, EventState.CANCELLED, by=cmd_id, reason="reboot")
         previous = self.boot_id
-        self.uplink.restart()
+        self.board.afterwards(self.uplink.restart)  # after the cancelled events, as before
         self.boot()
         self._truth("rebooted", cmd_id, None, previous_boot_id=previous, boot_id=self.boot_id)
 
@@ -422,7 +438,7 @@ class Firmware:
 
     def _missed_grace(self, run: Run) -> bool:
         """Tell whether a run can no longer start: a clip past its grace, a relay past its window."""
-        now = self.board.clock()
+        now = self.board.now()
         if run.kind is Kind.RELAY:
             return now >= run.end_at  # a live stream can be joined mid-way, at any priority
         return run.priority is not Priority.EMERGENCY and now > run.start_at + GRACE_S
@@ -470,18 +486,18 @@ class Firmware:
         }
 
     def _truth(self, event: str, cmd_id: str, run_id: str | None, **fields) -> None:
-        record = {"cid": self.cid, "run_id": run_id, "cmd_id": cmd_id, "event": event, "at": stamp(self.board.clock())}
-        self.board.truth.write({**record, **fields})
+        record = {"cid": self.cid, "run_id": run_id, "cmd_id": cmd_id, "event": event, "at": stamp(self.board.now())}
+        self.board.afterwards(self.board.truth.write, {**record, **fields})
 
     def _emit(self, cmd_id: str, state: EventState, run_id: str | None = None, detail: dict | None = None) -> None:
         payload = {"v": protocol.VERSION, "cid": self.cid, "cmd_id": cmd_id}
         if run_id is not None:
             payload["run_id"] = run_id
         payload["state"] = state.value
-        payload["at"] = stamp(self.board.clock())
+        payload["at"] = stamp(self.board.now())
         if detail:
             payload["detail"] = detail
-        self.uplink.send(protocol.EVENTS, payload)
+        self.board.afterwards(self.uplink.send, protocol.EVENTS, payload)
 
 
 def _check_values(command: dict) -> None:

@@ -32,9 +32,19 @@ class TruthLog:
 
 
 def read_truth(path: str | Path, **match) -> list[dict]:
-    """Return the records of a truth log, keeping those whose fields equal every `match` item."""
+    """Return the records of a truth log, keeping those whose fields equal every `match` item.
+
+    A simulator may be writing the log as it is read: a last line without its newline that does not
+    parse (or decode) yet is the record being written, and is left out. Any other bad line raises.
+    """
     path = Path(path)
     if not path.exists():
         return []
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    *lines, tail = path.read_bytes().split(b"\n")
+    records = [json.loads(line.decode("utf-8")) for line in lines if line.strip()]
+    if tail.strip():
+        try:
+            records.append(json.loads(tail.decode("utf-8")))
+        except ValueError:  # JSONDecodeError, or UnicodeDecodeError: cut inside a character
+            pass
     return [r for r in records if all(r.get(k) == v for k, v in match.items())]

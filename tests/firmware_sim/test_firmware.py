@@ -2,11 +2,13 @@
 
 import json
 
-from firmware_sim.firmware import GRACE_S, REBOOT_DELAY_S, epoch
+import pytest
+
+from firmware_sim.firmware import GRACE_S, REBOOT_DELAY_S, Firmware, epoch, stamp
 from firmware_sim.media import FetchOutcome
 from firmware_sim.roster import ClusterSpec
 from pa_controller.messaging import protocol
-from tests.firmware_sim.factories import CID, Rig, make_play
+from tests.firmware_sim.factories import CID, FakeUplink, Rig, make_play
 
 
 def play_through(rig: Rig, **fields) -> dict:
@@ -402,3 +404,55 @@ def test_the_status_and_its_will_carry_the_current_boot_id(rig):
     assert online["boot_id"] == will["boot_id"] == rig.firmware.boot_id
     assert (online["online"], will["online"]) == (True, False)
     protocol.decode(protocol.STATUS, CID, protocol.encode(will))
+
+
+# ----- many clusters on one loop thread
+
+
+class SlowUplink(FakeUplink):
+    """An uplink whose every publish takes `cost` s of the shared clock, as the one loop thread's I/O does."""
+
+    def __init__(self, cid: str, clock, cost: float):
+        super().__init__(cid)
+        self.clock, self.cost = clock, cost
+
+    def send(self, kind: str, payload: dict) -> None:
+        super().send(kind, payload)
+        self.clock.now += self.cost
+
+
+def test_clusters_due_together_all_start_at_start_at_however_long_their_publishing_takes():
+    rig = Rig(instant_audio=True)
+    uplinks = [SlowUplink(f"om-cvl-{n:03}", rig.clock, cost=0.001) for n in range(1, 51)]
+    fleet = [Firmware(ClusterSpec(u.cid, speakers=2), u, rig.board) for u in uplinks]
+    commands = [make_play(fw.cid, rig.clock.now, start_in=10) for fw in fleet]
+    for firmware, command in zip(fleet, commands, strict=True):
+        firmware.handle_command(protocol.encode(command))
+    rig.clock.now = epoch(commands[0]["start_at"])  # every play starts at the same instant
+    rig.timers.run_due(rig.clock.now)
+    assert rig.clock.now - epoch(commands[0]["start_at"]) == pytest.approx(0.050, abs=1e-4)  # 50 publishes later
+    for uplink, command in zip(uplinks, commands, strict=True):
+        playing = [p for kind, p in uplink.sent if kind == protocol.EVENTS and p["state"] == "playing"]
+        assert [p["detail"]["started_at"] for p in playing] == [command["start_at"]]
+    rig.advance(10)
+    played = rig.truth.of(event="played")
+    assert len(played) == 50
+    assert {(r["started_at"], r["ended_at"]) for r in played} == {
+        (commands[0]["start_at"], stamp(epoch(commands[0]["start_at"]) + 5))}
+
+
+def test_in_a_batch_each_cluster_keeps_its_own_order_of_events_and_truth():
+    rig = Rig(instant_audio=True)
+    sent = []
+    rig.board.truth.write = lambda record: sent.append(("truth", record["cid"], record["event"]))
+    uplinks = [FakeUplink(cid) for cid in ("om-cvl-001", "om-cvl-002")]
+    for uplink in uplinks:
+        uplink.send = lambda kind, payload: sent.append((kind, payload["cid"], payload.get("state")))
+    fleet = [Firmware(ClusterSpec(u.cid), u, rig.board) for u in uplinks]
+    for firmware in fleet:
+        firmware.handle_command(protocol.encode(make_play(firmware.cid, rig.clock.now, start_in=1, duration_ms=1000)))
+    sent.clear()
+    rig.advance(2)  # start, then the end of both one second later
+    assert sent == [(protocol.EVENTS, "om-cvl-001", "playing"), (protocol.EVENTS, "om-cvl-002", "playing"),
+                    ("truth", "om-cvl-001", "played"), (protocol.EVENTS, "om-cvl-001", "done"),
+                    ("truth", "om-cvl-002", "played"), (protocol.EVENTS, "om-cvl-002", "done")]

@@ -65,3 +65,35 @@ def test_an_unpaced_pacer_lets_everything_through_at_once():
         pacer.request(lambda: opened.append(clock.now))
     drive(timers, clock, until=1)
     assert opened == [0.0] * 500
+
+
+def test_the_timers_due_together_run_as_one_instant_and_their_io_waits_for_all_of_them():
+    timers, seen = Timers(), []
+    for name in ("a", "b"):
+        timers.call_at(1.0, lambda name=name: (seen.append((name, timers.instant)),
+                                               timers.afterwards(seen.append, f"sent {name}")))
+    timers.afterwards(seen.append, "outside a batch")
+    assert seen == ["outside a batch"] and timers.instant is None
+    timers.run_due(1.25)
+    assert seen[1:] == [("a", 1.25), ("b", 1.25), "sent a", "sent b"]
+    assert timers.instant is None
+
+
+def test_a_timer_due_within_the_batch_runs_in_it_before_the_io():
+    timers, seen = Timers(), []
+
+    def first():
+        timers.afterwards(seen.append, "io of first")
+        timers.call_at(timers.instant, seen.append, "chained")
+
+    timers.call_at(1.0, first)
+    assert timers.run_due(1.0) == 2
+    assert seen == ["chained", "io of first"]
+
+
+def test_failing_io_goes_to_on_error_and_the_rest_still_runs():
+    errors, ran = [], []
+    timers = Timers(on_error=errors.append)
+    timers.call_at(1.0, lambda: (timers.afterwards(lambda: 1 / 0), timers.afterwards(ran.append, "after")))
+    timers.run_due(1.0)
+    assert [type(e) for e in errors] == [ZeroDivisionError] and ran == ["after"]

@@ -1,6 +1,9 @@
 """The ground-truth log."""
 
+import json
 import threading
+
+import pytest
 
 from firmware_sim.truth import TruthLog, read_truth
 
@@ -29,3 +32,34 @@ def test_truth_lines_from_many_threads_never_interleave(tmp_path):
         thread.join()
     log.close()
     assert len(read_truth(log.path)) == 800
+
+
+def test_a_last_line_still_being_written_is_left_out(tmp_path):
+    path = tmp_path / "truth.jsonl"
+    path.write_text('{"event":"played","cid":"a"}\n{"event":"played","ci', encoding="utf-8")
+    assert read_truth(path) == [{"event": "played", "cid": "a"}]
+    with path.open("a", encoding="utf-8") as log:
+        log.write('d":"b"}\n')
+    assert read_truth(path, event="played") == [{"event": "played", "cid": "a"}, {"event": "played", "cid": "b"}]
+
+
+def test_a_last_line_cut_inside_a_character_is_left_out(tmp_path):
+    path = tmp_path / "truth.jsonl"
+    path.write_bytes('{"title":"Thông báo"}\n{"title":"Th'.encode() + "ô".encode()[:1])
+    assert read_truth(path) == [{"title": "Thông báo"}]
+
+
+def test_a_complete_last_record_without_its_newline_is_kept(tmp_path):
+    path = tmp_path / "truth.jsonl"
+    path.write_text('{"cid":"a"}\n{"cid":"b"}', encoding="utf-8")
+    assert read_truth(path) == [{"cid": "a"}, {"cid": "b"}]
+
+
+def test_a_broken_line_before_the_last_still_raises(tmp_path):
+    path = tmp_path / "truth.jsonl"
+    path.write_text('{"cid":"a"}\n{"cid":\n{"cid":"c"}\n', encoding="utf-8")
+    with pytest.raises(json.JSONDecodeError):
+        read_truth(path)
+    path.write_text('{"cid":"a"}\n{"cid":\n', encoding="utf-8")  # ends with its newline: complete, and broken
+    with pytest.raises(json.JSONDecodeError):
+        read_truth(path)
