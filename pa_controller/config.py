@@ -66,6 +66,8 @@ class Config:
         self.LATE_GRACE_S = 2.0  # PROTOCOL.md rule 3
         self.RUN_SETTLE_S = float(env("PA_RUN_SETTLE_S", "30"))
         self.HEARTBEAT_S = float(env("PA_HEARTBEAT_S", "30"))
+        self.TELEMETRY_RAW_H = float(env("PA_TELEMETRY_RAW_H", "6"))  # raw heartbeat samples kept, hours
+        self.TELEMETRY_KEEP_D = float(env("PA_TELEMETRY_KEEP_D", "90"))  # five-minute telemetry rollups kept, days
         self.PLAN_HORIZON_H = float(env("PA_PLAN_HORIZON_H", "48"))
         self.CHECK_HORIZON_D = int(env("PA_CHECK_HORIZON_D", "62"))  # days checked for conflicts and guardrails
         self.FLEET_WATCH_S = float(env("PA_FLEET_WATCH_S", "2"))  # how often outages and incidents are judged

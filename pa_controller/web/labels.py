@@ -35,6 +35,11 @@ LABELS = {
     "session_length": _l("Buổi phát quá dài"),
     "weekday": _l("Ngày trong tuần không được phát"),
     "blackout_date": _l("Ngày cấm phát"),
+    # incidents (services/fleet_watch.py)
+    "cluster_offline": _l("Cụm loa mất kết nối"),
+    "ward_outage": _l("Mất kết nối diện rộng (cả phường)"),
+    "speaker_fault": _l("Hỏng loa"),
+    "amplifier_fault": _l("Hỏng bộ khuếch đại"),
 }
 
 

@@ -1,5 +1,7 @@
 """The OpenAPI 3.1 document of API v1, served at /api/v1/openapi.json."""
 
+from pa_controller.services.fleet_admin import LAT_RANGE, LON_RANGE, SPEAKERS
+
 
 def _op(summary: str, *, body: str | None = None, multipart: bool = False, params=(), ok: str = "200",
         auth: bool = True) -> dict:
@@ -16,6 +18,37 @@ def _op(summary: str, *, body: str | None = None, multipart: bool = False, param
     return op
 
 
+def _csv_import_op() -> dict:
+    op = _op("Import the fleet from CSV (administrators), all or nothing; 422 lists the bad rows in "
+             "error.errors", body="FleetUpload", multipart=True)
+    op["requestBody"]["content"]["text/csv"] = {"schema": {"type": "string"}}
+    return op
+
+
+def _fleet_schemas() -> dict:
+    cluster = {"name": {"type": "string", "maxLength": 120}, "ward": {"type": "string"},
+               "lat": {"type": "number", "minimum": LAT_RANGE[0], "maximum": LAT_RANGE[1]},
+               "lon": {"type": "number", "minimum": LON_RANGE[0], "maximum": LON_RANGE[1]},
+               "speakers": {"type": "integer", "minimum": SPEAKERS[0], "maximum": SPEAKERS[1]}}
+    return {
+        "ClusterNew": {"type": "object", "required": ["id", *cluster], "properties": {
+            "id": {"type": "string", "pattern": "^[a-z0-9-]{1,32}$"}, **cluster}},
+        "ClusterEdit": {"type": "object", "properties": {**cluster, "retired": {"const": False}}},
+        "FleetUpload": {"type": "object", "required": ["file"], "properties": {
+            "file": {"type": "string", "format": "binary",
+                     "description": "CSV UTF-8: id,name,ward_id,ward_name,lat,lon,speakers"}}},
+        "WardMerge": {"type": "object", "required": ["from", "into"], "properties": {
+            "from": {"type": "string"}, "into": {"type": "string"}}},
+        "CommandRequest": {"type": "object", "required": ["type"], "properties": {
+            "type": {"enum": ["set_volume", "test_tone", "reboot"]},
+            "clusters": {"type": "array", "items": {"type": "string"}, "maxItems": 2000},
+            "ward": {"type": "string", "description": "instead of clusters: every cluster in service there"},
+            "volume": {"type": "integer", "minimum": 0, "maximum": 100, "description": "set_volume"},
+            "duration_ms": {"type": "integer", "minimum": 500, "maximum": 30000, "default": 3000,
+                            "description": "test_tone"}}},
+    }
+
+
 def document() -> dict:
     return {
         "openapi": "3.1.0",
@@ -29,8 +62,28 @@ def document() -> dict:
             "/health": {"get": _op("Health of the database, MQTT link and scheduler", auth=False)},
             "/wards": {"get": _op("Wards with their cluster and speaker counts")},
             "/clusters": {"get": _op("Clusters, filtered by ward and status",
-                                     params=[("ward", "query", "string"), ("status", "query", "string")])},
-            "/clusters/{id}": {"get": _op("One cluster with its latest heartbeat", params=[("id", "path", "string")])},
+                                     params=[("ward", "query", "string"), ("status", "query", "string")]),
+                          "post": _op("Add a cluster (administrators); 409 if the id exists", body="ClusterNew",
+                                      ok="201")},
+            "/clusters/{id}": {"get": _op("One cluster with its latest heartbeat", params=[("id", "path", "string")]),
+                               "patch": _op("Edit a cluster (administrators): a new ward moves it; "
+                                            "retired: false brings a retired one back", body="ClusterEdit",
+                                            params=[("id", "path", "string")]),
+                               "delete": _op("Retire a cluster (administrators): out of service, history kept; "
+                                             "409 if already retired", params=[("id", "path", "string")])},
+            "/clusters.csv": {"get": _op("The clusters in service as CSV in the format of `flask pa fleet import` "
+                                         "(administrators)")},
+            "/clusters/import": {"post": _csv_import_op()},
+            "/wards/merge": {"post": _op("Move every cluster of one ward into another (administrators); the "
+                                         "emptied ward stays, with its history; answers how many moved, the "
+                                         "officers and live broadcasts still on the old ward", body="WardMerge")},
+            "/commands": {"post": _op("Send set_volume, test_tone or reboot to clusters or a ward (administrators, "
+                                      "technicians); one tracked command per cluster", body="CommandRequest",
+                                      ok="202"),
+                          "get": _op("Remote commands, newest first; officers see their ward's",
+                                     params=[("cluster", "query", "string"), ("limit", "query", "integer")])},
+            "/commands/{id}": {"get": _op("One remote command: its state, when, and its detail (a test tone's "
+                                          "amp_ok)", params=[("id", "path", "integer")])},
             "/audio": {"post": _op("Upload audio: normalised to -16 LUFS, MP3 64 kbit/s mono", body="AudioUpload",
                                    multipart=True, ok="201"),
                        "get": _op("The audio library")},
@@ -66,6 +119,7 @@ def document() -> dict:
                     "code": {"type": "string"}, "message": {"type": "string"}, "fields": {"type": "object"}}}}},
                 "StopRequest": {"type": "object", "required": ["reason"], "properties": {
                     "reason": {"type": "string", "maxLength": 500}}},
+                **_fleet_schemas(),
                 "AudioUpload": {"type": "object", "required": ["file"], "properties": {
                     "file": {"type": "string", "format": "binary"}, "title": {"type": "string"}}},
                 "BroadcastRequest": {"type": "object", "required": ["title", "targets", "start_at"],

@@ -231,3 +231,23 @@ def test_an_officer_is_not_a_watcher(seeded):
     officer = create_user("o2", PASSWORD, Role.OFFICER, "thoi-hoa")
     with pytest.raises(Exception, match="role"):
         alerts.add_maintenance(officer, {})
+
+
+def test_the_incidents_page_lists_and_handles_incidents(watch, client, technician_auth, officer_auth):
+    from tests.web.test_pages import log_in
+
+    status("om-tho-001", True, T0)
+    status("om-tho-001", False, T0 + timedelta(seconds=1))
+    fleet_watch.sweep(T0 + timedelta(seconds=2))
+    incident = incidents()[0]
+    log_in(client, "officer-thoi-hoa")
+    page = client.get("/incidents").get_data(as_text=True)
+    assert "om-tho-001 offline" in page and "Ghi nhận" not in page  # officers see, technicians handle
+    assert client.post(f"/incidents/{incident.id}/ack").status_code == 302 and incident.acknowledged_at is None
+    client.post("/logout")
+    log_in(client, "tech")
+    assert "Ghi nhận" in client.get("/incidents").get_data(as_text=True)
+    client.post(f"/incidents/{incident.id}/close")
+    db.session.refresh(incident)
+    assert incident.closed_at is not None and "Không có sự cố nào đang mở" in client.get("/incidents").get_data(
+        as_text=True)

@@ -1,0 +1,208 @@
+"""Managing the fleet (administrators): add, edit, retire clusters; CSV export and import; merge wards."""
+
+import csv
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from io import StringIO
+
+from sqlalchemy import func, select, update
+
+from pa_controller import clock
+from pa_controller.domain import Role
+from pa_controller.errors import Conflict, NotFound, ServiceError, ValidationFailed
+from pa_controller.extensions import db
+from pa_controller.messaging.protocol import CID_PATTERN
+from pa_controller.models import Broadcast, Cluster, ClusterState, User, Ward
+from pa_controller.services import access, fleet
+
+# Vietnam with its islands: a cluster outside is a typo (swapped or shifted digits), not a new site.
+LAT_RANGE, LON_RANGE = (8.0, 23.5), (102.0, 117.5)
+SPEAKERS = (1, 3)  # horns on one pole (PROTOCOL.md)
+EDITABLE = {"name", "ward", "lat", "lon", "speakers"}
+MAX_CSV_BYTES = 5 * 1024 * 1024  # ~60,000 clusters; the district has 456
+FORMULA_STARTS = ("=", "+", "-", "@")  # a spreadsheet opening the export would run these as formulas
+
+
+class FleetFileTooLarge(ServiceError):
+    status = 413
+    code = "too_large"
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    from_ward: str
+    into_ward: str
+    moved: int  # every cluster, retired ones too, so the emptied ward owns none
+    in_service: int
+    officers: list[str]  # still assigned to the emptied ward: an administrator decides where they go
+    broadcasts: list[int]  # still naming the emptied ward, which now reaches no cluster
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, fields={field: "invalid"})
+
+
+def _name(value) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not 1 <= len(text) <= 120 or any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise _invalid("name", "name must be 1–120 characters on one line")
+    if text.startswith(FORMULA_STARTS):
+        raise _invalid("name", f"name may not start with {' '.join(FORMULA_STARTS)} (spreadsheets run it as a formula)")
+    return text
+
+
+def _ward(value) -> str:
+    if not isinstance(value, str) or not fleet.WARD_ID.match(value) or db.session.get(Ward, value) is None:
+        raise _invalid("ward", f"ward {value!r} does not exist (GET /api/v1/wards; a CSV import can add one)")
+    return value
+
+
+def _number(key: str, value, low: float, high: float, *, whole: bool = False):
+    kinds = int if whole else int | float
+    if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+        raise _invalid(key, f"{key} must be a {'whole ' if whole else ''}number from {low} to {high}")
+    return value if whole else float(value)
+
+
+def _fields(body: dict, keys: set[str]) -> dict:
+    """Return the checked values of the editable fields present in a request body."""
+    parsers = {
+        "name": _name,
+        "ward": _ward,
+        "lat": lambda v: _number("lat", v, *LAT_RANGE),
+        "lon": lambda v: _number("lon", v, *LON_RANGE),
+        "speakers": lambda v: _number("speakers", v, *SPEAKERS, whole=True),
+    }
+    return {key: parsers[key](body[key]) for key in sorted(keys)}
+
+
+def require_admin(user: User) -> None:
+    access.require_role(user, Role.ADMIN)
+
+
+def _get(cid: str) -> Cluster:
+    cluster = db.session.get(Cluster, cid) if CID_PATTERN.match(cid) else None
+    if cluster is None:
+        raise NotFound(f"cluster {cid} does not exist")
+    return cluster
+
+
+def _assign(cluster: Cluster, values: dict) -> None:
+    for key, value in values.items():
+        setattr(cluster, "ward_id" if key == "ward" else key, value)
+
+
+def add_cluster(user: User, body: dict) -> Cluster:
+    """Add a cluster to a ward, in service and not yet heard from."""
+    require_admin(user)
+    if stray := sorted(set(body) - EDITABLE - {"id"}):
+        known = ", ".join(sorted(EDITABLE))
+        raise _invalid(stray[0], f"unknown field(s) {', '.join(stray)}; a cluster has id, {known}")
+    if missing := sorted(({"id"} | EDITABLE) - set(body)):
+        raise _invalid(missing[0], f"a new cluster needs {', '.join(missing)}")
+    cid = body["id"]
+    if not isinstance(cid, str) or not CID_PATTERN.match(cid):
+        raise _invalid("id", "id must be 1–32 characters of a-z, 0-9 and '-' (it is the cluster's MQTT client id)")
+    values = _fields(body, EDITABLE)
+    if (existing := db.session.get(Cluster, cid)) is not None:
+        hint = " (retired; PATCH it with retired: false to bring it back)" if existing.retired else ""
+        raise Conflict(f"cluster {cid} already exists{hint}", fields={"id": "taken"})
+    cluster = Cluster(id=cid, retired=False)
+    _assign(cluster, values)
+    db.session.add_all([cluster, ClusterState(cluster_id=cid)])
+    db.session.commit()
+    return cluster
+
+
+def update_cluster(user: User, cid: str, body: dict) -> Cluster:
+    """Change a cluster's name, place, speakers or ward (a move); `retired: false` brings it back into service."""
+    require_admin(user)
+    cluster = _get(cid)
+    if "id" in body:
+        raise _invalid("id", "a cluster's id cannot change: it is the identity its firmware connects with")
+    if stray := sorted(set(body) - EDITABLE - {"retired"}):
+        raise _invalid(stray[0], f"unknown field(s) {', '.join(stray)}; you may change {', '.join(sorted(EDITABLE))}")
+    if not body:
+        raise ValidationFailed(f"send at least one of {', '.join(sorted(EDITABLE))}")
+    if "retired" in body and body["retired"] is not False:
+        raise _invalid("retired", "retired may only be set to false here; DELETE the cluster to retire it")
+    values = _fields(body, set(body) & EDITABLE)
+    _assign(cluster, values)
+    if "retired" in body:
+        cluster.retired = False
+    db.session.commit()
+    return cluster
+
+
+def retire_cluster(user: User, cid: str) -> Cluster:
+    """Take a cluster out of service; its deliveries, commands and telemetry stay as history."""
+    require_admin(user)
+    cluster = _get(cid)
+    if cluster.retired:
+        raise Conflict(f"cluster {cid} is already retired", code="retired")
+    cluster.retired = True
+    db.session.commit()
+    return cluster
+
+
+def _coordinate(value: float) -> str:
+    return repr(float(value))  # the shortest text that reads back as the same float
+
+
+def export_csv(user: User) -> str:
+    """Return the clusters in service as the CSV `flask pa fleet import` reads (retired ones have no column)."""
+    require_admin(user)
+    out = StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(fleet.COLUMNS)
+    query = select(Cluster, Ward.name).join(Ward).where(Cluster.retired.is_(False)).order_by(Cluster.id)
+    for cluster, ward_name in db.session.execute(query):
+        writer.writerow([cluster.id, cluster.name, cluster.ward_id, ward_name, _coordinate(cluster.lat),
+                         _coordinate(cluster.lon), cluster.speakers])
+    return out.getvalue()
+
+
+def import_fleet(user: User, raw: bytes) -> fleet.ImportResult:
+    """Import a fleet CSV, all or nothing; the error lists every bad row by number."""
+    require_admin(user)
+    if len(raw) > MAX_CSV_BYTES:
+        raise FleetFileTooLarge(f"the file is over {MAX_CSV_BYTES // 1024 // 1024} MB; split it")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _invalid("file", "the file is not UTF-8 text; save it as CSV UTF-8") from None
+    if "\x00" in text:
+        raise _invalid("file", "the file contains a NUL character; is it really CSV?")
+    try:
+        return fleet.import_csv(text)
+    except fleet.FleetImportError as exc:
+        exc.fields, exc.extra = {"file": "invalid"}, {"errors": exc.errors}
+        raise
+    except csv.Error as exc:
+        raise _invalid("file", f"the file is not readable as CSV ({exc}); nothing was imported") from None
+
+
+def _broadcasts_naming(ward_id: str, now: datetime) -> list[int]:
+    recurring = Broadcast.rrule.is_not(None) & (Broadcast.until.is_(None) | (Broadcast.until >= now))
+    live = select(Broadcast).where(Broadcast.cancelled_at.is_(None), (Broadcast.start_at >= now) | recurring)
+    found = db.session.scalars(live.order_by(Broadcast.id))
+    return [b.id for b in found if ward_id in (b.targets or {}).get("wards", [])]
+
+
+def merge_wards(user: User, body: dict) -> MergeResult:
+    """Move every cluster of one ward into another; the emptied ward stays, with its history and rules."""
+    require_admin(user)
+    source, target = body.get("from"), body.get("into")
+    for key, value in (("from", source), ("into", target)):
+        if not isinstance(value, str) or not fleet.WARD_ID.match(value) or db.session.get(Ward, value) is None:
+            raise _invalid(key, f"{key} must name an existing ward, not {value!r} (GET /api/v1/wards)")
+    if source == target:
+        raise _invalid("into", "a ward cannot be merged into itself")
+    in_service = db.session.scalar(select(func.count()).where(Cluster.ward_id == source, Cluster.retired.is_(False)))
+    moved = db.session.execute(update(Cluster).where(Cluster.ward_id == source).values(ward_id=target)).rowcount
+    officers = list(db.session.scalars(
+        select(User.username).where(User.role == Role.OFFICER, User.ward_id == source).order_by(User.username)))
+    broadcasts = _broadcasts_naming(source, clock.now())
+    db.session.commit()
+    return MergeResult(source, target, moved, in_service, officers, broadcasts)

@@ -1,0 +1,158 @@
+"""Remote commands to clusters (set volume, test tone, reboot), each tracked like a delivery."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from pa_controller import clock
+from pa_controller.domain import CommandType, DeliveryState, Role
+from pa_controller.errors import Conflict, NotFound, ValidationFailed
+from pa_controller.extensions import db
+from pa_controller.messaging.protocol import CID_PATTERN
+from pa_controller.models import Cluster, FleetCommand, User, Ward
+from pa_controller.services import access, commands, fleet
+from pa_controller.services.proposals import MAX_ID
+
+OPERATORS = (Role.ADMIN, Role.TECHNICIAN)
+MAX_CLUSTERS = 2000
+MAX_LIST = 1000
+# Long enough for a cluster on a slow 3G link; short enough that a tone or reboot does not surprise
+# a technician who has left the pole. The broker drops the command after this.
+COMMAND_TTL = timedelta(minutes=5)
+# What each type takes: field -> (lowest, highest, default or None when required).
+PARAMS = {
+    CommandType.SET_VOLUME: {"volume": (0, 100, None)},
+    CommandType.TEST_TONE: {"duration_ms": (500, 30_000, 3000)},
+    CommandType.REBOOT: {},
+}
+REQUEST_KEYS = {"type", "clusters", "ward"}
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, fields={field: "invalid"})
+
+
+def parse_type(value) -> CommandType:
+    """Return the remote command type a request names."""
+    names = ", ".join(t.value for t in PARAMS)
+    if not isinstance(value, str) or value not in {t.value for t in PARAMS}:
+        raise _invalid("type", f"type must be one of {names}")
+    return CommandType(value)
+
+
+def parse_params(ctype: CommandType, body: dict) -> dict:
+    """Return the type's own fields from a request, in range; a field another type takes is refused."""
+    spec = PARAMS[ctype]
+    if stray := sorted(set(body) - REQUEST_KEYS - set(spec)):
+        raise _invalid(stray[0], f"{ctype.value} does not take {', '.join(stray)}; it takes "
+                                 f"{', '.join(spec) or 'no parameters'}")
+    params = {}
+    for name, (low, high, default) in spec.items():
+        value = body.get(name, default)
+        if value is None:
+            raise _invalid(name, f"{ctype.value} needs {name}, a whole number from {low} to {high}")
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _invalid(name, f"{name} must be a whole number from {low} to {high}")
+        params[name] = value
+    return params
+
+
+def _named_clusters(ids) -> list[Cluster]:
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        raise _invalid("clusters", "clusters must be a non-empty list of cluster ids")
+    if len(ids) > MAX_CLUSTERS:
+        raise _invalid("clusters", f"at most {MAX_CLUSTERS} clusters at once; send a ward instead, or split")
+    wanted = list(dict.fromkeys(ids))
+    plausible = [i for i in wanted if CID_PATTERN.match(i)]  # and free of NUL, which PostgreSQL cannot compare
+    found = {c.id: c for c in db.session.scalars(select(Cluster).where(Cluster.id.in_(plausible)))}
+    if unknown := [i for i in wanted if i not in found]:
+        raise _invalid("clusters", f"unknown clusters: {', '.join(unknown[:10])}")
+    if retired := [i for i in wanted if found[i].retired]:
+        raise Conflict(f"out of service (retired), cannot take commands: {', '.join(retired[:10])}",
+                       fields={"clusters": "retired"}, code="retired")
+    return [found[i] for i in wanted]
+
+
+def _ward_clusters(ward_id) -> list[Cluster]:
+    if not isinstance(ward_id, str) or not fleet.WARD_ID.match(ward_id) or db.session.get(Ward, ward_id) is None:
+        raise _invalid("ward", f"ward {ward_id!r} does not exist (GET /api/v1/wards)")
+    clusters = fleet.active_clusters([ward_id])
+    if not clusters:
+        raise _invalid("ward", f"ward {ward_id} has no cluster in service")
+    if len(clusters) > MAX_CLUSTERS:
+        raise _invalid("ward", f"ward {ward_id} has more than {MAX_CLUSTERS} clusters; name clusters instead")
+    return clusters
+
+
+def select_clusters(clusters=None, ward=None) -> list[Cluster]:
+    """Return the clusters in service a request names: a list of ids, or a whole ward."""
+    if (clusters is None) == (ward is None):
+        raise _invalid("clusters", 'name either "clusters": [ids] or "ward": id, not both and not neither')
+    return _named_clusters(clusters) if clusters is not None else _ward_clusters(ward)
+
+
+def send(user: User, clusters: list[Cluster], ctype: CommandType, params: dict) -> list[FleetCommand]:
+    """Queue one command per cluster and its tracking row, in one transaction; return the rows."""
+    access.require_role(user, *OPERATORS)
+    access.require_wards(user, {c.ward_id for c in clusters})
+    now = clock.now()
+    expires_at = now + COMMAND_TTL
+    rows, tracked = [], []
+    for cluster in clusters:
+        command = commands.new_command(cluster.id, ctype, now, expires_at, **params)
+        rows.append(commands.outbox_row(command, now, expires_at))
+        tracked.append(FleetCommand(cmd_id=command["id"], cluster_id=cluster.id, type=ctype, params=params or None,
+                                    issued_by=user.id, issued_at=now, state=DeliveryState.PENDING))
+    db.session.add_all(tracked)
+    commands.queue(rows)
+    db.session.flush()
+    ids = [t.id for t in tracked]
+    db.session.commit()
+    # One query reloads what the commit expired, instead of one per row.
+    return list(db.session.scalars(select(FleetCommand).where(FleetCommand.id.in_(ids)).order_by(FleetCommand.id)))
+
+
+def send_request(user: User, body: dict) -> list[FleetCommand]:
+    """Check and send `{type, clusters | ward, volume | duration_ms}`; if any of it is bad, nothing is queued."""
+    access.require_role(user, *OPERATORS)
+    ctype = parse_type(body.get("type"))
+    params = parse_params(ctype, body)
+    return send(user, select_clusters(body.get("clusters"), body.get("ward")), ctype, params)
+
+
+def effective_state(command: FleetCommand, now: datetime) -> DeliveryState:
+    """Judge a command the cluster never answered as missed once it has expired, like a run's silent clusters."""
+    if command.state is DeliveryState.PENDING and now > command.issued_at + COMMAND_TTL:
+        return DeliveryState.MISSED
+    return command.state
+
+
+def amp_ok(command: FleetCommand) -> bool | None:
+    """The test tone's result: whether the amplifier drew current, if the cluster has said."""
+    detail = command.detail or {}
+    if isinstance(detail.get("amp_ok"), bool):
+        return detail["amp_ok"]
+    if command.state is DeliveryState.FAILED and detail.get("reason") == "amplifier":
+        return False
+    return None
+
+
+def list_commands(user: User, cluster_id: str | None = None, limit: int = 100) -> list[FleetCommand]:
+    """Return the commands of the clusters a user may see, newest first."""
+    if not 1 <= limit <= MAX_LIST:
+        raise _invalid("limit", f"limit must be from 1 to {MAX_LIST}")
+    query = select(FleetCommand).order_by(FleetCommand.issued_at.desc(), FleetCommand.id.desc()).limit(limit)
+    if cluster_id is not None:
+        query = query.where(FleetCommand.cluster_id == fleet.get_cluster(user, cluster_id).id)
+    elif (scope := access.ward_scope(user)) is not None:
+        query = query.join(Cluster, FleetCommand.cluster_id == Cluster.id).where(Cluster.ward_id.in_(scope))
+    return list(db.session.scalars(query))
+
+
+def get_command(user: User, command_id: int) -> FleetCommand:
+    """Return one command of a cluster the user may see."""
+    command = db.session.get(FleetCommand, command_id) if 1 <= command_id <= MAX_ID else None
+    if command is None:
+        raise NotFound(f"command {command_id} does not exist")
+    access.require_wards(user, {db.session.get(Cluster, command.cluster_id).ward_id})
+    return command

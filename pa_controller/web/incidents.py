@@ -1,0 +1,30 @@
+"""The incidents page: what is wrong in the fleet now, acknowledged and closed by technicians."""
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from pa_controller.errors import ServiceError
+from pa_controller.services import alerts
+
+bp = Blueprint("incidents", __name__)
+
+
+@bp.get("/incidents")
+@login_required
+def incidents():
+    recent = [i for i in alerts.list_incidents(current_user, open_only=False, limit=50) if i.closed_at]
+    return render_template("incidents.html", open=alerts.list_incidents(current_user), recent=recent,
+                           can_handle=current_user.role in alerts.WATCHERS)
+
+
+@bp.post("/incidents/<int:incident_id>/<any(ack, close):action>")
+@login_required
+def handle(incident_id: int, action: str):
+    try:
+        (alerts.acknowledge if action == "ack" else alerts.close)(current_user, incident_id)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(_("Đã ghi nhận.") if action == "ack" else _("Đã đóng sự cố."), "ok")
+    return redirect(url_for("incidents.incidents"))
