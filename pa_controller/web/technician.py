@@ -144,7 +144,9 @@ class Chart:
 
 def _nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
     """Round tick values (1, 2 or 5 times a power of ten apart) that cover low to high."""
-    raw = max(high - low, 1e-9) / count
+    if high - low < 1e-6:  # a flat line: centre it
+        low, high = low - 1, high + 1
+    raw = (high - low) / count
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
     first, last = math.floor(low / step) * step, math.ceil(high / step) * step
