@@ -40,7 +40,7 @@ BUCKET_COLUMNS = ("cluster_id", "beats", "rssi_avg", "rssi_min", "temp_avg", "te
                   "speakers_ok_min", "amp_faults")
 UPSERTS = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
 
-_compiled: dict[tuple, tuple] = {}  # (table, dialect, driver) -> (SQL, row getter or None for column arrays)
+_compiled: dict[tuple, tuple] = {}  # (table, dialect, driver) -> (SQL, row layout for executemany or None: JSON)
 _last_prune: datetime | None = None
 
 
