@@ -160,6 +160,7 @@ def main() -> int:
 
 @contextmanager
 def throwaway_database(server_url: str):
+    """A fresh PostgreSQL database for one bench run, dropped afterwards (the other benches use it too)."""
     name = f"loanet_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -169,6 +170,7 @@ def throwaway_database(server_url: str):
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def measure(args, database_url: str | None) -> int:

@@ -23,8 +23,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -32,8 +30,9 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from fanout import throwaway_database  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import create_engine, insert, text  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
 from pa_controller import clock, create_app  # noqa: E402
 from pa_controller.config import Config  # noqa: E402
@@ -191,20 +190,6 @@ def measure(args, database_url: str | None) -> int:
         print(f"{label:32} {server * 1000:10.1f} {worst * 1000:8.1f} {cpu * 1000:7.1f} {raw_text} "
               f"{server / trivial:9.1f}x {size[label] / 1024:8.0f}  {verdict}")
     return 1 if failed else 0
-
-
-@contextmanager
-def throwaway_database(server_url: str):
-    name = f"loanet_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{server_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def main() -> int:

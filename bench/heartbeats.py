@@ -40,8 +40,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import paho.mqtt.client as mqtt  # noqa: E402
+from fanout import throwaway_database  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from pa_controller import create_app  # noqa: E402
 from pa_controller.config import Config  # noqa: E402
@@ -285,19 +286,6 @@ def main() -> int:
         with throwaway_database(args.postgres) as url:
             return run(args, url)
     return run(args, None)
-
-
-@contextmanager
-def throwaway_database(server_url: str):
-    name = f"loanet_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{server_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def wait_stored(inbox, expected: int) -> list[tuple[float, int, float]]:
