@@ -8,6 +8,7 @@ from sqlalchemy import insert, select, update
 
 from pa_controller import clock
 from pa_controller.domain import FINAL_DELIVERY_STATES, DeliveryState, Priority, ProgrammeKind, RunState
+from pa_controller.errors import ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Broadcast, Delivery, Run
 from pa_controller.services import commands
@@ -66,7 +67,13 @@ def dispatch_run(run_id: int) -> int:
     if not _claim(run_id, now):
         db.session.rollback()
         return 0
-    clusters = resolve_targets(run.broadcast.targets)
+    try:
+        clusters = resolve_targets(run.broadcast.targets)
+    except ValidationFailed as exc:  # every cluster it names was retired or moved away since it was saved
+        run.state, run.reason = RunState.MISSED, f"no cluster to send it to: {exc.message}"[:200]
+        db.session.commit()
+        log.warning("run %s missed: %s", run.id, exc.message)
+        return 0
     (ctype, fields), expires_at = commands.run_command(run), commands.run_expiry(run)
     deliveries, rows = [], []
     for cluster in clusters:

@@ -3,14 +3,14 @@
 import json
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from pa_controller import clock
 from pa_controller.domain import DeliveryState, Role, RunState
 from pa_controller.extensions import db
 from pa_controller.messaging import protocol
 from pa_controller.messaging.inbox import Inbox
-from pa_controller.models import Delivery, OutboxMessage, Run
+from pa_controller.models import Cluster, Delivery, OutboxMessage, Run
 from pa_controller.services import broadcasts, dispatch, ingest
 from pa_controller.services.people import create_user
 from tests.conftest import PASSWORD
@@ -138,4 +138,15 @@ def test_a_dispatch_job_left_from_before_an_edit_does_not_send_the_replanned_run
     run = schedule(seeded)  # due in an hour, dispatched a minute before
     assert dispatch.dispatch_run(run.id) == 0, "fired an hour early: a stale job, not this run's"
     assert db.session.get(Run, run.id).state is RunState.SCHEDULED
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_a_run_whose_clusters_were_all_retired_is_missed_once_with_the_reason(seeded):
+    run = schedule(seeded, start_at="now")
+    db.session.execute(update(Cluster).where(Cluster.ward_id == "thoi-hoa").values(retired=True))
+    db.session.commit()
+    assert dispatch.dispatch_run(run.id) == 0
+    run = db.session.get(Run, run.id)
+    assert run.state is RunState.MISSED and "no cluster in service" in run.reason
+    assert dispatch.dispatch_run(run.id) == 0
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
