@@ -199,15 +199,6 @@ class Stages:
         inbox.flush = self.timed("flush (whole batch)", flush)
         inbox._commit = self.timed("apply + commit", original_commit)
         inbox.apply = {kind: self.timed(f"apply_{kind}", apply) for kind, apply in inbox.apply.items()}
-        original_known = ingest._known
-
-        def known(messages):
-            started = time.perf_counter()
-            rows = list(original_known(messages))
-            self.seconds["  ingest._known (SELECT ClusterState)"] += time.perf_counter() - started
-            return iter(rows)
-
-        ingest._known = known
         telemetry.record = self.timed("  telemetry.record", telemetry.record)
         db.session.commit = self.timed("  session.commit (ORM flush + COMMIT)", db.session.commit)
         # Not the writer's: the scheduler's fleet watch, which shares the process (and its GIL) with it.

@@ -1,9 +1,10 @@
 """Apply what clusters report: statuses, heartbeats and delivery events, in batches."""
 
+import functools
 import logging
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, select, true, update
 
 from pa_controller.domain import ClusterStatus, DeliveryState
 from pa_controller.extensions import db
@@ -11,6 +12,7 @@ from pa_controller.messaging import protocol
 from pa_controller.messaging.protocol import parse_time
 from pa_controller.models import ClusterState, Delivery, FleetCommand
 from pa_controller.services import telemetry
+from pa_controller.services.bulk import BulkStatement
 
 log = logging.getLogger(__name__)
 HEARTBEAT_FIELDS = ("seq", "uptime_s", "playing", "volume", "rssi_dbm", "temp_c", "speakers_ok",
@@ -58,21 +60,38 @@ def apply_statuses(messages: list[tuple[str, dict]], now: datetime) -> int:
 
 
 def apply_heartbeats(messages: list[tuple[str, dict]], now: datetime) -> int:
-    """Keep the latest heartbeat of each cluster, and its history."""
-    applied, known = 0, []
-    for state, payload in _known(messages):
-        known.append((state.cluster_id, payload))
-        for name in HEARTBEAT_FIELDS:
-            if name in payload:
-                setattr(state, name, payload[name])
-        state.activity = payload["state"]
-        state.heartbeat_at = state.last_seen = now
-        if not state.online:
-            # A heartbeat proves the session is up even if its birth was missed.
-            state.online, state.status, state.boot_id = True, ClusterStatus.ONLINE, payload["boot_id"]
-        applied += 1
-    telemetry.record(known, now)
-    return applied
+    """Keep each cluster's latest heartbeat (one UPDATE per batch), and the history of all of them."""
+    cids = {cid for cid, _ in messages}
+    known = set(db.session.scalars(select(ClusterState.cluster_id).where(ClusterState.cluster_id.in_(cids))))
+    messages = [(cid, payload) for cid, payload in messages if cid in known]
+    latest = dict(messages)  # the last of each cluster's heartbeats in the batch
+    by_fields: dict[tuple[str, ...], list[tuple]] = {}
+    for cid, payload in latest.items():
+        fields = tuple(name for name in HEARTBEAT_FIELDS if name in payload)  # a field left out keeps its value
+        by_fields.setdefault(fields, []).append(
+            (cid, payload["boot_id"], payload["state"], *(payload[name] for name in fields)))
+    connection = db.session.connection()
+    for fields, rows in by_fields.items():
+        _state_update(fields).run(connection, rows, now=now, online=ClusterStatus.ONLINE)
+    telemetry.record(messages, now)
+    return len(messages)
+
+
+@functools.cache
+def _state_update(fields: tuple[str, ...]) -> BulkStatement:
+    """The UPDATE of ClusterState for heartbeats that carry `fields`.
+
+    A heartbeat proves the session is up even if its birth was missed: a cluster not online becomes online
+    with the heartbeat's boot; one already online keeps the boot of its birth.
+    """
+    def build(rows, insert, now, online):
+        state = ClusterState.__table__.c
+        return update(ClusterState.__table__).where(state.cluster_id == rows.c.cluster_id).values(
+            **{name: rows.c[name] for name in fields}, activity=rows.c.activity, heartbeat_at=now, last_seen=now,
+            boot_id=case((state.online, state.boot_id), else_=rows.c.boot_id), online=true(), status=online)
+
+    shared = {"now": ClusterState.heartbeat_at.type, "online": ClusterState.status.type}
+    return BulkStatement(ClusterState.__table__, ("cluster_id", "boot_id", "activity", *fields), shared, build)
 
 
 def _advance(record: Delivery | FleetCommand, payload: dict) -> bool:

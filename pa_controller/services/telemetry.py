@@ -1,14 +1,8 @@
 """Heartbeat history: raw samples for a short window, five-minute rollups for 90 days.
 
 `record` runs inside the inbox writer's transaction, once per batch of heartbeats: one INSERT of the raw
-samples and one upsert of the five-minute buckets, aggregated per cluster in Python first. No ORM object is
-built, and each statement is built by SQLAlchemy (the dialect's own upsert) and compiled once per process:
-- PostgreSQL: one statement per table and batch, its rows sent as one JSON parameter and expanded by
-  `json_to_recordset` on the server (one round trip, one statement to plan, no per-value work in the driver);
-- SQLite: one statement per table and batch, run by the driver's executemany (prepared once, stepped per row
-  in C, no round trips to speak of).
-The rows go to the driver as they are: SQLAlchemy's per-row parameter handling cost more than the database's
-own work, and these values need no conversion but the time, which is the same for the whole batch.
+samples and one upsert of the five-minute buckets, aggregated per cluster in Python first, each one statement
+per batch (services/bulk.py). No ORM object is built.
 
 Buckets are judged on the controller's clock (`now`, the time the batch is stored), never on a cluster's,
 so a cluster with a wrong clock cannot write into the past or the future.
@@ -19,28 +13,21 @@ as the mean of the other beats of its batch, or of the bucket so far when none o
 model keeps no per-value count); a bucket has no average only if no beat of it had the value.
 """
 
-import json
-import operator
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import JSON, and_, bindparam, case, cast, column, delete, func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, case, delete, func, select, true
 
 from pa_controller import clock
 from pa_controller.extensions import db
 from pa_controller.models import HeartbeatSample, TelemetryBucket
+from pa_controller.services.bulk import BulkStatement
 
 BUCKET = timedelta(minutes=5)
 PRUNE_EVERY = timedelta(minutes=1)
-# Per row, then the column the whole batch shares (the time).
 SAMPLE_COLUMNS = ("cluster_id", "rssi_dbm", "temp_c", "volume", "speakers_ok", "amp_ok")
 BUCKET_COLUMNS = ("cluster_id", "beats", "rssi_avg", "rssi_min", "temp_avg", "temp_max", "volume",
                   "speakers_ok_min", "amp_faults")
-UPSERTS = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
-
-_compiled: dict[tuple, tuple] = {}  # (table, dialect, driver) -> (SQL, row layout for executemany or None: JSON)
 _last_prune: datetime | None = None
 
 
@@ -84,46 +71,20 @@ def record(messages: list[tuple[str, dict]], now: datetime) -> None:
     buckets = [(cid, r[0], r[1] / r[2] if r[2] else None, r[3], r[4] / r[5] if r[5] else None, r[6], r[7], r[8], r[9])
                for cid, r in rollups.items()]
     connection = db.session.connection()
-    _write(connection, HeartbeatSample.__table__, SAMPLE_COLUMNS, samples, "at", now)
-    _write(connection, TelemetryBucket.__table__, BUCKET_COLUMNS, buckets, "bucket_at", bucket_of(now))
+    SAMPLES.run(connection, samples, at=now)
+    BUCKETS.run(connection, buckets, bucket_at=bucket_of(now))
 
 
-def _write(connection, table, columns: tuple[str, ...], rows: list[tuple], shared: str, value) -> None:
-    """Insert (samples) or upsert (buckets) `rows` of `columns`, each with `shared` = `value`, in one statement."""
-    dialect = connection.dialect
-    key = (table.name, dialect.name, dialect.driver)
-    if key not in _compiled:
-        _compiled[key] = _compile(table, columns, shared, dialect)
-    sql, getter = _compiled[key]
-    if process := table.c[shared].type.dialect_impl(dialect).bind_processor(dialect):
-        value = process(value)  # the time in UTC (naive, as text, on SQLite)
-    if getter is None:
-        batch = json.dumps([dict(zip(columns, row, strict=True)) for row in rows], separators=(",", ":"))
-        connection.exec_driver_sql(sql, {"batch": batch, shared: value})
-    else:
-        connection.exec_driver_sql(sql, [getter((*row, value)) for row in rows])
+def _insert_samples(rows, insert, at):
+    table = HeartbeatSample.__table__
+    return insert(table).from_select([*SAMPLE_COLUMNS, "at"], select(*rows.c, at))
 
 
-def _compile(table, columns: tuple[str, ...], shared: str, dialect) -> tuple:
-    """Compile the batch's statement for this database; return its SQL and how to lay out a row for it."""
-    everything = (*columns, shared)
-    if dialect.name == "postgresql":
-        batch = func.json_to_recordset(cast(bindparam("batch"), JSON)).table_valued(
-            *(column(c, table.c[c].type) for c in columns)).render_derived(name="batch", with_types=True)
-        rows = select(*batch.c, bindparam(shared, type_=table.c[shared].type))
-        statement = _finish(table, postgresql_insert(table).from_select(everything, rows))
-        return statement.compile(dialect=dialect).string, None
-    statement = _finish(table, UPSERTS[dialect.name](table))
-    compiled = statement.compile(dialect=dialect, column_keys=list(everything), for_executemany=True)
-    if not compiled.positional:
-        raise RuntimeError(f"{dialect.name}: expected positional parameters for executemany")
-    return compiled.string, operator.itemgetter(*(everything.index(name) for name in compiled.positiontup))
-
-
-def _finish(table, statement):
-    """Samples are only inserted; a bucket merges the batch into what it holds."""
-    if table is not TelemetryBucket.__table__:
-        return statement
+def _merge_buckets(rows, insert, bucket_at):
+    """Each bucket merges the batch into what it holds."""
+    table = TelemetryBucket.__table__
+    # WHERE true: SQLite cannot otherwise tell an upsert's ON CONFLICT from a join's ON.
+    statement = insert(table).from_select([*BUCKET_COLUMNS, "bucket_at"], select(*rows.c, bucket_at).where(true()))
     old, new = table.c, statement.excluded
     return statement.on_conflict_do_update(
         index_elements=[old.cluster_id, old.bucket_at],
@@ -153,6 +114,11 @@ def _mean(old_avg, old_beats, new_avg, new_beats):
 def _pick(old, new, new_wins):
     """`new` if it is present and wins (or nothing is stored), else `old`: MIN/MAX that skip NULL on both databases."""
     return case((and_(new.is_not(None), old.is_(None) | new_wins), new), else_=old)
+
+
+SAMPLES = BulkStatement(HeartbeatSample.__table__, SAMPLE_COLUMNS, {"at": HeartbeatSample.at.type}, _insert_samples)
+BUCKETS = BulkStatement(TelemetryBucket.__table__, BUCKET_COLUMNS, {"bucket_at": TelemetryBucket.bucket_at.type},
+                        _merge_buckets)
 
 
 def history(cluster_id: str, since: datetime, until: datetime | None = None) -> list[TelemetryBucket]:

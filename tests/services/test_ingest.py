@@ -1,0 +1,70 @@
+"""Heartbeat ingest: one UPDATE per batch must keep the rules of applying heartbeats one by one."""
+
+from datetime import UTC, datetime, timedelta
+
+from pa_controller.domain import ClusterStatus
+from pa_controller.extensions import db
+from pa_controller.messaging.protocol import format_time
+from pa_controller.models import ClusterState
+from pa_controller.services import ingest
+
+T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+
+def beat(cid: str, seq: int, boot: str = "boot-1", **fields) -> tuple[str, dict]:
+    payload = {"v": 1, "cid": cid, "at": format_time(T0), "boot_id": boot, "seq": seq, "uptime_s": 5 * seq,
+               "state": "idle", "playing": None, "armed": [], "volume": 70, "rssi_dbm": -70.5, "temp_c": 40,
+               "speakers_ok": 2, "speakers_total": 2, "amp_ok": True, "fw": "1.0", **fields}
+    return cid, {name: value for name, value in payload.items() if value is not ...}  # ... leaves a field out
+
+
+def apply(*messages: tuple[str, dict], now: datetime = T0) -> int:
+    applied = ingest.apply_heartbeats(list(messages), now)
+    db.session.commit()
+    db.session.expire_all()
+    return applied
+
+
+def state(cid: str) -> ClusterState:
+    return db.session.get(ClusterState, cid)
+
+
+def test_the_last_heartbeat_of_a_batch_wins_for_each_cluster(seeded):
+    assert apply(beat("om-tho-001", 1, volume=50), beat("om-tho-002", 1, volume=20),
+                 beat("om-tho-001", 2, volume=60, state="playing", playing="run-7")) == 3
+    first, second = state("om-tho-001"), state("om-tho-002")
+    assert (first.seq, first.volume, first.activity, first.playing) == (2, 60, "playing", "run-7")
+    assert (second.seq, second.volume, second.rssi_dbm) == (1, 20, -70.5)
+    assert first.heartbeat_at == first.last_seen == T0
+
+
+def test_a_field_left_out_keeps_its_value_and_a_null_clears_it(seeded):
+    apply(beat("om-tho-001", 1, volume=55, temp_c=41.5, playing="run-7", state="playing"))
+    later = T0 + timedelta(seconds=30)
+    # One batch mixing heartbeats with different fields: each keeps what it leaves out.
+    apply(beat("om-tho-001", 2, volume=..., temp_c=..., playing=None),
+          beat("om-tho-002", 1, amp_ok=False, fw=...), now=later)
+    first, second = state("om-tho-001"), state("om-tho-002")
+    assert (first.seq, first.volume, first.temp_c, first.playing, first.activity) == (2, 55, 41.5, None, "idle")
+    assert first.heartbeat_at == later
+    assert second.amp_ok is False and second.fw is None
+
+
+def test_a_heartbeat_brings_a_cluster_online_with_its_boot_but_never_changes_an_online_ones(seeded):
+    apply(beat("om-tho-001", 1, boot="boot-a"))  # never heard before: its birth was missed
+    first = state("om-tho-001")
+    assert (first.online, first.status, first.boot_id) == (True, ClusterStatus.ONLINE, "boot-a")
+    apply(beat("om-tho-001", 2, boot="boot-b"))  # online already: the boot stays the birth's
+    assert state("om-tho-001").boot_id == "boot-a"
+    cluster = state("om-tho-001")
+    cluster.online, cluster.status = False, ClusterStatus.OFFLINE  # a will arrived
+    db.session.commit()
+    apply(beat("om-tho-001", 3, boot="boot-c"))
+    again = state("om-tho-001")
+    assert (again.online, again.status, again.boot_id, again.seq) == (True, ClusterStatus.ONLINE, "boot-c", 3)
+
+
+def test_heartbeats_of_unknown_clusters_are_skipped_and_the_rest_stored(seeded):
+    assert apply(beat("om-nowhere-9", 1), beat("om-tho-001", 4)) == 1
+    assert state("om-tho-001").seq == 4
+    assert state("om-nowhere-9") is None
