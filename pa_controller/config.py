@@ -48,6 +48,7 @@ class Config:
 
     TESTING = False
     MESSAGING = "mqtt"  # "fake" records publishes in memory instead
+    PASSWORD_HASH_METHOD = "scrypt"  # werkzeug's method string
 
     def __init__(self):
         env = os.environ.get
@@ -94,6 +95,8 @@ class TestingConfig(Config):
     TESTING = True
     MESSAGING = "fake"
     WTF_CSRF_ENABLED = False
+    # scrypt costs 0.12 s a hash and again a login, in hundreds of tests; tests check logic, not hash strength.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
 
     def __init__(self):
         super().__init__()

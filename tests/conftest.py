@@ -1,7 +1,9 @@
 """Fixtures: an app on a fresh database (SQLite and PostgreSQL), users, tokens, a private broker."""
 
 import os
+import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,32 +33,88 @@ def _postgres_or_skip() -> None:
         pytest.skip(message)
 
 
-def _postgres_database():
-    """Create a throwaway database; return its URL and a function that drops it."""
+def _create_postgres_database(template: str | None = None) -> tuple[str, str]:
+    """Create a throwaway database (a copy of `template` if given); return its name and URL."""
     _postgres_or_skip()
     name = f"loanet_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base = POSTGRES_URL.rsplit("/", 1)[0]
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+    admin.dispose()
+    return name, f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
 
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
-    return f"{base}/{name}", drop
+def _drop_postgres_database(name: str) -> None:
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _prepare(url: str, seed: bool, instance: Path) -> None:
+    """Migrate a database, and import the Ô Môn fleet into it if `seed`."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PA_INSTANCE_DIR", str(instance))
+        config = TestingConfig()
+    config.SQLALCHEMY_DATABASE_URI = url
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+        if seed:
+            fleet.import_csv(FLEET_CSV.read_text(encoding="utf-8"))
+        db.session.remove()
+        db.engine.dispose()
+
+
+class Templates:
+    """Databases migrated (and seeded) once per session, copied for each test: CREATE DATABASE … TEMPLATE on
+    PostgreSQL, a file copy on SQLite. Migrating and importing the fleet for every test took most of the suite."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.made: dict[tuple[str, bool], str] = {}  # (kind, seeded) -> SQLite path or PostgreSQL database name
+
+    def copy(self, kind: str, seeded: bool, target: Path) -> tuple[str, Callable[[], None]]:
+        """Return the URL of a fresh copy of the template, and a function that removes the copy."""
+        template = self.made.get((kind, seeded)) or self._make(kind, seeded)
+        if kind == "sqlite":
+            shutil.copyfile(template, target)
+            return f"sqlite:///{target}", lambda: None
+        name, url = _create_postgres_database(template)
+        return url, lambda: _drop_postgres_database(name)
+
+    def _make(self, kind: str, seeded: bool) -> str:
+        if kind == "sqlite":
+            path = self.workdir / f"template-{'seeded' if seeded else 'migrated'}.db"
+            _prepare(f"sqlite:///{path}", seeded, self.workdir / "instance")
+            made = str(path)
+        else:
+            made, url = _create_postgres_database()
+            _prepare(url, seeded, self.workdir / "instance")
+        self.made[(kind, seeded)] = made
+        return made
+
+    def drop(self) -> None:
+        for (kind, _), made in self.made.items():
+            if kind == "postgresql":
+                _drop_postgres_database(made)
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory):
+    made = Templates(tmp_path_factory.mktemp("templates"))
+    yield made
+    made.drop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
-    """Yield the URL of an empty database of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'loanet.db'}"
-        return
-    url, drop = _postgres_database()
+def database_url(request, tmp_path, templates):
+    """Yield the URL of a migrated database of each kind, holding the Ô Môn fleet if the test asks for `seeded`."""
+    if request.param == "postgresql":
+        _postgres_or_skip()
+    url, remove = templates.copy(request.param, "seeded" in request.fixturenames, tmp_path / "loanet.db")
     yield url
-    drop()
+    remove()
 
 
 @pytest.fixture
@@ -74,10 +132,9 @@ def make_config(tmp_path, monkeypatch):
 
 @pytest.fixture
 def app(database_url, make_config):
-    """An app on a migrated, empty database."""
+    """An app on a migrated database (empty unless the test also asks for `seeded`)."""
     app = create_app(make_config(database_url))
     with app.app_context():
-        upgrade()
         yield app
         db.session.remove()
         db.engine.dispose()
@@ -85,8 +142,7 @@ def app(database_url, make_config):
 
 @pytest.fixture
 def seeded(app):
-    """The app with the Ô Môn fleet imported."""
-    fleet.import_csv(FLEET_CSV.read_text(encoding="utf-8"))
+    """The app with the Ô Môn fleet imported (its database was copied from a seeded template)."""
     return app
 
 
