@@ -19,6 +19,10 @@ from pa_controller.services import access
 
 COLUMNS = ("id", "name", "ward_id", "ward_name", "lat", "lon", "speakers")
 WARD_ID = re.compile(r"^[a-z0-9-]{1,32}$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Vietnam with its islands: a cluster outside is a typo (swapped or shifted digits), not a new site.
+LAT_RANGE, LON_RANGE = (8.0, 23.5), (102.0, 117.5)
+SPEAKERS = (1, 3)  # horns on one pole (PROTOCOL.md)
 
 
 class FleetImportError(ValidationFailed):
@@ -46,8 +50,10 @@ def _parse_row(line: int, row: dict) -> tuple[dict | None, list[str]]:
     for key in ("name", "ward_name"):
         if not values[key] or len(values[key]) > 120:
             errors.append(f"row {line}: {key} must be 1–120 characters")
+        elif CONTROL.search(values[key]):
+            errors.append(f"row {line}: {key} {values[key]!r} holds a control character (a NUL, a tab…)")
     numbers = {}
-    for key, low, high in (("lat", -90, 90), ("lon", -180, 180)):
+    for key, (low, high) in (("lat", LAT_RANGE), ("lon", LON_RANGE)):
         try:
             numbers[key] = float(values[key])
             if not low <= numbers[key] <= high:
@@ -56,16 +62,15 @@ def _parse_row(line: int, row: dict) -> tuple[dict | None, list[str]]:
             errors.append(f"row {line}: {key} {values[key]!r} is not a number between {low} and {high}")
     try:
         numbers["speakers"] = int(values["speakers"])
-        if not 1 <= numbers["speakers"] <= 8:
+        if not SPEAKERS[0] <= numbers["speakers"] <= SPEAKERS[1]:
             raise ValueError
     except ValueError:
-        errors.append(f"row {line}: speakers {values['speakers']!r} must be a whole number from 1 to 8")
+        errors.append(f"row {line}: speakers {values['speakers']!r} must be a whole number from {SPEAKERS[0]} to "
+                      f"{SPEAKERS[1]}")
     return ({**values, **numbers} if not errors else None), errors
 
 
-def import_csv(text: str) -> ImportResult:
-    """Import wards and clusters from CSV text, all or nothing; existing ids are updated."""
-    reader = csv.DictReader(StringIO(text.lstrip("\ufeff")))
+def _read_rows(reader: csv.DictReader) -> tuple[list[dict], list[str]]:
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise FleetImportError([f"row 1: missing column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}"])
@@ -78,6 +83,17 @@ def import_csv(text: str) -> ImportResult:
                 errors.append(f"row {line}: id {parsed['id']!r} already appears in row {seen[parsed['id']]}")
             seen[parsed["id"]] = line
             rows.append(parsed)
+    return rows, errors
+
+
+def import_csv(text: str) -> ImportResult:
+    """Import wards and clusters from CSV text, all or nothing; existing ids are updated."""
+    reader = csv.DictReader(StringIO(text.lstrip("\ufeff")), strict=True)
+    try:
+        rows, errors = _read_rows(reader)
+    except csv.Error as exc:  # a stray or unclosed quote
+        # line_num counts the lines read before the one that failed
+        raise FleetImportError([f"row {reader.line_num + 1}: not readable as CSV ({exc})"]) from None
     if not rows and not errors:
         errors.append("the file has no clusters")
     if errors:

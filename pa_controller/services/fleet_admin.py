@@ -15,10 +15,8 @@ from pa_controller.extensions import db
 from pa_controller.messaging.protocol import CID_PATTERN
 from pa_controller.models import Broadcast, Cluster, ClusterState, User, Ward
 from pa_controller.services import access, fleet
+from pa_controller.services.fleet import LAT_RANGE, LON_RANGE, SPEAKERS
 
-# Vietnam with its islands: a cluster outside is a typo (swapped or shifted digits), not a new site.
-LAT_RANGE, LON_RANGE = (8.0, 23.5), (102.0, 117.5)
-SPEAKERS = (1, 3)  # horns on one pole (PROTOCOL.md)
 EDITABLE = {"name", "ward", "lat", "lon", "speakers"}
 MAX_CSV_BYTES = 5 * 1024 * 1024  # ~60,000 clusters; the district has 456
 FORMULA_STARTS = ("=", "+", "-", "@")  # a spreadsheet opening the export would run these as formulas

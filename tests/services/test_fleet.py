@@ -48,6 +48,31 @@ def test_a_bad_file_names_each_bad_row_and_imports_nothing(app):
     assert db.session.scalar(select(func.count()).select_from(Cluster)) == 0
 
 
+@pytest.mark.parametrize(("row", "error"), [
+    ("om-tho-001,Cụm 1,thoi-hoa,Thới Hòa,10.1,105.6,4", "row 2: speakers '4' must be a whole number from 1 to 3"),
+    ("om-tho-001,Cụm 1,thoi-hoa,Thới Hòa,105.6,10.1,2", "row 2: lat '105.6' is not a number between 8.0 and 23.5"),
+])
+def test_the_import_holds_a_cluster_to_what_the_api_accepts(app, row, error):
+    with pytest.raises(fleet.FleetImportError) as caught:
+        fleet.import_csv(f"{','.join(fleet.COLUMNS)}\n{row}\n")
+    assert error in caught.value.errors
+
+
+HEADER = ",".join(fleet.COLUMNS)
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    (f"{HEADER}\nom-tho-001,Cụm\0 1,thoi-hoa,Thới Hòa,10.1,105.6,2\n", "row 2: name 'Cụm\\x00 1' holds a control"),
+    (f'{HEADER}\n"om-tho-001,Cụm 1', "row 2: not readable as CSV"),
+    (f'{HEADER}\nom-tho-001,"Cụm" 1,thoi-hoa,Thới Hòa,10.1,105.6,2\n', "row 2: not readable as CSV"),
+])
+def test_a_file_that_is_not_clean_csv_is_refused_with_its_row_and_imports_nothing(app, text, error):
+    with pytest.raises(fleet.FleetImportError) as caught:
+        fleet.import_csv(text)
+    assert caught.value.errors[0].startswith(error)
+    assert db.session.scalar(select(func.count()).select_from(Cluster)) == 0
+
+
 def test_a_file_without_the_expected_columns_is_refused(app):
     with pytest.raises(fleet.FleetImportError, match="nothing was imported") as caught:
         fleet.import_csv("cluster,where\nx,y\n")
