@@ -81,6 +81,9 @@ class Availability:
     week: float | None
 
 
+NOT_JUDGED = Availability(None, None)
+
+
 def _offline_seconds(now: datetime):
     """Return SUM() expressions of offline seconds within each of WINDOWS, open outages counted up to now."""
     open_or_after_now = or_(Outage.ended_at.is_(None), Outage.ended_at > now)
@@ -117,6 +120,11 @@ def _offline_by_ward(now: datetime, scope: set[str] | None) -> dict[str, list[fl
         wards[ward_id] = [a + b for a, b in zip(wards.get(ward_id, [0.0] * len(WINDOWS)), _clamped(seconds),
                                                 strict=True)]
     return wards
+
+
+def _ever_heard(counts: Mapping[ClusterStatus, int]) -> int:
+    """Clusters that count towards availability: one never heard from is not available, nor 100 % available."""
+    return sum(n for status, n in counts.items() if status is not ClusterStatus.UNKNOWN)
 
 
 def _availability(offline: list[float], clusters: int) -> Availability:
@@ -168,10 +176,10 @@ def summary(scope: set[str] | None, now: datetime, heartbeat_s: float) -> FleetS
         counts[ward_id][ClusterStatus(status)] = n
     by_ward = _offline_by_ward(now, scope)
     offline = {w.id: by_ward.get(w.id, [0.0] * len(WINDOWS)) for w in wards}
-    rows = [WardHealth(w, counts[w.id], _availability(offline[w.id], sum(counts[w.id].values()))) for w in wards]
+    rows = [WardHealth(w, counts[w.id], _availability(offline[w.id], _ever_heard(counts[w.id]))) for w in wards]
     district_counts = {s: sum(r.counts[s] for r in rows) for s in ClusterStatus}
     district_offline = [sum(offline[w.id][i] for w in wards) for i in range(len(WINDOWS))]
-    district = WardHealth(None, district_counts, _availability(district_offline, sum(district_counts.values())))
+    district = WardHealth(None, district_counts, _availability(district_offline, _ever_heard(district_counts)))
     return FleetSummary(district=district, wards=rows)
 
 
@@ -275,10 +283,12 @@ def list_clusters(user, query: ClusterQuery, now: datetime, heartbeat_s: float) 
                  .where(*conditions).order_by(order, judged.c.id)
                  .limit(PAGE_SIZE).offset((query.page - 1) * PAGE_SIZE))
     rows = db.session.execute(statement).all()
-    availability = cluster_availability([r.id for r in rows], now)
+    judged_ids = [r.id for r in rows if r.status != ClusterStatus.UNKNOWN.value]
+    availability = cluster_availability(judged_ids, now)
     return ClusterPage(query=query, total=total, rows=[
         ClusterRow(id=r.id, name=r.name, ward_id=r.ward_id, ward_name=r.ward_name, status=ClusterStatus(r.status),
-                   last_seen=r.last_seen, rssi_dbm=r.rssi_dbm, temp_c=r.temp_c, availability=availability[r.id])
+                   last_seen=r.last_seen, rssi_dbm=r.rssi_dbm, temp_c=r.temp_c,
+                   availability=availability.get(r.id, NOT_JUDGED))
         for r in rows])
 
 
@@ -368,6 +378,8 @@ def cluster_health(cluster: Cluster, now: datetime, heartbeat_s: float) -> Clust
         .join(Broadcast, Broadcast.id == Run.broadcast_id)
         .where(Delivery.cluster_id == cluster.id)
         .order_by(Run.start_at.desc(), Run.id.desc()).limit(DELIVERIES_SHOWN)).tuples())
-    return ClusterHealth(status=fleet.effective_status(cluster.state, now, heartbeat_s),
-                         availability=cluster_availability([cluster.id], now)[cluster.id],
+    status = fleet.effective_status(cluster.state, now, heartbeat_s)
+    return ClusterHealth(status=status,
+                         availability=(NOT_JUDGED if status is ClusterStatus.UNKNOWN
+                                       else cluster_availability([cluster.id], now)[cluster.id]),
                          day=day, week=_hourly(buckets), outages=outages, deliveries=deliveries)

@@ -36,6 +36,13 @@ def set_state(cid: str, *, silence_s: float | None = 5, online: bool = True, **v
     db.session.commit()
 
 
+def hear_everyone() -> None:
+    """Make every cluster heard from (availability judges only those)."""
+    for state in db.session.scalars(select(ClusterState)):
+        state.status, state.online, state.status_at = ClusterStatus.ONLINE, True, NOW - timedelta(days=30)
+    db.session.commit()
+
+
 def add_outage(cid: str, started_ago: timedelta, ended_ago: timedelta | None, cause: str = "silent") -> None:
     db.session.add(Outage(cluster_id=cid, started_at=NOW - started_ago, detected_at=NOW - started_ago,
                           ended_at=None if ended_ago is None else NOW - ended_ago, cause=cause))
@@ -254,6 +261,7 @@ def test_the_table_costs_the_same_few_queries_for_any_number_of_rows(client, tec
 
 
 def test_availability_counts_outages_clipped_to_each_window_and_open_ones_up_to_now(seeded):
+    hear_everyone()
     hours = timedelta(hours=1)
     add_outage("om-cvl-001", 30 * hours, 23 * hours)  # across the 24 h edge: 1 h of 24 h, 7 h of 7 d
     add_outage("om-cvl-002", 2 * hours, None)  # open: 2 h in both
@@ -292,12 +300,29 @@ def test_overlapping_or_backwards_outages_never_make_availability_leave_0_to_1(s
 
 
 def test_an_outage_in_the_future_or_of_a_retired_cluster_does_not_count(seeded):
+    hear_everyone()
     add_outage("om-cvl-001", -timedelta(hours=1), None)  # the writer's clock ahead of ours
     add_outage("om-cvl-002", timedelta(hours=5), None)
     db.session.get(Cluster, "om-cvl-002").retired = True
     db.session.commit()
     summary = fleet_health.summary(None, NOW, BEAT)
     assert summary.district.total == 455 and summary.district.availability.day == 1.0
+
+
+def test_a_cluster_never_heard_from_counts_towards_no_availability(client, technician_auth):
+    set_state("om-cvl-001")
+    add_outage("om-cvl-001", timedelta(hours=12), None)  # heard, then offline for half the day
+    summary = fleet_health.summary(None, NOW, BEAT)
+    ward = next(row for row in summary.wards if row.ward.id == "chau-van-liem")
+    assert ward.availability.day == pytest.approx(0.5)  # 1 cluster judged, not 78
+    assert summary.district.availability.day == pytest.approx(0.5)
+    assert next(r for r in summary.wards if r.ward.id == "thoi-hoa").availability == fleet_health.NOT_JUDGED
+    tech = db.session.scalar(select(User).where(User.username == "tech"))
+    page = fleet_health.list_clusters(tech, fleet_health.ClusterQuery(ward="chau-van-liem"), NOW, BEAT)
+    judged = {row.id: row.availability for row in page.rows}
+    assert judged["om-cvl-001"].day == pytest.approx(0.5) and judged["om-cvl-002"] == fleet_health.NOT_JUDGED
+    assert fleet_health.cluster_health(db.session.get(Cluster, "om-cvl-002"), NOW, BEAT).availability == \
+        fleet_health.NOT_JUDGED
 
 
 def test_the_summary_page_shows_counts_and_availability(client, technician_auth):
@@ -307,7 +332,8 @@ def test_the_summary_page_shows_counts_and_availability(client, technician_auth)
     page = client.get("/fleet").get_data(as_text=True)
     row = page.split("Châu Văn Liêm</a>")[1].split("</tr>")[0]
     cells = re.findall(r'<td class="num">(?:<a [^>]*>)?([^<]+)', row)
-    assert cells == ["10", "3", "3", "62", "78", "99,4%", "99,9%"]  # 12 h of 78 × 24 h; of 78 × 7 d
+    # 12 h offline of the 16 clusters ever heard × 24 h, and × 7 d; the 62 unknown ones are not judged
+    assert cells == ["10", "3", "3", "62", "78", "96,9%", "99,6%"]
 
 
 # --- one cluster --------------------------------------------------------------------------------------------
