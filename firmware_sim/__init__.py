@@ -1,4 +1,4 @@
-"""The reference cluster firmware and the fleet simulator (PROTOCOL.md, cluster side).
+"""The reference cluster firmware and the fleet simulator (PROTOCOL.md, cluster side), with faults for testers.
 
 Library API, as the controller's integration tests use it::
 
@@ -12,25 +12,63 @@ Library API, as the controller's integration tests use it::
     # leaving the block disconnects every session with reason 0x04, so each will
     # (retained Status online:false with the boot_id) reaches the controller
 
+    # a library scenario, its times shrunk so that it is over in seconds:
+    with Fleet(load_csv(), broker.url, truth_path=..., scenario="power-cut-thoi-hoa", time_scale=0.003,
+               seed=1) as fleet:
+        assert fleet.wait_faults_over(timeout=10)     # every fault period with an end has ended
+        fleet.truth(event="fault", fault="power_cut")   # each start and end, with true times
+
 - `Fleet(clusters, broker_url, truth_path="instance/sim-truth.jsonl", heartbeat_s=30, keepalive=30,
-  root="pa/v1", connect_rate=200, seed=None, fetch_workers=8, reconnect_min_s=1.0)`;
+  root="pa/v1", connect_rate=200, seed=None, fetch_workers=8, reconnect_min_s=1.0, fw=FW_VERSION,
+  scenario=None, faults=(), time_scale=1.0, state_dir=None, credentials=None, shard=None)`;
   `.start()` runs it on one background thread, `.stop()` ends it, `.wait_connected(timeout, count=None)`,
   `.connected_count`, `.summary()`, `.tally` (counters), `.boot_id(cid)`, `.sessions[cid].firmware`,
-  `.call(fn, *args)` runs fn on the loop thread, `.truth(**match)` reads the truth log.
-- `ClusterSpec(cid, speakers=2, ward="", amp_ok=True, speakers_ok=None)`: inject faults by overriding.
-- `load_csv(path=DEFAULT_FLEET_CSV, limit=None)`, `load_api(url, token, limit=None)`, `synthesize(n)`.
+  `.call(fn, *args)` runs fn on the loop thread, `.truth(**match)` reads the truth log,
+  `.plan` (the faults planned for its clusters), `.wait_faults_over(timeout)`.
+  - `scenario`: a library name (`firmware_sim/scenarios/*.toml`), a TOML path, or a `faults.Scenario`;
+    `faults`: more faults as `--fault` texts (`"dead_amplifier:share=0.1"`). They are planned on the
+    whole of `clusters` with `seed` (drawn and logged when None) and their schedule (`at`, `duration`,
+    `spread`, flap periods) multiplied by `time_scale`.
+  - `shard=(K, N)` or `"K/N"`: simulate clusters[K::N] only, with that part of the whole fleet's plan,
+    so N shards with one seed reproduce one process.
+  - `state_dir`: each cluster's accepted command ids in `{state_dir}/{cid}.json`, so a redelivery is
+    answered `received` (detail.duplicate) and not run, across reboots and simulator restarts; None
+    keeps them in memory (reboots and power cuts only). The command line defaults to instance/sim-state.
+  - `credentials`: {cid: password} or a `cid,password` CSV; every session logs in with username = cid.
+- `ClusterSpec(cid, speakers=2, ward="", amp_ok=True, speakers_ok=None)`: hardware faults built in for the
+  whole run by overriding.
+- `load_csv(path=DEFAULT_FLEET_CSV, limit=None)`, `load_api(url, token, limit=None)`, `synthesize(n)`,
+  `load_credentials(path)`.
 - `read_truth(path, **match)`: the ground-truth records (a last line still being written is left
-  out, so it can read the log of a running simulator); `event` is one of received, played,
-  preempted, cancelled, tone, rebooted. A played/preempted/cancelled record has `kind` "clip" (with
-  `sha256`) or "relay" (with `stream_url` and `end_at`: a relay joined late has started_at > start_at).
+  out, so it can read the log of a running simulator). `event` is one of:
+  - received, played, preempted, cancelled, tone, rebooted (with `cause`: command, power_cut or
+    reboot, and `lost_run_ids`, the runs a power cut or crash wiped from memory without an event);
+  - interrupted: a run sounding when the power went (kind, started_at, ended_at as played);
+  - fault: `{"cid", "event": "fault", "fault": kind, "at", "phase": "start"|"end", "index", "cycle"?,
+    …the values drawn for this cluster}`; an end written because the simulator stopped has `stopped: true`.
+  A played/preempted/cancelled/interrupted record has `kind` "clip" (with `sha256`) or "relay" (with
+  `stream_url` and `end_at`: a relay joined late has started_at > start_at). Every `at`, `started_at`
+  and `ended_at` is TRUE time; `start_at` is the command's. While a clock fault acts, the record adds
+  `clock_started_at`/`clock_ended_at`: what the cluster's own clock read, which its events reported.
 - `Firmware(spec, uplink, board)`: the per-cluster state machine alone, for tests with a fake clock.
+- `firmware_sim.faults`: the fault kinds, scenario files and --fault flags, the seeded plan.
 
-Command line: `python -m firmware_sim --clusters 456 --broker mqtt://127.0.0.1:1884` (see `--help`).
+Command line: `python -m firmware_sim --clusters 456 --broker mqtt://127.0.0.1:1884` (see `--help`);
+`--scenario power-cut-thoi-hoa`, `--fault KIND:FIELD=VALUE,…`, `--list-scenarios`, `--list-faults`,
+`--time-scale F`, `--seed`, `--state-dir`, `--credentials`, `--shard K/N`.
 """
 
 from firmware_sim.firmware import FW_VERSION, Board, Firmware
 from firmware_sim.fleet import Fleet
-from firmware_sim.roster import DEFAULT_FLEET_CSV, ClusterSpec, RosterError, load_api, load_csv, synthesize
+from firmware_sim.roster import (
+    DEFAULT_FLEET_CSV,
+    ClusterSpec,
+    RosterError,
+    load_api,
+    load_credentials,
+    load_csv,
+    synthesize,
+)
 from firmware_sim.truth import read_truth
 
 __all__ = [
@@ -42,6 +80,7 @@ __all__ = [
     "Fleet",
     "RosterError",
     "load_api",
+    "load_credentials",
     "load_csv",
     "read_truth",
     "synthesize",

@@ -1,6 +1,7 @@
-"""`python -m firmware_sim`: run a simulated fleet until Ctrl-C or SIGTERM."""
+"""`python -m firmware_sim`: run a simulated fleet until Ctrl-C or SIGTERM, with the faults of a scenario."""
 
 import argparse
+import gc
 import logging
 import resource
 import signal
@@ -8,8 +9,18 @@ import sys
 import threading
 import time
 
+from firmware_sim.faults import FLAG_SYNTAX, KINDS, ScenarioError, combine, describe_kinds, library
 from firmware_sim.fleet import Fleet
-from firmware_sim.roster import DEFAULT_FLEET_CSV, RosterError, load_api, load_csv, synthesize
+from firmware_sim.roster import (
+    DEFAULT_FLEET_CSV,
+    RosterError,
+    load_api,
+    load_credentials,
+    load_csv,
+    parse_shard,
+    synthesize,
+)
+from firmware_sim.seen import DEFAULT_STATE_DIR
 from firmware_sim.session import BrokerURLError, SessionSettings
 from firmware_sim.truth import DEFAULT_TRUTH_PATH
 from pa_controller.messaging import protocol
@@ -19,6 +30,8 @@ log = logging.getLogger("firmware_sim")
 PROGRESS_EVERY_S = 0.5
 FDS_PER_CLUSTER = 1
 SPARE_FDS = 256
+GC_THRESHOLDS = (50_000, 20, 20)  # Python's are (700, 10, 10)
+FLEET_DEFAULTS = {"heartbeat_s": 30.0, "keepalive": 30, "connect_rate": 200.0, "reconnect_min_s": 1.0}
 
 
 def _positive_int(text: str) -> int:
@@ -42,6 +55,13 @@ def _rate(text: str) -> float:
     return value
 
 
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        return parse_shard(text)
+    except RosterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Describe the command line."""
     parser = argparse.ArgumentParser(
@@ -54,11 +74,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--api", help="controller base URL; the fleet comes from GET {URL}/api/v1/clusters")
     parser.add_argument("--token", help="bearer token for --api")
     parser.add_argument("--truth", default=str(DEFAULT_TRUTH_PATH), help="ground-truth JSON lines (%(default)s)")
-    parser.add_argument("--heartbeat-s", type=_positive_float, default=30.0, help="heartbeat period (%(default)s)")
-    parser.add_argument("--keepalive", type=_positive_int, default=30, help="MQTT keep-alive in s (%(default)s)")
+    parser.add_argument("--heartbeat-s", type=_positive_float, help="heartbeat period (30, or the scenario's)")
+    parser.add_argument("--keepalive", type=_positive_int, help="MQTT keep-alive in s (30, or the scenario's)")
     parser.add_argument("--root", default=protocol.DEFAULT_ROOT, help="topic root (%(default)s)")
-    parser.add_argument("--connect-rate", type=_rate, default=200.0, help="new connections per s, 0 = unpaced")
-    parser.add_argument("--seed", type=int, help="seed for heartbeat offsets, sensor readings and backoff")
+    parser.add_argument("--connect-rate", type=_rate,
+                        help="new connections per s, 0 = unpaced (200, or the scenario's)")
+    parser.add_argument("--seed", type=int, help="seed for the faults' clusters and outcomes, heartbeat offsets, "
+                        "sensor readings and backoff (drawn and logged if absent)")
+    faults = parser.add_argument_group("faults")
+    faults.add_argument("--scenario", metavar="NAME|FILE",
+                        help="a scenario of the library (--list-scenarios) or a TOML file of faults")
+    faults.add_argument("--fault", action="append", default=[], metavar="SPEC",
+                        help=f"one more fault, repeatable: {FLAG_SYNTAX}; fields: clusters, ward, share, count, "
+                        f"group, at, duration, spread and the kind's own; kinds: {', '.join(KINDS)} (--list-faults)")
+    faults.add_argument("--time-scale", type=_positive_float, default=1.0, metavar="F",
+                        help="multiply every fault time (at, duration, spread, flap periods) by F, e.g. 0.01")
+    faults.add_argument("--list-scenarios", action="store_true", help="list the scenario library and exit")
+    faults.add_argument("--list-faults", action="store_true", help="list the fault kinds and their fields and exit")
+    parser.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR),
+                        help="where each cluster keeps the command ids it accepted, across reboots and restarts "
+                        "(%(default)s)")
+    parser.add_argument("--credentials", metavar="CSV", help="broker passwords, rows of cid,password; every "
+                        "cluster connects with username = its cid")
+    parser.add_argument("--shard", type=_shard, metavar="K/N",
+                        help="simulate only clusters K, K+N, K+2N … of the fleet (faults are chosen on all of it)")
     parser.add_argument("--summary-s", type=_positive_float, default=10.0, help="summary line period (%(default)s)")
     parser.add_argument(
         "--synthetic", action="store_true", help="make up sim-NNNNNN clusters when --clusters exceeds the fleet"
@@ -88,8 +127,10 @@ def load_fleet(args: argparse.Namespace, parser: argparse.ArgumentParser):
     return specs[:wanted]
 
 
-def raise_file_limit(clusters: int) -> None:
-    """Raise the soft open-files limit so every cluster can hold a socket."""
+def prepare_process(clusters: int) -> None:
+    """Ready this process for many clusters: a socket each, and a garbage collector that does not keep
+    rescanning the growing heap of sessions (at 10,000 clusters, ten full passes took 1 s of a 6 s start)."""
+    gc.set_threshold(*GC_THRESHOLDS)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     needed = clusters * FDS_PER_CLUSTER + SPARE_FDS
     if soft != resource.RLIM_INFINITY and soft < needed:
@@ -99,10 +140,33 @@ def raise_file_limit(clusters: int) -> None:
             log.warning("open-files limit %d is below the %d this fleet needs: raise `ulimit -n`", target, needed)
 
 
+def list_scenarios() -> str:
+    """Return the library as lines: name, fault count, and the English and Vietnamese descriptions."""
+    lines = []
+    for scenario in library():
+        count = len(scenario.faults)
+        lines.append(f"{scenario.name} ({count} fault{'' if count == 1 else 's'})")
+        lines.append(f"    {scenario.description['en']}")
+        lines.append(f"    {scenario.description['vi']}")
+    return "\n".join(lines) + "\n"
+
+
+def fleet_options(args: argparse.Namespace, fleet_defaults: dict) -> dict:
+    """Return heartbeat_s, keepalive, connect_rate, reconnect_min_s: the flag, else the scenario's, else ours."""
+    options = {}
+    for name, default in FLEET_DEFAULTS.items():
+        given = getattr(args, name, None)
+        options[name] = given if given is not None else fleet_defaults.get(name, default)
+    return options
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the simulator; return the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.list_scenarios or args.list_faults:
+        sys.stdout.write(list_scenarios() if args.list_scenarios else describe_kinds() + "\n")
+        return 0
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -110,20 +174,31 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         SessionSettings.from_url(args.broker)
-    except BrokerURLError as exc:
+        scenario = combine(args.scenario, args.fault)
+        credentials = load_credentials(args.credentials) if args.credentials else {}
+    except (BrokerURLError, ScenarioError, RosterError) as exc:
         parser.error(str(exc))
     specs = load_fleet(args, parser)
-    raise_file_limit(len(specs))
-    fleet = Fleet(
-        specs,
-        args.broker,
-        truth_path=args.truth,
-        heartbeat_s=args.heartbeat_s,
-        keepalive=args.keepalive,
-        root=args.root,
-        connect_rate=args.connect_rate,
-        seed=args.seed,
-    )
+    try:
+        fleet = Fleet(
+            specs,
+            args.broker,
+            truth_path=args.truth,
+            root=args.root,
+            seed=args.seed,
+            scenario=scenario,
+            time_scale=args.time_scale,
+            state_dir=args.state_dir,
+            credentials=credentials,
+            shard=args.shard,
+            **fleet_options(args, scenario.fleet if scenario else {}),
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    if scenario is not None:
+        log.info("scenario %s: %d faults on %d clusters of this process", scenario.name, len(scenario.faults),
+                 len({a.cid for a in fleet.plan.afflictions}))
+    prepare_process(len(fleet.clusters))
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
@@ -131,23 +206,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report(fleet, stopping, args.summary_s)
     finally:
-        log.info("stopping: disconnecting %d sessions with their will", len(specs))
+        log.info("stopping: disconnecting %d sessions with their will", len(fleet.clusters))
         fleet.stop()
         log.info("stopped; %s", fleet.summary())
     return 0
 
 
 def report(fleet: Fleet, stopping: threading.Event, summary_s: float) -> None:
-    """Log connect progress until every cluster is up, then a summary line every `summary_s`."""
+    """Log connect progress until every cluster is up, then a summary line every `summary_s`.
+
+    Once a fault has started, some clusters may stay down on purpose: the summary lines take over.
+    """
     total = len(fleet.clusters)
     began = time.monotonic()
     shown = -1
-    while not stopping.is_set() and fleet.connected_count < total:
+    while not stopping.is_set() and fleet.connected_count < total and not fleet.tally.faults_applied:
         if fleet.connected_count != shown:
             shown = fleet.connected_count
             log.info("connected %d/%d", shown, total)
         stopping.wait(PROGRESS_EVERY_S)
-    if not stopping.is_set():
+    if not stopping.is_set() and fleet.connected_count == total:
         log.info("connected %d/%d in %.1f s", total, total, time.monotonic() - began)
     while not stopping.wait(summary_s):
         log.info("%s", fleet.summary())

@@ -3,9 +3,14 @@
 It knows nothing of MQTT or threads. A session feeds it command payloads and
 publishes what it sends through its `Uplink`; everything that happens later
 goes through the board's timer heap, so tests drive it with a fake clock.
-Its time is `board.now()`, and what it publishes or writes to the truth log goes
+True time is `board.now()`, and what it publishes or writes to the truth log goes
 through `board.afterwards`: clusters due at the same moment all start then, and
 publish once they all have (see `Timers`).
+
+Its faults are in its `condition` (firmware_sim.faults): its own clock (`clock()`),
+which starts runs and stamps events while the truth log keeps true times, a hung
+application (`silent`), dead hardware, failing downloads; `power_off`/`power_on`
+model a power cut or a crash.
 """
 
 import hashlib
@@ -19,11 +24,13 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Protocol
 
+from firmware_sim.faults.condition import Condition
+from firmware_sim.faults.downloads import fetch_audio
 from firmware_sim.media import FetchOutcome
 from firmware_sim.relay import check_relay, relay_run
 from firmware_sim.roster import ClusterSpec
 from firmware_sim.runs import Kind, Phase, Run
-from firmware_sim.seen import SeenCommands
+from firmware_sim.seen import KEEP_AFTER_EXPIRY_S, SeenCommands
 from firmware_sim.sensors import Sensors
 from firmware_sim.signature import check_signature
 from firmware_sim.tally import Tally
@@ -95,12 +102,14 @@ def epoch(text: str) -> float:
 class Firmware:
     """Run one cluster: validate commands, fetch and arm clips, tune relays, drive the speakers, report every step."""
 
-    def __init__(self, spec: ClusterSpec, uplink: Uplink, board: Board, seen: SeenCommands | None = None):
+    def __init__(self, spec: ClusterSpec, uplink: Uplink, board: Board, seen: SeenCommands | None = None,
+                 condition: Condition | None = None):
         self.spec = spec
         self.cid = spec.cid
         self.uplink = uplink
         self.board = board
         self.seen = seen if seen is not None else SeenCommands()
+        self.condition = condition if condition is not None else Condition()
         self.sensors = Sensors(board.rng)
         self.volume = DEFAULT_VOLUME
         self.unreadable = 0
@@ -110,6 +119,9 @@ class Firmware:
         self._verified: set[str] = set()
         self._arrivals = 0
         self._heartbeat: Timer | None = None
+        self._reboot: Timer | None = None
+        self._clock_starts: dict[Run, float] = {}  # what the cluster's clock read when a run started, if off
+        self._lost_run_ids: list[str] = []  # runs a power cut or crash wiped from memory
         self.boot()
 
     # ----- identity and telemetry
@@ -117,8 +129,25 @@ class Firmware:
     def boot(self) -> None:
         """Start a new boot: fresh boot_id, uptime and heartbeat sequence."""
         self.boot_id = uuid.uuid4().hex
-        self.booted_at = self.board.now()
+        self.booted_at = self.board.now()  # uptime is a monotonic count, untouched by clock faults
         self.seq = 0
+
+    def clock(self) -> float:
+        """Return what this cluster's clock reads now: true time unless a clock fault moved it."""
+        return self.condition.local_time(self.board.now())
+
+    def _true(self, local: float) -> float:
+        """Return the true time at which this cluster's clock will read `local` (for its timers)."""
+        return self.condition.true_time(local)
+
+    @property
+    def amp_ok(self) -> bool:
+        """Tell whether amplifier current is sensed: no dead amplifier, by spec or by fault."""
+        return self.spec.amp_ok and not self.condition.dead_amplifier
+
+    @property
+    def speakers_ok(self) -> int:
+        return max(0, self.spec.working_speakers - self.condition.dead_speakers)
 
     @property
     def state(self) -> str:
@@ -145,7 +174,7 @@ class Firmware:
             "online": online,
             "boot_id": self.boot_id,
             "fw": self.board.fw,
-            "at": stamp(self.board.now()),
+            "at": stamp(self.clock()),
         }
 
     def heartbeat(self) -> dict:
@@ -156,7 +185,7 @@ class Firmware:
         return {
             "v": protocol.VERSION,
             "cid": self.cid,
-            "at": stamp(now),
+            "at": stamp(self.condition.local_time(now)),
             "boot_id": self.boot_id,
             "seq": self.seq,
             "uptime_s": int(now - self.booted_at),
@@ -166,9 +195,9 @@ class Firmware:
             "volume": self.volume,
             "rssi_dbm": rssi_dbm,
             "temp_c": temp_c,
-            "speakers_ok": self.spec.working_speakers,
+            "speakers_ok": self.speakers_ok,
             "speakers_total": self.spec.speakers,
-            "amp_ok": self.spec.amp_ok,
+            "amp_ok": self.amp_ok,
             "fw": self.board.fw,
         }
 
@@ -187,7 +216,51 @@ class Firmware:
 
     def _beat(self) -> None:
         self._heartbeat = self.board.timers.call_at(self.board.now() + self.board.heartbeat_s, self._beat)
-        self.board.afterwards(self.uplink.send, protocol.HEARTBEAT, self.heartbeat())
+        if not self.condition.silent:  # a hung application beats no more, though its link is up
+            self.board.afterwards(self.uplink.send, protocol.HEARTBEAT, self.heartbeat())
+
+    # ----- power and clock faults
+
+    def power_off(self) -> None:
+        """Lose power (or crash): memory is gone, so runs vanish without an event; a run sounding stops.
+
+        What the disk holds stays: the accepted command ids (`seen`) and the verified audio. The run
+        that was sounding leaves an `interrupted` truth line; the others are listed as lost in the
+        `rebooted` line of power_on.
+        """
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+        if self._reboot is not None:
+            self._reboot.cancel()
+            self._reboot = None
+        now = self.board.now()
+        for run in sorted(self._runs.values(), key=lambda r: r.order):
+            if run.phase is Phase.PLAYING:
+                self._truth("interrupted", run.cmd_id, run.run_id, **self._playback(run, now))
+            elif run.run_id is not None:
+                self._lost_run_ids.append(run.run_id)
+            self._forget(run)
+
+    def power_on(self, cause: str) -> None:
+        """Boot again after power_off with a new boot_id; the truth says why and which runs were lost."""
+        previous = self.boot_id
+        self.boot()
+        lost, self._lost_run_ids = self._lost_run_ids, []
+        self._truth("rebooted", None, None, previous_boot_id=previous, boot_id=self.boot_id, cause=cause,
+                    lost_run_ids=lost)
+
+    def clock_changed(self) -> None:
+        """Re-time what waits for the cluster's clock: runs armed for start_at and fetches facing their grace."""
+        for run in list(self._runs.values()):
+            if run.phase is Phase.ARMED:
+                if self.clock() >= run.start_at:
+                    self._due(run)
+                else:
+                    run.set_timer(self.board.timers.call_at(self._true(run.start_at), self._due, run))
+            elif run.phase is Phase.FETCHING and run.timer is not None:
+                run.set_timer(self.board.timers.call_at(self._true(run.start_at + GRACE_S), self._deadline_passed,
+                                                        run))
 
     # ----- command intake
 
@@ -201,6 +274,10 @@ class Firmware:
             return
         cmd_id, run_id = command["id"], command.get("run_id")
         ctype = CommandType(command["type"])
+        if self.condition.silent:
+            self.board.tally.ignored += 1
+            log.info("%s is silent and ignores command %s", self.cid, cmd_id)
+            return
         refusal = check_signature(command)
         if refusal is not None:
             self._reject(cmd_id, run_id, refusal, "the command's signature does not verify")
@@ -214,11 +291,12 @@ class Firmware:
         if known is not None:
             self._reject(cmd_id, run_id, "replay", "this command id was already used for a different command")
             return
-        if epoch(command["expires_at"]) < self.board.now():
+        expires_at = epoch(command["expires_at"])
+        if expires_at < self.clock():
             self.board.tally.expired += 1
             self._emit(cmd_id, EventState.EXPIRED, run_id, {"expires_at": command["expires_at"]})
             return
-        self.seen.add(cmd_id, digest)
+        self.seen.add(cmd_id, digest, keep_until=expires_at + KEEP_AFTER_EXPIRY_S, now=self.clock())
         self.board.tally.received += 1
         self._truth("received", cmd_id, run_id, type=ctype.value)
         self._emit(cmd_id, EventState.RECEIVED, run_id)
@@ -264,8 +342,8 @@ class Firmware:
             self._arm(run)
             return
         if run.priority is not Priority.EMERGENCY:
-            run.set_timer(self.board.timers.call_at(run.start_at + GRACE_S, self._deadline_passed, run))
-        self.board.audio.fetch(audio, partial(self._fetched, run))
+            run.set_timer(self.board.timers.call_at(self._true(run.start_at + GRACE_S), self._deadline_passed, run))
+        fetch_audio(self.condition, self.board, audio, partial(self._fetched, run))
 
     def _relay(self, command: dict) -> None:
         run = relay_run(command, self._next_arrival())
@@ -298,13 +376,13 @@ class Firmware:
         self.volume = command["volume"]
 
     def _test_tone(self, command: dict) -> None:
-        now = self.board.now()
+        now = self.clock()
         run = Run(command["id"], None, Kind.TONE, Priority.NORMAL, now, command["duration_ms"], self._next_arrival())
         self._runs[run.key] = run
         self._due(run)
 
-    def _reboot(self, command: dict) -> None:
-        self.board.timers.call_at(self.board.now() + REBOOT_DELAY_S, self._restart, command["id"])
+    def _reboot_command(self, command: dict) -> None:
+        self._reboot = self.board.timers.call_at(self.board.now() + REBOOT_DELAY_S, self._restart, command["id"])
 
     _HANDLERS = {
         CommandType.PLAY: _play,
@@ -313,7 +391,7 @@ class Firmware:
         CommandType.STOP: _stop,
         CommandType.SET_VOLUME: _set_volume,
         CommandType.TEST_TONE: _test_tone,
-        CommandType.REBOOT: _reboot,
+        CommandType.REBOOT: _reboot_command,
     }
 
     # ----- a run's way to the speakers
@@ -352,16 +430,16 @@ class Firmware:
         run.phase = Phase.ARMED
         self.board.tally.ready += 1
         self._emit(run.cmd_id, EventState.READY, run.run_id)
-        if self.board.now() >= run.start_at:
+        if self.clock() >= run.start_at:
             self._due(run)
         else:
-            run.set_timer(self.board.timers.call_at(run.start_at, self._due, run))
+            run.set_timer(self.board.timers.call_at(self._true(run.start_at), self._due, run))
 
     def _due(self, run: Run) -> None:
         run.set_timer(None)
         if run.kind is Kind.RELAY:
             # A relay queued behind another run must not outlive its window.
-            run.set_timer(self.board.timers.call_at(run.end_at, self._window_closed, run))
+            run.set_timer(self.board.timers.call_at(self._true(run.end_at), self._window_closed, run))
         run.phase = Phase.WAITING
         self._waiting.append(run)
         self._arbitrate()
@@ -379,11 +457,11 @@ class Firmware:
                 return
 
     def _start(self, run: Run) -> bool:
-        now = self.board.now()
-        if run.kind is Kind.RELAY and now >= run.end_at:
+        now, local = self.board.now(), self.clock()
+        if run.kind is Kind.RELAY and local >= run.end_at:
             self._window_closed(run)
             return False
-        if run.kind is not Kind.TONE and not self.spec.amp_ok:
+        if run.kind is not Kind.TONE and not self.amp_ok:
             self._forget(run)
             self.board.tally.failed += 1
             detail = {"reason": "amplifier", "message": "no amplifier current sensed"}
@@ -391,34 +469,39 @@ class Firmware:
             return False
         run.phase = Phase.PLAYING
         run.started_at = now
+        if self.condition.clock_off:
+            self._clock_starts[run] = local
         self._playing = run
         self.board.tally.playing += 1
-        self._emit(run.cmd_id, EventState.PLAYING, run.run_id, {"started_at": stamp(now)})
-        run.set_timer(self.board.timers.call_at(run.silent_at(now), self._ended, run))
+        self._emit(run.cmd_id, EventState.PLAYING, run.run_id, {"started_at": stamp(local)})
+        # A clip sounds for its length in true seconds; a relay's window closes by the cluster's clock.
+        silent_at = self._true(run.end_at) if run.kind is Kind.RELAY else run.silent_at(now)
+        run.set_timer(self.board.timers.call_at(silent_at, self._ended, run))
         return True
 
     def _ended(self, run: Run) -> None:
-        now = self.board.now()
+        now, local = self.board.now(), self.clock()
+        playback = self._times(run, now) if run.kind is Kind.TONE else self._playback(run, now)
         self._forget(run)
         self.board.tally.done += 1
         if run.kind is Kind.TONE:
-            self._truth("tone", run.cmd_id, None, started_at=stamp(run.started_at), ended_at=stamp(now),
-                        amp_ok=self.spec.amp_ok)
-            self._emit(run.cmd_id, EventState.DONE, None, {"ended_at": stamp(now), "amp_ok": self.spec.amp_ok})
+            self._truth("tone", run.cmd_id, None, **playback, amp_ok=self.amp_ok)
+            self._emit(run.cmd_id, EventState.DONE, None, {"ended_at": stamp(local), "amp_ok": self.amp_ok})
         else:
-            self._truth("played", run.cmd_id, run.run_id, **self._playback(run, now))
-            self._emit(run.cmd_id, EventState.DONE, run.run_id, {"ended_at": stamp(now)})
+            self._truth("played", run.cmd_id, run.run_id, **playback)
+            self._emit(run.cmd_id, EventState.DONE, run.run_id, {"ended_at": stamp(local)})
         self._arbitrate()
 
     def _interrupt(self, run: Run, state: EventState, by: str, **extra) -> None:
         """End a run early (preempted or cancelled) and report it against the run's own command."""
         now = self.board.now()
         was_playing = run.phase is Phase.PLAYING
+        playback = self._playback(run, now) if was_playing else {}
         self._forget(run)
         detail = {"by": by, **extra}
         if was_playing:
-            detail["ended_at"] = stamp(now)
-            self._truth(state.value, run.cmd_id, run.run_id, by=by, **self._playback(run, now), **extra)
+            detail["ended_at"] = stamp(self.clock())
+            self._truth(state.value, run.cmd_id, run.run_id, by=by, **playback, **extra)
         if state is EventState.PREEMPTED:
             self.board.tally.preempted += 1
         else:
@@ -429,16 +512,18 @@ class Firmware:
         victims = sorted(self._runs.values(), key=lambda r: (r.phase is not Phase.PLAYING, r.order))
         for run in victims:
             self._interrupt(run, EventState.CANCELLED, by=cmd_id, reason="reboot")
+        self._reboot = None
         previous = self.boot_id
         self.board.afterwards(self.uplink.restart)  # after the cancelled events, as before
         self.boot()
-        self._truth("rebooted", cmd_id, None, previous_boot_id=previous, boot_id=self.boot_id)
+        self._truth("rebooted", cmd_id, None, previous_boot_id=previous, boot_id=self.boot_id, cause="command",
+                    lost_run_ids=[])
 
     # ----- bookkeeping
 
     def _missed_grace(self, run: Run) -> bool:
         """Tell whether a run can no longer start: a clip past its grace, a relay past its window."""
-        now = self.board.now()
+        now = self.clock()
         if run.kind is Kind.RELAY:
             return now >= run.end_at  # a live stream can be joined mid-way, at any priority
         return run.priority is not Priority.EMERGENCY and now > run.start_at + GRACE_S
@@ -458,6 +543,7 @@ class Firmware:
 
     def _forget(self, run: Run) -> None:
         run.set_timer(None)
+        self._clock_starts.pop(run, None)
         if self._runs.get(run.key) is run:
             del self._runs[run.key]
         if run in self._waiting:
@@ -481,9 +567,20 @@ class Firmware:
             "priority": run.priority.value,
             "volume": run.volume if run.volume is not None else self.volume,
             "start_at": stamp(run.start_at),
-            "started_at": stamp(run.started_at),
-            "ended_at": stamp(ended),
+            **self._times(run, ended),
         }
+
+    def _times(self, run: Run, ended: float) -> dict:
+        """Return when sound started and ended in true time, and, if the cluster's clock was off, by that clock.
+
+        `started_at`/`ended_at` are what happened; `clock_started_at`/`clock_ended_at` are what the
+        cluster's clock read then, which is what its `playing` and `done` events said.
+        """
+        times = {"started_at": stamp(run.started_at), "ended_at": stamp(ended)}
+        if run in self._clock_starts or self.condition.clock_off:
+            clock_start = self._clock_starts.get(run, run.started_at)
+            times.update(clock_started_at=stamp(clock_start), clock_ended_at=stamp(self.condition.local_time(ended)))
+        return times
 
     def _truth(self, event: str, cmd_id: str, run_id: str | None, **fields) -> None:
         record = {"cid": self.cid, "run_id": run_id, "cmd_id": cmd_id, "event": event, "at": stamp(self.board.now())}
@@ -494,7 +591,7 @@ class Firmware:
         if run_id is not None:
             payload["run_id"] = run_id
         payload["state"] = state.value
-        payload["at"] = stamp(self.board.now())
+        payload["at"] = stamp(self.clock())
         if detail:
             payload["detail"] = detail
         self.board.afterwards(self.uplink.send, protocol.EVENTS, payload)

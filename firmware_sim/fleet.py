@@ -1,4 +1,4 @@
-"""Many simulated clusters in one process: one loop thread, one session per cluster."""
+"""Many simulated clusters in one process: one loop thread, one session per cluster, and the faults of a scenario."""
 
 import logging
 import random
@@ -8,11 +8,14 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
+from firmware_sim.faults import Fault, FaultPlan, Scenario, combine, new_seed, plan_faults
+from firmware_sim.faults.injector import FaultInjector
 from firmware_sim.firmware import FW_VERSION, Board
 from firmware_sim.loop import Loop
 from firmware_sim.media import AudioFetcher
 from firmware_sim.pacer import ConnectPacer
-from firmware_sim.roster import ClusterSpec
+from firmware_sim.roster import ClusterSpec, load_credentials, parse_shard, shard_of
+from firmware_sim.seen import SeenStore
 from firmware_sim.session import Session, SessionSettings
 from firmware_sim.tally import Tally
 from firmware_sim.truth import DEFAULT_TRUTH_PATH, TruthLog, read_truth
@@ -27,6 +30,12 @@ class Fleet:
 
     `start()` returns at once and runs everything on a background thread;
     `stop()` disconnects every session with its will and joins it.
+
+    Faults: `scenario` (a Scenario, a library name or a TOML path) and `faults` (--fault texts or
+    Fault objects) are planned on the whole of `clusters` with `seed` (drawn and logged if None),
+    their times multiplied by `time_scale`; `shard=(K, N)` or "K/N" then simulates clusters[K::N] with
+    its part of that plan. `state_dir` keeps each cluster's accepted command ids on disk (None: in
+    memory). `credentials` maps cid to broker password (or names a `cid,password` CSV).
     """
 
     def __init__(
@@ -42,13 +51,28 @@ class Fleet:
         fetch_workers: int = 8,
         reconnect_min_s: float = 1.0,
         fw: str = FW_VERSION,
+        scenario: Scenario | str | Path | None = None,
+        faults: list[str | Fault] | tuple = (),
+        time_scale: float = 1.0,
+        state_dir: str | Path | None = None,
+        credentials: dict[str, str] | str | Path | None = None,
+        shard: tuple[int, int] | str | None = None,
     ):
         if not clusters:
             raise ValueError("a fleet needs at least one cluster")
         duplicates = len(clusters) - len({spec.cid for spec in clusters})
         if duplicates:
             raise ValueError(f"{duplicates} cluster ids appear more than once")
-        self.clusters = list(clusters)
+        self.shard = parse_shard(shard) if shard is not None else None
+        self.clusters = shard_of(clusters, self.shard)
+        if not self.clusters:
+            raise ValueError(f"shard {self.shard} of {len(clusters)} clusters holds none")
+        self.scenario = combine(scenario, list(faults))
+        self.plan = self._plan(clusters, seed, time_scale)
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        if isinstance(credentials, str | Path):
+            credentials = load_credentials(credentials)
+        self.credentials = dict(credentials or {})
         self.settings = SessionSettings.from_url(
             broker_url, root=root, keepalive=keepalive, reconnect_min_s=reconnect_min_s
         )
@@ -64,6 +88,19 @@ class Fleet:
         self._thread: threading.Thread | None = None
         self._truth: TruthLog | None = None
         self._audio: AudioFetcher | None = None
+        self._seen: SeenStore | None = None
+        self._injector: FaultInjector | None = None
+
+    def _plan(self, fleet: list[ClusterSpec], seed: int | None, time_scale: float) -> FaultPlan:
+        """Plan the faults on the whole fleet, then keep this shard's part."""
+        if seed is None and self.scenario is not None and self.scenario.faults:
+            # Every shard must draw alike, and none can tell the others a seed it drew.
+            seed = 0 if self.shard is not None else new_seed()
+            log.info("faults are seeded with %d: pass --seed %d to repeat this run", seed, seed)
+        plan = plan_faults(self.scenario, fleet, seed or 0, time_scale)
+        for warning in plan.warnings:
+            log.warning("%s: %s", self.scenario.source, warning)
+        return plan.for_clusters({spec.cid for spec in self.clusters})
 
     def __enter__(self) -> "Fleet":
         return self.start()
@@ -91,9 +128,12 @@ class Fleet:
             fw=self.fw,
         )
         pacer = ConnectPacer(loop.timers, loop.clock, self.connect_rate)
+        self._seen = SeenStore(self.state_dir)
         for spec in self.clusters:
-            self.sessions[spec.cid] = Session(spec, board, loop, pacer, self.settings)
+            self.sessions[spec.cid] = Session(spec, board, loop, pacer, self.settings, self._seen.open(spec.cid),
+                                              self.credentials.get(spec.cid))
         self._pacer = pacer
+        self._injector = FaultInjector(self.plan, self.sessions, board)
         loop.call_soon_threadsafe(self._start_sessions)
         self._thread = threading.Thread(target=loop.run_forever, name="sim-loop", daemon=True)
         self._thread.start()
@@ -101,6 +141,7 @@ class Fleet:
         return self
 
     def _start_sessions(self) -> None:
+        self._injector.start(self._loop.clock())  # first: a fault at 0 s is there before the first connection
         for session in self.sessions.values():
             session.start()
 
@@ -117,6 +158,7 @@ class Fleet:
         self._close()
 
     def _shutdown(self, deadline: float) -> None:
+        self._injector.finish()
         self._pacer.clear()
         for session in self.sessions.values():
             session.shutdown()
@@ -133,6 +175,8 @@ class Fleet:
     def _close(self) -> None:
         if self._audio is not None:
             self._audio.close()
+        if self._seen is not None:
+            self._seen.close()
         if self._truth is not None:
             self._truth.close()
 
@@ -152,8 +196,14 @@ class Fleet:
         return self.tally.connected
 
     def summary(self) -> str:
-        """Return the one-line summary: connected, playing, done, failed …"""
+        """Return the one-line summary: connected, playing, done, failed …, and faults active/applied."""
         return self.tally.summary(len(self.clusters))
+
+    def wait_faults_over(self, timeout: float = 10.0) -> bool:
+        """Wait until every fault period with an end has ended (and every other has started); return whether so."""
+        if self._injector is None:
+            raise RuntimeError("the fleet is not running: call start() first")
+        return self._injector.over.wait(timeout)
 
     def boot_id(self, cid: str) -> str:
         """Return the current boot_id of one cluster."""

@@ -36,6 +36,7 @@ class Loop:
         self._wake_out.setblocking(False)
         self._selector.register(self._wake_in, selectors.EVENT_READ, None)
         self._clients: list[mqtt.Client] = []
+        self._dark: set[mqtt.Client] = set()
         self._misc_slice = 0
         self._running = False
         self._thread_id: int | None = None
@@ -66,6 +67,24 @@ class Loop:
         client.on_socket_register_write = self._want_write
         client.on_socket_unregister_write = self._done_writing
         self._clients.append(client)
+
+    def darken(self, client: mqtt.Client) -> None:
+        """Stop serving `client`: its socket stays open but is neither read nor written, and it sends no pings.
+
+        This is a link that died without a word: the broker hears nothing and, after 1.5 keep-alives,
+        publishes the will; what it sent meanwhile is never read, so it stays unacknowledged.
+        """
+        self._dark.add(client)
+        sock = client.socket()
+        if sock is not None:
+            self._socket_closed(client, None, sock)
+
+    def undarken(self, client: mqtt.Client) -> None:
+        """Serve `client` again; its dead socket is left for `reconnect()` to close, unread."""
+        self._dark.discard(client)
+
+    def is_dark(self, client: mqtt.Client) -> bool:
+        return client in self._dark
 
     @property
     def open_sockets(self) -> int:
@@ -156,7 +175,7 @@ class Loop:
         """Call loop_misc on one slice of the clients, so each gets it once per period."""
         self.call_later(MISC_PERIOD_S / MISC_SLICES, self._misc)
         for client in self._clients[self._misc_slice :: MISC_SLICES]:
-            if client.socket() is not None:
+            if client.socket() is not None and client not in self._dark:
                 try:
                     client.loop_misc()
                 except Exception:

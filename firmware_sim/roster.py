@@ -1,4 +1,5 @@
-"""The clusters to simulate: from the fleet CSV, the controller's API, or made up for benchmarks."""
+"""The clusters to simulate: from the fleet CSV, the controller's API, or made up for benchmarks; their
+broker passwords; and the share of them one process simulates (`--shard K/N`)."""
 
 import csv
 from dataclasses import dataclass
@@ -17,7 +18,8 @@ class RosterError(Exception):
 
 @dataclass(frozen=True)
 class ClusterSpec:
-    """One cluster's identity and hardware; faults are injected by overriding amp_ok or speakers_ok."""
+    """One cluster's identity and hardware; a fault can be built in by overriding amp_ok or speakers_ok
+    (a scenario's faults, firmware_sim.faults, come and go while it runs)."""
 
     cid: str
     speakers: int = 2
@@ -81,3 +83,43 @@ def load_api(base_url: str, token: str, limit: int | None = None, timeout: float
 def synthesize(count: int, start: int = 1) -> list[ClusterSpec]:
     """Make up `count` clusters named sim-NNNNNN, for load beyond the real fleet."""
     return [ClusterSpec(f"sim-{n:06d}") for n in range(start, start + count)]
+
+
+def load_credentials(path: str | Path) -> dict[str, str]:
+    """Read broker passwords from a CSV of `cid,password` rows (a header row `cid,password` is optional)."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.reader(handle))
+    except OSError as exc:
+        raise RosterError(f"cannot read the credentials file {path}: {exc.strerror}") from exc
+    passwords: dict[str, str] = {}
+    for line, row in enumerate(rows, start=1):
+        if not row or (line == 1 and [cell.strip() for cell in row] == ["cid", "password"]):
+            continue
+        if len(row) != 2 or not protocol.CID_PATTERN.match(row[0].strip()) or not row[1]:
+            raise RosterError(f"{path}, line {line}: expected `cid,password` with a cluster id and a password")
+        passwords[row[0].strip()] = row[1]
+    return passwords
+
+
+def parse_shard(text: str | tuple[int, int]) -> tuple[int, int]:
+    """Read `K/N` (0 <= K < N): this process simulates every Nth cluster starting with the Kth."""
+    if isinstance(text, tuple):
+        text = "/".join(map(str, text))
+    index, slash, count = text.partition("/")
+    try:
+        shard = int(index), int(count)
+    except ValueError:
+        shard = None
+    if not slash or shard is None or not 0 <= shard[0] < shard[1]:
+        raise RosterError(f"shard {text!r} must be K/N with 0 <= K < N, e.g. 0/4")
+    return shard
+
+
+def shard_of(specs: list[ClusterSpec], shard: tuple[int, int] | None) -> list[ClusterSpec]:
+    """Return the clusters shard (K, N) simulates: specs[K::N]; all of them without a shard."""
+    if shard is None:
+        return list(specs)
+    index, count = shard
+    return list(specs[index::count])

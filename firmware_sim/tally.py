@@ -5,7 +5,13 @@ from dataclasses import asdict, dataclass
 
 @dataclass
 class Tally:
-    """Count what the fleet did; `connected` and `playing` are current, the rest are totals."""
+    """Count what the fleet did; `connected`, `playing` and `faults_active` are current, the rest are totals.
+
+    The faults_* counters count fault periods on single clusters: a power cut of a 58-cluster ward
+    is 58, a flap of 3 cycles on one cluster is 3. `lost` counts messages a flaky link lost (each
+    lost command or event also broke the connection, so it was delivered again); `ignored` counts
+    commands a silent cluster dropped.
+    """
 
     connected: int = 0
     playing: int = 0
@@ -21,14 +27,23 @@ class Tally:
     rejected: int = 0
     unreadable: int = 0
     reconnects: int = 0
+    lost: int = 0
+    ignored: int = 0
+    faults_planned: int = 0
+    faults_applied: int = 0
+    faults_active: int = 0
 
     def snapshot(self) -> dict:
         """Return a copy of the counters as a dict."""
         return asdict(self)
 
     def summary(self, clusters: int) -> str:
-        """Return the one-line summary the CLI logs."""
-        return (
+        """Return the one-line summary the CLI logs; faults appear once a scenario plans any."""
+        line = (
             f"connected {self.connected}/{clusters}, playing {self.playing}, done {self.done}, "
             f"failed {self.failed}, late {self.late}, rejected {self.rejected}, unreadable {self.unreadable}"
         )
+        if self.faults_planned:
+            line += (f", faults active {self.faults_active}, applied {self.faults_applied}/{self.faults_planned}, "
+                     f"lost {self.lost}, ignored {self.ignored}")
+        return line

@@ -60,7 +60,8 @@ class Stack:
         self.flask("pa", "bootstrap", "--token-file", str(token_file))
         if self.clusters:
             self.spawn("simulator", sys.executable, "-m", "firmware_sim", "--clusters", str(self.clusters),
-                       "--broker", self.mqtt_url, "--truth", str(self.instance / "sim-truth.jsonl"))
+                       "--broker", self.mqtt_url, "--truth", str(self.instance / "sim-truth.jsonl"),
+                       "--state-dir", str(self.instance / "sim-state"))
         print(f"\nLoaNet: {self.base_url}  (log in as admin; the password is in {self.instance / 'admin-password'})")
         print(f"API token: {token_file}   e.g.  curl -H \"Authorization: Bearer $(cat {token_file})\" "
               f"{self.base_url}/api/v1/clusters\n", flush=True)

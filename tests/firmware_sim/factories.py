@@ -11,6 +11,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from firmware_sim.faults import combine, plan_faults
+from firmware_sim.faults.injector import FaultInjector
 from firmware_sim.firmware import Board, Firmware, stamp
 from firmware_sim.media import FetchOutcome
 from firmware_sim.roster import ClusterSpec
@@ -71,6 +73,28 @@ class FakeAudio:
             done(outcome)
 
 
+class FakeLink:
+    """A session as the fault injector sees it: records what happens to the link, passes power to the firmware."""
+
+    def __init__(self, firmware: Firmware):
+        self.firmware = firmware
+        self.calls: list[tuple] = []
+
+    def cut_link(self) -> None:
+        self.calls.append(("cut",))
+
+    def restore_link(self) -> None:
+        self.calls.append(("restore",))
+
+    def power_off(self, cause: str, quietly: bool) -> None:
+        self.calls.append(("off", cause, quietly))
+        self.firmware.power_off()
+
+    def power_on(self, cause: str) -> None:
+        self.calls.append(("on", cause))
+        self.firmware.power_on(cause)
+
+
 class ListTruth:
     def __init__(self):
         self.records: list[dict] = []
@@ -125,11 +149,24 @@ class Rig:
         """Build a valid play starting `start_in` s from now and send it."""
         return self.send(make_play(self.spec.cid, self.clock.now, start_in=start_in, **fields))
 
+    def inject(self, *faults: str, seed: int = 1) -> FakeLink:
+        """Plan `faults` (--fault texts) on this one cluster, start them now, and return the fake link they act on."""
+        plan = plan_faults(combine(None, list(faults)), [self.spec], seed)
+        link = FakeLink(self.firmware)
+        self.injector = FaultInjector(plan, {self.spec.cid: link}, self.board)
+        self.injector.start(self.clock.now)
+        self.timers.run_due(self.clock.now)  # what starts at 0 s is there before the test goes on
+        return link
+
     def relay(self, start_in: float = 10.0, window_s: float = 60.0, **fields) -> dict:
         """Build a valid relay whose window opens `start_in` s from now and lasts `window_s`, and send it."""
         return self.send(make_relay(self.spec.cid, self.clock.now, start_in=start_in, window_s=window_s, **fields))
 
     # ----- looking
+
+    @property
+    def heartbeats(self) -> list[dict]:
+        return [payload for kind, payload in self.uplink.sent if kind == protocol.HEARTBEAT]
 
     @property
     def events(self) -> list[dict]:
@@ -184,6 +221,17 @@ def make_relay(cid: str = CID, now: float = T0, start_in: float = 10.0, window_s
     }
     relay.update(fields)
     return make_command("relay", cid, now, **relay)
+
+
+def on(kind: str, **fields):
+    """Return a predicate for messages of one channel whose payload has every given field value."""
+
+    def match(topic, payload, retained):
+        return topic.endswith("/" + kind) and isinstance(payload, dict) and all(
+            payload.get(k) == v for k, v in fields.items()
+        )
+
+    return match
 
 
 class Listener:

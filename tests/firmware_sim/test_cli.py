@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from firmware_sim.cli import main
+from firmware_sim import read_truth
+from firmware_sim.cli import build_parser, fleet_options, main
 from pa_controller.messaging import protocol
 from tests.firmware_sim.factories import Listener
 
@@ -25,6 +26,11 @@ REPO = Path(__file__).resolve().parents[2]
         (["--clusters", "500"], "add --synthetic"),
         (["--fleet-csv", "/nonexistent/fleet.csv"], "/nonexistent/fleet.csv"),
         (["--connect-rate", "-1"], "use 0 for no pacing"),
+        (["--scenario", "no-such-day"], "choose one of clock-skew"),
+        (["--fault", "loss:rate=2"], "fault 1 (loss): field 'rate': must be at most 1"),
+        (["--fault", "offline:clusters=om-cvl-001", "--fault", "meteor"], "--fault 'meteor': fault 2: field 'kind'"),
+        (["--shard", "2/2"], "0 <= K < N"),
+        (["--credentials", "/nonexistent/credentials.csv"], "/nonexistent/credentials.csv"),
     ],
 )
 def test_bad_arguments_get_a_clear_message_and_exit_2(argv, message, capsys):
@@ -32,6 +38,55 @@ def test_bad_arguments_get_a_clear_message_and_exit_2(argv, message, capsys):
         main(argv)
     assert stopped.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_bad_scenario_file_is_named_with_its_fault_and_field_and_nothing_starts(tmp_path, capsys):
+    path = tmp_path / "storm.toml"
+    path.write_text('name = "storm"\n[description]\nvi = "bão"\nen = "storm"\n[[faults]]\nkind = "power_cut"\n'
+                    '[[faults]]\nkind = "flap"\ncycles = 0\n', encoding="utf-8")
+    with pytest.raises(SystemExit) as stopped:
+        main(["--scenario", str(path), "--broker", "mqtt://127.0.0.1:1"])
+    assert stopped.value.code == 2
+    assert f"{path}: fault 2 (flap): field 'cycles': must be at least 1" in capsys.readouterr().err
+
+
+def test_list_scenarios_names_every_scenario_of_the_library_in_both_languages(capsys):
+    assert main(["--list-scenarios"]) == 0
+    out = capsys.readouterr().out
+    assert "power-cut-thoi-hoa (1 fault)" in out and "Thới Hòa ward" in out and "Phường Thới Hòa" in out
+    assert main(["--list-faults"]) == 0
+    assert "clock_drift" in capsys.readouterr().out
+
+
+def test_a_scenario_sets_fleet_defaults_that_flags_still_override():
+    args = build_parser().parse_args(["--connect-rate", "5"])
+    assert fleet_options(args, {"connect_rate": 100, "heartbeat_s": 10}) == {
+        "heartbeat_s": 10, "keepalive": 30, "connect_rate": 5.0, "reconnect_min_s": 1.0}
+
+
+@pytest.mark.timeout(60)
+def test_the_summary_line_counts_the_faults_applied(broker, tmp_path):
+    command = [sys.executable, "-m", "firmware_sim", "--clusters", "6", "--broker", broker.url, "--shard", "1/2",
+               "--truth", str(tmp_path / "truth.jsonl"), "--fault", "dead_amplifier:count=4", "--seed", "3",
+               "--summary-s", "0.2"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any("connected 3/3, " in line and "faults active" in line
+                                                      for line in seen):
+            seen.append(process.stderr.readline())
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    line = next(line for line in seen if "connected 3/3, " in line and "faults active" in line)
+    mine = {"om-cvl-002", "om-cvl-004", "om-cvl-006"}
+    chosen = {r["cid"] for r in read_truth(tmp_path / "truth.jsonl", event="fault", phase="start")}
+    assert chosen <= mine and f"faults active {len(chosen)}, applied {len(chosen)}/{len(chosen)}" in line
 
 
 @pytest.mark.timeout(60)

@@ -6,7 +6,16 @@ import threading
 
 import pytest
 
-from firmware_sim.roster import ClusterSpec, RosterError, load_api, load_csv, synthesize
+from firmware_sim.roster import (
+    ClusterSpec,
+    RosterError,
+    load_api,
+    load_credentials,
+    load_csv,
+    parse_shard,
+    shard_of,
+    synthesize,
+)
 
 
 def test_the_fleet_csv_gives_the_first_n_clusters_with_their_speakers():
@@ -66,3 +75,29 @@ def test_the_controller_api_gives_the_clusters_with_a_bearer_token(api):
 def test_a_refused_token_says_how_to_get_one(api):
     with pytest.raises(RosterError, match="flask pa tokens"):
         load_api(api, "wrong")
+
+
+def test_credentials_are_read_with_or_without_a_header(tmp_path):
+    path = tmp_path / "credentials.csv"
+    path.write_text("cid,password\nom-cvl-001,s3cret\n\nom-cvl-002,a,b-c\n")
+    with pytest.raises(RosterError, match="line 4"):
+        load_credentials(path)
+    path.write_text('om-cvl-001,s3cret\nom-cvl-002,"p,w"\n')
+    assert load_credentials(path) == {"om-cvl-001": "s3cret", "om-cvl-002": "p,w"}
+
+
+def test_a_missing_credentials_file_says_which_file(tmp_path):
+    with pytest.raises(RosterError, match="nope.csv"):
+        load_credentials(tmp_path / "nope.csv")
+
+
+@pytest.mark.parametrize("text", ["4/4", "-1/2", "1", "a/b", "1/0"])
+def test_a_shard_must_be_k_of_n(text):
+    with pytest.raises(RosterError, match="0 <= K < N"):
+        parse_shard(text)
+
+
+def test_shard_k_of_n_takes_every_nth_cluster_from_the_kth():
+    clusters = synthesize(10)
+    assert [c.cid for c in shard_of(clusters, parse_shard("1/4"))] == ["sim-000002", "sim-000006", "sim-000010"]
+    assert sum(len(shard_of(clusters, (k, 3))) for k in range(3)) == 10 and shard_of(clusters, None) == clusters

@@ -9,24 +9,13 @@ import pytest
 from firmware_sim import Fleet, load_csv
 from firmware_sim.firmware import stamp
 from pa_controller.messaging import protocol
-from tests.firmware_sim.factories import Listener, make_command, make_play, make_relay
+from tests.firmware_sim.factories import Listener, make_command, make_play, make_relay, on
 from tests.support.broker import running_broker
 
 ROOT = protocol.DEFAULT_ROOT
 CLUSTERS = 50
 HEARTBEAT_FIELDS = {"v", "cid", "at", "boot_id", "seq", "uptime_s", "state", "playing", "armed", "volume", "rssi_dbm",
                     "temp_c", "speakers_ok", "speakers_total", "amp_ok", "fw"}
-
-
-def on(kind: str, **fields):
-    """Return a predicate for messages of one channel whose payload has every given field value."""
-
-    def match(topic, payload, retained):
-        return topic.endswith("/" + kind) and isinstance(payload, dict) and all(
-            payload.get(k) == v for k, v in fields.items()
-        )
-
-    return match
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,36 @@
+"""Audio fetches through a cluster's download faults: slower, failing, or bytes that do not match sha256."""
+
+from collections.abc import Callable
+
+from firmware_sim.faults.condition import Condition
+from firmware_sim.media import CHECKSUM, FETCH, FetchOutcome
+
+
+def fetch_audio(condition: Condition, board, audio: dict, done: Callable[[FetchOutcome], None]) -> None:
+    """Fetch `audio` with the board's fetcher as the cluster's condition allows; `done(outcome)` on the loop.
+
+    The fault is drawn when the fetch starts, so the outcome does not depend on which fetch of the
+    fleet finishes first.
+    """
+    fault = condition.download_fault()
+    if condition.extra_fetch_s:
+        done = _later(board, condition.extra_fetch_s, done)
+    if fault == FETCH:
+        done(FetchOutcome.failure(FETCH, f"GET {audio['url']} failed: the download broke off (simulated fault)"))
+    elif fault == CHECKSUM:
+        board.audio.fetch(audio, lambda outcome: done(_mismatched(audio, outcome)))
+    else:
+        board.audio.fetch(audio, done)
+
+
+def _mismatched(audio: dict, outcome: FetchOutcome) -> FetchOutcome:
+    if not outcome.ok:
+        return outcome
+    return FetchOutcome.failure(CHECKSUM, f"{audio['url']} does not have sha256 {audio['sha256']} (simulated fault)")
+
+
+def _later(board, delay: float, done: Callable[[FetchOutcome], None]) -> Callable[[FetchOutcome], None]:
+    def deliver(outcome: FetchOutcome) -> None:
+        board.timers.call_at(board.now() + delay, done, outcome)
+
+    return deliver
