@@ -1,19 +1,28 @@
-"""Time a simulated fleet coming online against a raw-socket baseline doing the same MQTT work.
+"""Simulator connect: a full simulated fleet coming online, beside a bare paho loop doing the least MQTT work.
 
-Run from the repository root:  .venv/bin/python bench/simulator.py [--clusters 456 2000] [--connect-rate 0]
-Each size runs twice on a fresh private Mosquitto: first the simulator (paho clients on one selector
-loop, each: CONNECT with will and session expiry, SUBSCRIBE, retained birth), then a baseline of bare
-non-blocking sockets sending the same packets by hand. The ratio is simulator time / baseline time;
-memory is the simulator's resident-set growth. --connect-rate paces the simulator only (0 = unpaced,
-the fair comparison).
+Run from the repository root:  .venv/bin/python bench/simulator.py [--clusters 1000 10000] [--rounds 3]
+
+Each size runs both sides, each in a process of its own on a fresh private Mosquitto:
+- simulator: firmware_sim.Fleet of the O Môn fleet plus made-up clusters, unpaced (connect_rate 0):
+  one paho client per cluster with will and session expiry, SUBSCRIBE to its cmd topic, retained
+  birth, firmware state and heartbeats (30 s), all on one selector loop thread;
+- bare: one paho client per cluster (MQTT 5, its own client id) on a selector through paho's external
+  loop API (socket(), loop_read, loop_write, want_write, loop_misc): CONNECT and SUBSCRIBE, nothing
+  else, with at most WINDOW clients awaiting their CONNACK, so that it is the floor.
+Measured in each process from before the first client is made until every cluster has its SUBACK:
+wall time, resident-set growth (MB) and CPU seconds of the process, and alongside the broker's CPU and
+the host's SYN retransmits (each one a connect() that stalled its loop for 1 s). The median round of
+each side is shown; the ratio is simulator time / bare time. Goal: 10,000 full simulated clusters
+connected within 2× the bare loop's time, in ≤ 500 MB.
 """
 
 import argparse
 import collections
 import logging
+import multiprocessing
+import os
+import resource
 import selectors
-import socket
-import struct
 import sys
 import tempfile
 import time
@@ -22,17 +31,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import paho.mqtt  # noqa: E402
+import paho.mqtt.client as mqtt  # noqa: E402
+
 from firmware_sim import Fleet, load_csv, synthesize  # noqa: E402
-from firmware_sim.cli import raise_file_limit  # noqa: E402
+from firmware_sim.cli import prepare_process  # noqa: E402
 from pa_controller.messaging import protocol  # noqa: E402
 from tests.support.broker import running_broker  # noqa: E402
 
-log = logging.getLogger("bench.simulator")
-
-CONNACK, SUBACK = 0x20, 0x90
-DISCONNECT_WITH_WILL = b"\xe0\x02\x04\x00"
-TIMEOUT_S = 120.0
-WINDOW = 128
+TIMEOUT_S = 180.0
+MISC_PERIOD_S = 1.0
+GOAL_CLUSTERS = 10_000
+GOAL_RATIO = 2.0
+GOAL_MB = 500.0
+BROKER_SPARE_FDS = 64
+WINDOW = 64  # bare clients between TCP connect and CONNACK at once, below Mosquitto's listen backlog of 100
 
 
 def fleet_of(size: int):
@@ -41,161 +54,255 @@ def fleet_of(size: int):
     return real + synthesize(size - len(real))
 
 
-def rss_mb() -> float:
-    """Return this process's resident set size in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def rss_mb(pid: str | int = "self") -> float:
+    """Return a process's resident set size in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
 
-# ----- the baseline: MQTT 5 packets by hand
+def cpu_s(pid: int | None = None) -> float:
+    """Return the user + system CPU seconds of this process (all threads), or of another by pid."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n % 128, n // 128
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
+def syn_retransmits() -> int:
+    """Return the host's count of retransmitted SYNs: each is a connect() that waited 1 s or more.
 
-
-def _utf8(text: str) -> bytes:
-    data = text.encode()
-    return struct.pack("!H", len(data)) + data
-
-
-def _packet(first: int, body: bytes) -> bytes:
-    return bytes([first]) + _varint(len(body)) + body
-
-
-def _connect(cid: str, will_topic: str, will: bytes, keepalive: int = 30) -> bytes:
-    properties = b"\x11" + struct.pack("!I", 86_400)  # Session Expiry Interval
-    flags = 0x04 | 0x08 | 0x20  # will, will QoS 1, will retain; clean start off
-    header = _utf8("MQTT") + b"\x05" + bytes([flags]) + struct.pack("!H", keepalive)
-    payload = _utf8(cid) + b"\x00" + _utf8(will_topic) + struct.pack("!H", len(will)) + will
-    return _packet(0x10, header + _varint(len(properties)) + properties + payload)
-
-
-def _subscribe(topic: str) -> bytes:
-    return _packet(0x82, struct.pack("!H", 1) + b"\x00" + _utf8(topic) + b"\x01")
-
-
-def _publish_retained(topic: str, payload: bytes) -> bytes:
-    return _packet(0x33, _utf8(topic) + struct.pack("!H", 2) + b"\x00" + payload)
-
-
-def _status(cid: str, online: bool) -> bytes:
-    at = "2026-11-26T15:00:00.000Z"
-    return protocol.encode({"v": 1, "cid": cid, "online": online, "boot_id": "bench", "fw": "raw", "at": at})
-
-
-def _complete_packets(buffer: bytearray) -> list[int]:
-    """Cut every complete packet off the front of `buffer`; return their packet types."""
-    kinds = []
-    while True:
-        length, multiplier, index = 0, 1, 1
-        while True:
-            if index >= len(buffer):
-                return kinds
-            byte = buffer[index]
-            length += (byte & 0x7F) * multiplier
-            multiplier *= 128
-            index += 1
-            if not byte & 0x80:
-                break
-        if len(buffer) < index + length:
-            return kinds
-        kinds.append(buffer[0] & 0xF0)
-        del buffer[: index + length]
-
-
-def baseline(url: str, cids: list[str]) -> float:
-    """Bring `cids` online with bare sockets on one selector; return the seconds until every SUBACK.
-
-    At most WINDOW sessions are between TCP connect and SUBACK at once, so the baseline does not
-    overflow the broker's accept queue (a dropped SYN costs a 1 s retransmit and ruins the floor).
+    Mosquitto listens with a backlog of 100; a connect storm that outruns its accept() overflows it,
+    the SYN is dropped, and the blocking connect() of that client (and the loop it runs on) stalls.
     """
-    host, port = url.removeprefix("mqtt://").split(":")
-    selector = selectors.DefaultSelector()
-    buffers: dict[socket.socket, bytearray] = {}
-    waiting = collections.deque(cids)
-    in_flight = subscribed = 0
-    started = time.perf_counter()
-    deadline = time.monotonic() + TIMEOUT_S
-    while subscribed < len(cids) and time.monotonic() < deadline:
-        while waiting and in_flight < WINDOW:
-            cid = waiting.popleft()
-            sock = socket.create_connection((host, int(port)))
-            sock.setblocking(False)
-            will_topic = protocol.topic(protocol.DEFAULT_ROOT, cid, protocol.STATUS)
-            sock.sendall(_connect(cid, will_topic, _status(cid, False)))
-            buffers[sock] = bytearray()
-            selector.register(sock, selectors.EVENT_READ, cid)
-            in_flight += 1
-        for key, _ in selector.select(1.0):
-            sock, cid = key.fileobj, key.data
-            buffer = buffers[sock]
-            buffer += sock.recv(65536)
-            for kind in _complete_packets(buffer):
-                if kind == CONNACK:
-                    sock.sendall(_subscribe(protocol.topic(protocol.DEFAULT_ROOT, cid, protocol.CMD)))
-                    status_topic = protocol.topic(protocol.DEFAULT_ROOT, cid, protocol.STATUS)
-                    sock.sendall(_publish_retained(status_topic, _status(cid, True)))
-                elif kind == SUBACK:
-                    subscribed += 1
-                    in_flight -= 1
-    elapsed = time.perf_counter() - started
-    for sock in buffers:
-        sock.setblocking(True)
-        sock.sendall(DISCONNECT_WITH_WILL)
-        sock.close()
-    selector.close()
-    if subscribed < len(cids):
-        raise RuntimeError(f"the baseline got {subscribed}/{len(cids)} online within {TIMEOUT_S:.0f} s")
-    return elapsed
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for names, values in zip(lines[::2], lines[1::2], strict=True):
+        if names.startswith("TcpExt:"):
+            return int(dict(zip(names.split(), values.split(), strict=True))["TCPSynRetrans"])
+    return 0
 
 
-def simulate(url: str, size: int, connect_rate: float, workdir: Path) -> tuple[float, float, float]:
-    """Bring a simulated fleet online; return (seconds until all subscribed, RSS growth MB, stop seconds)."""
-    before = rss_mb()
-    fleet = Fleet(fleet_of(size), url, truth_path=workdir / "truth.jsonl", connect_rate=connect_rate)
-    started = time.perf_counter()
+class Meter:
+    """Wall time, RSS growth and CPU of this process, the broker's CPU and SYN retransmits, start() to stop()."""
+
+    def __init__(self, broker_pid: int):
+        self.broker_pid = broker_pid
+
+    def start(self) -> None:
+        self.rss, self.cpu, self.broker_cpu = rss_mb(), cpu_s(), cpu_s(self.broker_pid)
+        self.syn = syn_retransmits()
+        self.began = time.perf_counter()
+
+    def stop(self, connected: int) -> dict:
+        return {
+            "seconds": time.perf_counter() - self.began,
+            "rss_mb": rss_mb() - self.rss,
+            "cpu_s": cpu_s() - self.cpu,
+            "broker_cpu_s": cpu_s(self.broker_pid) - self.broker_cpu,
+            "syn_retransmits": syn_retransmits() - self.syn,
+            "connected": connected,
+        }
+
+
+# ----- side (a): the full simulator
+
+
+def measure_simulator(url: str, size: int, broker_pid: int, workdir: str) -> dict:
+    """Bring a simulated fleet online unpaced, in a process prepared as `python -m firmware_sim` prepares its own;
+    return the meter's figures (and its stop time)."""
+    prepare_process(size)
+    specs = fleet_of(size)
+    meter = Meter(broker_pid)
+    meter.start()
+    fleet = Fleet(specs, url, truth_path=Path(workdir) / "truth.jsonl", connect_rate=0, seed=1)
     fleet.start()
-    connected = fleet.wait_connected(timeout=TIMEOUT_S)
-    elapsed = time.perf_counter() - started
-    grown = rss_mb() - before
-    stopping = time.perf_counter()
-    fleet.stop()
-    stopped = time.perf_counter() - stopping
-    if connected < size:
-        raise RuntimeError(f"the simulator got {connected}/{size} online within {TIMEOUT_S:.0f} s")
-    return elapsed, grown, stopped
+    return meter.stop(fleet.wait_connected(timeout=TIMEOUT_S))
+
+
+# ----- side (b): a bare paho loop
+
+
+class BareLoop:
+    """Bring `cids` online with plain paho clients on one selector: CONNECT, SUBSCRIBE to the cmd topic.
+
+    At most WINDOW clients wait for their CONNACK at once, so the connects never outrun the broker's
+    accept queue (Mosquitto listens with a backlog of 100): a dropped SYN would stall the loop for
+    the 1 s of its retransmit, and the floor would measure the stall instead of the work.
+    """
+
+    def __init__(self, url: str, cids: list[str]):
+        host, port = url.removeprefix("mqtt://").split(":")
+        self.host, self.port = host, int(port)
+        self.cids = cids
+        self.selector = selectors.DefaultSelector()
+        self.subscribed = 0
+        self.awaiting_connack = 0
+
+    def run(self) -> int:
+        """Connect every client, serving sockets meanwhile, until all have their SUBACK; return how many do."""
+        waiting = collections.deque(self.cids)
+        clients = []
+        deadline = time.monotonic() + TIMEOUT_S
+        next_misc = time.monotonic() + MISC_PERIOD_S
+        while self.subscribed < len(self.cids) and time.monotonic() < deadline:
+            while waiting and self.awaiting_connack < WINDOW:
+                clients.append(self._connect(waiting.popleft()))
+            for key, mask in self.selector.select(0 if waiting and self.awaiting_connack < WINDOW else MISC_PERIOD_S):
+                self._serve(key, mask)
+            if time.monotonic() >= next_misc:
+                next_misc += MISC_PERIOD_S
+                for client in clients:
+                    client.loop_misc()
+        return self.subscribed
+
+    def _connect(self, cid: str) -> mqtt.Client:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.user_data_set(protocol.topic(protocol.DEFAULT_ROOT, cid, protocol.CMD))
+        client.connect(self.host, self.port, keepalive=30)  # TCP connect, then CONNECT written at once
+        self.awaiting_connack += 1
+        self.selector.register(client.socket(), self._wanted(client), client)
+        return client
+
+    def _on_connect(self, client, command_topic, flags, reason_code, properties) -> None:
+        self.awaiting_connack -= 1
+        client.subscribe(command_topic, qos=1)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        self.subscribed += 1
+
+    @staticmethod
+    def _wanted(client: mqtt.Client) -> int:
+        return selectors.EVENT_READ | (selectors.EVENT_WRITE if client.want_write() else 0)
+
+    def _serve(self, key: selectors.SelectorKey, mask: int) -> None:
+        client = key.data
+        if mask & selectors.EVENT_READ:
+            client.loop_read()
+        if mask & selectors.EVENT_WRITE:
+            client.loop_write()
+        wanted = self._wanted(client)
+        if wanted != key.events and client.socket() is not None:
+            self.selector.modify(key.fileobj, wanted, client)
+
+
+def measure_bare(url: str, size: int, broker_pid: int) -> dict:
+    """Bring `size` bare paho clients online; return the meter's figures."""
+    cids = [spec.cid for spec in fleet_of(size)]
+    meter = Meter(broker_pid)
+    meter.start()
+    return meter.stop(BareLoop(url, cids).run())
+
+
+# ----- running each side in a process of its own
+
+
+def _child(function, args, channel) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    channel.send(function(*args))
+    channel.recv()  # the broker has gone: our sockets are closed by it, so none lingers in TIME_WAIT here
+    os._exit(0)  # nothing to tidy: skip joining the loop and the fetch workers
+
+
+def in_process(function, broker, size: int, *extra) -> dict:
+    """Run `function(broker URL, size, broker pid, *extra)` in a fresh interpreter; return its figures.
+
+    The broker stops before the measuring process exits, so the broker closes every connection
+    first. Were the clients to close first, each would hold its port in TIME_WAIT for 60 s, and the
+    next run's connects would hunt for free ports among them (with ~30,000 such, paho's bind() before
+    each connect took 1.2 ms).
+    """
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    process = context.Process(target=_child, args=(function, (broker.url, size, broker.process.pid, *extra), theirs))
+    process.start()
+    figures = ours.recv() if ours.poll(TIMEOUT_S + 30) else None
+    broker.stop()
+    if figures is not None:
+        ours.send("broker stopped")
+    process.join(30)
+    if figures is None or process.exitcode != 0:
+        process.kill()
+        raise RuntimeError(f"{function.__name__} failed (exit code {process.exitcode})")
+    return figures
+
+
+def check_broker_capacity(broker, size: int) -> None:
+    """Refuse to time a broker whose config or open-files limit cannot hold `size` connections."""
+    conf = (broker.workdir / "mosquitto.conf").read_text()
+    for line in conf.splitlines():
+        if line.startswith("max_connections") and 0 <= int(line.split()[1]) < size:
+            raise RuntimeError(f"{broker.workdir / 'mosquitto.conf'}: {line} is below {size}")
+    for line in Path(f"/proc/{broker.process.pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            soft = line.split()[3]
+            if soft != "unlimited" and int(soft) < size + BROKER_SPARE_FDS:
+                raise RuntimeError(f"the broker may open {soft} files, fewer than {size} clients need")
+
+
+def one_side(side: str, size: int) -> dict:
+    """Time one side at one size on a fresh private broker, in a process of its own."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-sim-{side}-") as tmp, running_broker(Path(tmp)) as broker:
+        check_broker_capacity(broker, size)
+        load = os.getloadavg()[0]
+        if side == "simulator":
+            figures = in_process(measure_simulator, broker, size, tmp)
+        else:
+            figures = in_process(measure_bare, broker, size)
+    if figures["connected"] < size:
+        raise RuntimeError(f"{side}: {figures['connected']}/{size} online within {TIMEOUT_S:.0f} s")
+    return {**figures, "load": load}
+
+
+def median_round(rounds: list[dict]) -> dict:
+    """Return the round with the median time."""
+    ordered = sorted(rounds, key=lambda figures: figures["seconds"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def verdict(size: int, sim: dict, bare: dict) -> str:
+    """Judge the goal's size against it; other sizes are shown for the trend only."""
+    if size != GOAL_CLUSTERS:
+        return "—"
+    ratio = sim["seconds"] / bare["seconds"]
+    misses = []
+    if ratio > GOAL_RATIO:
+        misses.append(f"time {ratio:.2f}× > {GOAL_RATIO:.0f}×")
+    if sim["rss_mb"] > GOAL_MB:
+        misses.append(f"memory {sim['rss_mb']:.0f} MB > {GOAL_MB:.0f} MB")
+    return "misses the goal: " + ", ".join(misses) if misses else "meets the goal"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clusters", type=int, nargs="+", default=[456, 2000], help="fleet sizes to time")
-    parser.add_argument("--connect-rate", type=float, default=0.0, help="simulator connects per s; 0 = unpaced")
+    parser.add_argument("--clusters", type=int, nargs="+", default=[1000, GOAL_CLUSTERS], help="fleet sizes")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per side and size; the median is shown")
     options = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("firmware_sim").setLevel(logging.WARNING)
-    raise_file_limit(max(options.clusters))
-    log.info("%8s %10s %10s %7s %10s %12s %8s", "clusters", "sim s", "raw s", "ratio", "sim MB", "KB/cluster", "stop s")
+    prepare_process(max(options.clusters) + BROKER_SPARE_FDS)  # the brokers and the workers inherit it
+    print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, paho-mqtt {paho.mqtt.__version__}; "
+          "CPU and broker CPU in s, load = 1-min load average before the simulator / the bare run")  # fmt: skip
+    header = ("clusters", "sim s", "sim MB", "sim CPU", "broker", "SYN rtx", "bare s", "bare MB", "bare CPU", "broker",
+              "SYN rtx", "ratio", "CPU×", "load", "verdict")  # fmt: skip
+    print(" ".join(f"{name:>8}" for name in header[:-1]), f" {header[-1]}")
     for size in options.clusters:
-        with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp:
-            workdir = Path(tmp)
-            (workdir / "sim").mkdir()
-            (workdir / "raw").mkdir()
-            with running_broker(workdir / "sim") as broker:
-                sim_s, grown_mb, stop_s = simulate(broker.url, size, options.connect_rate, workdir)
-            with running_broker(workdir / "raw") as broker:
-                raw_s = baseline(broker.url, [spec.cid for spec in fleet_of(size)])
-        log.info(
-            "%8d %10.2f %10.2f %6.1fx %10.1f %12.1f %8.2f",
-            size, sim_s, raw_s, sim_s / raw_s, grown_mb, grown_mb * 1024 / size, stop_s,
-        )  # fmt: skip
+        sims, bares = [], []
+        for _ in range(options.rounds):
+            sims.append(one_side("simulator", size))
+            bares.append(one_side("bare", size))
+        sim, bare = median_round(sims), median_round(bares)
+        cells = [f"{size:8d}"]
+        for side in (sim, bare):
+            cells += [f"{side['seconds']:8.2f}", f"{side['rss_mb']:8.1f}", f"{side['cpu_s']:8.2f}",
+                      f"{side['broker_cpu_s']:8.2f}", f"{side['syn_retransmits']:8d}"]  # fmt: skip
+        cells += [f"{sim['seconds'] / bare['seconds']:7.2f}×", f"{sim['cpu_s'] / bare['cpu_s']:7.2f}×",
+                  f"{sim['load']:3.1f}/{bare['load']:<4.1f}", f" {verdict(size, sim, bare)}"]  # fmt: skip
+        print(" ".join(cells))
+        if options.rounds > 1:
+            print(f"{'':8} rounds: simulator {[round(r['seconds'], 2) for r in sims]} s, "
+                  f"bare {[round(r['seconds'], 2) for r in bares]} s")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,0 +1,302 @@
+"""`python -m firmware_sim listen`: one simulated cluster on a technician's bench, showing all it exchanges.
+
+It runs the real firmware (a Fleet of one cluster) and, beside it, a second MQTT client subscribed to
+that cluster's own topics, which prints every command that reaches the cluster and every status,
+heartbeat and event it sends, one line each, as they pass the broker. Watching from outside needs no
+hook in the firmware, and shows what the controller sees, including the will the broker publishes for
+the cluster. Stop any other simulator that runs the same cluster first: two sessions with one client id
+keep taking the session over from each other.
+"""
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import uuid
+from datetime import UTC, datetime
+from typing import TextIO
+
+import paho.mqtt.client as mqtt
+
+from firmware_sim.fleet import Fleet
+from firmware_sim.report import LOCAL_ZONE
+from firmware_sim.roster import DEFAULT_FLEET_CSV, ClusterSpec, RosterError, load_csv
+from firmware_sim.session import BrokerURLError, SessionSettings
+from firmware_sim.truth import DEFAULT_TRUTH_PATH
+from pa_controller.messaging import protocol
+
+log = logging.getLogger("firmware_sim.listen")
+
+DEFAULT_BROKER = "mqtt://127.0.0.1:1884"  # the private broker of `make run` (PA_MQTT_PORT)
+DEFAULT_SPEAKERS = 2
+SUBSCRIBE_TIMEOUT_S = 5.0
+WILL_WAIT_S = 1.0  # after stopping, how long to wait for the broker's will to show
+SHORT_ID = 8
+SHOWN_BYTES = 120  # of a payload no summary knows
+INTO_CLUSTER, OUT_OF_CLUSTER = "←", "→"
+
+
+def clock(moment: datetime) -> str:
+    """Render a time of day in Asia/Ho_Chi_Minh with milliseconds."""
+    return moment.astimezone(LOCAL_ZONE).strftime("%H:%M:%S.%f")[:-3]
+
+
+def _wire_clock(text) -> str:
+    try:
+        return clock(protocol.parse_time(text))
+    except ValueError:
+        return repr(text)
+
+
+def _short(identifier) -> str:
+    return str(identifier)[:SHORT_ID]
+
+
+# ----- one line per message
+
+
+def describe_command(command: dict) -> str:
+    """Summarise a command: its type, short id, and the fields that say what it asks."""
+    ctype = command.get("type", "?")
+    words = [str(ctype), _short(command.get("id", "?"))]
+    if "run_id" in command:
+        words.append(f"run {command['run_id']}")
+    if ctype in ("play", "relay"):
+        words.append(str(command.get("priority", "?")))
+        words.append(f"start {_wire_clock(command.get('start_at'))}")
+    if ctype == "play":
+        words.append(f"{command.get('duration_ms', 0) / 1000:.1f} s")
+        words.append(f"sha256 {_short((command.get('audio') or {}).get('sha256', '?'))}")
+    elif ctype == "relay":
+        words.append(f"until {_wire_clock(command.get('end_at'))} {command.get('stream_url', '?')}")
+    elif ctype == "stop" and "max_priority" in command:
+        words.append(f"up to {command['max_priority']}")
+    elif ctype == "set_volume":
+        words.append(f"volume {command.get('volume')}")
+    elif ctype == "test_tone":
+        words.append(f"{command.get('duration_ms', 0) / 1000:.1f} s")
+    if "volume" in command and ctype != "set_volume":
+        words.append(f"volume {command['volume']}")
+    if "title" in command:
+        words.append(f"“{command['title']}”")
+    return " ".join(words)
+
+
+def describe_event(event: dict) -> str:
+    """Summarise an event: its state, the command and run it answers, and its detail."""
+    words = [str(event.get("state", "?")), f"cmd {_short(event.get('cmd_id', '?'))}"]
+    if "run_id" in event:
+        words.append(f"run {event['run_id']}")
+    for name, value in (event.get("detail") or {}).items():
+        shown = _wire_clock(value) if name.endswith("_at") else value
+        words.append(f"{name} {shown}")
+    return " ".join(words)
+
+
+def describe_heartbeat(beat: dict) -> str:
+    """Summarise a heartbeat: sequence, state, what plays or waits, and the health readings."""
+    words = [f"#{beat.get('seq')}", str(beat.get("state"))]
+    if beat.get("playing"):
+        words.append(f"run {beat['playing']}")
+    if beat.get("armed"):
+        words.append("armed " + ",".join(map(str, beat["armed"])))
+    words += [
+        f"volume {beat.get('volume')}",
+        f"rssi {beat.get('rssi_dbm')} dBm",
+        f"{beat.get('temp_c')} °C",
+        f"speakers {beat.get('speakers_ok')}/{beat.get('speakers_total')}",
+        "amp ok" if beat.get("amp_ok") else "AMP FAULT",
+        f"up {beat.get('uptime_s')} s",
+    ]
+    return " ".join(words)
+
+
+def describe_status(status: dict) -> str:
+    """Summarise a status: online or offline, boot and firmware."""
+    state = "online" if status.get("online") else "offline"
+    return f"{state} boot {_short(status.get('boot_id', '?'))} fw {status.get('fw', '?')}"
+
+
+DESCRIBE = {
+    protocol.CMD: describe_command,
+    protocol.EVENTS: describe_event,
+    protocol.HEARTBEAT: describe_heartbeat,
+    protocol.STATUS: describe_status,
+}
+
+
+def line(kind: str, raw: bytes, retained: bool, arrived: datetime) -> str:
+    """Render one message for people: local time, direction, channel and a summary of the payload."""
+    arrow = INTO_CLUSTER if kind == protocol.CMD else OUT_OF_CLUSTER
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict) and kind in DESCRIBE:
+        summary = DESCRIBE[kind](payload)
+    elif payload is not None:
+        summary = json.dumps(payload, ensure_ascii=False)[:SHOWN_BYTES]
+    else:
+        summary = f"{len(raw)} bytes that are not JSON: {raw[:SHOWN_BYTES]!r}"
+    if retained:
+        summary += " (retained, from before)"
+    return f"{clock(arrived)} {arrow} {kind:<9} {summary}"
+
+
+def json_line(topic: str, raw: bytes, retained: bool, arrived: datetime) -> str:
+    """Render one message as a JSON object: arrival time (UTC), topic, retained flag and the payload."""
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        payload = raw.decode("utf-8", errors="replace")
+    record = {"at": protocol.format_time(arrived), "topic": topic, "retained": retained, "payload": payload}
+    return json.dumps(record, ensure_ascii=False)
+
+
+# ----- watching the broker
+
+
+class BrokerUnreachable(Exception):
+    """The watcher could not connect or subscribe; the message says what to check."""
+
+
+class Watcher:
+    """A second MQTT client that writes every message on one cluster's topics to `out`."""
+
+    def __init__(self, settings: SessionSettings, cid: str, out: TextIO, as_json: bool = False):
+        self.settings = settings
+        self.cid = cid
+        self.out = out
+        self.as_json = as_json
+        self.filter = protocol.topic(settings.root, cid, "#")
+        self.offline_seen = threading.Event()
+        self._subscribed = threading.Event()
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"listen-{cid}-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = lambda *_: self._subscribed.set()
+        self.client.on_message = self._on_message
+
+    def start(self) -> "Watcher":
+        """Connect and subscribe; raise BrokerUnreachable if that fails within SUBSCRIBE_TIMEOUT_S."""
+        host, port = self.settings.host, self.settings.port
+        try:
+            self.client.connect(host, port, keepalive=self.settings.keepalive)
+        except OSError as exc:
+            raise BrokerUnreachable(f"cannot reach the broker at {host}:{port} ({exc}): check --broker") from exc
+        self.client.loop_start()
+        if not self._subscribed.wait(SUBSCRIBE_TIMEOUT_S):
+            self.stop()
+            raise BrokerUnreachable(f"the broker at {host}:{port} did not let us subscribe to {self.filter}")
+        return self
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if not reason_code.is_failure:
+            client.subscribe(self.filter, qos=1)
+
+    def _on_message(self, client, userdata, message) -> None:
+        arrived = datetime.now(UTC)
+        kind = message.topic.rsplit("/", 1)[-1]
+        retained = bool(message.retain)
+        if self.as_json:
+            text = json_line(message.topic, message.payload, retained, arrived)
+        else:
+            text = line(kind, message.payload, retained, arrived)
+        with self._lock:
+            self.out.write(text + "\n")
+            self.out.flush()  # a pipe would hold the lines back otherwise
+        if kind == protocol.STATUS:
+            self._note_status(message.payload, retained)
+
+    def _note_status(self, raw: bytes, retained: bool) -> None:
+        try:
+            online = json.loads(raw).get("online")
+        except (ValueError, AttributeError):
+            return
+        if retained and online:
+            log.warning(
+                "the broker already holds %s as online: if another simulator or a real cluster runs it, "
+                "the two sessions will keep taking over from each other; stop the other one first",
+                self.cid,
+            )
+        if online is False and not retained:
+            self.offline_seen.set()
+
+
+# ----- the command line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Describe `python -m firmware_sim listen`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m firmware_sim listen",
+        description="Run one simulated cluster and print every command it receives and every status, "
+        "heartbeat and event it sends (times in Asia/Ho_Chi_Minh), until Ctrl-C.",
+    )
+    parser.add_argument("--cid", required=True, help="the cluster id, e.g. om-tho-001")
+    parser.add_argument("--broker", default=DEFAULT_BROKER, help="mqtt://host:port (default %(default)s)")
+    parser.add_argument("--heartbeat-s", type=float, default=30.0, help="heartbeat period (%(default)s)")
+    parser.add_argument("--root", default=protocol.DEFAULT_ROOT, help="topic root (%(default)s)")
+    parser.add_argument("--fleet-csv", default=str(DEFAULT_FLEET_CSV), help="where to look up the cluster's speakers")
+    parser.add_argument("--truth", default=str(DEFAULT_TRUTH_PATH), help="ground-truth JSON lines (%(default)s)")
+    parser.add_argument("--json", action="store_true", help="print each message raw, as one JSON object a line")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log the simulator's own messages too")
+    return parser
+
+
+def bench_cluster(cid: str, fleet_csv: str) -> ClusterSpec:
+    """Return the cluster as the fleet CSV describes it, or one with DEFAULT_SPEAKERS if it is not there."""
+    try:
+        known = {spec.cid: spec for spec in load_csv(fleet_csv)}
+    except RosterError as exc:
+        log.warning("%s; %s gets %d speakers", exc, cid, DEFAULT_SPEAKERS)
+        known = {}
+    return known.get(cid) or ClusterSpec(cid, speakers=DEFAULT_SPEAKERS)
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    """Run one cluster and show its traffic until Ctrl-C or SIGTERM; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.heartbeat_s <= 0:
+        parser.error("--heartbeat-s must be positive")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",  # no time: the host's zone would clash with the lines
+        stream=sys.stderr,
+    )
+    try:
+        settings = SessionSettings.from_url(args.broker, root=args.root)
+        spec = bench_cluster(args.cid, args.fleet_csv)
+    except (BrokerURLError, RosterError) as exc:
+        parser.error(str(exc))
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    try:
+        watcher = Watcher(settings, spec.cid, out or sys.stdout, as_json=args.json).start()
+    except BrokerUnreachable as exc:
+        sys.stderr.write(f"python -m firmware_sim listen: error: {exc}\n")
+        return 2
+    fleet = Fleet([spec], args.broker, truth_path=args.truth, heartbeat_s=args.heartbeat_s, root=args.root)
+    sys.stderr.write(
+        f"{spec.cid} ({spec.speakers} speakers) on {args.broker}, times in Asia/Ho_Chi_Minh "
+        f"({datetime.now(LOCAL_ZONE):%d/%m/%Y}); Ctrl-C to stop\n"
+    )
+    try:
+        fleet.start()
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        fleet.stop()
+        watcher.offline_seen.wait(WILL_WAIT_S)  # let the will the broker publishes show as the last line
+        watcher.stop()
+    return 0
