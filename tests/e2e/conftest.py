@@ -44,11 +44,17 @@ class System:
 
 
 @pytest.fixture
-def system(database_url, make_config, broker):
+def system_settings() -> dict:
+    """The controller's settings for `system`; a test module overrides this fixture to change them."""
+    return {"NOW_LEAD_S": 3.0, "RUN_SETTLE_S": 10.0, "HEARTBEAT_S": 5.0}
+
+
+@pytest.fixture
+def system(database_url, make_config, broker, system_settings):
     """Controller web server and worker against a real broker; yields a System."""
     port = free_port()
     config = make_config(database_url, MESSAGING="mqtt", MQTT_URL=broker.url, PUBLIC_URL=f"http://127.0.0.1:{port}",
-                         NOW_LEAD_S=3.0, RUN_SETTLE_S=10.0, HEARTBEAT_S=5.0)
+                         **system_settings)
     app = create_app(config)
     with app.app_context():
         upgrade()

@@ -1,0 +1,88 @@
+"""Every scenario of the simulator's library, end to end: the controller's run report agrees with the ground truth.
+
+A sample of the Ô Môn fleet (every 8th cluster: 57, in all seven wards) runs a library scenario, its times scaled
+so that its first timed fault starts FIRST_FAULT_S after the fleet starts; a broadcast to the whole district
+starts while the faults act. Once the run is closed, `firmware_sim.report.compare` holds the controller's report
+against the truth log: no cluster reported `done` that did not play, none reported otherwise that did.
+
+Every scenario runs on SQLite; the power cut runs on PostgreSQL too (the other end-to-end tests run on both).
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from firmware_sim import Fleet, load_csv, read_truth
+from firmware_sim.faults.library import library_names, load_scenario
+from firmware_sim.report import compare
+from pa_controller.messaging import protocol
+
+pytestmark = pytest.mark.e2e
+
+SAMPLE = load_csv()[::8]
+FIRST_FAULT_S = 1.0  # a timed scenario's first fault starts this long after the fleet does
+START_IN_S = 4.0  # the broadcast starts this long after the fleet does: into the faults
+HEARTBEAT_S = 2.0
+CASES = [("sqlite", name) for name in library_names()] + [("postgresql", "power-cut-thoi-hoa")]
+
+
+@pytest.fixture
+def system_settings() -> dict:
+    # A short settle: the run closes soon after its 1.5 s clip, so each scenario takes seconds, not a minute.
+    return {"NOW_LEAD_S": 3.0, "RUN_SETTLE_S": 3.0, "HEARTBEAT_S": HEARTBEAT_S}
+
+
+def all_idle(fleet: Fleet) -> bool:
+    return all(session.firmware.state == "idle" for session in fleet.sessions.values())
+
+
+def disagreements(report: dict, truth: list[dict]) -> str:
+    comparison = compare(report, truth)
+    return "\n".join([comparison.summary(), *(d.line() for d in comparison.disagreements)])
+
+
+def time_scale(name: str) -> float:
+    timed = [fault.at for fault in load_scenario(name).faults if fault.at]
+    return FIRST_FAULT_S / min(timed) if timed else 1.0
+
+
+@pytest.mark.parametrize(("database_url", "name"), CASES, indirect=["database_url"])
+def test_the_run_report_agrees_with_the_ground_truth_under_each_scenario(system, broker, tone, tmp_path, name):
+    with tone.open("rb") as audio_file:
+        uploaded = system.post("/api/v1/audio", files={"file": ("tone.wav", audio_file)}, data={"title": "Thông báo"})
+    assert uploaded.status_code == 201, uploaded.text
+    truth_path = tmp_path / "truth.jsonl"
+    with Fleet(SAMPLE, broker.url, truth_path=truth_path, heartbeat_s=HEARTBEAT_S, scenario=name,
+               time_scale=time_scale(name), seed=7, state_dir=tmp_path / "sim-state") as fleet:
+        start_at = datetime.now(UTC) + timedelta(seconds=START_IN_S)
+        assert fleet.wait_connected(timeout=FIRST_FAULT_S, count=len(SAMPLE) // 2) >= len(SAMPLE) // 2
+        created = system.post("/api/v1/broadcasts", json={
+            "title": f"Kịch bản {name}", "audio_id": uploaded.json()["id"], "priority": "normal",
+            "targets": {"clusters": [spec.cid for spec in SAMPLE]}, "start_at": protocol.format_time(start_at)})
+        assert created.status_code == 201, created.text
+        run_id = system.wait_for(lambda: system.get(f"/api/v1/runs?broadcast_id={created.json()['id']}"), 10,
+                                 "the run")[0]["id"]
+        system.wait_for(lambda: system.get(f"/api/v1/runs/{run_id}")["state"] == "finished", 40, "the run to close",
+                        show=lambda: (system.get(f"/api/v1/runs/{run_id}")["counts"], fleet.summary()))
+        # A cluster whose clock is behind starts late, and a lost event comes again after a reconnect: the truth
+        # of the run is complete once every cluster is idle (past its grace, none can start it any more); the
+        # report must then come to agree.
+        system.wait_for(lambda: fleet.call(all_idle, fleet), 30, "every cluster idle", show=fleet.summary)
+        truth = read_truth(truth_path)
+        comparison = system.wait_for(lambda: (c := compare(system.get(f"/api/v1/runs/{run_id}"), truth)).ok and c,
+                                     10, "the report to agree with the ground truth",
+                                     show=lambda: disagreements(system.get(f"/api/v1/runs/{run_id}"), truth))
+
+    assert comparison.clusters == len(SAMPLE)
+    played = {r["cid"] for r in truth if r["event"] == "played" and r["run_id"] == str(run_id)}
+    faulty = {r["cid"] for r in truth if r["event"] == "fault"}
+    if load_scenario(name).faults:
+        assert faulty, "the scenario's faults were applied"
+    # What each scenario must have done to the run, besides agreeing.
+    expected_silent = {
+        "power-cut-thoi-hoa": {spec.cid for spec in SAMPLE if spec.ward == "thoi-hoa"},
+        "dead-amplifiers": {r["cid"] for r in truth if r.get("fault") == "dead_amplifier"},
+    }.get(name, set())
+    assert expected_silent <= {spec.cid for spec in SAMPLE} - played
+    if name == "normal-day":
+        assert played == {spec.cid for spec in SAMPLE}
