@@ -10,6 +10,8 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import Engine, MetaData, event
 from sqlalchemy.orm import DeclarativeBase
 
+from pa_controller import textfold
+
 # Named constraints, so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -34,6 +36,7 @@ babel = Babel()
 @event.listens_for(Engine, "connect")
 def _sqlite_for_several_writers(dbapi_connection, _record) -> None:
     """SQLite serves the web, the scheduler's job store and ingest at once: let readers run beside the writer.
+    Also give it the diacritic-blind folding that searches use (textfold.py).
 
     WAL lets reads proceed during a write, and synchronous=NORMAL commits without an fsync each time (a power
     cut may lose the last commits, a crash of the process loses nothing). Without it a fired job's bookkeeping
@@ -45,3 +48,8 @@ def _sqlite_for_several_writers(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
+        dbapi_connection.create_function(textfold.SQLITE_FUNCTION, 1, _fold_or_null, deterministic=True)
+
+
+def _fold_or_null(text: str | None) -> str | None:
+    return None if text is None else textfold.fold(text)

@@ -15,6 +15,7 @@ from pa_controller.extensions import db
 from pa_controller.models import Broadcast, Cluster, ClusterState, Delivery, Outage, Run, TelemetryBucket, Ward
 from pa_controller.models.types import UTCDateTime
 from pa_controller.services import access, fleet
+from pa_controller.textfold import fold, folded
 
 WINDOWS = (timedelta(hours=24), timedelta(days=7))  # the availability windows shown everywhere
 PAGE_SIZE = 100
@@ -268,8 +269,9 @@ def list_clusters(user, query: ClusterQuery, now: datetime, heartbeat_s: float) 
     if query.status is not None:
         conditions.append(judged.c.status == query.status.value)
     if query.search:
-        conditions.append(or_(judged.c.id.icontains(query.search, autoescape=True),
-                              judged.c.name.icontains(query.search, autoescape=True)))
+        wanted = fold(query.search)  # "cum 7" finds "cụm 7"
+        conditions.append(or_(judged.c.id.contains(wanted, autoescape=True),
+                              folded(judged.c.name).contains(wanted, autoescape=True)))
     total = db.session.scalar(select(func.count()).select_from(judged).where(*conditions))
     pages = max(1, -(-total // PAGE_SIZE))
     if query.page > pages:

@@ -196,12 +196,22 @@ def test_filtering_by_ward_and_status_gives_exactly_those_clusters(client, techn
     assert cluster_ids(everywhere) == ["om-cvl-014", "om-cvl-015", "om-cvl-016"]
 
 
-def test_search_finds_id_and_name_substrings(client, technician_auth):
+def test_search_finds_id_and_name_substrings_whatever_the_diacritics_and_case(client, technician_auth):
     log_in(client, "tech")
     by_id = cluster_ids(client.get("/fleet/clusters", query_string={"q": "lhg-00"}).get_data(as_text=True))
     assert by_id == [f"om-lhg-{n:03d}" for n in range(1, 10)]
     by_name = client.get("/fleet/clusters", query_string={"q": "cụm 078"}).get_data(as_text=True)
     assert cluster_ids(by_name) == ["om-cvl-078"]
+    # Diacritics and case do not matter, as people type on a phone without Vietnamese input.
+    for typed in ("CUM 078", "khu vuc 10, cum 078", "Khu Vực 10, Cụm 078"):
+        assert cluster_ids(client.get("/fleet/clusters", query_string={"q": typed}).get_data(as_text=True)) == [
+            "om-cvl-078"], typed
+    db.session.get(Cluster, "om-tan-010").name = "Đình Thới An"
+    db.session.commit()
+    assert cluster_ids(client.get("/fleet/clusters", query_string={"q": "dinh thoi"}).get_data(as_text=True)) == [
+        "om-tan-010"]
+    assert cluster_ids(client.get("/fleet/clusters", query_string={"q": "OM-TAN-010"}).get_data(as_text=True)) == [
+        "om-tan-010"]
     for wildcard in ("%", "om_cvl"):  # taken literally, not as LIKE patterns
         assert cluster_ids(client.get("/fleet/clusters", query_string={"q": wildcard}).get_data(as_text=True)) == []
 
