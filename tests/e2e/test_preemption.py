@@ -41,14 +41,17 @@ def final_counts(system, run_id: int, expected: dict, timeout_s: float = 40) -> 
 def test_priority_preempts_normal_and_emergency_preempts_a_relay(system, broker, tmp_path):
     truth = tmp_path / "truth.jsonl"
     specs = [spec for spec in load_csv() if spec.cid in CLUSTERS]
-    long_clip, short_clip = upload(system, tmp_path, 8, "dai"), upload(system, tmp_path, 1.5, "ngan")
+    long_clip, short_clip = upload(system, tmp_path, 5, "dai"), upload(system, tmp_path, 1.5, "ngan")
     with Fleet(specs, broker.url, truth_path=truth, heartbeat_s=5) as fleet:
         assert fleet.wait_connected(timeout=30) == 3
-        normal = schedule(system, 5, title="Thông báo thường", audio_id=long_clip)
-        urgent = schedule(system, 8, title="Thông báo ưu tiên", audio_id=short_clip, priority="priority")
-        relay = schedule(system, 14, title="Tiếp sóng", kind="relay", stream_url="http://radio.example/live",
+        # Each start counts from its own scheduling (about 0.5 s apart): the 5 s normal clip plays from 3 s,
+        # the priority one cuts in at about 5.5 s and ends, the relay (after the normal clip's slot: same
+        # priority) starts at about 10 s and the emergency cuts into it at about 12.5 s.
+        normal = schedule(system, 3, title="Thông báo thường", audio_id=long_clip)
+        urgent = schedule(system, 5, title="Thông báo ưu tiên", audio_id=short_clip, priority="priority")
+        relay = schedule(system, 9, title="Tiếp sóng", kind="relay", stream_url="http://radio.example/live",
                          duration_s=60)
-        alarm = schedule(system, 17, title="Báo động", audio_id=short_clip, priority="emergency")
+        alarm = schedule(system, 11, title="Báo động", audio_id=short_clip, priority="emergency")
 
         final_counts(system, normal, {"preempted": 3})
         final_counts(system, urgent, {"done": 3})
