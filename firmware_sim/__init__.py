@@ -18,22 +18,29 @@ Library API, as the controller's integration tests use it::
         assert fleet.wait_faults_over(timeout=10)     # every fault period with an end has ended
         fleet.truth(event="fault", fault="power_cut")   # each start and end, with true times
 
-- `Fleet(clusters, broker_url, truth_path="instance/sim-truth.jsonl", heartbeat_s=30, keepalive=30,
-  root="pa/v1", connect_rate=200, seed=None, fetch_workers=8, reconnect_min_s=1.0, fw=FW_VERSION,
+- `Fleet(clusters, broker_url, truth_path="instance/sim-truth.jsonl", heartbeat_s=None, keepalive=None,
+  root="pa/v1", connect_rate=None, seed=None, fetch_workers=8, reconnect_min_s=None, fw=FW_VERSION,
   scenario=None, faults=(), time_scale=1.0, state_dir=None, credentials=None, shard=None)`;
   `.start()` runs it on one background thread, `.stop()` ends it, `.wait_connected(timeout, count=None)`,
   `.connected_count`, `.summary()`, `.tally` (counters), `.boot_id(cid)`, `.sessions[cid].firmware`,
   `.call(fn, *args)` runs fn on the loop thread, `.truth(**match)` reads the truth log,
-  `.plan` (the faults planned for its clusters), `.wait_faults_over(timeout)`.
+  `.plan` (the faults planned for its clusters), `.wait_faults_over(timeout)`, `.seed`.
+  - `heartbeat_s`, `keepalive`, `connect_rate`, `reconnect_min_s`: None takes the scenario's `[fleet]`
+    value, else 30 s, 30 s, 200/s, 1 s.
   - `scenario`: a library name (`firmware_sim/scenarios/*.toml`), a TOML path, or a `faults.Scenario`;
     `faults`: more faults as `--fault` texts (`"dead_amplifier:share=0.1"`). They are planned on the
-    whole of `clusters` with `seed` (drawn and logged when None) and their schedule (`at`, `duration`,
-    `spread`, flap periods) multiplied by `time_scale`.
+    whole of `clusters` with their schedule (`at`, `duration`, `spread`, flap periods) multiplied by
+    `time_scale`.
+  - `seed` keys every random draw by (seed, cluster, purpose), and a command's by its id: the plan, lost
+    and delayed messages, failed fetches, heartbeat offsets, sensor readings, backoffs. The same seed
+    and commands give the same outcomes however the heartbeats fall. None draws one and logs it
+    (`fleet.seed`).
   - `shard=(K, N)` or `"K/N"`: simulate clusters[K::N] only, with that part of the whole fleet's plan,
-    so N shards with one seed reproduce one process.
+    so N shards with one seed (required) reproduce one process.
   - `state_dir`: each cluster's accepted command ids in `{state_dir}/{cid}.json`, so a redelivery is
-    answered `received` (detail.duplicate) and not run, across reboots and simulator restarts; None
-    keeps them in memory (reboots and power cuts only). The command line defaults to instance/sim-state.
+    answered `received` (detail.duplicate) and not run, across reboots and simulator restarts; an id
+    is on disk (fsynced) before its command is acted on, answered and acknowledged. None keeps them in
+    memory (reboots and power cuts only). The command line defaults to instance/sim-state.
   - `credentials`: {cid: password} or a `cid,password` CSV; every session logs in with username = cid.
 - `ClusterSpec(cid, speakers=2, ward="", amp_ok=True, speakers_ok=None)`: hardware faults built in for the
   whole run by overriding.
@@ -41,7 +48,10 @@ Library API, as the controller's integration tests use it::
   `load_credentials(path)`.
 - `read_truth(path, **match)`: the ground-truth records (a last line still being written is left
   out, so it can read the log of a running simulator). `event` is one of:
-  - received, played, preempted, cancelled, tone, rebooted (with `cause`: command, power_cut or
+  - what became of each command a cluster decoded: received (accepted, with `type`, and `start_at` for
+    play and relay), duplicate, rejected (`reason`), expired, ignored (while silent: the application
+    handles it once it recovers), lost (by a flaky link on its way in: the broker delivers it again);
+  - played, preempted, cancelled, tone, rebooted (with `cause`: command, power_cut or
     reboot, and `lost_run_ids`, the runs a power cut or crash wiped from memory without an event);
   - interrupted: a run sounding when the power went (kind, started_at, ended_at as played);
   - fault: `{"cid", "event": "fault", "fault": kind, "at", "phase": "start"|"end", "index", "cycle"?,
@@ -50,15 +60,18 @@ Library API, as the controller's integration tests use it::
   `stream_url` and `end_at`: a relay joined late has started_at > start_at). Every `at`, `started_at`
   and `ended_at` is TRUE time; `start_at` is the command's. While a clock fault acts, the record adds
   `clock_started_at`/`clock_ended_at`: what the cluster's own clock read, which its events reported.
-- `Firmware(spec, uplink, board)`: the per-cluster state machine alone, for tests with a fake clock.
+- `Firmware(spec, uplink, board)`: the per-cluster state machine alone, for tests with a fake clock;
+  `.busy` is True while it holds a run or a command on its way in: once no cluster of a fleet is
+  busy, the truth of the commands sent is complete.
 - `firmware_sim.faults`: the fault kinds, scenario files and --fault flags, the seeded plan.
 
 Command line: `python -m firmware_sim --clusters 456 --broker mqtt://127.0.0.1:1884` (see `--help`);
 `--scenario power-cut-thoi-hoa`, `--fault KIND:FIELD=VALUE,…`, `--list-scenarios`, `--list-faults`,
-`--time-scale F`, `--seed`, `--state-dir`, `--credentials`, `--shard K/N`.
+`--time-scale F`, `--seed`, `--state-dir`, `--credentials`, `--shard K/N` (with `--seed`).
 """
 
-from firmware_sim.firmware import FW_VERSION, Board, Firmware
+from firmware_sim.board import FW_VERSION, Board
+from firmware_sim.firmware import Firmware
 from firmware_sim.fleet import Fleet
 from firmware_sim.roster import (
     DEFAULT_FLEET_CSV,

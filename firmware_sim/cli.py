@@ -11,6 +11,7 @@ import time
 
 from firmware_sim.faults import FLAG_SYNTAX, KINDS, ScenarioError, combine, describe_kinds, library
 from firmware_sim.fleet import Fleet
+from firmware_sim.localtime import local_struct_time
 from firmware_sim.roster import (
     DEFAULT_FLEET_CSV,
     RosterError,
@@ -31,10 +32,10 @@ PROGRESS_EVERY_S = 0.5
 FDS_PER_CLUSTER = 1
 SPARE_FDS = 256
 GC_THRESHOLDS = (50_000, 20, 20)  # Python's are (700, 10, 10)
-FLEET_DEFAULTS = {"heartbeat_s": 30.0, "keepalive": 30, "connect_rate": 200.0, "reconnect_min_s": 1.0}
 
 
 def _positive_int(text: str) -> int:
+    """Read a whole number of at least 1 (an argparse type)."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} is not a positive whole number")
@@ -80,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--connect-rate", type=_rate,
                         help="new connections per s, 0 = unpaced (200, or the scenario's)")
     parser.add_argument("--seed", type=int, help="seed for the faults' clusters and outcomes, heartbeat offsets, "
-                        "sensor readings and backoff (drawn and logged if absent)")
+                        "sensor readings and backoff (drawn and logged if absent; required with --shard)")
     faults = parser.add_argument_group("faults")
     faults.add_argument("--scenario", metavar="NAME|FILE",
                         help="a scenario of the library (--list-scenarios) or a TOML file of faults")
@@ -97,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--credentials", metavar="CSV", help="broker passwords, rows of cid,password; every "
                         "cluster connects with username = its cid")
     parser.add_argument("--shard", type=_shard, metavar="K/N",
-                        help="simulate only clusters K, K+N, K+2N … of the fleet (faults are chosen on all of it)")
+                        help="simulate only clusters K, K+N, K+2N … of the fleet (faults are chosen on all of it, "
+                        "so every shard needs the same --seed)")
     parser.add_argument("--summary-s", type=_positive_float, default=10.0, help="summary line period (%(default)s)")
     parser.add_argument(
         "--synthetic", action="store_true", help="make up sim-NNNNNN clusters when --clusters exceeds the fleet"
@@ -151,13 +153,13 @@ def list_scenarios() -> str:
     return "\n".join(lines) + "\n"
 
 
-def fleet_options(args: argparse.Namespace, fleet_defaults: dict) -> dict:
-    """Return heartbeat_s, keepalive, connect_rate, reconnect_min_s: the flag, else the scenario's, else ours."""
-    options = {}
-    for name, default in FLEET_DEFAULTS.items():
-        given = getattr(args, name, None)
-        options[name] = given if given is not None else fleet_defaults.get(name, default)
-    return options
+def configure_logging(verbose: bool) -> None:
+    """Log to stderr, INFO (DEBUG with --verbose), each line stamped in Asia/Ho_Chi_Minh time."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        if handler.formatter is not None:
+            handler.formatter.converter = local_struct_time
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,17 +169,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_scenarios or args.list_faults:
         sys.stdout.write(list_scenarios() if args.list_scenarios else describe_kinds() + "\n")
         return 0
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(args.verbose)
     try:
         SessionSettings.from_url(args.broker)
         scenario = combine(args.scenario, args.fault)
         credentials = load_credentials(args.credentials) if args.credentials else {}
     except (BrokerURLError, ScenarioError, RosterError) as exc:
         parser.error(str(exc))
+    if args.shard is not None and args.seed is None:
+        parser.error("--shard needs --seed: every shard must choose the same faults (--processes passes one)")
     specs = load_fleet(args, parser)
     try:
         fleet = Fleet(
@@ -191,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
             state_dir=args.state_dir,
             credentials=credentials,
             shard=args.shard,
-            **fleet_options(args, scenario.fleet if scenario else {}),
+            heartbeat_s=args.heartbeat_s,  # None: the scenario's [fleet] value, else the default
+            keepalive=args.keepalive,
+            connect_rate=args.connect_rate,
         )
     except ValueError as exc:
         parser.error(str(exc))
@@ -204,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stopping.set())
     fleet.start()
     try:
-        report(fleet, stopping, args.summary_s)
+        log_progress(fleet, stopping, args.summary_s)
     finally:
         log.info("stopping: disconnecting %d sessions with their will", len(fleet.clusters))
         fleet.stop()
@@ -212,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def report(fleet: Fleet, stopping: threading.Event, summary_s: float) -> None:
+def log_progress(fleet: Fleet, stopping: threading.Event, summary_s: float) -> None:
     """Log connect progress until every cluster is up, then a summary line every `summary_s`.
 
     Once a fault has started, some clusters may stay down on purpose: the summary lines take over.

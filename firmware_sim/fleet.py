@@ -1,16 +1,16 @@
 """Many simulated clusters in one process: one loop thread, one session per cluster, and the faults of a scenario."""
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
+from firmware_sim.board import FW_VERSION, Board
 from firmware_sim.faults import Fault, FaultPlan, Scenario, combine, new_seed, plan_faults
 from firmware_sim.faults.injector import FaultInjector
-from firmware_sim.firmware import FW_VERSION, Board
+from firmware_sim.faults.spec import fleet_options
 from firmware_sim.loop import Loop
 from firmware_sim.media import AudioFetcher
 from firmware_sim.pacer import ConnectPacer
@@ -32,10 +32,14 @@ class Fleet:
     `stop()` disconnects every session with its will and joins it.
 
     Faults: `scenario` (a Scenario, a library name or a TOML path) and `faults` (--fault texts or
-    Fault objects) are planned on the whole of `clusters` with `seed` (drawn and logged if None),
-    their times multiplied by `time_scale`; `shard=(K, N)` or "K/N" then simulates clusters[K::N] with
-    its part of that plan. `state_dir` keeps each cluster's accepted command ids on disk (None: in
-    memory). `credentials` maps cid to broker password (or names a `cid,password` CSV).
+    Fault objects) are planned on the whole of `clusters`, their times multiplied by `time_scale`;
+    `shard=(K, N)` or "K/N" then simulates clusters[K::N] with its part of that plan. `seed` keys
+    every random draw: the plan, and each cluster's outcomes, heartbeat offsets, sensor readings and
+    backoffs; None draws one, logs it and keeps it in `self.seed` (a shard needs one given, the same
+    in every shard). `heartbeat_s`, `keepalive`, `connect_rate` and `reconnect_min_s` left at None
+    take the scenario's [fleet] value, else 30 s, 30 s, 200/s and 1 s. `state_dir` keeps each
+    cluster's accepted command ids on disk (None: in memory). `credentials` maps cid to broker
+    password (or names a `cid,password` CSV).
     """
 
     def __init__(
@@ -43,13 +47,13 @@ class Fleet:
         clusters: list[ClusterSpec],
         broker_url: str,
         truth_path: str | Path = DEFAULT_TRUTH_PATH,
-        heartbeat_s: float = 30.0,
-        keepalive: int = 30,
+        heartbeat_s: float | None = None,
+        keepalive: int | None = None,
         root: str = "pa/v1",
-        connect_rate: float = 200.0,
+        connect_rate: float | None = None,
         seed: int | None = None,
         fetch_workers: int = 8,
-        reconnect_min_s: float = 1.0,
+        reconnect_min_s: float | None = None,
         fw: str = FW_VERSION,
         scenario: Scenario | str | Path | None = None,
         faults: list[str | Fault] | tuple = (),
@@ -68,18 +72,20 @@ class Fleet:
         if not self.clusters:
             raise ValueError(f"shard {self.shard} of {len(clusters)} clusters holds none")
         self.scenario = combine(scenario, list(faults))
-        self.plan = self._plan(clusters, seed, time_scale)
+        self.seed = self._seed(seed)
+        self.plan = self._plan(clusters, time_scale)
+        options = fleet_options(self.scenario, heartbeat_s=heartbeat_s, keepalive=keepalive,
+                                connect_rate=connect_rate, reconnect_min_s=reconnect_min_s)
         self.state_dir = Path(state_dir) if state_dir is not None else None
         if isinstance(credentials, str | Path):
             credentials = load_credentials(credentials)
         self.credentials = dict(credentials or {})
         self.settings = SessionSettings.from_url(
-            broker_url, root=root, keepalive=keepalive, reconnect_min_s=reconnect_min_s
+            broker_url, root=root, keepalive=options["keepalive"], reconnect_min_s=options["reconnect_min_s"]
         )
         self.truth_path = Path(truth_path)
-        self.heartbeat_s = heartbeat_s
-        self.connect_rate = connect_rate
-        self.seed = seed
+        self.heartbeat_s = options["heartbeat_s"]
+        self.connect_rate = options["connect_rate"]
         self.fetch_workers = fetch_workers
         self.fw = fw
         self.tally = Tally()
@@ -91,13 +97,20 @@ class Fleet:
         self._seen: SeenStore | None = None
         self._injector: FaultInjector | None = None
 
-    def _plan(self, fleet: list[ClusterSpec], seed: int | None, time_scale: float) -> FaultPlan:
+    def _seed(self, seed: int | None) -> int:
+        """Return the seed given, or draw one and log it; shards must be given theirs."""
+        if seed is not None:
+            return seed
+        if self.shard is not None:
+            # Every shard must plan and draw alike, and none can tell the others a seed it drew.
+            raise ValueError("a shard needs a seed, the same in every shard (--seed N)")
+        seed = new_seed()
+        log.info("seeded with %d: pass --seed %d to repeat this run", seed, seed)
+        return seed
+
+    def _plan(self, fleet: list[ClusterSpec], time_scale: float) -> FaultPlan:
         """Plan the faults on the whole fleet, then keep this shard's part."""
-        if seed is None and self.scenario is not None and self.scenario.faults:
-            # Every shard must draw alike, and none can tell the others a seed it drew.
-            seed = 0 if self.shard is not None else new_seed()
-            log.info("faults are seeded with %d: pass --seed %d to repeat this run", seed, seed)
-        plan = plan_faults(self.scenario, fleet, seed or 0, time_scale)
+        plan = plan_faults(self.scenario, fleet, self.seed, time_scale)
         for warning in plan.warnings:
             log.warning("%s: %s", self.scenario.source, warning)
         return plan.for_clusters({spec.cid for spec in self.clusters})
@@ -122,13 +135,13 @@ class Fleet:
             timers=loop.timers,
             audio=self._audio,
             truth=self._truth,
-            rng=random.Random(self.seed),
+            seed=self.seed,
             tally=self.tally,
             heartbeat_s=self.heartbeat_s,
             fw=self.fw,
         )
         pacer = ConnectPacer(loop.timers, loop.clock, self.connect_rate)
-        self._seen = SeenStore(self.state_dir)
+        self._seen = SeenStore(self.state_dir, deliver=loop.call_soon_threadsafe)
         for spec in self.clusters:
             self.sessions[spec.cid] = Session(spec, board, loop, pacer, self.settings, self._seen.open(spec.cid),
                                               self.credentials.get(spec.cid))

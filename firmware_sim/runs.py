@@ -5,6 +5,7 @@ from enum import Enum
 
 from firmware_sim.timers import Timer
 from pa_controller.domain import Priority
+from pa_controller.messaging import protocol
 
 
 class Phase(Enum):
@@ -68,3 +69,19 @@ class Run:
         if self.timer is not None:
             self.timer.cancel()
         self.timer = timer
+
+
+def clip_run(command: dict, order: int) -> Run:
+    """Build the Run of a checked play command."""
+    audio = command["audio"]
+    return Run(
+        cmd_id=command["id"],
+        run_id=command["run_id"],
+        kind=Kind.CLIP,
+        priority=Priority(command["priority"]),
+        start_at=protocol.parse_time(command["start_at"]).timestamp(),
+        duration_ms=command["duration_ms"],
+        order=order,
+        sha256=audio["sha256"].lower(),
+        volume=command.get("volume"),
+    )

@@ -1,10 +1,17 @@
 """The command ids a cluster has accepted, so a redelivery is never executed twice: not after a reboot, not
 after the simulator restarts (PROTOCOL.md rule 1).
 
-With a state directory each cluster keeps its ids in one small JSON file, `{cid}.json`, read the
-first time the cluster handles a command and rewritten (temp file, then rename) each time it
-accepts one. The writes happen on one background thread, coalesced per cluster, so the loop never
-waits on the disk; a cluster that never gets a command never touches it.
+With a state directory each cluster keeps its ids in one small JSON file, `{cid}.json`. It is read
+the first time the cluster handles a command after a boot (a reboot or a power cut drops what
+memory held, so the ids really come back from the disk) and rewritten each time the cluster
+accepts one: a temporary file, flushed and fsynced, renamed over the old one. The firmware acts
+on a command, answers `received` and lets it be acknowledged only once its id is on disk
+(`after_saved`).
+
+The writes run on one background thread, coalesced per cluster, which hands each completion back
+to the loop: a write with its fsync takes about 0.4 ms on the development machine, so a broadcast
+to 10,000 clusters is 4 s of disk that would stall every heartbeat, keep-alive and start on the
+loop thread. A cluster that never gets a command never touches the disk.
 """
 
 import json
@@ -12,6 +19,8 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -20,20 +29,31 @@ DEFAULT_CAPACITY = 2048
 KEEP_AFTER_EXPIRY_S = 86_400.0  # past this, a redelivery is answered `expired` instead, and still never run
 DEFAULT_STATE_DIR = Path("instance/sim-state")
 FORMAT = 1
+SET_ASIDE_SUFFIX = ".bad"
+
+
+class StateFileError(ValueError):
+    """A state file that cannot be read as this format; carries its path."""
+
+    def __init__(self, path: Path, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path = path
 
 
 class SeenCommands:
     """Remember accepted command ids with a digest of their content, oldest forgotten first.
 
     An id is also forgotten a day after its command expired: a redelivery after that is refused as
-    expired, so it still cannot run twice, and the file stays a few lines long.
+    expired, so it still cannot run twice, and the file stays a few lines long. Without a `path`
+    the memory stands in for the disk: it survives reboots, not the process.
     """
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY, path: Path | None = None,
                  writer: "StateWriter | None" = None):
         self.capacity = capacity
         self.path = path
-        self._writer = writer
+        # Only a file needs a writer; one each for 10,000 memory-only clusters cost 12 MB of locks.
+        self._writer = writer if writer is not None or path is None else StateWriter()
         self._entries: OrderedDict[str, tuple[str, float | None]] | None = None if path else OrderedDict()
 
     def __len__(self) -> int:
@@ -48,7 +68,10 @@ class SeenCommands:
         return entry[0] if entry is not None else None
 
     def add(self, cmd_id: str, digest: str, keep_until: float | None = None, now: float | None = None) -> None:
-        """Record an accepted command, forgetting ids kept past `keep_until` and the oldest beyond capacity."""
+        """Record an accepted command, forgetting ids kept past `keep_until` and the oldest beyond capacity.
+
+        With a file, this starts saving it: wait for `after_saved` before acting on the command.
+        """
         entries = self._loaded()
         if now is not None:
             for old in [k for k, (_, until) in entries.items() if until is not None and until < now]:
@@ -57,46 +80,147 @@ class SeenCommands:
         entries.move_to_end(cmd_id)
         while len(entries) > self.capacity:
             entries.popitem(last=False)
-        if self.path is not None and self._writer is not None:
+        if self.path is not None:
             seen = [[k, d, until] for k, (d, until) in entries.items()]
             self._writer.put(self.path, json.dumps({"v": FORMAT, "seen": seen}, separators=(",", ":")).encode())
 
+    def after_saved(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` once every id added so far is on disk: at once if none is on its way there."""
+        if self.path is None:
+            callback()
+        else:
+            self._writer.after(self.path, callback)
+
+    def reload(self) -> None:
+        """Forget what memory holds (a reboot): the ids come back from the file, and from writes on their way to it."""
+        if self.path is not None:
+            self._entries = None
+
+    def power_lost(self) -> None:
+        """Lose memory and the write not yet begun (a power cut); a write under way still completes."""
+        if self.path is not None:
+            self._writer.discard(self.path)
+            self._entries = None
+
     def _loaded(self) -> OrderedDict:
         if self._entries is None:
-            self._entries = _read(self.path)
+            unwritten = self._writer.unwritten(self.path)
+            self._entries = _parse(self.path, unwritten) if unwritten is not None else _read(self.path)
         return self._entries
 
 
 def _read(path: Path) -> OrderedDict:
-    """Read a cluster's file; a missing one is an empty memory, a damaged one is logged and set aside."""
+    """Read a cluster's file; a missing one is an empty memory, a damaged one is set aside and logged."""
     try:
-        document = json.loads(path.read_bytes())
-        return OrderedDict((k, (d, until)) for k, d, until in document["seen"])
+        data = path.read_bytes()
     except FileNotFoundError:
         return OrderedDict()
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.error("%s is unreadable (%s); this cluster starts with no memory of accepted commands", path, exc)
+    except OSError as exc:
+        log.error("cannot read %s (%s); this cluster starts with no memory of accepted commands", path, exc)
         return OrderedDict()
+    try:
+        return _parse(path, data)
+    except StateFileError as exc:
+        _set_aside(path, exc)
+        return OrderedDict()
+
+
+def _parse(path: Path, data: bytes) -> OrderedDict:
+    """Return the entries of one file's content, or raise StateFileError."""
+    try:
+        document = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise StateFileError(path, f"is not JSON: {exc}") from exc
+    if not isinstance(document, dict) or document.get("v") != FORMAT:
+        version = document.get("v") if isinstance(document, dict) else None
+        raise StateFileError(path, f"is in format {version!r}; this simulator reads format {FORMAT}")
+    entries = OrderedDict()
+    try:
+        for cmd_id, digest, until in document["seen"]:
+            if not isinstance(cmd_id, str) or not isinstance(digest, str) or not isinstance(until, int | float | None):
+                raise TypeError(f"{[cmd_id, digest, until]!r} is not [id, digest, keep_until]")
+            entries[cmd_id] = (digest, until)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StateFileError(path, f"has no valid `seen` list: {exc}") from exc
+    return entries
+
+
+def _set_aside(path: Path, error: StateFileError) -> None:
+    """Keep a damaged file for a person to look at, under another name, so the next write cannot overwrite it."""
+    aside = path.with_name(path.name + SET_ASIDE_SUFFIX)
+    try:
+        os.replace(path, aside)
+    except OSError as exc:
+        log.error("%s; it cannot be set aside (%s) and will be overwritten", error, exc)
+        return
+    log.error("%s; set aside as %s: this cluster starts with no memory of accepted commands", error, aside.name)
+
+
+@dataclass(eq=False)
+class _Write:
+    """One file's content on its way to disk, with what waits for it."""
+
+    data: bytes
+    callbacks: list[Callable[[], None]] = field(default_factory=list)
 
 
 class StateWriter:
-    """Write files atomically on one background thread, keeping only the newest content per path."""
+    """Write files durably on one background thread, and call back through `deliver` once each is on disk.
 
-    def __init__(self) -> None:
-        self._pending: dict[Path, bytes] = {}
+    A later put for a path replaces one not yet begun. Completions are handed to `deliver` (the loop's
+    call_soon_threadsafe) in the order of the puts; until a completion has run there, `after` waits
+    for it too. Without `deliver`, and after `close`, every put is written at once on the caller's thread.
+    """
+
+    def __init__(self, deliver: Callable[..., None] | None = None) -> None:
+        self._deliver = deliver
+        self._synchronous = deliver is None
+        self._unsettled: dict[Path, list[_Write]] = {}  # put, and their callbacks not yet run
+        self._pending: dict[Path, _Write] = {}  # put and not yet begun
         self._busy = False
         self._closing = False
         self._lock = threading.Condition()
         self._thread: threading.Thread | None = None
 
     def put(self, path: Path, data: bytes) -> None:
-        """Have `path` hold `data` soon; a later put for the same path replaces an unwritten one."""
+        """Have `path` hold `data`: at once when synchronous, else soon."""
         with self._lock:
-            self._pending[path] = data
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="sim-state", daemon=True)
-                self._thread.start()
-            self._lock.notify_all()
+            if not self._synchronous:
+                write = self._pending.get(path)
+                if write is not None:
+                    write.data = data
+                else:
+                    write = self._pending[path] = _Write(data)
+                    self._unsettled.setdefault(path, []).append(write)
+                self._start_thread()
+                self._lock.notify_all()
+                return
+        _write_durably(path, data)
+        _sync_directories({path.parent})
+
+    def after(self, path: Path, callback: Callable[[], None]) -> None:
+        """Call `callback()` once everything put for `path` is on disk (at once if nothing is on its way)."""
+        with self._lock:
+            waiting = self._unsettled.get(path)
+            if waiting:
+                waiting[-1].callbacks.append(callback)
+                return
+        callback()
+
+    def unwritten(self, path: Path) -> bytes | None:
+        """Return what `path` is about to hold, if a put for it has not completed yet."""
+        with self._lock:
+            waiting = self._unsettled.get(path)
+            return waiting[-1].data if waiting else None
+
+    def discard(self, path: Path) -> None:
+        """Drop the put for `path` not yet begun, and what waits for it; one under way still completes."""
+        with self._lock:
+            write = self._pending.pop(path, None)
+            if write is not None:
+                self._unsettled[path].remove(write)
+                if not self._unsettled[path]:
+                    del self._unsettled[path]
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything put so far is on disk; return whether it is."""
@@ -104,13 +228,18 @@ class StateWriter:
             return self._lock.wait_for(lambda: not self._pending and not self._busy, timeout)
 
     def close(self, timeout: float = 10.0) -> None:
-        """Write what is pending and stop the thread."""
+        """Write what is pending and stop the thread; later puts are written at once."""
         self.flush(timeout)
         with self._lock:
-            self._closing = True
+            self._closing = self._synchronous = True
             self._lock.notify_all()
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def _start_thread(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="sim-state", daemon=True)
+            self._thread.start()
 
     def _run(self) -> None:
         while True:
@@ -119,28 +248,63 @@ class StateWriter:
                 if not self._pending:
                     return
                 batch, self._pending, self._busy = self._pending, {}, True
-            for path, data in batch.items():
-                _write_atomically(path, data)
+            for path, write in batch.items():
+                _write_durably(path, write.data)
+            _sync_directories({path.parent for path in batch})
             with self._lock:
                 self._busy = False
                 self._lock.notify_all()
+            for path, write in batch.items():
+                self._deliver(self._settle, path, write)
+
+    def _settle(self, path: Path, write: _Write) -> None:
+        """Run what waited for `write` (on the thread `deliver` hands it to)."""
+        with self._lock:
+            waiting = self._unsettled.get(path, [])
+            if write in waiting:
+                waiting.remove(write)
+            if not waiting:
+                self._unsettled.pop(path, None)
+        for callback in write.callbacks:
+            callback()
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def _write_durably(path: Path, data: bytes) -> None:
+    """Write a temporary file, flush and fsync it, and rename it over `path`: the file is whole, old or new."""
     temporary = path.with_name(path.name + ".tmp")
     try:
-        temporary.write_bytes(data)
+        with open(temporary, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
         os.replace(temporary, path)
     except OSError as exc:
-        log.error("cannot save %s: %s", path, exc)
+        log.error("cannot save %s (%s): its cluster keeps the ids in memory only", path, exc)
+
+
+def _sync_directories(directories: set[Path]) -> None:
+    """Make the renames durable too: fsync each directory once for a batch of writes."""
+    for directory in directories:
+        try:
+            handle = os.open(directory, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
 
 
 class SeenStore:
-    """Hand each cluster its SeenCommands: backed by `{directory}/{cid}.json`, or in memory without a directory."""
+    """Hand each cluster its SeenCommands: backed by `{directory}/{cid}.json`, or in memory without a directory.
 
-    def __init__(self, directory: str | Path | None = None):
+    `deliver` runs the completions of writes (the loop's call_soon_threadsafe); without it, writes are
+    synchronous, on the thread that accepts the command.
+    """
+
+    def __init__(self, directory: str | Path | None = None, deliver: Callable[..., None] | None = None):
         self.directory = Path(directory) if directory is not None else None
-        self._writer = StateWriter() if self.directory is not None else None
+        self._writer = StateWriter(deliver) if self.directory is not None else None
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
 

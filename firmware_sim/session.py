@@ -1,13 +1,16 @@
 """One cluster's MQTT 5 session, carried by a paho client that the shared loop drives.
 
 It also plays the link and the power of the pole for the fault injector: a link that dies
-without a word (`cut_link`), a power cut or crash (`power_off`/`power_on`), and a flaky link
-that loses or delays messages as the firmware's condition says.
+without a word (`cut_link`), a power cut or crash (`power_off`/`power_on`), an application that
+hangs while its MQTT stack keeps the link up (`recover` ends it), and a flaky link that loses or
+delays messages as the firmware's condition says, each draw keyed by the message it is about.
 """
 
 import logging
 import socket
+from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
@@ -15,8 +18,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from firmware_sim.faults.link import Latency
-from firmware_sim.firmware import Board, Firmware
+from firmware_sim.board import Board
+from firmware_sim.firmware import Firmware
+from firmware_sim.intake import message_key, readable_ids
+from firmware_sim.latency import Latency
 from firmware_sim.loop import Loop
 from firmware_sim.pacer import ConnectPacer
 from firmware_sim.roster import ClusterSpec
@@ -68,9 +73,17 @@ def _will_reason() -> ReasonCode:
 class Session:
     """Keep one cluster connected: will, subscribe, birth, reconnect with backoff, reboot.
 
-    It connects with username = cid and the cluster's password if it has one. Commands are
-    acknowledged only once the firmware has handled them, so a command lost with the link is
-    delivered again by the broker. Every method runs on the loop thread.
+    It connects with username = cid and the cluster's password if it has one. A command is
+    acknowledged only once the firmware has handled it (its id on disk, its outcome sent), so one
+    lost with the link or the power is delivered again by the broker.
+
+    While the application hangs (`silent`), its MQTT stack still answers keep-alives but nothing
+    handles commands: they stay unacknowledged, held in the stack, and the application handles them
+    in order when it recovers, as the broker would deliver them again. Acknowledging them unhandled
+    would be the other model (a stack that acks on receipt), but then a hung cluster would lose
+    commands outright, which PROTOCOL.md's "acknowledged after handled" rules out. A reconnect
+    meanwhile drops the held ones: the broker delivers them again itself. Every method runs on the
+    loop thread.
     """
 
     def __init__(self, spec: ClusterSpec, board: Board, loop: Loop, pacer: ConnectPacer, settings: SessionSettings,
@@ -94,6 +107,10 @@ class Session:
         self._outages = 0  # power faults acting: the pole is off while any is
         self._inbound = Latency(loop.timers)
         self._outbound = Latency(loop.timers)
+        self._held: list[tuple[mqtt.MQTTMessage, int]] = []  # ignored by a hung application, unacknowledged
+        self._deliveries: Counter = Counter()  # per command, how often it came: keys the draws of a flaky link
+        self._publishes: Counter = Counter()  # per event of a command, how often it went out: the same, outbound
+        self._backoffs = 0
 
     def __repr__(self) -> str:
         return f"Session({self.cid})"
@@ -133,14 +150,27 @@ class Session:
         if self.client is None or (kind == protocol.HEARTBEAT and not self.subscribed):
             return
         condition = self.firmware.condition
-        latency = condition.latency() if condition.delays else 0.0
-        self._outbound.pass_on(self.board.now(), latency, self._publish, kind, payload)
+        if not condition.flaky:
+            self._outbound.pass_on(self.board.now(), 0.0, self._publish, kind, payload, None)
+            return
+        key = self._publish_key(kind, payload)
+        latency = condition.latency(incoming=False, key=key)
+        self._outbound.pass_on(self.board.now(), latency, self._publish, kind, payload, key)
 
-    def _publish(self, kind: str, payload: dict) -> None:
+    def _publish_key(self, kind: str, payload: dict) -> str:
+        """Name one publish for the draws of the link: a heartbeat by boot and seq, an event by its command."""
+        if kind == protocol.HEARTBEAT:
+            return f"heartbeat/{self.firmware.boots}/{payload['seq']}"
+        name = f"{kind}/{payload.get('cmd_id', '')}/{payload.get('state', '')}"
+        self._publishes[name] += 1
+        return f"{name}/{self._publishes[name]}"
+
+    def _publish(self, kind: str, payload: dict, key: str | None) -> None:
         if kind == protocol.HEARTBEAT and not self.subscribed:
             return
         # A status is never lost: every reconnect publishes a new birth anyway.
-        lost = kind != protocol.STATUS and self.subscribed and self.firmware.condition.loses(incoming=False)
+        lost = (key is not None and kind != protocol.STATUS and self.subscribed
+                and self.firmware.condition.loses(incoming=False, key=key))
         if lost:
             self.board.tally.lost += 1
             if kind == protocol.HEARTBEAT:
@@ -173,6 +203,7 @@ class Session:
         if self._outages > 1:
             return
         log.debug("%s: %s", self.cid, cause)
+        self._drop_held()
         self.firmware.power_off()
         if quietly:
             self._go_dark()
@@ -186,6 +217,19 @@ class Session:
             return
         self.firmware.power_on(cause)
         self._come_back()
+
+    def recover(self) -> None:
+        """The hung application works again: it handles, in order, the commands it ignored (still unacknowledged)."""
+        if self.firmware.condition.silent:
+            return  # another hang still acts
+        held, self._held = self._held, []
+        for message, connection in held:
+            self._handle(message, connection)
+
+    def _drop_held(self) -> None:
+        """Forget the commands held unacknowledged: the broker delivers them again after the reconnect."""
+        self.firmware.queued -= len(self._held)
+        self._held = []
 
     def _go_dark(self) -> None:
         if self.subscribed:
@@ -258,7 +302,8 @@ class Session:
 
     def _backoff(self) -> float:
         ceiling = min(self.settings.reconnect_max_s, self.settings.reconnect_min_s * 2 ** min(self._failures, 16))
-        return self.board.rng.uniform(ceiling / 2, ceiling)
+        self._backoffs += 1
+        return self.firmware.dice.uniform(ceiling / 2, ceiling, "backoff", self._backoffs)
 
     # ----- paho callbacks
 
@@ -268,6 +313,7 @@ class Session:
             return  # the broker closes the connection; _on_disconnect retries with backoff
         self._failures = 0
         self._connection += 1
+        self._drop_held()
         client.subscribe(self.topics[protocol.CMD], qos=1)
         self.send(protocol.STATUS, self.firmware.status(online=True))
         self.firmware.start_heartbeat()
@@ -301,21 +347,41 @@ class Session:
 
     def _on_command(self, client, userdata, message) -> None:
         condition = self.firmware.condition
-        if condition.loses(incoming=True):
-            self.board.tally.lost += 1
-            self._break_link()  # unacknowledged: the broker delivers it again after the reconnect
-            return
-        latency = condition.latency() if condition.delays else 0.0
+        latency = 0.0
+        if condition.flaky:
+            name = message_key(message.payload)
+            self._deliveries[name] += 1
+            key = f"{name}/{self._deliveries[name]}"
+            if condition.loses(incoming=True, key=key):
+                self._lose(message)
+                return
+            latency = condition.latency(incoming=True, key=key)
+        self.firmware.queued += 1
         self._inbound.pass_on(self.board.now(), latency, self._handle, message, self._connection)
 
+    def _lose(self, message) -> None:
+        """The flaky link loses a command on its way in and breaks: unacknowledged, it comes again."""
+        self.board.tally.lost += 1
+        cmd_id, run_id = readable_ids(message.payload)
+        self.firmware.outbox.truth("lost", cmd_id, run_id, direction="in")
+        self._break_link()
+
     def _handle(self, message, connection: int) -> None:
+        self.firmware.queued -= 1
         if self._outages:
             return  # power went before the firmware saw it: unacknowledged, so it comes again
         try:
-            self.firmware.handle_command(message.payload)
+            taken = self.firmware.handle_command(message.payload, partial(self._ack, message, connection))
         except Exception:
             # A firmware bug must not leave the PUBACK unsent or kill the loop.
             log.exception("%s failed on a command", self.cid)
-        finally:
-            if connection == self._connection and self.client is not None:
-                self.client.ack(message.mid, message.qos)
+            self._ack(message, connection)
+            return
+        if not taken:
+            self._held.append((message, connection))
+            self.firmware.queued += 1
+
+    def _ack(self, message, connection: int) -> None:
+        """Acknowledge a handled command, if it came on the connection still up (else the broker sends it again)."""
+        if connection == self._connection and self.client is not None:
+            self.client.ack(message.mid, message.qos)

@@ -10,7 +10,7 @@ class Tally:
     The faults_* counters count fault periods on single clusters: a power cut of a 58-cluster ward
     is 58, a flap of 3 cycles on one cluster is 3. `lost` counts messages a flaky link lost (each
     lost command or event also broke the connection, so it was delivered again); `ignored` counts
-    commands a silent cluster dropped.
+    commands a hung (silent) cluster left unhandled, to handle once it recovers.
     """
 
     connected: int = 0

@@ -9,9 +9,10 @@ seconds after the simulator starts (`at`, `duration`, plus a per-cluster `spread
 
 kinds.py is the catalogue, spec.py checks what a scenario says, library.py finds and reads
 scenarios and --fault flags, plan.py chooses the clusters and lays out the periods on the whole
-fleet from the seed, condition.py is what ails one cluster now (consulted by the firmware and its
-session), downloads.py and link.py apply it to fetches and to messages, and injector.py applies
-the plan on the loop and writes each start and end to the truth log (event `fault`).
+fleet from the seed, and injector.py applies the plan on the loop: it adds each affliction to its
+cluster's condition (firmware_sim/condition.py, which the firmware and its session consult) and
+writes each start and end to the truth log (event `fault`). The dependency goes one way: this
+package knows the firmware; the firmware knows only its condition.
 """
 
 from firmware_sim.faults.kinds import KINDS, describe_kinds

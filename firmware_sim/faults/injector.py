@@ -6,9 +6,10 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Protocol
 
+from firmware_sim.board import Board, stamp
 from firmware_sim.faults.kinds import KINDS, Effect
 from firmware_sim.faults.plan import Affliction, FaultPlan
-from firmware_sim.firmware import Board, Firmware, stamp
+from firmware_sim.firmware import Firmware
 from firmware_sim.timers import Timer
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ class Target(Protocol):
     def power_off(self, cause: str, quietly: bool) -> None: ...
 
     def power_on(self, cause: str) -> None: ...
+
+    def recover(self) -> None: ...
 
 
 class FaultInjector:
@@ -53,8 +56,6 @@ class FaultInjector:
         """Schedule every affliction relative to `began` (loop thread)."""
         self.board.tally.faults_planned += len(self.plan)
         for affliction in self.plan.afflictions:
-            seed = f"{self.plan.seed}/{affliction.cid}"
-            self.targets[affliction.cid].firmware.condition.seed = seed
             self._timers.append(self.board.timers.call_at(began + affliction.start, self._begin, affliction, began))
         if not self._outstanding:
             self.over.set()
@@ -105,6 +106,8 @@ class FaultInjector:
             target.power_on(affliction.kind)
         elif effect is Effect.CLOCK:
             target.firmware.clock_changed()
+        elif effect is Effect.HANG:
+            target.recover()
         self.board.tally.faults_active -= 1
         self._count_down()
 

@@ -21,6 +21,7 @@ class Effect(Enum):
     POWER = "power"  # the pole loses power: link dead without a word, memory lost; back with a new boot_id
     CRASH = "crash"  # the firmware restarts: the kernel closes the socket, memory lost; back with a new boot_id
     CLOCK = "clock"  # the cluster's clock leaves true time; armed runs are re-timed by it
+    HANG = "hang"  # the application hangs, its link up; when it ends, it handles the commands it ignored
     STATE = "state"  # a condition the firmware or session consults as it works (silent, loss, dead amplifier …)
 
 
@@ -104,8 +105,8 @@ KINDS: dict[str, FaultKind] = {
         ),
         FaultKind("power_cut", Effect.POWER, "power lost: offline without a word, armed runs lost; on "
                   "restoration every cluster reboots (new boot_id) and reconnects through the connect pacer"),
-        FaultKind("silent", Effect.STATE, "hung application: connected and answering keep-alives, but no "
-                  "heartbeats and every command ignored"),
+        FaultKind("silent", Effect.HANG, "hung application: connected and answering keep-alives, but no "
+                  "heartbeats and every command ignored, unacknowledged; handled in order when the period ends"),
         FaultKind(
             "loss", Effect.STATE, "a flaky link loses messages: a lost heartbeat is gone; a lost command or event "
             "breaks the connection and MQTT delivers it again after the reconnect",

@@ -54,8 +54,11 @@ class FaultPlan:
         return FaultPlan(self.seed, mine, self.chosen, self.warnings)
 
     @property
-    def last_end(self) -> float:
-        """Return when the last period with an end is over (0 when there is none)."""
+    def last_change(self) -> float:
+        """Return when the plan last changes a cluster: the last end, or the last start of a period without one.
+
+        From then on every fault is over or acting for good: what `Fleet.wait_faults_over` waits for.
+        """
         return max((a.end if a.end is not None else a.start for a in self.afflictions), default=0.0)
 
 

@@ -1,5 +1,6 @@
 """A scenario and its faults as written: checked field by field, so a mistake is named before anything starts."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -8,11 +9,21 @@ from pa_controller.messaging import protocol
 
 SELECTION = ("clusters", "ward", "share", "count", "group", "spread")
 TIMING = ("at", "duration")
-FLEET_DEFAULTS = {  # what a scenario's [fleet] table may set, with its check
-    "heartbeat_s": number(above=0),
-    "keepalive": whole(1),
-    "connect_rate": number(0.0),
-    "reconnect_min_s": number(above=0),
+
+
+@dataclass(frozen=True)
+class FleetOption:
+    """A setting of the whole fleet that a scenario's [fleet] table may give: its default and its check."""
+
+    default: float | int
+    check: Callable[[Any], str | None]
+
+
+FLEET_OPTIONS = {
+    "heartbeat_s": FleetOption(30.0, number(above=0)),
+    "keepalive": FleetOption(30, whole(1)),
+    "connect_rate": FleetOption(200.0, number(0.0)),
+    "reconnect_min_s": FleetOption(1.0, number(above=0)),
 }
 
 
@@ -186,10 +197,10 @@ def scenario_from_document(document: dict, source: str) -> Scenario:
     if not isinstance(fleet, dict):
         raise ScenarioError(source, "must be a table", field_name="fleet")
     for option, value in fleet.items():
-        check = FLEET_DEFAULTS.get(option)
-        if check is None:
-            raise ScenarioError(source, f"may set only {', '.join(FLEET_DEFAULTS)}", field_name=f"fleet.{option}")
-        if (problem := check(value)) is not None:
+        known = FLEET_OPTIONS.get(option)
+        if known is None:
+            raise ScenarioError(source, f"may set only {', '.join(FLEET_OPTIONS)}", field_name=f"fleet.{option}")
+        if (problem := known.check(value)) is not None:
             raise ScenarioError(source, problem, field_name=f"fleet.{option}")
     tables = document.get("faults", [])
     if not isinstance(tables, list):
@@ -197,3 +208,13 @@ def scenario_from_document(document: dict, source: str) -> Scenario:
     faults = tuple(fault_from_table(table, n, source) for n, table in enumerate(tables, start=1))
     check_groups(faults, source)
     return Scenario(name, dict(description), faults, dict(fleet), source)
+
+
+def fleet_options(scenario: Scenario | None, **given) -> dict:
+    """Return every fleet option: as given (None: not given), else the scenario's [fleet] value, else the default."""
+    unknown = set(given) - set(FLEET_OPTIONS)
+    if unknown:
+        raise TypeError(f"not fleet options: {', '.join(sorted(unknown))}")
+    table = scenario.fleet if scenario is not None else {}
+    return {name: given[name] if given.get(name) is not None else table.get(name, option.default)
+            for name, option in FLEET_OPTIONS.items()}

@@ -1,7 +1,6 @@
 """Builders and fakes: a firmware without a broker, and a controller stand-in on the wire."""
 
 import json
-import random
 import threading
 import time
 import uuid
@@ -11,9 +10,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from firmware_sim.board import Board, stamp
 from firmware_sim.faults import combine, plan_faults
 from firmware_sim.faults.injector import FaultInjector
-from firmware_sim.firmware import Board, Firmware, stamp
+from firmware_sim.firmware import Firmware
 from firmware_sim.media import FetchOutcome
 from firmware_sim.roster import ClusterSpec
 from firmware_sim.session import SessionSettings
@@ -94,6 +94,9 @@ class FakeLink:
         self.calls.append(("on", cause))
         self.firmware.power_on(cause)
 
+    def recover(self) -> None:
+        self.calls.append(("recover",))
+
 
 class ListTruth:
     def __init__(self):
@@ -109,7 +112,8 @@ class ListTruth:
 class Rig:
     """One firmware on a simulated clock with fake uplink, audio and truth."""
 
-    def __init__(self, spec: ClusterSpec | None = None, instant_audio: bool = False, heartbeat_s: float = 30.0):
+    def __init__(self, spec: ClusterSpec | None = None, instant_audio: bool = False, heartbeat_s: float = 30.0,
+                 seed: int = 7):
         self.spec = spec or ClusterSpec(CID, speakers=3)
         self.clock = SimClock()
         self.timers = Timers()
@@ -121,7 +125,7 @@ class Rig:
             timers=self.timers,
             audio=self.audio,
             truth=self.truth,
-            rng=random.Random(7),
+            seed=seed,
             heartbeat_s=heartbeat_s,
         )
         self.firmware = Firmware(self.spec, self.uplink, self.board)
@@ -149,9 +153,9 @@ class Rig:
         """Build a valid play starting `start_in` s from now and send it."""
         return self.send(make_play(self.spec.cid, self.clock.now, start_in=start_in, **fields))
 
-    def inject(self, *faults: str, seed: int = 1) -> FakeLink:
+    def inject(self, *faults: str) -> FakeLink:
         """Plan `faults` (--fault texts) on this one cluster, start them now, and return the fake link they act on."""
-        plan = plan_faults(combine(None, list(faults)), [self.spec], seed)
+        plan = plan_faults(combine(None, list(faults)), [self.spec], self.board.seed)
         link = FakeLink(self.firmware)
         self.injector = FaultInjector(plan, {self.spec.cid: link}, self.board)
         self.injector.start(self.clock.now)
@@ -172,6 +176,9 @@ class Rig:
     def events(self) -> list[dict]:
         return [payload for kind, payload in self.uplink.sent if kind == protocol.EVENTS]
 
+    def events_of(self, cmd_id: str) -> list[dict]:
+        return [e for e in self.events if e["cmd_id"] == cmd_id]
+
     def states(self, cmd_id: str | None = None) -> list[str]:
         """Return the event states sent, in order, for one command or all."""
         return [e["state"] for e in self.events if cmd_id is None or e["cmd_id"] == cmd_id]
@@ -179,6 +186,11 @@ class Rig:
     def event(self, cmd_id: str, state: str) -> dict:
         (found,) = [e for e in self.events if e["cmd_id"] == cmd_id and e["state"] == state]
         return found
+
+
+def fixed_id(n: int) -> str:
+    """Return the n-th of a fixed series of command ids, for tests that compare two runs."""
+    return str(uuid.UUID(int=n))
 
 
 def make_command(ctype: str, cid: str = CID, now: float = T0, **fields) -> dict:
@@ -221,6 +233,16 @@ def make_relay(cid: str = CID, now: float = T0, start_in: float = 10.0, window_s
     }
     relay.update(fields)
     return make_command("relay", cid, now, **relay)
+
+
+def wait_until(condition, timeout: float = 10.0, what: str = "the condition"):
+    """Poll `condition()` until it is truthy and return its value; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout} s for {what}")
+        time.sleep(0.01)
+    return value
 
 
 def on(kind: str, **fields):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from firmware_sim import read_truth
-from firmware_sim.cli import build_parser, fleet_options, main
+from firmware_sim.cli import main
 from pa_controller.messaging import protocol
 from tests.firmware_sim.factories import Listener
 
@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
         (["--fault", "loss:rate=2"], "fault 1 (loss): field 'rate': must be at most 1"),
         (["--fault", "offline:clusters=om-cvl-001", "--fault", "meteor"], "--fault 'meteor': fault 2: field 'kind'"),
         (["--shard", "2/2"], "0 <= K < N"),
+        (["--shard", "0/2"], "--shard needs --seed"),
         (["--credentials", "/nonexistent/credentials.csv"], "/nonexistent/credentials.csv"),
     ],
 )
@@ -56,12 +57,6 @@ def test_list_scenarios_names_every_scenario_of_the_library_in_both_languages(ca
     assert "power-cut-thoi-hoa (1 fault)" in out and "Thới Hòa ward" in out and "Phường Thới Hòa" in out
     assert main(["--list-faults"]) == 0
     assert "clock_drift" in capsys.readouterr().out
-
-
-def test_a_scenario_sets_fleet_defaults_that_flags_still_override():
-    args = build_parser().parse_args(["--connect-rate", "5"])
-    assert fleet_options(args, {"connect_rate": 100, "heartbeat_s": 10}) == {
-        "heartbeat_s": 10, "keepalive": 30, "connect_rate": 5.0, "reconnect_min_s": 1.0}
 
 
 @pytest.mark.timeout(60)

@@ -6,6 +6,7 @@ import pytest
 
 from firmware_sim import Fleet, load_csv
 from firmware_sim.faults import (
+    KINDS,
     ScenarioError,
     combine,
     library,
@@ -26,9 +27,24 @@ def periods(plan) -> list[tuple]:
 # ----- the library
 
 
-def test_the_library_holds_the_six_scenarios_testers_ask_for():
+def test_the_library_holds_the_scenarios_testers_ask_for():
     assert {"normal-day", "power-cut-thoi-hoa", "flaky-3g", "clock-skew", "dead-amplifiers",
-            "storm-after-restoration"} <= set(library_names())
+            "storm-after-restoration", "field-faults"} <= set(library_names())
+
+
+def test_the_library_together_exercises_every_fault_kind():
+    assert {fault.kind for scenario in library() for fault in scenario.faults} == set(KINDS)
+
+
+def test_field_faults_hang_break_downloads_and_restart_a_few_clusters_each():
+    plan = plan_faults(load_scenario("field-faults"), O_MON, seed=1)
+    kinds = {a.fault.index: a.kind for a in plan.afflictions}
+    taken = {kinds[index]: len(cids) for index, cids in plan.chosen.items()}
+    assert {"silent", "failing_download", "slow_download", "checksum_mismatch", "reboot"} <= set(taken)
+    assert all(1 <= count <= 0.05 * len(O_MON) + 1 for count in taken.values()), taken
+    reboots = sorted(a.start for a in plan.afflictions if a.kind == "reboot")
+    assert reboots[-1] - reboots[0] > 60, "a few at a time, not all at once"
+    assert all(a.end is not None for a in plan.afflictions if a.kind in ("silent", "reboot", "offline"))
 
 
 @pytest.mark.parametrize("scenario", library(), ids=lambda s: s.name)
@@ -179,9 +195,8 @@ def test_a_sharded_fleet_plans_on_the_whole_fleet_and_keeps_its_part():
     assert {a.cid for a in shards[1].plan.afflictions} <= {spec.cid for spec in O_MON[1::3]}
 
 
-def test_sharded_fleets_without_a_seed_still_agree():
-    plans = [Fleet(O_MON, "mqtt://127.0.0.1:1", scenario="clock-skew", shard=(k, 2)).plan for k in range(2)]
-    assert plans[0].seed == plans[1].seed
+def test_sharded_fleets_with_one_seed_together_take_each_fault_s_share_of_the_whole_fleet():
+    plans = [Fleet(O_MON, "mqtt://127.0.0.1:1", scenario="clock-skew", seed=4, shard=(k, 2)).plan for k in range(2)]
     assert Counter(a.fault.index for p in plans for a in p.afflictions) == {1: 91, 2: 23}
 
 

@@ -10,10 +10,10 @@ from contextlib import contextmanager
 import pytest
 
 from firmware_sim import ClusterSpec, Fleet, load_csv
+from firmware_sim.board import epoch
 from firmware_sim.faults import library_names, load_scenario, plan_faults
-from firmware_sim.firmware import epoch
 from pa_controller.messaging import protocol
-from tests.firmware_sim.factories import Listener, make_command, on
+from tests.firmware_sim.factories import Listener, fixed_id, make_command, make_play, on, wait_until
 from tests.support.broker import free_port
 
 ROOT = protocol.DEFAULT_ROOT
@@ -43,8 +43,7 @@ def test_an_offline_cluster_is_declared_by_its_will_only_after_the_keepalive_and
                faults=["offline:at=0.5,duration=7.5"]) as fleet:
         assert fleet.wait_connected(timeout=5) == 1
         boot_id = fleet.boot_id(cid)
-        while not fleet.truth(event="fault", phase="start"):
-            time.sleep(0.01)
+        wait_until(lambda: fleet.truth(event="fault", phase="start"), 5, "the link to be cut")
         cut = time.monotonic()
         assert fleet.connected_count == 0
         volume = make_command("set_volume", cid, time.time(), volume=25)
@@ -88,6 +87,7 @@ def test_a_command_the_flaky_link_loses_is_delivered_again_and_run_once(broker, 
         assert events.wait_for(on("events", cmd_id=volume["id"], state="received"), timeout=8)
         assert fleet.tally.lost >= 1
         assert len(fleet.truth(event="received", cmd_id=volume["id"])) == 1
+        assert fleet.truth(event="lost", cmd_id=volume["id"], direction="in"), "each loss is in the truth"
 
 
 def test_a_power_cut_takes_a_ward_down_and_brings_it_back_paced_with_new_boot_ids(broker, listener, tmp_path):
@@ -146,8 +146,64 @@ def test_a_restarted_simulator_answers_a_redelivered_command_as_a_duplicate_and_
         events.command(ROOT, reboot)
         answers = events.wait_for(on("events", cmd_id=reboot["id"], state="received"), 2)
         assert answers[-1][1]["detail"] == {"duplicate": True}
-        time.sleep(0.3)  # a reboot that ran would have taken a new boot_id by now
+        # The answer goes out after the command is dealt with: a reboot that ran would be due by now.
+        firmware = second.sessions[cid].firmware
+        assert second.call(lambda: firmware._reboot is None and not firmware.busy)
         assert second.boot_id(cid) == boot_id and second.truth(event="rebooted") == []
+        assert [r["event"] for r in second.truth(cmd_id=reboot["id"])] == ["duplicate"]
+
+
+def test_a_hung_cluster_leaves_commands_unacknowledged_and_handles_them_once_it_recovers(broker, listener, tmp_path):
+    cid = "om-cvl-001"
+    events = listener(protocol.topic(ROOT, cid, protocol.EVENTS))
+    with Fleet(load_csv(limit=1), broker.url, tmp_path / "truth.jsonl", faults=["silent:duration=4"]) as fleet:
+        assert fleet.wait_connected(timeout=5) == 1
+        firmware = fleet.sessions[cid].firmware
+        assert fleet.call(lambda: firmware.condition.silent)
+        volume = make_command("set_volume", cid, time.time(), volume=44)
+        events.command(ROOT, volume)
+        wait_until(lambda: fleet.truth(event="ignored", cmd_id=volume["id"]), 5, "the hung cluster to ignore it")
+        assert fleet.call(lambda: firmware.busy), "held, to be handled after the hang"
+        assert events.wait_for(on("events", cmd_id=volume["id"], state="received"), timeout=10)
+        assert fleet.call(lambda: firmware.volume) == 44 and not fleet.call(lambda: firmware.busy)
+    (ended,) = fleet.truth(event="fault", fault="silent", phase="end")
+    (received,) = fleet.truth(event="received", cmd_id=volume["id"])
+    assert epoch(received["at"]) >= epoch(ended["at"]), "handled only once the application works again"
+    assert fleet.tally.reconnects == 0, "no reconnect: the stack held the command, unacknowledged"
+
+
+def download_fates(broker_url: str, truth, heartbeat_s: float, plays: list[dict]) -> dict[str, tuple]:
+    """Run one cluster with seed 5 and download faults, send `plays`, and return each one's outcome."""
+    cid = plays[0]["cid"]
+    watch = Listener(broker_url, protocol.topic(ROOT, cid, protocol.EVENTS))
+    try:
+        with Fleet(load_csv(limit=1), broker_url, truth, heartbeat_s=heartbeat_s, seed=5,
+                   faults=["failing_download:rate=0.4", "checksum_mismatch:rate=0.4"]) as fleet:
+            assert fleet.wait_connected(timeout=5) == 1
+            for play in plays:
+                watch.command(ROOT, play)
+            settled = watch.wait_for(lambda t, p, r: p["state"] in ("ready", "failed"), len(plays), timeout=15)
+            beats = fleet.call(lambda: fleet.sessions[cid].firmware.seq)
+    finally:
+        watch.close()
+    assert len(settled) == len(plays)
+    return {p["cmd_id"]: (p["state"], p.get("detail", {}).get("reason"), beats > 3) for _, p, _ in settled}
+
+
+def test_the_same_seed_gives_the_same_fault_outcomes_for_the_same_commands_however_the_heartbeats_fall(
+        broker, audio_server, tiny_mp3, tmp_path):
+    cid = "om-cvl-001"
+    plays = []
+    for n in range(1, 9):
+        clip = tiny_mp3 + b"TAG" + f"clip {n}".encode().ljust(125, b"\0")  # an ID3v1 tag: a clip of its own
+        audio = audio_server.add(f"seeded-{n}.mp3", clip)
+        plays.append(make_play(cid, time.time(), start_in=300, id=fixed_id(n), audio=audio))
+    busy = download_fates(broker.url, tmp_path / "busy.jsonl", 0.05, plays)
+    calm = download_fates(broker.url, tmp_path / "calm.jsonl", 60, plays[::-1])
+    assert {k: v[:2] for k, v in busy.items()} == {k: v[:2] for k, v in calm.items()}
+    assert {v[2] for v in busy.values()} == {True} and {v[2] for v in calm.values()} == {False}
+    assert {(state, reason) for state, reason, _ in busy.values()} == {
+        ("ready", None), ("failed", "fetch"), ("failed", "checksum")}
 
 
 @contextmanager
@@ -189,7 +245,8 @@ def test_each_cluster_logs_in_as_its_cid_with_its_own_password(tmp_path):
         with Fleet(load_csv(limit=3), url, tmp_path / "truth.jsonl", credentials=credentials,
                    reconnect_min_s=5) as fleet:
             assert fleet.wait_connected(timeout=5, count=1) == 1
-            time.sleep(0.5)
+            # Both others were turned away (wrong password, none at all) and wait 5 s to try again.
+            wait_until(lambda: fleet.tally.reconnects >= 2, 5, "the broker to refuse the other two")
             assert fleet.connected_count == 1 and fleet.sessions["om-cvl-001"].subscribed
 
 
@@ -198,8 +255,8 @@ def test_each_cluster_logs_in_as_its_cid_with_its_own_password(tmp_path):
 
 def fitted(name: str, clusters: list[ClusterSpec], seconds: float = 2.0) -> float:
     """Return the time scale that ends a scenario's last period `seconds` after the start."""
-    last_end = plan_faults(load_scenario(name), clusters, seed=1).last_end
-    return min(1.0, seconds / last_end) if last_end else 1.0
+    last_change = plan_faults(load_scenario(name), clusters, seed=1).last_change
+    return min(1.0, seconds / last_change) if last_change else 1.0
 
 
 @pytest.mark.parametrize("name", library_names())
@@ -222,5 +279,5 @@ def test_every_library_scenario_runs_in_seconds_and_its_faults_all_start_and_end
         if affliction.end is None:
             assert [r.get("stopped") for r in records if r["cid"] == affliction.cid
                     and r["index"] == affliction.fault.index] == [None, True]
-    powered = {a.cid for a in fleet.plan.afflictions if a.kind == "power_cut"}
-    assert {r["cid"] for r in fleet.truth(event="rebooted")} == powered
+    restarted = {(a.cid, a.kind) for a in fleet.plan.afflictions if a.kind in ("power_cut", "reboot")}
+    assert {(r["cid"], r["cause"]) for r in fleet.truth(event="rebooted")} == restarted

@@ -2,13 +2,16 @@
 
 import pytest
 
-from firmware_sim.faults.condition import Condition
-from firmware_sim.faults.link import Latency
-from firmware_sim.firmware import epoch, stamp
+from firmware_sim.board import epoch, stamp
+from firmware_sim.condition import Condition
+from firmware_sim.dice import Dice
+from firmware_sim.firmware import Firmware
+from firmware_sim.latency import Latency
 from firmware_sim.media import FetchOutcome
 from firmware_sim.roster import ClusterSpec
 from firmware_sim.timers import Timers
-from tests.firmware_sim.factories import CID, T0, Rig
+from pa_controller.messaging import protocol
+from tests.firmware_sim.factories import CID, T0, FakeUplink, Rig, fixed_id, make_play
 
 # ----- the cluster's own clock
 
@@ -73,13 +76,16 @@ def test_without_a_clock_fault_the_truth_has_no_clock_fields():
 
 def test_a_silent_cluster_sends_no_heartbeat_and_ignores_commands_until_the_period_ends():
     rig = Rig(instant_audio=True)
-    rig.inject("silent:duration=60")
+    link = rig.inject("silent:duration=60")
     rig.firmware.start_heartbeat()
     ignored = rig.play(start_in=5)
+    assert rig.firmware.handle_command(protocol.encode(ignored)) is False, "not taken: the session holds it"
     rig.advance(59)
     assert rig.heartbeats == [] and rig.events == []
-    assert rig.board.tally.ignored == 1 and rig.truth.of(event="received") == []
+    assert rig.board.tally.ignored == 2 and rig.truth.of(event="received") == []
+    assert [r["cmd_id"] for r in rig.truth.of(event="ignored")] == [ignored["id"]] * 2
     rig.advance(31)
+    assert link.calls == [("recover",)], "the session hands it what it held"
     assert len(rig.heartbeats) == 1
     heard = rig.play(start_in=1)
     assert rig.states(heard["id"]) == ["received", "ready"]
@@ -142,18 +148,73 @@ def test_a_checksum_mismatch_fails_with_reason_checksum_and_caches_nothing():
     assert rig.states(again["id"]) == ["received"] and len(rig.audio.requested) == 2
 
 
-def outcomes(seed: int) -> list[str]:
-    rig = Rig()
-    rig.inject("failing_download:rate=0.5", seed=seed)
-    commands = [rig.play(start_in=30) for _ in range(20)]
-    return [rig.states(c["id"])[-1] for c in commands]
+# ----- reproducible from a seed: each draw keyed by what it is about
 
 
-def test_the_same_seed_fails_the_same_fetches_and_another_seed_others():
-    first = outcomes(seed=1)
-    assert first == outcomes(seed=1)
-    assert first != outcomes(seed=2)
-    assert {"failed", "received"} == set(first)
+def fates(seed: int, order: list[int], heartbeats: bool = False) -> dict[str, tuple]:
+    """Send plays with fixed ids in `order` through download faults; return each one's last state and reason."""
+    rig = Rig(seed=seed)
+    rig.inject("failing_download:rate=0.4", "checksum_mismatch:rate=0.4")
+    if heartbeats:
+        rig.firmware.start_heartbeat()
+    commands = []
+    for n in order:
+        audio = {"url": f"http://media.test/{n}.mp3", "sha256": f"{n:064x}", "bytes": 1234}
+        commands.append(rig.send(make_play(CID, rig.clock.now, start_in=600, id=fixed_id(n), audio=audio)))
+        if heartbeats:
+            rig.advance(7.3)  # heartbeats, and their sensor draws, fall between the commands
+    rig.audio.settle()
+    assert not heartbeats or rig.heartbeats
+    return {c["id"]: (rig.events_of(c["id"])[-1]["state"], rig.events_of(c["id"])[-1].get("detail", {}).get("reason"))
+            for c in commands}
+
+
+def test_the_same_seed_fails_the_same_commands_whatever_their_order_and_the_heartbeats_between():
+    calm = fates(seed=1, order=list(range(1, 21)))
+    assert calm == fates(seed=1, order=list(range(20, 0, -1)), heartbeats=True)
+    assert {state for state, _ in calm.values()} == {"failed", "ready"}
+    assert {reason for _, reason in calm.values()} == {"fetch", "checksum", None}
+    assert calm != fates(seed=2, order=list(range(1, 21)))
+
+
+class Stub:
+    def __init__(self, kind: str, **params):
+        self.kind, self.params = kind, params
+
+
+def flaky(seed: int) -> Condition:
+    condition = Condition(Dice(seed, CID))
+    condition.add(Stub("loss", rate=0.5, direction="both"), T0)
+    condition.add(Stub("delay", delay_s=1.0, jitter_s=2.0), T0)
+    return condition
+
+
+def test_a_flaky_link_loses_and_delays_a_message_by_its_key_not_by_what_was_drawn_before():
+    keys = [f"{fixed_id(n)}/1" for n in range(30)]
+    first, second = flaky(3), flaky(3)
+    drawn = {key: (first.loses(True, key), first.latency(True, key)) for key in keys}
+    for seq in range(50):
+        second.loses(False, f"heartbeat/1/{seq}")
+    assert drawn == {key: (second.loses(True, key), second.latency(True, key)) for key in reversed(keys)}
+    assert {lost for lost, _ in drawn.values()} == {True, False}
+    assert first.loses(True, keys[0]) is drawn[keys[0]][0], "the same message, the same draw"
+
+
+def test_each_cluster_draws_its_first_heartbeat_from_its_own_stream_whatever_the_order_of_connections():
+    def first_beats(order: list[str]) -> dict[str, float]:
+        rig = Rig(seed=9)
+        firmwares = {cid: Firmware(ClusterSpec(cid), FakeUplink(cid), rig.board) for cid in sorted(order)}
+        for cid in order:
+            firmwares[cid].start_heartbeat()
+        beats = {}
+        for firmware in firmwares.values():
+            firmware.uplink.send = lambda kind, payload, cid=firmware.cid: beats.setdefault(cid, rig.clock.now)
+        rig.advance(30)
+        return beats
+
+    cids = [f"om-cvl-{n:03}" for n in range(1, 9)]
+    beats = first_beats(cids)
+    assert beats == first_beats(cids[::-1]) and len(set(beats.values())) == len(cids)
 
 
 # ----- power and crashes
@@ -239,13 +300,8 @@ def test_faults_still_acting_when_the_simulator_stops_are_ended_in_the_truth_as_
 # ----- the arithmetic of a condition and of a slow link
 
 
-class Stub:
-    def __init__(self, kind: str, **params):
-        self.kind, self.params = kind, params
-
-
 def test_overlapping_losses_combine_as_independent_chances():
-    condition = Condition(seed="1/x")
+    condition = Condition()
     condition.add(Stub("loss", rate=0.1, direction="both"), T0)
     condition.add(Stub("loss", rate=0.1, direction="in"), T0)
     assert condition.loss_in == pytest.approx(0.19) and condition.loss_out == pytest.approx(0.1)

@@ -4,8 +4,10 @@ import json
 
 import pytest
 
-from firmware_sim.firmware import GRACE_S, REBOOT_DELAY_S, Firmware, epoch, stamp
+from firmware_sim.board import epoch, stamp
+from firmware_sim.firmware import REBOOT_DELAY_S, Firmware
 from firmware_sim.media import FetchOutcome
+from firmware_sim.player import GRACE_S
 from firmware_sim.roster import ClusterSpec
 from pa_controller.messaging import protocol
 from tests.firmware_sim.factories import CID, FakeUplink, Rig, make_play
@@ -90,6 +92,22 @@ def test_command_ids_seen_before_a_reboot_are_still_answered_received_after_it(r
     rig.send(command)
     assert rig.states(command["id"])[-1] == "received"
     assert len(rig.audio.requested) == 1
+
+
+def test_every_command_decoded_leaves_one_truth_record_with_its_outcome(rig):
+    accepted = rig.play()
+    rig.send(accepted)
+    rig.send({**accepted, "title": "Một thông báo khác"})
+    expired = rig.send(make_play(now=rig.clock.now - 700))
+    malformed = rig.send(make_play(now=rig.clock.now, priority="loud"))
+    volume = rig.command("set_volume", volume=40)
+    outcomes = [(r["cmd_id"], r["event"], r.get("reason")) for r in rig.truth.records]
+    assert outcomes == [(accepted["id"], "received", None), (accepted["id"], "duplicate", None),
+                        (accepted["id"], "rejected", "replay"), (expired["id"], "expired", None),
+                        (malformed["id"], "rejected", "malformed"), (volume["id"], "received", None)]
+    received = rig.truth.of(event="received")
+    assert received[0]["start_at"] == accepted["start_at"] and received[0]["type"] == "play"
+    assert "start_at" not in received[1] and received[1]["type"] == "set_volume"
 
 
 # ----- validation
@@ -360,6 +378,30 @@ def test_reboot_cancels_runs_drops_the_connection_and_takes_a_new_boot_id(rig):
     assert rig.firmware.heartbeat()["seq"] == 1
     (rebooted,) = rig.truth.of(event="rebooted")
     assert rebooted["previous_boot_id"] == old_boot and rebooted["boot_id"] == rig.firmware.boot_id
+
+
+# ----- busy: whether the truth of what was sent may still grow
+
+
+def test_a_cluster_is_busy_while_it_holds_a_run_and_idle_once_it_played(rig):
+    assert not rig.firmware.busy
+    rig.play(start_in=1)
+    assert rig.firmware.busy, "fetching"
+    rig.audio.settle()
+    assert rig.firmware.busy, "armed"
+    rig.advance(3)
+    assert rig.firmware.state == "playing" and rig.firmware.busy
+    rig.advance(5)
+    assert not rig.firmware.busy and rig.truth.of(event="played")
+
+
+def test_a_cluster_is_busy_while_a_reboot_is_due_or_a_command_is_on_its_way_in(rig):
+    rig.command("reboot")
+    assert rig.firmware.busy
+    rig.advance(REBOOT_DELAY_S)
+    assert not rig.firmware.busy
+    rig.firmware.queued += 1  # as the session counts a command in the link's delay queue
+    assert rig.firmware.busy
 
 
 # ----- heartbeat and status

@@ -2,7 +2,7 @@
 
 import pytest
 
-from firmware_sim.firmware import epoch, stamp
+from firmware_sim.board import epoch, stamp
 from firmware_sim.roster import ClusterSpec
 from tests.firmware_sim.factories import CID, Rig, make_relay
 
@@ -116,7 +116,7 @@ def test_a_relay_that_arrives_after_expires_at_is_expired_and_not_executed(rig):
     rig.send(command)
     assert rig.states(command["id"]) == ["expired"]
     rig.advance(60)
-    assert not rig.truth.of(cmd_id=command["id"])
+    assert [r["event"] for r in rig.truth.of(cmd_id=command["id"])] == ["expired"]
     assert rig.firmware.state == "idle"
 
 
@@ -220,7 +220,8 @@ def test_a_malformed_relay_is_rejected_as_malformed_and_has_no_effect(rig, field
     assert (event["state"], event["detail"]["reason"]) == ("rejected", "malformed")
     assert event["cmd_id"] == command["id"] and event["run_id"] == command["run_id"]
     assert words in event["detail"]["message"]
-    assert rig.truth.records == [] and rig.firmware.state == "idle"
+    assert [(r["event"], r["reason"]) for r in rig.truth.records] == [("rejected", "malformed")]
+    assert rig.firmware.state == "idle"
 
 
 def test_a_relay_without_end_at_is_rejected_as_malformed(rig):

@@ -1,7 +1,26 @@
-"""The store of accepted command ids, in memory and on disk."""
+"""The store of accepted command ids, in memory and on disk: durable before `received`, read again after a reboot."""
 
-from firmware_sim.seen import SeenCommands, SeenStore
-from tests.firmware_sim.factories import CID, Rig
+import json
+import logging
+
+from firmware_sim.seen import FORMAT, SeenCommands, SeenStore, StateWriter
+from pa_controller.messaging import protocol
+from tests.firmware_sim.factories import CID, Rig, make_play
+
+
+class Deliveries:
+    """Stand in for the loop: completions of writes wait here until the test runs them."""
+
+    def __init__(self):
+        self.waiting: list[tuple] = []
+
+    def __call__(self, callback, *args) -> None:
+        self.waiting.append((callback, *args))
+
+    def run(self) -> None:
+        waiting, self.waiting = self.waiting, []
+        for callback, *args in waiting:
+            callback(*args)
 
 
 def test_seen_commands_remember_the_digest_of_each_id():
@@ -27,7 +46,7 @@ def test_accepted_ids_outlive_the_process_in_one_small_file_per_cluster(tmp_path
 
 
 def test_a_cluster_that_never_got_a_command_writes_nothing(tmp_path):
-    store = SeenStore(tmp_path)
+    store = SeenStore(tmp_path, deliver=Deliveries())
     for n in range(1, 100):
         assert store.open(f"om-cvl-{n:03}").digest_of("x") is None
     store.close()
@@ -41,11 +60,96 @@ def test_ids_are_forgotten_a_while_after_their_command_expired():
     assert "old" not in seen and "new" in seen
 
 
-def test_a_damaged_file_is_logged_and_the_cluster_starts_with_an_empty_memory(tmp_path, caplog):
-    (tmp_path / "om-cvl-001.json").write_text("{not json")
-    seen = SeenStore(tmp_path).open("om-cvl-001")
+def test_a_damaged_file_is_set_aside_and_logged_and_the_cluster_starts_with_an_empty_memory(tmp_path, caplog):
+    path = tmp_path / "om-cvl-001.json"
+    path.write_text("{not json")
+    store = SeenStore(tmp_path)
+    seen = store.open("om-cvl-001")
     assert seen.digest_of("a") is None
-    assert "om-cvl-001.json" in caplog.text
+    assert "om-cvl-001.json" in caplog.text and "set aside as om-cvl-001.json.bad" in caplog.text
+    seen.add("b", "d2")
+    store.close()
+    assert (tmp_path / "om-cvl-001.json.bad").read_text() == "{not json", "kept for a person, not overwritten"
+    assert SeenStore(tmp_path).open("om-cvl-001").digest_of("b") == "d2"
+
+
+def test_a_file_in_another_format_is_set_aside_rather_than_misread(tmp_path, caplog):
+    path = tmp_path / "om-cvl-001.json"
+    path.write_text(json.dumps({"v": FORMAT + 1, "seen": [["a", "d1", None]]}))
+    with caplog.at_level(logging.ERROR):
+        assert SeenStore(tmp_path).open("om-cvl-001").digest_of("a") is None
+    assert f"format {FORMAT + 1}" in caplog.text and (tmp_path / "om-cvl-001.json.bad").exists()
+
+
+def test_a_put_after_close_is_written_at_once_not_lost(tmp_path):
+    writer = StateWriter(deliver=Deliveries())
+    writer.close()
+    writer.put(tmp_path / "late.json", b"{}")
+    assert (tmp_path / "late.json").read_bytes() == b"{}"
+
+
+def test_a_command_is_answered_and_acknowledged_only_once_its_id_is_on_disk(tmp_path):
+    rig, deliveries = Rig(), Deliveries()
+    store = SeenStore(tmp_path, deliver=deliveries)
+    rig.firmware.seen = store.open(CID)
+    handled = []
+    command = make_play(CID, rig.clock.now)
+    rig.firmware.handle_command(protocol.encode(command), lambda: handled.append(command["id"]))
+    assert rig.events == [] and handled == [] and rig.truth.records == [] and rig.firmware.busy
+    assert store.flush()
+    saved = json.loads((tmp_path / f"{CID}.json").read_text())["seen"]
+    assert rig.events == [] and [entry[0] for entry in saved] == [command["id"]]
+    deliveries.run()
+    assert rig.states(command["id"]) == ["received"] and handled == [command["id"]]
+    assert rig.truth.of(event="received")[0]["start_at"] == command["start_at"]
+    store.close()
+
+
+def test_outcomes_keep_the_order_of_their_commands_while_an_id_is_on_its_way_to_disk(tmp_path):
+    rig, deliveries = Rig(), Deliveries()
+    store = SeenStore(tmp_path, deliver=deliveries)
+    rig.firmware.seen = store.open(CID)
+    accepted = make_play(CID, rig.clock.now)
+    rig.send(accepted)
+    rig.send(accepted)  # redelivered before the first is on disk: a duplicate, answered after it
+    expired = rig.send(make_play(CID, rig.clock.now - 700))
+    assert rig.events == []
+    store.flush()
+    deliveries.run()
+    assert [(e["cmd_id"], e["state"]) for e in rig.events] == [
+        (accepted["id"], "received"), (accepted["id"], "received"), (expired["id"], "expired")]
+    store.close()
+
+
+def test_after_a_reboot_the_ids_come_back_from_the_disk_not_from_memory(tmp_path):
+    rig, store = Rig(), SeenStore(tmp_path)
+    rig.firmware.seen = store.open(CID)
+    command = rig.play()
+    (tmp_path / f"{CID}.json").write_text(json.dumps({"v": FORMAT, "seen": []}))  # the disk lost it
+    rig.send(command)
+    assert rig.events[-1]["detail"] == {"duplicate": True}, "still in memory"
+    rig.inject("reboot:duration=1")
+    rig.advance(1)
+    rig.send(command)
+    assert rig.events[-1]["state"] == "received" and "detail" not in rig.events[-1], "read again from the disk"
+
+
+def test_a_power_cut_drops_a_write_not_yet_begun_and_what_waited_for_it(tmp_path):
+    rig, deliveries = Rig(), Deliveries()
+    writer_blocked = StateWriter(deliver=deliveries)
+    writer_blocked._start_thread = lambda: None  # the write never begins before the power goes
+    rig.firmware.seen = SeenCommands(path=tmp_path / f"{CID}.json", writer=writer_blocked)
+    command = rig.play()
+    rig.inject("power_cut:duration=1")
+    rig.advance(1)
+    deliveries.run()
+    assert rig.events == [] and not (tmp_path / f"{CID}.json").exists() and not rig.firmware.busy
+    del writer_blocked._start_thread
+    rig.send(command)  # the broker delivers it again: it was never acknowledged
+    assert writer_blocked.flush()
+    deliveries.run()
+    assert rig.states(command["id"]) == ["received"]
+    writer_blocked.close()
 
 
 def test_a_new_firmware_on_the_same_state_dir_answers_a_redelivery_as_a_duplicate_and_does_not_run_it(tmp_path):
@@ -59,3 +163,4 @@ def test_a_new_firmware_on_the_same_state_dir_answers_a_redelivery_as_a_duplicat
     second.send(command)
     assert second.events[-1]["detail"] == {"duplicate": True} and second.events[-1]["state"] == "received"
     assert second.audio.requested == [] and second.truth.of(event="received") == []
+    assert [r["event"] for r in second.truth.records] == ["duplicate"]

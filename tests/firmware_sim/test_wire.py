@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from firmware_sim import Fleet, load_csv
-from firmware_sim.firmware import stamp
+from firmware_sim.board import stamp
 from pa_controller.messaging import protocol
 from tests.firmware_sim.factories import Listener, make_command, make_play, make_relay, on
 from tests.support.broker import running_broker
@@ -180,7 +180,8 @@ def test_a_reboot_goes_offline_and_comes_back_with_a_new_boot_id(broker, tmp_pat
         assert back["boot_id"] == fleet.boot_id(cid)
         watcher.command(ROOT, reboot)  # a redelivered reboot is answered, not executed
         assert len(watcher.wait_for(on("events", cmd_id=reboot["id"], state="received"), 2)) == 2
-        time.sleep(0.5)
+        firmware = fleet.sessions[cid].firmware  # answered after it was dealt with: no reboot is due
+        assert fleet.call(lambda: firmware._reboot is None and not firmware.busy)
         assert fleet.boot_id(cid) == back["boot_id"]
     finally:
         fleet.stop()

@@ -1,11 +1,13 @@
 """What ails one cluster right now: the afflictions acting on it, summed into the values its firmware consults.
 
-A healthy cluster pays one attribute test per heartbeat or message; nothing here does I/O.
-Overlapping afflictions add up: two losses of 10 % lose 19 %, two offsets add, a second
-dead-speakers fault kills more horns.
+The fault injector (firmware_sim.faults) adds and removes afflictions; the firmware and its
+session only read the sums, so this module knows nothing of scenarios or plans. A healthy
+cluster pays one attribute test per heartbeat or message; nothing here does I/O. Overlapping
+afflictions add up: two losses of 10 % lose 19 %, two offsets add, a second dead-speakers fault
+kills more horns.
 """
 
-import random
+from firmware_sim.dice import Dice
 
 
 def _either(rates: list[float]) -> float:
@@ -17,27 +19,21 @@ def _either(rates: list[float]) -> float:
 
 
 class Condition:
-    """The sum of one cluster's active afflictions, with the cluster's own random stream for their outcomes.
+    """The sum of one cluster's active afflictions, and the draws of their outcomes.
 
-    `rng` is seeded by (plan seed, cluster id) when the first affliction arrives, so the same
-    seed and scenario give the same lost messages and failed fetches, whatever the shard.
+    Each outcome is drawn by the cluster's `dice` under the key of the message or command it is
+    about, so the same seed and scenario lose the same messages and fail the same fetches, whatever
+    the shard and however many heartbeats came between.
     """
 
-    __slots__ = ("seed", "_rng", "_active", "silent", "loss_in", "loss_out", "delay_s", "jitter_s",
+    __slots__ = ("dice", "_active", "silent", "loss_in", "loss_out", "delay_s", "jitter_s",
                  "extra_fetch_s", "fetch_failure", "checksum_failure", "dead_speakers", "dead_amplifier",
                  "_offset_s", "_drifts")
 
-    def __init__(self, seed: str | None = None):
-        self.seed = seed
-        self._rng: random.Random | None = None
+    def __init__(self, dice: Dice | None = None):
+        self.dice = dice if dice is not None else Dice(0, "")
         self._active: list[tuple[object, float]] = []
         self._settle()
-
-    @property
-    def rng(self) -> random.Random:
-        if self._rng is None:
-            self._rng = random.Random(self.seed)
-        return self._rng
 
     @property
     def afflicted(self) -> bool:
@@ -108,25 +104,29 @@ class Condition:
 
     # ----- the link
 
-    def loses(self, incoming: bool) -> bool:
-        """Draw whether the flaky link loses this message (a command if `incoming`, else a publish)."""
-        rate = self.loss_in if incoming else self.loss_out
-        return rate > 0 and self.rng.random() < rate
-
     @property
-    def delays(self) -> bool:
-        return self.delay_s > 0 or self.jitter_s > 0
+    def flaky(self) -> bool:
+        """Tell whether the link loses or delays messages now (only then do messages need a key)."""
+        return bool(self.loss_in or self.loss_out or self.delay_s or self.jitter_s)
 
-    def latency(self) -> float:
-        """Draw the latency the link adds to one message."""
-        return self.delay_s + (self.rng.uniform(0, self.jitter_s) if self.jitter_s else 0.0)
+    def loses(self, incoming: bool, key: str) -> bool:
+        """Draw whether the flaky link loses one message (a command if `incoming`, else a publish) named by `key`."""
+        if incoming:
+            return self.dice.chance(self.loss_in, "loss-in", key)
+        return self.dice.chance(self.loss_out, "loss-out", key)
+
+    def latency(self, incoming: bool, key: str) -> float:
+        """Draw the latency the link adds to one message named by `key`."""
+        if not self.jitter_s:
+            return self.delay_s
+        return self.delay_s + self.dice.uniform(0, self.jitter_s, "delay-in" if incoming else "delay-out", key)
 
     # ----- downloads
 
-    def download_fault(self) -> str | None:
-        """Draw what goes wrong with one fetch: `fetch`, `checksum`, or None."""
-        if self.fetch_failure and self.rng.random() < self.fetch_failure:
+    def download_fault(self, cmd_id: str) -> str | None:
+        """Draw what goes wrong with the fetch for one command: `fetch`, `checksum`, or None."""
+        if self.dice.chance(self.fetch_failure, "fetch-failure", cmd_id):
             return "fetch"
-        if self.checksum_failure and self.rng.random() < self.checksum_failure:
+        if self.dice.chance(self.checksum_failure, "checksum-mismatch", cmd_id):
             return "checksum"
         return None

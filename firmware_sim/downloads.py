@@ -2,17 +2,19 @@
 
 from collections.abc import Callable
 
-from firmware_sim.faults.condition import Condition
+from firmware_sim.board import Board
+from firmware_sim.condition import Condition
 from firmware_sim.media import CHECKSUM, FETCH, FetchOutcome
 
 
-def fetch_audio(condition: Condition, board, audio: dict, done: Callable[[FetchOutcome], None]) -> None:
-    """Fetch `audio` with the board's fetcher as the cluster's condition allows; `done(outcome)` on the loop.
+def fetch_audio(condition: Condition, board: Board, audio: dict, cmd_id: str,
+                done: Callable[[FetchOutcome], None]) -> None:
+    """Fetch `audio` for command `cmd_id` as the cluster's condition allows; `done(outcome)` on the loop.
 
-    The fault is drawn when the fetch starts, so the outcome does not depend on which fetch of the
-    fleet finishes first.
+    The fault is drawn under the command's id when the fetch starts, so the outcome depends neither
+    on which fetch of the fleet finishes first nor on what the cluster did before.
     """
-    fault = condition.download_fault()
+    fault = condition.download_fault(cmd_id)
     if condition.extra_fetch_s:
         done = _later(board, condition.extra_fetch_s, done)
     if fault == FETCH:
@@ -29,7 +31,7 @@ def _mismatched(audio: dict, outcome: FetchOutcome) -> FetchOutcome:
     return FetchOutcome.failure(CHECKSUM, f"{audio['url']} does not have sha256 {audio['sha256']} (simulated fault)")
 
 
-def _later(board, delay: float, done: Callable[[FetchOutcome], None]) -> Callable[[FetchOutcome], None]:
+def _later(board: Board, delay: float, done: Callable[[FetchOutcome], None]) -> Callable[[FetchOutcome], None]:
     def deliver(outcome: FetchOutcome) -> None:
         board.timers.call_at(board.now() + delay, done, outcome)
 

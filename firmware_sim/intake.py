@@ -1,0 +1,44 @@
+"""Command intake (PROTOCOL.md): decode and check a payload, and read what can still be read of one that fails."""
+
+import hashlib
+import json
+
+from firmware_sim.relay import check_relay
+from pa_controller.domain import CommandType
+from pa_controller.messaging import protocol
+
+
+def read_command(cid: str, raw: bytes) -> dict:
+    """Decode a command payload addressed to `cid` and refuse values no cluster can act on; raise ProtocolError."""
+    command = protocol.decode(protocol.CMD, cid, raw)
+    if command["type"] == CommandType.RELAY:
+        check_relay(command)
+    if "duration_ms" in command and command["duration_ms"] <= 0:
+        raise protocol.ProtocolError("malformed", "duration_ms must be positive")
+    audio = command.get("audio")
+    if isinstance(audio, dict) and audio["bytes"] <= 0:
+        raise protocol.ProtocolError("malformed", "audio.bytes must be positive")
+    return command
+
+
+def content_digest(command: dict) -> str:
+    """Return the digest that tells a redelivery (same content) from a replay (same id, other content)."""
+    return hashlib.sha256(protocol.canonical(command)).hexdigest()
+
+
+def readable_ids(raw: bytes) -> tuple[str | None, str | None]:
+    """Return (id, run_id) of a payload that failed validation, where they can still be read."""
+    try:
+        payload = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return None, None
+    if not isinstance(payload, dict):
+        return None, None
+    cmd_id, run_id = payload.get("id"), payload.get("run_id")
+    return (cmd_id if isinstance(cmd_id, str) and cmd_id else None), (run_id if isinstance(run_id, str) else None)
+
+
+def message_key(raw: bytes) -> str:
+    """Name a command payload for the draws of the link's faults: its id, else a digest of its bytes."""
+    cmd_id, _ = readable_ids(raw)
+    return cmd_id if cmd_id is not None else hashlib.sha256(raw).hexdigest()[:32]
