@@ -6,6 +6,12 @@ heartbeat and event it sends, one line each, as they pass the broker. Watching f
 hook in the firmware, and shows what the controller sees, including the will the broker publishes for
 the cluster. Stop any other simulator that runs the same cluster first: two sessions with one client id
 keep taking the session over from each other.
+
+Every message shows as a line, whatever its payload: one the summaries cannot read shows raw (cut to
+SHOWN_BYTES) with a note saying why. On a broker that wants logins, the cluster logs in as
+`python -m firmware_sim --credentials` makes it (username = its cid, its password from a `cid,password`
+CSV), and the watcher with `--username`/`--password`: an account that may read `{root}/clusters/{cid}/#`.
+A broker that refuses the watcher's login or subscription stops listen with exit code 2 and the reason.
 """
 
 import argparse
@@ -21,8 +27,8 @@ from typing import TextIO
 import paho.mqtt.client as mqtt
 
 from firmware_sim.fleet import Fleet
-from firmware_sim.report import LOCAL_ZONE
-from firmware_sim.roster import DEFAULT_FLEET_CSV, ClusterSpec, RosterError, load_csv
+from firmware_sim.localtime import LOCAL_DAY_FORMAT, local_clock, local_time
+from firmware_sim.roster import DEFAULT_FLEET_CSV, ClusterSpec, RosterError, load_credentials, load_csv
 from firmware_sim.session import BrokerURLError, SessionSettings
 from firmware_sim.truth import DEFAULT_TRUTH_PATH
 from pa_controller.messaging import protocol
@@ -38,14 +44,9 @@ SHOWN_BYTES = 120  # of a payload no summary knows
 INTO_CLUSTER, OUT_OF_CLUSTER = "←", "→"
 
 
-def clock(moment: datetime) -> str:
-    """Render a time of day in Asia/Ho_Chi_Minh with milliseconds."""
-    return moment.astimezone(LOCAL_ZONE).strftime("%H:%M:%S.%f")[:-3]
-
-
 def _wire_clock(text) -> str:
     try:
-        return clock(protocol.parse_time(text))
+        return local_clock(protocol.parse_time(text))
     except ValueError:
         return repr(text)
 
@@ -127,9 +128,25 @@ DESCRIBE = {
 }
 
 
+def render(topic: str, raw: bytes, retained: bool, arrived: datetime, as_json: bool = False) -> str:
+    """Render one message as `line` or `json_line` does, or, when its payload defeats them, raw with a note."""
+    kind = topic.rsplit("/", 1)[-1]
+    try:
+        return json_line(topic, raw, retained, arrived) if as_json else line(kind, raw, retained, arrived)
+    except Exception as exc:  # any payload at all must show, and an exception would end paho's loop thread
+        log.debug("cannot summarise a message on %s", topic, exc_info=True)
+        note = f"{type(exc).__name__}: {exc}"
+        if as_json:
+            record = {"at": protocol.format_time(arrived), "topic": topic, "retained": retained,
+                      "payload": raw[:SHOWN_BYTES].decode("utf-8", errors="replace"), "unreadable": note}  # fmt: skip
+            return json.dumps(record, ensure_ascii=False)
+        cut = f" (first {SHOWN_BYTES} of {len(raw)} bytes)" if len(raw) > SHOWN_BYTES else ""
+        summary = f"{raw[:SHOWN_BYTES]!r}{cut} [cannot summarise it: {note}]"
+        return _framed(kind, summary, retained, arrived)
+
+
 def line(kind: str, raw: bytes, retained: bool, arrived: datetime) -> str:
     """Render one message for people: local time, direction, channel and a summary of the payload."""
-    arrow = INTO_CLUSTER if kind == protocol.CMD else OUT_OF_CLUSTER
     try:
         payload = json.loads(raw)
     except ValueError:
@@ -140,9 +157,14 @@ def line(kind: str, raw: bytes, retained: bool, arrived: datetime) -> str:
         summary = json.dumps(payload, ensure_ascii=False)[:SHOWN_BYTES]
     else:
         summary = f"{len(raw)} bytes that are not JSON: {raw[:SHOWN_BYTES]!r}"
+    return _framed(kind, summary, retained, arrived)
+
+
+def _framed(kind: str, summary: str, retained: bool, arrived: datetime) -> str:
+    arrow = INTO_CLUSTER if kind == protocol.CMD else OUT_OF_CLUSTER
     if retained:
         summary += " (retained, from before)"
-    return f"{clock(arrived)} {arrow} {kind:<9} {summary}"
+    return f"{local_clock(arrived)} {arrow} {kind:<9} {summary}"
 
 
 def json_line(topic: str, raw: bytes, retained: bool, arrived: datetime) -> str:
@@ -158,40 +180,69 @@ def json_line(topic: str, raw: bytes, retained: bool, arrived: datetime) -> str:
 # ----- watching the broker
 
 
-class BrokerUnreachable(Exception):
-    """The watcher could not connect or subscribe; the message says what to check."""
+class WatchError(Exception):
+    """The watcher cannot show a cluster's traffic; the message says what to check."""
+
+    def __init__(self, cid: str, message: str):
+        super().__init__(message)
+        self.cid = cid
+
+
+class BrokerUnreachable(WatchError):
+    """The broker could not be reached at all."""
+
+
+class BrokerRefused(WatchError):
+    """The broker refused the watcher's login or its subscription to the cluster's topics."""
 
 
 class Watcher:
-    """A second MQTT client that writes every message on one cluster's topics to `out`."""
+    """A second MQTT client that writes every message on one cluster's topics to `out`.
 
-    def __init__(self, settings: SessionSettings, cid: str, out: TextIO, as_json: bool = False):
+    It logs in as `username` when given one. A refusal, of the login or of the subscription, sets
+    `refused` and `refusal` (the message for people), whether it comes at the start or on a reconnect.
+    """
+
+    def __init__(self, settings: SessionSettings, cid: str, out: TextIO, as_json: bool = False,
+                 username: str | None = None, password: str | None = None):  # fmt: skip
         self.settings = settings
         self.cid = cid
         self.out = out
         self.as_json = as_json
         self.filter = protocol.topic(settings.root, cid, "#")
         self.offline_seen = threading.Event()
-        self._subscribed = threading.Event()
+        self.refused = threading.Event()
+        self.refusal: BrokerRefused | None = None
+        self._answered = threading.Event()  # a SUBACK, or a refused CONNACK
         self._lock = threading.Lock()
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"listen-{cid}-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5
         )
+        if username is not None:
+            self.client.username_pw_set(username, password)
         self.client.on_connect = self._on_connect
-        self.client.on_subscribe = lambda *_: self._subscribed.set()
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
 
+    @property
+    def _where(self) -> str:
+        return f"the broker at {self.settings.host}:{self.settings.port}"
+
     def start(self) -> "Watcher":
-        """Connect and subscribe; raise BrokerUnreachable if that fails within SUBSCRIBE_TIMEOUT_S."""
-        host, port = self.settings.host, self.settings.port
+        """Connect and subscribe; raise BrokerUnreachable or BrokerRefused if that fails within SUBSCRIBE_TIMEOUT_S."""
         try:
-            self.client.connect(host, port, keepalive=self.settings.keepalive)
+            self.client.connect(self.settings.host, self.settings.port, keepalive=self.settings.keepalive)
         except OSError as exc:
-            raise BrokerUnreachable(f"cannot reach the broker at {host}:{port} ({exc}): check --broker") from exc
+            raise BrokerUnreachable(self.cid, f"cannot reach {self._where} ({exc}): check --broker") from exc
         self.client.loop_start()
-        if not self._subscribed.wait(SUBSCRIBE_TIMEOUT_S):
+        answered = self._answered.wait(SUBSCRIBE_TIMEOUT_S)
+        if self.refusal is not None or not answered:
             self.stop()
-            raise BrokerUnreachable(f"the broker at {host}:{port} did not let us subscribe to {self.filter}")
+            raise self.refusal or BrokerUnreachable(
+                self.cid,
+                f"{self._where} did not answer our subscription to {self.filter} within "
+                f"{SUBSCRIBE_TIMEOUT_S:.0f} s: check --broker",
+            )
         return self
 
     def stop(self) -> None:
@@ -199,21 +250,33 @@ class Watcher:
         self.client.loop_stop()
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if not reason_code.is_failure:
-            client.subscribe(self.filter, qos=1)
+        if reason_code.is_failure:
+            self._refuse(f"{self._where} refused the watcher's login ({reason_code}): pass --username and "
+                         "--password of an account the broker knows")  # fmt: skip
+            return
+        client.subscribe(self.filter, qos=1)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        refused = [code for code in reason_codes if code.is_failure]
+        if refused:
+            self._refuse(f"{self._where} refused the subscription to {self.filter} ({refused[0]}): pass "
+                         f"--username and --password of an account that may read {self.filter}")  # fmt: skip
+        self._answered.set()
+
+    def _refuse(self, message: str) -> None:
+        self.refusal = BrokerRefused(self.cid, message)
+        self.refused.set()
+        self._answered.set()
+        self.client.disconnect()  # or paho would keep logging in again, to be refused again
 
     def _on_message(self, client, userdata, message) -> None:
         arrived = datetime.now(UTC)
-        kind = message.topic.rsplit("/", 1)[-1]
         retained = bool(message.retain)
-        if self.as_json:
-            text = json_line(message.topic, message.payload, retained, arrived)
-        else:
-            text = line(kind, message.payload, retained, arrived)
+        text = render(message.topic, message.payload, retained, arrived, self.as_json)
         with self._lock:
             self.out.write(text + "\n")
             self.out.flush()  # a pipe would hold the lines back otherwise
-        if kind == protocol.STATUS:
+        if message.topic.rsplit("/", 1)[-1] == protocol.STATUS:
             self._note_status(message.payload, retained)
 
     def _note_status(self, raw: bytes, retained: bool) -> None:
@@ -248,6 +311,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fleet-csv", default=str(DEFAULT_FLEET_CSV), help="where to look up the cluster's speakers")
     parser.add_argument("--truth", default=str(DEFAULT_TRUTH_PATH), help="ground-truth JSON lines (%(default)s)")
     parser.add_argument("--json", action="store_true", help="print each message raw, as one JSON object a line")
+    login = parser.add_argument_group("a broker that wants logins")
+    login.add_argument(
+        "--credentials",
+        metavar="CSV",
+        help="the cluster's password, from rows of cid,password (as "
+        "`python -m firmware_sim --credentials`); the cluster logs in with username = its cid",
+    )
+    login.add_argument(
+        "--username",
+        help=f"the watcher's own login: an account that may read {protocol.topic(protocol.DEFAULT_ROOT, 'CID', '#')}",
+    )
+    login.add_argument("--password", help="the password of --username")
     parser.add_argument("-v", "--verbose", action="store_true", help="log the simulator's own messages too")
     return parser
 
@@ -268,6 +343,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     args = parser.parse_args(argv)
     if args.heartbeat_s <= 0:
         parser.error("--heartbeat-s must be positive")
+    if args.password is not None and args.username is None:
+        parser.error("--password needs --username")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",  # no time: the host's zone would clash with the lines
@@ -276,27 +353,41 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     try:
         settings = SessionSettings.from_url(args.broker, root=args.root)
         spec = bench_cluster(args.cid, args.fleet_csv)
+        credentials = load_credentials(args.credentials) if args.credentials else {}
     except (BrokerURLError, RosterError) as exc:
         parser.error(str(exc))
+    if args.credentials and spec.cid not in credentials:
+        log.warning("%s has no password in %s: it logs in without one", spec.cid, args.credentials)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
+    watcher = Watcher(settings, spec.cid, out or sys.stdout, as_json=args.json, username=args.username,
+                      password=args.password)  # fmt: skip
     try:
-        watcher = Watcher(settings, spec.cid, out or sys.stdout, as_json=args.json).start()
-    except BrokerUnreachable as exc:
-        sys.stderr.write(f"python -m firmware_sim listen: error: {exc}\n")
+        watcher.start()
+    except WatchError as exc:
+        _error(exc)
         return 2
-    fleet = Fleet([spec], args.broker, truth_path=args.truth, heartbeat_s=args.heartbeat_s, root=args.root)
+    fleet = Fleet([spec], args.broker, truth_path=args.truth, heartbeat_s=args.heartbeat_s, root=args.root,
+                  credentials=credentials)  # fmt: skip
     sys.stderr.write(
         f"{spec.cid} ({spec.speakers} speakers) on {args.broker}, times in Asia/Ho_Chi_Minh "
-        f"({datetime.now(LOCAL_ZONE):%d/%m/%Y}); Ctrl-C to stop\n"
+        f"({local_time(datetime.now(UTC), LOCAL_DAY_FORMAT)}); Ctrl-C to stop\n"
     )
     try:
         fleet.start()
-        while not stopping.wait(0.5):
+        while not stopping.wait(0.5) and not watcher.refused.is_set():
             pass
     finally:
         fleet.stop()
-        watcher.offline_seen.wait(WILL_WAIT_S)  # let the will the broker publishes show as the last line
+        if not watcher.refused.is_set():
+            watcher.offline_seen.wait(WILL_WAIT_S)  # let the will the broker publishes show as the last line
         watcher.stop()
+    if watcher.refusal is not None:  # on a reconnect: nothing more would show
+        _error(watcher.refusal)
+        return 2
     return 0
+
+
+def _error(exc: Exception) -> None:
+    sys.stderr.write(f"python -m firmware_sim listen: error: {exc}\n")

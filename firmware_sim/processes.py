@@ -38,13 +38,6 @@ STOP_GRACE_S = FLEET_STOP_GRACE_S + 10.0  # a child closes its sessions, writes 
 FAILED_TO_STOP = 1
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive whole number")
-    return value
-
-
 class Shard:
     """One child simulator: its process, the last `connected X/Y` it logged, and a thread relaying its log."""
 
@@ -110,7 +103,7 @@ class Progress:
 def build_parser() -> argparse.ArgumentParser:
     """Describe the one option this module reads; every other goes to the children unchanged."""
     parser = argparse.ArgumentParser(prog="python -m firmware_sim", add_help=False, allow_abbrev=False)
-    parser.add_argument("--processes", type=_positive_int, required=True, help="child simulator processes")
+    parser.add_argument("--processes", type=cli._positive_int, required=True, help="child simulator processes")
     return parser
 
 
@@ -125,11 +118,7 @@ def main(argv: list[str]) -> int:
         sim_parser.error(f"--processes {args.processes} is more than --clusters {sim_args.clusters}")
     if args.processes == 1 or sim_args.list_scenarios or sim_args.list_faults:
         return cli.main(options)
-    logging.basicConfig(
-        level=logging.DEBUG if sim_args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    cli.configure_logging(sim_args.verbose)
     if sim_args.seed is None:
         # Every child must draw the same faults from the whole fleet, so they share one seed.
         seed = random.SystemRandom().randrange(2**31)

@@ -8,11 +8,17 @@ What really happened to a cluster, from its truth records of this run (`run_id` 
 string): it *played* (one `played` record: sound to the end); was *preempted* or *cancelled* while
 sounding, or *interrupted* by a power cut or crash (one such record: sound cut short); made *no sound*
 (none of those; it may have `received` the run, or have no record at all); or *sounded twice* (two or
-more of those records). A run preempted, cancelled or lost before its sound started writes no truth,
-so it counts as no sound. `tone`, `rebooted` and `fault` records carry no run and decide nothing. Sound
-records whose `start_at` differs from the run's belong to an older run that had the same id (a
+more of those records). A run preempted, cancelled or lost before its sound started writes no sound
+record, so it counts as no sound. `tone`, `rebooted` and `fault` records carry no run and decide nothing.
+Every other record naming the run, whatever its event, tells of one of its commands that made no sound:
+a cancel `received`, a `duplicate` delivery, a command `rejected`, `expired` or `ignored` (firmware.py).
+Such command outcomes decide nothing either; they are shown when a cluster made no sound.
+
+Records whose `start_at` differs from the run's belong to an older run that had the same id (a
 controller database started afresh beside the same truth log); they are left out and counted in
-`ignored`.
+`ignored`. A record without `start_at` (a cancel names only the run id) cannot be told apart from one
+of an older run: it is kept, but only a sound, a `received` play or relay, or a command outcome that
+carries the run's `start_at` proves a cluster had the run (footnote 8).
 
 The rules, controller state (DeliveryState) against what really happened (✓ agrees, ✗ a disagreement):
 
@@ -35,8 +41,8 @@ The rules, controller state (DeliveryState) against what really happened (✓ ag
 5. The sound was cut short, but for another reason than the controller says (Rule.WRONG_INTERRUPTION).
 6. The cluster sounded, and the controller does not know (Rule.SOUND_NOT_REPORTED).
 7. A run sounds at most once per cluster (Rule.SOUNDED_TWICE), whatever the controller says.
-8. A cluster the run was never sent to has no business with it: any truth record of the run
-   (even `received`) is Rule.NOT_IN_RUN; with no record at all it is not compared.
+8. A cluster the run was never sent to has no business with it: a record proving it had the run (even
+   `received`) is Rule.NOT_IN_RUN; with no such record it is not compared.
 
 While the run is still scheduled or dispatched (`Comparison.open`), events may still be on their way:
 counts can change, and the summary says so.
@@ -51,24 +57,17 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TextIO
-from zoneinfo import ZoneInfo
 
 import requests
 
+from firmware_sim.localtime import local_day, local_time
 from firmware_sim.truth import DEFAULT_TRUTH_PATH, read_truth
 from pa_controller.domain import DeliveryState, RunState
 from pa_controller.messaging import protocol
 
-LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
-LOCAL_FORMAT = "%H:%M:%S %d/%m/%Y"
 OPEN_RUN_STATES = frozenset({RunState.SCHEDULED, RunState.DISPATCHED})
 SAME_START_S = 0.002  # both sides render start_at with milliseconds
 HTTP_TIMEOUT_S = 10.0
-
-
-def local_time(moment: datetime | None) -> str:
-    """Render a time the way people here read it: Asia/Ho_Chi_Minh, day/month/year."""
-    return "—" if moment is None else moment.astimezone(LOCAL_ZONE).strftime(LOCAL_FORMAT)
 
 
 class ReportError(ValueError):
@@ -106,6 +105,8 @@ AGREES = {
     DeliveryState.CANCELLED: {Outcome.CANCELLED, Outcome.SILENT},
 }
 SOUND_EVENTS = (Outcome.PLAYED, Outcome.PREEMPTED, Outcome.CANCELLED, Outcome.INTERRUPTED)
+RECEIVED = "received"
+RUN_COMMANDS = frozenset({"play", "relay"})  # the `type` of a received record that is the run itself
 
 
 @dataclass
@@ -113,7 +114,13 @@ class ClusterTruth:
     """One cluster's truth records of one run."""
 
     sounds: list[dict] = field(default_factory=list)
-    received: list[dict] = field(default_factory=list)
+    received: list[dict] = field(default_factory=list)  # of the run's own play or relay command
+    outcomes: list[dict] = field(default_factory=list)  # any other command of the run: no sound from it
+
+    @property
+    def had_the_run(self) -> bool:
+        """Tell whether these records prove the cluster had the run: not just a command naming its id."""
+        return bool(self.sounds or self.received or any(r.get("start_at") for r in self.outcomes))
 
     @property
     def outcome(self) -> Outcome:
@@ -127,6 +134,12 @@ class ClusterTruth:
             if self.received:
                 at = _time(self.received[0].get("at"))
                 return f"no sound (received the run at {local_time(at)})", at
+            if self.outcomes:
+                first = self.outcomes[0]
+                at = _time(first.get("at"))
+                what = " ".join(str(word) for word in (first.get("event"), first.get("type")) if word)
+                why = f": {first['reason']}" if first.get("reason") else ""
+                return f"no sound ({what} at {local_time(at)}{why})", at
             return "no sound, and no record of the run at all", None
         started = _time(self.sounds[0].get("started_at"))
         if len(self.sounds) > 1:
@@ -178,7 +191,7 @@ class Comparison:
     played: int  # of those, how many really played the run to the end
     agreed: tuple[str, ...]
     disagreements: tuple[Disagreement, ...]
-    ignored: int = 0  # sound records of an older run with the same id
+    ignored: int = 0  # records of an older run with the same id
 
     @property
     def ok(self) -> bool:
@@ -198,7 +211,7 @@ class Comparison:
         if self.open:
             line += f"; run {self.run_id} is still {self.run_state}, so counts may still change"
         if self.ignored:
-            line += f"; left out {self.ignored} sound records of an older run {self.run_id} (another start_at)"
+            line += f"; left out {self.ignored} truth records of an older run {self.run_id} (another start_at)"
         return line
 
     def as_json(self) -> dict:
@@ -230,6 +243,8 @@ def compare(run_report: dict, truth: list[dict]) -> Comparison:
         state, at = said.get(cid, (None, None))
         cluster_truth = truths.get(cid, ClusterTruth())
         rule = _judge(state, cluster_truth, run_open)
+        if state is None and rule is None:
+            continue  # not in the run, and nothing proves it had the run: not compared
         if rule is None:
             agreed.append(cid)
         else:
@@ -246,15 +261,18 @@ def _truth_of_run(run_id: str, start_at: datetime | None, truth: list[dict]) -> 
     for record in truth:
         if record.get("run_id") != run_id:
             continue
+        started = _time(record.get("start_at"))
+        if start_at and started and abs((started - start_at).total_seconds()) > SAME_START_S:
+            ignored += 1
+            continue
+        cluster = truths.setdefault(record["cid"], ClusterTruth())
         event = record.get("event")
         if event in SOUND_EVENTS:
-            started = _time(record.get("start_at"))
-            if start_at and started and abs((started - start_at).total_seconds()) > SAME_START_S:
-                ignored += 1
-                continue
-            truths.setdefault(record["cid"], ClusterTruth()).sounds.append(record)
-        elif event == "received":
-            truths.setdefault(record["cid"], ClusterTruth()).received.append(record)
+            cluster.sounds.append(record)
+        elif event == RECEIVED and record.get("type", "play") in RUN_COMMANDS:
+            cluster.received.append(record)
+        else:
+            cluster.outcomes.append(record)
     return truths, ignored
 
 
@@ -262,7 +280,7 @@ def _judge(state: DeliveryState | None, truth: ClusterTruth, run_open: bool) -> 
     """Return the rule a cluster breaks, or None when the controller and the truth agree."""
     outcome = truth.outcome
     if state is None:
-        return Rule.NOT_IN_RUN if truth.sounds or truth.received else None
+        return Rule.NOT_IN_RUN if truth.had_the_run else None
     if outcome is Outcome.TWICE:
         return Rule.SOUNDED_TWICE
     if state is DeliveryState.DONE:
@@ -280,8 +298,8 @@ def _judge(state: DeliveryState | None, truth: ClusterTruth, run_open: bool) -> 
 
 def _span(start: datetime | None, end: datetime | None) -> str:
     """Render start → end, the date once when both fall on the same local day."""
-    if start and end and start.astimezone(LOCAL_ZONE).date() == end.astimezone(LOCAL_ZONE).date():
-        return f"{start.astimezone(LOCAL_ZONE):%H:%M:%S} → {local_time(end)}"
+    if start and end and local_day(start) == local_day(end):
+        return f"{local_time(start, '%H:%M:%S')} → {local_time(end)}"
     return f"{local_time(start)} → {local_time(end)}"
 
 
@@ -385,7 +403,7 @@ def _compare_run(args: argparse.Namespace) -> Comparison:
         raise CannotCompare(f"there is no truth log at {truth_path}: pass --truth (the simulator's --truth)")
     report = fetch_run(args.api, args.run, read_token(args))
     try:
-        truth = read_truth(truth_path)
+        truth = read_truth(truth_path, run_id=str(args.run))
     except ValueError as exc:
         raise CannotCompare(f"the truth log {truth_path} has a line that is not a JSON record ({exc})") from exc
     return compare(report, truth)

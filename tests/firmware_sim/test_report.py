@@ -35,9 +35,27 @@ def run_report(clusters: dict[str, str], state: str = "finished", start_at: str 
     }
 
 
-def received(cid: str, run_id: str = str(RUN)) -> dict:
-    return {"cid": cid, "run_id": run_id, "cmd_id": f"cmd-{cid}", "event": "received", "at": "2026-11-26T21:59:00.000Z",
-            "type": "play"}  # fmt: skip
+def received(cid: str, run_id: str = str(RUN), start_at: str | None = START, **extra) -> dict:
+    """Return the truth record of a cluster accepting the run's play command (start_at None: an older log's)."""
+    record = {"cid": cid, "run_id": run_id, "cmd_id": f"cmd-{cid}", "event": "received",
+              "at": "2026-11-26T21:59:00.000Z", "type": "play", "start_at": start_at, **extra}  # fmt: skip
+    return {k: v for k, v in record.items() if v is not None}
+
+
+# What firmware.py writes for a command of the run that made no sound, besides cid, run_id, cmd_id and at.
+OUTCOMES = {
+    "duplicate": {"type": "play"},
+    "expired": {"type": "play", "expires_at": "2026-11-26T21:58:00.000Z"},
+    "rejected": {"reason": "replay"},
+    "ignored": {"reason": "silent"},
+}
+
+
+def outcome(cid: str, event: str, start_at: str | None = None, **extra) -> dict:
+    """Return the truth record of a command of the run that made no sound (start_at: one that names it)."""
+    record = {"cid": cid, "run_id": str(RUN), "cmd_id": f"cmd-{event}-{cid}", "event": event,
+              "at": "2026-11-26T21:59:00.000Z", **OUTCOMES[event], "start_at": start_at, **extra}  # fmt: skip
+    return {k: v for k, v in record.items() if v is not None}
 
 
 def sound(cid: str, event: str = "played", run_id: str = str(RUN), start_at: str = START, **extra) -> dict:
@@ -134,12 +152,64 @@ def test_only_this_runs_records_count_and_the_run_id_is_compared_as_a_string():
     assert comparison.agreed == ("a",) and comparison.ok
 
 
+OLDER_START = "2026-11-20T22:00:00.000Z"  # an older run 17, before the controller's database started afresh
+
+
 def test_sound_of_an_older_run_with_the_same_id_is_left_out_and_counted():
-    older = sound("a", start_at="2026-11-20T22:00:00.000Z")
+    older = sound("a", start_at=OLDER_START)
     comparison = compare(run_report({"a": "done"}), [older, sound("a")])
     assert comparison.ok and comparison.ignored == 1
-    assert "left out 1 sound records of an older run 17" in comparison.summary()
+    assert "left out 1 truth records of an older run 17 (another start_at)" in comparison.summary()
     assert verdict(compare(run_report({"a": "done"}), [older]), "a") is Rule.DONE_WITHOUT_FULL_PLAY
+
+
+def test_received_of_an_older_run_with_the_same_id_is_left_out_and_counted():
+    older = [received("x", start_at=OLDER_START), received("a", start_at=OLDER_START)]
+    comparison = compare(run_report({"a": "playing"}, state="dispatched"), older)
+    assert comparison.ignored == 2 and "x" not in comparison.agreed
+    assert [(d.cid, d.rule) for d in comparison.disagreements] == [("a", Rule.PLAYING_WITHOUT_SOUND)]
+    assert verdict(compare(run_report({"a": "pending"}), [received("x")]), "x") is Rule.NOT_IN_RUN
+
+
+def test_a_received_record_without_start_at_still_counts_as_this_runs():
+    """Logs written before received records carried start_at cannot be told apart: they are kept."""
+    comparison = compare(run_report({"a": "playing"}, state="dispatched"), [received("a", start_at=None)])
+    assert verdict(comparison, "a") is None
+    assert verdict(compare(run_report({"a": "pending"}), [received("x", start_at=None)]), "x") is Rule.NOT_IN_RUN
+
+
+@pytest.mark.parametrize("event", OUTCOMES)
+def test_a_command_outcome_is_no_sound(event):
+    comparison = compare(run_report({"a": "done", "b": event if event in ("expired", "rejected") else "missed"}),
+                         [outcome("a", event), outcome("b", event)])  # fmt: skip
+    assert verdict(comparison, "b") is None
+    (disagreement,) = comparison.disagreements
+    assert (disagreement.cid, disagreement.rule) == ("a", Rule.DONE_WITHOUT_FULL_PLAY)
+    what = " ".join([event, *([OUTCOMES[event]["type"]] if "type" in OUTCOMES[event] else [])])
+    why = f": {OUTCOMES[event]['reason']}" if "reason" in OUTCOMES[event] else ""
+    assert disagreement.really == f"no sound ({what} at 04:59:00 27/11/2026{why})"
+    assert comparison.played == 0
+
+
+@pytest.mark.parametrize("event", OUTCOMES)
+def test_a_command_outcome_puts_a_cluster_out_of_the_run_only_when_it_is_of_this_run(event):
+    """Without start_at it may be an older run's with the same id: it proves nothing, and is not compared."""
+    unknown = compare(run_report({"a": "pending"}), [outcome("x", event)])
+    assert not unknown.disagreements and unknown.agreed == ("a",) and unknown.ignored == 0
+    older = compare(run_report({"a": "pending"}), [outcome("x", event, start_at=OLDER_START)])
+    assert older.ignored == 1 and not older.disagreements and older.agreed == ("a",)
+    this_run = compare(run_report({"a": "pending"}), [outcome("x", event, start_at=START)])
+    assert verdict(this_run, "x") is Rule.NOT_IN_RUN
+
+
+def test_a_cancel_names_only_the_run_id_so_it_neither_counts_as_received_nor_puts_a_cluster_out_of_the_run():
+    cancel = {"type": "cancel", "start_at": None}
+    comparison = compare(
+        run_report({"a": "playing"}, state="dispatched"), [received("a", **cancel), received("x", **cancel)]
+    )
+    assert [(d.cid, d.rule) for d in comparison.disagreements] == [("a", Rule.PLAYING_WITHOUT_SOUND)]
+    assert comparison.disagreements[0].really == "no sound (received cancel at 04:59:00 27/11/2026)"
+    assert comparison.agreed == ()
 
 
 def test_the_summary_counts_played_agreed_and_disagreed_and_says_when_the_run_is_open():
@@ -247,6 +317,20 @@ def test_json_output_and_the_token_file_under_the_instance_dir(controller, truth
     answer = json.loads(out)
     assert code == 0
     assert (answer["run_id"], answer["played"], answer["agreed"], answer["disagreements"]) == ("17", 2, 3, [])
+
+
+def test_a_truth_log_reused_after_a_fresh_controller_database_leaves_the_older_run_out(controller, truth_file, capsys):
+    older = [received("c", start_at=OLDER_START), sound("c", start_at=OLDER_START), received("x", start_at=OLDER_START),
+             outcome("x", "duplicate", start_at=OLDER_START), outcome("y", "rejected"),
+             sound("a", run_id="18")]  # fmt: skip
+    truth_file.write_text("".join(json.dumps(r) + "\n" for r in older) + truth_file.read_text())
+    code, out, _ = report_cli(capsys, "--run", "17", "--api", controller.url, "--token", TOKEN, "--truth",
+                              str(truth_file))  # fmt: skip
+    assert (code, out) == (
+        0,
+        "2/3 played; controller agrees on 3, disagrees on 0; left out 4 truth records of an older run 17 "
+        "(another start_at)\n",
+    )
 
 
 @pytest.mark.parametrize(
