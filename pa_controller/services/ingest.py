@@ -64,7 +64,9 @@ def apply_heartbeats(messages: list[tuple[str, dict]], now: datetime) -> int:
     cids = {cid for cid, _ in messages}
     known = set(db.session.scalars(select(ClusterState.cluster_id).where(ClusterState.cluster_id.in_(cids))))
     messages = [(cid, payload) for cid, payload in messages if cid in known]
-    latest = dict(messages)  # the last of each cluster's heartbeats in the batch
+    latest: dict[str, dict] = {}  # each cluster's heartbeats of the batch applied in turn, as one
+    for cid, payload in messages:
+        latest[cid] = {**latest[cid], **payload} if cid in latest else payload
     by_fields: dict[tuple[str, ...], list[tuple]] = {}
     for cid, payload in latest.items():
         fields = tuple(name for name in HEARTBEAT_FIELDS if name in payload)  # a field left out keeps its value

@@ -38,6 +38,12 @@ def test_the_last_heartbeat_of_a_batch_wins_for_each_cluster(seeded):
     assert first.heartbeat_at == first.last_seen == T0
 
 
+def test_heartbeats_of_one_cluster_in_a_batch_apply_in_turn(seeded):
+    apply(beat("om-tho-001", 1, volume=40, temp_c=30), beat("om-tho-001", 2, volume=..., temp_c=35.5))
+    first = state("om-tho-001")
+    assert (first.seq, first.volume, first.temp_c) == (2, 40, 35.5)  # the later one left volume out
+
+
 def test_a_field_left_out_keeps_its_value_and_a_null_clears_it(seeded):
     apply(beat("om-tho-001", 1, volume=55, temp_c=41.5, playing="run-7", state="playing"))
     later = T0 + timedelta(seconds=30)
