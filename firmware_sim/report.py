@@ -28,7 +28,8 @@ The rules, controller state (DeliveryState) against what really happened (✓ ag
 | playing                                 | ✗ ²    | ✗ ²       | ✗ ²       | ✗ ²         | ✓/✗ ³    | ✗ ⁷   |
 | preempted                               | ✗ ⁴    | ✓         | ✗ ⁵       | ✗ ⁵         | ✓        | ✗ ⁷   |
 | cancelled                               | ✗ ⁴    | ✗ ⁵       | ✓         | ✗ ⁵         | ✓        | ✗ ⁷   |
-| pending, received, ready, late, failed, | ✗ ⁶    | ✗ ⁶       | ✗ ⁶       | ✗ ⁶         | ✓        | ✗ ⁷   |
+| failed                                  | ✗ ⁴    | ✗ ⁵       | ✗ ⁵       | ✓ ⁹         | ✓        | ✗ ⁷   |
+| pending, received, ready, late,         | ✗ ⁶    | ✗ ⁶       | ✗ ⁶       | ✗ ⁶         | ✓        | ✗ ⁷   |
 | expired, rejected, missed               |        |           |           |             |          |       |
 | (cluster not in the run)                | ✗ ⁸    | ✗ ⁸       | ✗ ⁸       | ✗ ⁸         | ✓/✗ ⁸    | ✗ ⁸   |
 
@@ -43,6 +44,8 @@ The rules, controller state (DeliveryState) against what really happened (✓ ag
 7. A run sounds at most once per cluster (Rule.SOUNDED_TWICE), whatever the controller says.
 8. A cluster the run was never sent to has no business with it: a record proving it had the run (even
    `received`) is Rule.NOT_IN_RUN; with no such record it is not compared.
+9. A power cut or crash while sounding says nothing; when the cluster comes back with a new boot, the
+   controller reports what it held as `failed` (reason `rebooted`). That agrees with an interrupted sound.
 
 While the run is still scheduled or dispatched (`Comparison.open`), events may still be on their way:
 counts can change, and the summary says so.
@@ -103,6 +106,7 @@ AGREES = {
     DeliveryState.DONE: {Outcome.PLAYED},
     DeliveryState.PREEMPTED: {Outcome.PREEMPTED, Outcome.SILENT},
     DeliveryState.CANCELLED: {Outcome.CANCELLED, Outcome.SILENT},
+    DeliveryState.FAILED: {Outcome.INTERRUPTED, Outcome.SILENT},  # a cluster that rebooted mid-sound: footnote 9
 }
 SOUND_EVENTS = (Outcome.PLAYED, Outcome.PREEMPTED, Outcome.CANCELLED, Outcome.INTERRUPTED)
 RECEIVED = "received"

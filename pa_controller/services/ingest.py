@@ -15,6 +15,8 @@ from pa_controller.services import telemetry
 from pa_controller.services.bulk import BulkStatement
 
 log = logging.getLogger(__name__)
+IN_HAND = (DeliveryState.RECEIVED, DeliveryState.READY, DeliveryState.PLAYING)  # what a reboot loses
+LOST_IN_REBOOT = {"reason": "rebooted", "message": "the cluster restarted before reporting an end", "inferred": True}
 HEARTBEAT_FIELDS = ("seq", "uptime_s", "playing", "volume", "rssi_dbm", "temp_c", "speakers_ok",
                     "speakers_total", "amp_ok", "fw")
 
@@ -41,12 +43,14 @@ def _older_than_birth(state: ClusterState, will: dict) -> bool:
 
 def apply_statuses(messages: list[tuple[str, dict]], now: datetime) -> int:
     """Record births and wills; a will from an older boot than the current birth is ignored."""
-    applied = 0
+    applied, rebooted = 0, []
     for state, payload in _known(messages):
         if not payload["online"] and state.online and _older_than_birth(state, payload):
             log.info("ignored stale will of %s (boot %s at %s; born %s at %s)", state.cluster_id, payload["boot_id"],
                      payload["at"], state.boot_id, state.born_at)
             continue
+        if payload["online"] and state.boot_id not in (None, payload["boot_id"]):
+            rebooted.append(state.cluster_id)
         if payload["online"]:
             state.born_at = parse_time(payload["at"])
         state.online = payload["online"]
@@ -56,7 +60,25 @@ def apply_statuses(messages: list[tuple[str, dict]], now: datetime) -> int:
         state.last_seen = now
         state.fw = payload.get("fw", state.fw)
         applied += 1
+    if rebooted:
+        _lost_in_reboot(rebooted, now)
     return applied
+
+
+def _lost_in_reboot(cluster_ids: list[str], now: datetime) -> None:
+    """A new boot holds none of the runs its cluster had received, armed or was playing: they are `failed`.
+
+    A power cut or crash says nothing; without this, a run cut mid-sound stayed `playing` for good. The
+    controller infers it (`detail.inferred`), so the cluster's own final word, if a report from before
+    the reboot still comes, replaces it (see _advance).
+    """
+    query = (select(Delivery).where(Delivery.cluster_id.in_(cluster_ids), Delivery.state.in_(IN_HAND))
+             .with_for_update())
+    for delivery in db.session.scalars(query):
+        log.warning("%s rebooted holding run %s (%s): failed", delivery.cluster_id, delivery.run_id,
+                    delivery.state.value)
+        delivery.detail = {**(delivery.detail or {}), **LOST_IN_REBOOT, "was": delivery.state.value}
+        delivery.state, delivery.at = DeliveryState.FAILED, now
 
 
 def apply_heartbeats(messages: list[tuple[str, dict]], now: datetime) -> int:
@@ -97,10 +119,16 @@ def _state_update(fields: tuple[str, ...]) -> BulkStatement:
 
 
 def _advance(record: Delivery | FleetCommand, payload: dict) -> bool:
-    """Move a delivery or a fleet command to an event's state unless that would move it backwards."""
+    """Move a delivery or a fleet command to an event's state unless that would move it backwards.
+
+    A failure the controller only inferred (a reboot) gives way to the cluster's own final word.
+    """
     new = DeliveryState(payload["state"])
     old = record.state
-    if old.is_final or (not new.is_final and new.progress <= old.progress):
+    inferred = (record.detail or {}).get("inferred", False)
+    if inferred and new.is_final:
+        record.detail = None
+    elif old.is_final or (not new.is_final and new.progress <= old.progress):
         return False
     record.state = new
     record.at = parse_time(payload["at"])

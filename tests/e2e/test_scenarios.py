@@ -15,7 +15,7 @@ import pytest
 
 from firmware_sim import Fleet, load_csv, read_truth
 from firmware_sim.faults.library import library_names, load_scenario
-from firmware_sim.report import compare
+from firmware_sim.report import Comparison, compare
 from pa_controller.messaging import protocol
 
 pytestmark = pytest.mark.e2e
@@ -48,19 +48,22 @@ def time_scale(name: str) -> float:
     return FIRST_FAULT_S / min(timed) if timed else 1.0
 
 
-@pytest.mark.parametrize(("database_url", "name"), CASES, indirect=["database_url"])
-def test_the_run_report_agrees_with_the_ground_truth_under_each_scenario(system, broker, tone, tmp_path, name):
+def rehearse(system, broker, tone, tmp_path, **fleet_options) -> tuple[int, list[dict], Comparison]:
+    """Run the sample with `fleet_options` (a scenario, faults) and a broadcast to it START_IN_S after it starts.
+
+    Return the run's id, the truth once no cluster is busy, and the comparison once the report agrees with it.
+    """
     with tone.open("rb") as audio_file:
         uploaded = system.post("/api/v1/audio", files={"file": ("tone.wav", audio_file)}, data={"title": "Thông báo"})
     assert uploaded.status_code == 201, uploaded.text
     truth_path = tmp_path / "truth.jsonl"
     # Taken before the fleet starts, so every fault time counted from the fleet's start is at least this late.
     start_at = datetime.now(UTC) + timedelta(seconds=START_IN_S)
-    with Fleet(SAMPLE, broker.url, truth_path=truth_path, heartbeat_s=HEARTBEAT_S, scenario=name,
-               time_scale=time_scale(name), seed=7, state_dir=tmp_path / "sim-state") as fleet:
+    with Fleet(SAMPLE, broker.url, truth_path=truth_path, heartbeat_s=HEARTBEAT_S, seed=7,
+               state_dir=tmp_path / "sim-state", **fleet_options) as fleet:
         assert fleet.wait_connected(timeout=10, count=len(SAMPLE) // 2) >= len(SAMPLE) // 2
         created = system.post("/api/v1/broadcasts", json={
-            "title": f"Kịch bản {name}", "audio_id": uploaded.json()["id"], "priority": "normal",
+            "title": "Diễn tập", "audio_id": uploaded.json()["id"], "priority": "normal",
             "targets": {"clusters": [spec.cid for spec in SAMPLE]}, "start_at": protocol.format_time(start_at)})
         assert created.status_code == 201, created.text
         run_id = system.wait_for(lambda: system.get(f"/api/v1/runs?broadcast_id={created.json()['id']}"), 10,
@@ -68,15 +71,20 @@ def test_the_run_report_agrees_with_the_ground_truth_under_each_scenario(system,
         system.wait_for(lambda: system.get(f"/api/v1/runs/{run_id}")["state"] == "finished", 40, "the run to close",
                         show=lambda: (system.get(f"/api/v1/runs/{run_id}")["counts"], fleet.summary()))
         # A cluster whose clock is behind starts late, and a lost event comes again after a reconnect: the truth
-        # of the run is complete once every cluster is idle (past its grace, none can start it any more); the
+        # of the run is complete once no cluster is busy (past its grace, none can start it any more); the
         # report must then come to agree.
         system.wait_for(lambda: fleet.call(all_idle, fleet), 30, "every cluster idle", show=fleet.summary)
         truth = read_truth(truth_path)
         comparison = system.wait_for(lambda: (c := compare(system.get(f"/api/v1/runs/{run_id}"), truth)).ok and c,
                                      10, "the report to agree with the ground truth",
                                      show=lambda: disagreements(system.get(f"/api/v1/runs/{run_id}"), truth))
-
     assert comparison.clusters == len(SAMPLE)
+    return run_id, truth, comparison
+
+
+@pytest.mark.parametrize(("database_url", "name"), CASES, indirect=["database_url"])
+def test_the_run_report_agrees_with_the_ground_truth_under_each_scenario(system, broker, tone, tmp_path, name):
+    run_id, truth, _ = rehearse(system, broker, tone, tmp_path, scenario=name, time_scale=time_scale(name))
     everyone = {spec.cid for spec in SAMPLE}
     played = {r["cid"] for r in truth if r["event"] == "played" and r["run_id"] == str(run_id)}
     afflicted = {r["cid"] for r in truth if r["event"] == "fault" and r["phase"] == "start"}
@@ -93,3 +101,17 @@ def test_the_run_report_agrees_with_the_ground_truth_under_each_scenario(system,
     if name == "storm-after-restoration":
         rebooted = {r["cid"] for r in truth if r["event"] == "rebooted" and r.get("cause") == "power_cut"}
         assert rebooted == everyone, "the whole fleet came back from the power cut with a new boot"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_power_cut_in_the_middle_of_the_sound_is_reported_failed_once_the_clusters_come_back(
+        system, broker, tone, tmp_path):
+    # The 1.5 s clip sounds from START_IN_S; Thới Hòa loses power half a second into it and is back 2 s later.
+    cut = f"power_cut:ward=thoi-hoa,at={START_IN_S + 0.5},duration=2"
+    run_id, truth, _ = rehearse(system, broker, tone, tmp_path, faults=[cut])
+    thoi_hoa = {spec.cid for spec in SAMPLE if spec.ward == "thoi-hoa"}
+    interrupted = {r["cid"] for r in truth if r["event"] == "interrupted" and r["run_id"] == str(run_id)}
+    played = {r["cid"] for r in truth if r["event"] == "played" and r["run_id"] == str(run_id)}
+    assert thoi_hoa and interrupted == thoi_hoa and played == {spec.cid for spec in SAMPLE} - thoi_hoa
+    report = system.get(f"/api/v1/runs/{run_id}")
+    assert {c["id"] for c in report["clusters"] if c["state"] == "failed"} == thoi_hoa

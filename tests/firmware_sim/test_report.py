@@ -91,7 +91,7 @@ def test_done_means_one_full_play_of_the_run(truth, expected):
     assert verdict(compare(run_report({"a": "done"}), truth), "a") is expected
 
 
-@pytest.mark.parametrize("state", ["pending", "received", "ready", "late", "failed", "expired", "rejected", "missed"])
+@pytest.mark.parametrize("state", ["pending", "received", "ready", "late", "expired", "rejected", "missed"])
 def test_a_cluster_that_sounded_must_not_be_reported_silent(state):
     for event in ("played", "preempted", "cancelled", "interrupted"):
         comparison = compare(run_report({"a": state}), [sound("a", event)])
@@ -111,9 +111,14 @@ def test_a_cluster_that_sounded_must_not_be_reported_silent(state):
         ("cancelled", [], None),  # cancelled by the controller before the cluster heard of it
         ("cancelled", [sound("a", "preempted")], Rule.WRONG_INTERRUPTION),
         ("cancelled", [sound("a")], Rule.PLAYED_BUT_REPORTED_CUT),
+        # `failed`: the cluster's own failure (no sound), or the controller's reading of a reboot mid-sound
+        ("failed", [received("a")], None),
+        ("failed", [sound("a", "interrupted")], None),
+        ("failed", [sound("a")], Rule.PLAYED_BUT_REPORTED_CUT),
+        ("failed", [sound("a", "preempted")], Rule.WRONG_INTERRUPTION),
     ],
 )
-def test_preempted_and_cancelled_match_the_sound_that_was_cut(state, truth, expected):
+def test_preempted_cancelled_and_failed_match_the_sound_that_was_cut(state, truth, expected):
     assert verdict(compare(run_report({"a": state}), truth), "a") is expected
 
 

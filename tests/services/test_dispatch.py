@@ -150,3 +150,41 @@ def test_a_run_whose_clusters_were_all_retired_is_missed_once_with_the_reason(se
     assert run.state is RunState.MISSED and "no cluster in service" in run.reason
     assert dispatch.dispatch_run(run.id) == 0
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_a_cluster_back_with_a_new_boot_has_lost_what_it_held_until_it_says_otherwise(seeded):
+    clusters = ["om-tho-001", "om-tho-002", "om-tho-003", "om-tho-004"]
+    run = schedule(seeded, start_at="now", targets={"clusters": clusters})
+    dispatch.dispatch_run(run.id)
+    deliveries = {d.cluster_id: d for d in db.session.scalars(select(Delivery).where(Delivery.run_id == run.id))}
+    inbox = Inbox(seeded, "pa/v1", ingest.APPLY_IN_ORDER)
+
+    def report(cid: str, kind: str, raw: bytes) -> None:
+        inbox.receive(protocol.topic("pa/v1", cid, kind), raw)
+        inbox.flush([inbox._queue.get_nowait() for _ in range(inbox._queue.qsize())])
+
+    def birth(cid: str, boot: str) -> bytes:
+        return json.dumps({"v": 1, "cid": cid, "online": True, "boot_id": boot,
+                           "at": protocol.format_time(clock.now())}).encode()
+
+    for cid, state in zip(clusters, ("received", "ready", "playing"), strict=False):  # om-tho-004 hears nothing
+        report(cid, protocol.STATUS, birth(cid, "boot-1"))
+        report(cid, protocol.EVENTS, event(cid, deliveries[cid].cmd_id, state, str(run.id)))
+    report("om-tho-001", protocol.STATUS, birth("om-tho-001", "boot-1"))  # a reconnect, same boot: nothing lost
+    for cid in clusters:
+        report(cid, protocol.STATUS, birth(cid, "boot-2"))  # a power cut: back with a new boot
+    db.session.expire_all()
+    states = {d.cluster_id: (d.state, (d.detail or {}).get("reason")) for d in
+              db.session.scalars(select(Delivery).where(Delivery.run_id == run.id))}
+    lost = (DeliveryState.FAILED, "rebooted")
+    assert states == {"om-tho-001": lost, "om-tho-002": lost, "om-tho-003": lost,
+                      "om-tho-004": (DeliveryState.PENDING, None)}
+    # What the cluster says itself still counts: a `done` sent before the cut and delivered after it wins;
+    # an older `playing` does not bring back a run the reboot lost.
+    report("om-tho-003", protocol.EVENTS, event("om-tho-003", deliveries["om-tho-003"].cmd_id, "done", str(run.id)))
+    report("om-tho-002", protocol.EVENTS, event("om-tho-002", deliveries["om-tho-002"].cmd_id, "playing",
+                                                str(run.id)))
+    db.session.expire_all()
+    done = db.session.get(Delivery, (run.id, "om-tho-003"))
+    assert done.state is DeliveryState.DONE and "inferred" not in (done.detail or {})
+    assert db.session.get(Delivery, (run.id, "om-tho-002")).state is DeliveryState.FAILED
