@@ -98,6 +98,7 @@ class Session:
         self.topics = {kind: protocol.topic(settings.root, spec.cid, kind) for kind in protocol.TOPIC_KINDS}
         self.client: mqtt.Client | None = None
         self.subscribed = False  # CONNACK and SUBACK seen: commands reach this cluster
+        self.ever_subscribed = False  # the broker holds its subscription: commands wait for it from now on
         self.stopping = False
         self._rebooting = False
         self._pending = False  # a connection attempt is queued or timed
@@ -323,7 +324,7 @@ class Session:
             log.error("%s could not subscribe to %s: %s", self.cid, self.topics[protocol.CMD], reason_codes)
             return
         if not self.subscribed:
-            self.subscribed = True
+            self.subscribed = self.ever_subscribed = True
             self.board.tally.connected += 1
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:

@@ -61,7 +61,11 @@ def rehearse(system, broker, tone, tmp_path, **fleet_options) -> tuple[int, list
     start_at = datetime.now(UTC) + timedelta(seconds=START_IN_S)
     with Fleet(SAMPLE, broker.url, truth_path=truth_path, heartbeat_s=HEARTBEAT_S, seed=7,
                state_dir=tmp_path / "sim-state", **fleet_options) as fleet:
-        assert fleet.wait_connected(timeout=10, count=len(SAMPLE) // 2) >= len(SAMPLE) // 2
+        # A command to a cluster the broker has never seen subscribe is dropped: wait for every one (a faulty one
+        # may be down again by now; its session keeps the commands for it).
+        system.wait_for(lambda: fleet.call(lambda: all(s.ever_subscribed for s in fleet.sessions.values())), 10,
+                        "every cluster subscribed once", show=fleet.summary)
+        start_at = max(start_at, datetime.now(UTC) + timedelta(seconds=1))  # only on a very slow machine
         created = system.post("/api/v1/broadcasts", json={
             "title": "Diễn tập", "audio_id": uploaded.json()["id"], "priority": "normal",
             "targets": {"clusters": [spec.cid for spec in SAMPLE]}, "start_at": protocol.format_time(start_at)})
@@ -91,7 +95,8 @@ def test_the_run_report_agrees_with_the_ground_truth_under_each_scenario(system,
     assert bool(afflicted) == bool(load_scenario(name).faults), "the scenario's faults were applied"
     # Agreement alone would pass if nothing played: a cluster no fault touched must have played, and each
     # scenario must have done what it says to the run.
-    assert everyone - afflicted <= played
+    unexplained = everyone - afflicted - played
+    assert not unexplained, [(r["cid"], r["event"], r.get("at")) for r in truth if r["cid"] in unexplained]
     if name == "power-cut-thoi-hoa":
         thoi_hoa = {spec.cid for spec in SAMPLE if spec.ward == "thoi-hoa"}
         assert thoi_hoa and played == everyone - thoi_hoa
