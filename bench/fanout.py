@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import timedelta
 from pathlib import Path
 
@@ -48,9 +48,12 @@ from tests.support.broker import running_broker  # noqa: E402
 
 log = logging.getLogger("bench.fanout")
 FLEET_CSV = ROOT / "pa_controller" / "data" / "o-mon-fleet.csv"
+STORED_TIMEOUT_S = 60
 
 
-def build_app(workdir: Path, broker_url: str, database_url: str | None):
+def build_app(workdir: Path, broker_url: str, database_url: str | None, fleet_text: str | None = None):
+    """The controller on a migrated database (SQLite in `workdir` unless `database_url`) holding a fleet (by
+    default Ô Môn's) and a bench administrator; the other benches use it too."""
     os.environ["PA_INSTANCE_DIR"] = str(workdir / "instance")
     config = Config()
     config.SQLALCHEMY_DATABASE_URI = database_url or f"sqlite:///{workdir / 'bench.db'}"
@@ -58,7 +61,7 @@ def build_app(workdir: Path, broker_url: str, database_url: str | None):
     app = create_app(config)
     with app.app_context():
         upgrade()
-        fleet.import_csv(FLEET_CSV.read_text(encoding="utf-8"))
+        fleet.import_csv(fleet_text or FLEET_CSV.read_text(encoding="utf-8"))
         people.create_user("bench", "bench-password-long", Role.ADMIN)
     return app
 
@@ -76,7 +79,10 @@ def schedule(app, clusters: int) -> int:
         broadcast, _ = broadcasts.create_broadcast(admin, {
             "title": "bench", "audio_id": clip.id, "priority": "normal", "targets": {"clusters": ids},
             "start_at": start})
-        return broadcast.runs[0].id
+        run = broadcast.runs[0]
+        run.dispatch_at = clock.now()  # due now: dispatch_run leaves a run alone before its dispatch time
+        db.session.commit()
+        return run.id
 
 
 def time_controller(app, run_id: int, expected: int) -> float:
@@ -86,7 +92,10 @@ def time_controller(app, run_id: int, expected: int) -> float:
     with app.app_context():
         query = select(func.count()).select_from(Delivery).where(
             Delivery.run_id == run_id, Delivery.state != DeliveryState.PENDING)
-        while db.session.scalar(query) < expected:
+        while (stored := db.session.scalar(query)) < expected:
+            if time.perf_counter() - started > STORED_TIMEOUT_S:
+                raise RuntimeError(f"only {stored} of {expected} deliveries stored past pending after "
+                                   f"{STORED_TIMEOUT_S} s")
             db.session.rollback()
             time.sleep(0.01)
         db.session.remove()
@@ -149,13 +158,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clusters", type=int, default=456)
     parser.add_argument("--rounds", type=int, default=5)
+    add_postgres_option(parser)
+    args = parser.parse_args()
+    with database_for(args) as url:
+        return measure(args, url)
+
+
+def add_postgres_option(parser: argparse.ArgumentParser) -> None:
+    """--postgres URL: run on a throwaway database of that server instead of SQLite (see database_for)."""
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server to make a throwaway database on "
                         "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres); default: SQLite")
-    args = parser.parse_args()
-    if args.postgres:
-        with throwaway_database(args.postgres) as url:
-            return measure(args, url)
-    return measure(args, None)
+
+
+def database_for(args):
+    """A context giving the throwaway PostgreSQL database's URL for --postgres, or None (SQLite)."""
+    return throwaway_database(args.postgres) if args.postgres else nullcontext(None)
 
 
 @contextmanager

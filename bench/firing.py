@@ -27,7 +27,6 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,7 +37,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor  # noqa: E402
 from apscheduler.jobstores.memory import MemoryJobStore  # noqa: E402
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # noqa: E402
 from apscheduler.schedulers.background import BackgroundScheduler  # noqa: E402
-from fanout import build_app, throwaway_database  # noqa: E402
+from fanout import add_postgres_option, build_app, database_for  # noqa: E402
 from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 
 from pa_controller import clock  # noqa: E402
@@ -240,12 +239,11 @@ def main() -> int:
     parser.add_argument("--lead-in", type=float, default=30.0,
                         help="seconds from start to the window, for creating the runs and planning their jobs")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server to make a throwaway database on "
-                        "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres); default: SQLite")
+    add_postgres_option(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     offsets = due_offsets(args.jobs, args.window, args.seed)
-    database = throwaway_database(args.postgres) if args.postgres else nullcontext(None)
+    database = database_for(args)
     with tempfile.TemporaryDirectory() as tmp, database as url:
         url = url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         controller, submitted = time_controller(args, Path(tmp), url, offsets)

@@ -30,7 +30,7 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fanout import throwaway_database  # noqa: E402
+from fanout import add_postgres_option, database_for  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
@@ -196,13 +196,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clusters", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=9)
-    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server to make a throwaway database on "
-                        "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres); default: SQLite")
+    add_postgres_option(parser)
     args = parser.parse_args()
-    if args.postgres:
-        with throwaway_database(args.postgres) as url:
-            return measure(args, url)
-    return measure(args, None)
+    with database_for(args) as url:
+        return measure(args, url)
 
 
 if __name__ == "__main__":

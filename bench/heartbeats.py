@@ -40,12 +40,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import paho.mqtt.client as mqtt  # noqa: E402
-from fanout import throwaway_database  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
+from fanout import add_postgres_option, build_app, database_for  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from pa_controller import create_app  # noqa: E402
-from pa_controller.config import Config  # noqa: E402
 from pa_controller.extensions import db  # noqa: E402
 from pa_controller.messaging import protocol  # noqa: E402
 from pa_controller.messaging.inbox import Inbox  # noqa: E402
@@ -66,19 +63,6 @@ def fleet_csv(clusters: int) -> str:
         ward = n % 20
         lines.append(f"sim-{n:06d},Cụm {n},sim-ward-{ward:02d},Phường {ward},10.1{n % 1000:03d},105.6{n % 997:03d},2")
     return "\n".join(lines) + "\n"
-
-
-def build_app(workdir: Path, broker_url: str, database_url: str | None, clusters: int):
-    os.environ["PA_INSTANCE_DIR"] = str(workdir / "instance")
-    config = Config()
-    config.SQLALCHEMY_DATABASE_URI = database_url or f"sqlite:///{workdir / 'bench.db'}"
-    config.MQTT_URL = broker_url
-    app = create_app(config)
-    with app.app_context():
-        upgrade()
-        fleet.import_csv(fleet_csv(clusters))
-        db.session.remove()
-    return app
 
 
 def client_for(broker_url: str, client_id: str = "") -> mqtt.Client:
@@ -269,14 +253,10 @@ def main() -> int:
                         help="no broker: decode the heartbeats into an inbox, then time its writer alone")
     parser.add_argument("--stages", action="store_true", help="time the inbox writer's stages")
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the inbox writer thread")
-    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server to make a throwaway database on "
-                        "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres); default: SQLite")
+    add_postgres_option(parser)
     args = parser.parse_args()
-    run = measure_writer if args.writer_only else measure
-    if args.postgres:
-        with throwaway_database(args.postgres) as url:
-            return run(args, url)
-    return run(args, None)
+    with database_for(args) as url:
+        return (measure_writer if args.writer_only else measure)(args, url)
 
 
 def wait_stored(inbox, expected: int) -> list[tuple[float, int, float]]:
@@ -309,7 +289,7 @@ def measure(args, database_url: str | None) -> int:
     spawn = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory() as tmp, running_broker(Path(tmp)) as broker:
         setup = time.perf_counter()
-        app = build_app(Path(tmp), broker.url, database_url, args.clusters)
+        app = build_app(Path(tmp), broker.url, database_url, fleet_csv(args.clusters))
         print(f"{backend}: {args.clusters:,} clusters imported in {time.perf_counter() - setup:.1f} s", flush=True)
         worker = Worker(app, plan_interval_s=3600)  # the plan job runs once at start (telemetry.prune included)
         if args.max_batch:
@@ -383,7 +363,7 @@ def measure_writer(args, database_url: str | None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     backend = "PostgreSQL" if database_url else "SQLite"
     with tempfile.TemporaryDirectory() as tmp:
-        app = build_app(Path(tmp), "mqtt://127.0.0.1:1", database_url, args.clusters)
+        app = build_app(Path(tmp), "mqtt://127.0.0.1:1", database_url, fleet_csv(args.clusters))
         inbox = Inbox(app, app.config["MQTT_ROOT"], ingest.APPLY_IN_ORDER)
         if args.max_batch:
             inbox.max_batch = args.max_batch

@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 import uuid
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import paho.mqtt.client as mqtt  # noqa: E402
 import requests  # noqa: E402
-from fanout import build_app, throwaway_database  # noqa: E402
+from fanout import add_postgres_option, build_app, database_for  # noqa: E402
 from paho.mqtt.packettypes import PacketTypes  # noqa: E402
 from paho.mqtt.properties import Properties  # noqa: E402
 from sqlalchemy import select  # noqa: E402
@@ -225,11 +225,10 @@ def main() -> int:
     parser.add_argument("--clip", type=float, default=1.0, help="clip length in seconds")
     parser.add_argument("--fleet", choices=("process", "thread"), default="process",
                         help="the simulator as its own process (as `make run`) or a thread of this one")
-    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server to make a throwaway database on "
-                        "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres); default: SQLite")
+    add_postgres_option(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    database = throwaway_database(args.postgres) if args.postgres else nullcontext(None)
+    database = database_for(args)
     with database as url, tempfile.TemporaryDirectory() as tmp:
         return measure(args, Path(tmp), url)
 
