@@ -61,8 +61,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TextIO
 
-import requests
-
+from firmware_sim.controller_api import ControllerError, get_json
 from firmware_sim.localtime import local_day, local_time
 from firmware_sim.truth import DEFAULT_TRUTH_PATH, read_truth
 from pa_controller.domain import DeliveryState, RunState
@@ -363,23 +362,15 @@ def read_token(args: argparse.Namespace) -> str:
 
 def fetch_run(api: str, run_id: int, token: str) -> dict:
     """GET the run report, turning every way it can fail into a CannotCompare a person can act on."""
-    url = f"{api.rstrip('/')}/api/v1/runs/{run_id}"
     try:
-        answer = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=HTTP_TIMEOUT_S)
-    except requests.RequestException as exc:
-        raise CannotCompare(f"cannot reach the controller at {url}: {exc} (is it running? see --api)") from exc
-    if answer.status_code in (401, 403):
-        raise CannotCompare(f"{url} refused the API token (HTTP {answer.status_code}): check --token or --token-file")
-    if answer.status_code == 404:
-        raise CannotCompare(f"the controller has no run {run_id} that this token may see ({url} answered 404)")
-    if answer.status_code != 200:
-        raise CannotCompare(f"{url} answered HTTP {answer.status_code}: {answer.text[:200]}")
-    try:
-        report = answer.json()
-    except ValueError as exc:
-        raise CannotCompare(f"{url} did not answer JSON; is --api the controller?") from exc
+        report = get_json(api, f"/api/v1/runs/{run_id}", token, HTTP_TIMEOUT_S, "check --token or --token-file")
+    except ControllerError as exc:
+        if exc.status == 404:
+            raise CannotCompare(f"the controller has no run {run_id} that this token may see "
+                                f"({exc.url} answered 404)") from exc
+        raise CannotCompare(str(exc)) from exc
     if not isinstance(report, dict):
-        raise CannotCompare(f"{url} did not answer a JSON object")
+        raise CannotCompare(f"{api.rstrip('/')}/api/v1/runs/{run_id} did not answer a JSON object")
     return report
 
 

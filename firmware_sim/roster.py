@@ -5,8 +5,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
+from firmware_sim.controller_api import ControllerError, get_json
 from pa_controller.messaging import protocol
 
 DEFAULT_FLEET_CSV = Path(__file__).resolve().parent.parent / "pa_controller" / "data" / "o-mon-fleet.csv"
@@ -55,19 +54,11 @@ def load_csv(path: str | Path = DEFAULT_FLEET_CSV, limit: int | None = None) -> 
 
 def load_api(base_url: str, token: str, limit: int | None = None, timeout: float = 10.0) -> list[ClusterSpec]:
     """Fetch the clusters from `GET {base_url}/api/v1/clusters` with a bearer token."""
+    try:
+        items = get_json(base_url, "/api/v1/clusters", token, timeout, "create one with `flask pa tokens`")
+    except ControllerError as exc:
+        raise RosterError(str(exc)) from exc
     url = base_url.rstrip("/") + "/api/v1/clusters"
-    try:
-        answer = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
-    except requests.RequestException as exc:
-        raise RosterError(f"cannot reach the controller at {url}: {exc}") from exc
-    if answer.status_code in (401, 403):
-        raise RosterError(f"{url} refused the token (HTTP {answer.status_code}): create one with `flask pa tokens`")
-    if answer.status_code != 200:
-        raise RosterError(f"{url} answered HTTP {answer.status_code}")
-    try:
-        items = answer.json()
-    except ValueError as exc:
-        raise RosterError(f"{url} did not answer JSON") from exc
     if not isinstance(items, list):
         raise RosterError(f"{url} did not answer a JSON list of clusters")
     specs = []
