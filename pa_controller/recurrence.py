@@ -2,14 +2,19 @@
 
 Rules are expanded on local wall time. Vietnam has kept UTC+07:00 without daylight saving since 1975, so a
 local wall time maps to exactly one instant and "05:30 every day" is 22:30 UTC the day before, always.
+
+A rule's BYHOUR and BYMINUTE multiply (BYHOUR=5,17;BYMINUTE=30 is 05:30 and 17:30), so "05:30 and 17:00 every
+day" is not one rule: a schedule may instead list its times of day, and the rule then picks the days.
 """
 
+import heapq
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, rrulestr
+from flask_babel import lazy_gettext as _
 
 from pa_controller.clock import LOCAL_ZONE
 from pa_controller.errors import ValidationFailed
@@ -19,11 +24,15 @@ MAX_PER_DAY = 24  # at most one run an hour on average, within any planning hori
 MAX_CANDIDATES = 10_000  # occurrences examined while looking ahead, so no rule can spin
 MAX_EXDATES = 366
 FEASIBLE_WITHIN_D = 4 * 366  # every valid rule occurs within 4 years (a 29th of February)
+RULE_PARTS = {"FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH",
+              "BYSETPOS", "BYHOUR", "BYMINUTE", "BYSECOND", "WKST"}
+EXAMPLE_RULE = "FREQ=DAILY;BYHOUR=5;BYMINUTE=30"
 _UNTIL = re.compile(r"UNTIL=([0-9TZ]+)", re.IGNORECASE)
+_TIME_OF_DAY = re.compile(r"^([01]?\d|2[0-3])[:hH]([0-5]\d)$")
 
 
-def _invalid(message: str, reason: str = "invalid") -> ValidationFailed:
-    return ValidationFailed(message, fields={"rrule": reason})
+def _invalid(message, reason: str = "invalid", name: str = "rrule") -> ValidationFailed:
+    return ValidationFailed(message, fields={name: reason})
 
 
 def _local_until(value: str) -> str:
@@ -40,7 +49,8 @@ def _local_until(value: str) -> str:
             return datetime.strptime(text, "%Y%m%d").strftime("%Y%m%dT235959")
         return datetime.strptime(text, "%Y%m%dT%H%M%S").strftime("%Y%m%dT%H%M%S")
     except (ValueError, OverflowError):
-        raise _invalid(f"UNTIL={value} is not a date (YYYYMMDD) or time (YYYYMMDDTHHMMSS[Z])") from None
+        raise _invalid(_("UNTIL=%(value)s không phải một ngày (YYYYMMDD) hay một thời điểm (YYYYMMDDTHHMMSS); "
+                         "ví dụ UNTIL=20271231.", value=value)) from None
 
 
 _FAR = datetime(9000, 1, 1, tzinfo=UTC)
@@ -54,31 +64,51 @@ def _instant(wall: datetime) -> datetime:
     return wall.replace(tzinfo=LOCAL_ZONE).astimezone(UTC)
 
 
+def _unreadable_part(text: str):
+    """Name the part of a rule dateutil cannot read, in words a person can act on."""
+    for part in text.split(";"):
+        name, sep, value = part.partition("=")
+        name = name.strip().upper()
+        if not sep or not name or not value.strip():
+            return _("phần “%(part)s” phải có dạng TÊN=GIÁ TRỊ", part=part)
+        if name not in RULE_PARTS:
+            return _("không có phần tên là %(name)s", name=name)
+        if name != "FREQ":
+            try:
+                rrulestr(f"FREQ=DAILY;{part}", dtstart=datetime(2026, 1, 1))
+            except (ValueError, TypeError, OverflowError, IndexError):
+                return _("giá trị của %(name)s không hợp lệ: %(value)s", name=name, value=value)
+    if "FREQ" not in {p.partition("=")[0].strip().upper() for p in text.split(";")}:
+        return _("thiếu FREQ (DAILY, WEEKLY, MONTHLY hoặc YEARLY)")
+    return _("FREQ phải là DAILY, WEEKLY, MONTHLY hoặc YEARLY")
+
+
 def parse_rule(text: str, start_at: datetime) -> rrule:
     """Return the rule anchored at start_at's local wall time, or raise ValidationFailed.
 
-    Announcements repeat daily, weekly, monthly or yearly (with BYHOUR and friends for several times a day);
-    sub-daily frequencies are refused, because a rule such as FREQ=SECONDLY would flood every cluster.
+    Announcements repeat daily, weekly, monthly or yearly; sub-daily frequencies are refused, because a rule
+    such as FREQ=SECONDLY would flood every cluster.
     """
     text = text.strip()
     if text.upper().startswith("RRULE:"):
         text = text[6:]
     if not text or "\n" in text or "DTSTART" in text.upper():
-        raise _invalid("rrule must be a single RRULE line")
-    if "BYSECOND" in text.upper():
-        raise _invalid("rrule may not use BYSECOND: announcements start on the minute", "too_often")
+        raise _invalid(_("Quy tắc lặp lại phải là một dòng RRULE, ví dụ %(example)s.", example=EXAMPLE_RULE))
     text = _UNTIL.sub(lambda m: "UNTIL=" + _local_until(m.group(1)), text)
     try:
         parsed = rrulestr(text, dtstart=_wall(start_at))
-    except (ValueError, TypeError, OverflowError, IndexError) as exc:
-        raise _invalid(f"rrule is not a valid RFC 5545 rule: {exc}") from exc
+    except (ValueError, TypeError, OverflowError, IndexError):
+        raise _invalid(_("Quy tắc lặp lại không đọc được: %(why)s. Ví dụ một quy tắc đúng: %(example)s.",
+                         why=_unreadable_part(text), example=EXAMPLE_RULE)) from None
     if not isinstance(parsed, rrule):
-        raise _invalid("rrule must be a single RRULE line")
+        raise _invalid(_("Quy tắc lặp lại phải là một dòng RRULE, ví dụ %(example)s.", example=EXAMPLE_RULE))
     if parsed._freq not in ALLOWED_FREQUENCIES or parsed._interval < 1:
-        raise _invalid("rrule must repeat DAILY, WEEKLY, MONTHLY or YEARLY with INTERVAL of at least 1; "
-                       "use BYHOUR/BYMINUTE for several times a day", "frequency")
+        raise _invalid(_("Chỉ lặp lại theo ngày, tuần, tháng hoặc năm (FREQ=DAILY, WEEKLY, MONTHLY, YEARLY), "
+                         "INTERVAL từ 1 trở lên; muốn phát nhiều lần trong ngày, hãy ghi các giờ phát."), "frequency")
+    if set(parsed._original_rule.get("bysecond") or ()) - {0}:
+        raise _invalid(_("Bản tin bắt đầu vào đầu phút: BYSECOND chỉ có thể là 0."), "too_often")
     if len(parsed._byhour or ()) * len(parsed._byminute or ()) > MAX_PER_DAY:
-        raise _invalid(f"rrule asks for more than {MAX_PER_DAY} runs a day", "too_often")
+        raise _invalid(_("Quy tắc này phát hơn %(n)s lần một ngày.", n=MAX_PER_DAY), "too_often")
     _require_feasible(parsed, text.upper())
     return parsed
 
@@ -90,55 +120,96 @@ def _require_feasible(parsed: rrule, text: str) -> None:
     daily step, millions of days. Searching month by month is fast and finds the same days for these rules.
     """
     if parsed._freq == DAILY and parsed._interval > 1 and ("BYMONTH" in text or "BYDAY" in text):
-        raise _invalid("a DAILY rule with INTERVAL cannot also pick months or days; use WEEKLY or MONTHLY")
+        raise _invalid(_("Quy tắc DAILY có INTERVAL không thể chọn thêm tháng hay thứ; hãy dùng WEEKLY hoặc "
+                         "MONTHLY."))
     every_day = {} if parsed._original_rule.get("bymonthday") or parsed._original_rule.get("byweekday") else {
         "bymonthday": list(range(1, 32))}
     horizon = parsed._dtstart + timedelta(days=FEASIBLE_WITHIN_D)
     probe = parsed.replace(freq=min(parsed._freq, MONTHLY), interval=1 if parsed._freq != MONTHLY else parsed._interval,
                            count=None, until=horizon, **every_day)
     if probe.after(parsed._dtstart, inc=True) is None:
-        raise _invalid(f"rrule has no occurrence within {FEASIBLE_WITHIN_D // 365} years of its start", "never")
+        raise _invalid(_("Quy tắc này không có lần phát nào trong %(n)s năm kể từ ngày bắt đầu (ví dụ ngày 30 "
+                         "tháng 2).", n=FEASIBLE_WITHIN_D // 365), "never")
+
+
+def parse_times(values) -> tuple[time, ...]:
+    """Return the times of day a schedule lists ("05:30", "17:00"), sorted, or raise ValidationFailed."""
+    if values is None or values == []:
+        return ()
+    how = _("Các giờ phát phải là danh sách giờ:phút, ví dụ [\"05:30\", \"17:00\"], nhiều nhất %(n)s giờ.",
+            n=MAX_PER_DAY)
+    if not isinstance(values, list) or len(values) > MAX_PER_DAY or not all(isinstance(v, str) for v in values):
+        raise _invalid(how, name="times")
+    found = set()
+    for value in values:
+        match = _TIME_OF_DAY.match(value.strip())
+        if match is None:
+            raise _invalid(_("“%(value)s” không phải giờ:phút (ví dụ 05:30 hoặc 17h00).", value=value[:20]),
+                           name="times")
+        found.add(time(int(match.group(1)), int(match.group(2))))
+    return tuple(sorted(found))
 
 
 def parse_exdates(values, name: str = "exdates") -> frozenset[date]:
     """Return local dates (holidays, blackout dates) from a list of YYYY-MM-DD strings, or raise ValidationFailed."""
+    how = _("Các ngày trừ ra phải là danh sách ngày YYYY-MM-DD (ví dụ 2027-01-01), nhiều nhất %(n)s ngày.",
+            n=MAX_EXDATES)
     if values is None:
         return frozenset()
     if not isinstance(values, list) or len(values) > MAX_EXDATES or not all(isinstance(v, str) for v in values):
-        raise ValidationFailed(f"{name} must be a list of at most {MAX_EXDATES} dates (YYYY-MM-DD)",
-                               fields={name: "invalid"})
+        raise ValidationFailed(how, fields={name: "invalid"})
     try:
         if any(len(v) != 10 for v in values):
             raise ValueError
         return frozenset(date.fromisoformat(v) for v in values)
     except ValueError:
-        raise ValidationFailed(f"{name} must be dates written YYYY-MM-DD", fields={name: "invalid"}) from None
+        raise ValidationFailed(how, fields={name: "invalid"}) from None
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """The times of a broadcast: a first start, an optional rule and end, and local dates to skip."""
+    """The times of a broadcast: a first start, an optional rule and end, times of day, and local dates to skip.
+
+    With `times` the rule picks the days and each day sounds at every listed time; COUNT then counts days.
+    """
 
     start_at: datetime
     rule: str | None = None
     until: datetime | None = None
     exdates: frozenset[date] = field(default_factory=frozenset)
+    times: tuple[time, ...] = ()
 
     def __post_init__(self):
+        if self.times and self.rule is None:
+            raise _invalid(_("Muốn phát vào nhiều giờ trong ngày, hãy chọn cách lặp lại (ví dụ hằng ngày)."),
+                           name="times")
         if self.rule is not None:
             # RFC 5545 times have whole seconds; dateutil drops the fraction, and so must the first start.
             object.__setattr__(self, "start_at", self.start_at.replace(microsecond=0))
-            object.__setattr__(self, "_rule", parse_rule(self.rule, self.start_at))
+            object.__setattr__(self, "_rules", self._expand(parse_rule(self.rule, self.start_at)))
+
+    def _expand(self, parsed: rrule) -> tuple[rrule, ...]:
+        """One rule, or one per time of day on the rule's days (anchored at the first day's midnight)."""
+        if not self.times:
+            return (parsed,)
+        if parsed._original_rule.get("byhour") or parsed._original_rule.get("byminute"):
+            raise _invalid(_("Đã ghi các giờ phát thì quy tắc lặp lại không dùng BYHOUR hay BYMINUTE nữa."),
+                           name="times")
+        midnight = parsed._dtstart.replace(hour=0, minute=0, second=0)
+        return tuple(parsed.replace(dtstart=midnight, byhour=t.hour, byminute=t.minute, bysecond=0)
+                     for t in self.times)
+
+    def _walls(self, rule: rrule, after: datetime, before: datetime) -> Iterator[datetime]:
+        if rule._count is None:  # stop the search at `before`, however sparse the rule
+            rule = rule.replace(until=min(rule._until or datetime.max, _wall(min(before, _FAR))))
+        return rule.xafter(_wall(max(after, self.start_at)), count=MAX_CANDIDATES, inc=True)
 
     def occurrences(self, after: datetime, before: datetime) -> Iterator[datetime]:
         """Yield start times (UTC) with after <= t < before, in order."""
         if self.rule is None:
             candidates = iter([self.start_at]) if after <= self.start_at else iter(())
         else:
-            rule = self._rule
-            if rule._count is None:  # stop the search at `before`, however sparse the rule
-                rule = rule.replace(until=min(rule._until or datetime.max, _wall(min(before, _FAR))))
-            walls = rule.xafter(_wall(max(after, self.start_at)), count=MAX_CANDIDATES, inc=True)
+            walls = heapq.merge(*(self._walls(rule, after, before) for rule in self._rules))
             candidates = (_instant(w) for w in walls)
         for moment in candidates:
             if moment >= before or (self.until is not None and moment > self.until):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from pa_controller.clock import LOCAL_ZONE
 from pa_controller.errors import ValidationFailed
-from pa_controller.recurrence import Schedule
+from pa_controller.recurrence import Schedule, parse_times
 from pa_controller.services.guardrails import in_quiet_hours
 from pa_controller.services.timetable import Slot
 
@@ -131,8 +131,9 @@ def test_rules_that_never_occur_are_refused_quickly_and_sparse_ones_are_not():
     never_rules = ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "FREQ=MONTHLY;BYDAY=+6MO",
                    "FREQ=MONTHLY;BYMONTHDAY=1;BYDAY=+2MO")
     for never in never_rules:
-        with pytest.raises(ValidationFailed, match="no occurrence"):
+        with pytest.raises(ValidationFailed) as refused:
             Schedule(start, never)
+        assert refused.value.fields == {"rrule": "never"}
     for sparse in ("FREQ=DAILY;BYMONTH=2", "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", "FREQ=MONTHLY;BYDAY=+5MO"):
         assert Schedule(start, sparse).next(start, 1)
 
@@ -161,3 +162,62 @@ def test_quiet_hours_across_midnight_match_a_minute_by_minute_check(start, minut
 
     brute = any(quiet_at(start + timedelta(minutes=m)) for m in range(minutes))
     assert in_quiet_hours(slot, quiet) == brute
+
+
+def test_a_rule_on_whole_minutes_is_valid_however_it_spells_them():
+    start = instant(datetime(2026, 12, 3, 4))
+    plain = Schedule(start, "FREQ=DAILY;BYHOUR=5;BYMINUTE=30").next(start, 3)
+    assert Schedule(start, "FREQ=DAILY;BYHOUR=5;BYMINUTE=30;BYSECOND=0").next(start, 3) == plain
+    with pytest.raises(ValidationFailed) as refused:
+        Schedule(start, "FREQ=DAILY;BYHOUR=5;BYMINUTE=30;BYSECOND=15")
+    assert refused.value.fields == {"rrule": "too_often"}
+
+
+def test_byhour_and_byminute_multiply_so_the_example_rule_gives_0530_and_1730():
+    start = instant(datetime(2026, 12, 3, 0))
+    walls = [t.astimezone(LOCAL_ZONE).strftime("%H:%M") for t in
+             Schedule(start, "FREQ=DAILY;BYHOUR=5,17;BYMINUTE=30").next(start, 2)]
+    assert walls == ["05:30", "17:30"]
+
+
+def test_one_schedule_sounds_at_several_times_of_day():
+    start = instant(datetime(2026, 12, 3, 0))
+    schedule = Schedule(start, "FREQ=DAILY", times=(time(5, 30), time(17, 0)))
+    walls = [t.astimezone(LOCAL_ZONE).strftime("%d %H:%M") for t in schedule.next(start, 5)]
+    assert walls == ["03 05:30", "03 17:00", "04 05:30", "04 17:00", "05 05:30"]
+
+
+def test_times_of_day_start_at_the_first_start_and_count_counts_days():
+    start = instant(datetime(2026, 12, 7, 10))  # a Monday, after 05:30
+    schedule = Schedule(start, "FREQ=WEEKLY;COUNT=2", times=(time(5, 30), time(17, 0)))
+    walls = [t.astimezone(LOCAL_ZONE).strftime("%d/%m %H:%M") for t in schedule.next(start, 10)]
+    assert walls == ["07/12 17:00", "14/12 05:30", "14/12 17:00"]  # weekly stays on Mondays
+
+
+def test_times_of_day_need_a_rule_without_byhour_or_byminute():
+    start = instant(datetime(2026, 12, 3, 0))
+    for rule in (None, "FREQ=DAILY;BYHOUR=5"):
+        with pytest.raises(ValidationFailed) as refused:
+            Schedule(start, rule, times=(time(5, 30),))
+        assert "times" in refused.value.fields
+
+
+@pytest.mark.parametrize("values", [["5:30", "17h00"], ["05:30", "17:00", "05:30"]])
+def test_times_of_day_are_read_as_hours_and_minutes(values):
+    assert parse_times(values) == (time(5, 30), time(17, 0))
+
+
+@pytest.mark.parametrize("values", [["25:00"], ["5.30"], "05:30", [530], [f"{h}:00" for h in range(24)] + ["5:30"]])
+def test_times_of_day_that_are_not_times_are_refused(values):
+    with pytest.raises(ValidationFailed):
+        parse_times(values)
+
+
+@pytest.mark.parametrize("text, words", [("FREQ=DAILY;BYHOUR", "BYHOUR"), ("FREQ=DAILY;FOO=1", "FOO"),
+                                         ("FREQ=DAILY;BYHOUR=25", "BYHOUR"), ("BYDAY=MO", "FREQ"),
+                                         ("FREQ=SOMETIMES", "FREQ")])
+def test_an_unreadable_rule_is_explained_by_its_part_not_by_the_parser(text, words):
+    with pytest.raises(ValidationFailed) as refused:
+        Schedule(datetime(2026, 12, 1, tzinfo=UTC), text)
+    message = str(refused.value.message)
+    assert words in message and "unpack" not in message and "FREQ=DAILY;BYHOUR=5;BYMINUTE=30" in message

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from pa_controller.domain import DeliveryState, Priority, ProgrammeKind, RunState
 from pa_controller.extensions import db
 from pa_controller.models.types import EnumText, UTCDateTime
-from pa_controller.recurrence import Schedule
+from pa_controller.recurrence import Schedule, parse_times
 
 
 class Broadcast(db.Model):
@@ -27,6 +27,7 @@ class Broadcast(db.Model):
     rrule: Mapped[str | None] = mapped_column(String(500))
     until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     exdates: Mapped[list | None] = mapped_column(JSON)  # local dates skipped (holidays), "YYYY-MM-DD"
+    times: Mapped[list | None] = mapped_column(JSON)  # local times of day "HH:MM" on the rule's days
     override_reason: Mapped[str | None] = mapped_column(String(500))  # why an administrator set guardrails aside
     override_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
@@ -42,7 +43,7 @@ class Broadcast(db.Model):
     @property
     def schedule(self) -> Schedule:
         exdates = frozenset(date.fromisoformat(d) for d in self.exdates or ())
-        return Schedule(self.start_at, self.rrule, self.until, exdates)
+        return Schedule(self.start_at, self.rrule, self.until, exdates, parse_times(self.times))
 
 
 class BroadcastWard(db.Model):

@@ -120,6 +120,7 @@ def _apply(broadcast: Broadcast, user: User, proposal: Proposal, found: Review, 
     schedule = proposal.schedule
     broadcast.start_at, broadcast.rrule, broadcast.until = schedule.start_at, schedule.rule, schedule.until
     broadcast.exdates = sorted(d.isoformat() for d in schedule.exdates) or None
+    broadcast.times = [t.strftime("%H:%M") for t in schedule.times] or None
     broadcast.programme, broadcast.stream_url = programme.describe(), programme.stream_url
     broadcast.audio = clip
     broadcast.duration_ms = clip.duration_ms if clip is not None else programme.relay_ms

@@ -16,7 +16,7 @@ from pa_controller.domain import Priority, ProgrammeKind
 from pa_controller.errors import ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Audio, Broadcast, Cluster, Ward
-from pa_controller.recurrence import Schedule, parse_exdates
+from pa_controller.recurrence import Schedule, parse_exdates, parse_times
 
 TARGET_KEYS = {"all", "wards", "clusters"}
 MAX_TARGET_IDS = 2000
@@ -27,7 +27,7 @@ MAX_GAP_S = 300
 RELAY_SECONDS = (60, 4 * 3600)
 STREAM_SCHEMES = {"http", "https", "rtsp", "rtmp"}
 EDITABLE = ("title", "kind", "audio_id", "items", "repeat", "gap_s", "chime", "stream_url", "duration_s",
-            "priority", "targets", "start_at", "rrule", "until", "exdates")
+            "priority", "targets", "start_at", "rrule", "until", "exdates", "times")
 
 
 def invalid(field: str, message: str) -> ValidationFailed:
@@ -195,7 +195,8 @@ def _schedule(data: dict, now: datetime) -> tuple[Schedule, bool]:
             raise invalid("until", "until is not an RFC 3339 time") from None
         if until < start_at:
             raise invalid("until", "until is before start_at")
-    return Schedule(start_at, rule, until, parse_exdates(data.get("exdates"))), immediate
+    times = parse_times(data.get("times"))
+    return Schedule(start_at, rule, until, parse_exdates(data.get("exdates")), times), immediate
 
 
 def _override(data: dict) -> str | None:
@@ -256,6 +257,7 @@ def current_values(broadcast: Broadcast) -> dict:
         "title": broadcast.title, "kind": broadcast.kind.value, "priority": broadcast.priority.value,
         "targets": broadcast.targets, "start_at": broadcast.start_at.isoformat(), "rrule": broadcast.rrule,
         "until": broadcast.until.isoformat() if broadcast.until else None, "exdates": broadcast.exdates,
+        "times": broadcast.times,
     }
     if broadcast.kind is ProgrammeKind.RELAY:
         return {**values, "stream_url": broadcast.stream_url, "duration_s": broadcast.duration_ms // 1000}

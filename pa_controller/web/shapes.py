@@ -37,8 +37,8 @@ def broadcast(b) -> dict:
         "id": b.id, "title": b.title, "kind": b.kind.value, "audio_id": b.audio_id, "programme": b.programme,
         "stream_url": b.stream_url, "duration_ms": b.duration_ms, "priority": b.priority.value, "targets": b.targets,
         "start_at": utc(b.start_at), "rrule": b.rrule, "until": utc(b.until), "exdates": b.exdates or [],
-        "override_reason": b.override_reason, "created_at": utc(b.created_at), "updated_at": utc(b.updated_at),
-        "cancelled_at": utc(b.cancelled_at),
+        "times": b.times or [], "override_reason": b.override_reason, "created_at": utc(b.created_at),
+        "updated_at": utc(b.updated_at), "cancelled_at": utc(b.cancelled_at),
     }
 
 

@@ -193,3 +193,22 @@ def test_an_officer_cannot_reach_another_ward_through_a_ward_with_no_cluster_in_
     answer = post(client, officer_auth, clip, targets={"wards": ["thoi-hoa", "thoi-an"]})
     assert answer.status_code == 403
     assert db.session.scalars(select(Broadcast)).all() == []
+
+
+def test_one_broadcast_sounds_at_0530_and_1700_every_day(client, officer_auth, clip):
+    answer = post(client, officer_auth, clip, start_at=at(0), rrule="FREQ=DAILY", times=["05:30", "17:00"])
+    assert answer.status_code == 201, answer.get_json()
+    found = answer.get_json()
+    assert found["times"] == ["05:30", "17:00"]
+    walls = [clock.parse_local(t).astimezone(LOCAL_ZONE).strftime("%H:%M") for t in found["next_runs"]]
+    assert walls == ["05:30", "17:00", "05:30", "17:00", "05:30"]
+    edited = client.patch(f"/api/v1/broadcasts/{found['id']}", headers=officer_auth, json={"times": ["06:00"]})
+    assert edited.status_code == 200, edited.get_json()
+    assert {clock.parse_local(t).astimezone(LOCAL_ZONE).strftime("%H:%M") for t in edited.get_json()["next_runs"]} \
+        == {"06:00"}
+
+
+def test_times_of_day_that_are_not_times_are_a_422_on_the_field(client, officer_auth, clip):
+    answer = post(client, officer_auth, clip, start_at=at(0), rrule="FREQ=DAILY", times=["5h30", "chiều"])
+    assert answer.status_code == 422
+    assert "times" in answer.get_json()["error"]["fields"]
