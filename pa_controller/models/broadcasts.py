@@ -83,6 +83,7 @@ class Delivery(db.Model):
     state: Mapped[DeliveryState] = mapped_column(EnumText(DeliveryState), default=DeliveryState.PENDING)
     at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     detail: Mapped[dict | None] = mapped_column(JSON)
+    ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # on the controller's clock: how long fetches take
 
     run: Mapped[Run] = relationship(back_populates="deliveries")
 

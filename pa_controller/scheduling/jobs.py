@@ -4,7 +4,7 @@ import logging
 
 from pa_controller import clock
 from pa_controller.extensions import db
-from pa_controller.services import alerts, dispatch, fleet_watch, telemetry
+from pa_controller.services import alerts, dispatch, fleet_watch, planning, telemetry
 
 log = logging.getLogger(__name__)
 _worker = None  # the running Worker, set by Worker.start in the one scheduler process
@@ -45,7 +45,7 @@ def watch() -> None:
 def plan() -> None:
     """Extend plans, give every due run its dispatch job, close finished runs, beat; each step alone."""
     steps = (
-        dispatch.extend_plans,
+        planning.extend_plans,
         lambda: [_worker.schedule_dispatch(run_id, at) for run_id, at in dispatch.due_runs(horizon_s=3600)],
         dispatch.close_runs,
         telemetry.prune,  # does its work at most once a minute

@@ -1,10 +1,12 @@
 """Create, edit, preview, plan and cancel broadcasts: the rules an officer's request must satisfy."""
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from pa_controller import clock
 from pa_controller.clock import LOCAL_ZONE
@@ -12,10 +14,11 @@ from pa_controller.domain import ProgrammeKind, Role, RunState
 from pa_controller.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Audio, Broadcast, BroadcastWard, Run, User, Ward
-from pa_controller.services import access, guardrails, media, proposals, timetable
+from pa_controller.services import access, dispatch, guardrails, media, planning, proposals, timetable
 from pa_controller.services.commands import queue_cancel
 from pa_controller.services.proposals import MAX_ID, Proposal
 
+log = logging.getLogger(__name__)
 PREVIEW_RUNS = 5
 
 
@@ -92,6 +95,9 @@ def _save(user: User, proposal: Proposal, now: datetime, broadcast: Broadcast | 
     exclude_id = broadcast.id if broadcast is not None else None
     _admit(user, proposal, _review(proposal, now, exclude_id))  # refuse early, before seconds of composing
     clip = _clip(user, proposal, broadcast)
+    if proposal.immediate:  # "now" starts once the audio exists and the fleet has had time to fetch it
+        now = clock.now()
+        proposal = proposal.starting_at(now + planning.now_lead(now))
     # Two officers saving at once must not both pass the same free slot: lock the wards (PostgreSQL; SQLite
     # writers are serialised by the database), then look again.
     db.session.execute(select(Ward.id).where(Ward.id.in_(sorted(proposal.ward_ids))).with_for_update())
@@ -106,9 +112,24 @@ def _save(user: User, proposal: Proposal, now: datetime, broadcast: Broadcast | 
         db.session.expire(broadcast, ["runs"])
         broadcast.planned_until = None
     _apply(broadcast, user, proposal, found, clip)
-    plan_runs(broadcast, now, immediate=proposal.immediate)
+    planning.plan_runs(broadcast, now, immediate=proposal.immediate)
     db.session.commit()
+    if proposal.immediate:
+        _dispatch_now(broadcast)
     return broadcast, found
+
+
+def _dispatch_now(broadcast: Broadcast) -> None:
+    """Queue the commands of a "now" broadcast before answering, rather than at the scheduler's next tick.
+
+    Should this fail, the run stays scheduled and due: the scheduler dispatches it at its next tick.
+    """
+    first = min(broadcast.runs, key=lambda r: r.start_at)
+    try:
+        dispatch.dispatch_run(first.id)
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("dispatching run %s at once failed; the scheduler will", first.id)
 
 
 def _apply(broadcast: Broadcast, user: User, proposal: Proposal, found: Review, clip: Audio | None) -> None:
@@ -142,26 +163,6 @@ def update_broadcast(user: User, broadcast_id: int, data) -> tuple[Broadcast, Re
     if broadcast.cancelled_at is not None:
         raise Conflict("this broadcast was cancelled; create a new one")
     return _save(user, _read(user, data, now, broadcast), now, broadcast)
-
-
-def plan_runs(broadcast: Broadcast, now: datetime, *, immediate: bool = False) -> int:
-    """Create the runs due within the planning horizon that do not exist yet; return how many."""
-    config = current_app.config
-    horizon = now + timedelta(hours=config["PLAN_HORIZON_H"])
-    after = broadcast.planned_until or now
-    lead = timedelta(seconds=config["DISPATCH_LEAD_S"])
-    window = timedelta(milliseconds=broadcast.duration_ms, seconds=config["RUN_SETTLE_S"])
-    created = 0
-    existing = {r.start_at for r in broadcast.runs} if broadcast.id else set()
-    for start_at in broadcast.schedule.occurrences(after, horizon):
-        if start_at in existing:
-            continue
-        # "now" makes the first occurrence go at once; later ones keep the usual lead.
-        dispatch_at = now if immediate and not created else max(now, start_at - lead)
-        broadcast.runs.append(Run(start_at=start_at, dispatch_at=dispatch_at, closes_at=start_at + window))
-        created += 1
-    broadcast.planned_until = horizon
-    return created
 
 
 def get_broadcast(user: User, broadcast_id: int, *, for_update: bool = False) -> Broadcast:

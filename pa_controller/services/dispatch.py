@@ -12,7 +12,6 @@ from pa_controller.errors import ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Broadcast, Delivery, Run
 from pa_controller.services import commands
-from pa_controller.services.broadcasts import plan_runs
 from pa_controller.services.proposals import resolve_targets
 
 log = logging.getLogger(__name__)
@@ -94,21 +93,6 @@ def due_runs(horizon_s: float) -> list[tuple[int, object]]:
     limit = clock.now() + timedelta(seconds=horizon_s)
     query = select(Run.id, Run.dispatch_at).where(Run.state == RunState.SCHEDULED, Run.dispatch_at <= limit)
     return list(db.session.execute(query.order_by(Run.dispatch_at)))
-
-
-def extend_plans() -> int:
-    """Plan runs of recurring broadcasts whose planning horizon is running out."""
-    now = clock.now()
-    soon = now + timedelta(hours=current_app.config["PLAN_HORIZON_H"] / 2)
-    # A one-off beyond the first horizon is planned here too, once its time comes near.
-    query = select(Broadcast).where(
-        Broadcast.cancelled_at.is_(None),
-        Broadcast.planned_until < soon,
-        Broadcast.rrule.is_not(None) | (Broadcast.start_at >= Broadcast.planned_until),
-    ).with_for_update(skip_locked=True)  # a broadcast being edited right now is planned by its edit
-    created = sum(plan_runs(b, now) for b in db.session.scalars(query))
-    db.session.commit()
-    return created
 
 
 def close_runs() -> int:

@@ -16,6 +16,7 @@ from pa_controller.services.bulk import BulkStatement
 
 log = logging.getLogger(__name__)
 IN_HAND = (DeliveryState.RECEIVED, DeliveryState.READY, DeliveryState.PLAYING)  # what a reboot loses
+HAS_AUDIO = (DeliveryState.READY, DeliveryState.PLAYING, DeliveryState.DONE)  # the first of these times the fetch
 LOST_IN_REBOOT = {"reason": "rebooted", "message": "the cluster restarted before reporting an end", "inferred": True}
 HEARTBEAT_FIELDS = ("seq", "uptime_s", "playing", "volume", "rssi_dbm", "temp_c", "speakers_ok",
                     "speakers_total", "amp_ok", "fw")
@@ -153,7 +154,10 @@ def apply_events(messages: list[tuple[str, dict]], now: datetime) -> int:
             if cid != record.cluster_id:
                 log.warning("event for command %s came from %s, not %s", record.cmd_id, cid, record.cluster_id)
                 continue
-            applied += _advance(record, payload)
+            if _advance(record, payload):
+                applied += 1
+                if isinstance(record, Delivery) and record.ready_at is None and record.state in HAS_AUDIO:
+                    record.ready_at = now
     return applied
 
 

@@ -17,6 +17,7 @@ from pa_controller.errors import ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Audio, Broadcast, Cluster, Ward
 from pa_controller.recurrence import Schedule, parse_exdates, parse_times
+from pa_controller.services import planning
 
 TARGET_KEYS = {"all", "wards", "clusters"}
 MAX_TARGET_IDS = 2000
@@ -79,8 +80,8 @@ class Proposal:
     def cluster_ids(self) -> frozenset[str]:
         return frozenset(c.id for c in self.clusters)
 
-    def with_duration(self, duration_ms: int) -> "Proposal":
-        return replace(self, duration_ms=duration_ms)
+    def starting_at(self, start_at: datetime) -> "Proposal":
+        return replace(self, schedule=replace(self.schedule, start_at=start_at))
 
 
 def named_wards(targets: dict) -> frozenset[str]:
@@ -172,8 +173,8 @@ def _programme(data: dict) -> Programme:
 
 
 def _start(value, now: datetime) -> tuple[datetime, bool]:
-    if value == "now":
-        return now + timedelta(seconds=current_app.config["NOW_LEAD_S"]), True
+    if value == "now":  # for checking; the start is chosen again once the audio is ready (broadcasts._save)
+        return now + planning.now_lead(now), True
     if not isinstance(value, str):
         raise invalid("start_at", 'start_at must be an RFC 3339 time or "now"')
     try:

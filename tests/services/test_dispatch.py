@@ -10,15 +10,16 @@ from pa_controller.domain import DeliveryState, Role, RunState
 from pa_controller.extensions import db
 from pa_controller.messaging import protocol
 from pa_controller.messaging.inbox import Inbox
-from pa_controller.models import Cluster, Delivery, OutboxMessage, Run
-from pa_controller.services import broadcasts, dispatch, ingest
+from pa_controller.models import Cluster, Delivery, OutboxMessage, Run, User
+from pa_controller.services import broadcasts, dispatch, ingest, planning
 from pa_controller.services.people import create_user
 from tests.conftest import PASSWORD
 from tests.factories import broadcast_request, event, make_audio
 
 
 def make_broadcast(**overrides):
-    admin = create_user("planner", PASSWORD, Role.ADMIN)
+    admin = db.session.scalar(select(User).where(User.username == "planner")) or create_user(
+        "planner", PASSWORD, Role.ADMIN)
     broadcast, _ = broadcasts.create_broadcast(admin, broadcast_request(make_audio().id, **overrides))
     return broadcast
 
@@ -28,8 +29,15 @@ def schedule(seeded, **overrides) -> Run:
     return make_broadcast(**overrides).runs[0]
 
 
+def due(run: Run) -> Run:
+    """Make a scheduled run due for dispatch now, as the scheduler would find it."""
+    run.dispatch_at = clock.now()
+    db.session.commit()
+    return run
+
+
 def test_a_run_is_dispatched_once_with_one_play_command_per_cluster(seeded):
-    run = schedule(seeded, start_at="now", priority="emergency", targets={"all": True})
+    run = due(schedule(seeded, priority="emergency", targets={"all": True}))
     assert dispatch.dispatch_run(run.id) == 456
     assert dispatch.dispatch_run(run.id) == 0
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 456
@@ -38,6 +46,32 @@ def test_a_run_is_dispatched_once_with_one_play_command_per_cluster(seeded):
     assert command["type"] == "play" and command["priority"] == "emergency"
     assert command["audio"]["url"].endswith(f"/media/{command['audio']['sha256']}.mp3")
     assert db.session.get(Run, run.id).state is RunState.DISPATCHED
+
+
+def test_now_is_dispatched_before_the_answer_once_the_audio_is_ready(seeded, monkeypatch):
+    moment = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: moment)
+    run = schedule(seeded, start_at="now", targets={"all": True})
+    assert db.session.get(Run, run.id).state is RunState.DISPATCHED
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 456
+    assert dispatch.dispatch_run(run.id) == 0
+    assert run.start_at == run.dispatched_at + timedelta(seconds=planning.UNMEASURED_LEAD_S)
+
+
+def test_now_leaves_the_fleet_the_time_recent_runs_needed_to_be_ready(seeded, monkeypatch):
+    earlier = schedule(seeded, start_at="now", targets={"all": True})
+    for n, delivery in enumerate(db.session.scalars(select(Delivery).where(Delivery.run_id == earlier.id))):
+        delivery.ready_at = earlier.dispatched_at + timedelta(seconds=10 if n % 20 == 0 else 1)  # a slow 5 %
+    db.session.commit()
+    moment = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: moment)
+    run = make_broadcast(start_at="now", title="Khẩn").runs[0]
+    assert run.start_at == moment + timedelta(seconds=1.5 * 10 + 1)
+    assert planning.ready_seconds(moment) == 10
+    for delivery in db.session.scalars(select(Delivery)):
+        delivery.ready_at = delivery.run.dispatched_at + timedelta(seconds=0.5)  # a quick fleet
+    db.session.commit()
+    assert planning.now_lead(moment) == timedelta(seconds=seeded.config["NOW_LEAD_S"])
 
 
 def test_a_normal_run_found_after_its_start_is_missed_not_played_late(seeded):
@@ -51,7 +85,6 @@ def test_a_normal_run_found_after_its_start_is_missed_not_played_late(seeded):
 
 def test_events_advance_a_delivery_and_never_move_it_back(seeded):
     run = schedule(seeded, start_at="now")
-    dispatch.dispatch_run(run.id)
     delivery = db.session.scalars(select(Delivery).where(Delivery.run_id == run.id)).first()
     inbox = Inbox(seeded, "pa/v1", ingest.APPLY_IN_ORDER)
     topic = protocol.topic("pa/v1", delivery.cluster_id, protocol.EVENTS)
@@ -60,6 +93,18 @@ def test_events_advance_a_delivery_and_never_move_it_back(seeded):
     inbox.flush([inbox._queue.get_nowait() for _ in range(inbox._queue.qsize())])
     db.session.expire_all()
     assert db.session.get(Delivery, (run.id, delivery.cluster_id)).state is DeliveryState.DONE
+
+
+def test_the_controller_notes_when_it_first_heard_a_cluster_had_the_audio(seeded):
+    run = schedule(seeded, start_at="now", targets={"clusters": ["om-tho-001", "om-tho-002"]})
+    first, second = db.session.scalars(select(Delivery).where(Delivery.run_id == run.id).order_by(Delivery.cluster_id))
+    heard = clock.now() + timedelta(seconds=4)
+    ingest.apply_events([(first.cluster_id, json.loads(event(first.cluster_id, first.cmd_id, "ready", str(run.id)))),
+                         (second.cluster_id, json.loads(event(second.cluster_id, second.cmd_id, "playing")))], heard)
+    ingest.apply_events([(first.cluster_id, json.loads(event(first.cluster_id, first.cmd_id, "done")))],
+                        heard + timedelta(seconds=9))
+    db.session.commit()
+    assert first.ready_at == second.ready_at == heard, "the first report with the audio in hand, on our clock"
 
 
 def test_a_malformed_report_is_counted_and_changes_nothing(seeded):
@@ -88,7 +133,6 @@ def test_a_will_from_an_older_boot_does_not_mark_the_cluster_offline(seeded):
 
 def test_a_closed_run_marks_silent_clusters_missed(seeded):
     run = schedule(seeded, start_at="now")
-    dispatch.dispatch_run(run.id)
     db.session.get(Run, run.id).closes_at = clock.now() - timedelta(seconds=1)
     db.session.commit()
     assert dispatch.close_runs() == 1
@@ -99,7 +143,6 @@ def test_a_closed_run_marks_silent_clusters_missed(seeded):
 
 def test_a_run_every_cluster_finished_ends_before_its_window_closes(seeded):
     run = schedule(seeded, start_at="now", targets={"clusters": ["om-tho-001", "om-tho-002"]})
-    dispatch.dispatch_run(run.id)
     assert dispatch.close_runs() == 0
     for delivery in db.session.scalars(select(Delivery).where(Delivery.run_id == run.id)):
         delivery.state = DeliveryState.DONE
@@ -114,9 +157,9 @@ def test_a_one_off_beyond_the_planning_horizon_is_planned_when_its_time_comes_ne
     make_broadcast(start_at=protocol.format_time(far))
     assert db.session.scalar(run_count) == 0
     monkeypatch.setattr(clock, "now", lambda: far - timedelta(hours=20))
-    assert dispatch.extend_plans() == 1
+    assert planning.extend_plans() == 1
     assert db.session.scalar(run_count) == 1
-    assert dispatch.extend_plans() == 0
+    assert planning.extend_plans() == 0
 
 
 def test_now_with_a_rule_sends_only_the_first_run_at_once(seeded):
@@ -127,7 +170,7 @@ def test_now_with_a_rule_sends_only_the_first_run_at_once(seeded):
 
 
 def test_a_run_of_a_cancelled_broadcast_is_never_dispatched(seeded):
-    run = schedule(seeded, start_at="now")
+    run = due(schedule(seeded))
     run.broadcast.cancelled_at = clock.now()
     db.session.commit()
     assert dispatch.dispatch_run(run.id) == 0
@@ -142,7 +185,7 @@ def test_a_dispatch_job_left_from_before_an_edit_does_not_send_the_replanned_run
 
 
 def test_a_run_whose_clusters_were_all_retired_is_missed_once_with_the_reason(seeded):
-    run = schedule(seeded, start_at="now")
+    run = due(schedule(seeded))
     db.session.execute(update(Cluster).where(Cluster.ward_id == "thoi-hoa").values(retired=True))
     db.session.commit()
     assert dispatch.dispatch_run(run.id) == 0
@@ -155,7 +198,6 @@ def test_a_run_whose_clusters_were_all_retired_is_missed_once_with_the_reason(se
 def test_a_cluster_back_with_a_new_boot_has_lost_what_it_held_until_it_says_otherwise(seeded):
     clusters = ["om-tho-001", "om-tho-002", "om-tho-003", "om-tho-004"]
     run = schedule(seeded, start_at="now", targets={"clusters": clusters})
-    dispatch.dispatch_run(run.id)
     deliveries = {d.cluster_id: d for d in db.session.scalars(select(Delivery).where(Delivery.run_id == run.id))}
     inbox = Inbox(seeded, "pa/v1", ingest.APPLY_IN_ORDER)
 

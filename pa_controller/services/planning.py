@@ -1,0 +1,80 @@
+"""Plan a broadcast's runs, and choose when "now" can start: as soon as the fleet can have the audio ready."""
+
+import math
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from pa_controller import clock
+from pa_controller.extensions import db
+from pa_controller.models import Broadcast, Delivery, Run
+
+READY_SAMPLE_RUNS = 20  # the latest runs whose clusters said `ready`, to learn how long the fleet takes
+READY_SAMPLE_DAYS = 7
+READY_MARGIN = 1.5  # times the 95th percentile, plus one second for the publisher to pick the commands up
+UNMEASURED_LEAD_S = 10.0  # before any run has been heard ready: 456 clusters fetched on a busy server in 5 s
+
+
+def plan_runs(broadcast: Broadcast, now: datetime, *, immediate: bool = False) -> int:
+    """Create the runs due within the planning horizon that do not exist yet; return how many."""
+    config = current_app.config
+    horizon = now + timedelta(hours=config["PLAN_HORIZON_H"])
+    after = broadcast.planned_until or now
+    lead = timedelta(seconds=config["DISPATCH_LEAD_S"])
+    window = timedelta(milliseconds=broadcast.duration_ms, seconds=config["RUN_SETTLE_S"])
+    created = 0
+    existing = {r.start_at for r in broadcast.runs} if broadcast.id else set()
+    for start_at in broadcast.schedule.occurrences(after, horizon):
+        if start_at in existing:
+            continue
+        # "now" makes the first occurrence go at once; later ones keep the usual lead.
+        dispatch_at = now if immediate and not created else max(now, start_at - lead)
+        broadcast.runs.append(Run(start_at=start_at, dispatch_at=dispatch_at, closes_at=start_at + window))
+        created += 1
+    broadcast.planned_until = horizon
+    return created
+
+
+def extend_plans() -> int:
+    """Plan runs of recurring broadcasts whose planning horizon is running out."""
+    now = clock.now()
+    soon = now + timedelta(hours=current_app.config["PLAN_HORIZON_H"] / 2)
+    # A one-off beyond the first horizon is planned here too, once its time comes near.
+    query = select(Broadcast).where(
+        Broadcast.cancelled_at.is_(None),
+        Broadcast.planned_until < soon,
+        Broadcast.rrule.is_not(None) | (Broadcast.start_at >= Broadcast.planned_until),
+    ).with_for_update(skip_locked=True)  # a broadcast being edited right now is planned by its edit
+    created = sum(plan_runs(b, now) for b in db.session.scalars(query))
+    db.session.commit()
+    return created
+
+
+def ready_seconds(now: datetime) -> float | None:
+    """Return how long recent runs' clusters took from dispatch to `ready` (95th percentile), if any said so.
+
+    Both ends are the controller's own clock (a cluster's clock may be off by minutes).
+    """
+    recent = (select(Run.id).where(Run.dispatched_at >= now - timedelta(days=READY_SAMPLE_DAYS),
+                                   Run.id.in_(select(Delivery.run_id).where(Delivery.ready_at.is_not(None))))
+              .order_by(Run.dispatched_at.desc()).limit(READY_SAMPLE_RUNS))
+    waits = sorted((ready_at - dispatched_at).total_seconds() for ready_at, dispatched_at in db.session.execute(
+        select(Delivery.ready_at, Run.dispatched_at).join(Run).where(Run.id.in_(recent),
+                                                                     Delivery.ready_at.is_not(None))))
+    if not waits:
+        return None
+    return max(0.0, waits[min(len(waits) - 1, math.ceil(0.95 * len(waits)) - 1)])
+
+
+def now_lead(now: datetime) -> timedelta:
+    """How far ahead "now" starts, counted once the audio is ready and the commands are queued.
+
+    What recent runs show the fleet needs to fetch and verify the audio (a busy server, a slow network), so that
+    a normal item is not `late` everywhere; UNMEASURED_LEAD_S before anything was measured; never less than
+    NOW_LEAD_S nor more than DISPATCH_LEAD_S.
+    """
+    config = current_app.config
+    measured = ready_seconds(now)
+    needed = UNMEASURED_LEAD_S if measured is None else READY_MARGIN * measured + 1.0
+    return timedelta(seconds=min(max(config["NOW_LEAD_S"], needed), config["DISPATCH_LEAD_S"]))
