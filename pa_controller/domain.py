@@ -113,3 +113,13 @@ class Role(StrEnum):
     ADMIN = "admin"
     OFFICER = "officer"
     TECHNICIAN = "technician"
+
+    @property
+    def schedules(self) -> bool:
+        """Uploads audio and schedules broadcasts (an officer for their own ward)."""
+        return self in (Role.ADMIN, Role.OFFICER)
+
+    @property
+    def tends_fleet(self) -> bool:
+        """Sends remote commands to clusters and handles incidents."""
+        return self in (Role.ADMIN, Role.TECHNICIAN)

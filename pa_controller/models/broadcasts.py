@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pa_controller.domain import DeliveryState, Priority, ProgrammeKind, RunState
@@ -51,6 +51,11 @@ class BroadcastWard(db.Model):
 
     broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcast.id"), primary_key=True)
     ward_id: Mapped[str] = mapped_column(ForeignKey("ward.id"), primary_key=True, index=True)
+
+    @classmethod
+    def reaching(cls, ward_ids):
+        """The ids of the broadcasts that reach any of the wards, as a subquery."""
+        return select(cls.broadcast_id).where(cls.ward_id.in_(ward_ids))
 
 
 class Run(db.Model):

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pa_controller.extensions import db
@@ -10,6 +10,8 @@ from pa_controller.models.types import UTCDateTime
 
 
 class Audio(db.Model):
+    """A clip clusters can play: a recording an officer uploaded, or a programme LoaNet composed from them."""
+
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -18,4 +20,5 @@ class Audio(db.Model):
     duration_ms: Mapped[int]
     loudness_lufs: Mapped[float]
     uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    composed: Mapped[bool] = mapped_column(default=False, server_default=false())  # a programme, not a recording
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -17,7 +17,7 @@ from pa_controller.services import access
 from pa_controller.services.proposals import MAX_ID
 
 log = logging.getLogger(__name__)
-WATCHERS = (Role.ADMIN, Role.TECHNICIAN)
+WATCHERS = tuple(r for r in Role if r.tends_fleet)
 MAX_ATTEMPTS = 10
 BATCH = 20
 

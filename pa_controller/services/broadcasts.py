@@ -57,7 +57,7 @@ def _read(user: User, data, now: datetime, editing: Broadcast | None = None) -> 
 def review(user: User, data, broadcast_id: int | None = None) -> Review:
     """Check a request without saving it: the form shows this before the officer submits."""
     now = clock.now()
-    editing = get_broadcast(user, broadcast_id) if broadcast_id is not None else None
+    editing = editable_broadcast(user, broadcast_id) if broadcast_id is not None else None
     return _review(_read(user, data, now, editing), now, broadcast_id)
 
 
@@ -159,26 +159,53 @@ def create_broadcast(user: User, data) -> tuple[Broadcast, Review]:
 def update_broadcast(user: User, broadcast_id: int, data) -> tuple[Broadcast, Review]:
     """Change a broadcast from now on: runs not yet dispatched are planned afresh, past runs keep their records."""
     now = clock.now()
-    broadcast = get_broadcast(user, broadcast_id, for_update=True)  # the scheduler's planning waits meanwhile
+    broadcast = editable_broadcast(user, broadcast_id, for_update=True)  # the scheduler's planning waits meanwhile
     if broadcast.cancelled_at is not None:
         raise Conflict("this broadcast was cancelled; create a new one")
     return _save(user, _read(user, data, now, broadcast), now, broadcast)
 
 
-def get_broadcast(user: User, broadcast_id: int, *, for_update: bool = False) -> Broadcast:
-    """Return a broadcast the user may see (locked against concurrent changes if for_update)."""
+def _find_broadcast(broadcast_id: int, *, for_update: bool = False) -> Broadcast:
     valid = 1 <= broadcast_id <= MAX_ID
     broadcast = db.session.get(Broadcast, broadcast_id, with_for_update=for_update) if valid else None
     if broadcast is None:
         raise NotFound(f"broadcast {broadcast_id} does not exist")
+    return broadcast
+
+
+def get_broadcast(user: User, broadcast_id: int) -> Broadcast:
+    """Return a broadcast that reaches the user's wards (an officer sees a district one too, not to change it)."""
+    broadcast = _find_broadcast(broadcast_id)
+    access.require_some_ward(user, {w.ward_id for w in broadcast.wards})
+    return broadcast
+
+
+def editable_broadcast(user: User, broadcast_id: int, *, for_update: bool = False) -> Broadcast:
+    """Return a broadcast the user may change: every ward it reaches is theirs (locked if for_update)."""
+    broadcast = _find_broadcast(broadcast_id, for_update=for_update)
     access.require_wards(user, {w.ward_id for w in broadcast.wards})
     return broadcast
+
+
+def list_broadcasts(user: User, *, cancelled: bool = False, limit: int = 200) -> list[Broadcast]:
+    """Return the broadcasts that reach the user's wards, newest first; cancelled ones only if asked."""
+    query = select(Broadcast).order_by(Broadcast.created_at.desc(), Broadcast.id.desc()).limit(limit)
+    if not cancelled:
+        query = query.where(Broadcast.cancelled_at.is_(None))
+    if (scope := access.ward_scope(user)) is not None:
+        query = query.where(Broadcast.id.in_(BroadcastWard.reaching(scope)))
+    return list(db.session.scalars(query))
+
+
+def may_change(user: User, broadcast: Broadcast) -> bool:
+    """Tell whether the user may edit or cancel a broadcast (a page shows its buttons only then)."""
+    return user.role.schedules and access.covers(user, {w.ward_id for w in broadcast.wards})
 
 
 def cancel_broadcast(user: User, broadcast_id: int) -> Broadcast:
     """Cancel future runs and stop any run now under way."""
     access.require_role(user, *access.SCHEDULERS)
-    broadcast = get_broadcast(user, broadcast_id)
+    broadcast = editable_broadcast(user, broadcast_id)
     now = clock.now()
     if broadcast.cancelled_at is None:
         broadcast.cancelled_at = now

@@ -69,7 +69,7 @@ def dispatch_run(run_id: int) -> int:
     try:
         clusters = resolve_targets(run.broadcast.targets)
     except ValidationFailed as exc:  # every cluster it names was retired or moved away since it was saved
-        run.state, run.reason = RunState.MISSED, f"no cluster to send it to: {exc.message}"[:200]
+        run.state, run.reason = RunState.MISSED, "no cluster in service to send it to"
         db.session.commit()
         log.warning("run %s missed: %s", run.id, exc.message)
         return 0

@@ -46,11 +46,11 @@ def ingest(user: User, stream, filename: str, title: str) -> Audio:
     return clip
 
 
-def _record(user: User, prepared, title: str, original_name: str) -> Audio:
+def _record(user: User, prepared, title: str, original_name: str, *, composed: bool = False) -> Audio:
     clip = Audio(
         sha256=prepared.sha256, title=title, original_name=original_name, bytes=prepared.bytes,
         duration_ms=prepared.duration_ms, loudness_lufs=round(prepared.loudness_lufs, 1), uploaded_by=user.id,
-        created_at=clock.now(),
+        created_at=clock.now(), composed=composed,
     )
     db.session.add(clip)
     return clip
@@ -68,15 +68,23 @@ def compose(user: User, programme, title: str) -> Audio:
                                  chime=programme.chime, max_seconds=config["COMPOSE_MAX_SECONDS"])
     except audio.AudioError as exc:
         raise ValidationFailed(str(exc), fields={"items": exc.code}, code=exc.code) from exc
-    existing = db.session.scalar(select(Audio).where(Audio.sha256 == prepared.sha256).limit(1))
-    return existing or _record(user, prepared, f"{title} (ghép)"[:200], "programme")
+    existing = db.session.scalar(select(Audio).where(Audio.sha256 == prepared.sha256, Audio.composed).limit(1))
+    return existing or _record(user, prepared, f"{title} (ghép)"[:200], "programme", composed=True)
 
 
 CHIME_MS = round(audio.CHIME_SECONDS * 1000)
 
 
-def library() -> list[Audio]:
-    return list(db.session.scalars(select(Audio).order_by(Audio.created_at.desc())))
+def library(*, composed: bool | None = False) -> list[Audio]:
+    """Return the recordings (or with composed=True the programmes, with None both), newest first."""
+    query = select(Audio).order_by(Audio.created_at.desc(), Audio.id.desc())
+    return list(db.session.scalars(query if composed is None else query.where(Audio.composed.is_(composed))))
+
+
+def last_upload(user: User) -> Audio | None:
+    """The user's newest recording: what an officer most likely means to schedule next."""
+    return db.session.scalar(select(Audio).where(Audio.uploaded_by == user.id, Audio.composed.is_(False))
+                             .order_by(Audio.created_at.desc(), Audio.id.desc()).limit(1))
 
 
 def get_audio(audio_id: int) -> Audio:

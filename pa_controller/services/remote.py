@@ -13,7 +13,7 @@ from pa_controller.models import Cluster, FleetCommand, User, Ward
 from pa_controller.services import access, commands, fleet
 from pa_controller.services.proposals import MAX_ID
 
-OPERATORS = (Role.ADMIN, Role.TECHNICIAN)
+OPERATORS = tuple(r for r in Role if r.tends_fleet)
 MAX_CLUSTERS = 2000
 MAX_LIST = 1000
 # Long enough for a cluster on a slow 3G link; short enough that a tone or reboot does not surprise

@@ -33,21 +33,29 @@ class RunReport:
         return [(d, c) for d, c in self.deliveries if d.state is not DeliveryState.DONE]
 
 
-def get_run(user: User, run_id: int) -> Run:
+def _find_run(run_id: int) -> Run:
     run = db.session.get(Run, run_id) if 1 <= run_id <= MAX_ID else None
     if run is None:
         raise NotFound(f"run {run_id} does not exist")
+    return run
+
+
+def get_run(user: User, run_id: int) -> Run:
+    """Return a run the user may act on: every ward it reaches is theirs."""
+    run = _find_run(run_id)
     access.require_wards(user, {w.ward_id for w in run.broadcast.wards})
     return run
 
 
 def run_report(user: User, run_id: int) -> RunReport:
-    """Return the report of one run the user may see."""
-    run = get_run(user, run_id)
-    rows = list(db.session.execute(
-        select(Delivery, Cluster).join(Cluster, Delivery.cluster_id == Cluster.id)
-        .where(Delivery.run_id == run_id).order_by(Cluster.id)
-    ).tuples())
+    """Return the report of a run that touches the user's wards, reduced to the clusters of those wards."""
+    run = _find_run(run_id)
+    access.require_some_ward(user, {w.ward_id for w in run.broadcast.wards})
+    query = (select(Delivery, Cluster).join(Cluster, Delivery.cluster_id == Cluster.id)
+             .where(Delivery.run_id == run_id).order_by(Cluster.id))
+    if (scope := access.ward_scope(user)) is not None:
+        query = query.where(Cluster.ward_id.in_(scope))
+    rows = list(db.session.execute(query).tuples())
     counts, by_ward = Counter(), {}
     for delivery, cluster in rows:
         counts[delivery.state] += 1
@@ -71,6 +79,5 @@ def list_runs(user: User, broadcast_id: int | None = None, limit: int = 100, *, 
         query = query.where(Run.broadcast_id == broadcast_id)
     scope = access.ward_scope(user)
     if scope is not None:
-        query = query.where(Run.broadcast_id.in_(
-            select(BroadcastWard.broadcast_id).where(BroadcastWard.ward_id.in_(scope))))
+        query = query.where(Run.broadcast_id.in_(BroadcastWard.reaching(scope)))
     return list(db.session.scalars(query))

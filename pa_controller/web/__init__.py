@@ -13,7 +13,7 @@ def select_locale() -> str:
 
 
 def register_web(app: Flask, babel) -> None:
-    from pa_controller.web import api, api_fleet, api_incidents, calendar, incidents, media, pages
+    from pa_controller.web import api, api_fleet, api_incidents, broadcast_pages, calendar, incidents, media, pages
     from pa_controller.web.errors import register_errors
     from pa_controller.web.formatting import register_filters
     from pa_controller.web.technician import bp as technician_bp
@@ -29,6 +29,7 @@ def register_web(app: Flask, babel) -> None:
     app.register_blueprint(calendar.bp)
     app.register_blueprint(incidents.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(broadcast_pages.bp)
     app.register_blueprint(technician_bp)
     register_filters(app)
     app.before_request(_refuse_nul)

@@ -3,6 +3,7 @@
 import functools
 
 from flask import Blueprint, current_app, g, jsonify, request
+from flask_babel import lazy_gettext as _
 
 from pa_controller import clock
 from pa_controller.domain import RunState
@@ -99,7 +100,11 @@ def upload_audio():
 @bp.get("/audio")
 @authenticated
 def list_audio():
-    return jsonify([shapes.audio(a) for a in media.library()])
+    """The library, newest first: `?composed=false` the recordings, `?composed=true` the composed programmes."""
+    flag = request.args.get("composed")
+    if flag not in (None, "true", "false"):
+        raise ValidationFailed(_("composed phải là true hoặc false"), fields={"composed": "invalid"})
+    return jsonify([shapes.audio(a) for a in media.library(composed=None if flag is None else flag == "true")])
 
 
 def dry_run() -> bool:

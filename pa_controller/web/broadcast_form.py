@@ -1,7 +1,10 @@
-"""The scheduling form's fields, read into the same request body the API takes."""
+"""The scheduling form's fields, read into the same request body the API takes, and a broadcast read back into them."""
 
+from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
+from pa_controller import clock
+from pa_controller.clock import LOCAL_ZONE
 from pa_controller.domain import Priority, ProgrammeKind
 
 REPEATS = {  # what an officer picks → the RFC 5545 rule it means
@@ -11,6 +14,12 @@ REPEATS = {  # what an officer picks → the RFC 5545 rule it means
     "mon-fri": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
     "weekly": "FREQ=WEEKLY",
 }
+REPEAT_LABELS = {
+    "once": _l("Một lần"), "daily": _l("Hằng ngày"), "mon-sat": _l("Thứ Hai đến Thứ Bảy"),
+    "mon-fri": _l("Thứ Hai đến Thứ Sáu"), "weekly": _l("Hằng tuần"), "custom": _l("Quy tắc RRULE riêng"),
+}
+ONE_DAY = "FREQ=DAILY;COUNT=1"  # "once" at several times: those times on the first day only
+LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # <input type="datetime-local">
 
 
 def _number(form: MultiDict, key: str) -> int | None:
@@ -18,25 +27,74 @@ def _number(form: MultiDict, key: str) -> int | None:
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 6 else None
 
 
+def _list(text: str) -> list[str]:
+    return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+
+
+def _when(form: MultiDict) -> dict:
+    repeat = form.get("repeat", "once")
+    times = _list(form.get("times", ""))
+    rule = form.get("rrule", "").strip() or None if repeat == "custom" else REPEATS.get(repeat)
+    start_at = "now" if form.get("now") else form.get("start_at", "").strip()
+    if times and not start_at:  # several times a day from today on: the first start is this moment
+        start_at = clock.now().astimezone(LOCAL_ZONE).strftime(LOCAL_INPUT)
+    return {"start_at": start_at, "rrule": ONE_DAY if times and rule is None else rule, "times": times,
+            "exdates": _list(form.get("exdates", ""))}
+
+
 def request_body(form: MultiDict) -> dict:
     """Return the API body the form describes; the service does every check."""
     chosen = form.getlist("wards")
-    repeat = form.get("repeat", "once")
+    clusters = form.getlist("clusters")  # kept from a broadcast made through the API
+    targets = {"all": True} if form.get("all") else {}
+    targets |= {"wards": chosen} if chosen else {}
+    targets |= {"clusters": clusters} if clusters and not form.get("all") else {}
     body = {
         "title": form.get("title", ""),
         "priority": form.get("priority", Priority.NORMAL.value),
         "kind": form.get("kind", ProgrammeKind.PLAY.value),
-        "targets": {"wards": chosen} if chosen else ({"all": True} if form.get("all") else {}),
-        "start_at": "now" if form.get("now") else form.get("start_at", ""),
-        "rrule": form.get("rrule", "").strip() or None if repeat == "custom" else REPEATS.get(repeat),
-        "exdates": [d.strip() for d in form.get("exdates", "").replace(";", ",").split(",") if d.strip()],
+        "targets": targets,
+        **_when(form),
     }
     if body["kind"] == ProgrammeKind.RELAY.value:
         minutes = _number(form, "relay_minutes")
         body |= {"stream_url": form.get("stream_url", "").strip(), "duration_s": minutes * 60 if minutes else None}
     else:
-        body |= {"audio_id": _number(form, "audio_id"), "repeat": _number(form, "times") or 1,
-                 "gap_s": _number(form, "gap_s") or 0, "chime": bool(form.get("chime"))}
+        items = [int(i) for i in form.getlist("items") if i.isascii() and i.isdigit() and len(i) <= 10]
+        body |= {"items": items} if len(items) > 1 else {"audio_id": _number(form, "audio_id")}
+        body |= {"repeat": _number(form, "times_played") or 1, "gap_s": _number(form, "gap_s") or 0,
+                 "chime": bool(form.get("chime"))}
     if form.get("override_reason", "").strip():
         body["override_reason"] = form["override_reason"]
     return body
+
+
+def form_values(broadcast) -> MultiDict:
+    """Return the form's fields for editing a broadcast, so that saving them unchanged changes nothing."""
+    values = [("title", broadcast.title), ("priority", broadcast.priority.value), ("kind", broadcast.kind.value),
+              ("start_at", broadcast.start_at.astimezone(LOCAL_ZONE).strftime(LOCAL_INPUT)),
+              ("times", ", ".join(broadcast.times or ())), ("exdates", ", ".join(broadcast.exdates or ()))]
+    targets = broadcast.targets
+    values += [("all", "1")] if targets.get("all") else []
+    values += [("wards", w) for w in targets.get("wards", [])] + [("clusters", c) for c in targets.get("clusters", [])]
+    rule = broadcast.rrule
+    if rule == ONE_DAY and broadcast.times:
+        rule = None
+    repeat = next((key for key, known in REPEATS.items() if known == rule), "custom")
+    values += [("repeat", repeat)] + ([("rrule", rule)] if repeat == "custom" else [])
+    if broadcast.kind is ProgrammeKind.RELAY:
+        values += [("stream_url", broadcast.stream_url), ("relay_minutes", str(broadcast.duration_ms // 60000))]
+    else:
+        programme = broadcast.programme or {"items": [broadcast.audio_id]}
+        items = programme["items"]
+        values += [("audio_id", str(items[0]))] + ([("items", str(i)) for i in items] if len(items) > 1 else [])
+        values += [("times_played", str(programme.get("repeat", 1))), ("gap_s", str(int(programme.get("gap_s", 0))))]
+        values += [("chime", "1")] if programme.get("chime") else []
+    return MultiDict(values)
+
+
+def describe_repeat(broadcast) -> str:
+    """Say in words how often a broadcast sounds: "Hằng ngày", or its rule as written."""
+    rule = None if broadcast.rrule == ONE_DAY and broadcast.times else broadcast.rrule
+    key = next((key for key, known in REPEATS.items() if known == rule), None)
+    return str(REPEAT_LABELS[key]) if key else rule

@@ -43,6 +43,23 @@ LABELS = {
 }
 
 
+RUN_REASONS = {  # Run.reason as stored (services/dispatch.py, services/broadcasts.py) → what a person reads
+    "broadcast cancelled": _l("bản tin đã bị hủy"),
+    "its window closed before the controller could dispatch it": _l("đã hết giờ phát khi bộ điều khiển gửi được lệnh"),
+    "the controller could not dispatch it before its start time": _l("bộ điều khiển không gửi kịp trước giờ phát"),
+    "no cluster in service to send it to": _l("không còn cụm loa nào đang hoạt động để gửi"),
+}
+
+
+def run_reason(reason: str | None) -> str:
+    """Say why a run was missed or cancelled, in the reader's language."""
+    if not reason:
+        return ""
+    if reason.startswith("cancelled by "):
+        return str(_l("do %(user)s hủy", user=reason.removeprefix("cancelled by ")))
+    return str(RUN_REASONS.get(reason, reason))
+
+
 def label(value) -> str:
     """Return the label of an enum value, or the value itself."""
     return str(LABELS.get(value, value))

@@ -4,13 +4,11 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
-from werkzeug.datastructures import MultiDict
 
 from pa_controller import clock
-from pa_controller.domain import Priority, RunState
+from pa_controller.domain import RunState
 from pa_controller.errors import ServiceError
-from pa_controller.services import access, broadcasts, fleet, media, people, reports, silence
-from pa_controller.web.broadcast_form import REPEATS, request_body
+from pa_controller.services import access, fleet, media, people, reports, silence
 from pa_controller.web.calendar import feed_key
 
 bp = Blueprint("pages", __name__)
@@ -82,37 +80,4 @@ def audio_library():
             except ServiceError as exc:
                 flash(_("Không nhận tệp: %(reason)s", reason=exc.message), "error")
         return redirect(url_for("pages.audio_library"))
-    return render_template("audio.html", clips=media.library())
-
-
-@bp.route("/broadcasts/new", methods=["GET", "POST"])
-@login_required
-def new_broadcast():
-    wards = fleet.wards_for(access.ward_scope(current_user))
-    form = request.form if request.method == "POST" else MultiDict()
-
-    def page(status: int = 200, review=None, problem: ServiceError | None = None):
-        return render_template("broadcast_form.html", wards=wards, clips=media.library(), form=form,
-                               priorities=list(Priority), repeats=REPEATS, review=review,
-                               problem=problem), status
-
-    if request.method == "GET":
-        return page()
-    body = request_body(form)
-    try:
-        if form.get("action") == "check":  # show next runs, conflicts and rule breaches before saving
-            return page(review=broadcasts.review(current_user, body))
-        broadcast, _review = broadcasts.create_broadcast(current_user, body)
-    except ServiceError as exc:
-        flash(exc.message, "error")
-        return page(exc.status, problem=exc)
-    flash(_("Đã lên lịch “%(title)s”.", title=broadcast.title), "ok")
-    return redirect(url_for("pages.dashboard"))
-
-
-@bp.get("/runs/<int:run_id>")
-@login_required
-def run_report(run_id: int):
-    report = reports.run_report(current_user, run_id)
-    names = {w.id: w.name for w in fleet.wards_for(None)}
-    return render_template("run.html", report=report, ward_names=names)
+    return render_template("audio.html", clips=media.library(), programmes=media.library(composed=True))

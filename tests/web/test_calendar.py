@@ -85,4 +85,5 @@ def test_missed_runs_are_listed_on_the_dashboard_and_in_the_api(client, officer_
     assert client.get("/api/v1/runs?state=lost", headers=officer_auth).status_code == 422
     log_in(client, "officer-thoi-hoa")
     page = client.get("/").get_data(as_text=True)
-    assert "Lượt phát bị lỡ" in page and "its window closed" in page and "/calendar/thoi-hoa.ics?key=" in page
+    assert "Lượt phát bị lỡ" in page and "đã hết giờ phát khi bộ điều khiển gửi được lệnh" in page
+    assert "/calendar/thoi-hoa.ics?key=" in page

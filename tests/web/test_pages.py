@@ -68,12 +68,12 @@ def test_the_form_shows_why_a_broadcast_was_refused(client, officer_auth):
     assert db.session.scalar(select(func.count()).select_from(Broadcast)) == 0
 
 
-@pytest.mark.parametrize("path", ["/audio", "/broadcasts/new"])
-def test_pages_render_for_each_role(client, admin_auth, technician_auth, path):
-    for username in ("admin", "tech"):
+@pytest.mark.parametrize("path, technician_status", [("/audio", 200), ("/broadcasts", 200), ("/broadcasts/new", 403)])
+def test_pages_render_for_each_role_that_may_use_them(client, admin_auth, technician_auth, path, technician_status):
+    for username, status in (("admin", 200), ("tech", technician_status)):
         client.post("/logout")
         log_in(client, username)
-        assert client.get(path).status_code == 200
+        assert client.get(path).status_code == status
 
 
 def test_forms_refuse_a_post_without_a_csrf_token(seeded, admin_auth):
