@@ -9,6 +9,7 @@ Pure functions over ffmpeg; nothing here knows about Flask or pa_controller.
 from .chime import CHIME_SECONDS
 from .composition import compose
 from .errors import (
+    ACCEPTED_FORMATS_TEXT,
     AudioError,
     CorruptAudioError,
     EmptyFileError,
@@ -24,6 +25,7 @@ from .ingest import PreparedAudio, prepare
 from .measurement import Loudness, measure, probe
 
 __all__ = [
+    "ACCEPTED_FORMATS_TEXT",
     "CHIME_SECONDS",
     "AudioError",
     "CorruptAudioError",

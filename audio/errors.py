@@ -30,6 +30,7 @@ class TooLargeError(AudioError):
     code = "too_large"
 
     def __init__(self, size_bytes: int, limit_bytes: int) -> None:
+        self.size_bytes, self.limit_bytes = size_bytes, limit_bytes
         super().__init__(
             f"The file is {_size(size_bytes)}, more than the {_size(limit_bytes)} allowed. "
             "Shorten the recording or export it at a lower quality, then upload it again."
@@ -51,6 +52,7 @@ class TooLongError(AudioError):
     ) -> None:
         # None: decoding stopped at the limit, so the real length is not known.
         # A composed programme passes its own subject and advice: splitting an upload would not help it.
+        self.seconds, self.limit_seconds, self.subject = seconds, limit_seconds, subject
         length = "is longer" if seconds is None else f"lasts {_clock(seconds)}, longer"
         super().__init__(f"{subject} {length} than the {_clock(limit_seconds)} allowed. {advice}")
 
@@ -94,6 +96,7 @@ class LoudnessUnreachableError(AudioError):
     code = "loudness_unreachable"
 
     def __init__(self, reached_lufs: float, target_lufs: float) -> None:
+        self.reached_lufs, self.target_lufs = reached_lufs, target_lufs
         super().__init__(
             f"The recording cannot be made loud enough without distortion: it reaches only {reached_lufs:.1f} LUFS "
             f"of the {target_lufs:.0f} LUFS needed, because its sound is mostly short isolated peaks such as clicks. "

@@ -32,7 +32,7 @@ def fleet_import(path: Path):
     except fleet.FleetImportError as exc:
         for line in exc.errors:
             click.echo(line, err=True)
-        raise click.ClickException(exc.message) from None
+        raise click.ClickException(str(exc.message)) from None
     except UnicodeDecodeError:
         raise click.ClickException(f"{path} is not UTF-8 text; save it as CSV UTF-8") from None
     click.echo(f"imported {result.clusters} clusters ({result.speakers} speakers) in {result.wards} wards")
@@ -77,7 +77,7 @@ def create_user(username: str, role: str, ward_id: str | None, password: str):
     try:
         people.create_user(username, password, Role(role), ward_id)
     except ServiceError as exc:
-        raise click.ClickException(exc.message) from None
+        raise click.ClickException(str(exc.message)) from None
     click.echo(f"created {role} {username}")
 
 

@@ -17,6 +17,11 @@ class ServiceError(Exception):
             self.code = code
 
 
+class Unauthorized(ServiceError):
+    status = 401
+    code = "unauthorized"
+
+
 class ValidationFailed(ServiceError):
     status = 422
     code = "invalid"

@@ -20,7 +20,7 @@ def test_a_bad_fleet_file_fails_with_its_row_errors_and_imports_nothing(app, tmp
     bad.write_text("id,name,ward_id,ward_name,lat,lon,speakers\nok-1,A,w,W,10,105,2\nBAD ID,B,w,W,10,105,2\n")
     result = app.test_cli_runner().invoke(args=["pa", "fleet", "import", str(bad)])
     assert result.exit_code != 0
-    assert "row 3: id 'BAD ID'" in result.output and "nothing was imported" in result.output
+    assert "dòng 3: id “BAD ID”" in result.output and "chưa nhập gì cả" in result.output
     assert db.session.scalar(select(func.count()).select_from(Cluster)) == 0
 
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pa_controller.domain import ClusterStatus
@@ -15,6 +15,11 @@ class Ward(db.Model):
     name: Mapped[str] = mapped_column(String(120))
 
     clusters: Mapped[list["Cluster"]] = relationship(back_populates="ward", order_by="Cluster.id")
+
+    @classmethod
+    def names(cls, ward_ids) -> dict[str, str]:
+        """Return {id: name} of the wards among ward_ids (what people read instead of ids)."""
+        return dict(db.session.execute(select(cls.id, cls.name).where(cls.id.in_(list(ward_ids)))).all())
 
 
 class Cluster(db.Model):

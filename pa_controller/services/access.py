@@ -1,15 +1,21 @@
 """Who may do what, and for which wards."""
 
+from flask_babel import lazy_gettext as _
+
 from pa_controller.domain import Role
 from pa_controller.errors import Forbidden
-from pa_controller.models import User
+from pa_controller.models import User, Ward
+
+ROLE_NAMES = {Role.ADMIN: _("quản trị viên"), Role.OFFICER: _("cán bộ văn hóa phường"),
+              Role.TECHNICIAN: _("kỹ thuật viên")}
 
 
 def require_role(user: User, *roles: Role) -> None:
     """Refuse unless the user has one of the roles."""
     if user.role not in roles:
-        allowed = ", ".join(r.value for r in roles)
-        raise Forbidden(f"this needs the role {allowed}; you are {user.role.value}")
+        allowed = str(_(" hoặc ")).join(str(ROLE_NAMES[r]) for r in roles)
+        raise Forbidden(_("Việc này dành cho %(allowed)s; bạn đăng nhập với vai trò %(role)s.", allowed=allowed,
+                          role=ROLE_NAMES[user.role]))
 
 
 def ward_scope(user: User) -> set[str] | None:
@@ -23,7 +29,7 @@ def require_some_ward(user: User, ward_ids: set[str]) -> None:
     """Refuse to show something unless it touches the user's wards (an officer sees their part of a district run)."""
     scope = ward_scope(user)
     if scope is not None and not ward_ids & scope:
-        raise Forbidden("this concerns other wards only")
+        raise Forbidden(_("Việc này chỉ liên quan đến các phường khác, không phải phường của bạn."))
 
 
 def covers(user: User, ward_ids: set[str]) -> bool:
@@ -35,8 +41,10 @@ def covers(user: User, ward_ids: set[str]) -> bool:
 def require_wards(user: User, ward_ids: set[str]) -> None:
     """Refuse if any of the wards is outside the user's scope."""
     if not covers(user, ward_ids):
-        outside = ", ".join(sorted(ward_ids - ward_scope(user)))
-        raise Forbidden(f"you may only act on your own ward; not on {outside}")
+        outside = sorted(ward_ids - ward_scope(user))
+        names = Ward.names(outside)
+        raise Forbidden(_("Bạn chỉ làm việc được với phường của mình, không với %(wards)s.",
+                          wards=", ".join(names.get(w, w) for w in outside)))
 
 
 SCHEDULERS = tuple(r for r in Role if r.schedules)

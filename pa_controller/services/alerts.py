@@ -5,6 +5,7 @@ from datetime import datetime
 
 import requests
 from flask import current_app
+from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
 from pa_controller import clock
@@ -18,6 +19,7 @@ from pa_controller.services.proposals import MAX_ID
 
 log = logging.getLogger(__name__)
 WATCHERS = tuple(r for r in Role if r.tends_fleet)
+PLACES = {"ward": _("phường"), "cluster": _("cụm loa")}
 MAX_ATTEMPTS = 10
 BATCH = 20
 
@@ -34,7 +36,7 @@ def list_incidents(user: User, *, open_only: bool = True, limit: int = 200) -> l
 def get_incident(user: User, incident_id: int) -> Incident:
     incident = db.session.get(Incident, incident_id) if 1 <= incident_id <= MAX_ID else None
     if incident is None:
-        raise NotFound(f"incident {incident_id} does not exist")
+        raise NotFound(_("Không có sự cố số %(id)s.", id=incident_id))
     access.require_wards(user, {incident.ward_id} if incident.ward_id else set())
     return incident
 
@@ -54,7 +56,7 @@ def close(user: User, incident_id: int) -> Incident:
     access.require_role(user, *WATCHERS)
     incident = get_incident(user, incident_id)
     if incident.closed_at is not None:
-        raise Conflict(f"incident {incident_id} is already closed")
+        raise Conflict(_("Sự cố số %(id)s đã đóng rồi.", id=incident_id))
     incident.closed_at, incident.closed_by = clock.now(), user.id
     db.session.commit()
     return incident
@@ -64,24 +66,27 @@ def _moment(data: dict, key: str) -> datetime:
     try:
         return clock.parse_local(str(data.get(key, "")).replace("\x00", "?"))
     except ValueError:
-        raise ValidationFailed(f"{key} must be an RFC 3339 time", fields={key: "invalid"}) from None
+        raise ValidationFailed(_("%(key)s phải là một thời điểm, ví dụ 2027-01-05T08:00.", key=key),
+                               fields={key: "invalid"}) from None
 
 
 def add_maintenance(user: User, data) -> MaintenanceWindow:
     """A window in which outages of a ward, a cluster, or (neither given) the whole district open no incident."""
     access.require_role(user, *WATCHERS)
     if not isinstance(data, dict):
-        raise ValidationFailed("the body must be a JSON object")
+        raise ValidationFailed(_("Nội dung yêu cầu phải là một đối tượng JSON."))
     starts_at, ends_at = _moment(data, "starts_at"), _moment(data, "ends_at")
     if ends_at <= starts_at:
-        raise ValidationFailed("ends_at must be after starts_at", fields={"ends_at": "before_start"})
+        raise ValidationFailed(_("Giờ kết thúc (ends_at) phải sau giờ bắt đầu (starts_at)."),
+                               fields={"ends_at": "before_start"})
     reason = data.get("reason")
     if not isinstance(reason, str) or not 3 <= len(reason.strip()) <= 500 or "\x00" in reason:
-        raise ValidationFailed("reason must say in 3–500 characters what the maintenance is", fields={"reason": "x"})
+        raise ValidationFailed(_("Hãy ghi công việc bảo trì là gì (3–500 ký tự)."), fields={"reason": "x"})
     ward_id, cluster_id = data.get("ward"), data.get("cluster")
     for value, model, name in ((ward_id, Ward, "ward"), (cluster_id, Cluster, "cluster")):
         if value is not None and (not isinstance(value, str) or db.session.get(model, value) is None):
-            raise ValidationFailed(f"{name} {value!r} does not exist", fields={name: "unknown"})
+            raise ValidationFailed(_("Không có %(what)s mang mã %(id)s.", what=PLACES[name], id=value),
+                                   fields={name: "unknown"})
     window = MaintenanceWindow(ward_id=ward_id, cluster_id=cluster_id, starts_at=starts_at, ends_at=ends_at,
                                reason=reason.strip(), created_by=user.id, created_at=clock.now())
     db.session.add(window)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -20,6 +21,7 @@ from pa_controller.services.proposals import MAX_ID, Proposal
 
 log = logging.getLogger(__name__)
 PREVIEW_RUNS = 5
+RUN_STATE_WORDS = {RunState.FINISHED: _("đã kết thúc"), RunState.CANCELLED: _("đã hủy"), RunState.MISSED: _("bị lỡ")}
 
 
 @dataclass
@@ -65,16 +67,20 @@ def _admit(user: User, proposal: Proposal, found: Review) -> None:
     """Refuse conflicts always, guardrail breaches unless an administrator overrides them with a reason."""
     if found.conflicts:
         first = found.conflicts[0]
-        raise Conflict(f"overlaps {len(found.conflicts)} run(s) of the same priority on the same clusters, first "
-                       f"“{first['title']}” (broadcast {first['broadcast_id']}); move it or change its priority",
+        raise Conflict(_("Trùng giờ với %(n)s lượt phát cùng mức ưu tiên trên cùng cụm loa, đầu tiên là “%(title)s” "
+                         "lúc %(at)s. Hãy đổi giờ phát, hoặc đổi mức ưu tiên nếu bản tin này cần chen ngang.",
+                         n=len(found.conflicts), title=first["title"],
+                         at=first["start_at"].astimezone(LOCAL_ZONE).strftime("%H:%M:%S %d/%m/%Y")),
                        extra={"conflicts": found.conflicts})
     if not found.violations:
         return
     if proposal.override_reason is None:
-        raise ValidationFailed("breaks the ward's broadcasting rules: " + "; ".join(v["message"] for v in
-                               found.violations), code="guardrail", extra={"violations": found.violations})
+        raise ValidationFailed(_("Bản tin vi phạm quy định phát của phường: %(rules)s. Hãy chọn giờ khác, hoặc nhờ "
+                                 "quản trị viên cho phép kèm lý do.",
+                                 rules="; ".join(str(v["message"]) for v in found.violations)),
+                               code="guardrail", extra={"violations": found.violations})
     if user.role is not Role.ADMIN:
-        raise Forbidden("only an administrator may set the ward's broadcasting rules aside")
+        raise Forbidden(_("Chỉ quản trị viên mới được bỏ qua quy định phát của phường."))
 
 
 def _clip(user: User, proposal: Proposal, broadcast: Broadcast | None) -> Audio | None:
@@ -161,7 +167,7 @@ def update_broadcast(user: User, broadcast_id: int, data) -> tuple[Broadcast, Re
     now = clock.now()
     broadcast = editable_broadcast(user, broadcast_id, for_update=True)  # the scheduler's planning waits meanwhile
     if broadcast.cancelled_at is not None:
-        raise Conflict("this broadcast was cancelled; create a new one")
+        raise Conflict(_("Bản tin này đã bị hủy; hãy tạo bản tin mới."))
     return _save(user, _read(user, data, now, broadcast), now, broadcast)
 
 
@@ -169,7 +175,7 @@ def _find_broadcast(broadcast_id: int, *, for_update: bool = False) -> Broadcast
     valid = 1 <= broadcast_id <= MAX_ID
     broadcast = db.session.get(Broadcast, broadcast_id, with_for_update=for_update) if valid else None
     if broadcast is None:
-        raise NotFound(f"broadcast {broadcast_id} does not exist")
+        raise NotFound(_("Không có bản tin số %(id)s.", id=broadcast_id))
     return broadcast
 
 
@@ -233,7 +239,8 @@ def cancel_run(user: User, run: Run) -> Run:
     if not cancelled:
         db.session.refresh(run)
         if run.state is not RunState.DISPATCHED:
-            raise Conflict(f"run {run.id} is already {run.state.value}; there is nothing left to cancel")
+            raise Conflict(_("Lượt phát này đã ở trạng thái “%(state)s”, không còn gì để hủy.",
+                             state=RUN_STATE_WORDS.get(run.state, run.state.value)))
         queue_cancel(run, now)
         run.reason = f"cancelled by {user.username}"
     db.session.commit()

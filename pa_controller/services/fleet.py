@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from io import StringIO
 
+from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -23,14 +24,16 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Vietnam with its islands: a cluster outside is a typo (swapped or shifted digits), not a new site.
 LAT_RANGE, LON_RANGE = (8.0, 23.5), (102.0, 117.5)
 SPEAKERS = (1, 3)  # horns on one pole (PROTOCOL.md)
+STATUS_CHOICES = _("status phải là online, stale, offline hoặc unknown.")
 
 
 class FleetImportError(ValidationFailed):
     """The CSV has errors; `errors` lists them by row number, and nothing was written."""
 
     def __init__(self, errors: list[str]):
-        super().__init__(f"{len(errors)} error(s) in the fleet file; nothing was imported", code="fleet_invalid")
-        self.errors = errors
+        super().__init__(_("Tệp danh sách cụm loa có %(n)s lỗi; chưa nhập gì cả. Hãy sửa các dòng được nêu rồi "
+                           "nhập lại.", n=len(errors)), code="fleet_invalid")
+        self.errors = [str(error) for error in errors]  # rendered now, in the language of the request
 
 
 @dataclass(frozen=True)
@@ -44,14 +47,16 @@ def _parse_row(line: int, row: dict) -> tuple[dict | None, list[str]]:
     errors = []
     values = {key: (row.get(key) or "").strip() for key in COLUMNS}
     if not CID_PATTERN.match(values["id"]):
-        errors.append(f"row {line}: id {values['id']!r} must be 1–32 characters of a-z, 0-9 and '-'")
+        errors.append(_("dòng %(line)s: id “%(value)s” phải gồm 1–32 ký tự a-z, 0-9 và '-'", line=line,
+                        value=values["id"]))
     if not WARD_ID.match(values["ward_id"]):
-        errors.append(f"row {line}: ward_id {values['ward_id']!r} must be 1–32 characters of a-z, 0-9 and '-'")
+        errors.append(_("dòng %(line)s: ward_id “%(value)s” phải gồm 1–32 ký tự a-z, 0-9 và '-'", line=line,
+                        value=values["ward_id"]))
     for key in ("name", "ward_name"):
         if not values[key] or len(values[key]) > 120:
-            errors.append(f"row {line}: {key} must be 1–120 characters")
+            errors.append(_("dòng %(line)s: %(key)s phải dài 1–120 ký tự", line=line, key=key))
         elif CONTROL.search(values[key]):
-            errors.append(f"row {line}: {key} {values[key]!r} holds a control character (a NUL, a tab…)")
+            errors.append(_("dòng %(line)s: %(key)s có ký tự điều khiển (NUL, tab…)", line=line, key=key))
     numbers = {}
     for key, (low, high) in (("lat", LAT_RANGE), ("lon", LON_RANGE)):
         try:
@@ -59,28 +64,31 @@ def _parse_row(line: int, row: dict) -> tuple[dict | None, list[str]]:
             if not low <= numbers[key] <= high:
                 raise ValueError
         except ValueError:
-            errors.append(f"row {line}: {key} {values[key]!r} is not a number between {low} and {high}")
+            errors.append(_("dòng %(line)s: %(key)s “%(value)s” không phải số trong khoảng %(low)s đến %(high)s",
+                            line=line, key=key, value=values[key], low=low, high=high))
     try:
         numbers["speakers"] = int(values["speakers"])
         if not SPEAKERS[0] <= numbers["speakers"] <= SPEAKERS[1]:
             raise ValueError
     except ValueError:
-        errors.append(f"row {line}: speakers {values['speakers']!r} must be a whole number from {SPEAKERS[0]} to "
-                      f"{SPEAKERS[1]}")
+        errors.append(_("dòng %(line)s: speakers “%(value)s” phải là số nguyên từ %(low)s đến %(high)s", line=line,
+                        value=values["speakers"], low=SPEAKERS[0], high=SPEAKERS[1]))
     return ({**values, **numbers} if not errors else None), errors
 
 
 def _read_rows(reader: csv.DictReader) -> tuple[list[dict], list[str]]:
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise FleetImportError([f"row 1: missing column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}"])
+        raise FleetImportError([_("dòng 1: thiếu cột %(missing)s; cần các cột %(columns)s",
+                                  missing=", ".join(missing), columns=",".join(COLUMNS))])
     rows, errors, seen = [], [], {}
     for line, row in enumerate(reader, start=2):
         parsed, row_errors = _parse_row(line, row)
         errors += row_errors
         if parsed:
             if parsed["id"] in seen:
-                errors.append(f"row {line}: id {parsed['id']!r} already appears in row {seen[parsed['id']]}")
+                errors.append(_("dòng %(line)s: id “%(value)s” đã có ở dòng %(first)s", line=line, value=parsed["id"],
+                                first=seen[parsed["id"]]))
             seen[parsed["id"]] = line
             rows.append(parsed)
     return rows, errors
@@ -93,9 +101,10 @@ def import_csv(text: str) -> ImportResult:
         rows, errors = _read_rows(reader)
     except csv.Error as exc:  # a stray or unclosed quote
         # line_num counts the lines read before the one that failed
-        raise FleetImportError([f"row {reader.line_num + 1}: not readable as CSV ({exc})"]) from None
+        raise FleetImportError([_("dòng %(line)s: không đọc được dạng CSV (%(why)s)", line=reader.line_num + 1,
+                                  why=exc)]) from None
     if not rows and not errors:
-        errors.append("the file has no clusters")
+        errors.append(_("tệp không có cụm loa nào"))
     if errors:
         raise FleetImportError(errors)
 
@@ -155,7 +164,7 @@ def status_by_ward(scope: set[str] | None, now: datetime, heartbeat_s: float) ->
 def clusters_for(user, ward: str | None, status: str | None, now: datetime, heartbeat_s: float):
     """Return (cluster, status) of the clusters a user may see, filtered by ward and status value."""
     if status is not None and status not in ClusterStatus._value2member_map_:
-        raise ValidationFailed("status must be online, stale, offline or unknown", fields={"status": "invalid"})
+        raise ValidationFailed(STATUS_CHOICES, fields={"status": "invalid"})
     scope = access.ward_scope(user)
     wards = [ward] if ward else None
     if scope is not None:
@@ -168,6 +177,6 @@ def get_cluster(user, cid: str) -> Cluster:
     """Return one cluster the user may see."""
     cluster = db.session.get(Cluster, cid)
     if cluster is None:
-        raise NotFound(f"cluster {cid} does not exist")
+        raise NotFound(_("Không có cụm loa mang mã %(id)s.", id=cid))
     access.require_wards(user, {cluster.ward_id})
     return cluster

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from io import StringIO
 
+from flask_babel import lazy_gettext as _
 from sqlalchemy import func, select, update
 
 from pa_controller import clock
@@ -44,22 +45,24 @@ def _invalid(field: str, message: str) -> ValidationFailed:
 def _name(value) -> str:
     text = value.strip() if isinstance(value, str) else ""
     if not 1 <= len(text) <= 120 or any(unicodedata.category(ch) == "Cc" for ch in text):
-        raise _invalid("name", "name must be 1–120 characters on one line")
+        raise _invalid("name", _("Tên phải dài 1–120 ký tự, trên một dòng."))
     if text.startswith(FORMULA_STARTS):
-        raise _invalid("name", f"name may not start with {' '.join(FORMULA_STARTS)} (spreadsheets run it as a formula)")
+        raise _invalid("name", _("Tên không được bắt đầu bằng %(chars)s (bảng tính sẽ chạy nó như một công thức).",
+                                 chars=" ".join(FORMULA_STARTS)))
     return text
 
 
 def _ward(value) -> str:
     if not isinstance(value, str) or not fleet.WARD_ID.match(value) or db.session.get(Ward, value) is None:
-        raise _invalid("ward", f"ward {value!r} does not exist (GET /api/v1/wards; a CSV import can add one)")
+        raise _invalid("ward", _("Không có phường mang mã %(id)s (xem GET /api/v1/wards; nhập tệp CSV có thể thêm "
+                                 "phường).", id=value))
     return value
 
 
 def _number(key: str, value, low: float, high: float, *, whole: bool = False):
     kinds = int if whole else int | float
     if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
-        raise _invalid(key, f"{key} must be a {'whole ' if whole else ''}number from {low} to {high}")
+        raise _invalid(key, _("%(key)s phải là một số từ %(low)s đến %(high)s.", key=key, low=low, high=high))
     return value if whole else float(value)
 
 
@@ -82,7 +85,7 @@ def require_admin(user: User) -> None:
 def _get(cid: str) -> Cluster:
     cluster = db.session.get(Cluster, cid) if CID_PATTERN.match(cid) else None
     if cluster is None:
-        raise NotFound(f"cluster {cid} does not exist")
+        raise NotFound(_("Không có cụm loa mang mã %(id)s.", id=cid))
     return cluster
 
 
@@ -96,16 +99,17 @@ def add_cluster(user: User, body: dict) -> Cluster:
     require_admin(user)
     if stray := sorted(set(body) - EDITABLE - {"id"}):
         known = ", ".join(sorted(EDITABLE))
-        raise _invalid(stray[0], f"unknown field(s) {', '.join(stray)}; a cluster has id, {known}")
+        raise _invalid(stray[0], _("Không có trường %(stray)s; một cụm loa có id, %(known)s.",
+                                   stray=", ".join(stray), known=known))
     if missing := sorted(({"id"} | EDITABLE) - set(body)):
-        raise _invalid(missing[0], f"a new cluster needs {', '.join(missing)}")
+        raise _invalid(missing[0], _("Cụm loa mới cần có %(missing)s.", missing=", ".join(missing)))
     cid = body["id"]
     if not isinstance(cid, str) or not CID_PATTERN.match(cid):
-        raise _invalid("id", "id must be 1–32 characters of a-z, 0-9 and '-' (it is the cluster's MQTT client id)")
+        raise _invalid("id", _("id phải gồm 1–32 ký tự a-z, 0-9 và '-' (đó là mã kết nối MQTT của cụm loa)."))
     values = _fields(body, EDITABLE)
     if (existing := db.session.get(Cluster, cid)) is not None:
-        hint = " (retired; PATCH it with retired: false to bring it back)" if existing.retired else ""
-        raise Conflict(f"cluster {cid} already exists{hint}", fields={"id": "taken"})
+        hint = _(" (đã ngừng sử dụng; PATCH với retired: false để dùng lại)") if existing.retired else ""
+        raise Conflict(_("Cụm loa %(id)s đã có rồi%(hint)s.", id=cid, hint=hint), fields={"id": "taken"})
     cluster = Cluster(id=cid, retired=False)
     _assign(cluster, values)
     db.session.add_all([cluster, ClusterState(cluster_id=cid)])
@@ -118,13 +122,14 @@ def update_cluster(user: User, cid: str, body: dict) -> Cluster:
     require_admin(user)
     cluster = _get(cid)
     if "id" in body:
-        raise _invalid("id", "a cluster's id cannot change: it is the identity its firmware connects with")
+        raise _invalid("id", _("Không đổi được id của cụm loa: đó là danh tính mà phần mềm của nó dùng để kết nối."))
     if stray := sorted(set(body) - EDITABLE - {"retired"}):
-        raise _invalid(stray[0], f"unknown field(s) {', '.join(stray)}; you may change {', '.join(sorted(EDITABLE))}")
+        raise _invalid(stray[0], _("Không có trường %(stray)s; có thể đổi %(known)s.", stray=", ".join(stray),
+                                   known=", ".join(sorted(EDITABLE))))
     if not body:
-        raise ValidationFailed(f"send at least one of {', '.join(sorted(EDITABLE))}")
+        raise ValidationFailed(_("Hãy gửi ít nhất một trong các trường %(known)s.", known=", ".join(sorted(EDITABLE))))
     if "retired" in body and body["retired"] is not False:
-        raise _invalid("retired", "retired may only be set to false here; DELETE the cluster to retire it")
+        raise _invalid("retired", _("Ở đây retired chỉ đặt được là false; muốn ngừng sử dụng cụm loa thì DELETE nó."))
     values = _fields(body, set(body) & EDITABLE)
     _assign(cluster, values)
     if "retired" in body:
@@ -138,7 +143,7 @@ def retire_cluster(user: User, cid: str) -> Cluster:
     require_admin(user)
     cluster = _get(cid)
     if cluster.retired:
-        raise Conflict(f"cluster {cid} is already retired", code="retired")
+        raise Conflict(_("Cụm loa %(id)s đã ngừng sử dụng rồi.", id=cid), code="retired")
     cluster.retired = True
     db.session.commit()
     return cluster
@@ -165,20 +170,20 @@ def import_fleet(user: User, raw: bytes) -> fleet.ImportResult:
     """Import a fleet CSV, all or nothing; the error lists every bad row by number."""
     require_admin(user)
     if len(raw) > MAX_CSV_BYTES:
-        raise FleetFileTooLarge(f"the file is over {MAX_CSV_BYTES // 1024 // 1024} MB; split it")
+        raise FleetFileTooLarge(_("Tệp lớn hơn %(n)s MB; hãy chia nhỏ.", n=MAX_CSV_BYTES // 1024 // 1024))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise _invalid("file", "the file is not UTF-8 text; save it as CSV UTF-8") from None
+        raise _invalid("file", _("Tệp không phải văn bản UTF-8; hãy lưu dạng CSV UTF-8.")) from None
     if "\x00" in text:
-        raise _invalid("file", "the file contains a NUL character; is it really CSV?")
+        raise _invalid("file", _("Tệp có ký tự NUL; đây có thật là tệp CSV không?"))
     try:
         return fleet.import_csv(text)
     except fleet.FleetImportError as exc:
         exc.fields, exc.extra = {"file": "invalid"}, {"errors": exc.errors}
         raise
     except csv.Error as exc:
-        raise _invalid("file", f"the file is not readable as CSV ({exc}); nothing was imported") from None
+        raise _invalid("file", _("Không đọc được tệp dạng CSV (%(why)s); chưa nhập gì cả.", why=exc)) from None
 
 
 def _broadcasts_naming(ward_id: str, now: datetime) -> list[int]:
@@ -194,9 +199,10 @@ def merge_wards(user: User, body: dict) -> MergeResult:
     source, target = body.get("from"), body.get("into")
     for key, value in (("from", source), ("into", target)):
         if not isinstance(value, str) or not fleet.WARD_ID.match(value) or db.session.get(Ward, value) is None:
-            raise _invalid(key, f"{key} must name an existing ward, not {value!r} (GET /api/v1/wards)")
+            raise _invalid(key, _("%(key)s phải là mã một phường có thật, không phải “%(value)s” (GET /api/v1/wards).",
+                                  key=key, value=value))
     if source == target:
-        raise _invalid("into", "a ward cannot be merged into itself")
+        raise _invalid("into", _("Không thể gộp một phường vào chính nó."))
     in_service = db.session.scalar(select(func.count()).where(Cluster.ward_id == source, Cluster.retired.is_(False)))
     moved = db.session.execute(update(Cluster).where(Cluster.ward_id == source).values(ward_id=target)).rowcount
     officers = list(db.session.scalars(

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from flask_babel import lazy_gettext as _
 from sqlalchemy import Float, and_, case, func, literal, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -203,19 +204,20 @@ class ClusterQuery:
         """Read the table's query string; refuse values the form never sends."""
         status = args.get("status") or None
         if status is not None and status not in ClusterStatus._value2member_map_:
-            raise ValidationFailed("status must be online, stale, offline or unknown", fields={"status": "invalid"})
+            raise ValidationFailed(fleet.STATUS_CHOICES, fields={"status": "invalid"})
         sort = args.get("sort") or "id"
         if sort not in SORTS:
-            raise ValidationFailed(f"sort must be one of {', '.join(SORTS)}", fields={"sort": "invalid"})
+            raise ValidationFailed(_("sort phải là một trong %(choices)s.", choices=", ".join(SORTS)),
+                                   fields={"sort": "invalid"})
         order = args.get("order") or "asc"
         if order not in ("asc", "desc"):
-            raise ValidationFailed("order must be asc or desc", fields={"order": "invalid"})
+            raise ValidationFailed(_("order phải là asc hoặc desc."), fields={"order": "invalid"})
         page = args.get("page") or "1"
         if not page.isdigit() or not 1 <= int(page) <= 1_000_000:
-            raise ValidationFailed("page must be a whole number from 1", fields={"page": "invalid"})
+            raise ValidationFailed(_("page phải là số nguyên từ 1 trở lên."), fields={"page": "invalid"})
         search = (args.get("q") or "").strip()
         if len(search) > SEARCH_MAX:
-            raise ValidationFailed(f"search for at most {SEARCH_MAX} characters", fields={"q": "too_long"})
+            raise ValidationFailed(_("Hãy tìm với nhiều nhất %(n)s ký tự.", n=SEARCH_MAX), fields={"q": "too_long"})
         return cls(ward=args.get("ward") or None, status=ClusterStatus(status) if status else None, search=search,
                    sort=sort, descending=order == "desc", page=int(page))
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _
 
 from pa_controller import clock
 from pa_controller.clock import LOCAL_ZONE
@@ -19,6 +20,9 @@ from pa_controller.models import User, Ward, WardRules
 from pa_controller.recurrence import parse_exdates
 from pa_controller.services import access
 from pa_controller.services.timetable import Booking, Slot
+
+WEEKDAYS = {1: _("thứ Hai"), 2: _("thứ Ba"), 3: _("thứ Tư"), 4: _("thứ Năm"), 5: _("thứ Sáu"), 6: _("thứ Bảy"),
+            7: _("Chủ nhật")}
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,9 @@ def violations(priority: Priority, ward_ids, ours: list[Slot], others: list[Book
                                                 "occurrences": 0, "message": message})
         entry["occurrences"] += 1
 
+    names = Ward.names(ward_ids)
     for ward, rules in sorted(rules_for(ward_ids).items()):
+        name = names.get(ward, ward)
         sessions = Counter()
         if rules.max_sessions_per_day is not None:
             for booking in others:
@@ -92,19 +98,23 @@ def violations(priority: Priority, ward_ids, ours: list[Slot], others: list[Book
             day = _local_date(slot.start)
             if rules.quiet and in_quiet_hours(slot, rules.quiet):
                 quiet = "–".join(t.strftime("%H:%M") for t in rules.quiet)
-                note(ward, "quiet_hours", slot, f"{ward}: no broadcast during quiet hours {quiet}")
+                note(ward, "quiet_hours", slot, _("%(ward)s: không phát trong giờ yên tĩnh %(quiet)s", ward=name,
+                                                  quiet=quiet))
             if day in rules.blackout_dates:
-                note(ward, "blackout_date", slot, f"{ward}: {day.isoformat()} is a blackout date")
+                note(ward, "blackout_date", slot, _("%(ward)s: ngày %(day)s là ngày cấm phát", ward=name,
+                                                    day=day.strftime("%d/%m/%Y")))
             if rules.weekdays is not None and day.isoweekday() not in rules.weekdays:
-                note(ward, "weekday", slot, f"{ward}: no broadcast on {day.strftime('%A')}s")
+                note(ward, "weekday", slot, _("%(ward)s: không phát vào %(weekday)s", ward=name,
+                                              weekday=WEEKDAYS[day.isoweekday()]))
             minutes = rules.max_session_minutes
             if minutes is not None and slot.end - slot.start > timedelta(minutes=minutes):
-                note(ward, "session_length", slot, f"{ward}: a session may last at most {minutes} minutes")
+                note(ward, "session_length", slot, _("%(ward)s: mỗi buổi phát dài nhiều nhất %(n)s phút", ward=name,
+                                                     n=minutes))
             if rules.max_sessions_per_day is not None:
                 sessions[day] += 1
                 if sessions[day] > rules.max_sessions_per_day:
-                    note(ward, "sessions_per_day", slot,
-                         f"{ward}: at most {rules.max_sessions_per_day} sessions a day")
+                    note(ward, "sessions_per_day", slot, _("%(ward)s: nhiều nhất %(n)s buổi phát một ngày",
+                                                           ward=name, n=rules.max_sessions_per_day))
     return sorted(found.values(), key=lambda v: (v["start_at"], v["ward"], v["rule"]))
 
 
@@ -114,20 +124,22 @@ def _clock_time(value, name: str) -> time:
     except ValueError:
         parsed = None
     if parsed is None:
-        raise ValidationFailed(f"{name} must be a time written HH:MM", fields={name: "invalid"})
+        raise ValidationFailed(_("%(name)s phải là giờ viết dạng HH:MM, ví dụ 21:30.", name=name),
+                               fields={name: "invalid"})
     return parsed
 
 
 def _count(data: dict, key: str, high: int) -> int | None:
     value = data.get(key)
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high):
-        raise ValidationFailed(f"{key} must be a whole number from 1 to {high}, or null", fields={key: "invalid"})
+        raise ValidationFailed(_("%(key)s phải là số nguyên từ 1 đến %(high)s, hoặc null.", key=key, high=high),
+                               fields={key: "invalid"})
     return value
 
 
 def get_rules(user: User, ward_id: str) -> Rules:
     if db.session.get(Ward, ward_id) is None:
-        raise NotFound(f"ward {ward_id} does not exist")
+        raise NotFound(_("Không có phường mang mã %(id)s.", id=ward_id))
     access.require_wards(user, {ward_id})
     return rules_for([ward_id])[ward_id]
 
@@ -137,20 +149,21 @@ def set_rules(user: User, ward_id: str, data) -> Rules:
     access.require_role(user, Role.ADMIN)
     get_rules(user, ward_id)
     if not isinstance(data, dict):
-        raise ValidationFailed("the body must be a JSON object")
+        raise ValidationFailed(_("Nội dung yêu cầu phải là một đối tượng JSON."))
     quiet = data.get("quiet_hours")
     if quiet is not None:
         if not isinstance(quiet, dict):
-            raise ValidationFailed('quiet_hours must be {"start": "HH:MM", "end": "HH:MM"} or null',
+            raise ValidationFailed(_('quiet_hours phải là {"start": "HH:MM", "end": "HH:MM"} hoặc null.'),
                                    fields={"quiet_hours": "invalid"})
         quiet = (_clock_time(quiet.get("start"), "quiet_hours.start"), _clock_time(quiet.get("end"), "quiet_hours.end"))
         if quiet[0] == quiet[1]:
-            raise ValidationFailed("quiet hours must start and end at different times", fields={"quiet_hours": "empty"})
+            raise ValidationFailed(_("Giờ yên tĩnh phải bắt đầu và kết thúc ở hai giờ khác nhau."),
+                                   fields={"quiet_hours": "empty"})
     weekdays = data.get("weekdays")
     if weekdays is not None and (not isinstance(weekdays, list) or not weekdays
                                  or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 7
                                             for d in weekdays)):
-        raise ValidationFailed("weekdays must list ISO weekdays 1 (Monday) to 7 (Sunday), or be null",
+        raise ValidationFailed(_("weekdays phải liệt kê các thứ từ 1 (thứ Hai) đến 7 (Chủ nhật), hoặc là null."),
                                fields={"weekdays": "invalid"})
     blackout = parse_exdates(data.get("blackout_dates") or [], "blackout_dates")
     sessions, minutes = _count(data, "max_sessions_per_day", 24), _count(data, "max_session_minutes", 24 * 60)

@@ -1,9 +1,11 @@
 """The audio library: prepare an upload and record it."""
 
+import logging
 import tempfile
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
 import audio
@@ -13,13 +15,15 @@ from pa_controller.extensions import db
 from pa_controller.models import Audio, User
 from pa_controller.services import access
 
+log = logging.getLogger(__name__)
+
 
 def ingest(user: User, stream, filename: str, title: str) -> Audio:
     """Prepare an uploaded file (normalise, encode, store by sha256) and add it to the library."""
     access.require_role(user, *access.SCHEDULERS)
     title = (title or "").strip() or Path(filename or "").stem
     if not 1 <= len(title) <= 200:
-        raise ValidationFailed("title must be 1–200 characters", fields={"title": "invalid"})
+        raise ValidationFailed(_("Tiêu đề phải dài từ 1 đến 200 ký tự."), fields={"title": "invalid"})
     config = current_app.config
     with tempfile.TemporaryDirectory(dir=config["INSTANCE_DIR"]) as tmp:
         # The audio package reads the extension to tell a corrupt clip from a file that is not audio.
@@ -30,20 +34,63 @@ def ingest(user: User, stream, filename: str, title: str) -> Audio:
             while chunk := stream.read(1 << 20):
                 copied += len(chunk)
                 if copied > config["AUDIO_MAX_BYTES"]:
-                    limit_mb = config["AUDIO_MAX_BYTES"] // (1024 * 1024)
-                    raise ValidationFailed(
-                        f"the file is larger than {limit_mb} MB; shorten or compress it",
-                        fields={"file": "too_large"}, code="too_large",
-                    )
+                    raise _refused(audio.TooLargeError(copied, config["AUDIO_MAX_BYTES"]), "file")
                 out.write(chunk)
         try:
             prepared = audio.prepare(upload, config["MEDIA_DIR"], max_bytes=config["AUDIO_MAX_BYTES"],
                                      max_seconds=config["AUDIO_MAX_SECONDS"])
         except audio.AudioError as exc:
-            raise ValidationFailed(str(exc), fields={"file": exc.code}, code=exc.code) from exc
+            raise _refused(exc, "file") from exc
     clip = _record(user, prepared, title, (filename or "upload")[:255])
     db.session.commit()
     return clip
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_048_576:.1f} MB" if n >= 1_048_576 else f"{n / 1024:.0f} KB"
+
+
+def _length(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return _("%(m)s phút %(s)s giây", m=minutes, s=rest) if minutes else _("%(s)s giây", s=rest)
+
+
+def _explain(exc: audio.AudioError):
+    """Say in the reader's language what is wrong with a file or programme, and what to do (audio/errors.py)."""
+    formats = audio.ACCEPTED_FORMATS_TEXT
+    match exc:
+        case audio.TooLargeError():
+            return _("Tệp nặng %(size)s, quá mức %(limit)s cho phép. Hãy cắt ngắn bản ghi hoặc xuất với chất lượng "
+                     "thấp hơn, rồi tải lên lại.", size=_size(exc.size_bytes), limit=_size(exc.limit_bytes))
+        case audio.TooLongError() if exc.subject == "The recording":
+            length = _("dài hơn") if exc.seconds is None else _("dài %(n)s, hơn", n=_length(exc.seconds))
+            return _("Bản ghi %(length)s mức %(limit)s cho phép. Hãy chia thành các bản tin ngắn hơn và tải lên từng "
+                     "bản.", length=length, limit=_length(exc.limit_seconds))
+        case audio.TooLongError():
+            return _("Chương trình sẽ dài hơn mức %(limit)s ghép được. Hãy bớt số bản ghi, số lần lặp hoặc khoảng "
+                     "nghỉ.", limit=_length(exc.limit_seconds))
+        case audio.LoudnessUnreachableError():
+            return _("Không thể làm bản ghi đủ to mà không méo tiếng: nó chỉ đạt %(reached)s LUFS, cần %(target)s "
+                     "LUFS, vì âm thanh chủ yếu là những tiếng lách cách ngắn. Hãy kiểm tra tệp có đúng là bản tin "
+                     "không, nếu không thì thu âm lại.", reached=f"{exc.reached_lufs:.1f}",
+                     target=f"{exc.target_lufs:.0f}")
+    explained = {
+        "empty": _("Tệp rỗng (0 byte). Hãy chọn lại bản ghi và tải lên lần nữa."),
+        "not_audio": _("Tệp này không phải bản ghi âm. Hãy tải lên bản ghi dạng %(formats)s.", formats=formats),
+        "corrupt": _("Tệp bị hỏng, không đọc được hết. Hãy sao chép hoặc xuất lại từ bản ghi gốc rồi tải lên bản "
+                     "mới."),
+        "silent": _("Bản ghi không có tiếng (nhỏ hơn −70 LUFS) nên không thể làm cho nghe được. Hãy kiểm tra micrô "
+                    "đã bật chưa và thu âm lại."),
+        "programme_limit": _("Không ghép được chương trình với các lựa chọn này. Hãy xem lại số bản ghi, số lần lặp "
+                             "và khoảng nghỉ."),
+    }
+    return explained.get(exc.code, _("Xử lý âm thanh bị lỗi. Hãy thử lại sau; nếu vẫn lỗi, hãy báo quản trị hệ "
+                                     "thống."))
+
+
+def _refused(exc: audio.AudioError, field: str) -> ValidationFailed:
+    log.info("audio refused (%s): %s", exc.code, exc.message)  # the English detail, for whoever reads the logs
+    return ValidationFailed(_explain(exc), fields={field: exc.code}, code=exc.code)
 
 
 def _record(user: User, prepared, title: str, original_name: str, *, composed: bool = False) -> Audio:
@@ -67,7 +114,7 @@ def compose(user: User, programme, title: str) -> Audio:
         prepared = audio.compose(parts, config["MEDIA_DIR"], repeat=programme.repeat, gap_s=programme.gap_s,
                                  chime=programme.chime, max_seconds=config["COMPOSE_MAX_SECONDS"])
     except audio.AudioError as exc:
-        raise ValidationFailed(str(exc), fields={"items": exc.code}, code=exc.code) from exc
+        raise _refused(exc, "items") from exc
     existing = db.session.scalar(select(Audio).where(Audio.sha256 == prepared.sha256, Audio.composed).limit(1))
     return existing or _record(user, prepared, f"{title} (ghép)"[:200], "programme", composed=True)
 
@@ -90,5 +137,5 @@ def last_upload(user: User) -> Audio | None:
 def get_audio(audio_id: int) -> Audio:
     clip = db.session.get(Audio, audio_id)
     if clip is None:
-        raise NotFound(f"audio {audio_id} does not exist")
+        raise NotFound(_("Không có bản ghi âm số %(id)s.", id=audio_id))
     return clip

@@ -3,6 +3,7 @@
 import secrets
 from datetime import timedelta
 
+from flask_babel import lazy_gettext as _
 from sqlalchemy import delete, select
 
 from pa_controller import clock
@@ -18,11 +19,12 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 def create_user(username: str, password: str, role: Role, ward_id: str | None = None) -> User:
     """Add a user; an officer belongs to exactly one ward."""
     if not username or len(username) > 64 or db.session.scalar(select(User).where(User.username == username)):
-        raise ValidationFailed(f"username {username!r} is empty, too long or taken", fields={"username": "invalid"})
+        raise ValidationFailed(_("Tên đăng nhập “%(name)s” trống, quá dài hoặc đã có người dùng.", name=username),
+                               fields={"username": "invalid"})
     if len(password) < MIN_PASSWORD:
-        raise ValidationFailed(f"a password needs at least {MIN_PASSWORD} characters", fields={"password": "short"})
+        raise ValidationFailed(_("Mật khẩu cần ít nhất %(n)s ký tự.", n=MIN_PASSWORD), fields={"password": "short"})
     if role is Role.OFFICER and (ward_id is None or db.session.get(Ward, ward_id) is None):
-        raise ValidationFailed("an officer needs an existing ward", fields={"ward_id": "invalid"})
+        raise ValidationFailed(_("Cán bộ văn hóa phường cần thuộc một phường có thật."), fields={"ward_id": "invalid"})
     user = User(username=username, role=role, ward_id=ward_id, created_at=clock.now())
     user.set_password(password)
     db.session.add(user)

@@ -2,6 +2,8 @@
 
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _
+
 from pa_controller.errors import NotFound
 from pa_controller.extensions import db
 from pa_controller.models import Broadcast, User, Ward
@@ -15,7 +17,7 @@ def ward_programme(user: User, ward_id: str, now: datetime) -> tuple[Ward, list[
     """Return the ward and every run planned for it from a day ago to a month ahead, in time order."""
     ward = db.session.get(Ward, ward_id)
     if ward is None:
-        raise NotFound(f"ward {ward_id} does not exist")
+        raise NotFound(_("Không có phường mang mã %(id)s.", id=ward_id))
     access.require_wards(user, {ward_id})
     found = [
         (booking.broadcast, slot)

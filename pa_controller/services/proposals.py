@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app
+from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
 from pa_controller import clock
@@ -27,6 +28,10 @@ MAX_REPEAT = 10
 MAX_GAP_S = 300
 RELAY_SECONDS = (60, 4 * 3600)
 STREAM_SCHEMES = {"http", "https", "rtsp", "rtmp"}
+TARGET_WORDS = {"wards": _("phường"), "clusters": _("cụm loa")}
+FIELD_WORDS = {"repeat": _("Số lần phát lặp"), "gap_s": _("Khoảng cách giữa các lần lặp (giây)"),
+               "duration_s": _("Thời lượng tiếp sóng (giây)")}
+NO_START = _("Hãy chọn giờ phát, hoặc chọn phát ngay (start_at: \"now\").")
 EDITABLE = ("title", "kind", "audio_id", "items", "repeat", "gap_s", "chime", "stream_url", "duration_s",
             "priority", "targets", "start_at", "rrule", "until", "exdates", "times")
 
@@ -101,27 +106,30 @@ def named_wards(targets: dict) -> frozenset[str]:
 def resolve_targets(targets) -> list[Cluster]:
     """Return the clusters in service that a target description names, or raise ValidationFailed."""
     if not isinstance(targets, dict) or not targets or set(targets) - TARGET_KEYS:
-        raise invalid("targets", 'targets must be {"all": true} or any of {"wards": [...], "clusters": [...]}')
+        raise invalid("targets", _("Hãy chọn nơi phát: toàn quận, hoặc ít nhất một phường hay cụm loa "
+                                   '(API: {"all": true} hoặc {"wards": [...], "clusters": [...]}).'))
     if targets.get("all") is True:
         if set(targets) != {"all"}:
-            raise invalid("targets", '"all" cannot be combined with wards or clusters')
+            raise invalid("targets", _("Đã chọn toàn quận thì không chọn thêm phường hay cụm loa."))
         return list(db.session.scalars(select(Cluster).where(Cluster.retired.is_(False)).order_by(Cluster.id)))
     chosen: dict[str, Cluster] = {}
     for key, model, column in (("wards", Ward, Cluster.ward_id), ("clusters", Cluster, Cluster.id)):
         ids = targets.get(key, [])
         if not isinstance(ids, list) or not all(isinstance(i, str) and "\x00" not in i for i in ids):
-            raise invalid("targets", f"targets.{key} must be a list of ids")
+            raise invalid("targets", _("targets.%(key)s phải là một danh sách mã.", key=key))
         if len(ids) > MAX_TARGET_IDS:
-            raise invalid("targets", f"targets.{key} names more than {MAX_TARGET_IDS} ids; target wards instead")
+            raise invalid("targets", _("targets.%(key)s có hơn %(n)s mã; hãy chọn theo phường.", key=key,
+                                       n=MAX_TARGET_IDS))
         if not ids:
             continue
         known = set(db.session.scalars(select(model.id).where(model.id.in_(ids))))
         if unknown := sorted(set(ids) - known):
-            raise invalid("targets", f"unknown {key}: {', '.join(unknown[:10])}")
+            raise invalid("targets", _("Không có %(what)s nào mang mã: %(ids)s.", what=TARGET_WORDS[key],
+                                       ids=", ".join(unknown[:10])))
         for cluster in db.session.scalars(select(Cluster).where(column.in_(ids), Cluster.retired.is_(False))):
             chosen[cluster.id] = cluster
     if not chosen:
-        raise invalid("targets", "the targets name no cluster in service")
+        raise invalid("targets", _("Nơi đã chọn không còn cụm loa nào đang hoạt động."))
     return sorted(chosen.values(), key=lambda c: c.id)
 
 
@@ -131,7 +139,8 @@ def _number(data: dict, key: str, low: int, high: int, default=None, *, whole: b
         return None
     kinds = int if whole else int | float
     if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
-        raise invalid(key, f"{key} must be a {'whole ' if whole else ''}number from {low} to {high}")
+        raise invalid(key, _("%(field)s phải là một số từ %(low)s đến %(high)s.", field=FIELD_WORDS.get(key, key),
+                             low=low, high=high))
     return value
 
 
@@ -139,7 +148,7 @@ def _audio(audio_id) -> Audio:
     valid_id = isinstance(audio_id, int) and not isinstance(audio_id, bool) and 1 <= audio_id <= MAX_ID
     audio = db.session.get(Audio, audio_id) if valid_id else None
     if audio is None:
-        raise invalid("audio_id", f"audio {audio_id!r} is not an uploaded clip (POST /api/v1/audio)")
+        raise invalid("audio_id", _("Hãy chọn một bản ghi âm trong thư viện (hoặc tải lên trước, POST /api/v1/audio)."))
     return audio
 
 
@@ -147,7 +156,8 @@ def _programme(data: dict) -> Programme:
     try:
         kind = ProgrammeKind(data.get("kind", ProgrammeKind.PLAY.value))
     except ValueError:
-        raise invalid("kind", "kind must be play (recorded audio) or relay (a live stream)") from None
+        raise invalid("kind", _("Nội dung phải là bản ghi âm (play) hoặc tiếp sóng một luồng trực tiếp "
+                                "(relay).")) from None
     if kind is ProgrammeKind.RELAY:
         url = data.get("stream_url")
         try:
@@ -155,19 +165,20 @@ def _programme(data: dict) -> Programme:
         except ValueError:  # e.g. an unclosed IPv6 bracket
             parts = None
         if parts is None or parts.scheme not in STREAM_SCHEMES or not parts.netloc:
-            raise invalid("stream_url", "stream_url must be an http(s), rtsp or rtmp address of a live stream")
+            raise invalid("stream_url", _("Địa chỉ luồng phải là một địa chỉ http(s), rtsp hoặc rtmp của luồng "
+                                          "trực tiếp."))
         seconds = _number(data, "duration_s", *RELAY_SECONDS)
         if seconds is None:
-            raise invalid("duration_s", "a relay needs duration_s: how long to carry the stream, in seconds")
+            raise invalid("duration_s", _("Hãy ghi thời lượng tiếp sóng (duration_s, tính bằng giây)."))
         return Programme(kind, stream_url=url, relay_ms=int(seconds * 1000))
     ids = data.get("items")
     if ids is None:
         ids = [data.get("audio_id")]
     if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_ITEMS:
-        raise invalid("items", f"items must list 1 to {MAX_ITEMS} clip ids, played back to back")
+        raise invalid("items", _("Chương trình gồm từ 1 đến %(n)s bản ghi, phát nối tiếp.", n=MAX_ITEMS))
     chime = data.get("chime", False)
     if not isinstance(chime, bool):
-        raise invalid("chime", "chime must be true or false")
+        raise invalid("chime", _("chime phải là true hoặc false."))
     return Programme(kind, items=tuple(_audio(i) for i in ids), repeat=_number(data, "repeat", 1, MAX_REPEAT, 1),
                      gap_s=_number(data, "gap_s", 0, MAX_GAP_S, 0, whole=False), chime=chime)
 
@@ -176,26 +187,28 @@ def _start(value, now: datetime) -> tuple[datetime, bool]:
     if value == "now":  # for checking; the start is chosen again once the audio is ready (broadcasts._save)
         return now + planning.now_lead(now), True
     if not isinstance(value, str):
-        raise invalid("start_at", 'start_at must be an RFC 3339 time or "now"')
+        raise invalid("start_at", NO_START)
     try:
         return clock.parse_local(value.replace("\x00", "?")), False
     except ValueError:
-        raise invalid("start_at", f"start_at {value!r} is not an RFC 3339 time") from None
+        raise invalid("start_at", NO_START if not value.strip() else _(
+            "“%(value)s” không phải một thời điểm; hãy ghi ngày giờ như 2027-01-05T05:30.", value=value[:40])) from None
 
 
 def _schedule(data: dict, now: datetime) -> tuple[Schedule, bool]:
     start_at, immediate = _start(data.get("start_at"), now)
     rule = data.get("rrule") or None
     if rule is not None and (not isinstance(rule, str) or "\x00" in rule or len(rule) > 500):
-        raise invalid("rrule", "rrule must be a rule such as FREQ=DAILY;BYHOUR=5;BYMINUTE=30")
+        raise invalid("rrule", _("Quy tắc lặp lại phải là một dòng như FREQ=DAILY;BYHOUR=5;BYMINUTE=30."))
     until = None
     if data.get("until") is not None:
         try:
             until = clock.parse_local(str(data["until"]).replace("\x00", "?"))
         except ValueError:
-            raise invalid("until", "until is not an RFC 3339 time") from None
+            raise invalid("until", _("Ngày kết thúc (until) không phải một thời điểm; ví dụ "
+                                     "2027-06-30T23:59.")) from None
         if until < start_at:
-            raise invalid("until", "until is before start_at")
+            raise invalid("until", _("Ngày kết thúc ở trước ngày bắt đầu."))
     times = parse_times(data.get("times"))
     return Schedule(start_at, rule, until, parse_exdates(data.get("exdates")), times), immediate
 
@@ -205,7 +218,7 @@ def _override(data: dict) -> str | None:
     if reason is None:
         return None
     if not isinstance(reason, str) or not 3 <= len(reason.strip()) <= 500 or "\x00" in reason:
-        raise invalid("override_reason", "override_reason must say in 3–500 characters why the rules are set aside")
+        raise invalid("override_reason", _("Lý do bỏ qua quy định phải dài từ 3 đến 500 ký tự."))
     return reason.strip()
 
 
@@ -221,7 +234,7 @@ def estimated_ms(programme: Programme, chime_ms: int) -> int:
 def read(data, now: datetime, *, chime_ms: int, editing: Broadcast | None = None) -> Proposal:
     """Read a request body (for an edit: laid over the broadcast's current values), or raise ValidationFailed."""
     if not isinstance(data, dict):
-        raise ValidationFailed("the body must be a JSON object")
+        raise ValidationFailed(_("Nội dung yêu cầu phải là một đối tượng JSON."))
     if editing is not None:
         current = current_values(editing)
         if "audio_id" in data and "items" not in data:
@@ -229,24 +242,27 @@ def read(data, now: datetime, *, chime_ms: int, editing: Broadcast | None = None
         data = {**current, **{k: v for k, v in data.items() if k in EDITABLE or k == "override_reason"}}
     title = data.get("title")
     if not isinstance(title, str) or not 1 <= len(title.strip()) <= 200 or "\x00" in title:
-        raise invalid("title", "title must be 1–200 characters")
+        raise invalid("title", _("Tiêu đề phải dài từ 1 đến 200 ký tự."))
     try:
         priority = Priority(data.get("priority", Priority.NORMAL.value))
     except ValueError:
-        raise invalid("priority", "priority must be normal, priority or emergency") from None
+        raise invalid("priority", _("Mức ưu tiên phải là normal (thông thường), priority (ưu tiên) hoặc emergency "
+                                    "(khẩn cấp).")) from None
     programme = _programme(data)
     duration_ms = estimated_ms(programme, chime_ms)
     if programme.composed and duration_ms > current_app.config["COMPOSE_MAX_SECONDS"] * 1000:
-        raise invalid("items", f"the programme would last {duration_ms // 60000} min; at most "
-                               f"{current_app.config['COMPOSE_MAX_SECONDS'] / 60:.0f} min can be composed")
+        raise invalid("items", _("Chương trình sẽ dài %(n)s phút; chỉ ghép được tối đa %(limit)s phút. Hãy bớt số "
+                                 "lần lặp hoặc số bản ghi.", n=duration_ms // 60000,
+                                 limit=f"{current_app.config['COMPOSE_MAX_SECONDS'] / 60:.0f}"))
     clusters = resolve_targets(data.get("targets"))
     schedule, immediate = _schedule(data, now)
     # An edit may keep a start in the past (the anchor of a rule already running), not move one there.
     kept = editing is not None and abs(schedule.start_at - editing.start_at) < timedelta(seconds=1)
     if not immediate and schedule.start_at < now and not kept:
-        raise invalid("start_at", 'start_at is in the past; choose a later time or "now"')
+        raise invalid("start_at", _("Giờ phát đã qua; hãy chọn giờ muộn hơn hoặc phát ngay."))
     if not schedule.next(now, 1):
-        raise invalid("rrule", "this schedule has no occurrence from now on")
+        raise invalid("rrule", _("Lịch này không còn lượt phát nào từ bây giờ; hãy xem lại ngày kết thúc và quy tắc "
+                                 "lặp lại."))
     return Proposal(title=title.strip(), priority=priority, programme=programme, targets=data["targets"],
                     clusters=tuple(clusters), named_wards=named_wards(data["targets"]), schedule=schedule,
                     immediate=immediate, duration_ms=duration_ms, override_reason=_override(data))

@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
 from pa_controller import clock
@@ -36,7 +37,7 @@ def parse_type(value) -> CommandType:
     """Return the remote command type a request names."""
     names = ", ".join(t.value for t in PARAMS)
     if not isinstance(value, str) or value not in {t.value for t in PARAMS}:
-        raise _invalid("type", f"type must be one of {names}")
+        raise _invalid("type", _("type phải là một trong %(names)s.", names=names))
     return CommandType(value)
 
 
@@ -44,50 +45,53 @@ def parse_params(ctype: CommandType, body: dict) -> dict:
     """Return the type's own fields from a request, in range; a field another type takes is refused."""
     spec = PARAMS[ctype]
     if stray := sorted(set(body) - REQUEST_KEYS - set(spec)):
-        raise _invalid(stray[0], f"{ctype.value} does not take {', '.join(stray)}; it takes "
-                                 f"{', '.join(spec) or 'no parameters'}")
+        raise _invalid(stray[0], _("Lệnh %(type)s không nhận %(stray)s; nó nhận %(takes)s.", type=ctype.value,
+                                   stray=", ".join(stray), takes=", ".join(spec) or _("không tham số nào")))
     params = {}
     for name, (low, high, default) in spec.items():
         value = body.get(name, default)
         if value is None:
-            raise _invalid(name, f"{ctype.value} needs {name}, a whole number from {low} to {high}")
+            raise _invalid(name, _("Lệnh %(type)s cần %(name)s, một số nguyên từ %(low)s đến %(high)s.",
+                                   type=ctype.value, name=name, low=low, high=high))
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise _invalid(name, f"{name} must be a whole number from {low} to {high}")
+            raise _invalid(name, _("%(name)s phải là số nguyên từ %(low)s đến %(high)s.", name=name, low=low,
+                                   high=high))
         params[name] = value
     return params
 
 
 def _named_clusters(ids) -> list[Cluster]:
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
-        raise _invalid("clusters", "clusters must be a non-empty list of cluster ids")
+        raise _invalid("clusters", _("clusters phải là một danh sách mã cụm loa, không rỗng."))
     if len(ids) > MAX_CLUSTERS:
-        raise _invalid("clusters", f"at most {MAX_CLUSTERS} clusters at once; send a ward instead, or split")
+        raise _invalid("clusters", _("Nhiều nhất %(n)s cụm loa một lần; hãy gửi theo phường, hoặc chia nhỏ.",
+                                     n=MAX_CLUSTERS))
     wanted = list(dict.fromkeys(ids))
     plausible = [i for i in wanted if CID_PATTERN.match(i)]  # and free of NUL, which PostgreSQL cannot compare
     found = {c.id: c for c in db.session.scalars(select(Cluster).where(Cluster.id.in_(plausible)))}
     if unknown := [i for i in wanted if i not in found]:
-        raise _invalid("clusters", f"unknown clusters: {', '.join(unknown[:10])}")
+        raise _invalid("clusters", _("Không có cụm loa mang mã: %(ids)s.", ids=", ".join(unknown[:10])))
     if retired := [i for i in wanted if found[i].retired]:
-        raise Conflict(f"out of service (retired), cannot take commands: {', '.join(retired[:10])}",
+        raise Conflict(_("Cụm loa đã ngừng sử dụng, không nhận lệnh: %(ids)s.", ids=", ".join(retired[:10])),
                        fields={"clusters": "retired"}, code="retired")
     return [found[i] for i in wanted]
 
 
 def _ward_clusters(ward_id) -> list[Cluster]:
     if not isinstance(ward_id, str) or not fleet.WARD_ID.match(ward_id) or db.session.get(Ward, ward_id) is None:
-        raise _invalid("ward", f"ward {ward_id!r} does not exist (GET /api/v1/wards)")
+        raise _invalid("ward", _("Không có phường mang mã %(id)s (GET /api/v1/wards).", id=ward_id))
     clusters = fleet.active_clusters([ward_id])
     if not clusters:
-        raise _invalid("ward", f"ward {ward_id} has no cluster in service")
+        raise _invalid("ward", _("Phường này không còn cụm loa nào đang hoạt động."))
     if len(clusters) > MAX_CLUSTERS:
-        raise _invalid("ward", f"ward {ward_id} has more than {MAX_CLUSTERS} clusters; name clusters instead")
+        raise _invalid("ward", _("Phường có hơn %(n)s cụm loa; hãy chọn từng cụm.", n=MAX_CLUSTERS))
     return clusters
 
 
 def select_clusters(clusters=None, ward=None) -> list[Cluster]:
     """Return the clusters in service a request names: a list of ids, or a whole ward."""
     if (clusters is None) == (ward is None):
-        raise _invalid("clusters", 'name either "clusters": [ids] or "ward": id, not both and not neither')
+        raise _invalid("clusters", _('Hãy chọn hoặc "clusters": [mã], hoặc "ward": mã phường; một trong hai.'))
     return _named_clusters(clusters) if clusters is not None else _ward_clusters(ward)
 
 
@@ -140,7 +144,7 @@ def amp_ok(command: FleetCommand) -> bool | None:
 def list_commands(user: User, cluster_id: str | None = None, limit: int = 100) -> list[FleetCommand]:
     """Return the commands of the clusters a user may see, newest first."""
     if not 1 <= limit <= MAX_LIST:
-        raise _invalid("limit", f"limit must be from 1 to {MAX_LIST}")
+        raise _invalid("limit", _("limit phải từ 1 đến %(n)s.", n=MAX_LIST))
     query = select(FleetCommand).order_by(FleetCommand.issued_at.desc(), FleetCommand.id.desc()).limit(limit)
     if cluster_id is not None:
         query = query.where(FleetCommand.cluster_id == fleet.get_cluster(user, cluster_id).id)
@@ -153,6 +157,6 @@ def get_command(user: User, command_id: int) -> FleetCommand:
     """Return one command of a cluster the user may see."""
     command = db.session.get(FleetCommand, command_id) if 1 <= command_id <= MAX_ID else None
     if command is None:
-        raise NotFound(f"command {command_id} does not exist")
+        raise NotFound(_("Không có lệnh số %(id)s.", id=command_id))
     access.require_wards(user, {db.session.get(Cluster, command.cluster_id).ward_id})
     return command

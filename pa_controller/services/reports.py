@@ -3,6 +3,7 @@
 from collections import Counter
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
 from pa_controller.domain import DeliveryState, RunState
@@ -36,7 +37,7 @@ class RunReport:
 def _find_run(run_id: int) -> Run:
     run = db.session.get(Run, run_id) if 1 <= run_id <= MAX_ID else None
     if run is None:
-        raise NotFound(f"run {run_id} does not exist")
+        raise NotFound(_("Không có lượt phát số %(id)s.", id=run_id))
     return run
 
 

@@ -2,6 +2,8 @@
 
 from datetime import timedelta
 
+from flask_babel import lazy_gettext as _
+
 from pa_controller import clock
 from pa_controller.domain import CommandType, Role
 from pa_controller.errors import ValidationFailed
@@ -17,7 +19,7 @@ def stop_all(user: User, reason) -> StopOrder:
     """Queue a `stop` to every cluster in service and record who asked and why."""
     access.require_role(user, Role.ADMIN)
     if not isinstance(reason, str) or not 1 <= len(reason.strip()) <= 500 or "\x00" in reason:
-        raise ValidationFailed("say why everything must stop (1–500 characters)", fields={"reason": "invalid"})
+        raise ValidationFailed(_("Hãy ghi lý do phải dừng tất cả (1–500 ký tự)."), fields={"reason": "invalid"})
     now = clock.now()
     expires_at = now + STOP_TTL
     rows = [

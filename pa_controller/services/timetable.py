@@ -9,6 +9,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
 from pa_controller.domain import Priority, RunState
@@ -19,6 +20,7 @@ from pa_controller.recurrence import Schedule
 from pa_controller.services.proposals import resolve_targets
 
 MAX_REPORTED = 20
+OWN_RUNS = _("(các lượt của chính bản tin này)")
 
 
 @dataclass(frozen=True, order=True)
@@ -85,7 +87,7 @@ def conflicts(priority: Priority, cluster_ids: frozenset[str], ours: list[Slot],
     """Return the collisions of a proposed broadcast with stored ones of the same priority, first ones first."""
     if priority is Priority.EMERGENCY:
         return []
-    found = [{"broadcast_id": None, "title": "(its own runs)", "start_at": a.start, "end_at": a.end,
+    found = [{"broadcast_id": None, "title": OWN_RUNS, "start_at": a.start, "end_at": a.end,
               "proposed_start_at": b.start, "proposed_end_at": b.end, "clusters": [], "cluster_count": len(cluster_ids)}
              for a, b in zip(ours, ours[1:], strict=False) if b.start < a.end]
     for booking in others:

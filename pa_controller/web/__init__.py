@@ -1,14 +1,18 @@
 """HTML and JSON blueprints: thin layers that parse, call a service, render."""
 
-from flask import Flask, abort, request, session
+from flask import Flask, has_request_context, request, session
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _
 
+from pa_controller.errors import ServiceError
 from pa_controller.extensions import csrf, db, login_manager
 from pa_controller.models import User
 
 
 def select_locale() -> str:
     """Vietnamese first; English when chosen, or when the browser prefers it and nothing was chosen."""
+    if not has_request_context():  # a command, the worker: Vietnamese
+        return "vi"
     return session.get("lang") or request.accept_languages.best_match(["vi", "en"]) or "vi"
 
 
@@ -21,6 +25,8 @@ def register_web(app: Flask, babel) -> None:
     babel.init_app(app, locale_selector=select_locale, default_timezone=app.config["DISPLAY_TIMEZONE"])
     app.jinja_env.globals["get_locale"] = get_locale
     login_manager.login_view = "pages.login"
+    login_manager.login_message = _("Hãy đăng nhập để xem trang này.")
+    login_manager.localize_callback = str  # flashed into the session: a plain string
     login_manager.user_loader(lambda user_id: db.session.get(User, int(user_id)))
     for blueprint in (api.bp, api_fleet.bp, api_incidents.bp):
         app.register_blueprint(blueprint)
@@ -43,7 +49,7 @@ def _refuse_nul():
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         values += request.form.values()
     if any("\x00" in value for value in values):
-        abort(400, description="the request contains a NUL character")
+        raise ServiceError(_("Yêu cầu có ký tự NUL; LoaNet không lưu được ký tự này."))
 
 
 def _security_headers(response):

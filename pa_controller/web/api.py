@@ -21,11 +21,11 @@ def authenticated(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
+        scheme, _sep, token = header.partition(" ")
         user = people.user_for_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
         if user is None:
             response, status = json_error(401, "unauthorized",
-                                          "send a valid API token as 'Authorization: Bearer <token>'")
+                                          _("Hãy gửi một mã API hợp lệ: 'Authorization: Bearer <mã>'."))
             response.headers["WWW-Authenticate"] = "Bearer"
             return response, status
         g.user = user
@@ -40,7 +40,7 @@ def json_body() -> dict:
     except RecursionError:
         body = None
     if not isinstance(body, dict):
-        raise ValidationFailed("the body must be a JSON object (Content-Type: application/json)")
+        raise ValidationFailed(_("Nội dung yêu cầu phải là một đối tượng JSON (Content-Type: application/json)."))
     return body
 
 
@@ -49,7 +49,7 @@ def int_arg(name: str) -> int | None:
     if value is None:
         return None
     if not (value.isascii() and value.isdigit() and len(value) <= 10):
-        raise ValidationFailed(f"query parameter {name} must be a whole number", fields={name: "invalid"})
+        raise ValidationFailed(_("Tham số %(name)s phải là một số nguyên.", name=name), fields={name: "invalid"})
     return int(value)
 
 
@@ -92,7 +92,7 @@ def cluster(cid: str):
 def upload_audio():
     upload = request.files.get("file")
     if upload is None:
-        raise ValidationFailed("send the audio as multipart form field 'file'", fields={"file": "missing"})
+        raise ValidationFailed(_("Hãy gửi tệp âm thanh trong trường 'file' (multipart)."), fields={"file": "missing"})
     clip = media.ingest(g.user, upload.stream, upload.filename, request.form.get("title", ""))
     return jsonify(shapes.audio(clip)), 201
 
@@ -103,7 +103,7 @@ def list_audio():
     """The library, newest first: `?composed=false` the recordings, `?composed=true` the composed programmes."""
     flag = request.args.get("composed")
     if flag not in (None, "true", "false"):
-        raise ValidationFailed(_("composed phải là true hoặc false"), fields={"composed": "invalid"})
+        raise ValidationFailed(_("composed phải là true hoặc false."), fields={"composed": "invalid"})
     return jsonify([shapes.audio(a) for a in media.library(composed=None if flag is None else flag == "true")])
 
 
@@ -147,7 +147,8 @@ def cancel_broadcast(broadcast_id: int):
 def list_runs():
     state = request.args.get("state")
     if state is not None and state not in {s.value for s in RunState}:
-        raise ValidationFailed(f"state must be one of {', '.join(RunState)}", fields={"state": "invalid"})
+        raise ValidationFailed(_("state phải là một trong %(states)s.", states=", ".join(RunState)),
+                               fields={"state": "invalid"})
     runs = reports.list_runs(g.user, int_arg("broadcast_id"), state=RunState(state) if state else None)
     return jsonify([shapes.run(r) for r in runs])
 

@@ -1,6 +1,7 @@
 """The JSON API v1 for technicians and administrators: remote commands, and managing the fleet."""
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask_babel import lazy_gettext as _
 
 from pa_controller import clock
 from pa_controller.errors import ValidationFailed
@@ -81,12 +82,12 @@ def _uploaded_csv() -> bytes:
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
-            raise ValidationFailed("send the CSV as multipart form field 'file'", fields={"file": "missing"})
+            raise ValidationFailed(_("Hãy gửi tệp CSV trong trường 'file' (multipart)."), fields={"file": "missing"})
         return upload.stream.read(limit)
     if request.mimetype in CSV_TYPES:
         return request.stream.read(limit)
-    raise ValidationFailed("send the CSV as multipart form field 'file' or as a body with Content-Type text/csv",
-                           fields={"file": "missing"})
+    raise ValidationFailed(_("Hãy gửi tệp CSV trong trường 'file' (multipart), hoặc làm nội dung với "
+                             "Content-Type text/csv."), fields={"file": "missing"})
 
 
 @bp.post("/clusters/import")

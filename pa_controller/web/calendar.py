@@ -5,11 +5,13 @@ Phone calendars subscribe to a URL and cannot log in, so besides a session or a 
 user may still see that ward.
 """
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, current_app, request
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from pa_controller import clock
+from pa_controller.errors import Unauthorized
 from pa_controller.extensions import db
 from pa_controller.models import User
 from pa_controller.services import people, programme_calendar
@@ -30,7 +32,7 @@ def feed_key(user: User, ward_id: str) -> str:
 def _reader(ward_id: str) -> User:
     if current_user.is_authenticated:
         return current_user
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and (user := people.user_for_token(token.strip())):
         return user
     try:
@@ -39,7 +41,7 @@ def _reader(ward_id: str) -> User:
         claim = None
     user = db.session.get(User, claim["u"]) if isinstance(claim, dict) and claim.get("w") == ward_id else None
     if user is None or not user.is_active:
-        abort(401, description="log in, send an API token, or use the calendar link shown on the dashboard")
+        raise Unauthorized(_l("Hãy đăng nhập, gửi mã API, hoặc dùng đường dẫn lịch riêng trên trang tổng quan."))
     return user
 
 

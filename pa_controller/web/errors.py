@@ -1,15 +1,28 @@
 """One place that turns errors into answers: the API's JSON shape under /api/, pages elsewhere."""
 
 from flask import current_app, jsonify, render_template, request
+from flask_babel import lazy_gettext as _
 from werkzeug.exceptions import HTTPException
 
 from pa_controller.errors import ServiceError
 from pa_controller.web.formatting import jsonable
 
+HTTP_MESSAGES = {  # what a person reads for the HTTP errors Flask raises itself
+    400: _("Yêu cầu không hợp lệ."),
+    401: _("Hãy đăng nhập, hoặc gửi mã API (Authorization: Bearer …)."),
+    403: _("Bạn không có quyền làm việc này."),
+    404: _("Không tìm thấy trang hay mục này. Hãy kiểm tra lại đường dẫn."),
+    405: _("Trang này không nhận kiểu yêu cầu đó."),
+    413: _("Tệp gửi lên quá lớn."),
+    429: _("Quá nhiều yêu cầu; hãy chờ một chút rồi thử lại."),
+}
+INTERNAL = _("Có lỗi phía máy chủ; lỗi đã được ghi lại, hãy thử lại.")
 
-def json_error(status: int, code: str, message: str, fields: dict | None = None, extra: dict | None = None):
+
+def json_error(status: int, code: str, message, fields: dict | None = None, extra: dict | None = None):
     """Return the API's error answer (API.md, Conventions), with any details the error carries."""
-    return jsonify({"error": {"code": code, "message": message, "fields": fields or {}, **(extra or {})}}), status
+    fields = {name: str(value) for name, value in (fields or {}).items()}
+    return jsonify({"error": {"code": code, "message": str(message), "fields": fields, **(extra or {})}}), status
 
 
 def _wants_json() -> bool:
@@ -23,9 +36,13 @@ def _service_error(exc: ServiceError):
 
 
 def _http_error(exc: HTTPException):
+    status = exc.code or 400
+    if status < 400:  # a routing redirect (a missing trailing slash) is not an error
+        return exc
+    message = HTTP_MESSAGES.get(status, exc.name)  # Werkzeug's own descriptions are English
     if _wants_json():
-        return json_error(exc.code or 400, exc.name.lower().replace(" ", "_"), exc.description or exc.name)
-    return exc
+        return json_error(status, exc.name.lower().replace(" ", "_"), message)
+    return render_template("error.html", message=message), status
 
 
 def _unexpected_error(exc: Exception):
@@ -34,8 +51,8 @@ def _unexpected_error(exc: Exception):
         return _http_error(exc)
     current_app.logger.exception("unexpected error on %s %s", request.method, request.path)
     if _wants_json():
-        return json_error(500, "internal", "something went wrong on our side; it has been logged, try again")
-    return exc
+        return json_error(500, "internal", INTERNAL)
+    return render_template("error.html", message=INTERNAL), 500
 
 
 def register_errors(app) -> None:

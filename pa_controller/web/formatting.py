@@ -2,6 +2,8 @@
 
 from datetime import datetime
 
+from flask_babel.speaklater import LazyString
+
 from pa_controller.clock import LOCAL_ZONE
 from pa_controller.messaging.protocol import format_time
 
@@ -19,6 +21,8 @@ def jsonable(value):
     """Return a value with every time in it rendered for the API, ready for jsonify."""
     if isinstance(value, datetime):
         return utc(value)
+    if isinstance(value, LazyString):  # a message, rendered in the request's language
+        return str(value)
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

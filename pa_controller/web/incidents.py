@@ -24,7 +24,7 @@ def handle(incident_id: int, action: str):
     try:
         (alerts.acknowledge if action == "ack" else alerts.close)(current_user, incident_id)
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash(str(exc.message), "error")
     else:
         flash(_("Đã ghi nhận.") if action == "ack" else _("Đã đóng sự cố."), "ok")
     return redirect(url_for("incidents.incidents"))

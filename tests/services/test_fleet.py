@@ -42,15 +42,15 @@ def test_a_bad_file_names_each_bad_row_and_imports_nothing(app):
     with pytest.raises(fleet.FleetImportError) as caught:
         fleet.import_csv(text)
     errors = "\n".join(caught.value.errors)
-    assert "row 3: id 'OM/BAD'" in errors
-    assert "row 4: lat 'north'" in errors
-    assert "row 5: speakers '0'" in errors
+    assert "dòng 3: id “OM/BAD”" in errors
+    assert "dòng 4: lat “north”" in errors
+    assert "dòng 5: speakers “0”" in errors
     assert db.session.scalar(select(func.count()).select_from(Cluster)) == 0
 
 
 @pytest.mark.parametrize(("row", "error"), [
-    ("om-tho-001,Cụm 1,thoi-hoa,Thới Hòa,10.1,105.6,4", "row 2: speakers '4' must be a whole number from 1 to 3"),
-    ("om-tho-001,Cụm 1,thoi-hoa,Thới Hòa,105.6,10.1,2", "row 2: lat '105.6' is not a number between 8.0 and 23.5"),
+    ("om-tho-001,Cụm 1,thoi-hoa,Thới Hòa,10.1,105.6,4", "dòng 2: speakers “4” phải là số nguyên từ 1 đến 3"),
+    ("om-tho-001,Cụm 1,thoi-hoa,Thới Hòa,105.6,10.1,2", "dòng 2: lat “105.6” không phải số trong khoảng 8.0 đến 23.5"),
 ])
 def test_the_import_holds_a_cluster_to_what_the_api_accepts(app, row, error):
     with pytest.raises(fleet.FleetImportError) as caught:
@@ -62,9 +62,9 @@ HEADER = ",".join(fleet.COLUMNS)
 
 
 @pytest.mark.parametrize(("text", "error"), [
-    (f"{HEADER}\nom-tho-001,Cụm\0 1,thoi-hoa,Thới Hòa,10.1,105.6,2\n", "row 2: name 'Cụm\\x00 1' holds a control"),
-    (f'{HEADER}\n"om-tho-001,Cụm 1', "row 2: not readable as CSV"),
-    (f'{HEADER}\nom-tho-001,"Cụm" 1,thoi-hoa,Thới Hòa,10.1,105.6,2\n', "row 2: not readable as CSV"),
+    (f"{HEADER}\nom-tho-001,Cụm\0 1,thoi-hoa,Thới Hòa,10.1,105.6,2\n", "dòng 2: name có ký tự điều khiển"),
+    (f'{HEADER}\n"om-tho-001,Cụm 1', "dòng 2: không đọc được dạng CSV"),
+    (f'{HEADER}\nom-tho-001,"Cụm" 1,thoi-hoa,Thới Hòa,10.1,105.6,2\n', "dòng 2: không đọc được dạng CSV"),
 ])
 def test_a_file_that_is_not_clean_csv_is_refused_with_its_row_and_imports_nothing(app, text, error):
     with pytest.raises(fleet.FleetImportError) as caught:
@@ -74,9 +74,9 @@ def test_a_file_that_is_not_clean_csv_is_refused_with_its_row_and_imports_nothin
 
 
 def test_a_file_without_the_expected_columns_is_refused(app):
-    with pytest.raises(fleet.FleetImportError, match="nothing was imported") as caught:
+    with pytest.raises(fleet.FleetImportError, match="chưa nhập gì cả") as caught:
         fleet.import_csv("cluster,where\nx,y\n")
-    assert "missing column" in caught.value.errors[0]
+    assert "thiếu cột" in caught.value.errors[0]
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from pa_controller.domain import ClusterStatus, Role
+from pa_controller.errors import Forbidden
 from pa_controller.extensions import db
 from pa_controller.messaging.protocol import format_time
 from pa_controller.models import Cluster, ClusterState, Incident, MaintenanceWindow, Outage
@@ -229,7 +230,7 @@ def test_maintenance_windows_are_checked_before_they_are_stored(watch, client, t
 
 def test_an_officer_is_not_a_watcher(seeded):
     officer = create_user("o2", PASSWORD, Role.OFFICER, "thoi-hoa")
-    with pytest.raises(Exception, match="role"):
+    with pytest.raises(Forbidden, match="kỹ thuật viên"):
         alerts.add_maintenance(officer, {})
 
 

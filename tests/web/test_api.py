@@ -75,7 +75,7 @@ def test_an_officer_cannot_target_another_ward(client, officer_auth):
     request = broadcast_request(clip.id, targets={"wards": ["thoi-hoa", "long-hung"]})
     response = client.post("/api/v1/broadcasts", headers=officer_auth, json=request)
     assert response.status_code == 403
-    assert "long-hung" in response.get_json()["error"]["message"]
+    assert "Long Hưng" in response.get_json()["error"]["message"], "wards by name"
     assert count(Broadcast) == 0
 
 

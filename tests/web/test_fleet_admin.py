@@ -188,8 +188,8 @@ def test_a_bad_import_reports_every_bad_row_by_number_and_imports_nothing(client
     answer = client.post("/api/v1/clusters/import", headers={**admin_auth, "Content-Type": "text/csv"}, data=text)
     assert answer.status_code == 422
     error = answer.get_json()["error"]
-    assert error["code"] == "fleet_invalid" and "nothing was imported" in error["message"]
-    assert [e.split(":")[0] for e in error["errors"]] == ["row 3", "row 4", "row 5"]
+    assert error["code"] == "fleet_invalid" and "chưa nhập gì cả" in error["message"]
+    assert [e.split(":")[0] for e in error["errors"]] == ["dòng 3", "dòng 4", "dòng 5"]
     assert snapshot() == before
 
 

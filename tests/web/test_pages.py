@@ -64,7 +64,7 @@ def test_the_form_shows_why_a_broadcast_was_refused(client, officer_auth):
     response = client.post("/broadcasts/new", data={"title": "Họp", "audio_id": clip.id, "wards": ["thoi-hoa"],
                                                      "start_at": "2020-01-01T05:30"})
     assert response.status_code == 422
-    assert "start_at is in the past" in response.get_data(as_text=True)
+    assert "Giờ phát đã qua; hãy chọn giờ muộn hơn hoặc phát ngay." in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Broadcast)) == 0
 
 
