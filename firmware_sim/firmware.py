@@ -281,6 +281,7 @@ class Firmware:
 
     def _set_volume(self, command: dict) -> None:
         self.volume = command["volume"]
+        self.outbox.event(command["id"], EventState.DONE, None, {"volume": self.volume})
 
     def _test_tone(self, command: dict) -> None:
         self.player.tone(command["id"], command["duration_ms"])

@@ -4,7 +4,7 @@ import logging
 
 from pa_controller import clock
 from pa_controller.extensions import db
-from pa_controller.services import alerts, dispatch, fleet_watch, planning, telemetry
+from pa_controller.services import alerts, dispatch, fleet_watch, planning, remote, telemetry
 
 log = logging.getLogger(__name__)
 _worker = None  # the running Worker, set by Worker.start in the one scheduler process
@@ -36,6 +36,7 @@ def watch() -> None:
         try:
             now = clock.now()
             fleet_watch.sweep(now)
+            remote.confirm_volumes(now)
             alerts.notify(now)
         except Exception:
             db.session.rollback()

@@ -10,7 +10,7 @@ from pa_controller.domain import CommandType, DeliveryState, Role
 from pa_controller.errors import Conflict, NotFound, ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.messaging.protocol import CID_PATTERN
-from pa_controller.models import Cluster, FleetCommand, User, Ward
+from pa_controller.models import Cluster, ClusterState, FleetCommand, User, Ward
 from pa_controller.services import access, commands, fleet
 from pa_controller.services.proposals import MAX_ID
 
@@ -122,6 +122,26 @@ def send_request(user: User, body: dict) -> list[FleetCommand]:
     ctype = parse_type(body.get("type"))
     params = parse_params(ctype, body)
     return send(user, select_clusters(body.get("clusters"), body.get("ward")), ctype, params)
+
+
+def confirm_volumes(now: datetime) -> int:
+    """Mark done each set_volume a cluster acknowledged whose heartbeat now shows the volume asked for.
+
+    The protocol asks nothing after `received` for a volume change; a heartbeat proves it took effect.
+    """
+    query = (select(FleetCommand, ClusterState.volume)
+             .join(ClusterState, ClusterState.cluster_id == FleetCommand.cluster_id)
+             .where(FleetCommand.type == CommandType.SET_VOLUME, FleetCommand.state == DeliveryState.RECEIVED,
+                    FleetCommand.issued_at > now - COMMAND_TTL, ClusterState.heartbeat_at > FleetCommand.issued_at))
+    waiting = list(db.session.execute(query).tuples())
+    confirmed = 0
+    for command, volume in waiting:
+        if volume == (command.params or {}).get("volume"):
+            command.state, command.at = DeliveryState.DONE, now
+            command.detail = {**(command.detail or {}), "confirmed_by": "heartbeat"}
+            confirmed += 1
+    db.session.commit()
+    return confirmed
 
 
 def effective_state(command: FleetCommand, now: datetime) -> DeliveryState:

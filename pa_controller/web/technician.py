@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from babel.numbers import get_decimal_symbol, get_minus_sign_symbol
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,8 +16,9 @@ from markupsafe import Markup
 
 from pa_controller import clock
 from pa_controller.clock import LOCAL_ZONE
-from pa_controller.domain import ClusterStatus
-from pa_controller.services import access, fleet, fleet_health
+from pa_controller.domain import ClusterStatus, CommandType
+from pa_controller.errors import ServiceError
+from pa_controller.services import access, fleet, fleet_health, remote
 from pa_controller.web.labels import label
 
 bp = Blueprint("technician", __name__, url_prefix="/fleet")
@@ -106,8 +107,32 @@ def cluster(cid: str):
         "temp_day": line_chart(health.day, day_start, now, ("temp_avg", "temp_max"), fleet_health.TELEMETRY_STEP),
         "temp_week": line_chart(health.week, week_start, now, ("temp_avg", "temp_max"), timedelta(hours=1)),
     }
+    commands = remote.list_commands(current_user, cid, limit=10)
     return render_template("fleet_cluster.html", cluster=found, state=found.state, health=health, charts=charts,
-                           now=now)
+                           now=now, commands=commands, command_state=remote.effective_state,
+                           may_command=current_user.role.tends_fleet)
+
+
+@bp.post("/clusters/<cid>/commands")
+@login_required
+def send_command(cid: str):
+    """A technician's buttons on the cluster page: test tone, volume, reboot."""
+    body = {"type": request.form.get("type", ""), "clusters": [cid]}
+    if body["type"] == CommandType.SET_VOLUME.value:
+        volume = request.form.get("volume", "").strip()
+        body["volume"] = int(volume) if volume.isascii() and volume.isdigit() and len(volume) <= 3 else volume
+    try:
+        [sent] = remote.send_request(current_user, body)
+    except ServiceError as exc:
+        flash(str(exc.message), "error")
+    else:
+        if sent.type is CommandType.SET_VOLUME:
+            flash(_("Đã gửi lệnh đặt âm lượng %(volume)s.", volume=sent.params["volume"]), "ok")
+        elif sent.type is CommandType.TEST_TONE:
+            flash(_("Đã gửi lệnh phát âm thử; kết quả hiện bên dưới khi cụm loa trả lời."), "ok")
+        else:
+            flash(_("Đã gửi lệnh khởi động lại."), "ok")
+    return redirect(url_for("technician.cluster", cid=cid))
 
 
 @bp.get("/map")

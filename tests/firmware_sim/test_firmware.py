@@ -333,9 +333,9 @@ def test_stop_with_max_priority_spares_higher_runs(rig):
     assert rig.states(normal["id"])[-1] == "cancelled"
 
 
-def test_set_volume_changes_the_volume_the_heartbeat_reports(rig):
+def test_set_volume_changes_the_volume_the_heartbeat_reports_and_ends_done(rig):
     command = rig.command("set_volume", volume=35)
-    assert rig.states(command["id"]) == ["received"]
+    assert rig.states(command["id"]) == ["received", "done"]
     assert rig.firmware.heartbeat()["volume"] == 35
 
 

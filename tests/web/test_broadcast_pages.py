@@ -152,3 +152,9 @@ def test_an_unknown_page_is_a_vietnamese_page_with_a_way_back(client, officer_au
     missing = client.get("/broadcasts/999999")
     text = missing.get_data(as_text=True)
     assert missing.status_code == 404 and "Not Found" not in text and "Về trang tổng quan" in text
+
+
+def test_a_missed_run_and_a_silent_cluster_read_differently(seeded):
+    from pa_controller.web.labels import label
+
+    assert (label(RunState.MISSED), label(DeliveryState.MISSED)) == ("Bị lỡ", "Không phản hồi")

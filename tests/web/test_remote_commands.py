@@ -204,3 +204,41 @@ def test_the_commands_api_needs_a_token(client):
 def test_commands_are_in_the_openapi_document(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert {"post", "get"} <= set(paths["/commands"]) and "get" in paths["/commands/{id}"]
+
+
+def test_the_technician_has_test_tone_volume_and_reboot_on_the_cluster_page(client, technician_auth, officer_auth):
+    from tests.web.test_pages import log_in
+
+    log_in(client, "tech")
+    page = client.get("/fleet/clusters/om-tho-001").get_data(as_text=True)
+    for word in ("Phát âm thử", "Đặt âm lượng", "Khởi động lại"):
+        assert word in page
+    sent = client.post("/fleet/clusters/om-tho-001/commands", data={"type": "set_volume", "volume": "40"},
+                       follow_redirects=True)
+    assert "Đã gửi lệnh đặt âm lượng 40." in sent.get_data(as_text=True)
+    [command] = outbox_commands().values()
+    assert (command["cid"], command["type"], command["volume"]) == ("om-tho-001", "set_volume", 40)
+    refused = client.post("/fleet/clusters/om-tho-001/commands", data={"type": "set_volume", "volume": "400"},
+                          follow_redirects=True)
+    assert "volume phải là số nguyên từ 0 đến 100." in refused.get_data(as_text=True) and count(OutboxMessage) == 1
+    client.post("/logout")
+    log_in(client, "officer-thoi-hoa")
+    assert "Đặt âm lượng" not in client.get("/fleet/clusters/om-tho-001").get_data(as_text=True)
+
+
+def test_a_volume_change_the_cluster_only_acknowledged_is_done_once_its_heartbeat_shows_it(client, technician_auth):
+    from pa_controller import clock
+    from pa_controller.models import ClusterState
+    from pa_controller.services import remote
+
+    [sent] = send(client, technician_auth, type="set_volume", clusters=["om-tho-001"], volume=35).get_json()
+    deliver(client.application, ("om-tho-001", event("om-tho-001", sent["cmd_id"], "received")))
+    state = db.session.get(ClusterState, "om-tho-001")
+    state.volume, state.heartbeat_at = 70, clock.now() + timedelta(seconds=1)  # not applied yet
+    db.session.commit()
+    assert remote.confirm_volumes(clock.now()) == 0
+    state.volume, state.heartbeat_at = 35, clock.now() + timedelta(seconds=2)
+    db.session.commit()
+    assert remote.confirm_volumes(clock.now()) == 1
+    command = db.session.get(FleetCommand, sent["id"])
+    assert command.state is DeliveryState.DONE and command.detail["confirmed_by"] == "heartbeat"
