@@ -92,9 +92,28 @@ def create_token(username: str, name: str):
     click.echo(people.issue_token(user, name))
 
 
+DEMO_USERS = (("canbo-thoihoa", Role.OFFICER, "thoi-hoa"), ("kythuat", Role.TECHNICIAN, None))
+
+
+def _demo_users(path: Path) -> None:
+    """Create an officer of Thới Hòa and a technician once, their passwords in `path` (mode 600)."""
+    made = []
+    for username, role, ward_id in DEMO_USERS:
+        if db.session.scalar(select(User).where(User.username == username)) is None:
+            password = secrets.token_urlsafe(12)
+            people.create_user(username, password, role, ward_id)
+            made.append(f"{username} {role.value} {ward_id or '-'} {password}")
+    if made:
+        path.touch(mode=0o600)
+        with path.open("a") as out:
+            out.write("".join(line + "\n" for line in made))
+        click.echo(f"demo users: {', '.join(u for u, _r, _w in DEMO_USERS)}; passwords in {path}")
+
+
 @pa.command("bootstrap")
 @click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def bootstrap(token_file: Path):
+@click.option("--demo-users", is_flag=True, help="Also create an officer of Thới Hòa and a technician (make run).")
+def bootstrap(token_file: Path, demo_users: bool):
     """Create the first administrator once, and write a fresh API token for it (mode 600)."""
     admin = db.session.scalar(select(User).where(User.role == Role.ADMIN).order_by(User.id))
     password_file = token_file.with_name("admin-password")
@@ -108,6 +127,8 @@ def bootstrap(token_file: Path):
     people.revoke_tokens(admin, "bootstrap")  # one bootstrap token at a time, not one per `make run`
     token_file.write_text(people.issue_token(admin, "bootstrap") + "\n")
     click.echo(f"administrator: {admin.username}; password in {password_file}; API token in {token_file}")
+    if demo_users:
+        _demo_users(token_file.with_name("demo-users"))
 
 
 def register(app: Flask) -> None:
