@@ -72,8 +72,8 @@ def _explain(exc: audio.AudioError):
         case audio.LoudnessUnreachableError():
             return _("Không thể làm bản ghi đủ to mà không méo tiếng: nó chỉ đạt %(reached)s LUFS, cần %(target)s "
                      "LUFS, vì âm thanh chủ yếu là những tiếng lách cách ngắn. Hãy kiểm tra tệp có đúng là bản tin "
-                     "không, nếu không thì thu âm lại.", reached=f"{exc.reached_lufs:.1f}",
-                     target=f"{exc.target_lufs:.0f}")
+                     "không, nếu không thì thu âm lại.", reached=round(exc.reached_lufs, 1),
+                     target=round(exc.target_lufs))
     explained = {
         "empty": _("Tệp rỗng (0 byte). Hãy chọn lại bản ghi và tải lên lần nữa."),
         "not_audio": _("Tệp này không phải bản ghi âm. Hãy tải lên bản ghi dạng %(formats)s.", formats=formats),

@@ -253,7 +253,7 @@ def read(data, now: datetime, *, chime_ms: int, editing: Broadcast | None = None
     if programme.composed and duration_ms > current_app.config["COMPOSE_MAX_SECONDS"] * 1000:
         raise invalid("items", _("Chương trình sẽ dài %(n)s phút; chỉ ghép được tối đa %(limit)s phút. Hãy bớt số "
                                  "lần lặp hoặc số bản ghi.", n=duration_ms // 60000,
-                                 limit=f"{current_app.config['COMPOSE_MAX_SECONDS'] / 60:.0f}"))
+                                 limit=round(current_app.config["COMPOSE_MAX_SECONDS"] / 60)))
     clusters = resolve_targets(data.get("targets"))
     schedule, immediate = _schedule(data, now)
     # An edit may keep a start in the past (the anchor of a rule already running), not move one there.
