@@ -20,7 +20,7 @@ class Outage(db.Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)  # last heard of, or its will arrived
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the controller judged it offline
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    cause: Mapped[str] = mapped_column(String(32))  # "disconnected" (will) or "silent" (no heartbeat)
+    cause: Mapped[str] = mapped_column(String(32))  # an OutageCause
 
 
 class HeartbeatSample(db.Model):
@@ -59,7 +59,7 @@ class Incident(db.Model):
     __table_args__ = (Index("ix_incident_open", "closed_at", "kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))  # cluster_offline, ward_outage, speaker_fault, amplifier_fault
+    kind: Mapped[str] = mapped_column(String(32))  # an IncidentKind
     cluster_id: Mapped[str | None] = mapped_column(ForeignKey("cluster.id"), index=True)
     ward_id: Mapped[str | None] = mapped_column(ForeignKey("ward.id"), index=True)
     outage_id: Mapped[int | None] = mapped_column(ForeignKey("outage.id"), unique=True)  # a cluster_offline's

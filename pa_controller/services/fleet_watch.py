@@ -14,14 +14,14 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import and_, func, or_, select
 
-from pa_controller.domain import ClusterStatus
+from pa_controller.domain import ClusterStatus, IncidentKind, OutageCause
 from pa_controller.extensions import db
 from pa_controller.models import Cluster, ClusterState, Incident, MaintenanceWindow, Outage
 from pa_controller.services.fleet_health import status_sql
 
 log = logging.getLogger(__name__)
-CLUSTER_OFFLINE, WARD_OUTAGE = "cluster_offline", "ward_outage"
-SPEAKER_FAULT, AMPLIFIER_FAULT = "speaker_fault", "amplifier_fault"
+CLUSTER_OFFLINE, WARD_OUTAGE = IncidentKind.CLUSTER_OFFLINE, IncidentKind.WARD_OUTAGE
+SPEAKER_FAULT, AMPLIFIER_FAULT = IncidentKind.SPEAKER_FAULT, IncidentKind.AMPLIFIER_FAULT
 ONLINE, STALE, OFFLINE = ClusterStatus.ONLINE.value, ClusterStatus.STALE.value, ClusterStatus.OFFLINE.value
 
 
@@ -50,7 +50,7 @@ def track_outages(status, now: datetime) -> None:
     for cluster_id, online, status_at, heartbeat_at in db.session.execute(newly_down):
         began = status_at if not online else (heartbeat_at or status_at)
         db.session.add(Outage(cluster_id=cluster_id, started_at=began or now, detected_at=now,
-                              cause="silent" if online else "disconnected"))
+                              cause=OutageCause.SILENT if online else OutageCause.DISCONNECTED))
     heard_again = (_in_service().add_columns(Outage, ClusterState.last_seen)
                    .join(Outage, and_(Outage.cluster_id == Cluster.id, Outage.ended_at.is_(None)))
                    .where(status.in_([ONLINE, STALE])))

@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 
-from pa_controller.domain import ClusterStatus, DeliveryState, Priority, RunState
+from pa_controller.domain import ClusterStatus, DeliveryState, IncidentKind, Priority, RunState
 
 LABELS = {
     Priority.NORMAL: _l("Thông thường"),
@@ -35,11 +35,10 @@ LABELS = {
     "session_length": _l("Buổi phát quá dài"),
     "weekday": _l("Ngày trong tuần không được phát"),
     "blackout_date": _l("Ngày cấm phát"),
-    # incidents (services/fleet_watch.py)
-    "cluster_offline": _l("Cụm loa mất kết nối"),
-    "ward_outage": _l("Mất kết nối diện rộng (cả phường)"),
-    "speaker_fault": _l("Hỏng loa"),
-    "amplifier_fault": _l("Hỏng bộ khuếch đại"),
+    IncidentKind.CLUSTER_OFFLINE: _l("Cụm loa mất kết nối"),
+    IncidentKind.WARD_OUTAGE: _l("Mất kết nối diện rộng (cả phường)"),
+    IncidentKind.SPEAKER_FAULT: _l("Hỏng loa"),
+    IncidentKind.AMPLIFIER_FAULT: _l("Hỏng bộ khuếch đại"),
 }
 
 
