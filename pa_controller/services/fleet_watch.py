@@ -109,7 +109,8 @@ def raise_incidents(status, now: datetime) -> None:
         elif incident.id is not None and (incident.detail or {}).get("offline", 0) < down:
             incident.detail = {**(incident.detail or {}), "offline": down}
 
-    raised = {i.outage_id for i in open_incidents if i.outage_id is not None}
+    # an outage has one incident, even closed by hand: opening another would break incident.outage_id's uniqueness
+    raised = set(db.session.scalars(select(Incident.outage_id).join(Outage).where(Outage.ended_at.is_(None))))
     for outage in outages:
         ward = ward_of[outage.cluster_id]
         if (outage.id in raised or now - outage.detected_at < hold or covered(outage.cluster_id, ward)

@@ -136,6 +136,18 @@ def test_most_of_a_ward_going_down_together_is_one_ward_incident(watch):
     assert sorted(i.cluster_id for i in incidents("cluster_offline")) == sorted(down[-3:])
 
 
+def test_an_incident_closed_by_hand_stays_closed_while_its_outage_lasts(watch):
+    """Its outage had its incident; the next sweeps open no second one (before, each failed on outage_id)."""
+    status("om-tho-001", True, T0)
+    status("om-tho-001", False, T0 + timedelta(seconds=1))
+    fleet_watch.sweep(T0 + timedelta(seconds=2))
+    [incident] = incidents()
+    alerts.close(create_user("tech", PASSWORD, Role.TECHNICIAN), incident.id)
+    for seconds in (4, 6):
+        fleet_watch.sweep(T0 + timedelta(seconds=seconds))
+    assert incidents() == [incident] and incident.closed_by is not None
+
+
 def test_maintenance_opens_no_incident_until_it_ends(watch, seeded):
     db.session.add(MaintenanceWindow(cluster_id="om-tho-001", starts_at=T0, ends_at=T0 + timedelta(minutes=30),
                                      reason="thay bộ khuếch đại", created_at=T0))
