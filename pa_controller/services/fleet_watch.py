@@ -3,8 +3,11 @@
 A cluster is offline when its will arrived or nothing was heard for 3 heartbeat intervals (judged in SQL by
 fleet_health.status_sql, as fleet.effective_status does in Python).
 Each outage is one episode; an episode opens one incident, but only after INCIDENT_HOLD_S, so that when a large
-share of a ward goes down together (a power cut) the ward gets one incident instead of dozens. Maintenance windows
-open no incident. Speaker and amplifier faults, read from heartbeats, raise their own incidents.
+share of a ward goes down together (a power cut) the ward gets one incident instead of dozens. The same hold runs
+again when the ward's incident closes: its clusters still coming back are part of the restoration, and only those
+still down INCIDENT_HOLD_S later get their own incident. One that had its own incident before its ward went down
+keeps it. Maintenance windows open no incident. Speaker and amplifier faults, read from heartbeats, raise their own
+incidents.
 """
 
 import logging
@@ -84,45 +87,66 @@ def _close(incident: Incident, at: datetime) -> None:
 
 
 def raise_incidents(status, now: datetime) -> None:
+    """Open and close the incidents of outages, a ward's and then each cluster's, and of device faults."""
+    covered = _maintained(now)
+    open_incidents = list(db.session.scalars(select(Incident).where(Incident.closed_at.is_(None))))
+    outages = list(db.session.execute(select(Outage, Cluster.ward_id).join(Cluster).where(
+        Outage.ended_at.is_(None), Cluster.retired.is_(False))).tuples())
+    held = _ward_outages(Counter(ward for _, ward in outages), open_incidents, covered, now)
+    _cluster_outages(outages, open_incidents, held, covered, now)
+    _device_faults(status, open_incidents, covered, now)
+
+
+def _ward_outages(offline: Counter, open_incidents, covered, now: datetime) -> dict[str, datetime | None]:
+    """Open a ward's incident when WARD_OUTAGE_SHARE of it is offline together; close it when less of it is.
+
+    Return the wards whose outages belong to a ward incident: None while it is open, or when it closed if that was
+    less than INCIDENT_HOLD_S ago (its clusters still coming back are part of the power cut, not news).
+    """
     config = current_app.config
     hold, share = timedelta(seconds=config["INCIDENT_HOLD_S"]), config["WARD_OUTAGE_SHARE"]
-    covered = _maintained(now)
     in_service = dict(db.session.execute(
         select(Cluster.ward_id, func.count()).where(Cluster.retired.is_(False)).group_by(Cluster.ward_id)).all())
-    ward_of, outages = {}, []
-    for outage, ward in db.session.execute(select(Outage, Cluster.ward_id).join(Cluster).where(
-            Outage.ended_at.is_(None), Cluster.retired.is_(False))).tuples():
-        ward_of[outage.cluster_id] = ward
-        outages.append(outage)
-    offline = Counter(ward_of.values())
-    open_incidents = list(db.session.scalars(select(Incident).where(Incident.closed_at.is_(None))))
+    held: dict[str, datetime | None] = dict(db.session.execute(
+        select(Incident.ward_id, func.max(Incident.closed_at)).where(
+            Incident.kind == WARD_OUTAGE, Incident.closed_at > now - hold).group_by(Incident.ward_id)).all())
     by_ward = {i.ward_id: i for i in open_incidents if i.kind == WARD_OUTAGE}
-
     for ward, down in sorted(offline.items()):
         if ward not in by_ward and down / in_service[ward] >= share and not covered(None, ward):
             by_ward[ward] = _open(WARD_OUTAGE, f"{ward}: {down} of {in_service[ward]} clusters offline at once",
                                   now, ward_id=ward, detail={"offline": down, "clusters": in_service[ward]})
     for ward, incident in by_ward.items():
         down = offline.get(ward, 0)
-        if down / max(in_service[ward], 1) < share:
+        if down / max(in_service.get(ward, 0), 1) < share:
             _close(incident, now)
-        elif incident.id is not None and (incident.detail or {}).get("offline", 0) < down:
-            incident.detail = {**(incident.detail or {}), "offline": down}
+            held[ward] = now
+        else:
+            held[ward] = None
+            if incident.id is not None and (incident.detail or {}).get("offline", 0) < down:
+                incident.detail = {**(incident.detail or {}), "offline": down}
+    return held
 
+
+def _cluster_outages(outages, open_incidents, held: dict[str, datetime | None], covered, now: datetime) -> None:
+    """Open an incident for each outage INCIDENT_HOLD_S old that no ward incident holds; close those that ended.
+
+    An outage held by a ward incident that has closed waits INCIDENT_HOLD_S from that close, as a new one waits from
+    its detection: a ward coming back over a minute is not dozens of incidents opened and closed within seconds.
+    """
+    hold = timedelta(seconds=current_app.config["INCIDENT_HOLD_S"])
     # an outage has one incident, even closed by hand: opening another would break incident.outage_id's uniqueness
     raised = set(db.session.scalars(select(Incident.outage_id).join(Outage).where(Outage.ended_at.is_(None))))
-    for outage in outages:
-        ward = ward_of[outage.cluster_id]
-        if (outage.id in raised or now - outage.detected_at < hold or covered(outage.cluster_id, ward)
-                or (ward in by_ward and by_ward[ward].closed_at is None)):
+    for outage, ward in outages:
+        if outage.id in raised or covered(outage.cluster_id, ward) or (ward in held and held[ward] is None):
+            continue
+        if now - max(outage.detected_at, held.get(ward) or outage.detected_at) < hold:
             continue
         _open(CLUSTER_OFFLINE, f"{outage.cluster_id} offline ({outage.cause}) since {outage.started_at:%H:%M:%S} UTC",
               now, cluster_id=outage.cluster_id, ward_id=ward, outage_id=outage.id)
-    open_ids = {o.id for o in outages}
+    open_ids = {outage.id for outage, _ in outages}
     for incident in open_incidents:
         if incident.kind == CLUSTER_OFFLINE and incident.outage_id not in open_ids:
             _close(incident, now)
-    _device_faults(status, open_incidents, covered, now)
 
 
 def _device_faults(status, open_incidents, covered, now: datetime) -> None:

@@ -132,7 +132,8 @@ def test_most_of_a_ward_going_down_together_is_one_ward_incident(watch):
         status(cid, True, T0 + timedelta(seconds=200))
     for seconds in (201, 230):
         tick(seconds, up + down[:-3])
-    assert power_cut.closed_at is not None
+    assert power_cut.closed_at is not None and incidents("cluster_offline") == []  # still part of the power cut
+    tick(261, up + down[:-3])  # INCIDENT_HOLD_S after the ward incident closed
     assert sorted(i.cluster_id for i in incidents("cluster_offline")) == sorted(down[-3:])
 
 
@@ -146,6 +147,75 @@ def test_an_incident_closed_by_hand_stays_closed_while_its_outage_lasts(watch):
     for seconds in (4, 6):
         fleet_watch.sweep(T0 + timedelta(seconds=seconds))
     assert incidents() == [incident] and incident.closed_by is not None
+
+
+def cut_power(ward: list[str], at: datetime) -> Incident:
+    """Take a whole ward down together and sweep until it has its ward incident; return that incident."""
+    for cid in ward:
+        status(cid, True, at - timedelta(hours=1))
+    for cid in ward:
+        status(cid, False, at)
+    for seconds in (1, 61, 300):
+        fleet_watch.sweep(at + timedelta(seconds=seconds))
+    [power_cut] = incidents("ward_outage")
+    return power_cut
+
+
+def restore(clusters: list[str], at: datetime) -> datetime:
+    """Bring clusters back one a second, sweeping every second as the worker does; return when the last is back."""
+    for n, cid in enumerate(clusters):
+        status(cid, True, at + timedelta(seconds=n), boot="boot-2")
+        fleet_watch.sweep(at + timedelta(seconds=n, milliseconds=500))
+    return at + timedelta(seconds=len(clusters) - 1)
+
+
+def sweep_hearing(clusters: list[str], at: datetime) -> None:
+    """Sweep at a moment the clusters have just sent a heartbeat."""
+    for cid in clusters:
+        heartbeat(cid, at, boot="boot-2")
+    fleet_watch.sweep(at)
+
+
+def test_a_ward_coming_back_gradually_opens_no_incident_per_cluster(watch):
+    """The power cut is one incident; its restoration is none (before: 27 opened and closed within 27 seconds)."""
+    watch.config.update(INCIDENT_HOLD_S=60)
+    ward = ward_clusters("long-hung")
+    power_cut = cut_power(ward, T0)
+    assert incidents("cluster_offline") == []
+    last_back = restore(ward, T0 + timedelta(minutes=10))
+    for seconds in (1, 60, 120):
+        sweep_hearing(ward, last_back + timedelta(seconds=seconds))
+    assert power_cut.closed_at is not None
+    assert [i.cluster_id for i in incidents("cluster_offline")] == []
+    assert db.session.scalars(select(Outage).where(Outage.ended_at.is_(None))).all() == []
+
+
+def test_a_cluster_still_down_a_hold_after_its_ward_came_back_gets_its_own_incident(watch):
+    """It waits INCIDENT_HOLD_S from the ward incident's close, as a lone outage waits from its detection."""
+    watch.config.update(INCIDENT_HOLD_S=60)
+    ward = ward_clusters("long-hung")
+    power_cut = cut_power(ward, T0)
+    *returning, straggler = ward
+    restore(returning, T0 + timedelta(minutes=10))
+    assert power_cut.closed_at is not None and incidents("cluster_offline") == []
+    sweep_hearing(returning, power_cut.closed_at + timedelta(seconds=59))
+    assert incidents("cluster_offline") == []
+    sweep_hearing(returning, power_cut.closed_at + timedelta(seconds=60))
+    [own] = incidents("cluster_offline")
+    assert own.cluster_id == straggler and own.closed_at is None
+
+
+def test_a_cluster_with_its_own_incident_keeps_it_when_its_ward_goes_down(watch):
+    """An incident already told stays open (closing it would say "fixed" of a cluster still down)."""
+    watch.config.update(INCIDENT_HOLD_S=60)
+    ward = ward_clusters("long-hung")
+    status(ward[0], True, T0 - timedelta(hours=2))
+    status(ward[0], False, T0 - timedelta(hours=1))
+    fleet_watch.sweep(T0 - timedelta(hours=1) + timedelta(seconds=1))
+    fleet_watch.sweep(T0 - timedelta(minutes=55))
+    [own] = incidents("cluster_offline")
+    cut_power(ward[1:], T0)
+    assert own.closed_at is None and incidents("cluster_offline") == [own]
 
 
 def test_maintenance_opens_no_incident_until_it_ends(watch, seeded):
