@@ -1,13 +1,17 @@
 """Fleet health: outages, telemetry history, incidents, maintenance windows, remote commands."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pa_controller.domain import CommandType, DeliveryState
 from pa_controller.extensions import db
 from pa_controller.models.types import EnumText, UTCDateTime
+
+if TYPE_CHECKING:
+    from pa_controller.models.fleet import Cluster, Ward
 
 
 class Outage(db.Model):
@@ -72,6 +76,10 @@ class Incident(db.Model):
     closed_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))  # None: closed by recovery
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # delivered to the webhook
     notify_attempts: Mapped[int] = mapped_column(default=0)
+
+    cluster: Mapped["Cluster | None"] = relationship()  # what it is about, named when it is told
+    ward: Mapped["Ward | None"] = relationship()
+    outage: Mapped[Outage | None] = relationship()
 
 
 class MaintenanceWindow(db.Model):

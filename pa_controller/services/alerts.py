@@ -6,6 +6,7 @@ from datetime import datetime
 import requests
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from pa_controller import clock
 from pa_controller.domain import Role
@@ -23,7 +24,8 @@ BATCH = 20
 
 
 def list_incidents(user: User, *, open_only: bool = True, limit: int = 200) -> list[Incident]:
-    query = select(Incident).order_by(Incident.opened_at.desc()).limit(limit)
+    query = (select(Incident).order_by(Incident.opened_at.desc()).limit(limit)
+             .options(joinedload(Incident.cluster), joinedload(Incident.ward), joinedload(Incident.outage)))
     if open_only:
         query = query.where(Incident.closed_at.is_(None))
     if (scope := access.ward_scope(user)) is not None:
