@@ -19,8 +19,9 @@ from sqlalchemy import and_, func, or_, select
 
 from pa_controller.domain import ClusterStatus, IncidentKind, OutageCause
 from pa_controller.extensions import db
-from pa_controller.models import Cluster, ClusterState, Incident, MaintenanceWindow, Outage
+from pa_controller.models import Cluster, ClusterState, Incident, MaintenanceWindow, Outage, Ward
 from pa_controller.services.fleet_health import status_sql
+from pa_controller.services.incident_wording import sentence
 
 log = logging.getLogger(__name__)
 CLUSTER_OFFLINE, WARD_OUTAGE = IncidentKind.CLUSTER_OFFLINE, IncidentKind.WARD_OUTAGE
@@ -74,10 +75,17 @@ def _maintained(now: datetime):
     return covered
 
 
-def _open(kind: str, summary: str, now: datetime, **fields) -> Incident:
-    incident = Incident(kind=kind, summary=summary[:300], opened_at=now, notify_attempts=0, **fields)
+def _open(kind: IncidentKind, now: datetime, *, ward_id: str, cluster_id: str | None = None,
+          outage: Outage | None = None, detail: dict | None = None) -> Incident:
+    """Open an incident; its summary, what the webhook says, is in Vietnamese and names its cluster and ward."""
+    incident = Incident(kind=kind, opened_at=now, notify_attempts=0, detail=detail, ward_id=ward_id,
+                        cluster_id=cluster_id, outage_id=None if outage is None else outage.id)
+    # the objects too, so that it can be worded before it is flushed
+    incident.ward, incident.outage = db.session.get(Ward, ward_id), outage
+    incident.cluster = None if cluster_id is None else db.session.get(Cluster, cluster_id)
+    incident.summary = sentence(incident)[:300]
     db.session.add(incident)
-    log.warning("incident opened: %s", summary)
+    log.warning("incident opened: %s", incident.summary)
     return incident
 
 
@@ -113,8 +121,8 @@ def _ward_outages(offline: Counter, open_incidents, covered, now: datetime) -> d
     by_ward = {i.ward_id: i for i in open_incidents if i.kind == WARD_OUTAGE}
     for ward, down in sorted(offline.items()):
         if ward not in by_ward and down / in_service[ward] >= share and not covered(None, ward):
-            by_ward[ward] = _open(WARD_OUTAGE, f"{ward}: {down} of {in_service[ward]} clusters offline at once",
-                                  now, ward_id=ward, detail={"offline": down, "clusters": in_service[ward]})
+            detail = {"offline": down, "clusters": in_service[ward]}
+            by_ward[ward] = _open(WARD_OUTAGE, now, ward_id=ward, detail=detail)
     for ward, incident in by_ward.items():
         down = offline.get(ward, 0)
         if down / max(in_service.get(ward, 0), 1) < share:
@@ -141,8 +149,7 @@ def _cluster_outages(outages, open_incidents, held: dict[str, datetime | None], 
             continue
         if now - max(outage.detected_at, held.get(ward) or outage.detected_at) < hold:
             continue
-        _open(CLUSTER_OFFLINE, f"{outage.cluster_id} offline ({outage.cause}) since {outage.started_at:%H:%M:%S} UTC",
-              now, cluster_id=outage.cluster_id, ward_id=ward, outage_id=outage.id)
+        _open(CLUSTER_OFFLINE, now, cluster_id=outage.cluster_id, ward_id=ward, outage=outage)
     open_ids = {outage.id for outage, _ in outages}
     for incident in open_incidents:
         if incident.kind == CLUSTER_OFFLINE and incident.outage_id not in open_ids:
@@ -169,9 +176,7 @@ def _device_faults(status, open_incidents, covered, now: datetime) -> None:
         for kind, faulty in faults.items():
             incident = current.get((kind, cluster_id))
             if faulty and incident is None and not covered(cluster_id, ward_id):
-                what = (f"{speakers_ok} of {speakers_total} speakers working" if kind == SPEAKER_FAULT
-                        else "amplifier draws no current")
-                _open(kind, f"{cluster_id}: {what}", now, cluster_id=cluster_id, ward_id=ward_id,
+                _open(kind, now, cluster_id=cluster_id, ward_id=ward_id,
                       detail={"speakers_ok": speakers_ok, "speakers_total": speakers_total})
             elif not faulty and incident is not None:
                 _close(incident, now)

@@ -127,6 +127,7 @@ def test_most_of_a_ward_going_down_together_is_one_ward_incident(watch):
         tick(seconds, up)
     [power_cut] = incidents("ward_outage")
     assert power_cut.ward_id == "thoi-hoa" and power_cut.detail == {"offline": len(down), "clusters": len(ward)}
+    assert power_cut.summary == "Phường Thới Hòa: 46 trên 58 cụm mất kết nối cùng lúc"
     assert incidents("cluster_offline") == []
     for cid in down[:-3]:  # power is back; three stay down
         status(cid, True, T0 + timedelta(seconds=200))
@@ -218,6 +219,22 @@ def test_a_cluster_with_its_own_incident_keeps_it_when_its_ward_goes_down(watch)
     assert own.closed_at is None and incidents("cluster_offline") == [own]
 
 
+def test_what_the_webhook_is_told_is_vietnamese_with_names_and_local_time(watch):
+    """A summary a person reads on a phone: no cluster or ward ids, no UTC."""
+    status("om-tho-001", True, T0)
+    heartbeat("om-tho-001", T0)
+    status("om-tho-002", True, T0)
+    heartbeat("om-tho-002", T0, speakers_ok=1, amp_ok=False)
+    fleet_watch.sweep(T0 + timedelta(seconds=1))
+    heartbeat("om-tho-002", T0 + timedelta(seconds=90), speakers_ok=1, amp_ok=False)
+    fleet_watch.sweep(T0 + timedelta(seconds=95))  # om-tho-001 fell silent after its heartbeat at 15:00:00
+    assert sorted(i.summary for i in incidents()) == [
+        "Khu vực 1, cụm 001, phường Thới Hòa không gửi nhịp tim từ 15:00:00 01/12/2026 +07",
+        "Khu vực 1, cụm 002, phường Thới Hòa: 1 trên 2 loa hoạt động",
+        "Khu vực 1, cụm 002, phường Thới Hòa: bộ khuếch đại không có dòng điện",
+    ]
+
+
 def test_maintenance_opens_no_incident_until_it_ends(watch, seeded):
     db.session.add(MaintenanceWindow(cluster_id="om-tho-001", starts_at=T0, ends_at=T0 + timedelta(minutes=30),
                                      reason="thay bộ khuếch đại", created_at=T0))
@@ -271,6 +288,8 @@ def test_incidents_opened_and_closed_reach_the_webhook_once_each(watch):
         server.shutdown()
     assert [m["event"] for m in _Hook.received] == ["incident.opened", "incident.closed"]
     assert _Hook.received[0]["incident"]["cluster"] == "om-tho-001"
+    assert _Hook.received[0]["incident"]["summary"] == \
+        "Khu vực 1, cụm 001, phường Thới Hòa mất kết nối lúc 15:00:01 01/12/2026 +07"
 
 
 def test_an_unreachable_webhook_is_retried_and_then_given_up(watch):
@@ -289,6 +308,9 @@ def test_technicians_acknowledge_and_close_through_the_api(watch, client, techni
     fleet_watch.sweep(T0 + timedelta(seconds=2))
     [listed] = client.get("/api/v1/incidents", headers=technician_auth).get_json()
     assert listed["kind"] == "cluster_offline" and listed["ward"] == "thoi-hoa"
+    assert listed["cluster_name"] == "Khu vực 1, cụm 001" and listed["ward_name"] == "Thới Hòa"
+    assert listed["outage_started_at"] == format_time(T0 + timedelta(seconds=1)) and listed["outage_cause"] == \
+        "disconnected"
     assert client.get("/api/v1/incidents", headers=officer_auth).get_json()[0]["id"] == listed["id"]
     assert client.post(f"/api/v1/incidents/{listed['id']}/ack", headers=officer_auth).status_code == 403
     acked = client.post(f"/api/v1/incidents/{listed['id']}/ack", headers=technician_auth).get_json()
