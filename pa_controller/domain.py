@@ -109,6 +109,22 @@ class ClusterStatus(StrEnum):
     UNKNOWN = "unknown"
 
 
+class OutageCause(StrEnum):
+    """Why the controller judged a cluster offline."""
+
+    DISCONNECTED = "disconnected"  # its will arrived
+    SILENT = "silent"  # no heartbeat for 3 intervals
+
+
+class IncidentKind(StrEnum):
+    """What a technician is told about: an outage, a ward-wide outage (power cut), a speaker or amplifier fault."""
+
+    CLUSTER_OFFLINE = "cluster_offline"
+    WARD_OUTAGE = "ward_outage"
+    SPEAKER_FAULT = "speaker_fault"
+    AMPLIFIER_FAULT = "amplifier_fault"
+
+
 class Role(StrEnum):
     ADMIN = "admin"
     OFFICER = "officer"

@@ -1,13 +1,17 @@
 """Fleet health: outages, telemetry history, incidents, maintenance windows, remote commands."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pa_controller.domain import CommandType, DeliveryState
 from pa_controller.extensions import db
 from pa_controller.models.types import EnumText, UTCDateTime
+
+if TYPE_CHECKING:
+    from pa_controller.models.fleet import Cluster, Ward
 
 
 class Outage(db.Model):
@@ -20,7 +24,7 @@ class Outage(db.Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)  # last heard of, or its will arrived
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the controller judged it offline
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    cause: Mapped[str] = mapped_column(String(32))  # "disconnected" (will) or "silent" (no heartbeat)
+    cause: Mapped[str] = mapped_column(String(32))  # an OutageCause
 
 
 class HeartbeatSample(db.Model):
@@ -59,7 +63,7 @@ class Incident(db.Model):
     __table_args__ = (Index("ix_incident_open", "closed_at", "kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))  # cluster_offline, ward_outage, speaker_fault, amplifier_fault
+    kind: Mapped[str] = mapped_column(String(32))  # an IncidentKind
     cluster_id: Mapped[str | None] = mapped_column(ForeignKey("cluster.id"), index=True)
     ward_id: Mapped[str | None] = mapped_column(ForeignKey("ward.id"), index=True)
     outage_id: Mapped[int | None] = mapped_column(ForeignKey("outage.id"), unique=True)  # a cluster_offline's
@@ -72,6 +76,10 @@ class Incident(db.Model):
     closed_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))  # None: closed by recovery
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # delivered to the webhook
     notify_attempts: Mapped[int] = mapped_column(default=0)
+
+    cluster: Mapped["Cluster | None"] = relationship()  # what it is about, named when it is told
+    ward: Mapped["Ward | None"] = relationship()
+    outage: Mapped[Outage | None] = relationship()
 
 
 class MaintenanceWindow(db.Model):

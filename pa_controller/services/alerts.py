@@ -7,6 +7,7 @@ import requests
 from flask import current_app
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from pa_controller import clock
 from pa_controller.domain import Role
@@ -25,7 +26,8 @@ BATCH = 20
 
 
 def list_incidents(user: User, *, open_only: bool = True, limit: int = 200) -> list[Incident]:
-    query = select(Incident).order_by(Incident.opened_at.desc()).limit(limit)
+    query = (select(Incident).order_by(Incident.opened_at.desc()).limit(limit)
+             .options(joinedload(Incident.cluster), joinedload(Incident.ward), joinedload(Incident.outage)))
     if open_only:
         query = query.where(Incident.closed_at.is_(None))
     if (scope := access.ward_scope(user)) is not None:
@@ -130,13 +132,17 @@ def notify(now: datetime) -> int:
 
 
 def describe(incident: Incident) -> dict:
-    """An incident as the API and the webhook show it."""
+    """An incident as the API and the webhook show it: ids and names, so a receiver can word it itself."""
 
     def utc(moment: datetime | None) -> str | None:
         return None if moment is None else format_time(moment)
 
+    cluster, ward, outage = incident.cluster, incident.ward, incident.outage
     return {
         "id": incident.id, "kind": incident.kind, "cluster": incident.cluster_id, "ward": incident.ward_id,
+        "cluster_name": cluster.name if cluster else None, "ward_name": ward.name if ward else None,
         "summary": incident.summary, "detail": incident.detail, "opened_at": utc(incident.opened_at),
         "closed_at": utc(incident.closed_at), "acknowledged_at": utc(incident.acknowledged_at),
+        "outage_started_at": utc(outage.started_at) if outage else None,
+        "outage_cause": outage.cause if outage else None,
     }

@@ -3,8 +3,11 @@
 A cluster is offline when its will arrived or nothing was heard for 3 heartbeat intervals (judged in SQL by
 fleet_health.status_sql, as fleet.effective_status does in Python).
 Each outage is one episode; an episode opens one incident, but only after INCIDENT_HOLD_S, so that when a large
-share of a ward goes down together (a power cut) the ward gets one incident instead of dozens. Maintenance windows
-open no incident. Speaker and amplifier faults, read from heartbeats, raise their own incidents.
+share of a ward goes down together (a power cut) the ward gets one incident instead of dozens. The same hold runs
+again when the ward's incident closes: its clusters still coming back are part of the restoration, and only those
+still down INCIDENT_HOLD_S later get their own incident. One that had its own incident before its ward went down
+keeps it. Maintenance windows open no incident. Speaker and amplifier faults, read from heartbeats, raise their own
+incidents.
 """
 
 import logging
@@ -14,14 +17,15 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import and_, func, or_, select
 
-from pa_controller.domain import ClusterStatus
+from pa_controller.domain import ClusterStatus, IncidentKind, OutageCause
 from pa_controller.extensions import db
-from pa_controller.models import Cluster, ClusterState, Incident, MaintenanceWindow, Outage
+from pa_controller.models import Cluster, ClusterState, Incident, MaintenanceWindow, Outage, Ward
 from pa_controller.services.fleet_health import status_sql
+from pa_controller.services.incident_wording import sentence
 
 log = logging.getLogger(__name__)
-CLUSTER_OFFLINE, WARD_OUTAGE = "cluster_offline", "ward_outage"
-SPEAKER_FAULT, AMPLIFIER_FAULT = "speaker_fault", "amplifier_fault"
+CLUSTER_OFFLINE, WARD_OUTAGE = IncidentKind.CLUSTER_OFFLINE, IncidentKind.WARD_OUTAGE
+SPEAKER_FAULT, AMPLIFIER_FAULT = IncidentKind.SPEAKER_FAULT, IncidentKind.AMPLIFIER_FAULT
 ONLINE, STALE, OFFLINE = ClusterStatus.ONLINE.value, ClusterStatus.STALE.value, ClusterStatus.OFFLINE.value
 
 
@@ -50,7 +54,7 @@ def track_outages(status, now: datetime) -> None:
     for cluster_id, online, status_at, heartbeat_at in db.session.execute(newly_down):
         began = status_at if not online else (heartbeat_at or status_at)
         db.session.add(Outage(cluster_id=cluster_id, started_at=began or now, detected_at=now,
-                              cause="silent" if online else "disconnected"))
+                              cause=OutageCause.SILENT if online else OutageCause.DISCONNECTED))
     heard_again = (_in_service().add_columns(Outage, ClusterState.last_seen)
                    .join(Outage, and_(Outage.cluster_id == Cluster.id, Outage.ended_at.is_(None)))
                    .where(status.in_([ONLINE, STALE])))
@@ -71,10 +75,17 @@ def _maintained(now: datetime):
     return covered
 
 
-def _open(kind: str, summary: str, now: datetime, **fields) -> Incident:
-    incident = Incident(kind=kind, summary=summary[:300], opened_at=now, notify_attempts=0, **fields)
+def _open(kind: IncidentKind, now: datetime, *, ward_id: str, cluster_id: str | None = None,
+          outage: Outage | None = None, detail: dict | None = None) -> Incident:
+    """Open an incident; its summary, what the webhook says, is in Vietnamese and names its cluster and ward."""
+    incident = Incident(kind=kind, opened_at=now, notify_attempts=0, detail=detail, ward_id=ward_id,
+                        cluster_id=cluster_id, outage_id=None if outage is None else outage.id)
+    # the objects too, so that it can be worded before it is flushed
+    incident.ward, incident.outage = db.session.get(Ward, ward_id), outage
+    incident.cluster = None if cluster_id is None else db.session.get(Cluster, cluster_id)
+    incident.summary = sentence(incident)[:300]
     db.session.add(incident)
-    log.warning("incident opened: %s", summary)
+    log.warning("incident opened: %s", incident.summary)
     return incident
 
 
@@ -84,44 +95,65 @@ def _close(incident: Incident, at: datetime) -> None:
 
 
 def raise_incidents(status, now: datetime) -> None:
+    """Open and close the incidents of outages, a ward's and then each cluster's, and of device faults."""
+    covered = _maintained(now)
+    open_incidents = list(db.session.scalars(select(Incident).where(Incident.closed_at.is_(None))))
+    outages = list(db.session.execute(select(Outage, Cluster.ward_id).join(Cluster).where(
+        Outage.ended_at.is_(None), Cluster.retired.is_(False))).tuples())
+    held = _ward_outages(Counter(ward for _, ward in outages), open_incidents, covered, now)
+    _cluster_outages(outages, open_incidents, held, covered, now)
+    _device_faults(status, open_incidents, covered, now)
+
+
+def _ward_outages(offline: Counter, open_incidents, covered, now: datetime) -> dict[str, datetime | None]:
+    """Open a ward's incident when WARD_OUTAGE_SHARE of it is offline together; close it when less of it is.
+
+    Return the wards whose outages belong to a ward incident: None while it is open, or when it closed if that was
+    less than INCIDENT_HOLD_S ago (its clusters still coming back are part of the power cut, not news).
+    """
     config = current_app.config
     hold, share = timedelta(seconds=config["INCIDENT_HOLD_S"]), config["WARD_OUTAGE_SHARE"]
-    covered = _maintained(now)
     in_service = dict(db.session.execute(
         select(Cluster.ward_id, func.count()).where(Cluster.retired.is_(False)).group_by(Cluster.ward_id)).all())
-    ward_of, outages = {}, []
-    for outage, ward in db.session.execute(select(Outage, Cluster.ward_id).join(Cluster).where(
-            Outage.ended_at.is_(None), Cluster.retired.is_(False))).tuples():
-        ward_of[outage.cluster_id] = ward
-        outages.append(outage)
-    offline = Counter(ward_of.values())
-    open_incidents = list(db.session.scalars(select(Incident).where(Incident.closed_at.is_(None))))
+    held: dict[str, datetime | None] = dict(db.session.execute(
+        select(Incident.ward_id, func.max(Incident.closed_at)).where(
+            Incident.kind == WARD_OUTAGE, Incident.closed_at > now - hold).group_by(Incident.ward_id)).all())
     by_ward = {i.ward_id: i for i in open_incidents if i.kind == WARD_OUTAGE}
-
     for ward, down in sorted(offline.items()):
         if ward not in by_ward and down / in_service[ward] >= share and not covered(None, ward):
-            by_ward[ward] = _open(WARD_OUTAGE, f"{ward}: {down} of {in_service[ward]} clusters offline at once",
-                                  now, ward_id=ward, detail={"offline": down, "clusters": in_service[ward]})
+            detail = {"offline": down, "clusters": in_service[ward]}
+            by_ward[ward] = _open(WARD_OUTAGE, now, ward_id=ward, detail=detail)
     for ward, incident in by_ward.items():
         down = offline.get(ward, 0)
-        if down / max(in_service[ward], 1) < share:
+        if down / max(in_service.get(ward, 0), 1) < share:
             _close(incident, now)
-        elif incident.id is not None and (incident.detail or {}).get("offline", 0) < down:
-            incident.detail = {**(incident.detail or {}), "offline": down}
+            held[ward] = now
+        else:
+            held[ward] = None
+            if incident.id is not None and (incident.detail or {}).get("offline", 0) < down:
+                incident.detail = {**(incident.detail or {}), "offline": down}
+    return held
 
-    raised = {i.outage_id for i in open_incidents if i.outage_id is not None}
-    for outage in outages:
-        ward = ward_of[outage.cluster_id]
-        if (outage.id in raised or now - outage.detected_at < hold or covered(outage.cluster_id, ward)
-                or (ward in by_ward and by_ward[ward].closed_at is None)):
+
+def _cluster_outages(outages, open_incidents, held: dict[str, datetime | None], covered, now: datetime) -> None:
+    """Open an incident for each outage INCIDENT_HOLD_S old that no ward incident holds; close those that ended.
+
+    An outage held by a ward incident that has closed waits INCIDENT_HOLD_S from that close, as a new one waits from
+    its detection: a ward coming back over a minute is not dozens of incidents opened and closed within seconds.
+    """
+    hold = timedelta(seconds=current_app.config["INCIDENT_HOLD_S"])
+    # an outage has one incident, even closed by hand: opening another would break incident.outage_id's uniqueness
+    raised = set(db.session.scalars(select(Incident.outage_id).join(Outage).where(Outage.ended_at.is_(None))))
+    for outage, ward in outages:
+        if outage.id in raised or covered(outage.cluster_id, ward) or (ward in held and held[ward] is None):
             continue
-        _open(CLUSTER_OFFLINE, f"{outage.cluster_id} offline ({outage.cause}) since {outage.started_at:%H:%M:%S} UTC",
-              now, cluster_id=outage.cluster_id, ward_id=ward, outage_id=outage.id)
-    open_ids = {o.id for o in outages}
+        if now - max(outage.detected_at, held.get(ward) or outage.detected_at) < hold:
+            continue
+        _open(CLUSTER_OFFLINE, now, cluster_id=outage.cluster_id, ward_id=ward, outage=outage)
+    open_ids = {outage.id for outage, _ in outages}
     for incident in open_incidents:
         if incident.kind == CLUSTER_OFFLINE and incident.outage_id not in open_ids:
             _close(incident, now)
-    _device_faults(status, open_incidents, covered, now)
 
 
 def _device_faults(status, open_incidents, covered, now: datetime) -> None:
@@ -144,9 +176,7 @@ def _device_faults(status, open_incidents, covered, now: datetime) -> None:
         for kind, faulty in faults.items():
             incident = current.get((kind, cluster_id))
             if faulty and incident is None and not covered(cluster_id, ward_id):
-                what = (f"{speakers_ok} of {speakers_total} speakers working" if kind == SPEAKER_FAULT
-                        else "amplifier draws no current")
-                _open(kind, f"{cluster_id}: {what}", now, cluster_id=cluster_id, ward_id=ward_id,
+                _open(kind, now, cluster_id=cluster_id, ward_id=ward_id,
                       detail={"speakers_ok": speakers_ok, "speakers_total": speakers_total})
             elif not faulty and incident is not None:
                 _close(incident, now)

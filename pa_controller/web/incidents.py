@@ -5,9 +5,17 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from pa_controller.errors import ServiceError
-from pa_controller.services import alerts
+from pa_controller.models import Incident
+from pa_controller.services import alerts, incident_wording
+from pa_controller.web.formatting import local_time
 
 bp = Blueprint("incidents", __name__)
+
+
+@bp.app_template_filter("wording")
+def wording(incident: Incident) -> str:
+    """Say what an incident is about in the reader's language, naming its cluster and ward, at local time."""
+    return incident_wording.sentence(incident, stamp=local_time, _=_)
 
 
 @bp.get("/incidents")

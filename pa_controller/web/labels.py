@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 
-from pa_controller.domain import ClusterStatus, CommandType, DeliveryState, Priority, RunState
+from pa_controller.domain import ClusterStatus, CommandType, DeliveryState, IncidentKind, Priority, RunState
 
 # Keyed by (type, value): the enums share values ("missed" is both a run's and a delivery's state).
 LABELS = {(type(key), key): text for key, text in (
@@ -40,10 +40,10 @@ LABELS = {(type(key), key): text for key, text in (
     ("weekday", _l("Ngày trong tuần không được phát")),
     ("blackout_date", _l("Ngày cấm phát")),
     # incidents (services/fleet_watch.py)
-    ("cluster_offline", _l("Cụm loa mất kết nối")),
-    ("ward_outage", _l("Mất kết nối diện rộng (cả phường)")),
-    ("speaker_fault", _l("Hỏng loa")),
-    ("amplifier_fault", _l("Hỏng bộ khuếch đại")),
+    (IncidentKind.CLUSTER_OFFLINE, _l("Cụm loa mất kết nối")),
+    (IncidentKind.WARD_OUTAGE, _l("Mất kết nối diện rộng (cả phường)")),
+    (IncidentKind.SPEAKER_FAULT, _l("Hỏng loa")),
+    (IncidentKind.AMPLIFIER_FAULT, _l("Hỏng bộ khuếch đại")),
 )}
 
 
@@ -65,5 +65,7 @@ def run_reason(reason: str | None) -> str:
 
 
 def label(value) -> str:
-    """Return the label of an enum value, or the value itself."""
-    return str(LABELS.get((type(value), value), value))
+    """Return the label of an enum value (or of a plain string stored for one), or the value itself."""
+    found = LABELS.get((type(value), value)) or next(
+        (text for (kind, key), text in LABELS.items() if key == value and kind is not str), None)
+    return str(found if found is not None else value)

@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from pa_controller import clock
 from pa_controller.clock import LOCAL_ZONE
-from pa_controller.domain import ClusterStatus, CommandType
+from pa_controller.domain import ClusterStatus, CommandType, OutageCause
 from pa_controller.errors import ServiceError
 from pa_controller.services import access, fleet, fleet_health, remote
 from pa_controller.web.labels import label
@@ -27,7 +27,7 @@ SORT_LABELS = {
     "id": _l("Mã cụm"), "name": _l("Tên"), "ward": _l("Phường"), "status": _l("Trạng thái"),
     "last_seen": _l("Liên lạc lần cuối"), "rssi": _l("Tín hiệu (dBm)"), "temp": _l("Nhiệt độ (°C)"),
 }
-OUTAGE_CAUSES = {"disconnected": _l("Mất kết nối đột ngột"), "silent": _l("Không gửi nhịp tim")}
+OUTAGE_CAUSES = {OutageCause.DISCONNECTED: _l("Mất kết nối đột ngột"), OutageCause.SILENT: _l("Không gửi nhịp tim")}
 
 
 @bp.context_processor

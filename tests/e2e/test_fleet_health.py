@@ -113,7 +113,7 @@ def test_a_connected_cluster_that_stops_heartbeating_goes_stale_then_offline(wat
         assert sim.connected_count == 1, "still connected: it is silent, not gone"
     assert stale_after <= 3 * BEAT_S + 1 and offline_after <= 3 * BEAT_S + 2
     [incident] = incidents_of(watched, "om-tho-001")
-    assert "silent" in incident["summary"]
+    assert incident["outage_cause"] == "silent" and "không gửi nhịp tim" in incident["summary"]
 
 
 def test_a_stale_will_after_a_quick_reconnect_does_not_mark_the_cluster_offline(watched, broker, tmp_path):

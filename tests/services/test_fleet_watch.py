@@ -128,13 +128,112 @@ def test_most_of_a_ward_going_down_together_is_one_ward_incident(watch):
         tick(seconds, up)
     [power_cut] = incidents("ward_outage")
     assert power_cut.ward_id == "thoi-hoa" and power_cut.detail == {"offline": len(down), "clusters": len(ward)}
+    assert power_cut.summary == "Phường Thới Hòa: 46 trên 58 cụm mất kết nối cùng lúc"
     assert incidents("cluster_offline") == []
     for cid in down[:-3]:  # power is back; three stay down
         status(cid, True, T0 + timedelta(seconds=200))
     for seconds in (201, 230):
         tick(seconds, up + down[:-3])
-    assert power_cut.closed_at is not None
+    assert power_cut.closed_at is not None and incidents("cluster_offline") == []  # still part of the power cut
+    tick(261, up + down[:-3])  # INCIDENT_HOLD_S after the ward incident closed
     assert sorted(i.cluster_id for i in incidents("cluster_offline")) == sorted(down[-3:])
+
+
+def test_an_incident_closed_by_hand_stays_closed_while_its_outage_lasts(watch):
+    """Its outage had its incident; the next sweeps open no second one (before, each failed on outage_id)."""
+    status("om-tho-001", True, T0)
+    status("om-tho-001", False, T0 + timedelta(seconds=1))
+    fleet_watch.sweep(T0 + timedelta(seconds=2))
+    [incident] = incidents()
+    alerts.close(create_user("tech", PASSWORD, Role.TECHNICIAN), incident.id)
+    for seconds in (4, 6):
+        fleet_watch.sweep(T0 + timedelta(seconds=seconds))
+    assert incidents() == [incident] and incident.closed_by is not None
+
+
+def cut_power(ward: list[str], at: datetime) -> Incident:
+    """Take a whole ward down together and sweep until it has its ward incident; return that incident."""
+    for cid in ward:
+        status(cid, True, at - timedelta(hours=1))
+    for cid in ward:
+        status(cid, False, at)
+    for seconds in (1, 61, 300):
+        fleet_watch.sweep(at + timedelta(seconds=seconds))
+    [power_cut] = incidents("ward_outage")
+    return power_cut
+
+
+def restore(clusters: list[str], at: datetime) -> datetime:
+    """Bring clusters back one a second, sweeping every second as the worker does; return when the last is back."""
+    for n, cid in enumerate(clusters):
+        status(cid, True, at + timedelta(seconds=n), boot="boot-2")
+        fleet_watch.sweep(at + timedelta(seconds=n, milliseconds=500))
+    return at + timedelta(seconds=len(clusters) - 1)
+
+
+def sweep_hearing(clusters: list[str], at: datetime) -> None:
+    """Sweep at a moment the clusters have just sent a heartbeat."""
+    for cid in clusters:
+        heartbeat(cid, at, boot="boot-2")
+    fleet_watch.sweep(at)
+
+
+def test_a_ward_coming_back_gradually_opens_no_incident_per_cluster(watch):
+    """The power cut is one incident; its restoration is none (before: 27 opened and closed within 27 seconds)."""
+    watch.config.update(INCIDENT_HOLD_S=60)
+    ward = ward_clusters("long-hung")
+    power_cut = cut_power(ward, T0)
+    assert incidents("cluster_offline") == []
+    last_back = restore(ward, T0 + timedelta(minutes=10))
+    for seconds in (1, 60, 120):
+        sweep_hearing(ward, last_back + timedelta(seconds=seconds))
+    assert power_cut.closed_at is not None
+    assert [i.cluster_id for i in incidents("cluster_offline")] == []
+    assert db.session.scalars(select(Outage).where(Outage.ended_at.is_(None))).all() == []
+
+
+def test_a_cluster_still_down_a_hold_after_its_ward_came_back_gets_its_own_incident(watch):
+    """It waits INCIDENT_HOLD_S from the ward incident's close, as a lone outage waits from its detection."""
+    watch.config.update(INCIDENT_HOLD_S=60)
+    ward = ward_clusters("long-hung")
+    power_cut = cut_power(ward, T0)
+    *returning, straggler = ward
+    restore(returning, T0 + timedelta(minutes=10))
+    assert power_cut.closed_at is not None and incidents("cluster_offline") == []
+    sweep_hearing(returning, power_cut.closed_at + timedelta(seconds=59))
+    assert incidents("cluster_offline") == []
+    sweep_hearing(returning, power_cut.closed_at + timedelta(seconds=60))
+    [own] = incidents("cluster_offline")
+    assert own.cluster_id == straggler and own.closed_at is None
+
+
+def test_a_cluster_with_its_own_incident_keeps_it_when_its_ward_goes_down(watch):
+    """An incident already told stays open (closing it would say "fixed" of a cluster still down)."""
+    watch.config.update(INCIDENT_HOLD_S=60)
+    ward = ward_clusters("long-hung")
+    status(ward[0], True, T0 - timedelta(hours=2))
+    status(ward[0], False, T0 - timedelta(hours=1))
+    fleet_watch.sweep(T0 - timedelta(hours=1) + timedelta(seconds=1))
+    fleet_watch.sweep(T0 - timedelta(minutes=55))
+    [own] = incidents("cluster_offline")
+    cut_power(ward[1:], T0)
+    assert own.closed_at is None and incidents("cluster_offline") == [own]
+
+
+def test_what_the_webhook_is_told_is_vietnamese_with_names_and_local_time(watch):
+    """A summary a person reads on a phone: no cluster or ward ids, no UTC."""
+    status("om-tho-001", True, T0)
+    heartbeat("om-tho-001", T0)
+    status("om-tho-002", True, T0)
+    heartbeat("om-tho-002", T0, speakers_ok=1, amp_ok=False)
+    fleet_watch.sweep(T0 + timedelta(seconds=1))
+    heartbeat("om-tho-002", T0 + timedelta(seconds=90), speakers_ok=1, amp_ok=False)
+    fleet_watch.sweep(T0 + timedelta(seconds=95))  # om-tho-001 fell silent after its heartbeat at 15:00:00
+    assert sorted(i.summary for i in incidents()) == [
+        "Khu vực 1, cụm 001, phường Thới Hòa không gửi nhịp tim từ 15:00:00 01/12/2026 +07",
+        "Khu vực 1, cụm 002, phường Thới Hòa: 1 trên 2 loa hoạt động",
+        "Khu vực 1, cụm 002, phường Thới Hòa: bộ khuếch đại không có dòng điện",
+    ]
 
 
 def test_maintenance_opens_no_incident_until_it_ends(watch, seeded):
@@ -190,6 +289,8 @@ def test_incidents_opened_and_closed_reach_the_webhook_once_each(watch):
         server.shutdown()
     assert [m["event"] for m in _Hook.received] == ["incident.opened", "incident.closed"]
     assert _Hook.received[0]["incident"]["cluster"] == "om-tho-001"
+    assert _Hook.received[0]["incident"]["summary"] == \
+        "Khu vực 1, cụm 001, phường Thới Hòa mất kết nối lúc 15:00:01 01/12/2026 +07"
 
 
 def test_an_unreachable_webhook_is_retried_and_then_given_up(watch):
@@ -208,6 +309,9 @@ def test_technicians_acknowledge_and_close_through_the_api(watch, client, techni
     fleet_watch.sweep(T0 + timedelta(seconds=2))
     [listed] = client.get("/api/v1/incidents", headers=technician_auth).get_json()
     assert listed["kind"] == "cluster_offline" and listed["ward"] == "thoi-hoa"
+    assert listed["cluster_name"] == "Khu vực 1, cụm 001" and listed["ward_name"] == "Thới Hòa"
+    assert listed["outage_started_at"] == format_time(T0 + timedelta(seconds=1)) and listed["outage_cause"] == \
+        "disconnected"
     assert client.get("/api/v1/incidents", headers=officer_auth).get_json()[0]["id"] == listed["id"]
     assert client.post(f"/api/v1/incidents/{listed['id']}/ack", headers=officer_auth).status_code == 403
     acked = client.post(f"/api/v1/incidents/{listed['id']}/ack", headers=technician_auth).get_json()
@@ -243,7 +347,7 @@ def test_the_incidents_page_lists_and_handles_incidents(watch, client, technicia
     incident = incidents()[0]
     log_in(client, "officer-thoi-hoa")
     page = client.get("/incidents").get_data(as_text=True)
-    assert "om-tho-001 offline" in page and "Ghi nhận" not in page  # officers see, technicians handle
+    assert "Khu vực 1, cụm 001, phường Thới Hòa" in page and "Ghi nhận" not in page  # officers see, technicians handle
     assert client.post(f"/incidents/{incident.id}/ack").status_code == 302 and incident.acknowledged_at is None
     client.post("/logout")
     log_in(client, "tech")

@@ -8,9 +8,19 @@ import pytest
 from sqlalchemy import event, select
 
 from pa_controller import clock
-from pa_controller.domain import ClusterStatus, DeliveryState, Priority, RunState
+from pa_controller.domain import ClusterStatus, DeliveryState, IncidentKind, OutageCause, Priority, RunState
 from pa_controller.extensions import db
-from pa_controller.models import Broadcast, Cluster, ClusterState, Delivery, Outage, Run, TelemetryBucket, User
+from pa_controller.models import (
+    Broadcast,
+    Cluster,
+    ClusterState,
+    Delivery,
+    Incident,
+    Outage,
+    Run,
+    TelemetryBucket,
+    User,
+)
 from pa_controller.services import fleet, fleet_health
 from tests.web.test_pages import log_in
 
@@ -399,6 +409,66 @@ def make_deliveries(cid: str, count: int) -> None:
         db.session.add(Delivery(run_id=run.id, cluster_id=cid, cmd_id=f"cmd-{n}", at=start,
                                 state=DeliveryState.MISSED if n % 3 == 0 else DeliveryState.DONE))
     db.session.commit()
+
+
+# --- incidents ----------------------------------------------------------------------------------------------
+
+
+def incidents_of_every_kind() -> None:
+    """Thới An's cluster 010 offline since 11:32:26, a power cut in Trường Lạc, a dead speaker, a closed amplifier.
+
+    Their stored summaries are in English with UTC times, as rows written before the page worded them itself are.
+    """
+    db.session.get(Cluster, "om-tan-010").name = "Cụm 010 · Đình Thới An"
+    outage = Outage(cluster_id="om-tan-010", started_at=datetime(2026, 11, 27, 4, 32, 26, tzinfo=UTC),
+                    detected_at=NOW - timedelta(minutes=27), cause=OutageCause.DISCONNECTED)
+    db.session.add(outage)
+    db.session.flush()
+    opened = NOW - timedelta(minutes=20)  # 11:40 in Việt Nam
+    db.session.add_all([
+        Incident(kind=IncidentKind.CLUSTER_OFFLINE, cluster_id="om-tan-010", ward_id="thoi-an", outage_id=outage.id,
+                 summary="om-tan-010 offline (disconnected) since 04:32:26 UTC", opened_at=opened),
+        Incident(kind=IncidentKind.WARD_OUTAGE, ward_id="truong-lac", detail={"offline": 40, "clusters": 64},
+                 summary="truong-lac: 40 of 64 clusters offline at once", opened_at=opened),
+        Incident(kind=IncidentKind.SPEAKER_FAULT, cluster_id="om-tho-001", ward_id="thoi-hoa",
+                 detail={"speakers_ok": 1, "speakers_total": 2}, summary="om-tho-001: 1 of 2 speakers working",
+                 opened_at=opened),
+        Incident(kind=IncidentKind.AMPLIFIER_FAULT, cluster_id="om-tho-002", ward_id="thoi-hoa",
+                 summary="om-tho-002: amplifier draws no current", opened_at=opened,
+                 closed_at=NOW - timedelta(minutes=5)),
+    ])
+    db.session.commit()
+
+
+def main_of(page: str) -> str:
+    """The page without its header and footer (the footer names the offset: UTC+7)."""
+    return page.split("<main>")[1].split("</main>")[0]
+
+
+def test_the_incidents_page_names_clusters_and_wards_at_local_time_in_vietnamese(client, technician_auth):
+    incidents_of_every_kind()
+    log_in(client, "tech")
+    page = main_of(client.get("/incidents").get_data(as_text=True))
+    assert "Cụm 010 · Đình Thới An, phường Thới An mất kết nối lúc 11:32:26 27/11/2026" in page
+    assert "Phường Trường Lạc: 40 trên 64 cụm mất kết nối cùng lúc" in page
+    assert "Khu vực 1, cụm 001, phường Thới Hòa: 1 trên 2 loa hoạt động" in page
+    assert "Khu vực 1, cụm 002, phường Thới Hòa: bộ khuếch đại không có dòng điện" in page
+    assert "11:40:00 27/11/2026" in page and "Đã đóng 11:55:00 27/11/2026" in page
+    for foreign in ("UTC", "offline", "om-tan-010", "thoi-an", "truong-lac", "04:32:26"):
+        assert foreign not in page, foreign
+
+
+def test_the_incidents_page_says_the_same_in_english(client, technician_auth):
+    incidents_of_every_kind()
+    log_in(client, "tech")
+    page = main_of(client.get("/incidents", headers={"Accept-Language": "en"}).get_data(as_text=True))
+    assert "Cụm 010 · Đình Thới An, Thới An ward disconnected at 11:32:26 27/11/2026" in page
+    assert "Trường Lạc ward: 40 of 64 clusters offline at once" in page
+    assert "Khu vực 1, cụm 001, Thới Hòa ward: 1 of 2 speakers working" in page
+    assert "Khu vực 1, cụm 002, Thới Hòa ward: the amplifier draws no current" in page
+    assert "11:40:00 27/11/2026" in page and "Closed 11:55:00 27/11/2026" in page
+    for foreign in ("UTC", "phường", "mất kết nối", "om-tan-010", "04:32:26"):
+        assert foreign not in page, foreign
 
 
 # --- the map ------------------------------------------------------------------------------------------------
