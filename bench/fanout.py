@@ -24,6 +24,7 @@ import uuid
 from contextlib import contextmanager, nullcontext
 from datetime import timedelta
 from pathlib import Path
+from unittest.mock import patch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -51,12 +52,22 @@ FLEET_CSV = ROOT / "pa_controller" / "data" / "o-mon-fleet.csv"
 STORED_TIMEOUT_S = 60
 
 
-def build_app(workdir: Path, broker_url: str, database_url: str | None, fleet_text: str | None = None):
-    """The controller on a migrated database (SQLite in `workdir` unless `database_url`) holding a fleet (by
-    default Ô Môn's) and a bench administrator; the other benches use it too."""
-    os.environ["PA_INSTANCE_DIR"] = str(workdir / "instance")
-    config = Config()
+def bench_config(workdir: Path, database_url: str | None) -> Config:
+    """The production configuration on a throwaway instance dir and database (SQLite in `workdir` unless
+    `database_url`), as a fresh shell gives it, and without the district's default quiet hours (21:30–05:00):
+    a bench measures speed, so it runs the same at any hour and whatever PA_* the tester's shell exports."""
+    fresh = {name: value for name, value in os.environ.items() if not name.startswith("PA_") and name != "DATABASE_URL"}
+    with patch.dict(os.environ, {**fresh, "PA_INSTANCE_DIR": str(workdir / "instance"), "PA_QUIET_HOURS": ""},
+                    clear=True):
+        config = Config()
     config.SQLALCHEMY_DATABASE_URI = database_url or f"sqlite:///{workdir / 'bench.db'}"
+    return config
+
+
+def build_app(workdir: Path, broker_url: str, database_url: str | None, fleet_text: str | None = None):
+    """The controller on bench_config's database, migrated, holding a fleet (by default Ô Môn's) and a bench
+    administrator; the other benches use it too."""
+    config = bench_config(workdir, database_url)
     config.MQTT_URL = broker_url
     app = create_app(config)
     with app.app_context():
@@ -66,8 +77,12 @@ def build_app(workdir: Path, broker_url: str, database_url: str | None, fleet_te
     return app
 
 
-def schedule(app, clusters: int) -> int:
-    """Create a broadcast far enough ahead that nothing plays while we measure; return its run id."""
+def schedule(app, clusters: int, round_no: int) -> int:
+    """Create a broadcast far enough ahead that nothing plays while we measure; return its run id.
+
+    Each round's starts a minute after the one before: two runs of one priority overlapping on a cluster are
+    refused (409), and a quick round on few clusters took less than the clip's second.
+    """
     with app.app_context():
         admin = db.session.scalar(select(people.User).where(people.User.username == "bench"))
         clip = Audio(sha256="0" * 64, title="bench", original_name="bench.mp3", bytes=1000, duration_ms=1000,
@@ -75,7 +90,7 @@ def schedule(app, clusters: int) -> int:
         db.session.add(clip)
         db.session.commit()
         ids = [c.id for c in fleet.active_clusters()][:clusters]
-        start = protocol.format_time(clock.now() + timedelta(minutes=30))
+        start = protocol.format_time(clock.now() + timedelta(minutes=30 + round_no))
         broadcast, _ = broadcasts.create_broadcast(admin, {
             "title": "bench", "audio_id": clip.id, "priority": "normal", "targets": {"clusters": ids},
             "start_at": start})
@@ -202,7 +217,7 @@ def measure(args, database_url: str | None) -> int:
             sim.wait_connected(timeout=60)
             worker.link.connected.wait(10)
             for round_no in range(1, args.rounds + 1):
-                run_id = schedule(app, args.clusters)
+                run_id = schedule(app, args.clusters, round_no)
                 controller.append(time_controller(app, run_id, args.clusters))
                 raw.append(time_raw(broker.url, fresh_commands(app, run_id), app.config["MQTT_ROOT"]))
                 ms = controller[-1] * 1000, raw[-1] * 1000

@@ -30,12 +30,11 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fanout import add_postgres_option, database_for  # noqa: E402
+from fanout import add_postgres_option, bench_config, database_for  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
 from pa_controller import clock, create_app  # noqa: E402
-from pa_controller.config import Config  # noqa: E402
 from pa_controller.domain import ClusterStatus, Role  # noqa: E402
 from pa_controller.extensions import db  # noqa: E402
 from pa_controller.models import Cluster, ClusterState, Outage, TelemetryBucket, Ward  # noqa: E402
@@ -146,9 +145,7 @@ def measure(args, database_url: str | None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["PA_INSTANCE_DIR"] = str(Path(tmp) / "instance")
-        config = Config()
-        config.SQLALCHEMY_DATABASE_URI = database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        config = bench_config(Path(tmp), database_url)
         config.WTF_CSRF_ENABLED = False  # the bench logs in with a plain POST
         app = create_app(config)
         with app.app_context():

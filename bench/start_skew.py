@@ -95,7 +95,8 @@ def running_fleet(mode: str, broker_url: str, truth: Path, workdir: Path):
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "firmware_sim", "--clusters", str(CLUSTERS), "--broker", broker_url,
-             "--truth", str(truth), "--connect-rate", "0"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+             "--truth", str(truth), "--state-dir", str(workdir / "sim-state"), "--connect-rate", "0"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # its own state dir: not make run's instance/sim-state
     try:
         deadline = time.monotonic() + 60
         while f"connected {CLUSTERS}/{CLUSTERS} in" not in log_path.read_text(errors="replace"):

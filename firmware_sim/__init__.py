@@ -40,7 +40,7 @@ Library API, as the controller's integration tests use it::
   - `state_dir`: each cluster's accepted command ids in `{state_dir}/{cid}.json`, so a redelivery is
     answered `received` (detail.duplicate) and not run, across reboots and simulator restarts; an id
     is on disk (fsynced) before its command is acted on, answered and acknowledged. None keeps them in
-    memory (reboots and power cuts only). The command line defaults to instance/sim-state.
+    memory (reboots and power cuts only). The command line defaults to $PA_INSTANCE_DIR/sim-state.
   - `credentials`: {cid: password} or a `cid,password` CSV; every session logs in with username = cid.
 - `ClusterSpec(cid, speakers=2, ward="", amp_ok=True, speakers_ok=None)`: hardware faults built in for the
   whole run by overriding.
@@ -65,7 +65,8 @@ Library API, as the controller's integration tests use it::
   busy, the truth of the commands sent is complete.
 - `firmware_sim.faults`: the fault kinds, scenario files and --fault flags, the seeded plan.
 
-Command line: `python -m firmware_sim --clusters 456 --broker mqtt://127.0.0.1:1884` (see `--help`);
+Command line: `python -m firmware_sim --clusters 456` (see `--help`); it and its tools default to what `make run`
+started (defaults.py: `$PA_MQTT_URL` or `$PA_MQTT_PORT`, `$PA_HTTP_PORT`, `$PA_INSTANCE_DIR`);
 `--scenario power-cut-thoi-hoa`, `--fault KIND:FIELD=VALUE,…`, `--list-scenarios`, `--list-faults`,
 `--time-scale F`, `--seed`, `--state-dir`, `--credentials`, `--shard K/N` (with `--seed`).
 """

@@ -8,7 +8,10 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
+from firmware_sim import defaults
+from firmware_sim.controller_api import TokenFileError, read_token_file
 from firmware_sim.faults import FLAG_SYNTAX, KINDS, ScenarioError, combine, describe_kinds, library
 from firmware_sim.fleet import Fleet
 from firmware_sim.localtime import local_struct_time
@@ -21,9 +24,7 @@ from firmware_sim.roster import (
     parse_shard,
     synthesize,
 )
-from firmware_sim.seen import DEFAULT_STATE_DIR
 from firmware_sim.session import BrokerURLError, SessionSettings
-from firmware_sim.truth import DEFAULT_TRUTH_PATH
 from pa_controller.messaging import protocol
 
 log = logging.getLogger("firmware_sim")
@@ -70,11 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate loudspeaker clusters speaking protocol v1 over MQTT 5 (see PROTOCOL.md).",
     )
     parser.add_argument("--clusters", type=_positive_int, help="how many clusters (default: the whole fleet)")
-    parser.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="mqtt://host:port (default %(default)s)")
+    add_broker_option(parser)
     parser.add_argument("--fleet-csv", default=str(DEFAULT_FLEET_CSV), help="fleet CSV when --api is not given")
-    parser.add_argument("--api", help="controller base URL; the fleet comes from GET {URL}/api/v1/clusters")
-    parser.add_argument("--token", help="bearer token for --api")
-    parser.add_argument("--truth", default=str(DEFAULT_TRUTH_PATH), help="ground-truth JSON lines (%(default)s)")
+    parser.add_argument("--api", nargs="?", const=defaults.api_url(), metavar="URL",
+                        help="take the fleet from GET {URL}/api/v1/clusters instead of the CSV; without a URL, "
+                        "%(const)s (" + defaults.API_SOURCE + ")")
+    token = parser.add_mutually_exclusive_group()
+    token.add_argument("--token", help="bearer token for --api")
+    token.add_argument("--token-file", default=str(defaults.token_file()),
+                       help=f"file holding the token for --api (default %(default)s; {defaults.INSTANCE_SOURCE})")
+    add_truth_option(parser)
     parser.add_argument("--heartbeat-s", type=_positive_float, help="heartbeat period (30, or the scenario's)")
     parser.add_argument("--keepalive", type=_positive_int, help="MQTT keep-alive in s (30, or the scenario's)")
     parser.add_argument("--root", default=protocol.DEFAULT_ROOT, help="topic root (%(default)s)")
@@ -92,9 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="multiply every fault time (at, duration, spread, flap periods) by F, e.g. 0.01")
     faults.add_argument("--list-scenarios", action="store_true", help="list the scenario library and exit")
     faults.add_argument("--list-faults", action="store_true", help="list the fault kinds and their fields and exit")
-    parser.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR),
+    parser.add_argument("--state-dir", default=str(defaults.state_dir()),
                         help="where each cluster keeps the command ids it accepted, across reboots and restarts "
-                        "(%(default)s)")
+                        f"(default %(default)s; {defaults.INSTANCE_SOURCE})")
     parser.add_argument("--credentials", metavar="CSV", help="broker passwords, rows of cid,password; every "
                         "cluster connects with username = its cid")
     parser.add_argument("--shard", type=_shard, metavar="K/N",
@@ -108,12 +114,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_broker_option(parser: argparse.ArgumentParser) -> None:
+    """--broker, by default the broker of `make run` (the simulator and `listen` share it)."""
+    default = defaults.broker_url()
+    parser.add_argument("--broker", default=default, metavar="URL",
+                        help=f"mqtt://host:port (default {defaults.shown(default)}; {defaults.BROKER_SOURCE})")
+
+
+def add_truth_option(parser: argparse.ArgumentParser) -> None:
+    """--truth, by default the truth log of `make run` (the simulator and `listen` share it)."""
+    parser.add_argument("--truth", default=str(defaults.truth_path()),
+                        help=f"ground-truth JSON lines (default %(default)s; {defaults.INSTANCE_SOURCE})")
+
+
 def load_fleet(args: argparse.Namespace, parser: argparse.ArgumentParser):
     """Return the cluster specs the arguments ask for, or exit with a message."""
-    if args.api and not args.token:
-        parser.error("--api needs --token (create one with `flask pa tokens`)")
     try:
-        specs = load_api(args.api, args.token) if args.api else load_csv(args.fleet_csv)
+        if args.api:
+            specs = load_api(args.api, args.token or read_token_file(Path(args.token_file)))
+        else:
+            specs = load_csv(args.fleet_csv)
+    except TokenFileError as exc:
+        parser.error(f"--api needs a token: {exc}")
     except RosterError as exc:
         parser.error(str(exc))
     wanted = args.clusters or len(specs)

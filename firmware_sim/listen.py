@@ -26,16 +26,15 @@ from typing import TextIO
 
 import paho.mqtt.client as mqtt
 
+from firmware_sim.cli import add_broker_option, add_truth_option
 from firmware_sim.fleet import Fleet
 from firmware_sim.localtime import LOCAL_DAY_FORMAT, local_clock, local_time
 from firmware_sim.roster import DEFAULT_FLEET_CSV, ClusterSpec, RosterError, load_credentials, load_csv
 from firmware_sim.session import BrokerURLError, SessionSettings
-from firmware_sim.truth import DEFAULT_TRUTH_PATH
 from pa_controller.messaging import protocol
 
 log = logging.getLogger("firmware_sim.listen")
 
-DEFAULT_BROKER = "mqtt://127.0.0.1:1884"  # the private broker of `make run` (PA_MQTT_PORT)
 DEFAULT_SPEAKERS = 2
 SUBSCRIBE_TIMEOUT_S = 5.0
 WILL_WAIT_S = 1.0  # after stopping, how long to wait for the broker's will to show
@@ -305,11 +304,11 @@ def build_parser() -> argparse.ArgumentParser:
         "heartbeat and event it sends (times in Asia/Ho_Chi_Minh), until Ctrl-C.",
     )
     parser.add_argument("--cid", required=True, help="the cluster id, e.g. om-tho-001")
-    parser.add_argument("--broker", default=DEFAULT_BROKER, help="mqtt://host:port (default %(default)s)")
+    add_broker_option(parser)
     parser.add_argument("--heartbeat-s", type=float, default=30.0, help="heartbeat period (%(default)s)")
     parser.add_argument("--root", default=protocol.DEFAULT_ROOT, help="topic root (%(default)s)")
     parser.add_argument("--fleet-csv", default=str(DEFAULT_FLEET_CSV), help="where to look up the cluster's speakers")
-    parser.add_argument("--truth", default=str(DEFAULT_TRUTH_PATH), help="ground-truth JSON lines (%(default)s)")
+    add_truth_option(parser)
     parser.add_argument("--json", action="store_true", help="print each message raw, as one JSON object a line")
     login = parser.add_argument_group("a broker that wants logins")
     login.add_argument(

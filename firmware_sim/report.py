@@ -53,7 +53,6 @@ counts can change, and the summary says so.
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,9 +60,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TextIO
 
-from firmware_sim.controller_api import ControllerError, get_json
+from firmware_sim import defaults
+from firmware_sim.controller_api import ControllerError, TokenFileError, get_json, read_token_file
 from firmware_sim.localtime import local_day, local_time
-from firmware_sim.truth import DEFAULT_TRUTH_PATH, read_truth
+from firmware_sim.truth import read_truth
 from pa_controller.domain import DeliveryState, RunState
 from pa_controller.messaging import protocol
 
@@ -321,11 +321,6 @@ class CannotCompare(Exception):
     """The token, the run report or the truth log is missing or unreadable; the message says what to do."""
 
 
-def default_token_file() -> Path:
-    """Return where `make run` writes the first administrator's API token."""
-    return Path(os.environ.get("PA_INSTANCE_DIR", "instance")) / "bootstrap-token"
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Describe `python -m firmware_sim report`."""
     parser = argparse.ArgumentParser(
@@ -334,30 +329,26 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit 0 when they agree, 1 on any disagreement, 2 when the comparison could not be made.",
     )
     parser.add_argument("--run", required=True, type=int, help="the run id (GET /api/v1/runs/{id})")
-    parser.add_argument("--api", default="http://127.0.0.1:5000", help="controller base URL (%(default)s)")
+    parser.add_argument("--api", default=defaults.api_url(),
+                        help=f"controller base URL (default %(default)s; {defaults.API_SOURCE})")
     token = parser.add_mutually_exclusive_group()
     token.add_argument("--token", help="API bearer token")
-    token.add_argument("--token-file", help="file holding the token (default $PA_INSTANCE_DIR/bootstrap-token)")
-    parser.add_argument("--truth", default=str(DEFAULT_TRUTH_PATH), help="the simulator's truth log (%(default)s)")
+    token.add_argument("--token-file", default=str(defaults.token_file()),
+                       help=f"file holding the token (default %(default)s; {defaults.INSTANCE_SOURCE})")
+    parser.add_argument("--truth", default=str(defaults.truth_path()),
+                        help=f"the simulator's truth log (default %(default)s; {defaults.INSTANCE_SOURCE})")
     parser.add_argument("--json", action="store_true", help="print the comparison as one JSON object")
     return parser
 
 
 def read_token(args: argparse.Namespace) -> str:
-    """Return the API token from --token, --token-file or the bootstrap token file."""
+    """Return the API token from --token, else from --token-file (by default the bootstrap token of make run)."""
     if args.token:
         return args.token
-    path = Path(args.token_file) if args.token_file else default_token_file()
     try:
-        token = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise CannotCompare(
-            f"cannot read the API token from {path} ({exc.strerror}): pass --token or --token-file "
-            "(`make run` writes $PA_INSTANCE_DIR/bootstrap-token; `flask pa tokens` makes one)"
-        ) from exc
-    if not token:
-        raise CannotCompare(f"{path} is empty: pass --token or --token-file")
-    return token
+        return read_token_file(Path(args.token_file))
+    except TokenFileError as exc:
+        raise CannotCompare(str(exc)) from exc
 
 
 def fetch_run(api: str, run_id: int, token: str) -> dict:

@@ -55,7 +55,8 @@ def load_csv(path: str | Path = DEFAULT_FLEET_CSV, limit: int | None = None) -> 
 def load_api(base_url: str, token: str, limit: int | None = None, timeout: float = 10.0) -> list[ClusterSpec]:
     """Fetch the clusters from `GET {base_url}/api/v1/clusters` with a bearer token."""
     try:
-        items = get_json(base_url, "/api/v1/clusters", token, timeout, "create one with `flask pa tokens`")
+        items = get_json(base_url, "/api/v1/clusters", token, timeout,
+                         "make one with `flask --app wsgi pa create-token USER`")
     except ControllerError as exc:
         raise RosterError(str(exc)) from exc
     url = base_url.rstrip("/") + "/api/v1/clusters"

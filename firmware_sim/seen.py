@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CAPACITY = 2048
 KEEP_AFTER_EXPIRY_S = 86_400.0  # past this, a redelivery is answered `expired` instead, and still never run
-DEFAULT_STATE_DIR = Path("instance/sim-state")
 FORMAT = 1
 SET_ASIDE_SUFFIX = ".bad"
 

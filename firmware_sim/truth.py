@@ -4,7 +4,9 @@ import json
 import threading
 from pathlib import Path
 
-DEFAULT_TRUTH_PATH = Path("instance/sim-truth.jsonl")
+from firmware_sim.defaults import INSTANCE_DIR, TRUTH_NAME
+
+DEFAULT_TRUTH_PATH = INSTANCE_DIR / TRUTH_NAME  # the library's; the command lines follow $PA_INSTANCE_DIR
 PLAIN_UNSAFE = frozenset('"\\')  # characters JSON must escape, so a value holding one is not matched raw
 
 

@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from pa_controller import clock
 from pa_controller.domain import Role
 from pa_controller.errors import ServiceError
 from pa_controller.extensions import db
@@ -45,6 +46,7 @@ def scheduler():
     from pa_controller.scheduling.worker import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    clock.log_in_local_time()
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)  # one line per second otherwise
     worker = Worker(current_app._get_current_object())
     stop = threading.Event()

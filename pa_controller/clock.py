@@ -1,5 +1,7 @@
 """The one source of 'now' for the controller, replaceable in tests."""
 
+import logging
+import time
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -20,3 +22,15 @@ def parse_local(text: str) -> datetime:
         return moment.astimezone(UTC)
     except OverflowError:
         raise ValueError(f"{text!r} is outside the range of dates LoaNet handles") from None
+
+
+def local_struct_time(seconds: float | None = None) -> time.struct_time:
+    """`time.localtime` in Asia/Ho_Chi_Minh whatever the host's zone: a logging.Formatter converter."""
+    return datetime.fromtimestamp(time.time() if seconds is None else seconds, LOCAL_ZONE).timetuple()
+
+
+def log_in_local_time() -> None:
+    """Make every handler of the root logger stamp its lines in Asia/Ho_Chi_Minh (call after basicConfig)."""
+    for handler in logging.getLogger().handlers:
+        if handler.formatter is not None:
+            handler.formatter.converter = local_struct_time

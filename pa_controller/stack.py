@@ -1,121 +1,295 @@
-"""`make run`: the whole system on one machine, in the foreground, until Ctrl-C.
+"""`make run`: the whole system on one machine, in the foreground, until Ctrl-C or SIGTERM.
 
-Starts a private Mosquitto (unless PA_MQTT_URL names a broker), migrates the
-database, seeds the fleet, starts the web server, the scheduler and the
-simulated clusters, writes the bootstrap token, and shows the fleet coming online.
+Reads and checks its variables first (an unknown PA_SIM_SCENARIO stops it before anything starts), then
+starts a private Mosquitto (unless PA_MQTT_URL names a broker), migrates the database, seeds the fleet,
+starts the web server, the scheduler and the simulated clusters (with the scenario's faults), writes the
+bootstrap token, and shows the fleet coming online.
+
+Every child runs in a session of its own, so the Ctrl-C a terminal sends to its foreground process group
+reaches this launcher alone, and the launcher stops the children in order: the simulator first (its
+clusters' wills reach a controller still listening), then the web server and the scheduler, the broker
+last. A setup command running at that moment (a migration) is left to finish. The signal handlers only
+set a flag, so no process prints a KeyboardInterrupt traceback, whenever the key is pressed.
 """
 
-import json
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+from pa_controller import clock
 from pa_controller.messaging import broker_config
 
 log = logging.getLogger("loanet")
 ROOT = Path(__file__).resolve().parent.parent
 FLEET_CSV = ROOT / "pa_controller" / "data" / "o-mon-fleet.csv"
+ACCESS_LOG = "web-access.log"  # in the instance dir: a line per request has no place on the terminal
+TICK_S = 0.5  # how often the launcher looks at its children and at the stop flag
+FAST_POLL_S = 1.0  # the fleet count while the fleet comes online…
+SLOW_POLL_S = 30.0  # …and once it is whole
+FAST_POLL_FOR_S = 120.0  # a scenario may keep part of the fleet down for good: past this, poll slowly all the same
+STEP_GRACE_S = 60.0  # a setup command running when the stop came is left this long to finish
+STOP_GRACE_S = 15.0  # each child, after SIGTERM, before SIGKILL
+STOP_ORDER = (("simulator",), ("web", "scheduler"), ("mosquitto",))
+
+
+class SettingsError(ValueError):
+    """A make run variable that cannot be used; the message names it and says what to do."""
+
+
+class StackError(RuntimeError):
+    """Part of the stack failed to start or stopped by itself; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """make run's variables (README, "Configuration"), read and checked once, before anything starts."""
+
+    instance: Path
+    http_port: int
+    mqtt_port: int
+    mqtt_url: str
+    private_broker: bool
+    clusters: int
+    scenario: str | None = None
+    seed: int | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Settings":
+        """Read the variables; raise SettingsError on one that cannot be used."""
+        mqtt_port = _number(env, "PA_MQTT_PORT", 1884, low=1)
+        clusters = _number(env, "PA_SIM_CLUSTERS", 456, low=0)
+        seed = _number(env, "PA_SIM_SEED", None, low=0)
+        scenario = env.get("PA_SIM_SCENARIO") or None
+        if scenario is not None:
+            if clusters == 0:
+                raise SettingsError(f"PA_SIM_SCENARIO={scenario} needs simulated clusters, and PA_SIM_CLUSTERS=0 "
+                                    "starts none: unset PA_SIM_CLUSTERS or give a number")
+            scenario = checked_scenario(scenario)
+        return cls(
+            instance=Path(env.get("PA_INSTANCE_DIR") or "instance").resolve(),
+            http_port=_number(env, "PA_HTTP_PORT", 5000, low=1),
+            mqtt_port=mqtt_port,
+            mqtt_url=env.get("PA_MQTT_URL") or f"mqtt://127.0.0.1:{mqtt_port}",
+            private_broker=not env.get("PA_MQTT_URL"),
+            clusters=clusters,
+            scenario=scenario,
+            seed=seed,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def child_env(self, env: Mapping[str, str]) -> dict[str, str]:
+        """Return the environment of every child: the caller's, with these settings made explicit."""
+        return {**env, "PA_INSTANCE_DIR": str(self.instance), "PA_MQTT_URL": self.mqtt_url,
+                "PA_HTTP_PORT": str(self.http_port), "FLASK_APP": "wsgi", "PYTHONUNBUFFERED": "1"}
+
+    def simulator_command(self) -> list[str]:
+        """Return the command line of the simulated fleet, with the scenario and seed asked for."""
+        from firmware_sim import defaults as sim_defaults
+
+        env = {"PA_INSTANCE_DIR": str(self.instance)}
+        command = [sys.executable, "-m", "firmware_sim", "--clusters", str(self.clusters), "--broker", self.mqtt_url,
+                   "--truth", str(sim_defaults.truth_path(env)), "--state-dir", str(sim_defaults.state_dir(env))]
+        if self.scenario is not None:
+            command += ["--scenario", self.scenario]
+        if self.seed is not None:
+            command += ["--seed", str(self.seed)]
+        return command
+
+
+def _number(env: Mapping[str, str], name: str, default: int | None, *, low: int) -> int | None:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit()) or int(text) < low:
+        raise SettingsError(f"{name}={text!r} must be a whole number of at least {low}")
+    return int(text)
+
+
+def checked_scenario(name: str) -> str:
+    """Return the scenario as the simulator will find it; raise SettingsError, listing the library, if it cannot run."""
+    from firmware_sim.faults import ScenarioError, load_scenario  # the simulator's own check, before anything starts
+
+    try:
+        load_scenario(name)
+    except ScenarioError as exc:
+        raise SettingsError(f"PA_SIM_SCENARIO: {exc} (`.venv/bin/python -m firmware_sim --list-scenarios` "
+                            "describes each)") from None
+    path = Path(name)
+    return str(path.resolve()) if path.is_file() else name  # the simulator runs in the repository
+
+
+def poll_interval(whole: bool, elapsed_s: float) -> float:
+    """Return how long until the next fleet count: every second while the fleet comes online, then every 30 s."""
+    return SLOW_POLL_S if whole or elapsed_s >= FAST_POLL_FOR_S else FAST_POLL_S
+
+
+def fleet_counts(app) -> tuple[int, int]:
+    """Return (online, in service) as GET /api/v1/clusters judges them, straight from the database.
+
+    That answer is 82 KB for Ô Môn, and a line in the access log each time; the counts are two small queries.
+    """
+    from pa_controller.domain import ClusterStatus
+    from pa_controller.extensions import db
+    from pa_controller.services import fleet
+
+    with app.app_context():
+        try:
+            wards = fleet.status_by_ward(None, clock.now(), app.config["HEARTBEAT_S"])
+        finally:
+            db.session.remove()
+    return sum(counts[ClusterStatus.ONLINE.value] for _, counts, _ in wards), sum(total for *_, total in wards)
 
 
 class Stack:
-    def __init__(self):
-        env = os.environ
-        self.instance = Path(env.get("PA_INSTANCE_DIR", "instance")).resolve()
-        self.http_port = int(env.get("PA_HTTP_PORT", "5000"))
-        self.mqtt_port = int(env.get("PA_MQTT_PORT", "1884"))
-        self.mqtt_url = env.get("PA_MQTT_URL") or f"mqtt://127.0.0.1:{self.mqtt_port}"
-        self.clusters = int(env.get("PA_SIM_CLUSTERS", "456"))
-        self.base_url = f"http://127.0.0.1:{self.http_port}"
-        self.env = {**env, "PA_INSTANCE_DIR": str(self.instance), "PA_MQTT_URL": self.mqtt_url,
-                    "PA_HTTP_PORT": str(self.http_port), "FLASK_APP": "wsgi", "PYTHONUNBUFFERED": "1"}
+    """The children of one `make run`, started in order and stopped in order."""
+
+    def __init__(self, settings: Settings, env: Mapping[str, str], stopping: threading.Event):
+        self.settings = settings
+        self.env = settings.child_env(env)
+        self.stopping = stopping
         self.processes: list[tuple[str, subprocess.Popen]] = []
 
     def spawn(self, name: str, *args: str) -> subprocess.Popen:
+        """Start a long-running child in a session of its own (a terminal's Ctrl-C reaches the launcher only)."""
         log.info("starting %s", name)
         process = subprocess.Popen(args, cwd=ROOT, env=self.env, start_new_session=True)
         self.processes.append((name, process))
         return process
 
     def flask(self, *args: str) -> None:
-        subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env=self.env, check=True)
+        """Run one setup command to its end, even when asked to stop meanwhile (a migration cut short is worse)."""
+        process = subprocess.Popen([sys.executable, "-m", "flask", *args], cwd=ROOT, env=self.env,
+                                   start_new_session=True)
+        what = f"flask {' '.join(args[:2])}"
+        deadline = None
+        while True:
+            try:
+                code = process.wait(TICK_S)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if self.stopping.is_set() and deadline is None:
+                log.info("stopping once `%s` has finished", what)
+                deadline = time.monotonic() + STEP_GRACE_S
+            if deadline is not None and time.monotonic() > deadline:
+                log.warning("`%s` did not finish within %.0f s; stopping it", what, STEP_GRACE_S)
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait()
+                return
+        if code != 0 and not self.stopping.is_set():
+            raise StackError(f"`{what}` exited with code {code}")
 
     def up(self) -> None:
-        self.instance.mkdir(parents=True, exist_ok=True)
-        if not os.environ.get("PA_MQTT_URL"):
-            conf = broker_config.write(self.instance / "mosquitto.conf", self.mqtt_port)
+        """Start everything in order, then watch the fleet; return when asked to stop."""
+        settings = self.settings
+        settings.instance.mkdir(parents=True, exist_ok=True)
+        if settings.private_broker:
+            conf = broker_config.write(settings.instance / "mosquitto.conf", settings.mqtt_port)
             self.spawn("mosquitto", _mosquitto(), "-c", str(conf))
         self.flask("db", "upgrade")
+        if self.stopping.is_set():
+            return
         self.flask("pa", "fleet", "import", str(FLEET_CSV))
-        self.spawn("web", sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.http_port}",
+        if self.stopping.is_set():
+            return
+        self.spawn("web", sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{settings.http_port}",
                    "--workers", "2", "--threads", "8", "--timeout", "120",  # a programme is composed in the request
-                   "--access-logfile", "-", "--log-level", "warning", "wsgi:app")
+                   "--access-logfile", str(settings.instance / ACCESS_LOG), "--log-level", "warning", "wsgi:app")
         self.spawn("scheduler", sys.executable, "-m", "flask", "pa", "scheduler")
-        self.wait_for_web()
-        token_file = self.instance / "bootstrap-token"
+        if not self.wait_for_web():
+            return
+        token_file = settings.instance / "bootstrap-token"
         self.flask("pa", "bootstrap", "--token-file", str(token_file))
-        if self.clusters:
-            self.spawn("simulator", sys.executable, "-m", "firmware_sim", "--clusters", str(self.clusters),
-                       "--broker", self.mqtt_url, "--truth", str(self.instance / "sim-truth.jsonl"),
-                       "--state-dir", str(self.instance / "sim-state"))
-        print(f"\nLoaNet: {self.base_url}  (log in as admin; the password is in {self.instance / 'admin-password'})")
-        print(f"API token: {token_file}   e.g.  curl -H \"Authorization: Bearer $(cat {token_file})\" "
-              f"{self.base_url}/api/v1/clusters\n", flush=True)
-        self.watch(token_file.read_text().strip())
+        if self.stopping.is_set():
+            return
+        if settings.clusters:
+            self.spawn("simulator", *settings.simulator_command())
+        self.greet(token_file)
+        self.watch()
 
-    def wait_for_web(self, timeout_s: float = 60) -> None:
+    def greet(self, token_file: Path) -> None:
+        settings = self.settings
+        scenario = f", scenario {settings.scenario}" if settings.scenario else ""
+        print(f"\nLoaNet: {settings.base_url}  (log in as admin; the password is in "
+              f"{settings.instance / 'admin-password'})")
+        print(f"API token: {token_file}   e.g.  curl -H \"Authorization: Bearer $(cat {token_file})\" "
+              f"{settings.base_url}/api/v1/wards")
+        print(f"{settings.clusters} simulated clusters{scenario}, truth log {settings.instance / 'sim-truth.jsonl'}; "
+              f"web access log {settings.instance / ACCESS_LOG}\n", flush=True)
+
+    def wait_for_web(self, timeout_s: float = 60) -> bool:
+        """Wait until the controller answers; False if asked to stop first."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             self.check_children()
             try:
-                urllib.request.urlopen(f"{self.base_url}/api/v1/health", timeout=1).read()
-                return
+                urllib.request.urlopen(f"{self.settings.base_url}/api/v1/health", timeout=1).read()
+                return True
             except OSError:
-                time.sleep(0.3)
-        raise RuntimeError(f"the controller did not answer on {self.base_url} within {timeout_s:.0f} s")
+                if self.stopping.wait(0.3):
+                    return False
+        raise StackError(f"the controller did not answer on {self.settings.base_url} within {timeout_s:.0f} s")
 
-    def watch(self, token: str) -> None:
-        """Show the fleet coming online, then a status line every 30 s."""
-        started, last, reported_all = time.monotonic(), "", False
-        while True:
+    def watch(self) -> None:
+        """Show the fleet coming online (a line when the count changes) until asked to stop."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        app = _controller_app()
+        started = time.monotonic()
+        next_poll, shown, whole = started, None, False
+        while not self.stopping.is_set():
             self.check_children()
-            line = self.fleet_line(token)
-            elapsed = time.monotonic() - started
-            if line != last and (not reported_all or int(elapsed) % 30 == 0):
-                print(f"[{elapsed:5.1f} s] {line}", flush=True)
-                last = line
-            reported_all = reported_all or line.startswith(f"{self.clusters}/")
-            time.sleep(1)
-
-    def fleet_line(self, token: str) -> str:
-        headers = {"Authorization": f"Bearer {token}"}
-        request = urllib.request.Request(f"{self.base_url}/api/v1/clusters", headers=headers)
-        try:
-            clusters = json.load(urllib.request.urlopen(request, timeout=5))
-        except OSError as exc:
-            return f"controller not answering: {exc}"
-        online = sum(c["status"] == "online" for c in clusters)
-        return f"{online}/{len(clusters)} clusters online"
+            now = time.monotonic()
+            if now >= next_poll:
+                try:
+                    online, total = fleet_counts(app)
+                    line = f"{online}/{total} clusters online"
+                    whole = whole or online >= min(self.settings.clusters, total)
+                except SQLAlchemyError as exc:
+                    line = f"the database does not answer: {type(exc).__name__}"
+                if line != shown:
+                    print(f"[{now - started:5.1f} s] {line}", flush=True)
+                    shown = line
+                next_poll = now + poll_interval(whole, now - started)
+            self.stopping.wait(min(TICK_S, max(0.0, next_poll - time.monotonic())))
 
     def check_children(self) -> None:
         for name, process in self.processes:
             if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with code {process.returncode}")
+                raise StackError(f"{name} exited with code {process.returncode}")
 
     def down(self) -> None:
-        for name, process in reversed(self.processes):
-            if process.poll() is None:
+        """Stop the children in STOP_ORDER, each group to its end before the next."""
+        for names in STOP_ORDER:
+            group = [(name, p) for name, p in self.processes if name in names and p.poll() is None]
+            for name, process in group:
                 log.info("stopping %s", name)
                 os.killpg(process.pid, signal.SIGTERM)
-        for _, process in self.processes:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+            for name, process in group:
+                try:
+                    process.wait(STOP_GRACE_S)
+                except subprocess.TimeoutExpired:
+                    log.warning("%s did not stop within %.0f s; killing it", name, STOP_GRACE_S)
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+
+
+def _controller_app():
+    """The controller app in this process, on the stack's database, for counting the fleet (it starts nothing)."""
+    from pa_controller import create_app
+
+    return create_app()
 
 
 def _mosquitto() -> str:
@@ -126,17 +300,28 @@ def _mosquitto() -> str:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    stack = Stack()
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # a shell's background job keeps ignoring Ctrl-C
+            signal.signal(signum, lambda *_: stopping.set())
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
+    log.setLevel(logging.INFO)  # the launcher's own lines; the libraries it loads to count the fleet keep quiet
+    clock.log_in_local_time()
+    try:
+        settings = Settings.from_env(os.environ)
+    except SettingsError as exc:
+        log.error("%s", exc)
+        return 2
+    stack = Stack(settings, os.environ, stopping)
+    os.environ.update(stack.env)  # this process counts the fleet with the configuration its children have
     try:
         stack.up()
-    except KeyboardInterrupt:
-        print("\nstopping…", flush=True)
-    except (RuntimeError, subprocess.CalledProcessError) as exc:
+    except StackError as exc:
         log.error("%s", exc)
         return 1
     finally:
+        if stopping.is_set():
+            print("\nstopping…", flush=True)
         stack.down()
     return 0
 

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
     [
         (["--clusters", "0"], "not a positive whole number"),
         (["--broker", "http://127.0.0.1:1883"], "must look like mqtt://"),
-        (["--api", "http://127.0.0.1:5000"], "--api needs --token"),
+        (["--api", "http://127.0.0.1:5000"], "--api needs a token: cannot read the API token from"),
         (["--clusters", "500"], "add --synthetic"),
         (["--fleet-csv", "/nonexistent/fleet.csv"], "/nonexistent/fleet.csv"),
         (["--connect-rate", "-1"], "use 0 for no pacing"),
@@ -34,7 +34,8 @@ REPO = Path(__file__).resolve().parents[2]
         (["--credentials", "/nonexistent/credentials.csv"], "/nonexistent/credentials.csv"),
     ],
 )
-def test_bad_arguments_get_a_clear_message_and_exit_2(argv, message, capsys):
+def test_bad_arguments_get_a_clear_message_and_exit_2(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PA_INSTANCE_DIR", str(tmp_path))  # no bootstrap token there
     with pytest.raises(SystemExit) as stopped:
         main(argv)
     assert stopped.value.code == 2

@@ -73,7 +73,7 @@ def test_the_controller_api_gives_the_clusters_with_a_bearer_token(api):
 
 
 def test_a_refused_token_says_how_to_get_one(api):
-    with pytest.raises(RosterError, match="flask pa tokens"):
+    with pytest.raises(RosterError, match="flask --app wsgi pa create-token USER"):
         load_api(api, "wrong")
 
 
