@@ -210,7 +210,7 @@ class Stack:
         if not self.wait_for_web():
             return
         token_file = settings.instance / "bootstrap-token"
-        self.flask("pa", "bootstrap", "--token-file", str(token_file))
+        self.flask("pa", "bootstrap", "--token-file", str(token_file), "--demo-users")
         if self.stopping.is_set():
             return
         if settings.clusters:
@@ -222,7 +222,8 @@ class Stack:
         settings = self.settings
         scenario = f", scenario {settings.scenario}" if settings.scenario else ""
         print(f"\nLoaNet: {settings.base_url}  (log in as admin; the password is in "
-              f"{settings.instance / 'admin-password'})")
+              f"{settings.instance / 'admin-password'}; an officer and a technician in "
+              f"{settings.instance / 'demo-users'})")
         print(f"API token: {token_file}   e.g.  curl -H \"Authorization: Bearer $(cat {token_file})\" "
               f"{settings.base_url}/api/v1/wards")
         print(f"{settings.clusters} simulated clusters{scenario}, truth log {settings.instance / 'sim-truth.jsonl'}; "
