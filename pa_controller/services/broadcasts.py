@@ -130,7 +130,9 @@ def _dispatch_now(broadcast: Broadcast) -> None:
 
     Should this fail, the run stays scheduled and due: the scheduler dispatches it at its next tick.
     """
-    first = min(broadcast.runs, key=lambda r: r.start_at)
+    first = min((r for r in broadcast.runs if r.state is RunState.SCHEDULED), key=lambda r: r.start_at, default=None)
+    if first is None:
+        return
     try:
         dispatch.dispatch_run(first.id)
     except SQLAlchemyError:
