@@ -1,7 +1,7 @@
 """HTML and JSON blueprints: thin layers that parse, call a service, render."""
 
 from flask import Flask, has_request_context, request, session
-from flask_babel import get_locale
+from flask_babel import get_locale, refresh
 from flask_babel import lazy_gettext as _
 
 from pa_controller.errors import ServiceError
@@ -38,6 +38,7 @@ def register_web(app: Flask, babel) -> None:
     app.register_blueprint(broadcast_pages.bp)
     app.register_blueprint(technician_bp)
     register_filters(app)
+    app.before_request(refresh)  # the language is the request's, even where requests share an app context
     app.before_request(_refuse_nul)
     app.after_request(_security_headers)
     register_errors(app)

@@ -144,7 +144,7 @@ def test_each_role_is_offered_what_it_may_do(client, officer_auth, technician_au
     client.post("/logout")
     log_in(client, "officer-thoi-hoa")
     menu = nav(client.get("/").get_data(as_text=True))
-    assert "Lên lịch phát" in menu and "Bản tin" in menu
+    assert "Lên lịch phát" in menu and "Các bản tin" in menu
 
 
 def test_an_unknown_page_is_a_vietnamese_page_with_a_way_back(client, officer_auth):
@@ -158,3 +158,39 @@ def test_a_missed_run_and_a_silent_cluster_read_differently(seeded):
     from pa_controller.web.labels import label
 
     assert (label(RunState.MISSED), label(DeliveryState.MISSED)) == ("Bị lỡ", "Không phản hồi")
+
+
+def test_what_a_refused_form_says_is_in_the_readers_language_with_names_and_what_to_do(client, officer_auth):
+    log_in(client, "officer-thoi-hoa")
+    clip = make_audio()
+    cases = {  # a form as a person fills it in badly → words the page must show, in Vietnamese
+        "start": ({"wards": ["thoi-hoa"], "start_at": ""}, "Hãy chọn giờ phát, hoặc chọn phát ngay"),
+        "where": ({"start_at": local_in(2)}, "Hãy chọn nơi phát"),
+        "rule": ({"wards": ["thoi-hoa"], "start_at": local_in(2), "repeat": "custom", "rrule": "FREQ=DAILY;BYHOUR"},
+                 "phần “BYHOUR” phải có dạng TÊN=GIÁ TRỊ"),
+    }
+    for fields, words in cases.values():
+        page = client.post("/broadcasts/new", data={"title": "Họp", "audio_id": clip.id, "action": "save",
+                                                     **fields}).get_data(as_text=True)
+        assert words in page and "RFC 3339" not in page and "unpack" not in page and "targets must" not in page
+    client.get("/lang/en")
+    page = client.post("/broadcasts/new", data={"title": "Họp", "audio_id": clip.id, "action": "save",
+                                                 **cases["start"][0]}).get_data(as_text=True)
+    assert "Choose a start time, or choose to play now" in page and "Hãy chọn giờ phát" not in page
+
+
+def test_a_conflict_names_the_other_broadcast_and_its_local_time_to_the_second(client, officer_auth):
+    log_in(client, "officer-thoi-hoa")
+    clip = make_audio(duration_ms=15_000)
+    form = {"title": "Bản tin chiều", "audio_id": clip.id, "wards": ["thoi-hoa"], "start_at": local_in(5),
+            "action": "save"}
+    client.post("/broadcasts/new", data=form)
+    page = client.post("/broadcasts/new", data={**form, "title": "Trùng"}).get_data(as_text=True)
+    start = local_in(5)[11:]  # HH:MM
+    assert f"“Bản tin chiều” ({start}:00–{start}:15)" in page, "not 17:00–17:00"
+    assert "Trùng giờ với 1 lượt phát cùng mức ưu tiên trên cùng cụm loa" in page
+
+
+def test_a_page_behind_a_login_asks_for_it_in_vietnamese(client, officer_auth):
+    page = client.get("/broadcasts", follow_redirects=True).get_data(as_text=True)
+    assert "Hãy đăng nhập để xem trang này." in page and "Please log in" not in page
