@@ -3,18 +3,20 @@
 from pathlib import Path
 
 from babel.messages import checkers
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "pa_controller" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
 METHODS = [("pa_controller/**.py", "python"), ("pa_controller/web/templates/**.html", "jinja2")]
+# The code marks lazy messages as `_l` (and `lazy_gettext`): pybabel extract needs `-k _l -k lazy_gettext` too.
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
 
 
 def _extracted() -> dict[str, str]:
     """Every msgid in the source (Vietnamese), with where it is first used."""
     found = {}
-    for filename, _line, message, _comments, _context in extract_from_dir(ROOT, METHODS):
+    for filename, _line, message, _comments, _context in extract_from_dir(ROOT, METHODS, keywords=KEYWORDS):
         for msgid in (message if isinstance(message, tuple) else (message,)):
             if msgid:
                 found.setdefault(msgid, filename)
