@@ -103,7 +103,8 @@ def _save(user: User, proposal: Proposal, now: datetime, broadcast: Broadcast | 
     clip = _clip(user, proposal, broadcast)
     if proposal.immediate:  # "now" starts once the audio exists and the fleet has had time to fetch it
         now = clock.now()
-        proposal = proposal.starting_at(now + planning.now_lead(now))
+        load = len(proposal.clusters) * (clip.duration_ms / 1000 if clip is not None else 0)
+        proposal = proposal.starting_at(now + planning.now_lead(now, load))
     # Two officers saving at once must not both pass the same free slot: lock the wards (PostgreSQL; SQLite
     # writers are serialised by the database), then look again.
     db.session.execute(select(Ward.id).where(Ward.id.in_(sorted(proposal.ward_ids))).with_for_update())

@@ -4,7 +4,7 @@ import math
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from pa_controller import clock
 from pa_controller.extensions import db
@@ -13,7 +13,7 @@ from pa_controller.models import Broadcast, Delivery, Run
 READY_SAMPLE_RUNS = 20  # the latest runs whose clusters said `ready`, to learn how long the fleet takes
 READY_SAMPLE_DAYS = 7
 READY_MARGIN = 1.5  # times the 95th percentile, plus one second for the publisher to pick the commands up
-UNMEASURED_LEAD_S = 10.0  # before any run has been heard ready: 456 clusters fetched on a busy server in 5 s
+UNMEASURED_LEAD_S = 30.0  # before any run was heard ready: 456 clusters on a doubly busy server took up to 15 s
 
 
 def plan_runs(broadcast: Broadcast, now: datetime, *, immediate: bool = False) -> int:
@@ -51,8 +51,9 @@ def extend_plans() -> int:
     return created
 
 
-def ready_seconds(now: datetime) -> float | None:
-    """Return how long recent runs' clusters took from dispatch to `ready` (95th percentile), if any said so.
+def fetch_history(now: datetime) -> tuple[float, float] | None:
+    """How long recent runs' clusters took from dispatch to `ready` (95th percentile, seconds), and the largest
+    load among those runs (clusters times seconds of audio), if any cluster said so.
 
     Both ends are the controller's own clock (a cluster's clock may be off by minutes).
     """
@@ -64,17 +65,26 @@ def ready_seconds(now: datetime) -> float | None:
                                                                      Delivery.ready_at.is_not(None))))
     if not waits:
         return None
-    return max(0.0, waits[min(len(waits) - 1, math.ceil(0.95 * len(waits)) - 1)])
+    loads = db.session.execute(
+        select(func.count(Delivery.cluster_id), Broadcast.duration_ms).select_from(Delivery).join(Run).join(Broadcast)
+        .where(Run.id.in_(recent)).group_by(Run.id, Broadcast.duration_ms))
+    largest = max((count * (duration_ms or 0) / 1000 for count, duration_ms in loads), default=0.0)
+    return max(0.0, waits[min(len(waits) - 1, math.ceil(0.95 * len(waits)) - 1)]), largest
 
 
-def now_lead(now: datetime) -> timedelta:
+def now_lead(now: datetime, load: float = 0.0) -> timedelta:
     """How far ahead "now" starts, counted once the audio is ready and the commands are queued.
 
     What recent runs show the fleet needs to fetch and verify the audio (a busy server, a slow network), so that
-    a normal item is not `late` everywhere; UNMEASURED_LEAD_S before anything was measured; never less than
-    NOW_LEAD_S nor more than DISPATCH_LEAD_S.
+    a normal item is not `late` anywhere, scaled up when this run's `load` (clusters times seconds of audio) is
+    larger than any of theirs; UNMEASURED_LEAD_S before anything was measured; never less than NOW_LEAD_S nor
+    more than DISPATCH_LEAD_S.
     """
     config = current_app.config
-    measured = ready_seconds(now)
-    needed = UNMEASURED_LEAD_S if measured is None else READY_MARGIN * measured + 1.0
+    history = fetch_history(now)
+    if history is None:
+        needed = UNMEASURED_LEAD_S
+    else:
+        waited, largest = history
+        needed = READY_MARGIN * waited * max(1.0, load / largest if largest else 1.0) + 1.0
     return timedelta(seconds=min(max(config["NOW_LEAD_S"], needed), config["DISPATCH_LEAD_S"]))

@@ -67,11 +67,23 @@ def test_now_leaves_the_fleet_the_time_recent_runs_needed_to_be_ready(seeded, mo
     monkeypatch.setattr(clock, "now", lambda: moment)
     run = make_broadcast(start_at="now", title="Khẩn").runs[0]
     assert run.start_at == moment + timedelta(seconds=1.5 * 10 + 1)
-    assert planning.ready_seconds(moment) == 10
+    assert planning.fetch_history(moment) == (10, 456 * earlier.broadcast.duration_ms / 1000)
     for delivery in db.session.scalars(select(Delivery)):
         delivery.ready_at = delivery.run.dispatched_at + timedelta(seconds=0.5)  # a quick fleet
     db.session.commit()
     assert planning.now_lead(moment) == timedelta(seconds=seeded.config["NOW_LEAD_S"])
+
+
+def test_now_leaves_more_time_for_a_programme_larger_than_any_the_fleet_was_measured_on(seeded, monkeypatch):
+    earlier = schedule(seeded, start_at="now", targets={"wards": ["thoi-hoa"]})
+    for delivery in db.session.scalars(select(Delivery).where(Delivery.run_id == earlier.id)):
+        delivery.ready_at = earlier.dispatched_at + timedelta(seconds=2)
+    db.session.commit()
+    moment = clock.now()
+    measured = len(earlier.deliveries) * earlier.broadcast.duration_ms / 1000
+    assert planning.now_lead(moment, measured) == timedelta(seconds=1.5 * 2 + 1)
+    assert planning.now_lead(moment, 4 * measured) == timedelta(seconds=1.5 * 2 * 4 + 1)
+    assert planning.now_lead(moment, 100 * measured) == timedelta(seconds=seeded.config["DISPATCH_LEAD_S"])
 
 
 def test_a_normal_run_found_after_its_start_is_missed_not_played_late(seeded):
