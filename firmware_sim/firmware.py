@@ -73,6 +73,7 @@ class Firmware:
         self.boot_id = uuid.uuid4().hex  # not from the seed: a controller must never see a boot_id twice
         self.booted_at = self.board.now()  # uptime is a monotonic count, untouched by clock faults
         self.seq = 0
+        self.conn = 0  # connections within this boot: orders a late will against the current birth
         self.seen.reload()
 
     def clock(self) -> float:
@@ -114,13 +115,19 @@ class Firmware:
         """
         return self.player.holds_runs or self.queued > 0 or bool(self._accepting) or self._reboot is not None
 
+    def will(self) -> dict:
+        """Count a new connection of this boot and return the will its CONNECT carries."""
+        self.conn += 1
+        return self.status(online=False)
+
     def status(self, online: bool) -> dict:
-        """Return the Status payload (the will uses online=False)."""
+        """Return the Status payload of the current connection (the will uses online=False)."""
         return {
             "v": protocol.VERSION,
             "cid": self.cid,
             "online": online,
             "boot_id": self.boot_id,
+            "conn": self.conn,
             "fw": self.board.fw,
             "at": stamp(self.clock()),
         }

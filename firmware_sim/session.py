@@ -270,8 +270,8 @@ class Session:
             return
         client = self.client or self._make_client()
         self.loop.undarken(client)  # dark until now, so the dead link sent no ping; reconnect() closes it unread
-        # The will is fixed per connection: it must carry the boot_id of this boot.
-        will = protocol.encode(self.firmware.status(online=False))
+        # The will is fixed per connection: it carries this boot and this connection's count.
+        will = protocol.encode(self.firmware.will())
         client.will_set(self.topics[protocol.STATUS], will, qos=1, retain=True)
         try:
             client.reconnect()

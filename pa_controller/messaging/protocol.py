@@ -89,7 +89,8 @@ _OPT_STR = (str, type(None))
 
 _COMMON = {"v": (_INT, True), "cid": (_STR, True)}
 _SPECS: dict[str, dict] = {
-    STATUS: {"online": (_BOOL, True), "boot_id": (_STR, True), "fw": (_STR, False), "at": (_STR, True)},
+    STATUS: {"online": (_BOOL, True), "boot_id": (_STR, True), "conn": (_INT, False), "fw": (_STR, False),
+             "at": (_STR, True)},
     HEARTBEAT: {
         "at": (_STR, True),
         "boot_id": (_STR, True),
@@ -197,6 +198,8 @@ def decode(kind: str, cid: str, raw: bytes) -> dict:
     if payload["cid"] != cid:
         raise ProtocolError("wrong_cluster", f"payload for {payload['cid']!r} arrived on the topic of {cid!r}")
     _check_fields(payload, _SPECS[kind], kind)
+    if kind == STATUS and payload.get("conn", 1) < 1:
+        raise ProtocolError("malformed", "status conn counts connections from 1")
     if kind == HEARTBEAT and payload["state"] not in _HEARTBEAT_STATES:
         raise ProtocolError("malformed", f"heartbeat state {payload['state']!r} is unknown")
     if kind == EVENTS and payload["state"] not in EventState._value2member_map_:

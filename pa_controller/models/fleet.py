@@ -42,7 +42,7 @@ class ClusterState(db.Model):
     status: Mapped[ClusterStatus] = mapped_column(EnumText(ClusterStatus), default=ClusterStatus.UNKNOWN)
     online: Mapped[bool] = mapped_column(default=False)
     boot_id: Mapped[str | None] = mapped_column(String(64))
-    born_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the `at` of the birth: orders a late will
+    conn: Mapped[int | None] = mapped_column()  # the birth's connection within its boot: tells a late will
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

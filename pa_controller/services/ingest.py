@@ -32,28 +32,33 @@ def _known(messages: list[tuple[str, dict]]):
             yield state, payload
 
 
-def _older_than_birth(state: ClusterState, will: dict) -> bool:
-    """A will of an earlier connection: another boot, or the same boot before its latest birth (a quick reconnect).
+def _stale_will(state: ClusterState, will: dict) -> bool:
+    """A will of an older connection than the latest birth's: another boot, or an earlier connection of this
+    boot (a dropped link's will can arrive after the quick reconnect's birth).
 
-    The two times compared come from the same cluster clock, so their order holds even if that clock is off.
+    The will is fixed at CONNECT, before the birth, so what orders them must be known then: the boot and the
+    connection counter, never the `at` (earlier in every will). A will of a later connection than the birth
+    is current: that connection died before its birth went out. Firmware without `conn` is told by boot alone.
     """
+    if state.boot_id is None:
+        return False
     if will["boot_id"] != state.boot_id:
         return True
-    return state.born_at is not None and parse_time(will["at"]) < state.born_at
+    return None not in (will.get("conn"), state.conn) and will["conn"] < state.conn
 
 
 def apply_statuses(messages: list[tuple[str, dict]], now: datetime) -> int:
-    """Record births and wills; a will from an older boot than the current birth is ignored."""
+    """Record births and wills; the will of an older connection than the current birth's is ignored."""
     applied, rebooted = 0, []
     for state, payload in _known(messages):
-        if not payload["online"] and state.online and _older_than_birth(state, payload):
-            log.info("ignored stale will of %s (boot %s at %s; born %s at %s)", state.cluster_id, payload["boot_id"],
-                     payload["at"], state.boot_id, state.born_at)
+        if not payload["online"] and _stale_will(state, payload):
+            log.info("ignored stale will of %s (boot %s conn %s; born boot %s conn %s)", state.cluster_id,
+                     payload["boot_id"], payload.get("conn"), state.boot_id, state.conn)
             continue
         if payload["online"] and state.boot_id not in (None, payload["boot_id"]):
             rebooted.append(state.cluster_id)
         if payload["online"]:
-            state.born_at = parse_time(payload["at"])
+            state.conn = payload.get("conn")
         state.online = payload["online"]
         state.boot_id = payload["boot_id"]
         state.status = ClusterStatus.ONLINE if payload["online"] else ClusterStatus.OFFLINE
@@ -107,13 +112,16 @@ def _state_update(fields: tuple[str, ...]) -> BulkStatement:
     """The UPDATE of ClusterState for heartbeats that carry `fields`.
 
     A heartbeat proves the session is up even if its birth was missed: a cluster not online becomes online
-    with the heartbeat's boot; one already online keeps the boot of its birth.
+    with the heartbeat's boot (and no connection count, if that boot is new); one already online keeps the
+    boot of its birth.
     """
     def build(rows, insert, now, online):
         state = ClusterState.__table__.c
         return update(ClusterState.__table__).where(state.cluster_id == rows.c.cluster_id).values(
             **{name: rows.c[name] for name in fields}, activity=rows.c.activity, heartbeat_at=now, last_seen=now,
-            boot_id=case((state.online, state.boot_id), else_=rows.c.boot_id), online=true(), status=online)
+            boot_id=case((state.online, state.boot_id), else_=rows.c.boot_id),
+            conn=case((state.online | (state.boot_id == rows.c.boot_id), state.conn), else_=None),  # of that boot
+            online=true(), status=online)
 
     shared = {"now": ClusterState.heartbeat_at.type, "online": ClusterState.status.type}
     return BulkStatement(ClusterState.__table__, ("cluster_id", "boot_id", "activity", *fields), shared, build)

@@ -441,10 +441,14 @@ def test_heartbeats_are_sent_every_period_with_the_first_at_a_random_offset():
     assert gaps == {30.0}
 
 
-def test_the_status_and_its_will_carry_the_current_boot_id(rig):
-    online, will = rig.firmware.status(online=True), rig.firmware.status(online=False)
+def test_the_status_and_its_will_carry_the_current_boot_and_connection(rig):
+    will = rig.firmware.will()
+    online = rig.firmware.status(online=True)
     assert online["boot_id"] == will["boot_id"] == rig.firmware.boot_id
-    assert (online["online"], will["online"]) == (True, False)
+    assert (online["online"], will["online"], online["conn"], will["conn"]) == (True, False, 1, 1)
+    assert rig.firmware.will()["conn"] == 2  # counted before each CONNECT
+    rig.firmware.boot()
+    assert rig.firmware.will()["conn"] == 1  # a new boot counts afresh
     protocol.decode(protocol.STATUS, CID, protocol.encode(will))
 
 

@@ -79,3 +79,36 @@ def test_health_is_ok_once_the_worker_beats_with_a_live_session(worker, seeded):
     while (answer := client.get("/api/v1/health").get_json())["status"] != "ok" and time.monotonic() < deadline:
         time.sleep(0.2)
     assert answer == {"status": "ok", "db": "ok", "mqtt": "ok", "scheduler": "ok"}
+
+
+def test_a_cluster_written_from_the_protocol_alone_that_dies_silently_is_marked_offline_by_its_will(worker, broker):
+    """It stamps milliseconds and is slow to publish its birth, so its will (fixed at CONNECT) is dated earlier
+    than its birth; the broker publishes that will 1.5 keep-alives after the link went dark."""
+    cid, topics = "om-tho-001", {kind: protocol.topic("pa/v1", "om-tho-001", kind) for kind in protocol.TOPIC_KINDS}
+
+    def status(online: bool) -> bytes:
+        return json.dumps({"v": 1, "cid": cid, "online": online, "boot_id": "b00t", "conn": 1, "fw": "indie-1.0",
+                           "at": protocol.format_time(clock.now())}).encode()
+
+    address = broker_address(broker.url)
+    cluster = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
+    cluster.will_set(topics[protocol.STATUS], status(False), qos=1, retain=True)
+    session = mqtt.Properties(mqtt.PacketTypes.CONNECT)
+    session.SessionExpiryInterval = 86_400
+    cluster.connect(address["host"], address["port"], keepalive=2, clean_start=False, properties=session)
+    cluster.loop_start()
+    cluster.subscribe(topics[protocol.CMD], qos=1)
+    time.sleep(1.2)  # a slow modem: the birth goes out more than a second after CONNECT
+    cluster.publish(topics[protocol.STATUS], status(True), qos=1, retain=True).wait_for_publish(5)
+    assert wait_online(cid).conn == 1
+    cluster.loop_stop()  # dark: no DISCONNECT, no more pings; the socket stays open
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            db.session.expire_all()
+            if not db.session.get(ClusterState, cid).online:
+                break
+            time.sleep(0.2)
+        assert not db.session.get(ClusterState, cid).online, "the will of the current connection was ignored"
+    finally:
+        cluster.socket() and cluster.socket().close()

@@ -28,8 +28,9 @@ def watch(seeded):
     return seeded
 
 
-def status(cid: str, online: bool, at: datetime, boot: str = "boot-1") -> None:
-    payload = {"v": 1, "cid": cid, "online": online, "boot_id": boot, "fw": "sim", "at": format_time(at)}
+def status(cid: str, online: bool, at: datetime, boot: str = "boot-1", conn: int = 1) -> None:
+    payload = {"v": 1, "cid": cid, "online": online, "boot_id": boot, "conn": conn, "fw": "sim",
+               "at": format_time(at)}
     ingest.apply_statuses([(cid, payload)], at)
     db.session.commit()
 
@@ -57,10 +58,10 @@ def state_of(cid: str) -> ClusterState:
 
 def test_a_late_will_of_an_earlier_connection_of_the_same_boot_is_ignored(watch):
     status("om-tho-001", True, T0)
-    status("om-tho-001", True, T0 + timedelta(seconds=5))  # a quick reconnect, same boot
-    status("om-tho-001", False, T0)  # the will registered by the first connection arrives last
+    status("om-tho-001", True, T0 + timedelta(seconds=5), conn=2)  # a quick reconnect, same boot
+    status("om-tho-001", False, T0, conn=1)  # the will registered by the first connection arrives last
     assert state_of("om-tho-001").online is True
-    status("om-tho-001", False, T0 + timedelta(seconds=5))  # the current connection's own will
+    status("om-tho-001", False, T0 + timedelta(seconds=4), conn=2)  # the current connection's own will
     assert state_of("om-tho-001").online is False
 
 

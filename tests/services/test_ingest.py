@@ -74,3 +74,48 @@ def test_heartbeats_of_unknown_clusters_are_skipped_and_the_rest_stored(seeded):
     assert apply(beat("om-nowhere-9", 1), beat("om-tho-001", 4)) == 1
     assert state("om-tho-001").seq == 4
     assert state("om-nowhere-9") is None
+
+
+def status(cid: str, online: bool, boot: str, conn: int | None, at: datetime) -> tuple[str, dict]:
+    payload = {"v": 1, "cid": cid, "online": online, "boot_id": boot, "fw": "1.0", "at": format_time(at)}
+    return cid, payload if conn is None else {**payload, "conn": conn}
+
+
+def apply_statuses(*messages: tuple[str, dict]) -> None:
+    ingest.apply_statuses(list(messages), T0)
+    db.session.commit()
+    db.session.expire_all()
+
+
+def test_the_will_of_the_current_connection_marks_offline_though_it_was_stamped_before_the_birth(seeded):
+    """The will is fixed at CONNECT: a firmware stamping milliseconds dates it before the birth of the same link."""
+    connected = T0 + timedelta(milliseconds=120)
+    apply_statuses(status("om-tho-001", True, "boot-1", 1, connected + timedelta(milliseconds=900)))
+    apply_statuses(status("om-tho-001", False, "boot-1", 1, connected))
+    assert (state("om-tho-001").online, state("om-tho-001").status) == (False, ClusterStatus.OFFLINE)
+    # Firmware without `conn` is told by its boot alone: the same boot's will is current, whatever its time.
+    apply_statuses(status("om-tho-002", True, "boot-1", None, connected + timedelta(seconds=1)))
+    apply_statuses(status("om-tho-002", False, "boot-1", None, connected))
+    assert state("om-tho-002").online is False
+
+
+def test_a_late_will_of_an_earlier_connection_or_boot_leaves_the_cluster_online(seeded):
+    apply_statuses(status("om-tho-001", True, "boot-1", 3, T0))
+    apply_statuses(status("om-tho-001", False, "boot-1", 2, T0 - timedelta(seconds=5)),  # the link before
+                   status("om-tho-001", False, "boot-0", 7, T0 - timedelta(minutes=5)))  # the boot before
+    assert (state("om-tho-001").online, state("om-tho-001").boot_id, state("om-tho-001").conn) == (True, "boot-1", 3)
+
+
+def test_the_will_of_a_connection_that_died_before_its_birth_marks_offline(seeded):
+    apply_statuses(status("om-tho-001", True, "boot-1", 3, T0))
+    apply_statuses(status("om-tho-001", False, "boot-1", 4, T0 + timedelta(seconds=40)))
+    assert state("om-tho-001").online is False
+
+
+def test_a_heartbeat_of_a_new_boot_forgets_the_old_boots_connection_count(seeded):
+    apply_statuses(status("om-tho-001", True, "boot-1", 5, T0))
+    apply_statuses(status("om-tho-001", False, "boot-1", 5, T0))
+    apply(beat("om-tho-001", 1, boot="boot-2"))  # boot-2's birth was missed
+    assert (state("om-tho-001").online, state("om-tho-001").conn) == (True, None)
+    apply_statuses(status("om-tho-001", False, "boot-2", 1, T0))
+    assert state("om-tho-001").online is False
