@@ -1,5 +1,7 @@
 """The scheduling form's fields, read into the same request body the API takes, and a broadcast read back into them."""
 
+from datetime import timedelta
+
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
@@ -36,8 +38,8 @@ def _when(form: MultiDict) -> dict:
     times = _list(form.get("times", ""))
     rule = form.get("rrule", "").strip() or None if repeat == "custom" else REPEATS.get(repeat)
     start_at = "now" if form.get("now") else form.get("start_at", "").strip()
-    if times and not start_at:  # several times a day from today on: the first start is this moment
-        start_at = clock.now().astimezone(LOCAL_ZONE).strftime(LOCAL_INPUT)
+    if times and not start_at:  # several times a day from today on: from the next whole minute, not a past one
+        start_at = (clock.now().astimezone(LOCAL_ZONE) + timedelta(minutes=1)).strftime(LOCAL_INPUT)
     return {"start_at": start_at, "rrule": ONE_DAY if times and rule is None else rule, "times": times,
             "exdates": _list(form.get("exdates", ""))}
 

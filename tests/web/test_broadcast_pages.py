@@ -135,6 +135,19 @@ def test_several_times_a_day_from_the_form(client, officer_auth):
     assert walls == {"05:30", "17:00"}
 
 
+def test_several_times_a_day_need_no_start_the_first_is_the_next_of_those_times(client, officer_auth, monkeypatch):
+    """The README's first steps: Hằng ngày, 05:30 and 17:00, no date; at 13:30:30 the first run is today's 17:00."""
+    moment = clock.now().astimezone(clock.LOCAL_ZONE).replace(hour=13, minute=30, second=30, microsecond=0) + timedelta(days=1)
+    monkeypatch.setattr(clock, "now", lambda: moment)
+    log_in(client, "officer-thoi-hoa")
+    saved = client.post("/broadcasts/new", data={"title": "Bản tin", "audio_id": make_audio().id,
+                                                 "wards": ["thoi-hoa"], "repeat": "daily", "times": "05:30, 17:00",
+                                                 "action": "save"})
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    first = min(db.session.scalars(select(Broadcast)).one().runs, key=lambda r: r.start_at)
+    assert first.start_at == moment.replace(hour=17, minute=0, second=0)
+
+
 def test_each_role_is_offered_what_it_may_do(client, officer_auth, technician_auth):
     log_in(client, "tech")
     menu = nav(client.get("/").get_data(as_text=True))
