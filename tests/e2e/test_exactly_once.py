@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 CLUSTERS = 456
 START_IN_S = 12  # far enough ahead for a kill, a restart and every fetch; the run is not late
 DISPATCH_LEAD_S = 60  # longer than START_IN_S: the run is dispatched as soon as it exists
-CUT_AFTER = 20  # commands the tap sees before the scheduler is killed or the broker stopped
+CUT_AFTER = 5  # commands the tap sees before the scheduler is killed or the broker stopped
 SETTINGS = {"NOW_LEAD_S": 3.0, "RUN_SETTLE_S": 10.0, "HEARTBEAT_S": 5.0, "DISPATCH_LEAD_S": float(DISPATCH_LEAD_S)}
 
 

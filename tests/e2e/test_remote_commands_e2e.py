@@ -38,8 +38,10 @@ def test_a_test_tone_reports_each_amplifier_and_set_volume_reaches_the_heartbeat
         system.wait_for(lambda: system.get(f"/api/v1/clusters/{DEAD}")["volume"] == 35, 20,
                         "the next heartbeat to carry volume 35",
                         show=lambda: system.get(f"/api/v1/clusters/{DEAD}")["volume"])
-        command = system.get(f"/api/v1/commands/{volume.json()[0]['id']}")
-        assert command["state"] == "received"  # set_volume has no later event in protocol v1
+        command = system.wait_for(
+            lambda: (c := system.get(f"/api/v1/commands/{volume.json()[0]['id']}"))["state"] == "done" and c, 10,
+            "the volume command to end done")
+        assert command["detail"]["volume"] == 35
 
     tones = {r["cid"]: r["amp_ok"] for r in read_truth(truth, event="tone")}
     assert tones == {cid: cid != DEAD for cid in CLUSTERS}
