@@ -137,7 +137,8 @@ def test_several_times_a_day_from_the_form(client, officer_auth):
 
 def test_several_times_a_day_need_no_start_the_first_is_the_next_of_those_times(client, officer_auth, monkeypatch):
     """The README's first steps: Hằng ngày, 05:30 and 17:00, no date; at 13:30:30 the first run is today's 17:00."""
-    moment = clock.now().astimezone(clock.LOCAL_ZONE).replace(hour=13, minute=30, second=30, microsecond=0) + timedelta(days=1)
+    tomorrow = clock.now().astimezone(clock.LOCAL_ZONE) + timedelta(days=1)
+    moment = tomorrow.replace(hour=13, minute=30, second=30, microsecond=0)
     monkeypatch.setattr(clock, "now", lambda: moment)
     log_in(client, "officer-thoi-hoa")
     saved = client.post("/broadcasts/new", data={"title": "Bản tin", "audio_id": make_audio().id,

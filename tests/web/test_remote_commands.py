@@ -1,5 +1,6 @@
 """Remote commands: technicians and administrators send them, every cluster's answer is tracked like a delivery."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -242,3 +243,9 @@ def test_a_volume_change_the_cluster_only_acknowledged_is_done_once_its_heartbea
     assert remote.confirm_volumes(clock.now()) == 1
     command = db.session.get(FleetCommand, sent["id"])
     assert command.state is DeliveryState.DONE and command.detail["confirmed_by"] == "heartbeat"
+    from tests.web.test_pages import log_in
+
+    log_in(client, "tech")
+    page = client.get("/fleet/clusters/om-tho-001").get_data(as_text=True)
+    row = re.search(r"<tr><td>[^<]*</td><td>Đặt âm lượng 35</td>.*?</tr>", page, re.S).group(0)
+    assert "Đã thực hiện" in row and "Đã phát xong" not in row, row
