@@ -111,8 +111,8 @@ def test_a_connected_cluster_that_stops_heartbeating_goes_stale_then_offline(wat
         stale_after = wait_status(watched, "om-tho-001", "stale", 3 * BEAT_S + 2)
         offline_after = wait_status(watched, "om-tho-001", "offline", 3 * BEAT_S + 2) + stale_after
         assert sim.connected_count == 1, "still connected: it is silent, not gone"
+        [incident] = incidents_of(watched, "om-tho-001")  # before the fleet's goodbye will says it has gone
     assert stale_after <= 3 * BEAT_S + 1 and offline_after <= 3 * BEAT_S + 2
-    [incident] = incidents_of(watched, "om-tho-001")
     assert incident["outage_cause"] == "silent" and "không gửi nhịp tim" in incident["summary"]
 
 
@@ -121,17 +121,19 @@ def test_a_stale_will_after_a_quick_reconnect_does_not_mark_the_cluster_offline(
                heartbeat_s=BEAT_S, keepalive=KEEPALIVE_S) as sim:
         sim.wait_connected(timeout=15)
         wait_status(watched, "om-tho-002", "online", 15)
-        # No more heartbeats, so only the status can say whether it is there; then the will its previous
-        # connection registered (same boot, earlier time) arrives.
+        # No more heartbeats, so only the status can say whether it is there.
         sim.call(lambda: sim.sessions["om-tho-002"].firmware.halt())
-        # The will its previous connection registered (same boot, earlier time) arrives only now.
-        will = {"v": 1, "cid": "om-tho-002", "online": False, "boot_id": sim.boot_id("om-tho-002"), "fw": "sim",
-                "at": protocol.format_time(clock.now() - timedelta(minutes=5))}
+        # A quick reconnect of the same boot (its birth, connection 2), then the will its first connection
+        # registered arrives only now.
+        status = {"v": 1, "cid": "om-tho-002", "boot_id": sim.boot_id("om-tho-002"), "fw": "sim"}
+        birth = {**status, "online": True, "conn": 2, "at": protocol.format_time(clock.now())}
+        will = {**status, "online": False, "conn": 1, "at": protocol.format_time(clock.now() - timedelta(minutes=5))}
         publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         publisher.connect("127.0.0.1", broker.port)
         publisher.loop_start()
-        publisher.publish(protocol.topic(protocol.DEFAULT_ROOT, "om-tho-002", protocol.STATUS),
-                          json.dumps(will), qos=1).wait_for_publish(5)
+        for payload in (birth, will):
+            publisher.publish(protocol.topic(protocol.DEFAULT_ROOT, "om-tho-002", protocol.STATUS),
+                              json.dumps(payload), qos=1).wait_for_publish(5)
         publisher.loop_stop()
         publisher.disconnect()
         time.sleep(5 * 0.2)  # several judgements later, before silence alone could make it offline
