@@ -104,7 +104,7 @@ def _save(user: User, proposal: Proposal, now: datetime, broadcast: Broadcast | 
     if proposal.immediate:  # "now" starts once the audio exists and the fleet has had time to fetch it
         now = clock.now()
         load = len(proposal.clusters) * (clip.duration_ms / 1000 if clip is not None else 0)
-        proposal = proposal.starting_at(now + planning.now_lead(now, load))
+        proposal = proposal.starting_at(now + planning.now_lead(now, load, proposal.priority))
     # Two officers saving at once must not both pass the same free slot: lock the wards (PostgreSQL; SQLite
     # writers are serialised by the database), then look again.
     db.session.execute(select(Ward.id).where(Ward.id.in_(sorted(proposal.ward_ids))).with_for_update())

@@ -7,6 +7,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from pa_controller import clock
+from pa_controller.domain import Priority
 from pa_controller.extensions import db
 from pa_controller.models import Broadcast, Delivery, Run
 
@@ -14,6 +15,7 @@ READY_SAMPLE_RUNS = 20  # the latest runs whose clusters said `ready`, to learn 
 READY_SAMPLE_DAYS = 7
 READY_MARGIN = 1.5  # times the 95th percentile, plus one second for the publisher to pick the commands up
 UNMEASURED_LEAD_S = 30.0  # before any run was heard ready: 456 clusters on a doubly busy server took up to 15 s
+EMERGENCY_LEAD_S = 10.0  # the longest an emergency waits for the fleet: a cluster ready later plays at once
 
 
 def plan_runs(broadcast: Broadcast, now: datetime, *, immediate: bool = False) -> int:
@@ -72,13 +74,14 @@ def fetch_history(now: datetime) -> tuple[float, float] | None:
     return max(0.0, waits[min(len(waits) - 1, math.ceil(0.95 * len(waits)) - 1)]), largest
 
 
-def now_lead(now: datetime, load: float = 0.0) -> timedelta:
+def now_lead(now: datetime, load: float = 0.0, priority: Priority = Priority.NORMAL) -> timedelta:
     """How far ahead "now" starts, counted once the audio is ready and the commands are queued.
 
     What recent runs show the fleet needs to fetch and verify the audio (a busy server, a slow network), so that
     a normal item is not `late` anywhere, scaled up when this run's `load` (clusters times seconds of audio) is
     larger than any of theirs; UNMEASURED_LEAD_S before anything was measured; never less than NOW_LEAD_S nor
-    more than DISPATCH_LEAD_S.
+    more than DISPATCH_LEAD_S. An emergency is never `late` (a cluster plays it once ready), so it waits at most
+    EMERGENCY_LEAD_S: a common start where the fleet is quick, sound soonest where it is not.
     """
     config = current_app.config
     history = fetch_history(now)
@@ -87,4 +90,6 @@ def now_lead(now: datetime, load: float = 0.0) -> timedelta:
     else:
         waited, largest = history
         needed = READY_MARGIN * waited * max(1.0, load / largest if largest else 1.0) + 1.0
+    if priority is Priority.EMERGENCY:
+        needed = min(needed, EMERGENCY_LEAD_S)
     return timedelta(seconds=min(max(config["NOW_LEAD_S"], needed), config["DISPATCH_LEAD_S"]))

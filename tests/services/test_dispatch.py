@@ -58,6 +58,14 @@ def test_now_is_dispatched_before_the_answer_once_the_audio_is_ready(seeded, mon
     assert run.start_at == run.dispatched_at + timedelta(seconds=planning.UNMEASURED_LEAD_S)
 
 
+def test_an_emergency_sent_now_waits_for_an_unmeasured_fleet_no_longer_than_its_cap(seeded, monkeypatch):
+    moment = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: moment)
+    run = schedule(seeded, start_at="now", priority="emergency", targets={"all": True})
+    assert run.start_at == run.dispatched_at + timedelta(seconds=planning.EMERGENCY_LEAD_S)
+    assert planning.EMERGENCY_LEAD_S < planning.UNMEASURED_LEAD_S
+
+
 def test_now_leaves_the_fleet_the_time_recent_runs_needed_to_be_ready(seeded, monkeypatch):
     earlier = schedule(seeded, start_at="now", targets={"all": True})
     for n, delivery in enumerate(db.session.scalars(select(Delivery).where(Delivery.run_id == earlier.id))):
