@@ -15,7 +15,7 @@ from firmware_sim.downloads import fetch_audio
 from firmware_sim.media import FetchOutcome
 from firmware_sim.relay import relay_run
 from firmware_sim.runs import Kind, Phase, Run, clip_run
-from pa_controller.domain import EventState, Priority
+from pa_protocol import EventState, Priority
 
 if TYPE_CHECKING:
     from firmware_sim.firmware import Firmware
