@@ -1,4 +1,4 @@
-# `make run` runs the whole system; `make test` runs the test suite. Both set up what they need.
+# `make run` runs the whole system; `make test` checks the import contracts and runs the test suite. Both set up what they need.
 VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -31,7 +31,7 @@ run: setup
 	$(PY) -m pa_controller.stack
 
 test: setup
-	$(PY) -m pytest
+	$(VENV)/bin/lint-imports && $(PY) -m pytest
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -40,4 +40,4 @@ bench: setup
 	$(PY) bench/fanout.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache  # instance/ holds your data: remove it by hand
+	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache .grimp_cache  # instance/ holds your data: remove it by hand

@@ -35,16 +35,17 @@ from paho.mqtt.packettypes import PacketTypes  # noqa: E402
 from paho.mqtt.properties import Properties  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
+import pa_protocol as protocol  # noqa: E402
 from firmware_sim import Fleet, load_csv  # noqa: E402
 from pa_controller import clock, create_app  # noqa: E402
 from pa_controller.config import Config  # noqa: E402
-from pa_controller.domain import DeliveryState, Role  # noqa: E402
+from pa_controller.domain import Role  # noqa: E402
 from pa_controller.extensions import db  # noqa: E402
-from pa_controller.messaging import protocol  # noqa: E402
 from pa_controller.models import Audio, Delivery, OutboxMessage  # noqa: E402
 from pa_controller.scheduling import jobs  # noqa: E402
 from pa_controller.scheduling.worker import Worker  # noqa: E402
 from pa_controller.services import broadcasts, fleet, people  # noqa: E402
+from pa_protocol import DeliveryState  # noqa: E402
 from tests.support.broker import running_broker  # noqa: E402
 
 log = logging.getLogger("bench.fanout")

@@ -40,13 +40,13 @@ from apscheduler.schedulers.background import BackgroundScheduler  # noqa: E402
 from fanout import add_postgres_option, build_app, database_for  # noqa: E402
 from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 
+import pa_protocol as protocol  # noqa: E402
 from pa_controller import clock  # noqa: E402
-from pa_controller.domain import RunState  # noqa: E402
 from pa_controller.extensions import db  # noqa: E402
-from pa_controller.messaging import protocol  # noqa: E402
 from pa_controller.models import Audio, Run, User  # noqa: E402
 from pa_controller.scheduling.worker import Worker  # noqa: E402
 from pa_controller.services import broadcasts, fleet  # noqa: E402
+from pa_protocol import RunState  # noqa: E402
 from tests.support.broker import running_broker  # noqa: E402
 
 TAG = "firing-bench"

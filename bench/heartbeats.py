@@ -43,8 +43,8 @@ import paho.mqtt.client as mqtt  # noqa: E402
 from fanout import add_postgres_option, build_app, database_for  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+import pa_protocol as protocol  # noqa: E402
 from pa_controller.extensions import db  # noqa: E402
-from pa_controller.messaging import protocol  # noqa: E402
 from pa_controller.messaging.inbox import Inbox  # noqa: E402
 from pa_controller.models import HeartbeatSample, TelemetryBucket  # noqa: E402
 from pa_controller.scheduling import jobs  # noqa: E402

@@ -30,15 +30,15 @@ from sqlalchemy import func, select  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 import audio  # noqa: E402
+import pa_protocol as protocol  # noqa: E402
 from firmware_sim import Fleet, load_csv  # noqa: E402
 from pa_controller import clock  # noqa: E402
-from pa_controller.domain import CommandType, DeliveryState  # noqa: E402
 from pa_controller.extensions import db  # noqa: E402
-from pa_controller.messaging import protocol  # noqa: E402
 from pa_controller.models import Audio, Delivery, User  # noqa: E402
 from pa_controller.scheduling import jobs  # noqa: E402
 from pa_controller.scheduling.worker import Worker  # noqa: E402
 from pa_controller.services import broadcasts, commands, fleet, silence  # noqa: E402
+from pa_protocol import CommandType, DeliveryState  # noqa: E402
 from tests.support.broker import free_port, running_broker  # noqa: E402
 
 CLUSTERS = 456

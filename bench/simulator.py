@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT))
 import paho.mqtt  # noqa: E402
 import paho.mqtt.client as mqtt  # noqa: E402
 
+import pa_protocol as protocol  # noqa: E402
 from firmware_sim import Fleet, load_csv, synthesize  # noqa: E402
 from firmware_sim.cli import prepare_process  # noqa: E402
-from pa_controller.messaging import protocol  # noqa: E402
 from tests.support.broker import running_broker  # noqa: E402
 
 TIMEOUT_S = 180.0

@@ -41,9 +41,9 @@ from paho.mqtt.properties import Properties  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
+import pa_protocol as protocol  # noqa: E402
 from firmware_sim import Fleet, load_csv, read_truth  # noqa: E402
 from pa_controller.extensions import db  # noqa: E402
-from pa_controller.messaging import protocol  # noqa: E402
 from pa_controller.models import OutboxMessage, Run, User  # noqa: E402
 from pa_controller.scheduling.worker import Worker  # noqa: E402
 from pa_controller.services import people  # noqa: E402

@@ -5,10 +5,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+import pa_protocol as protocol
 from firmware_sim.media import FetchOutcome
 from firmware_sim.tally import Tally
 from firmware_sim.timers import Timers
-from pa_controller.messaging import protocol
 
 FW_VERSION = "loanet-sim/0.1.0"
 

@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import pa_protocol as protocol
 from firmware_sim import defaults
 from firmware_sim.controller_api import TokenFileError, read_token_file
 from firmware_sim.faults import FLAG_SYNTAX, KINDS, ScenarioError, combine, describe_kinds, library
@@ -25,7 +26,6 @@ from firmware_sim.roster import (
     synthesize,
 )
 from firmware_sim.session import BrokerURLError, SessionSettings
-from pa_controller.messaging import protocol
 
 log = logging.getLogger("firmware_sim")
 

@@ -16,6 +16,7 @@ import logging
 import uuid
 from collections.abc import Callable
 
+import pa_protocol as protocol
 from firmware_sim.board import Board, Uplink, epoch, stamp
 from firmware_sim.condition import Condition
 from firmware_sim.dice import Dice
@@ -27,8 +28,7 @@ from firmware_sim.seen import KEEP_AFTER_EXPIRY_S, SeenCommands
 from firmware_sim.sensors import Sensors
 from firmware_sim.signature import check_signature
 from firmware_sim.timers import Timer
-from pa_controller.domain import CommandType, EventState, Priority
-from pa_controller.messaging import protocol
+from pa_protocol import CommandType, EventState, HeartbeatState, Priority
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +90,11 @@ class Firmware:
         return max(0, self.spec.working_speakers - self.condition.dead_speakers)
 
     @property
-    def state(self) -> str:
+    def state(self) -> HeartbeatState:
         """Return the heartbeat state: playing, armed or idle."""
         if self.player.sounding:
-            return "playing"
-        return "armed" if self.armed_run_ids else "idle"
+            return HeartbeatState.PLAYING
+        return HeartbeatState.ARMED if self.armed_run_ids else HeartbeatState.IDLE
 
     @property
     def playing_run_id(self) -> str | None:

@@ -3,9 +3,9 @@
 import hashlib
 import json
 
+import pa_protocol as protocol
 from firmware_sim.relay import check_relay
-from pa_controller.domain import CommandType
-from pa_controller.messaging import protocol
+from pa_protocol import CommandType
 
 
 def read_command(cid: str, raw: bytes) -> dict:

@@ -26,12 +26,12 @@ from typing import TextIO
 
 import paho.mqtt.client as mqtt
 
+import pa_protocol as protocol
 from firmware_sim.cli import add_broker_option, add_truth_option
 from firmware_sim.fleet import Fleet
 from firmware_sim.localtime import LOCAL_DAY_FORMAT, local_clock, local_time
 from firmware_sim.roster import DEFAULT_FLEET_CSV, ClusterSpec, RosterError, load_credentials, load_csv
 from firmware_sim.session import BrokerURLError, SessionSettings
-from pa_controller.messaging import protocol
 
 log = logging.getLogger("firmware_sim.listen")
 

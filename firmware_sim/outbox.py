@@ -2,9 +2,9 @@
 
 from collections.abc import Callable
 
+import pa_protocol as protocol
 from firmware_sim.board import Board, Uplink, stamp
-from pa_controller.domain import EventState
-from pa_controller.messaging import protocol
+from pa_protocol import EventState
 
 
 class Outbox:

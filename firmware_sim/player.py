@@ -8,27 +8,41 @@ record in true time, with what the cluster's clock read if a clock fault moved i
 
 import logging
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from firmware_sim.board import stamp
+from firmware_sim.board import Board, stamp
+from firmware_sim.condition import Condition
 from firmware_sim.downloads import fetch_audio
 from firmware_sim.media import FetchOutcome
+from firmware_sim.outbox import Outbox
 from firmware_sim.relay import relay_run
 from firmware_sim.runs import Kind, Phase, Run, clip_run
-from pa_controller.domain import EventState, Priority
-
-if TYPE_CHECKING:
-    from firmware_sim.firmware import Firmware
+from pa_protocol import EventState, Priority
 
 log = logging.getLogger(__name__)
 
 GRACE_S = 2.0  # PROTOCOL.md rule 3
 
 
+class Cluster(Protocol):
+    """What a player needs of its cluster (the Firmware): identity, hardware, clock, condition and outbox."""
+
+    cid: str
+    board: Board
+    outbox: Outbox
+    condition: Condition
+    volume: int
+
+    @property
+    def amp_ok(self) -> bool: ...
+
+    def clock(self) -> float: ...
+
+
 class Player:
     """Hold one cluster's runs and drive its speakers; `cluster` gives the clock, the hardware and the outbox."""
 
-    def __init__(self, cluster: "Firmware"):
+    def __init__(self, cluster: Cluster):
         self.cluster = cluster
         self.board = cluster.board
         self.outbox = cluster.outbox

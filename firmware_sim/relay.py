@@ -7,9 +7,9 @@ refused here as `malformed` before the command has any effect.
 
 from urllib.parse import urlsplit
 
+import pa_protocol as protocol
 from firmware_sim.runs import Kind, Run
-from pa_controller.domain import Priority
-from pa_controller.messaging import protocol
+from pa_protocol import Priority
 
 # What a cluster's player can open: HTTP(S) streams (Icecast, HLS) and RTSP.
 STREAM_SCHEMES = frozenset({"http", "https", "rtsp"})

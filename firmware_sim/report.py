@@ -60,12 +60,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TextIO
 
+import pa_protocol as protocol
 from firmware_sim import defaults
 from firmware_sim.controller_api import ControllerError, TokenFileError, get_json, read_token_file
 from firmware_sim.localtime import local_day, local_time
 from firmware_sim.truth import read_truth
-from pa_controller.domain import DeliveryState, RunState
-from pa_controller.messaging import protocol
+from pa_protocol import DeliveryState, RunState
 
 OPEN_RUN_STATES = frozenset({RunState.SCHEDULED, RunState.DISPATCHED})
 SAME_START_S = 0.002  # both sides render start_at with milliseconds

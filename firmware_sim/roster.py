@@ -5,8 +5,8 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+import pa_protocol as protocol
 from firmware_sim.controller_api import ControllerError, get_json
-from pa_controller.messaging import protocol
 
 DEFAULT_FLEET_CSV = Path(__file__).resolve().parent.parent / "pa_controller" / "data" / "o-mon-fleet.csv"
 

@@ -3,9 +3,9 @@
 from dataclasses import dataclass, field
 from enum import Enum
 
+import pa_protocol as protocol
 from firmware_sim.timers import Timer
-from pa_controller.domain import Priority
-from pa_controller.messaging import protocol
+from pa_protocol import Priority
 
 
 class Phase(Enum):

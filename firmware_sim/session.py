@@ -18,6 +18,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+import pa_protocol as protocol
 from firmware_sim.board import Board
 from firmware_sim.firmware import Firmware
 from firmware_sim.intake import message_key, readable_ids
@@ -26,7 +27,6 @@ from firmware_sim.loop import Loop
 from firmware_sim.pacer import ConnectPacer
 from firmware_sim.roster import ClusterSpec
 from firmware_sim.seen import SeenCommands
-from pa_controller.messaging import protocol
 
 log = logging.getLogger(__name__)
 

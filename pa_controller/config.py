@@ -5,7 +5,7 @@ import secrets
 from datetime import time
 from pathlib import Path
 
-from pa_controller.messaging.protocol import DEFAULT_ROOT
+from pa_protocol import DEFAULT_ROOT
 
 
 def _instance_dir() -> Path:

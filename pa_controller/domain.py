@@ -1,18 +1,6 @@
-"""The domain's named values: the only home of priorities, states and statuses."""
+"""The controller's own named values; those that travel on the wire are in `pa_protocol`."""
 
 from enum import StrEnum
-
-
-class Priority(StrEnum):
-    """The three levels of Thông tư 39/2020/TT-BTTTT, lowest first."""
-
-    NORMAL = "normal"
-    PRIORITY = "priority"
-    EMERGENCY = "emergency"
-
-    @property
-    def rank(self) -> int:
-        return list(Priority).index(self)
 
 
 class ProgrammeKind(StrEnum):
@@ -20,86 +8,6 @@ class ProgrammeKind(StrEnum):
 
     PLAY = "play"
     RELAY = "relay"
-
-
-class CommandType(StrEnum):
-    PLAY = "play"
-    RELAY = "relay"
-    CANCEL = "cancel"
-    STOP = "stop"
-    SET_VOLUME = "set_volume"
-    TEST_TONE = "test_tone"
-    REBOOT = "reboot"
-
-
-class EventState(StrEnum):
-    """What a cluster reports about a command (PROTOCOL.md, Event)."""
-
-    RECEIVED = "received"
-    READY = "ready"
-    LATE = "late"
-    PLAYING = "playing"
-    DONE = "done"
-    FAILED = "failed"
-    EXPIRED = "expired"
-    PREEMPTED = "preempted"
-    CANCELLED = "cancelled"
-    REJECTED = "rejected"
-
-
-class DeliveryState(StrEnum):
-    """Where one (run, cluster) stands: the protocol's event states plus our own two."""
-
-    PENDING = "pending"
-    RECEIVED = "received"
-    READY = "ready"
-    LATE = "late"
-    PLAYING = "playing"
-    DONE = "done"
-    FAILED = "failed"
-    EXPIRED = "expired"
-    PREEMPTED = "preempted"
-    CANCELLED = "cancelled"
-    REJECTED = "rejected"
-    MISSED = "missed"
-
-    @property
-    def is_final(self) -> bool:
-        return self in FINAL_DELIVERY_STATES
-
-    @property
-    def progress(self) -> int:
-        """Order in which states may follow each other; a lower one never overwrites a higher one."""
-        return _PROGRESS.get(self, 10)
-
-
-FINAL_DELIVERY_STATES = frozenset(
-    {
-        DeliveryState.DONE,
-        DeliveryState.FAILED,
-        DeliveryState.LATE,
-        DeliveryState.EXPIRED,
-        DeliveryState.PREEMPTED,
-        DeliveryState.CANCELLED,
-        DeliveryState.REJECTED,
-        DeliveryState.MISSED,
-    }
-)
-
-_PROGRESS = {
-    DeliveryState.PENDING: 0,
-    DeliveryState.RECEIVED: 1,
-    DeliveryState.READY: 2,
-    DeliveryState.PLAYING: 3,
-}
-
-
-class RunState(StrEnum):
-    SCHEDULED = "scheduled"
-    DISPATCHED = "dispatched"
-    FINISHED = "finished"
-    CANCELLED = "cancelled"
-    MISSED = "missed"
 
 
 class ClusterStatus(StrEnum):

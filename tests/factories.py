@@ -4,9 +4,9 @@ import hashlib
 import json
 from datetime import timedelta
 
+import pa_protocol as protocol
 from pa_controller import clock
 from pa_controller.extensions import db
-from pa_controller.messaging import protocol
 from pa_controller.models import Audio
 
 

@@ -4,8 +4,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import pa_protocol as protocol
 from firmware_sim.faults.kinds import KINDS, REQUIRED, FaultKind, number, whole
-from pa_controller.messaging import protocol
 
 SELECTION = ("clusters", "ward", "share", "count", "group", "spread")
 TIMING = ("at", "duration")

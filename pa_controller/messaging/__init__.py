@@ -1,1 +1,1 @@
-"""The wire: topics and payload codecs, the MQTT client, the per-topic handlers."""
+"""The wire: the MQTT client and the per-topic handlers; topics and payload codecs are `pa_protocol`'s."""

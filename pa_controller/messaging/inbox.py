@@ -5,9 +5,9 @@ import queue
 import time
 from collections import Counter
 
+import pa_protocol as protocol
 from pa_controller import clock
 from pa_controller.extensions import db
-from pa_controller.messaging import protocol
 from pa_controller.messaging.worker_thread import WorkerThread
 
 log = logging.getLogger(__name__)

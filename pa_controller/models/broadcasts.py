@@ -5,10 +5,11 @@ from datetime import date, datetime
 from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from pa_controller.domain import DeliveryState, Priority, ProgrammeKind, RunState
+from pa_controller.domain import ProgrammeKind
 from pa_controller.extensions import db
 from pa_controller.models.types import EnumText, UTCDateTime
 from pa_controller.recurrence import Schedule, parse_times
+from pa_protocol import DeliveryState, Priority, RunState
 
 
 class Broadcast(db.Model):

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from pa_controller.domain import CommandType, DeliveryState
 from pa_controller.extensions import db
 from pa_controller.models.types import EnumText, UTCDateTime
+from pa_protocol import CommandType, DeliveryState
 
 if TYPE_CHECKING:
     from pa_controller.models.fleet import Cluster, Ward

@@ -13,10 +13,10 @@ from pa_controller import clock
 from pa_controller.domain import Role
 from pa_controller.errors import Conflict, NotFound, ValidationFailed
 from pa_controller.extensions import db
-from pa_controller.messaging.protocol import format_time
 from pa_controller.models import Cluster, Incident, MaintenanceWindow, User, Ward
 from pa_controller.services import access
 from pa_controller.services.proposals import MAX_ID
+from pa_protocol import format_time
 
 log = logging.getLogger(__name__)
 WATCHERS = tuple(r for r in Role if r.tends_fleet)

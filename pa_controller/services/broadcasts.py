@@ -11,13 +11,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pa_controller import clock
 from pa_controller.clock import LOCAL_ZONE
-from pa_controller.domain import ProgrammeKind, Role, RunState
+from pa_controller.domain import ProgrammeKind, Role
 from pa_controller.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Audio, Broadcast, BroadcastWard, Run, User, Ward
 from pa_controller.services import access, dispatch, guardrails, media, planning, proposals, timetable
 from pa_controller.services.commands import queue_cancel
 from pa_controller.services.proposals import MAX_ID, Proposal
+from pa_protocol import RunState
 
 log = logging.getLogger(__name__)
 PREVIEW_RUNS = 5

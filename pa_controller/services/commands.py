@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import insert, select, update
 
-from pa_controller.domain import CommandType, DeliveryState, ProgrammeKind
+import pa_protocol as protocol
+from pa_controller.domain import ProgrammeKind
 from pa_controller.extensions import db
-from pa_controller.messaging import protocol
 from pa_controller.models import Delivery, OutboxMessage, Run
+from pa_protocol import CommandType, DeliveryState
 
 
 def new_command(cid: str, ctype: CommandType, now: datetime, expires_at: datetime, **fields) -> dict:

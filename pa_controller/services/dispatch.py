@@ -7,12 +7,13 @@ from flask import current_app
 from sqlalchemy import insert, select, update
 
 from pa_controller import clock
-from pa_controller.domain import FINAL_DELIVERY_STATES, DeliveryState, Priority, ProgrammeKind, RunState
+from pa_controller.domain import ProgrammeKind
 from pa_controller.errors import ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Broadcast, Delivery, Run
 from pa_controller.services import commands
 from pa_controller.services.proposals import resolve_targets
+from pa_protocol import FINAL_DELIVERY_STATES, DeliveryState, Priority, RunState
 
 log = logging.getLogger(__name__)
 EARLY_TOLERANCE = timedelta(seconds=1)

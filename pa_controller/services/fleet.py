@@ -14,9 +14,9 @@ from sqlalchemy.orm import selectinload
 from pa_controller.domain import ClusterStatus
 from pa_controller.errors import NotFound, ValidationFailed
 from pa_controller.extensions import db
-from pa_controller.messaging.protocol import CID_PATTERN
 from pa_controller.models import Cluster, ClusterState, Ward
 from pa_controller.services import access
+from pa_protocol import CID_PATTERN
 
 COLUMNS = ("id", "name", "ward_id", "ward_name", "lat", "lon", "speakers")
 WARD_ID = re.compile(r"^[a-z0-9-]{1,32}$")

@@ -13,10 +13,10 @@ from pa_controller import clock
 from pa_controller.domain import Role
 from pa_controller.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from pa_controller.extensions import db
-from pa_controller.messaging.protocol import CID_PATTERN
 from pa_controller.models import Broadcast, Cluster, ClusterState, User, Ward
 from pa_controller.services import access, fleet
 from pa_controller.services.fleet import LAT_RANGE, LON_RANGE, SPEAKERS
+from pa_protocol import CID_PATTERN
 
 EDITABLE = {"name", "ward", "lat", "lon", "speakers"}
 MAX_CSV_BYTES = 5 * 1024 * 1024  # ~60,000 clusters; the district has 456

@@ -13,13 +13,14 @@ from flask_babel import lazy_gettext as _
 
 from pa_controller import clock
 from pa_controller.clock import LOCAL_ZONE
-from pa_controller.domain import Priority, Role
+from pa_controller.domain import Role
 from pa_controller.errors import NotFound, ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import User, Ward, WardRules
 from pa_controller.recurrence import parse_exdates
 from pa_controller.services import access
 from pa_controller.services.timetable import Booking, Slot
+from pa_protocol import Priority
 
 WEEKDAYS = {1: _("thứ Hai"), 2: _("thứ Ba"), 3: _("thứ Tư"), 4: _("thứ Năm"), 5: _("thứ Sáu"), 6: _("thứ Bảy"),
             7: _("Chủ nhật")}

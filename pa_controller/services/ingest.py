@@ -6,13 +6,13 @@ from datetime import datetime
 
 from sqlalchemy import case, select, true, update
 
-from pa_controller.domain import ClusterStatus, DeliveryState
+import pa_protocol as protocol
+from pa_controller.domain import ClusterStatus
 from pa_controller.extensions import db
-from pa_controller.messaging import protocol
-from pa_controller.messaging.protocol import parse_time
 from pa_controller.models import ClusterState, Delivery, FleetCommand
 from pa_controller.services import telemetry
 from pa_controller.services.bulk import BulkStatement
+from pa_protocol import DeliveryState, parse_time
 
 log = logging.getLogger(__name__)
 IN_HAND = (DeliveryState.RECEIVED, DeliveryState.READY, DeliveryState.PLAYING)  # what a reboot loses

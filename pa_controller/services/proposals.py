@@ -13,12 +13,13 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
 from pa_controller import clock
-from pa_controller.domain import Priority, ProgrammeKind
+from pa_controller.domain import ProgrammeKind
 from pa_controller.errors import ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Audio, Broadcast, Cluster, Ward
 from pa_controller.recurrence import Schedule, parse_exdates, parse_times
 from pa_controller.services import planning
+from pa_protocol import Priority
 
 TARGET_KEYS = {"all", "wards", "clusters"}
 MAX_TARGET_IDS = 2000

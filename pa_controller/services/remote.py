@@ -6,13 +6,13 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
 from pa_controller import clock
-from pa_controller.domain import CommandType, DeliveryState, Role
+from pa_controller.domain import Role
 from pa_controller.errors import Conflict, NotFound, ValidationFailed
 from pa_controller.extensions import db
-from pa_controller.messaging.protocol import CID_PATTERN
 from pa_controller.models import Cluster, ClusterState, FleetCommand, User, Ward
 from pa_controller.services import access, commands, fleet
 from pa_controller.services.proposals import MAX_ID
+from pa_protocol import CID_PATTERN, CommandType, DeliveryState
 
 OPERATORS = tuple(r for r in Role if r.tends_fleet)
 MAX_CLUSTERS = 2000

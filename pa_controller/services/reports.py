@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
-from pa_controller.domain import DeliveryState, RunState
 from pa_controller.errors import NotFound
 from pa_controller.extensions import db
 from pa_controller.models import BroadcastWard, Cluster, Delivery, Run, User
 from pa_controller.services import access
 from pa_controller.services.proposals import MAX_ID
+from pa_protocol import DeliveryState, RunState
 
 
 @dataclass

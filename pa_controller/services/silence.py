@@ -5,11 +5,12 @@ from datetime import timedelta
 from flask_babel import lazy_gettext as _
 
 from pa_controller import clock
-from pa_controller.domain import CommandType, Role
+from pa_controller.domain import Role
 from pa_controller.errors import ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import StopOrder, User
 from pa_controller.services import access, commands, fleet
+from pa_protocol import CommandType
 
 # A stop that reaches a cluster a minute late would silence what came after it.
 STOP_TTL = timedelta(seconds=60)

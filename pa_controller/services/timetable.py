@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
-from pa_controller.domain import Priority, RunState
 from pa_controller.errors import ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Broadcast, Run
 from pa_controller.recurrence import Schedule
 from pa_controller.services.proposals import resolve_targets
+from pa_protocol import Priority, RunState
 
 MAX_REPORTED = 20
 OWN_RUNS = _("(các lượt của chính bản tin này)")

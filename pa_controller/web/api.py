@@ -6,13 +6,13 @@ from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import lazy_gettext as _
 
 from pa_controller import clock
-from pa_controller.domain import RunState
 from pa_controller.errors import ValidationFailed
 from pa_controller.services import access, broadcasts, fleet, guardrails, media, people, reports, silence
 from pa_controller.services import health as services_health
 from pa_controller.web import shapes
 from pa_controller.web.errors import json_error
 from pa_controller.web.openapi import document
+from pa_protocol import RunState
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 def authenticated(view):

@@ -7,7 +7,8 @@ from werkzeug.datastructures import MultiDict
 
 from pa_controller import clock
 from pa_controller.clock import LOCAL_ZONE
-from pa_controller.domain import Priority, ProgrammeKind
+from pa_controller.domain import ProgrammeKind
+from pa_protocol import Priority
 
 REPEATS = {  # what an officer picks → the RFC 5545 rule it means
     "once": None,

@@ -8,11 +8,11 @@ from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
 from pa_controller import clock
-from pa_controller.domain import Priority, RunState
 from pa_controller.errors import ServiceError
 from pa_controller.services import access, broadcasts, fleet, media, reports
 from pa_controller.web.broadcast_form import REPEAT_LABELS, describe_repeat, form_values, request_body
 from pa_controller.web.formatting import local_time
+from pa_protocol import Priority, RunState
 
 bp = Blueprint("broadcasts", __name__)
 CANCELLABLE = (RunState.SCHEDULED, RunState.DISPATCHED)

@@ -5,7 +5,7 @@ from datetime import datetime
 from flask_babel.speaklater import LazyString
 
 from pa_controller.clock import LOCAL_ZONE
-from pa_controller.messaging.protocol import format_time
+from pa_protocol import format_time
 
 
 def local_time(moment: datetime | None, fmt: str = "%H:%M:%S %d/%m/%Y") -> str:

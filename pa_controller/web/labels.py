@@ -2,7 +2,8 @@
 
 from flask_babel import lazy_gettext as _l
 
-from pa_controller.domain import ClusterStatus, CommandType, DeliveryState, IncidentKind, Priority, RunState
+from pa_controller.domain import ClusterStatus, IncidentKind
+from pa_protocol import CommandType, DeliveryState, Priority, RunState
 
 # Keyed by (type, value): the enums share values ("missed" is both a run's and a delivery's state).
 LABELS = {(type(key), key): text for key, text in (

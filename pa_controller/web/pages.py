@@ -6,10 +6,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from pa_controller import clock
-from pa_controller.domain import RunState
 from pa_controller.errors import ServiceError
 from pa_controller.services import access, fleet, media, people, reports, silence
 from pa_controller.web.calendar import feed_key
+from pa_protocol import RunState
 
 bp = Blueprint("pages", __name__)
 

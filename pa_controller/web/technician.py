@@ -16,10 +16,11 @@ from markupsafe import Markup
 
 from pa_controller import clock
 from pa_controller.clock import LOCAL_ZONE
-from pa_controller.domain import ClusterStatus, CommandType, OutageCause
+from pa_controller.domain import ClusterStatus, OutageCause
 from pa_controller.errors import ServiceError
 from pa_controller.services import access, fleet, fleet_health, remote
 from pa_controller.web.labels import label
+from pa_protocol import CommandType
 
 bp = Blueprint("technician", __name__, url_prefix="/fleet")
 

@@ -18,11 +18,11 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
+import pa_protocol as protocol
 from firmware_sim import Fleet, load_csv, read_truth
 from pa_controller import create_app
 from pa_controller.domain import Role
 from pa_controller.extensions import db
-from pa_controller.messaging import protocol
 from pa_controller.models import Delivery, OutboxMessage
 from pa_controller.services import fleet as fleet_service
 from pa_controller.services import people

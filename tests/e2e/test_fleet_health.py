@@ -14,11 +14,11 @@ import requests
 from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
+import pa_protocol as protocol
 from firmware_sim import ClusterSpec, Fleet
 from pa_controller import clock, create_app
 from pa_controller.domain import Role
 from pa_controller.extensions import db
-from pa_controller.messaging import protocol
 from pa_controller.scheduling.worker import Worker
 from pa_controller.services import fleet, people
 from tests.conftest import FLEET_CSV, PASSWORD

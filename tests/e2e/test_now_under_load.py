@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from firmware_sim import Fleet, load_csv, read_truth
-from pa_controller.messaging.protocol import parse_time
+from pa_protocol import parse_time
 
 pytestmark = pytest.mark.e2e
 BUSY_PROCESSES = 4  # with the test's own threads, a load average of about 6 on the 2 cores

@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import pytest
 
+import pa_protocol as protocol
 from firmware_sim import Fleet, load_csv, read_truth
 from pa_controller import clock
-from pa_controller.messaging import protocol
 
 pytestmark = pytest.mark.e2e
 CLUSTERS = ["om-tlg-001", "om-tlg-002", "om-tlg-003"]

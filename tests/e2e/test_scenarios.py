@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import pa_protocol as protocol
 from firmware_sim import Fleet, load_csv, read_truth
 from firmware_sim.faults.library import library_names, load_scenario
 from firmware_sim.report import Comparison, compare
-from pa_controller.messaging import protocol
 
 pytestmark = pytest.mark.e2e
 

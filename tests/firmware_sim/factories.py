@@ -10,6 +10,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+import pa_protocol as protocol
 from firmware_sim.board import Board, stamp
 from firmware_sim.faults import combine, plan_faults
 from firmware_sim.faults.injector import FaultInjector
@@ -18,7 +19,6 @@ from firmware_sim.media import FetchOutcome
 from firmware_sim.roster import ClusterSpec
 from firmware_sim.session import SessionSettings
 from firmware_sim.timers import Timers
-from pa_controller.messaging import protocol
 
 CID = "om-cvl-001"
 T0 = datetime(2026, 11, 26, 15, 0, tzinfo=UTC).timestamp()

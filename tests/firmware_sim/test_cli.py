@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+import pa_protocol as protocol
 from firmware_sim import read_truth
 from firmware_sim.cli import main
-from pa_controller.messaging import protocol
 from tests.firmware_sim.factories import Listener
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,10 +9,10 @@ from contextlib import contextmanager
 
 import pytest
 
+import pa_protocol as protocol
 from firmware_sim import ClusterSpec, Fleet, load_csv
 from firmware_sim.board import epoch
 from firmware_sim.faults import library_names, load_scenario, plan_faults
-from pa_controller.messaging import protocol
 from tests.firmware_sim.factories import Listener, fixed_id, make_command, make_play, on, wait_until
 from tests.support.broker import free_port
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+import pa_protocol as protocol
 from firmware_sim.board import epoch, stamp
 from firmware_sim.condition import Condition
 from firmware_sim.dice import Dice
@@ -10,7 +11,6 @@ from firmware_sim.latency import Latency
 from firmware_sim.media import FetchOutcome
 from firmware_sim.roster import ClusterSpec
 from firmware_sim.timers import Timers
-from pa_controller.messaging import protocol
 from tests.firmware_sim.factories import CID, T0, FakeUplink, Rig, fixed_id, make_play
 
 # ----- the cluster's own clock

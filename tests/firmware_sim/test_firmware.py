@@ -4,12 +4,12 @@ import json
 
 import pytest
 
+import pa_protocol as protocol
 from firmware_sim.board import epoch, stamp
 from firmware_sim.firmware import REBOOT_DELAY_S, Firmware
 from firmware_sim.media import FetchOutcome
 from firmware_sim.player import GRACE_S
 from firmware_sim.roster import ClusterSpec
-from pa_controller.messaging import protocol
 from tests.firmware_sim.factories import CID, FakeUplink, Rig, make_play
 
 

@@ -21,9 +21,10 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
+import pa_protocol as protocol
 from firmware_sim.listen import SHOWN_BYTES, Watcher, describe_heartbeat, line, render
 from firmware_sim.session import SessionSettings
-from pa_controller.messaging import broker_config, protocol
+from pa_controller.messaging import broker_config
 from tests.firmware_sim.factories import Listener, make_command
 from tests.support.broker import free_port, running_broker
 

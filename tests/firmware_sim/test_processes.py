@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+import pa_protocol as protocol
 from firmware_sim import load_csv
 from firmware_sim.processes import main
-from pa_controller.messaging import protocol
 from tests.firmware_sim.factories import Listener
 
 REPO = Path(__file__).resolve().parents[2]

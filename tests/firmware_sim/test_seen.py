@@ -3,8 +3,8 @@
 import json
 import logging
 
+import pa_protocol as protocol
 from firmware_sim.seen import FORMAT, SeenCommands, SeenStore, StateWriter
-from pa_controller.messaging import protocol
 from tests.firmware_sim.factories import CID, Rig, make_play
 
 

@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
+import pa_protocol as protocol
 from firmware_sim import Fleet, load_csv
 from firmware_sim.board import stamp
-from pa_controller.messaging import protocol
 from tests.firmware_sim.factories import Listener, make_command, make_play, make_relay, on
 from tests.support.broker import running_broker
 

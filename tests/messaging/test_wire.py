@@ -6,9 +6,9 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 
+import pa_protocol as protocol
 from pa_controller import clock
 from pa_controller.extensions import db
-from pa_controller.messaging import protocol
 from pa_controller.messaging.link import broker_address
 from pa_controller.models import ClusterState
 from pa_controller.scheduling.worker import Worker

@@ -5,11 +5,11 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from pa_controller.domain import RunState
 from pa_controller.extensions import db
 from pa_controller.models import OutboxMessage, Run
 from pa_controller.scheduling.lock import SchedulerLocked
 from pa_controller.scheduling.worker import Worker
+from pa_protocol import RunState
 from tests.factories import broadcast_request, make_audio
 
 

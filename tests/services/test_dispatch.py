@@ -5,14 +5,15 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
+import pa_protocol as protocol
 from pa_controller import clock
-from pa_controller.domain import DeliveryState, Role, RunState
+from pa_controller.domain import Role
 from pa_controller.extensions import db
-from pa_controller.messaging import protocol
 from pa_controller.messaging.inbox import Inbox
 from pa_controller.models import Cluster, Delivery, OutboxMessage, Run, User
 from pa_controller.services import broadcasts, dispatch, ingest, planning
 from pa_controller.services.people import create_user
+from pa_protocol import DeliveryState, RunState
 from tests.conftest import PASSWORD
 from tests.factories import broadcast_request, event, make_audio
 

@@ -11,11 +11,11 @@ from sqlalchemy import select
 from pa_controller.domain import ClusterStatus, Role
 from pa_controller.errors import Forbidden
 from pa_controller.extensions import db
-from pa_controller.messaging.protocol import format_time
 from pa_controller.models import Cluster, ClusterState, Incident, MaintenanceWindow, Outage
 from pa_controller.services import alerts, fleet_watch, ingest
 from pa_controller.services.fleet import effective_status
 from pa_controller.services.people import create_user
+from pa_protocol import format_time
 from tests.conftest import PASSWORD
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 from pa_controller.domain import ClusterStatus
 from pa_controller.extensions import db
-from pa_controller.messaging.protocol import format_time
 from pa_controller.models import ClusterState
 from pa_controller.services import ingest
+from pa_protocol import format_time
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+import pa_protocol as protocol
 from pa_controller import clock
 from pa_controller.extensions import db
-from pa_controller.messaging import protocol
 from pa_controller.messaging.inbox import Inbox
 from pa_controller.models import ClusterState, HeartbeatSample, TelemetryBucket
 from pa_controller.services import ingest, telemetry

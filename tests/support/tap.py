@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from pa_controller.messaging import protocol
+import pa_protocol as protocol
 
 
 class Tap:

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+import pa_protocol as protocol
 from pa_controller import clock
 from pa_controller.extensions import db
-from pa_controller.messaging import protocol
 from pa_controller.models import Broadcast, Run
 from tests.factories import broadcast_request, make_audio
 

@@ -4,12 +4,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+import pa_protocol as protocol
 from pa_controller import clock
-from pa_controller.domain import RunState
 from pa_controller.extensions import db
-from pa_controller.messaging import protocol
 from pa_controller.models import Broadcast, OutboxMessage, Run
 from pa_controller.services import dispatch
+from pa_protocol import RunState
 from tests.factories import broadcast_request, make_audio
 
 

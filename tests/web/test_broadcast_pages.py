@@ -6,10 +6,11 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from pa_controller import clock
-from pa_controller.domain import DeliveryState, Role, RunState
+from pa_controller.domain import Role
 from pa_controller.extensions import db
 from pa_controller.models import Broadcast, Delivery, Run, User
 from pa_controller.services import broadcasts
+from pa_protocol import DeliveryState, RunState
 from tests.factories import broadcast_request, make_audio
 from tests.web.test_pages import log_in
 

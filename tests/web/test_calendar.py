@@ -5,13 +5,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+import pa_protocol as protocol
 from pa_controller import clock
-from pa_controller.domain import RunState
 from pa_controller.extensions import db
-from pa_controller.messaging import protocol
 from pa_controller.models import Run, User
 from pa_controller.web.calendar import feed_key
 from pa_controller.web.ics import escape, fold
+from pa_protocol import RunState
 from tests.factories import broadcast_request, make_audio
 from tests.web.test_pages import log_in
 

@@ -6,12 +6,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from pa_controller.domain import DeliveryState
+import pa_protocol as protocol
 from pa_controller.extensions import db
-from pa_controller.messaging import protocol
 from pa_controller.messaging.inbox import Inbox
 from pa_controller.models import Cluster, FleetCommand, OutboxMessage
 from pa_controller.services import ingest
+from pa_protocol import DeliveryState
 from tests.factories import event
 
 THREE = ["om-tho-001", "om-tho-002", "om-cvl-001"]

@@ -4,8 +4,8 @@ import json
 
 from sqlalchemy import func, select
 
+import pa_protocol as protocol
 from pa_controller.extensions import db
-from pa_controller.messaging import protocol
 from pa_controller.models import OutboxMessage, StopOrder
 from tests.conftest import PASSWORD
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event, select
 
 from pa_controller import clock
-from pa_controller.domain import ClusterStatus, DeliveryState, IncidentKind, OutageCause, Priority, RunState
+from pa_controller.domain import ClusterStatus, IncidentKind, OutageCause
 from pa_controller.extensions import db
 from pa_controller.models import (
     Broadcast,
@@ -22,6 +22,7 @@ from pa_controller.models import (
     User,
 )
 from pa_controller.services import fleet, fleet_health
+from pa_protocol import DeliveryState, Priority, RunState
 from tests.web.test_pages import log_in
 
 NOW = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)  # 12:00 in Việt Nam

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pa_controller.messaging import protocol
-from pa_controller.messaging.protocol import ProtocolError
+import pa_protocol as protocol
+from pa_protocol import ProtocolError
 
 AT = "2026-11-26T22:00:00.000Z"
 

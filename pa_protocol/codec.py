@@ -1,72 +1,16 @@
-"""The loudspeaker cluster protocol, version 1: topics, payload codecs, validation.
-
-Pure functions only (no Flask, no paho), so the reference firmware in
-`firmware_sim` shares this module with the controller.
-"""
+"""Payloads: compact UTF-8 JSON out, and in only what the contract allows (PROTOCOL.md, docs/protocol.md)."""
 
 import json
 import math
-import re
-from datetime import UTC, datetime
 
-from pa_controller.domain import CommandType, EventState, Priority
+from pa_protocol.enums import CommandType, EventState, HeartbeatState, Priority
+from pa_protocol.errors import ProtocolError
+from pa_protocol.times import parse_time
+from pa_protocol.topics import CMD, EVENTS, HEARTBEAT, STATUS
 
 VERSION = 1
 MAX_PAYLOAD_BYTES = 16 * 1024
 MAX_STRING = 1024
-DEFAULT_ROOT = "pa/v1"
-CID_PATTERN = re.compile(r"^[a-z0-9-]{1,32}$")
-
-CMD, STATUS, HEARTBEAT, EVENTS = "cmd", "status", "heartbeat", "events"
-TOPIC_KINDS = (CMD, STATUS, HEARTBEAT, EVENTS)
-QOS = {CMD: 1, STATUS: 1, HEARTBEAT: 0, EVENTS: 1}
-
-
-class ProtocolError(ValueError):
-    """A payload or topic that breaks the contract; `reason` is a short machine word."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
-
-
-def topic(root: str, cid: str, kind: str) -> str:
-    """Return the topic of one cluster's channel."""
-    return f"{root}/clusters/{cid}/{kind}"
-
-
-def wildcard(root: str, kind: str) -> str:
-    """Return the subscription that matches one channel of every cluster."""
-    return f"{root}/clusters/+/{kind}"
-
-
-def parse_topic(root: str, name: str) -> tuple[str, str]:
-    """Split a topic into (cid, kind) or raise ProtocolError."""
-    prefix = f"{root}/clusters/"
-    if not name.startswith(prefix):
-        raise ProtocolError("malformed", f"topic {name!r} is not under {prefix}")
-    parts = name[len(prefix) :].split("/")
-    if len(parts) != 2 or parts[1] not in TOPIC_KINDS or not CID_PATTERN.match(parts[0]):
-        raise ProtocolError("malformed", f"topic {name!r} is not a cluster channel")
-    return parts[0], parts[1]
-
-
-def format_time(moment: datetime) -> str:
-    """Render an aware datetime as RFC 3339 UTC with milliseconds."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime: times on the wire must be aware")
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-
-
-def parse_time(text: str) -> datetime:
-    """Parse an RFC 3339 time with an offset into an aware UTC datetime."""
-    if not isinstance(text, str) or not re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$", text):
-        raise ProtocolError("malformed", f"{text!r} is not an RFC 3339 time with an offset")
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError as exc:
-        raise ProtocolError("malformed", f"{text!r} is not a valid time") from exc
 
 
 def encode(payload: dict) -> bytes:
@@ -149,7 +93,6 @@ _COMMAND_FIELDS = {
     CommandType.REBOOT: {},
 }
 _AUDIO_FIELDS = {"url": (_STR, True), "sha256": (_STR, True), "bytes": (_INT, True)}
-_HEARTBEAT_STATES = {"idle", "armed", "playing"}
 _TIME_FIELDS = ("at", "issued_at", "expires_at", "start_at", "end_at")
 
 
@@ -200,7 +143,7 @@ def decode(kind: str, cid: str, raw: bytes) -> dict:
     _check_fields(payload, _SPECS[kind], kind)
     if kind == STATUS and payload.get("conn", 1) < 1:
         raise ProtocolError("malformed", "status conn counts connections from 1")
-    if kind == HEARTBEAT and payload["state"] not in _HEARTBEAT_STATES:
+    if kind == HEARTBEAT and payload["state"] not in HeartbeatState._value2member_map_:
         raise ProtocolError("malformed", f"heartbeat state {payload['state']!r} is unknown")
     if kind == EVENTS and payload["state"] not in EventState._value2member_map_:
         raise ProtocolError("malformed", f"event state {payload['state']!r} is unknown")
