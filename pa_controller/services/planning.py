@@ -7,9 +7,9 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from pa_controller import clock
-from pa_controller.domain import Priority
 from pa_controller.extensions import db
 from pa_controller.models import Broadcast, Delivery, Run
+from pa_protocol import Priority
 
 READY_SAMPLE_RUNS = 20  # the latest runs whose clusters said `ready`, to learn how long the fleet takes
 READY_SAMPLE_DAYS = 7
