@@ -1,4 +1,5 @@
-"""Per-topic handlers: decode in the network thread, apply in batches in a writer thread."""
+"""Per-topic handlers: decode in the network thread, hand over in batches from a writer thread (transport only:
+storing a batch is the writer's business, services/report_writer.py)."""
 
 import logging
 import queue
@@ -7,20 +8,18 @@ from collections import Counter
 
 import pa_protocol as protocol
 from pa_controller import clock
-from pa_controller.extensions import db
 from pa_controller.messaging.worker_thread import WorkerThread
 
 log = logging.getLogger(__name__)
 
 
 class Inbox(WorkerThread):
-    """Accept reports from any thread; write them to the database in batches."""
+    """Accept reports from any thread; hand them to the writer in batches."""
 
-    def __init__(self, app, root: str, apply: dict, *, max_batch: int = 2000, max_wait_s: float = 0.05):
-        """`apply` maps a topic kind to a function(messages, now) -> count, called in that order per batch."""
-        self.app = app
+    def __init__(self, root: str, writer, *, max_batch: int = 2000, max_wait_s: float = 0.05):
+        """`writer` has `kinds` and `write(batch, now) -> (applied, unstorable)`, like ReportWriter."""
         self.root = root
-        self.apply = apply
+        self.writer = writer
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
         self.rejected: Counter[str] = Counter()
@@ -30,7 +29,7 @@ class Inbox(WorkerThread):
 
     def handlers(self) -> dict:
         """Return one handler per subscribed topic kind."""
-        return {kind: self.receive for kind in self.apply}
+        return {kind: self.receive for kind in self.writer.kinds}
 
     def receive(self, topic: str, raw: bytes) -> None:
         """Validate one message; count and log what breaks the contract, never raise."""
@@ -67,26 +66,7 @@ class Inbox(WorkerThread):
                 log.exception("inbox writer cycle failed; continuing")
 
     def flush(self, batch: list) -> None:
-        """Apply one batch, one transaction per kind; if that fails, message by message, so one bad
-        report costs only itself."""
-        now = clock.now()
-        with self.app.app_context():
-            for kind, apply in self.apply.items():
-                messages = [(cid, payload) for k, cid, payload in batch if k == kind]
-                if messages and not self._commit(apply, messages, now):
-                    for message in messages:
-                        self._commit(apply, [message], now, log_failure=True)
-            db.session.remove()
-
-    def _commit(self, apply, messages: list, now, log_failure: bool = False) -> bool:
-        try:
-            applied = apply(messages, now)
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
-            if log_failure:
-                self.rejected["unstorable"] += 1
-                log.exception("could not store a report from %s; dropped", messages[0][0])
-            return False
+        """Hand one batch to the writer and count what it stored and what it could not."""
+        applied, unstorable = self.writer.write(batch, clock.now())
         self.applied += applied
-        return True
+        self.rejected["unstorable"] += unstorable

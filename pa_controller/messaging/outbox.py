@@ -1,17 +1,13 @@
-"""Publish committed commands from the outbox until the broker acknowledges them."""
+"""Publish committed commands from the outbox until the broker acknowledges them: transport only; what is
+due and what was acknowledged is the store's business (services/outbox.py)."""
 
 import logging
 import queue
 import threading
-from datetime import timedelta
 
 import paho.mqtt.client as mqtt
-from sqlalchemy import select, update
 
-from pa_controller import clock
-from pa_controller.extensions import db
 from pa_controller.messaging.worker_thread import WorkerThread
-from pa_controller.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 # paho keeps a QoS 1 message it could not send yet and sends it on reconnect.
@@ -28,8 +24,9 @@ class OutboxPublisher(WorkerThread):
     clusters' duplicate suppression makes that harmless.
     """
 
-    def __init__(self, app, link_factory, *, batch: int = 1000, poll_s: float = 0.25):
-        self.app = app
+    def __init__(self, store, link_factory, *, batch: int = 1000, poll_s: float = 0.25):
+        """`store` has `due(in_flight, batch)` and `mark_sent(row_ids)`, like services.outbox.OutboxStore."""
+        self.store = store
         self.batch = batch
         # Rows committed by the web process (stop-all, cancels) are found by polling: at most poll_s late.
         self.poll_s = poll_s
@@ -55,16 +52,12 @@ class OutboxPublisher(WorkerThread):
             self._wake.wait(self.poll_s)
             self._wake.clear()
             try:
-                with self.app.app_context():
-                    self.mark_sent()
-                    if self.link.connected.is_set():
-                        self.publish_pending()
-                    db.session.remove()
+                self.mark_sent()
+                if self.link.connected.is_set():
+                    self.publish_pending()
             except Exception:
                 log.exception("outbox cycle failed; retrying")
-        with self.app.app_context():
-            self.mark_sent()
-            db.session.remove()
+        self.mark_sent()
 
     def mark_sent(self) -> int:
         """Record the acknowledged rows as sent (refused ones go out again); return how many."""
@@ -78,30 +71,18 @@ class OutboxPublisher(WorkerThread):
             if row_id is not None and accepted:
                 ids.append(row_id)
         if ids:
-            db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(sent_at=clock.now()))
-            db.session.commit()
+            self.store.mark_sent(ids)
         return len(ids)
 
     def publish_pending(self) -> int:
         """Publish unsent, unexpired rows that are not already in flight; return how many."""
-        now = clock.now()
-        inflight = set(self._inflight.values())
-        query = (
-            select(OutboxMessage)
-            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.expires_at > now)
-            .order_by(OutboxMessage.id)
-            .limit(self.batch + len(inflight))
-        )
         published = 0
-        for row in db.session.scalars(query):
-            if row.id in inflight:
-                continue
-            expiry_s = (row.expires_at - now) // timedelta(seconds=1)
-            info = self.link.publish(row.topic, row.payload, qos=1, expiry_s=int(expiry_s))
+        for command in self.store.due(set(self._inflight.values()), self.batch):
+            info = self.link.publish(command.topic, command.payload, qos=1, expiry_s=command.expiry_s)
             if info.rc not in QUEUED:
-                log.warning("publish of command %s failed (rc %s); will retry", row.cmd_id, info.rc)
+                log.warning("publish of command %s failed (rc %s); will retry", command.cmd_id, info.rc)
                 break
-            self._inflight[info.mid] = row.id
+            self._inflight[info.mid] = command.row_id
             published += 1
         if published:
             log.debug("published %d command(s)", published)

@@ -19,6 +19,8 @@ from pa_controller.models import ServiceBeat
 from pa_controller.scheduling import jobs
 from pa_controller.scheduling.lock import SchedulerLock
 from pa_controller.services import ingest
+from pa_controller.services.outbox import OutboxStore
+from pa_controller.services.report_writer import ReportWriter
 
 log = logging.getLogger(__name__)
 LINKS = {"mqtt": MqttLink, "fake": FakeLink}
@@ -30,10 +32,10 @@ class Worker:
     def __init__(self, app, *, plan_interval_s: float = 0.5):
         self.app = app
         config = app.config
-        self.inbox = Inbox(app, config["MQTT_ROOT"], ingest.APPLY_IN_ORDER)
+        self.inbox = Inbox(config["MQTT_ROOT"], ReportWriter(app, ingest.APPLY_IN_ORDER))
         link_class = LINKS[config["MESSAGING"]]
         self.outbox = OutboxPublisher(
-            app,
+            OutboxStore(app),
             lambda on_acked: link_class(config["MQTT_URL"], config["MQTT_CLIENT_ID"], config["MQTT_ROOT"],
                                         self.inbox.handlers(), on_acked),
         )

@@ -13,6 +13,7 @@ from pa_controller.messaging.inbox import Inbox
 from pa_controller.models import Cluster, Delivery, OutboxMessage, Run, User
 from pa_controller.services import broadcasts, dispatch, ingest, planning
 from pa_controller.services.people import create_user
+from pa_controller.services.report_writer import ReportWriter
 from pa_protocol import DeliveryState, RunState
 from tests.conftest import PASSWORD
 from tests.factories import broadcast_request, event, make_audio
@@ -107,7 +108,7 @@ def test_a_normal_run_found_after_its_start_is_missed_not_played_late(seeded):
 def test_events_advance_a_delivery_and_never_move_it_back(seeded):
     run = schedule(seeded, start_at="now")
     delivery = db.session.scalars(select(Delivery).where(Delivery.run_id == run.id)).first()
-    inbox = Inbox(seeded, "pa/v1", ingest.APPLY_IN_ORDER)
+    inbox = Inbox("pa/v1", ReportWriter(seeded, ingest.APPLY_IN_ORDER))
     topic = protocol.topic("pa/v1", delivery.cluster_id, protocol.EVENTS)
     for state in ("received", "ready", "playing", "done", "received", "failed"):
         inbox.receive(topic, event(delivery.cluster_id, delivery.cmd_id, state, str(run.id)))
@@ -129,7 +130,7 @@ def test_the_controller_notes_when_it_first_heard_a_cluster_had_the_audio(seeded
 
 
 def test_a_malformed_report_is_counted_and_changes_nothing(seeded):
-    inbox = Inbox(seeded, "pa/v1", ingest.APPLY_IN_ORDER)
+    inbox = Inbox("pa/v1", ReportWriter(seeded, ingest.APPLY_IN_ORDER))
     inbox.receive("pa/v1/clusters/om-tho-001/events", b"{not json")
     inbox.receive("pa/v1/clusters/om-tho-001/status", json.dumps({"v": 1, "cid": "om-tho-002"}).encode())
     inbox.receive("pa/v1/clusters/../status", b"{}")
@@ -138,7 +139,7 @@ def test_a_malformed_report_is_counted_and_changes_nothing(seeded):
 
 
 def test_a_will_from_an_older_boot_does_not_mark_the_cluster_offline(seeded):
-    inbox = Inbox(seeded, "pa/v1", ingest.APPLY_IN_ORDER)
+    inbox = Inbox("pa/v1", ReportWriter(seeded, ingest.APPLY_IN_ORDER))
     topic = protocol.topic("pa/v1", "om-tho-001", protocol.STATUS)
     at = protocol.format_time(clock.now())
     for online, boot in ((True, "new-boot"), (False, "old-boot")):
@@ -220,7 +221,7 @@ def test_a_cluster_back_with_a_new_boot_has_lost_what_it_held_until_it_says_othe
     clusters = ["om-tho-001", "om-tho-002", "om-tho-003", "om-tho-004"]
     run = schedule(seeded, start_at="now", targets={"clusters": clusters})
     deliveries = {d.cluster_id: d for d in db.session.scalars(select(Delivery).where(Delivery.run_id == run.id))}
-    inbox = Inbox(seeded, "pa/v1", ingest.APPLY_IN_ORDER)
+    inbox = Inbox("pa/v1", ReportWriter(seeded, ingest.APPLY_IN_ORDER))
 
     def report(cid: str, kind: str, raw: bytes) -> None:
         inbox.receive(protocol.topic("pa/v1", cid, kind), raw)

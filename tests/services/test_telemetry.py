@@ -12,6 +12,7 @@ from pa_controller.extensions import db
 from pa_controller.messaging.inbox import Inbox
 from pa_controller.models import ClusterState, HeartbeatSample, TelemetryBucket
 from pa_controller.services import ingest, telemetry
+from pa_controller.services.report_writer import ReportWriter
 
 T0 = datetime(2026, 11, 26, 22, 1, 10, tzinfo=UTC)  # in the bucket that starts at 22:00
 CLUSTER_CLOCK = "2020-01-01T00:00:00.000Z"  # a cluster with a wrong clock: ignored for bucketing
@@ -40,7 +41,7 @@ def at(monkeypatch):
 @pytest.fixture
 def feed(seeded, at):
     """Deliver heartbeats to an inbox as the MQTT link does, and flush them as one batch at a given time."""
-    inbox = Inbox(seeded, "pa/v1", ingest.APPLY_IN_ORDER)
+    inbox = Inbox("pa/v1", ReportWriter(seeded, ingest.APPLY_IN_ORDER))
 
     def deliver(moment: datetime, *beats: tuple[str, dict]) -> Inbox:
         at(moment)

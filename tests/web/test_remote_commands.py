@@ -11,6 +11,7 @@ from pa_controller.extensions import db
 from pa_controller.messaging.inbox import Inbox
 from pa_controller.models import Cluster, FleetCommand, OutboxMessage
 from pa_controller.services import ingest
+from pa_controller.services.report_writer import ReportWriter
 from pa_protocol import DeliveryState
 from tests.factories import event
 
@@ -33,7 +34,7 @@ def send(client, auth, **body):
 
 def deliver(app, *events) -> None:
     """Feed events through the inbox as the MQTT link would, and apply them."""
-    inbox = Inbox(app, "pa/v1", ingest.APPLY_IN_ORDER)
+    inbox = Inbox("pa/v1", ReportWriter(app, ingest.APPLY_IN_ORDER))
     for cid, raw in events:
         inbox.receive(protocol.topic("pa/v1", cid, protocol.EVENTS), raw)
     inbox.flush([inbox._queue.get_nowait() for _ in range(inbox._queue.qsize())])
