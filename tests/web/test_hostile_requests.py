@@ -15,6 +15,11 @@ from tests.factories import broadcast_request, make_audio
         ("delete", "/api/v1/broadcasts/99999999999999999999"),
         ("get", "/api/v1/clusters/a%00b"),
         ("get", "/api/v1/clusters?ward=%00"),
+        ("get", "/api/v1/runs?state=%00"),
+        ("get", "/api/v1/commands?limit=1e3"),
+        ("get", "/api/v1/commands?cluster=%00"),
+        ("get", "/api/v1/incidents?open=maybe"),
+        ("get", "/api/v1/audio?composed=%FF"),
     ],
 )
 def test_odd_ids_and_queries_get_a_4xx(client, admin_auth, method, path):

@@ -1,0 +1,124 @@
+"""What API v1 takes: query strings and bodies."""
+
+import marshmallow as ma
+from flask_babel import lazy_gettext as _
+from marshmallow.fields import Dict, Float, List, Nested, Raw, String
+
+from pa_controller.domain import ClusterStatus, CommandType, Priority, ProgrammeKind, RunState
+from pa_controller.services.fleet import LAT_RANGE, LON_RANGE, SPEAKERS
+from pa_controller.services.proposals import MAX_ID, MAX_ITEMS, MAX_TARGET_IDS, STREAM_SCHEMES
+from pa_controller.services.remote import MAX_CLUSTERS, MAX_LIST, PARAMS
+from pa_controller.web.schemas.common import QuerySchema, RequestSchema, choice, flag, moment, text, whole
+
+
+def ids(high: int = MAX_TARGET_IDS, **kwargs) -> List:
+    message = _("Nhiều nhất %(n)s mã một lần.", n=high)
+    return List(text(1, 64), validate=ma.validate.Length(max=high, error=message),
+                error_messages={"invalid": _("Phải là một danh sách mã.")}, **kwargs)
+
+
+class ClustersQuery(QuerySchema):
+    ward = text(metadata={"description": "a ward id"})
+    status = choice(ClusterStatus)
+
+
+class AudioQuery(QuerySchema):
+    composed = flag(metadata={"description": "false: the recordings; true: the composed programmes"})
+
+
+class DryRunQuery(QuerySchema):
+    dry_run = String(metadata={"description": "true: answer {next_runs, conflicts, violations} without saving"})
+
+
+class RunsQuery(QuerySchema):
+    broadcast_id = whole(1, MAX_ID, strict=False)
+    state = choice(RunState)
+
+
+class CommandsQuery(QuerySchema):
+    cluster = text(metadata={"description": "a cluster id"})
+    limit = whole(1, MAX_LIST, strict=False, load_default=100)
+
+
+class IncidentsQuery(QuerySchema):
+    open_only = flag(data_key="open", load_default=True, metadata={"description": "false: closed ones too"})
+
+
+class StopRequest(RequestSchema):
+    reason = text(1, 500, required=True)
+
+
+class CommandRequest(RequestSchema):
+    type = choice(CommandType, list(PARAMS), required=True)
+    clusters = ids(MAX_CLUSTERS)
+    ward = text(1, 64, metadata={"description": "instead of clusters: every cluster in service there"})
+    volume = whole(*PARAMS[CommandType.SET_VOLUME]["volume"][:2], metadata={"description": "set_volume"})
+    duration_ms = whole(*PARAMS[CommandType.TEST_TONE]["duration_ms"][:2],
+                        metadata={"description": "test_tone; 3000 when not given"})
+
+
+class MaintenanceRequest(RequestSchema):
+    starts_at, ends_at = moment(required=True), moment(required=True)
+    reason = text(3, 500, required=True)
+    ward = text(1, 64, metadata={"description": "a ward; neither ward nor cluster: the whole district"})
+    cluster = text(1, 64)
+
+
+class Targets(RequestSchema):
+    all = Raw(metadata={"const": True})
+    wards, clusters = ids(), ids()
+
+
+class BroadcastRequest(RequestSchema):
+    title = text(1, 200)
+    kind = choice(ProgrammeKind, load_default=ProgrammeKind.PLAY)
+    audio_id = whole(1, MAX_ID)
+    items = List(whole(1, MAX_ID), metadata={"maxItems": MAX_ITEMS,
+                                             "description": "clips played back to back, instead of audio_id"})
+    repeat, gap_s = whole(1, 10), Float(metadata={"minimum": 0, "maximum": 300})
+    chime = flag(metadata={"description": "attention chime before and after"})
+    stream_url = text(1, 1024, metadata={"description": "relay: " + ", ".join(sorted(STREAM_SCHEMES))})
+    duration_s = whole(60, 4 * 3600, metadata={"description": "relay window"})
+    priority = choice(Priority)
+    targets = Nested(Targets)
+    start_at = text(1, 64, metadata={"description": "RFC 3339, or \"now\""})
+    rrule = text(0, 500, allow_none=True, metadata={"description": "RFC 5545 RRULE, in Asia/Ho_Chi_Minh"})
+    until = moment(allow_none=True)
+    exdates = List(String(metadata={"format": "date"}), allow_none=True,
+                   metadata={"description": "local dates skipped (holidays)"})
+    times = List(String(), allow_none=True, metadata={"description": "local times of day, HH:MM"})
+    override_reason = text(3, 500, metadata={"description": "administrators: set ward rules aside"})
+
+
+class WardRules(RequestSchema):
+    quiet_hours = Dict(allow_none=True, metadata={"example": {"start": "21:30", "end": "05:00"}})
+    max_sessions_per_day, max_session_minutes = whole(1, 24, allow_none=True), whole(1, 24 * 60, allow_none=True)
+    weekdays = List(whole(1, 7), allow_none=True)
+    blackout_dates = List(String(metadata={"format": "date"}))
+
+
+class ClusterEdit(RequestSchema):
+    name, ward = text(1, 120), text(1, 64)
+    lat = Float(metadata={"minimum": LAT_RANGE[0], "maximum": LAT_RANGE[1]})
+    lon = Float(metadata={"minimum": LON_RANGE[0], "maximum": LON_RANGE[1]})
+    speakers = whole(*SPEAKERS)
+    retired = Raw(metadata={"const": False, "description": "false brings a retired cluster back"})
+
+
+class ClusterNew(ClusterEdit):
+    id = text(1, 32, metadata={"pattern": "^[a-z0-9-]{1,32}$"})
+
+
+class WardMerge(RequestSchema):
+    class Meta:
+        include = {"from": text(1, 64, required=True), "into": text(1, 64, required=True)}
+
+
+class AudioUpload(RequestSchema):
+    file = Raw(required=True, metadata={"type": "string", "format": "binary"})
+    title = text(0, 200)
+
+
+class FleetUpload(RequestSchema):
+    file = Raw(required=True, metadata={"type": "string", "format": "binary",
+                                        "description": "CSV UTF-8: id,name,ward_id,ward_name,lat,lon,speakers"})
