@@ -6,6 +6,7 @@ from flask import current_app, g, jsonify, request
 from flask_babel import lazy_gettext as _
 
 from pa_controller import clock
+from pa_controller.domain import Role
 from pa_controller.errors import ValidationFailed
 from pa_controller.services import access, broadcasts, fleet, guardrails, media, people, reports, silence
 from pa_controller.services import health as services_health
@@ -40,6 +41,20 @@ def authenticated(view):
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def allowed(*roles):
+    """Refuse (403) a user without one of `roles` before the body is read: who may ask comes before how."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            access.require_role(g.user, *roles)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 def json_body() -> dict:
@@ -212,9 +227,10 @@ def set_ward_rules(id: str):
 
 @bp.post("/stop-all")
 @authenticated
+@allowed(Role.ADMIN)
+@bp.arguments(q.StopRequest, as_kwargs=True)
 @bp.response(202, r.StopOrder)
-@bp.doc(**takes(q.StopRequest))
-def stop_all():
+def stop_all(reason: str):
     """Silence every cluster now (administrators)."""
-    order = silence.stop_all(g.user, json_body().get("reason"))
+    order = silence.stop_all(g.user, reason)
     return jsonify({"id": order.id, "clusters": order.clusters, "created_at": shapes.utc(order.created_at)}), 202

@@ -7,7 +7,7 @@ from pa_controller import clock
 from pa_controller.errors import ValidationFailed
 from pa_controller.services import fleet, fleet_admin, remote
 from pa_controller.web import shapes
-from pa_controller.web.api import authenticated, json_body, takes
+from pa_controller.web.api import allowed, authenticated, json_body, takes
 from pa_controller.web.apidoc import Blueprint
 from pa_controller.web.formatting import utc
 from pa_controller.web.schemas import requests as q
@@ -33,11 +33,12 @@ def cluster_shape(c) -> dict:
 
 @bp.post("/commands")
 @authenticated
+@allowed(*remote.OPERATORS)
+@bp.arguments(q.CommandRequest)
 @bp.response(202, r.Command(many=True))
-@bp.doc(**takes(q.CommandRequest))
-def send_commands():
+def send_commands(body: dict):
     """Send set_volume, test_tone or reboot to clusters or a ward (administrators, technicians)."""
-    sent = remote.send_request(g.user, json_body())
+    sent = remote.send_request(g.user, body)
     now = clock.now()
     return jsonify([command_shape(c, now) for c in sent]), 202
 

@@ -3,7 +3,7 @@
 from flask import g, jsonify
 
 from pa_controller.services import alerts
-from pa_controller.web.api import authenticated, json_body, takes
+from pa_controller.web.api import allowed, authenticated
 from pa_controller.web.apidoc import Blueprint
 from pa_controller.web.formatting import utc
 from pa_controller.web.schemas import requests as q
@@ -52,8 +52,9 @@ def maintenance():
 
 @bp.post("/maintenance")
 @authenticated
+@allowed(*alerts.WATCHERS)
+@bp.arguments(q.MaintenanceRequest)
 @bp.response(201, r.MaintenanceWindow)
-@bp.doc(**takes(q.MaintenanceRequest))
-def add_maintenance():
+def add_maintenance(body: dict):
     """Add a maintenance window: outages of its ward, cluster or (neither given) the district open no incident."""
-    return jsonify(_window(alerts.add_maintenance(g.user, json_body()))), 201
+    return jsonify(_window(alerts.add_maintenance(g.user, body))), 201

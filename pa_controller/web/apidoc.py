@@ -1,6 +1,9 @@
 """The declared API: flask-smorest blueprints whose schemas validate requests and write /api/v1/openapi.json."""
 
+from collections import ChainMap
+
 import flask_smorest
+import marshmallow as ma
 from flask_smorest.spec.plugins import FlaskPlugin
 from webargs.flaskparser import FlaskParser
 
@@ -31,15 +34,28 @@ def flat_fields(messages, prefix: str = "") -> dict[str, str]:
     return found
 
 
+def refused(error: ma.ValidationError) -> ValidationFailed:
+    """A schema's refusal as API.md's 422: the first message, and a message for each field at fault."""
+    fields = flat_fields(error.normalized_messages())
+    if set(fields) == {"_schema"}:  # the body as a whole: not an object
+        return ValidationFailed(fields["_schema"])
+    return ValidationFailed(next(iter(fields.values())), fields=fields)
+
+
+def load(schema: ma.Schema, data) -> dict:
+    """Read what a page's form sends through the API's schema for it, or raise ValidationFailed."""
+    try:
+        return schema.load(data)
+    except ma.ValidationError as error:
+        raise refused(error) from None
+
+
 class Parser(FlaskParser):
     """webargs, answering in API.md's error shape: 422 with a message per field."""
 
     def handle_error(self, error, req, schema, *, error_status_code, error_headers):
-        by_location = error.normalized_messages()
-        fields = {name: message for messages in by_location.values() for name, message in flat_fields(messages).items()}
-        if set(fields) == {"_schema"}:  # the body as a whole: not an object
-            raise ValidationFailed(fields["_schema"])
-        raise ValidationFailed(next(iter(fields.values())), fields=fields)
+        # webargs nests the messages under the location ("json", "query"); the fields are what a person fixes
+        raise refused(ma.ValidationError(dict(ChainMap(*error.normalized_messages().values()))))
 
     def _handle_invalid_json_error(self, error, req, *args, **kwargs):
         raise ValidationFailed(NOT_AN_OBJECT)

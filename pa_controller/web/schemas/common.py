@@ -45,19 +45,20 @@ def no_nul(value: str) -> None:
         raise ma.ValidationError(NUL)
 
 
-def text(low: int = 0, high: int = 500, **kwargs) -> ma.fields.String:
+def text(low: int = 0, high: int = 500, message=None, **kwargs) -> ma.fields.String:
     """A string of `low` to `high` characters (spaces around not counted), without NUL."""
-    message = _("Hãy ghi từ %(low)s đến %(high)s ký tự.", low=low, high=high)
+    message = message or _("Hãy ghi từ %(low)s đến %(high)s ký tự.", low=low, high=high)
     checks = [no_nul, validate.Length(max=high, error=message)]
     if low:
         checks.append(lambda value: len(value.strip()) >= low or _raise(message))
-    return ma.fields.String(validate=checks, error_messages={**BASE, "invalid": _("Phải là một chuỗi ký tự.")},
-                            **kwargs)
+    return ma.fields.String(validate=checks, error_messages={
+        **BASE, "invalid": message if low else _("Phải là một chuỗi ký tự."), **({"required": message} if low else {})},
+        **kwargs)
 
 
-def whole(low: int, high: int, *, strict: bool = True, **kwargs) -> ma.fields.Integer:
+def whole(low: int, high: int, *, strict: bool = True, message=None, **kwargs) -> ma.fields.Integer:
     """An integer from `low` to `high`; true and false are not numbers (`strict=False`: digits in a query string)."""
-    message = _("Phải là một số nguyên từ %(low)s đến %(high)s.", low=low, high=high)
+    message = message or _("Phải là một số nguyên từ %(low)s đến %(high)s.", low=low, high=high)
     return ma.fields.Integer(strict=strict, validate=validate.Range(low, high, error=message),
                              error_messages={**BASE, "invalid": message, "too_large": message}, **kwargs)
 

@@ -17,6 +17,14 @@ def ids(high: int = MAX_TARGET_IDS, **kwargs) -> List:
                 error_messages={"invalid": _("Phải là một danh sách mã.")}, **kwargs)
 
 
+def param(name: str, ctype: CommandType) -> ma.fields.Integer:
+    """A remote command's own parameter, in the range the command takes (remote.PARAMS)."""
+    low, high, default = PARAMS[ctype][name]
+    message = _("%(name)s phải là số nguyên từ %(low)s đến %(high)s.", name=name, low=low, high=high)
+    when = f"{ctype.value}; {default} when not given" if default is not None else f"{ctype.value}, required"
+    return whole(low, high, message=message, metadata={"description": when})
+
+
 class ClustersQuery(QuerySchema):
     ward = text(metadata={"description": "a ward id"})
     status = choice(ClusterStatus)
@@ -45,21 +53,20 @@ class IncidentsQuery(QuerySchema):
 
 
 class StopRequest(RequestSchema):
-    reason = text(1, 500, required=True)
+    reason = text(1, 500, _("Hãy ghi lý do phải dừng tất cả (1–500 ký tự)."), required=True)
 
 
 class CommandRequest(RequestSchema):
     type = choice(CommandType, list(PARAMS), required=True)
     clusters = ids(MAX_CLUSTERS)
     ward = text(1, 64, metadata={"description": "instead of clusters: every cluster in service there"})
-    volume = whole(*PARAMS[CommandType.SET_VOLUME]["volume"][:2], metadata={"description": "set_volume"})
-    duration_ms = whole(*PARAMS[CommandType.TEST_TONE]["duration_ms"][:2],
-                        metadata={"description": "test_tone; 3000 when not given"})
+    volume = param("volume", CommandType.SET_VOLUME)
+    duration_ms = param("duration_ms", CommandType.TEST_TONE)
 
 
 class MaintenanceRequest(RequestSchema):
     starts_at, ends_at = moment(required=True), moment(required=True)
-    reason = text(3, 500, required=True)
+    reason = text(3, 500, _("Hãy ghi công việc bảo trì là gì (3–500 ký tự)."), required=True)
     ward = text(1, 64, metadata={"description": "a ward; neither ward nor cluster: the whole district"})
     cluster = text(1, 64)
 
