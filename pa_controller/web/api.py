@@ -218,11 +218,12 @@ def ward_rules(id: str):
 
 @bp.put("/wards/<id>/rules")
 @authenticated
+@allowed(Role.ADMIN)
+@bp.arguments(q.WardRules)
 @bp.response(200, r.Rules)
-@bp.doc(**takes(q.WardRules))
-def set_ward_rules(id: str):
+def set_ward_rules(rules: dict, id: str):
     """Replace a ward's rules (administrators)."""
-    return jsonify({"ward": id, **guardrails.set_rules(g.user, id, json_body()).describe()})
+    return jsonify({"ward": id, **guardrails.set_rules(g.user, id, rules).describe()})
 
 
 @bp.post("/stop-all")

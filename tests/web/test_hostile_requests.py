@@ -84,3 +84,15 @@ def test_a_body_that_is_not_an_object_is_422(client, admin_auth, path, data):
     response = client.post(path, headers={**admin_auth, "Content-Type": "application/json"}, data=data)
     assert response.status_code == 422, response.get_data(as_text=True)
     assert response.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"weekdays": [True]}, "weekdays.0"), ({"weekdays": []}, "weekdays"), ({"max_session_minutes": 1.5},
+     "max_session_minutes"), ({"quiet_hours": {"start": "21:30"}}, "quiet_hours.end"),
+     ({"quiet_hours": {"start": "21:30\x00", "end": "05:00"}}, "quiet_hours.start"), ({"holidays": []}, "holidays")],
+)
+def test_ward_rules_the_schema_refuses_are_422_naming_the_field(client, admin_auth, body, field):
+    response = client.put("/api/v1/wards/thoi-hoa/rules", headers=admin_auth, json=body)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert field in response.get_json()["error"]["fields"]

@@ -2,13 +2,15 @@
 
 import marshmallow as ma
 from flask_babel import lazy_gettext as _
-from marshmallow.fields import Dict, Float, List, Nested, Raw, String
+from marshmallow.fields import Float, List, Nested, Raw, String
 
 from pa_controller.domain import ClusterStatus, CommandType, Priority, ProgrammeKind, RunState
 from pa_controller.services.fleet import LAT_RANGE, LON_RANGE, SPEAKERS
 from pa_controller.services.proposals import MAX_ID, MAX_ITEMS, MAX_TARGET_IDS, STREAM_SCHEMES
 from pa_controller.services.remote import MAX_CLUSTERS, MAX_LIST, PARAMS
 from pa_controller.web.schemas.common import QuerySchema, RequestSchema, choice, flag, moment, text, whole
+
+WEEKDAYS = _("weekdays phải liệt kê các thứ từ 1 (thứ Hai) đến 7 (Chủ nhật), hoặc là null.")
 
 
 def ids(high: int = MAX_TARGET_IDS, **kwargs) -> List:
@@ -97,11 +99,29 @@ class BroadcastRequest(RequestSchema):
     override_reason = text(3, 500, metadata={"description": "administrators: set ward rules aside"})
 
 
+def count(name: str, high: int) -> ma.fields.Integer:
+    return whole(1, high, allow_none=True, message=_("%(key)s phải là số nguyên từ 1 đến %(high)s, hoặc null.",
+                                                     key=name, high=high))
+
+
+def clock_time(name: str, example: str) -> ma.fields.String:
+    message = _("%(name)s phải là giờ viết dạng HH:MM, ví dụ 21:30.", name=f"quiet_hours.{name}")
+    return text(5, 5, message, metadata={"example": example}, required=True)
+
+
+class QuietHours(RequestSchema):
+    start, end = clock_time("start", "21:30"), clock_time("end", "05:00")
+
+
 class WardRules(RequestSchema):
-    quiet_hours = Dict(allow_none=True, metadata={"example": {"start": "21:30", "end": "05:00"}})
-    max_sessions_per_day, max_session_minutes = whole(1, 24, allow_none=True), whole(1, 24 * 60, allow_none=True)
-    weekdays = List(whole(1, 7), allow_none=True)
-    blackout_dates = List(String(metadata={"format": "date"}))
+    """A ward's rules, all of them: a key left out means no such rule."""
+
+    quiet_hours = Nested(QuietHours, allow_none=True, error_messages={
+        "type": _('quiet_hours phải là {"start": "HH:MM", "end": "HH:MM"} hoặc null.')})
+    max_sessions_per_day, max_session_minutes = count("max_sessions_per_day", 24), count("max_session_minutes", 1440)
+    weekdays = List(whole(1, 7), allow_none=True, validate=ma.validate.Length(min=1, error=WEEKDAYS),
+                    error_messages={"invalid": WEEKDAYS})
+    blackout_dates = List(String(metadata={"format": "date"}), allow_none=True)
 
 
 class ClusterEdit(RequestSchema):
