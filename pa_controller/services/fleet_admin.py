@@ -194,11 +194,14 @@ def _broadcasts_naming(ward_id: str, now: datetime) -> list[int]:
 
 
 def merge_wards(user: User, body: dict) -> MergeResult:
-    """Move every cluster of one ward into another; the emptied ward stays, with its history and rules."""
+    """Move every cluster of one ward into another; the emptied ward stays, with its history and rules.
+
+    `body` is the API's WardMerge, two strings; this checks what they name.
+    """
     require_admin(user)
-    source, target = body.get("from"), body.get("into")
+    source, target = body["from"], body["into"]
     for key, value in (("from", source), ("into", target)):
-        if not isinstance(value, str) or not fleet.WARD_ID.match(value) or db.session.get(Ward, value) is None:
+        if not fleet.WARD_ID.match(value) or db.session.get(Ward, value) is None:
             raise _invalid(key, _("%(key)s phải là mã một phường có thật, không phải “%(value)s” (GET /api/v1/wards).",
                                   key=key, value=value))
     if source == target:

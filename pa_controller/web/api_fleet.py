@@ -4,6 +4,7 @@ from flask import Response, current_app, g, jsonify, request
 from flask_babel import lazy_gettext as _
 
 from pa_controller import clock
+from pa_controller.domain import Role
 from pa_controller.errors import ValidationFailed
 from pa_controller.services import fleet, fleet_admin, remote
 from pa_controller.web import shapes
@@ -125,11 +126,12 @@ def import_clusters():
 
 @bp.post("/wards/merge")
 @authenticated
+@allowed(Role.ADMIN)
+@bp.arguments(q.WardMerge)
 @bp.response(200, r.MergeResult)
-@bp.doc(**takes(q.WardMerge))
-def merge_wards():
+def merge_wards(body: dict):
     """Move every cluster of one ward into another (administrators); the emptied ward stays, with its history."""
-    merged = fleet_admin.merge_wards(g.user, json_body())
+    merged = fleet_admin.merge_wards(g.user, body)
     return jsonify({"from": merged.from_ward, "into": merged.into_ward, "moved": merged.moved,
                     "in_service": merged.in_service, "officers_left": merged.officers,
                     "broadcasts_naming_from": merged.broadcasts})
