@@ -8,7 +8,7 @@ from pa_controller.domain import Role
 from pa_controller.errors import ValidationFailed
 from pa_controller.services import fleet, fleet_admin, remote
 from pa_controller.web import shapes
-from pa_controller.web.api import allowed, authenticated, json_body, takes
+from pa_controller.web.api import allowed, authenticated
 from pa_controller.web.apidoc import Blueprint
 from pa_controller.web.formatting import utc
 from pa_controller.web.schemas import requests as q
@@ -65,20 +65,22 @@ def get_command(id: int):
 
 @bp.post("/clusters")
 @authenticated
+@allowed(Role.ADMIN)
+@bp.arguments(q.ClusterNew)
 @bp.response(201, r.ClusterDetail)
-@bp.doc(**takes(q.ClusterNew))
-def add_cluster():
+def add_cluster(body: dict):
     """Add a cluster (administrators); 409 if the id exists."""
-    return jsonify(cluster_shape(fleet_admin.add_cluster(g.user, json_body()))), 201
+    return jsonify(cluster_shape(fleet_admin.add_cluster(g.user, body))), 201
 
 
 @bp.patch("/clusters/<id>")
 @authenticated
+@allowed(Role.ADMIN)
+@bp.arguments(q.ClusterEdit)
 @bp.response(200, r.ClusterDetail)
-@bp.doc(**takes(q.ClusterEdit))
-def update_cluster(id: str):
+def update_cluster(body: dict, id: str):
     """Edit a cluster (administrators): a new ward moves it; retired: false brings a retired one back."""
-    return jsonify(cluster_shape(fleet_admin.update_cluster(g.user, id, json_body())))
+    return jsonify(cluster_shape(fleet_admin.update_cluster(g.user, id, body)))
 
 
 @bp.delete("/clusters/<id>")

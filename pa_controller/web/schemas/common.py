@@ -63,6 +63,22 @@ def whole(low: int, high: int, *, strict: bool = True, message=None, **kwargs) -
                              error_messages={**BASE, "invalid": message, "too_large": message}, **kwargs)
 
 
+class StrictFloat(ma.fields.Float):
+    """A JSON number, not a string of digits."""
+
+    def _validated(self, value):
+        if isinstance(value, str):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+def number(name: str, low: float, high: float, **kwargs) -> ma.fields.Float:
+    """A number (whole or not) from `low` to `high`."""
+    message = _("%(key)s phải là một số từ %(low)s đến %(high)s.", key=name, low=low, high=high)
+    return StrictFloat(validate=validate.Range(low, high, error=message),
+                       error_messages={**BASE, "invalid": message, "special": message}, **kwargs)
+
+
 def flag(**kwargs) -> ma.fields.Boolean:
     """true or false (in a query string also 1 and 0, yes and no)."""
     return ma.fields.Boolean(truthy={True, "true", "1", "yes"}, falsy={False, "false", "0", "no"},

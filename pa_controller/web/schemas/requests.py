@@ -8,7 +8,7 @@ from pa_controller.domain import ClusterStatus, CommandType, Priority, Programme
 from pa_controller.services.fleet import LAT_RANGE, LON_RANGE, SPEAKERS
 from pa_controller.services.proposals import MAX_ID, MAX_ITEMS, MAX_TARGET_IDS, STREAM_SCHEMES
 from pa_controller.services.remote import MAX_CLUSTERS, MAX_LIST, PARAMS
-from pa_controller.web.schemas.common import QuerySchema, RequestSchema, choice, flag, moment, text, whole
+from pa_controller.web.schemas.common import QuerySchema, RequestSchema, choice, flag, moment, number, text, whole
 
 WEEKDAYS = _("weekdays phải liệt kê các thứ từ 1 (thứ Hai) đến 7 (Chủ nhật), hoặc là null.")
 
@@ -124,16 +124,24 @@ class WardRules(RequestSchema):
     blackout_dates = List(String(metadata={"format": "date"}), allow_none=True)
 
 
-class ClusterEdit(RequestSchema):
-    name, ward = text(1, 120), text(1, 64)
-    lat = Float(metadata={"minimum": LAT_RANGE[0], "maximum": LAT_RANGE[1]})
-    lon = Float(metadata={"minimum": LON_RANGE[0], "maximum": LON_RANGE[1]})
-    speakers = whole(*SPEAKERS)
-    retired = Raw(metadata={"const": False, "description": "false brings a retired cluster back"})
+def cluster_fields(**kwargs) -> dict:
+    """A cluster's editable fields (fleet_admin.EDITABLE); the service checks what they name."""
+    return {
+        "name": text(1, 120, _("Tên phải dài 1–120 ký tự, trên một dòng."), **kwargs), "ward": text(1, 64, **kwargs),
+        "lat": number("lat", *LAT_RANGE, **kwargs), "lon": number("lon", *LON_RANGE, **kwargs),
+        "speakers": whole(*SPEAKERS, message=_("%(key)s phải là một số từ %(low)s đến %(high)s.", key="speakers",
+                                               low=SPEAKERS[0], high=SPEAKERS[1]), **kwargs),
+    }
 
 
-class ClusterNew(ClusterEdit):
-    id = text(1, 32, metadata={"pattern": "^[a-z0-9-]{1,32}$"})
+class ClusterEdit(RequestSchema.from_dict(cluster_fields())):
+    retired = Raw(validate=ma.validate.Equal(False, error=_("Ở đây retired chỉ đặt được là false; muốn ngừng sử "
+                                                            "dụng cụm loa thì DELETE nó.")),
+                  metadata={"const": False, "description": "false brings a retired cluster back"})
+
+
+class ClusterNew(RequestSchema.from_dict(cluster_fields(required=True))):
+    id = text(1, 32, metadata={"pattern": "^[a-z0-9-]{1,32}$"}, required=True)
 
 
 class WardMerge(RequestSchema):
