@@ -33,16 +33,8 @@ def _invalid(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, fields={field: "invalid"})
 
 
-def parse_type(value) -> CommandType:
-    """Return the remote command type a request names."""
-    names = ", ".join(t.value for t in PARAMS)
-    if not isinstance(value, str) or value not in {t.value for t in PARAMS}:
-        raise _invalid("type", _("type phải là một trong %(names)s.", names=names))
-    return CommandType(value)
-
-
 def parse_params(ctype: CommandType, body: dict) -> dict:
-    """Return the type's own fields from a request, in range; a field another type takes is refused."""
+    """Return the type's own fields from a request; a field another type takes is refused."""
     spec = PARAMS[ctype]
     if stray := sorted(set(body) - REQUEST_KEYS - set(spec)):
         raise _invalid(stray[0], _("Lệnh %(type)s không nhận %(stray)s; nó nhận %(takes)s.", type=ctype.value,
@@ -53,19 +45,13 @@ def parse_params(ctype: CommandType, body: dict) -> dict:
         if value is None:
             raise _invalid(name, _("Lệnh %(type)s cần %(name)s, một số nguyên từ %(low)s đến %(high)s.",
                                    type=ctype.value, name=name, low=low, high=high))
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise _invalid(name, _("%(name)s phải là số nguyên từ %(low)s đến %(high)s.", name=name, low=low,
-                                   high=high))
         params[name] = value
     return params
 
 
-def _named_clusters(ids) -> list[Cluster]:
-    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+def _named_clusters(ids: list[str]) -> list[Cluster]:
+    if not ids:
         raise _invalid("clusters", _("clusters phải là một danh sách mã cụm loa, không rỗng."))
-    if len(ids) > MAX_CLUSTERS:
-        raise _invalid("clusters", _("Nhiều nhất %(n)s cụm loa một lần; hãy gửi theo phường, hoặc chia nhỏ.",
-                                     n=MAX_CLUSTERS))
     wanted = list(dict.fromkeys(ids))
     plausible = [i for i in wanted if CID_PATTERN.match(i)]  # and free of NUL, which PostgreSQL cannot compare
     found = {c.id: c for c in db.session.scalars(select(Cluster).where(Cluster.id.in_(plausible)))}
@@ -78,7 +64,7 @@ def _named_clusters(ids) -> list[Cluster]:
 
 
 def _ward_clusters(ward_id) -> list[Cluster]:
-    if not isinstance(ward_id, str) or not fleet.WARD_ID.match(ward_id) or db.session.get(Ward, ward_id) is None:
+    if not fleet.WARD_ID.match(ward_id) or db.session.get(Ward, ward_id) is None:
         raise _invalid("ward", _("Không có phường mang mã %(id)s (GET /api/v1/wards).", id=ward_id))
     clusters = fleet.active_clusters([ward_id])
     if not clusters:
@@ -117,9 +103,12 @@ def send(user: User, clusters: list[Cluster], ctype: CommandType, params: dict) 
 
 
 def send_request(user: User, body: dict) -> list[FleetCommand]:
-    """Check and send `{type, clusters | ward, volume | duration_ms}`; if any of it is bad, nothing is queued."""
+    """Check and send `{type, clusters | ward, volume | duration_ms}`; if any of it is bad, nothing is queued.
+
+    `body` is the API's CommandRequest, already of the right types; this checks what it means.
+    """
     access.require_role(user, *OPERATORS)
-    ctype = parse_type(body.get("type"))
+    ctype = body["type"]
     params = parse_params(ctype, body)
     return send(user, select_clusters(body.get("clusters"), body.get("ward")), ctype, params)
 
@@ -163,8 +152,6 @@ def amp_ok(command: FleetCommand) -> bool | None:
 
 def list_commands(user: User, cluster_id: str | None = None, limit: int = 100) -> list[FleetCommand]:
     """Return the commands of the clusters a user may see, newest first."""
-    if not 1 <= limit <= MAX_LIST:
-        raise _invalid("limit", _("limit phải từ 1 đến %(n)s.", n=MAX_LIST))
     query = select(FleetCommand).order_by(FleetCommand.issued_at.desc(), FleetCommand.id.desc()).limit(limit)
     if cluster_id is not None:
         query = query.where(FleetCommand.cluster_id == fleet.get_cluster(user, cluster_id).id)

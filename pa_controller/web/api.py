@@ -2,19 +2,28 @@
 
 import functools
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import current_app, g, jsonify, request
 from flask_babel import lazy_gettext as _
 
 from pa_controller import clock
+from pa_controller.domain import Role
 from pa_controller.errors import ValidationFailed
 from pa_controller.services import access, broadcasts, fleet, guardrails, media, people, reports, silence
 from pa_controller.services import health as services_health
 from pa_controller.web import shapes
+from pa_controller.web.apidoc import Blueprint, document
 from pa_controller.web.errors import json_error
-from pa_controller.web.openapi import document
-from pa_protocol import RunState
+from pa_controller.web.schemas import requests as q
+from pa_controller.web.schemas import responses as r
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp = Blueprint("api", __name__, url_prefix="/api/v1", description="Fleet, audio, broadcasts, runs, ward rules")
+
+
+def takes(schema) -> dict:
+    """Document a JSON body the service still reads field by field (not yet validated by the schema)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
 def authenticated(view):
     """Require `Authorization: Bearer <token>` and put the user in g.user."""
 
@@ -34,6 +43,20 @@ def authenticated(view):
     return wrapper
 
 
+def allowed(*roles):
+    """Refuse (403) a user without one of `roles` before the body is read: who may ask comes before how."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            access.require_role(g.user, *roles)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
 def json_body() -> dict:
     try:
         body = request.get_json(silent=True)
@@ -44,52 +67,58 @@ def json_body() -> dict:
     return body
 
 
-def int_arg(name: str) -> int | None:
-    value = request.args.get(name)
-    if value is None:
-        return None
-    if not (value.isascii() and value.isdigit() and len(value) <= 10):
-        raise ValidationFailed(_("Tham số %(name)s phải là một số nguyên.", name=name), fields={name: "invalid"})
-    return int(value)
-
-
 @bp.get("/health")
+@bp.response(200, r.Health)
+@bp.alt_response(503, schema=r.Health, description="the database cannot be reached")
+@bp.doc(security=[])
 def health():
-    """Report db, mqtt and scheduler health; needs no token."""
+    """Health of the database, MQTT link and scheduler; needs no token."""
     answer = services_health.report()
     return jsonify(answer), 503 if answer["db"] != "ok" else 200
 
 
 @bp.get("/openapi.json")
+@bp.response(200, {"type": "object"})
+@bp.doc(security=[])
 def openapi():
-    return jsonify(document())
+    """This document."""
+    return jsonify(document(current_app))
 
 
 @bp.get("/wards")
 @authenticated
+@bp.response(200, r.Ward(many=True))
 def wards():
+    """Wards with their cluster and speaker counts."""
     return jsonify([shapes.ward(w) for w in fleet.wards_for(access.ward_scope(g.user))])
 
 
 @bp.get("/clusters")
 @authenticated
-def clusters():
-    found = fleet.clusters_for(g.user, request.args.get("ward"), request.args.get("status"), clock.now(),
-                               current_app.config["HEARTBEAT_S"])
+@bp.arguments(q.ClustersQuery, location="query", as_kwargs=True)
+@bp.response(200, r.Cluster(many=True))
+def clusters(ward=None, status=None):
+    """Clusters, filtered by ward and status."""
+    found = fleet.clusters_for(g.user, ward, status, clock.now(), current_app.config["HEARTBEAT_S"])
     return jsonify([shapes.cluster(cluster, status) for cluster, status in found])
 
 
-@bp.get("/clusters/<cid>")
+@bp.get("/clusters/<id>")
 @authenticated
-def cluster(cid: str):
-    found = fleet.get_cluster(g.user, cid)
+@bp.response(200, r.ClusterDetail)
+def cluster(id: str):
+    """One cluster with its latest heartbeat."""
+    found = fleet.get_cluster(g.user, id)
     status = fleet.effective_status(found.state, clock.now(), current_app.config["HEARTBEAT_S"])
     return jsonify(shapes.cluster_detail(found, status))
 
 
 @bp.post("/audio")
 @authenticated
+@bp.response(201, r.Audio)
+@bp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": q.AudioUpload}}})
 def upload_audio():
+    """Upload audio: normalised to -16 LUFS, MP3 64 kbit/s mono."""
     upload = request.files.get("file")
     if upload is None:
         raise ValidationFailed(_("Hãy gửi tệp âm thanh trong trường 'file' (multipart)."), fields={"file": "missing"})
@@ -99,86 +128,110 @@ def upload_audio():
 
 @bp.get("/audio")
 @authenticated
-def list_audio():
+@bp.arguments(q.AudioQuery, location="query", as_kwargs=True)
+@bp.response(200, r.Audio(many=True))
+def list_audio(composed=None):
     """The library, newest first: `?composed=false` the recordings, `?composed=true` the composed programmes."""
-    flag = request.args.get("composed")
-    if flag not in (None, "true", "false"):
-        raise ValidationFailed(_("composed phải là true hoặc false."), fields={"composed": "invalid"})
-    return jsonify([shapes.audio(a) for a in media.library(composed=None if flag is None else flag == "true")])
+    return jsonify([shapes.audio(a) for a in media.library(composed=composed)])
 
 
-def dry_run() -> bool:
+def previewing(dry_run: str) -> bool:
     """`?dry_run=true`: check the request and answer what saving it would mean, without saving."""
-    return request.args.get("dry_run", "").lower() in {"1", "true", "yes"}
+    return dry_run.lower() in {"1", "true", "yes"}
 
 
 @bp.post("/broadcasts")
 @authenticated
-def create_broadcast():
-    if dry_run():
+@bp.arguments(q.DryRunQuery, location="query", as_kwargs=True)
+@bp.response(201, r.SavedBroadcast)
+@bp.alt_response(200, schema=r.Review, description="?dry_run=true: what saving would mean")
+@bp.doc(**takes(q.BroadcastRequest))
+def create_broadcast(dry_run=""):
+    """Schedule a broadcast; 409 lists conflicts, 422 code guardrail the ward rules it breaks."""
+    if previewing(dry_run):
         return jsonify(shapes.review(broadcasts.review(g.user, json_body())))
     broadcast, found = broadcasts.create_broadcast(g.user, json_body())
     return jsonify({**shapes.broadcast(broadcast), **shapes.review(found)}), 201
 
 
-@bp.patch("/broadcasts/<int:broadcast_id>")
+@bp.patch("/broadcasts/<int:id>")
 @authenticated
-def update_broadcast(broadcast_id: int):
-    if dry_run():
-        return jsonify(shapes.review(broadcasts.review(g.user, json_body(), broadcast_id)))
-    broadcast, found = broadcasts.update_broadcast(g.user, broadcast_id, json_body())
+@bp.arguments(q.DryRunQuery, location="query", as_kwargs=True)
+@bp.response(200, r.SavedBroadcast)
+@bp.doc(**takes(q.BroadcastRequest))
+def update_broadcast(id: int, dry_run=""):
+    """Change a broadcast from now on: runs not yet sent are planned afresh, past runs keep their records."""
+    if previewing(dry_run):
+        return jsonify(shapes.review(broadcasts.review(g.user, json_body(), id)))
+    broadcast, found = broadcasts.update_broadcast(g.user, id, json_body())
     return jsonify({**shapes.broadcast(broadcast), **shapes.review(found)})
 
 
-@bp.get("/broadcasts/<int:broadcast_id>")
+@bp.get("/broadcasts/<int:id>")
 @authenticated
-def get_broadcast(broadcast_id: int):
-    return jsonify(shapes.broadcast(broadcasts.get_broadcast(g.user, broadcast_id)))
+@bp.response(200, r.Broadcast)
+def get_broadcast(id: int):
+    """One broadcast."""
+    return jsonify(shapes.broadcast(broadcasts.get_broadcast(g.user, id)))
 
 
-@bp.delete("/broadcasts/<int:broadcast_id>")
+@bp.delete("/broadcasts/<int:id>")
 @authenticated
-def cancel_broadcast(broadcast_id: int):
-    return jsonify(shapes.broadcast(broadcasts.cancel_broadcast(g.user, broadcast_id)))
+@bp.response(200, r.Broadcast)
+def cancel_broadcast(id: int):
+    """Cancel future runs and any run now playing."""
+    return jsonify(shapes.broadcast(broadcasts.cancel_broadcast(g.user, id)))
 
 
 @bp.get("/runs")
 @authenticated
-def list_runs():
-    state = request.args.get("state")
-    if state is not None and state not in {s.value for s in RunState}:
-        raise ValidationFailed(_("state phải là một trong %(states)s.", states=", ".join(RunState)),
-                               fields={"state": "invalid"})
-    runs = reports.list_runs(g.user, int_arg("broadcast_id"), state=RunState(state) if state else None)
-    return jsonify([shapes.run(r) for r in runs])
+@bp.arguments(q.RunsQuery, location="query", as_kwargs=True)
+@bp.response(200, r.Run(many=True))
+def list_runs(broadcast_id=None, state=None):
+    """Runs, newest first."""
+    return jsonify([shapes.run(run) for run in reports.list_runs(g.user, broadcast_id, state=state)])
 
 
-@bp.get("/runs/<int:run_id>")
+@bp.get("/runs/<int:id>")
 @authenticated
-def get_run(run_id: int):
-    return jsonify(shapes.run_report(reports.run_report(g.user, run_id)))
+@bp.response(200, r.RunReport)
+def get_run(id: int):
+    """A run report: counts by state and each cluster's state."""
+    return jsonify(shapes.run_report(reports.run_report(g.user, id)))
 
 
-@bp.delete("/runs/<int:run_id>")
+@bp.delete("/runs/<int:id>")
 @authenticated
-def cancel_run(run_id: int):
-    return jsonify(shapes.run(broadcasts.cancel_run(g.user, reports.get_run(g.user, run_id))))
+@bp.response(200, r.Run)
+def cancel_run(id: int):
+    """Cancel one run, before or while it plays."""
+    return jsonify(shapes.run(broadcasts.cancel_run(g.user, reports.get_run(g.user, id))))
 
 
-@bp.get("/wards/<ward_id>/rules")
+@bp.get("/wards/<id>/rules")
 @authenticated
-def ward_rules(ward_id: str):
-    return jsonify({"ward": ward_id, **guardrails.get_rules(g.user, ward_id).describe()})
+@bp.response(200, r.Rules)
+def ward_rules(id: str):
+    """A ward's broadcasting rules."""
+    return jsonify({"ward": id, **guardrails.get_rules(g.user, id).describe()})
 
 
-@bp.put("/wards/<ward_id>/rules")
+@bp.put("/wards/<id>/rules")
 @authenticated
-def set_ward_rules(ward_id: str):
-    return jsonify({"ward": ward_id, **guardrails.set_rules(g.user, ward_id, json_body()).describe()})
+@allowed(Role.ADMIN)
+@bp.arguments(q.WardRules)
+@bp.response(200, r.Rules)
+def set_ward_rules(rules: dict, id: str):
+    """Replace a ward's rules (administrators)."""
+    return jsonify({"ward": id, **guardrails.set_rules(g.user, id, rules).describe()})
 
 
 @bp.post("/stop-all")
 @authenticated
-def stop_all():
-    order = silence.stop_all(g.user, json_body().get("reason"))
+@allowed(Role.ADMIN)
+@bp.arguments(q.StopRequest, as_kwargs=True)
+@bp.response(202, r.StopOrder)
+def stop_all(reason: str):
+    """Silence every cluster now (administrators)."""
+    order = silence.stop_all(g.user, reason)
     return jsonify({"id": order.id, "clusters": order.clusters, "created_at": shapes.utc(order.created_at)}), 202

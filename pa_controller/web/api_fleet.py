@@ -1,16 +1,20 @@
 """The JSON API v1 for technicians and administrators: remote commands, and managing the fleet."""
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 from flask_babel import lazy_gettext as _
 
 from pa_controller import clock
+from pa_controller.domain import Role
 from pa_controller.errors import ValidationFailed
 from pa_controller.services import fleet, fleet_admin, remote
 from pa_controller.web import shapes
-from pa_controller.web.api import authenticated, int_arg, json_body
+from pa_controller.web.api import allowed, authenticated
+from pa_controller.web.apidoc import Blueprint
 from pa_controller.web.formatting import utc
+from pa_controller.web.schemas import requests as q
+from pa_controller.web.schemas import responses as r
 
-bp = Blueprint("api_fleet", __name__, url_prefix="/api/v1")
+bp = Blueprint("api_fleet", __name__, url_prefix="/api/v1", description="Remote commands and fleet management")
 CSV_TYPES = {"text/csv", "application/csv", "text/plain"}
 
 
@@ -30,48 +34,68 @@ def cluster_shape(c) -> dict:
 
 @bp.post("/commands")
 @authenticated
-def send_commands():
-    sent = remote.send_request(g.user, json_body())
+@allowed(*remote.OPERATORS)
+@bp.arguments(q.CommandRequest)
+@bp.response(202, r.Command(many=True))
+def send_commands(body: dict):
+    """Send set_volume, test_tone or reboot to clusters or a ward (administrators, technicians)."""
+    sent = remote.send_request(g.user, body)
     now = clock.now()
     return jsonify([command_shape(c, now) for c in sent]), 202
 
 
 @bp.get("/commands")
 @authenticated
-def list_commands():
-    limit = int_arg("limit")
-    found = remote.list_commands(g.user, request.args.get("cluster") or None, 100 if limit is None else limit)
+@bp.arguments(q.CommandsQuery, location="query", as_kwargs=True)
+@bp.response(200, r.Command(many=True))
+def list_commands(cluster=None, limit=100):
+    """Remote commands, newest first; officers see their ward's."""
+    found = remote.list_commands(g.user, cluster or None, limit)
     now = clock.now()
     return jsonify([command_shape(c, now) for c in found])
 
 
-@bp.get("/commands/<int:command_id>")
+@bp.get("/commands/<int:id>")
 @authenticated
-def get_command(command_id: int):
-    return jsonify(command_shape(remote.get_command(g.user, command_id), clock.now()))
+@bp.response(200, r.Command)
+def get_command(id: int):
+    """One remote command: its state, when, and its detail (a test tone's amp_ok)."""
+    return jsonify(command_shape(remote.get_command(g.user, id), clock.now()))
 
 
 @bp.post("/clusters")
 @authenticated
-def add_cluster():
-    return jsonify(cluster_shape(fleet_admin.add_cluster(g.user, json_body()))), 201
+@allowed(Role.ADMIN)
+@bp.arguments(q.ClusterNew)
+@bp.response(201, r.ClusterDetail)
+def add_cluster(body: dict):
+    """Add a cluster (administrators); 409 if the id exists."""
+    return jsonify(cluster_shape(fleet_admin.add_cluster(g.user, body))), 201
 
 
-@bp.patch("/clusters/<cid>")
+@bp.patch("/clusters/<id>")
 @authenticated
-def update_cluster(cid: str):
-    return jsonify(cluster_shape(fleet_admin.update_cluster(g.user, cid, json_body())))
+@allowed(Role.ADMIN)
+@bp.arguments(q.ClusterEdit)
+@bp.response(200, r.ClusterDetail)
+def update_cluster(body: dict, id: str):
+    """Edit a cluster (administrators): a new ward moves it; retired: false brings a retired one back."""
+    return jsonify(cluster_shape(fleet_admin.update_cluster(g.user, id, body)))
 
 
-@bp.delete("/clusters/<cid>")
+@bp.delete("/clusters/<id>")
 @authenticated
-def retire_cluster(cid: str):
-    return jsonify(cluster_shape(fleet_admin.retire_cluster(g.user, cid)))
+@bp.response(200, r.ClusterDetail)
+def retire_cluster(id: str):
+    """Retire a cluster (administrators): out of service, history kept; 409 if already retired."""
+    return jsonify(cluster_shape(fleet_admin.retire_cluster(g.user, id)))
 
 
 @bp.get("/clusters.csv")
 @authenticated
+@bp.response(200, {"type": "string"}, content_type="text/csv")
 def export_clusters():
+    """The clusters in service as CSV in the format of `flask pa fleet import` (administrators)."""
     headers = {"Content-Disposition": 'attachment; filename="loanet-fleet.csv"'}
     return Response(fleet_admin.export_csv(g.user), mimetype="text/csv", headers=headers)
 
@@ -92,7 +116,11 @@ def _uploaded_csv() -> bytes:
 
 @bp.post("/clusters/import")
 @authenticated
+@bp.response(200, r.ImportResult)
+@bp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": q.FleetUpload},
+                                                   "text/csv": {"schema": {"type": "string"}}}})
 def import_clusters():
+    """Import the fleet from CSV (administrators), all or nothing; 422 lists the bad rows in error.errors."""
     fleet_admin.require_admin(g.user)  # before reading what may be a large upload
     result = fleet_admin.import_fleet(g.user, _uploaded_csv())
     return jsonify({"wards": result.wards, "clusters": result.clusters, "speakers": result.speakers})
@@ -100,8 +128,12 @@ def import_clusters():
 
 @bp.post("/wards/merge")
 @authenticated
-def merge_wards():
-    merged = fleet_admin.merge_wards(g.user, json_body())
+@allowed(Role.ADMIN)
+@bp.arguments(q.WardMerge)
+@bp.response(200, r.MergeResult)
+def merge_wards(body: dict):
+    """Move every cluster of one ward into another (administrators); the emptied ward stays, with its history."""
+    merged = fleet_admin.merge_wards(g.user, body)
     return jsonify({"from": merged.from_ward, "into": merged.into_ward, "moved": merged.moved,
                     "in_service": merged.in_service, "officers_left": merged.officers,
                     "broadcasts_naming_from": merged.broadcasts})

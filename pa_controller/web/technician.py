@@ -19,7 +19,9 @@ from pa_controller.clock import LOCAL_ZONE
 from pa_controller.domain import ClusterStatus, OutageCause
 from pa_controller.errors import ServiceError
 from pa_controller.services import access, fleet, fleet_health, remote
+from pa_controller.web.apidoc import load
 from pa_controller.web.labels import label
+from pa_controller.web.schemas.requests import CommandRequest
 from pa_protocol import CommandType
 
 bp = Blueprint("technician", __name__, url_prefix="/fleet")
@@ -123,7 +125,7 @@ def send_command(cid: str):
         volume = request.form.get("volume", "").strip()
         body["volume"] = int(volume) if volume.isascii() and volume.isdigit() and len(volume) <= 3 else volume
     try:
-        [sent] = remote.send_request(current_user, body)
+        [sent] = remote.send_request(current_user, load(CommandRequest(), body))
     except ServiceError as exc:
         flash(str(exc.message), "error")
     else:

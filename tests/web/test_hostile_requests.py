@@ -15,6 +15,11 @@ from tests.factories import broadcast_request, make_audio
         ("delete", "/api/v1/broadcasts/99999999999999999999"),
         ("get", "/api/v1/clusters/a%00b"),
         ("get", "/api/v1/clusters?ward=%00"),
+        ("get", "/api/v1/runs?state=%00"),
+        ("get", "/api/v1/commands?limit=1e3"),
+        ("get", "/api/v1/commands?cluster=%00"),
+        ("get", "/api/v1/incidents?open=maybe"),
+        ("get", "/api/v1/audio?composed=%FF"),
     ],
 )
 def test_odd_ids_and_queries_get_a_4xx(client, admin_auth, method, path):
@@ -52,3 +57,42 @@ def test_deeply_nested_json_is_refused(client, admin_auth):
 
 def test_a_nul_in_a_login_form_is_400(client):
     assert client.post("/login", data={"username": "a\x00", "password": "x"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/commands", {"type": "set_volume", "clusters": ["om-tho-001"], "volume": True}, "volume"),
+        ("/api/v1/commands", {"type": "play", "clusters": ["om-tho-001"]}, "type"),
+        ("/api/v1/commands", {"type": "reboot", "clusters": ["om-tho-001\x00"]}, "clusters.0"),
+        ("/api/v1/commands", {"type": "reboot", "clusters": "om-tho-001"}, "clusters"),
+        ("/api/v1/stop-all", {"reason": "thử", "force": True}, "force"),
+        ("/api/v1/stop-all", {"reason": ["thử"]}, "reason"),
+        ("/api/v1/maintenance", {"starts_at": "2026-12-01T08:00", "ends_at": "2026-12-01T10:00",
+                                 "reason": "Thay\x00 ắc quy"}, "reason"),
+    ],
+)
+def test_a_body_its_schema_refuses_is_422_naming_the_field(client, admin_auth, path, body, field):
+    response = client.post(path, headers=admin_auth, json=body)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert field in response.get_json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/commands", "/api/v1/stop-all", "/api/v1/maintenance"])
+@pytest.mark.parametrize("data", ["[1, 2]", '"text"', "{", "[" * 100_000])
+def test_a_body_that_is_not_an_object_is_422(client, admin_auth, path, data):
+    response = client.post(path, headers={**admin_auth, "Content-Type": "application/json"}, data=data)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"weekdays": [True]}, "weekdays.0"), ({"weekdays": []}, "weekdays"), ({"max_session_minutes": 1.5},
+     "max_session_minutes"), ({"quiet_hours": {"start": "21:30"}}, "quiet_hours.end"),
+     ({"quiet_hours": {"start": "21:30\x00", "end": "05:00"}}, "quiet_hours.start"), ({"holidays": []}, "holidays")],
+)
+def test_ward_rules_the_schema_refuses_are_422_naming_the_field(client, admin_auth, body, field):
+    response = client.put("/api/v1/wards/thoi-hoa/rules", headers=admin_auth, json=body)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert field in response.get_json()["error"]["fields"]

@@ -1,0 +1,103 @@
+"""What every schema shares: the error shape of API.md, and fields whose messages are Vietnamese first."""
+
+import marshmallow as ma
+from flask_babel import lazy_gettext as _
+from marshmallow import validate
+
+REQUIRED = _("Trường này là bắt buộc.")
+NOT_NULL = _("Trường này không được để trống (null).")
+UNKNOWN = _("LoaNet không nhận trường này.")
+NOT_AN_OBJECT = _("Nội dung yêu cầu phải là một đối tượng JSON (Content-Type: application/json).")
+NUL = _("Không được có ký tự NUL.")
+BASE = {"required": REQUIRED, "null": NOT_NULL}
+
+
+class ErrorSchema(ma.Schema):
+    """API.md: `{"error": {"code", "message", "fields"}}`."""
+
+    class Detail(ma.Schema):
+        code = ma.fields.String(required=True, metadata={"description": "a short machine word: invalid, conflict…"})
+        message = ma.fields.String(required=True, metadata={"description": "what a person can do about it"})
+        fields = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
+                                metadata={"description": "a message for each field at fault"})
+
+    error = ma.fields.Nested(Detail, required=True)
+
+
+class RequestSchema(ma.Schema):
+    """A request's query string or body: unknown fields are refused, every message is translated."""
+
+    error_messages = {"unknown": UNKNOWN, "type": NOT_AN_OBJECT}
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+class QuerySchema(RequestSchema):
+    """A query string: parameters LoaNet does not know are ignored, as they always were."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+
+def no_nul(value: str) -> None:
+    if "\x00" in value:
+        raise ma.ValidationError(NUL)
+
+
+def text(low: int = 0, high: int = 500, message=None, **kwargs) -> ma.fields.String:
+    """A string of `low` to `high` characters (spaces around not counted), without NUL."""
+    message = message or _("Hãy ghi từ %(low)s đến %(high)s ký tự.", low=low, high=high)
+    checks = [no_nul, validate.Length(max=high, error=message)]
+    if low:
+        checks.append(lambda value: len(value.strip()) >= low or _raise(message))
+    return ma.fields.String(validate=checks, error_messages={
+        **BASE, "invalid": message if low else _("Phải là một chuỗi ký tự."), **({"required": message} if low else {})},
+        **kwargs)
+
+
+def whole(low: int, high: int, *, strict: bool = True, message=None, **kwargs) -> ma.fields.Integer:
+    """An integer from `low` to `high`; true and false are not numbers (`strict=False`: digits in a query string)."""
+    message = message or _("Phải là một số nguyên từ %(low)s đến %(high)s.", low=low, high=high)
+    return ma.fields.Integer(strict=strict, validate=validate.Range(low, high, error=message),
+                             error_messages={**BASE, "invalid": message, "too_large": message}, **kwargs)
+
+
+class StrictFloat(ma.fields.Float):
+    """A JSON number, not a string of digits."""
+
+    def _validated(self, value):
+        if isinstance(value, str):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+def number(name: str, low: float, high: float, **kwargs) -> ma.fields.Float:
+    """A number (whole or not) from `low` to `high`."""
+    message = _("%(key)s phải là một số từ %(low)s đến %(high)s.", key=name, low=low, high=high)
+    return StrictFloat(validate=validate.Range(low, high, error=message),
+                       error_messages={**BASE, "invalid": message, "special": message}, **kwargs)
+
+
+def flag(**kwargs) -> ma.fields.Boolean:
+    """true or false (in a query string also 1 and 0, yes and no)."""
+    return ma.fields.Boolean(truthy={True, "true", "1", "yes"}, falsy={False, "false", "0", "no"},
+                             error_messages={**BASE, "invalid": _("Phải là true hoặc false.")}, **kwargs)
+
+
+def choice(enum, members=None, **kwargs) -> ma.fields.Enum:
+    """One of an enum's values (or of some of its members): the enum is the one source of the words."""
+    allowed = list(members or enum)
+    message = _("Phải là một trong: %(values)s.", values=", ".join(m.value for m in allowed))
+    checks = [validate.OneOf(allowed, error=message)] if members else []
+    return ma.fields.Enum(enum, by_value=True, validate=checks, error_messages={**BASE, "unknown": message},
+                          **kwargs)
+
+
+def moment(**kwargs) -> ma.fields.String:
+    """An RFC 3339 time; without an offset it is Asia/Ho_Chi_Minh (read by the service)."""
+    return text(1, 64, **{"metadata": {"format": "date-time"}, **kwargs})
+
+
+def _raise(message):
+    raise ma.ValidationError(message)

@@ -1,0 +1,160 @@
+"""What API v1 takes: query strings and bodies."""
+
+import marshmallow as ma
+from flask_babel import lazy_gettext as _
+from marshmallow.fields import Float, List, Nested, Raw, String
+
+from pa_controller.domain import ClusterStatus, ProgrammeKind
+from pa_controller.services.fleet import LAT_RANGE, LON_RANGE, SPEAKERS
+from pa_controller.services.proposals import MAX_ID, MAX_ITEMS, MAX_TARGET_IDS, STREAM_SCHEMES
+from pa_controller.services.remote import MAX_CLUSTERS, MAX_LIST, PARAMS
+from pa_controller.web.schemas.common import QuerySchema, RequestSchema, choice, flag, moment, number, text, whole
+from pa_protocol import CommandType, Priority, RunState
+
+WEEKDAYS = _("weekdays phải liệt kê các thứ từ 1 (thứ Hai) đến 7 (Chủ nhật), hoặc là null.")
+
+
+def ids(high: int = MAX_TARGET_IDS, **kwargs) -> List:
+    message = _("Nhiều nhất %(n)s mã một lần.", n=high)
+    return List(text(1, 64), validate=ma.validate.Length(max=high, error=message),
+                error_messages={"invalid": _("Phải là một danh sách mã.")}, **kwargs)
+
+
+def param(name: str, ctype: CommandType) -> ma.fields.Integer:
+    """A remote command's own parameter, in the range the command takes (remote.PARAMS)."""
+    low, high, default = PARAMS[ctype][name]
+    message = _("%(name)s phải là số nguyên từ %(low)s đến %(high)s.", name=name, low=low, high=high)
+    when = f"{ctype.value}; {default} when not given" if default is not None else f"{ctype.value}, required"
+    return whole(low, high, message=message, metadata={"description": when})
+
+
+class ClustersQuery(QuerySchema):
+    ward = text(metadata={"description": "a ward id"})
+    status = choice(ClusterStatus)
+
+
+class AudioQuery(QuerySchema):
+    composed = flag(metadata={"description": "false: the recordings; true: the composed programmes"})
+
+
+class DryRunQuery(QuerySchema):
+    dry_run = String(metadata={"description": "true: answer {next_runs, conflicts, violations} without saving"})
+
+
+class RunsQuery(QuerySchema):
+    broadcast_id = whole(1, MAX_ID, strict=False)
+    state = choice(RunState)
+
+
+class CommandsQuery(QuerySchema):
+    cluster = text(metadata={"description": "a cluster id"})
+    limit = whole(1, MAX_LIST, strict=False, load_default=100)
+
+
+class IncidentsQuery(QuerySchema):
+    open_only = flag(data_key="open", load_default=True, metadata={"description": "false: closed ones too"})
+
+
+class StopRequest(RequestSchema):
+    reason = text(1, 500, _("Hãy ghi lý do phải dừng tất cả (1–500 ký tự)."), required=True)
+
+
+class CommandRequest(RequestSchema):
+    type = choice(CommandType, list(PARAMS), required=True)
+    clusters = ids(MAX_CLUSTERS)
+    ward = text(1, 64, metadata={"description": "instead of clusters: every cluster in service there"})
+    volume = param("volume", CommandType.SET_VOLUME)
+    duration_ms = param("duration_ms", CommandType.TEST_TONE)
+
+
+class MaintenanceRequest(RequestSchema):
+    starts_at, ends_at = moment(required=True), moment(required=True)
+    reason = text(3, 500, _("Hãy ghi công việc bảo trì là gì (3–500 ký tự)."), required=True)
+    ward = text(1, 64, metadata={"description": "a ward; neither ward nor cluster: the whole district"})
+    cluster = text(1, 64)
+
+
+class Targets(RequestSchema):
+    all = Raw(metadata={"const": True})
+    wards, clusters = ids(), ids()
+
+
+class BroadcastRequest(RequestSchema):
+    title = text(1, 200)
+    kind = choice(ProgrammeKind, load_default=ProgrammeKind.PLAY)
+    audio_id = whole(1, MAX_ID)
+    items = List(whole(1, MAX_ID), metadata={"maxItems": MAX_ITEMS,
+                                             "description": "clips played back to back, instead of audio_id"})
+    repeat, gap_s = whole(1, 10), Float(metadata={"minimum": 0, "maximum": 300})
+    chime = flag(metadata={"description": "attention chime before and after"})
+    stream_url = text(1, 1024, metadata={"description": "relay: " + ", ".join(sorted(STREAM_SCHEMES))})
+    duration_s = whole(60, 4 * 3600, metadata={"description": "relay window"})
+    priority = choice(Priority)
+    targets = Nested(Targets)
+    start_at = text(1, 64, metadata={"description": "RFC 3339, or \"now\""})
+    rrule = text(0, 500, allow_none=True, metadata={"description": "RFC 5545 RRULE, in Asia/Ho_Chi_Minh"})
+    until = moment(allow_none=True)
+    exdates = List(String(metadata={"format": "date"}), allow_none=True,
+                   metadata={"description": "local dates skipped (holidays)"})
+    times = List(String(), allow_none=True, metadata={"description": "local times of day, HH:MM"})
+    override_reason = text(3, 500, metadata={"description": "administrators: set ward rules aside"})
+
+
+def count(name: str, high: int) -> ma.fields.Integer:
+    return whole(1, high, allow_none=True, message=_("%(key)s phải là số nguyên từ 1 đến %(high)s, hoặc null.",
+                                                     key=name, high=high))
+
+
+def clock_time(name: str, example: str) -> ma.fields.String:
+    message = _("%(name)s phải là giờ viết dạng HH:MM, ví dụ 21:30.", name=f"quiet_hours.{name}")
+    return text(5, 5, message, metadata={"example": example}, required=True)
+
+
+class QuietHours(RequestSchema):
+    start, end = clock_time("start", "21:30"), clock_time("end", "05:00")
+
+
+class WardRules(RequestSchema):
+    """A ward's rules, all of them: a key left out means no such rule."""
+
+    quiet_hours = Nested(QuietHours, allow_none=True, error_messages={
+        "type": _('quiet_hours phải là {"start": "HH:MM", "end": "HH:MM"} hoặc null.')})
+    max_sessions_per_day, max_session_minutes = count("max_sessions_per_day", 24), count("max_session_minutes", 1440)
+    weekdays = List(whole(1, 7), allow_none=True, validate=ma.validate.Length(min=1, error=WEEKDAYS),
+                    error_messages={"invalid": WEEKDAYS})
+    blackout_dates = List(String(metadata={"format": "date"}), allow_none=True)
+
+
+def cluster_fields(**kwargs) -> dict:
+    """A cluster's editable fields (fleet_admin.EDITABLE); the service checks what they name."""
+    return {
+        "name": text(1, 120, _("Tên phải dài 1–120 ký tự, trên một dòng."), **kwargs), "ward": text(1, 64, **kwargs),
+        "lat": number("lat", *LAT_RANGE, **kwargs), "lon": number("lon", *LON_RANGE, **kwargs),
+        "speakers": whole(*SPEAKERS, message=_("%(key)s phải là một số từ %(low)s đến %(high)s.", key="speakers",
+                                               low=SPEAKERS[0], high=SPEAKERS[1]), **kwargs),
+    }
+
+
+class ClusterEdit(RequestSchema.from_dict(cluster_fields())):
+    retired = Raw(validate=ma.validate.Equal(False, error=_("Ở đây retired chỉ đặt được là false; muốn ngừng sử "
+                                                            "dụng cụm loa thì DELETE nó.")),
+                  metadata={"const": False, "description": "false brings a retired cluster back"})
+
+
+class ClusterNew(RequestSchema.from_dict(cluster_fields(required=True))):
+    id = text(1, 32, metadata={"pattern": "^[a-z0-9-]{1,32}$"}, required=True)
+
+
+class WardMerge(RequestSchema):
+    class Meta:
+        include = {"from": text(1, 64, required=True), "into": text(1, 64, required=True)}
+
+
+class AudioUpload(RequestSchema):
+    file = Raw(required=True, metadata={"type": "string", "format": "binary"})
+    title = text(0, 200)
+
+
+class FleetUpload(RequestSchema):
+    file = Raw(required=True, metadata={"type": "string", "format": "binary",
+                                        "description": "CSV UTF-8: id,name,ward_id,ward_name,lat,lon,speakers"})

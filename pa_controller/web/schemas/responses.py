@@ -1,0 +1,114 @@
+"""What API v1 answers, one schema per resource (web/shapes.py builds them); for the document."""
+
+import marshmallow as ma
+from marshmallow.fields import Boolean, Dict, Float, Integer, List, Nested, Raw, String
+
+from pa_controller.domain import ClusterStatus, IncidentKind, ProgrammeKind
+from pa_protocol import DeliveryState, Priority, RunState
+
+Time = String(allow_none=True, metadata={"format": "date-time", "description": "RFC 3339 UTC"})
+Counts = Dict(keys=String(), values=Integer())
+
+
+def words(enum, **kwargs) -> ma.fields.Enum:
+    return ma.fields.Enum(enum, by_value=True, **kwargs)
+
+
+class Health(ma.Schema):
+    status, db, mqtt, scheduler = String(), String(), String(), String()
+
+
+class Ward(ma.Schema):
+    id, name, clusters, speakers = String(), String(), Integer(), Integer()
+
+
+class Cluster(ma.Schema):
+    id, name, ward = String(), String(), String()
+    lat, lon, speakers = Float(), Float(), Integer()
+    status = words(ClusterStatus)
+    last_seen = Time
+
+
+class ClusterDetail(Cluster):
+    boot_id, heartbeat_at, seq, uptime_s = String(), Time, Integer(), Integer()
+    state, playing, volume = String(allow_none=True), String(allow_none=True), Integer(allow_none=True)
+    rssi_dbm, temp_c = Integer(allow_none=True), Float(allow_none=True)
+    speakers_ok, speakers_total, amp_ok, fw = Integer(), Integer(), Boolean(allow_none=True), String()
+    retired = Boolean(metadata={"description": "in the fleet management answers"})
+
+
+class Audio(ma.Schema):
+    id, title, sha256, bytes, duration_ms = Integer(), String(), String(), Integer(), Integer()
+    loudness_lufs, url, created_at, composed = Float(), String(), Time, Boolean()
+
+
+class Broadcast(ma.Schema):
+    id, title, kind, audio_id = Integer(), String(), words(ProgrammeKind), Integer(allow_none=True)
+    programme, stream_url, duration_ms = Dict(allow_none=True), String(allow_none=True), Integer()
+    priority, targets, start_at, rrule, until = words(Priority), Dict(), Time, String(allow_none=True), Time
+    exdates, times, override_reason = List(String()), List(String()), String(allow_none=True)
+    created_at, updated_at, cancelled_at = Time, Time, Time
+
+
+class Review(ma.Schema):
+    next_runs, conflicts, violations = List(Time), List(Dict()), List(Dict())
+
+
+class SavedBroadcast(Broadcast, Review):
+    pass
+
+
+class Run(ma.Schema):
+    id, broadcast_id, start_at, state, reason = Integer(), Integer(), Time, words(RunState), String(allow_none=True)
+
+
+class RunReport(Run):
+    class ClusterState(ma.Schema):
+        id, state, at = String(), words(DeliveryState), Time
+
+    counts = Counts
+    by_ward = Dict(keys=String(), values=Counts)
+    clusters = List(Nested(ClusterState))
+
+
+class Rules(ma.Schema):
+    class Quiet(ma.Schema):
+        start, end = String(metadata={"example": "21:30"}), String(metadata={"example": "05:00"})
+
+    ward = String()
+    quiet_hours = Nested(Quiet, allow_none=True)
+    max_sessions_per_day, max_session_minutes = Integer(allow_none=True), Integer(allow_none=True)
+    weekdays = List(Integer(), allow_none=True)
+    blackout_dates = List(String(metadata={"format": "date"}))
+
+
+class StopOrder(ma.Schema):
+    id, clusters, created_at = Integer(), Integer(), Time
+
+
+class Command(ma.Schema):
+    id, cmd_id, cluster, type, params = Integer(), String(), String(), String(), Dict()
+    state, at, detail, amp_ok = words(DeliveryState), Time, Dict(), Boolean(allow_none=True)
+    issued_at, issued_by, expires_at = Time, Integer(), Time
+
+
+class ImportResult(ma.Schema):
+    wards, clusters, speakers = Integer(), Integer(), Integer()
+
+
+class MergeResult(ma.Schema):
+    moved, in_service, officers_left, broadcasts_naming_from = Integer(), Integer(), Integer(), Integer()
+
+    class Meta:
+        include = {"from": String(), "into": String()}
+
+
+class Incident(ma.Schema):
+    id, kind, cluster, ward = Integer(), words(IncidentKind), String(allow_none=True), String(allow_none=True)
+    cluster_name, ward_name, summary, detail = String(allow_none=True), String(allow_none=True), String(), Raw()
+    opened_at, closed_at, acknowledged_at, outage_started_at = Time, Time, Time, Time
+    outage_cause = String(allow_none=True)
+
+
+class MaintenanceWindow(ma.Schema):
+    id, ward, cluster, starts_at, ends_at, reason = Integer(), String(), String(), Time, Time, String()

@@ -1,0 +1,67 @@
+"""The OpenAPI document is generated from the routes: every /api/v1 route is in it, with its answers."""
+
+import re
+
+PREFIX = "/api/v1"
+DOCUMENTED_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+
+def routes(app) -> set[tuple[str, str]]:
+    """Every (OpenAPI path, method) the URL map serves under /api/v1."""
+    found = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(PREFIX + "/"):
+            path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule.removeprefix(PREFIX))
+            found |= {(path, method.lower()) for method in rule.methods & DOCUMENTED_METHODS}
+    return found
+
+
+def test_every_api_route_is_in_the_document_with_its_responses(app, client):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    served = routes(app)
+    assert len(served) >= 30
+    missing = sorted(route for route in served if route[1] not in paths.get(route[0], {}))
+    assert not missing, f"routes missing from /api/v1/openapi.json: {missing}"
+    for path, method in served:
+        responses = paths[path][method]["responses"]
+        assert any(code.startswith("2") for code in responses), (path, method)
+        assert "default" in responses, (path, method)  # the error shape of API.md
+
+
+def test_the_document_has_no_operation_the_app_does_not_serve(app, client):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    documented = {(path, method) for path, operations in paths.items() for method in operations
+                  if method.upper() in DOCUMENTED_METHODS}
+    assert documented == routes(app)
+
+
+def test_errors_are_documented_in_the_shape_of_api_md(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    error = document["components"]["schemas"]["Error"]
+    assert error["required"] == ["error"]
+    detail = document["components"]["schemas"][error["properties"]["error"]["$ref"].rsplit("/", 1)[1]]
+    assert set(detail["properties"]) == {"code", "message", "fields"}
+
+
+def test_enums_in_the_document_are_the_python_enums(client):
+    from pa_protocol import Priority, RunState
+
+    document = client.get("/api/v1/openapi.json").get_json()
+    runs = {p["name"]: p for p in document["paths"]["/runs"]["get"]["parameters"]}
+    assert runs["state"]["schema"]["enum"] == [s.value for s in RunState]
+    priority = document["components"]["schemas"]["BroadcastRequest"]["properties"]["priority"]
+    assert priority["enum"] == [p.value for p in Priority]
+
+
+def test_a_query_the_schema_refuses_is_422_with_a_message_for_the_field(client, admin_auth):
+    answer = client.get("/api/v1/runs?state=weird&broadcast_id=x", headers=admin_auth)
+    assert answer.status_code == 422
+    error = answer.get_json()["error"]
+    assert error["code"] == "invalid" and set(error["fields"]) == {"state", "broadcast_id"}
+    assert error["fields"]["state"] == "Phải là một trong: scheduled, dispatched, finished, cancelled, missed."
+    assert error["message"] in error["fields"].values()
+
+
+def test_schema_messages_are_english_when_english_is_asked_for(client, admin_auth):
+    answer = client.get("/api/v1/commands?limit=0", headers={**admin_auth, "Accept-Language": "en"})
+    assert answer.get_json()["error"]["fields"] == {"limit": "It must be a whole number from 1 to 1000."}
