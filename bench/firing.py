@@ -240,7 +240,7 @@ def main() -> int:
     backend = "PostgreSQL" if args.postgres else "SQLite"
     print(f"\n{args.jobs} jobs over {args.window:g} s, {backend}; lateness = fire time - due time, ms")
     print(f"{'':38} {'p50':>8} {'p99':>8} {'max':>8} {'min':>8}")
-    rows = (("controller (Worker, jobs from Run rows)", controller), ("raw APScheduler (MemoryJobStore)", raw),
+    rows = (("controller (Worker, jobs in memory)", controller), ("raw APScheduler (MemoryJobStore)", raw),
             ("threading.Timer", timers), ("controller: handed to the executor", submitted))
     stats = {}
     for name, values in rows:
