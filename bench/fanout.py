@@ -101,11 +101,11 @@ def schedule(app, clusters: int, round_no: int) -> int:
         return run.id
 
 
-def time_controller(app, run_id: int, expected: int) -> float:
+def time_controller(worker, run_id: int, expected: int) -> float:
     """Seconds from dispatch_run() to every delivery of the run stored past `pending`."""
     started = time.perf_counter()
-    jobs.dispatch_run(run_id)
-    with app.app_context():
+    jobs.dispatch_run(worker, run_id)
+    with worker.app.app_context():
         query = select(func.count()).select_from(Delivery).where(
             Delivery.run_id == run_id, Delivery.state != DeliveryState.PENDING)
         while (stored := db.session.scalar(query)) < expected:
@@ -219,7 +219,7 @@ def measure(args, database_url: str | None) -> int:
             worker.link.connected.wait(10)
             for round_no in range(1, args.rounds + 1):
                 run_id = schedule(app, args.clusters, round_no)
-                controller.append(time_controller(app, run_id, args.clusters))
+                controller.append(time_controller(worker, run_id, args.clusters))
                 raw.append(time_raw(broker.url, fresh_commands(app, run_id), app.config["MQTT_ROOT"]))
                 ms = controller[-1] * 1000, raw[-1] * 1000
                 print(f"round {round_no}: controller {ms[0]:7.1f} ms   raw paho {ms[1]:7.1f} ms", flush=True)

@@ -3,17 +3,15 @@
 Run from the repository root:  .venv/bin/python bench/firing.py [--jobs 1000] [--window 25] [--postgres URL]
 
 The same due times (--jobs of them, spread at random over --window seconds, fixed --seed) are fired by:
-- controller: the worker as `flask pa scheduler` runs it (Worker: BackgroundScheduler with the SQLAlchemy
-  job store on the bench database, the `plan` job, outbox, inbox, MQTT link to a private Mosquitto).
+- controller: the worker as `flask pa scheduler` runs it (Worker: BackgroundScheduler with its jobs in
+  memory, derived from the Run rows by the `plan` job; outbox, inbox, MQTT link to a private Mosquitto).
   One broadcast to --clusters-per-run clusters is created through the service, then --jobs runs of it are
   stored as plan_runs makes them (start_at = due + DISPATCH_LEAD_S, dispatch_at = due); `plan` finds them
-  (due_runs) and gives each its dispatch job (Worker.schedule_dispatch), which dispatch_run then serves.
+  (due_runs) and gives each its dispatch job (DispatchSchedule.sync), which dispatch_run then serves.
   Fire time is Run.dispatched_at, the clock read on entering dispatch_run; lateness = dispatched_at - dispatch_at.
 - raw APScheduler: a bare BackgroundScheduler with a MemoryJobStore, same job defaults, one trivial date
   job per due time that records time.time().
 - threading.Timer: one Timer per due time, for the floor the OS and the interpreter give.
-- bare APScheduler with the SQLAlchemy job store on the same database and no worker around it: what the
-  job store costs by itself.
 Also shown: how late the worker's scheduler handed each dispatch job to its executor (APScheduler's default
 executor, subclassed only to note the time), which splits the scheduler thread from the executor queue.
 The ratio is controller / raw APScheduler, for p50 and p99 of the lateness.
@@ -35,10 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 from apscheduler.executors.pool import ThreadPoolExecutor  # noqa: E402
 from apscheduler.jobstores.memory import MemoryJobStore  # noqa: E402
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # noqa: E402
 from apscheduler.schedulers.background import BackgroundScheduler  # noqa: E402
 from fanout import add_postgres_option, build_app, database_for  # noqa: E402
-from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
+from sqlalchemy import func, insert, select  # noqa: E402
 
 import pa_protocol as protocol  # noqa: E402
 from pa_controller import clock  # noqa: E402
@@ -104,22 +101,13 @@ def create_runs(app, base: datetime, offsets: list[int], per_run: int) -> tuple[
     return broadcast_id, time.perf_counter() - started
 
 
-def wait_for_jobs(database_url: str, expected: int, deadline: float) -> float | None:
-    """Return the epoch time at which the job store held all `expected` dispatch jobs, or None at the deadline."""
-    engine = create_engine(database_url)
-    query = text("SELECT count(*) FROM apscheduler_jobs WHERE id LIKE 'dispatch-run-%'")
-    try:
-        while time.time() < deadline:
-            try:
-                with engine.connect() as conn:
-                    if conn.execute(query).scalar() >= expected:
-                        return time.time()
-            except Exception:  # the table appears with the scheduler's first job
-                pass
-            time.sleep(0.05)
-        return None
-    finally:
-        engine.dispose()
+def wait_for_jobs(scheduler, expected: int, deadline: float) -> float | None:
+    """Return the epoch time at which the scheduler held all `expected` dispatch jobs, or None at the deadline."""
+    while time.time() < deadline:
+        if sum(job.id.startswith("dispatch-run-") for job in scheduler.get_jobs()) >= expected:
+            return time.time()
+        time.sleep(0.05)
+    return None
 
 
 def run_lateness(app, broadcast_id: int, until: datetime, expected: int) -> list[float]:
@@ -161,7 +149,6 @@ def time_controller(args, workdir: Path, database_url: str, offsets: list[int]) 
     """Return (lateness of each dispatch, how late the scheduler handed each to its executor), in seconds."""
     with running_broker(workdir) as broker:
         app = build_app(workdir, broker.url, database_url)
-        url = app.config["SQLALCHEMY_DATABASE_URI"]
         base = datetime.fromtimestamp(math.ceil(time.time() + args.lead_in), UTC)
         broadcast_id, made = create_runs(app, base, offsets, args.clusters_per_run)
         print(f"controller: {len(offsets)} runs created in {made:.1f} s", flush=True)
@@ -170,10 +157,10 @@ def time_controller(args, workdir: Path, database_url: str, offsets: list[int]) 
         worker.scheduler.add_executor(TimedExecutor(submitted), "default")  # what start() would add, timed
         worker.start()
         try:
-            all_in = wait_for_jobs(url, len(offsets), base.timestamp() + offsets[0] / 1000)
+            all_in = wait_for_jobs(worker.scheduler, len(offsets), base.timestamp() + offsets[0] / 1000)
             if all_in is None:
                 raise RuntimeError("the first job fell due before plan had scheduled them all: raise --lead-in")
-            print(f"controller: {len(offsets)} dispatch jobs in the job store "
+            print(f"controller: {len(offsets)} dispatch jobs in the scheduler "
                   f"{base.timestamp() - all_in:.1f} s before the window", flush=True)
             until = base + timedelta(milliseconds=offsets[-1])
             lateness = run_lateness(app, broadcast_id, until, len(offsets))
@@ -191,18 +178,18 @@ FIRED: dict[int, float] = {}
 
 
 def note_fire(i: int) -> None:
-    """The trivial job of the bare schedulers (module level, so the SQLAlchemy job store can pickle it)."""
+    """The trivial job of the bare scheduler."""
     FIRED[i] = time.time()
 
 
-def time_bare_apscheduler(offsets: list[int], jobstore) -> list[float]:
-    """A bare BackgroundScheduler on `jobstore`, the worker's job defaults, a trivial job per due time."""
+def time_bare_apscheduler(offsets: list[int]) -> list[float]:
+    """A bare BackgroundScheduler (MemoryJobStore), the worker's job defaults, a trivial job per due time."""
     FIRED.clear()
     scheduler = BackgroundScheduler(
-        jobstores={"default": jobstore}, timezone="UTC",
+        jobstores={"default": MemoryJobStore()}, timezone="UTC",
         job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1})
     scheduler.start()
-    base = math.ceil(time.time() + 2 + len(offsets) / 100)  # room to add the jobs to a database store
+    base = math.ceil(time.time() + 2)
     for i, offset in enumerate(offsets):
         scheduler.add_job(note_fire, "date", args=[i], id=f"bare-{i}",
                           run_date=datetime.fromtimestamp(base + offset / 1000, UTC))
@@ -247,18 +234,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, database as url:
         url = url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         controller, submitted = time_controller(args, Path(tmp), url, offsets)
-        engine = create_engine(url)
-        stored = time_bare_apscheduler(offsets, SQLAlchemyJobStore(engine=engine, tablename="bench_jobs"))
-        engine.dispose()
-    raw = time_bare_apscheduler(offsets, MemoryJobStore())
+    raw = time_bare_apscheduler(offsets)
     timers = time_timers(offsets)
 
     backend = "PostgreSQL" if args.postgres else "SQLite"
     print(f"\n{args.jobs} jobs over {args.window:g} s, {backend}; lateness = fire time - due time, ms")
     print(f"{'':38} {'p50':>8} {'p99':>8} {'max':>8} {'min':>8}")
-    rows = (("controller (Worker, SQLAlchemy store)", controller), ("raw APScheduler (MemoryJobStore)", raw),
-            ("threading.Timer", timers), ("bare APScheduler, SQLAlchemy store", stored),
-            ("controller: handed to the executor", submitted))
+    rows = (("controller (Worker, jobs in memory)", controller), ("raw APScheduler (MemoryJobStore)", raw),
+            ("threading.Timer", timers), ("controller: handed to the executor", submitted))
     stats = {}
     for name, values in rows:
         stats[name] = s = summary(values)

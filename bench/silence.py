@@ -56,15 +56,16 @@ def add_clip(app, workdir: Path) -> int:
         return clip.id
 
 
-def play_everywhere(app, clip_id: int) -> int:
+def play_everywhere(worker, clip_id: int) -> int:
     """Dispatch an emergency to all and wait until every cluster plays it; return the run id."""
+    app = worker.app
     with app.app_context():
         admin = db.session.scalar(select(User).where(User.username == "bench"))
         broadcast, _ = broadcasts.create_broadcast(admin, {
             "title": "bench", "audio_id": clip_id, "priority": "emergency", "targets": {"all": True},
             "start_at": "now"})
         run_id = broadcast.runs[0].id
-    jobs.dispatch_run(run_id)
+    jobs.dispatch_run(worker, run_id)
     wait_for_state(app, run_id, DeliveryState.PLAYING, timeout_s=30)
     return run_id
 
@@ -147,8 +148,8 @@ def main() -> int:
             sim.wait_connected(timeout=60)
             worker.link.connected.wait(10)
             for round_no in range(1, args.rounds + 1):
-                controller.append(time_controller(app, play_everywhere(app, clip_id)))
-                raw.append(time_raw(app, broker.url, play_everywhere(app, clip_id)))
+                controller.append(time_controller(app, play_everywhere(worker, clip_id)))
+                raw.append(time_raw(app, broker.url, play_everywhere(worker, clip_id)))
                 print(f"round {round_no}: controller {controller[-1] * 1000:7.1f} ms   "
                       f"raw paho {raw[-1] * 1000:7.1f} ms", flush=True)
         worker.stop()

@@ -35,7 +35,7 @@ babel = Babel()
 
 @event.listens_for(Engine, "connect")
 def _sqlite_for_several_writers(dbapi_connection, _record) -> None:
-    """SQLite serves the web, the scheduler's job store and ingest at once: let readers run beside the writer.
+    """SQLite serves the web, the scheduler's dispatches and ingest at once: let readers run beside the writer.
     Also give it the diacritic-blind folding that searches use (textfold.py).
 
     WAL lets reads proceed during a write, and synchronous=NORMAL commits without an fsync each time (a power

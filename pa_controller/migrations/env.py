@@ -89,11 +89,6 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
-    # APScheduler owns its job table; autogenerate must not try to drop it.
-    conf_args.setdefault(
-        "include_object", lambda obj, name, type_, reflected, compare_to: not (type_ == "table" and name == "apscheduler_jobs")
-    )
-
     connectable = get_engine()
 
     with connectable.connect() as connection:

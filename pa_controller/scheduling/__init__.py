@@ -1,1 +1,1 @@
-"""The APScheduler engine: one process, jobs that take ids, run inside an app context."""
+"""The APScheduler engine: one process, dispatch jobs in memory derived from the Run rows, run in an app context."""

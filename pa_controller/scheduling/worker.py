@@ -2,12 +2,8 @@
 
 import logging
 import threading
-from datetime import datetime
 
-from apscheduler.jobstores.base import ConflictingIdError
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import create_engine
 
 from pa_controller import clock
 from pa_controller.extensions import db
@@ -18,6 +14,7 @@ from pa_controller.messaging.outbox import OutboxPublisher
 from pa_controller.models import ServiceBeat
 from pa_controller.scheduling import jobs
 from pa_controller.scheduling.lock import SchedulerLock
+from pa_controller.scheduling.schedule import DispatchSchedule
 from pa_controller.services import ingest
 from pa_controller.services.outbox import OutboxStore
 from pa_controller.services.report_writer import ReportWriter
@@ -40,66 +37,44 @@ class Worker:
                                         self.inbox.handlers(), on_acked),
         )
         self.link = self.outbox.link
-        # The job store gets its own engine: APScheduler runs outside any app context.
-        jobstore = SQLAlchemyJobStore(engine=create_engine(config["SQLALCHEMY_DATABASE_URI"], pool_pre_ping=True))
-        self.scheduler = BackgroundScheduler(
-            jobstores={"default": jobstore},
+        self.scheduler = BackgroundScheduler(  # jobs in memory only: the Run rows are the schedule
             timezone="UTC",
             # A dispatch that fires late still goes out; dispatch_run decides whether it is too late.
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
+        self.schedule = DispatchSchedule(self.scheduler, lambda run_id: jobs.dispatch_run(self, run_id))
         self.plan_interval_s = plan_interval_s
         self.lock = SchedulerLock(config["SQLALCHEMY_DATABASE_URI"], config["INSTANCE_DIR"])
         self.stopped = threading.Event()
-        self._dispatch_jobs: dict[int, datetime] = {}  # run → the dispatch time its job was given, in this process
 
     def start(self) -> None:
-        """Take the scheduler lock (or raise SchedulerLocked), then start everything."""
+        """Take the scheduler lock (or raise SchedulerLocked), then start everything.
+
+        The first plan tick runs at once and derives the dispatch jobs from the Run rows (schedule.py).
+        """
         self.lock.acquire()
-        jobs.bind(self)
         self.inbox.start()
         self.link.start()
         self.outbox.start()
         self.scheduler.start()
-        self.scheduler.add_job(jobs.plan, "interval", seconds=self.plan_interval_s, id="plan",
+        self.scheduler.add_job(jobs.plan, "interval", args=[self], seconds=self.plan_interval_s, id="plan",
                                replace_existing=True, next_run_time=clock.now())
-        self.scheduler.add_job(jobs.watch, "interval", seconds=self.app.config["FLEET_WATCH_S"], id="watch",
-                               replace_existing=True, next_run_time=clock.now())
+        self.scheduler.add_job(jobs.watch, "interval", args=[self], seconds=self.app.config["FLEET_WATCH_S"],
+                               id="watch", replace_existing=True, next_run_time=clock.now())
         log.info("worker started: scheduler, MQTT link, inbox and outbox")
 
     def stop(self) -> None:
         # APScheduler 3 looks for due jobs once more after shutting its executor down, and logs an error for
-        # each; the interval jobs are due every tick, so they go first (start adds them again). Dispatch jobs stay.
+        # each: every job goes first. Nothing is lost, the next start derives the dispatch jobs again.
         for job_id in ("plan", "watch"):
             self.scheduler.remove_job(job_id)
+        self.schedule.clear()
         self.scheduler.shutdown(wait=True)
         self.outbox.stop()
         self.link.stop()
         self.inbox.stop()
         self.lock.release()
         self.stopped.set()
-
-    def schedule_dispatch(self, run_id: int, dispatch_at: datetime) -> None:
-        """Add the dispatch job of a run unless it exists (it may, from before a restart).
-
-        A job is keyed by run and time: an edit replans runs, and SQLite may give a new run a deleted one's id.
-        A job whose time no longer matches finds its run not yet due and leaves it to the right one.
-        """
-        if self._dispatch_jobs.get(run_id) == dispatch_at:
-            return
-        self._dispatch_jobs[run_id] = dispatch_at
-        if dispatch_at <= clock.now():  # due already (a "now" broadcast, or after downtime): no job, no wait
-            jobs.dispatch_run(run_id)
-            return
-        try:
-            self.scheduler.add_job(jobs.dispatch_run, "date", run_date=dispatch_at, args=[run_id],
-                                   id=f"dispatch-run-{run_id}-{dispatch_at.timestamp():.0f}", replace_existing=False)
-        except ConflictingIdError:
-            pass
-
-    def forget_dispatch(self, run_id: int) -> None:
-        """Drop a run from the jobs given: dispatched, or to be given a job again after a failed attempt."""
-        self._dispatch_jobs.pop(run_id, None)
 
     def beat(self) -> None:
         """Record that the scheduler runs and whether MQTT is connected (read by /api/v1/health)."""
