@@ -69,4 +69,5 @@ class Inbox(WorkerThread):
         """Hand one batch to the writer and count what it stored and what it could not."""
         applied, unstorable = self.writer.write(batch, clock.now())
         self.applied += applied
-        self.rejected["unstorable"] += unstorable
+        if unstorable:
+            self.rejected["unstorable"] += unstorable
