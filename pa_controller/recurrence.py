@@ -28,6 +28,10 @@ RULE_PARTS = {"FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYYE
               "BYSETPOS", "BYHOUR", "BYMINUTE", "BYSECOND", "WKST"}
 EXAMPLE_RULE = "FREQ=DAILY;BYHOUR=5;BYMINUTE=30"
 _UNTIL = re.compile(r"UNTIL=([0-9TZ]+)", re.IGNORECASE)
+TIMES_SHAPE = _("Các giờ phát phải là danh sách giờ:phút, ví dụ [\"05:30\", \"17:00\"], nhiều nhất %(n)s giờ.",
+                n=MAX_PER_DAY)
+EXDATES_SHAPE = _("Các ngày trừ ra phải là danh sách ngày YYYY-MM-DD (ví dụ 2027-01-01), nhiều nhất %(n)s ngày.",
+                  n=MAX_EXDATES)
 _TIME_OF_DAY = re.compile(r"^([01]?\d|2[0-3])[:hH]([0-5]\d)$")
 
 
@@ -136,8 +140,7 @@ def parse_times(values) -> tuple[time, ...]:
     """Return the times of day a schedule lists ("05:30", "17:00"), sorted, or raise ValidationFailed."""
     if values is None or values == []:
         return ()
-    how = _("Các giờ phát phải là danh sách giờ:phút, ví dụ [\"05:30\", \"17:00\"], nhiều nhất %(n)s giờ.",
-            n=MAX_PER_DAY)
+    how = TIMES_SHAPE
     if not isinstance(values, list) or len(values) > MAX_PER_DAY or not all(isinstance(v, str) for v in values):
         raise _invalid(how, name="times")
     found = set()
@@ -152,8 +155,7 @@ def parse_times(values) -> tuple[time, ...]:
 
 def parse_exdates(values, name: str = "exdates") -> frozenset[date]:
     """Return local dates (holidays, blackout dates) from a list of YYYY-MM-DD strings, or raise ValidationFailed."""
-    how = _("Các ngày trừ ra phải là danh sách ngày YYYY-MM-DD (ví dụ 2027-01-01), nhiều nhất %(n)s ngày.",
-            n=MAX_EXDATES)
+    how = EXDATES_SHAPE
     if values is None:
         return frozenset()
     if not isinstance(values, list) or len(values) > MAX_EXDATES or not all(isinstance(v, str) for v in values):

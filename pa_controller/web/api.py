@@ -19,11 +19,6 @@ from pa_controller.web.schemas import responses as r
 bp = Blueprint("api", __name__, url_prefix="/api/v1", description="Fleet, audio, broadcasts, runs, ward rules")
 
 
-def takes(schema) -> dict:
-    """Document a JSON body the service still reads field by field (not yet validated by the schema)."""
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
-
-
 def authenticated(view):
     """Require `Authorization: Bearer <token>` and put the user in g.user."""
 
@@ -55,16 +50,6 @@ def allowed(*roles):
         return wrapper
 
     return decorator
-
-
-def json_body() -> dict:
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError:
-        body = None
-    if not isinstance(body, dict):
-        raise ValidationFailed(_("Nội dung yêu cầu phải là một đối tượng JSON (Content-Type: application/json)."))
-    return body
 
 
 @bp.get("/health")
@@ -142,28 +127,30 @@ def previewing(dry_run: str) -> bool:
 
 @bp.post("/broadcasts")
 @authenticated
+@allowed(*access.SCHEDULERS)
 @bp.arguments(q.DryRunQuery, location="query", as_kwargs=True)
+@bp.arguments(q.BroadcastRequest)
 @bp.response(201, r.SavedBroadcast)
 @bp.alt_response(200, schema=r.Review, description="?dry_run=true: what saving would mean")
-@bp.doc(**takes(q.BroadcastRequest))
-def create_broadcast(dry_run=""):
+def create_broadcast(body: dict, dry_run=""):
     """Schedule a broadcast; 409 lists conflicts, 422 code guardrail the ward rules it breaks."""
     if previewing(dry_run):
-        return jsonify(shapes.review(broadcasts.review(g.user, json_body())))
-    broadcast, found = broadcasts.create_broadcast(g.user, json_body())
+        return jsonify(shapes.review(broadcasts.review(g.user, body)))
+    broadcast, found = broadcasts.create_broadcast(g.user, body)
     return jsonify({**shapes.broadcast(broadcast), **shapes.review(found)}), 201
 
 
 @bp.patch("/broadcasts/<int:id>")
 @authenticated
+@allowed(*access.SCHEDULERS)
 @bp.arguments(q.DryRunQuery, location="query", as_kwargs=True)
+@bp.arguments(q.BroadcastEdit)
 @bp.response(200, r.SavedBroadcast)
-@bp.doc(**takes(q.BroadcastRequest))
-def update_broadcast(id: int, dry_run=""):
-    """Change a broadcast from now on: runs not yet sent are planned afresh, past runs keep their records."""
+def update_broadcast(body: dict, id: int, dry_run=""):
+    """Change a broadcast from now on (only the fields sent): runs not yet sent are planned afresh."""
     if previewing(dry_run):
-        return jsonify(shapes.review(broadcasts.review(g.user, json_body(), id)))
-    broadcast, found = broadcasts.update_broadcast(g.user, id, json_body())
+        return jsonify(shapes.review(broadcasts.review(g.user, body, id)))
+    broadcast, found = broadcasts.update_broadcast(g.user, id, body)
     return jsonify({**shapes.broadcast(broadcast), **shapes.review(found)})
 
 

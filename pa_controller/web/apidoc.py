@@ -29,8 +29,9 @@ def flat_fields(messages, prefix: str = "") -> dict[str, str]:
     if not isinstance(messages, dict):  # one message (a lazy string is not a str, so marshmallow keeps it bare)
         return {prefix or "_schema": str(messages)}
     found = {}
-    for key, value in messages.items():
-        found.update(flat_fields(value, f"{prefix}.{key}" if prefix else str(key)))
+    for key, value in messages.items():  # a nested object's own "_schema" message is about the field itself
+        name = str(key) if not prefix else prefix if key == "_schema" else f"{prefix}.{key}"
+        found.update(flat_fields(value, name))
     return found
 
 

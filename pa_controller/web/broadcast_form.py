@@ -46,7 +46,7 @@ def _when(form: MultiDict) -> dict:
 
 
 def request_body(form: MultiDict) -> dict:
-    """Return the API body the form describes; the service does every check."""
+    """Return the API body the form describes; the API's schema and then the service check it."""
     chosen = form.getlist("wards")
     clusters = form.getlist("clusters")  # kept from a broadcast made through the API
     targets = {"all": True} if form.get("all") else {}

@@ -10,8 +10,10 @@ from werkzeug.datastructures import MultiDict
 from pa_controller import clock
 from pa_controller.errors import ServiceError
 from pa_controller.services import access, broadcasts, fleet, media, reports
+from pa_controller.web.apidoc import load
 from pa_controller.web.broadcast_form import REPEAT_LABELS, describe_repeat, form_values, request_body
 from pa_controller.web.formatting import local_time
+from pa_controller.web.schemas.requests import BroadcastEdit, BroadcastRequest
 from pa_protocol import Priority, RunState
 
 bp = Blueprint("broadcasts", __name__)
@@ -60,9 +62,9 @@ def _saved(broadcast, verb: str):
 
 def _submit(form: MultiDict, broadcast=None):
     """Check (the Kiểm tra button) or save the form; on a refusal show it again with the reason."""
-    body = request_body(form)
     broadcast_id = broadcast.id if broadcast is not None else None
-    try:
+    try:  # through the API's schema, so the page and the API cannot disagree
+        body = load(BroadcastRequest() if broadcast is None else BroadcastEdit(), request_body(form))
         if form.get("action") == "check":
             return _form_page(form, broadcast, review=broadcasts.review(current_user, body, broadcast_id))
         if broadcast is None:

@@ -104,7 +104,7 @@ def test_a_daily_rule_is_evaluated_in_vietnam_time(client, admin_auth):
         ({"targets": {}}, "targets"),
         ({"targets": {"wards": ["atlantis"]}}, "targets"),
         ({"targets": {"all": True, "wards": ["thoi-hoa"]}}, "targets"),
-        ({"targets": {"clusters": "om-tho-001"}}, "targets"),
+        ({"targets": {"clusters": "om-tho-001"}}, "targets.clusters"),  # nested, as clusters.0 for commands
         ({"start_at": "2020-01-01T00:00:00Z"}, "start_at"),
         ({"start_at": "tomorrow"}, "start_at"),
         ({"start_at": None}, "start_at"),

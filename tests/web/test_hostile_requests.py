@@ -96,3 +96,33 @@ def test_ward_rules_the_schema_refuses_are_422_naming_the_field(client, admin_au
     response = client.put("/api/v1/wards/thoi-hoa/rules", headers=admin_auth, json=body)
     assert response.status_code == 422, response.get_data(as_text=True)
     assert field in response.get_json()["error"]["fields"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [({"chime": 1}, "chime"), ({"repeat": None}, "repeat"), ({"gap_s": "1"}, "gap_s"), ({"gap_s": float("nan")},
+     "gap_s"), ({"items": ["x"]}, "items.0"), ({"times": [530]}, "times.0"), ({"exdates": "2027-01-01"}, "exdates"),
+     ({"title": "Họp\x00"}, "title"), ({"targets": "all"}, "targets"), ({"override_reason": 42}, "override_reason"),
+     ({"kind": "relay", "stream_url": "http://radio.example/\x00", "duration_s": 600}, "stream_url"),
+     ({"rrule": False}, "rrule"), ({"colour": "red"}, "colour")],
+)
+def test_a_broadcast_body_its_schema_refuses_is_422_naming_the_field(client, admin_auth, overrides, field):
+    body = broadcast_request(make_audio().id, **overrides)
+    for path in ("/api/v1/broadcasts", "/api/v1/broadcasts?dry_run=true"):
+        response = client.post(path, headers=admin_auth, json=body)
+        assert response.status_code == 422, response.get_data(as_text=True)
+        assert field in response.get_json()["error"]["fields"]
+
+
+def test_an_edit_is_checked_by_the_same_schema_and_changes_nothing_when_refused(client, admin_auth):
+    made = client.post("/api/v1/broadcasts", headers=admin_auth, json=broadcast_request(make_audio().id)).get_json()
+    for body, field in (({"repeat": True}, "repeat"), ({"targets": {"wards": "thoi-hoa"}}, "targets.wards"),
+                        ({"title": ""}, "title"), ({"id": 7}, "id")):
+        response = client.patch(f"/api/v1/broadcasts/{made['id']}", headers=admin_auth, json=body)
+        assert response.status_code == 422 and field in response.get_json()["error"]["fields"], response.get_json()
+    assert client.get(f"/api/v1/broadcasts/{made['id']}", headers=admin_auth).get_json()["title"] == made["title"]
+
+
+def test_who_may_schedule_comes_before_the_shape_of_the_body(client, technician_auth):
+    response = client.post("/api/v1/broadcasts", headers=technician_auth, json={"title": 42})
+    assert response.status_code == 403

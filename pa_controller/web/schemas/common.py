@@ -9,6 +9,7 @@ NOT_NULL = _("Trường này không được để trống (null).")
 UNKNOWN = _("LoaNet không nhận trường này.")
 NOT_AN_OBJECT = _("Nội dung yêu cầu phải là một đối tượng JSON (Content-Type: application/json).")
 NUL = _("Không được có ký tự NUL.")
+TRUE_OR_FALSE = _("Phải là true hoặc false.")
 BASE = {"required": REQUIRED, "null": NOT_NULL}
 
 
@@ -42,13 +43,13 @@ class QuerySchema(RequestSchema):
 
 def no_nul(value: str) -> None:
     if "\x00" in value:
-        raise ma.ValidationError(NUL)
+        _raise(NUL)
 
 
-def text(low: int = 0, high: int = 500, message=None, **kwargs) -> ma.fields.String:
-    """A string of `low` to `high` characters (spaces around not counted), without NUL."""
+def text(low: int = 0, high: int = 500, message=None, *, check=None, **kwargs) -> ma.fields.String:
+    """A string of `low` to `high` characters (spaces around not counted), without NUL, that `check` accepts."""
     message = message or _("Hãy ghi từ %(low)s đến %(high)s ký tự.", low=low, high=high)
-    checks = [no_nul, validate.Length(max=high, error=message)]
+    checks = [no_nul, validate.Length(max=high, error=message), *([check] if check else [])]
     if low:
         checks.append(lambda value: len(value.strip()) >= low or _raise(message))
     return ma.fields.String(validate=checks, error_messages={
@@ -72,23 +73,45 @@ class StrictFloat(ma.fields.Float):
         return super()._validated(value)
 
 
-def number(name: str, low: float, high: float, **kwargs) -> ma.fields.Float:
-    """A number (whole or not) from `low` to `high`."""
+class JsonNumber(StrictFloat):
+    """A JSON number kept as sent: 1 stays 1, 1.5 stays 1.5."""
+
+    def _validated(self, value):
+        number = super()._validated(value)
+        return value if isinstance(value, int) else number
+
+
+def number(name: str, low: float, high: float, *, as_sent: bool = False, **kwargs) -> ma.fields.Float:
+    """A number (whole or not) from `low` to `high`; as a float, or (`as_sent`) as the JSON had it."""
     message = _("%(key)s phải là một số từ %(low)s đến %(high)s.", key=name, low=low, high=high)
-    return StrictFloat(validate=validate.Range(low, high, error=message),
+    return (JsonNumber if as_sent else StrictFloat)(validate=validate.Range(low, high, error=message),
                        error_messages={**BASE, "invalid": message, "special": message}, **kwargs)
 
 
 def flag(**kwargs) -> ma.fields.Boolean:
     """true or false (in a query string also 1 and 0, yes and no)."""
     return ma.fields.Boolean(truthy={True, "true", "1", "yes"}, falsy={False, "false", "0", "no"},
-                             error_messages={**BASE, "invalid": _("Phải là true hoặc false.")}, **kwargs)
+                             error_messages={**BASE, "invalid": TRUE_OR_FALSE}, **kwargs)
 
 
-def choice(enum, members=None, **kwargs) -> ma.fields.Enum:
+class StrictBoolean(ma.fields.Boolean):
+    """JSON true or false, not 1, 0 or "yes"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+def switch(**kwargs) -> StrictBoolean:
+    """true or false in a JSON body."""
+    return StrictBoolean(error_messages={**BASE, "invalid": TRUE_OR_FALSE}, **kwargs)
+
+
+def choice(enum, members=None, message=None, **kwargs) -> ma.fields.Enum:
     """One of an enum's values (or of some of its members): the enum is the one source of the words."""
     allowed = list(members or enum)
-    message = _("Phải là một trong: %(values)s.", values=", ".join(m.value for m in allowed))
+    message = message or _("Phải là một trong: %(values)s.", values=", ".join(m.value for m in allowed))
     checks = [validate.OneOf(allowed, error=message)] if members else []
     return ma.fields.Enum(enum, by_value=True, validate=checks, error_messages={**BASE, "unknown": message},
                           **kwargs)
@@ -100,4 +123,4 @@ def moment(**kwargs) -> ma.fields.String:
 
 
 def _raise(message):
-    raise ma.ValidationError(message)
+    raise ma.ValidationError([message])  # in a list: marshmallow would take a lazy string for a list of letters

@@ -1,14 +1,38 @@
 """What API v1 takes: query strings and bodies."""
 
+from urllib.parse import urlsplit
+
 import marshmallow as ma
 from flask_babel import lazy_gettext as _
-from marshmallow.fields import Float, List, Nested, Raw, String
+from marshmallow.fields import List, Nested, Raw, String
 
 from pa_controller.domain import ClusterStatus, ProgrammeKind
+from pa_controller.recurrence import EXDATES_SHAPE, MAX_EXDATES, MAX_PER_DAY, TIMES_SHAPE
 from pa_controller.services.fleet import LAT_RANGE, LON_RANGE, SPEAKERS
-from pa_controller.services.proposals import MAX_ID, MAX_ITEMS, MAX_TARGET_IDS, STREAM_SCHEMES
+from pa_controller.services.proposals import (
+    BAD_UNTIL,
+    MAX_GAP_S,
+    MAX_ID,
+    MAX_ITEMS,
+    MAX_REPEAT,
+    MAX_TARGET_IDS,
+    NO_AUDIO,
+    NO_STREAM,
+    RELAY_SECONDS,
+    STREAM_SCHEMES,
+)
 from pa_controller.services.remote import MAX_CLUSTERS, MAX_LIST, PARAMS
-from pa_controller.web.schemas.common import QuerySchema, RequestSchema, choice, flag, moment, number, text, whole
+from pa_controller.web.schemas.common import (
+    QuerySchema,
+    RequestSchema,
+    choice,
+    flag,
+    moment,
+    number,
+    switch,
+    text,
+    whole,
+)
 from pa_protocol import CommandType, Priority, RunState
 
 WEEKDAYS = _("weekdays phải liệt kê các thứ từ 1 (thứ Hai) đến 7 (Chủ nhật), hoặc là null.")
@@ -74,30 +98,92 @@ class MaintenanceRequest(RequestSchema):
     cluster = text(1, 64)
 
 
+NO_TARGETS = _("Hãy chọn nơi phát: toàn quận, hoặc ít nhất một phường hay cụm loa "
+               '(API: {"all": true} hoặc {"wards": [...], "clusters": [...]}).')
+FIELD_WORDS = {"repeat": _("Số lần phát lặp"), "gap_s": _("Khoảng cách giữa các lần lặp (giây)"),
+               "duration_s": _("Thời lượng tiếp sóng (giây)")}
+ITEMS = _("Chương trình gồm từ 1 đến %(n)s bản ghi, phát nối tiếp.", n=MAX_ITEMS)
+
+
 class Targets(RequestSchema):
+    error_messages = {"type": NO_TARGETS}
+
     all = Raw(metadata={"const": True})
     wards, clusters = ids(), ids()
 
 
-class BroadcastRequest(RequestSchema):
-    title = text(1, 200)
-    kind = choice(ProgrammeKind, load_default=ProgrammeKind.PLAY)
-    audio_id = whole(1, MAX_ID)
-    items = List(whole(1, MAX_ID), metadata={"maxItems": MAX_ITEMS,
-                                             "description": "clips played back to back, instead of audio_id"})
-    repeat, gap_s = whole(1, 10), Float(metadata={"minimum": 0, "maximum": 300})
-    chime = flag(metadata={"description": "attention chime before and after"})
-    stream_url = text(1, 1024, metadata={"description": "relay: " + ", ".join(sorted(STREAM_SCHEMES))})
-    duration_s = whole(60, 4 * 3600, metadata={"description": "relay window"})
-    priority = choice(Priority)
-    targets = Nested(Targets)
-    start_at = text(1, 64, metadata={"description": "RFC 3339, or \"now\""})
-    rrule = text(0, 500, allow_none=True, metadata={"description": "RFC 5545 RRULE, in Asia/Ho_Chi_Minh"})
-    until = moment(allow_none=True)
-    exdates = List(String(metadata={"format": "date"}), allow_none=True,
-                   metadata={"description": "local dates skipped (holidays)"})
-    times = List(String(), allow_none=True, metadata={"description": "local times of day, HH:MM"})
-    override_reason = text(3, 500, metadata={"description": "administrators: set ward rules aside"})
+def in_range(key: str, low: int, high: int) -> str:
+    return _("%(field)s phải là một số từ %(low)s đến %(high)s.", field=FIELD_WORDS[key], low=low, high=high)
+
+
+def stream(value: str) -> None:
+    """A live stream's address: http(s), rtsp or rtmp, with a host."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        parts = None
+    if parts is None or parts.scheme not in STREAM_SCHEMES or not parts.netloc:
+        raise ma.ValidationError([NO_STREAM])
+
+
+def broadcast_fields(required: bool) -> dict:
+    """A broadcast's fields; `required`: those a new one must have (an edit sends only what changes)."""
+    must = {"required": required}
+    return {
+        "title": text(1, 200, _("Tiêu đề phải dài từ 1 đến 200 ký tự."), **must),
+        "kind": choice(ProgrammeKind, message=_("Nội dung phải là bản ghi âm (play) hoặc tiếp sóng một luồng trực "
+                                                "tiếp (relay)."), metadata={"default": ProgrammeKind.PLAY.value}),
+        # null: none chosen yet (the form's empty choice), refused as such by the service
+        "audio_id": whole(1, MAX_ID, message=NO_AUDIO, allow_none=True),
+        "items": List(whole(1, MAX_ID, message=NO_AUDIO), allow_none=True,
+                      validate=ma.validate.Length(1, MAX_ITEMS, error=ITEMS), error_messages={"invalid": ITEMS},
+                      metadata={"description": "clips played back to back, instead of audio_id"}),
+        "repeat": whole(1, MAX_REPEAT, message=in_range("repeat", 1, MAX_REPEAT)),
+        "gap_s": number(FIELD_WORDS["gap_s"], 0, MAX_GAP_S, as_sent=True),
+        "chime": switch(metadata={"description": "attention chime before and after"}),
+        "stream_url": text(1, 1024, NO_STREAM, check=stream,
+                           metadata={"description": "relay: " + ", ".join(sorted(STREAM_SCHEMES))}),
+        "duration_s": whole(*RELAY_SECONDS, message=in_range("duration_s", *RELAY_SECONDS), allow_none=True,
+                            metadata={"description": "relay window"}),
+        "priority": choice(Priority, message=_("Mức ưu tiên phải là normal (thông thường), priority (ưu tiên) hoặc "
+                                               "emergency (khẩn cấp).")),
+        "targets": Nested(Targets, error_messages={"required": NO_TARGETS, "null": NO_TARGETS}, **must),
+        "start_at": text(1, 64, _("Hãy chọn giờ phát, hoặc chọn phát ngay (start_at: \"now\")."),
+                         metadata={"description": "RFC 3339, or \"now\""}, **must),
+        "rrule": text(0, 500, _("Quy tắc lặp lại phải là một dòng như FREQ=DAILY;BYHOUR=5;BYMINUTE=30."),
+                      allow_none=True, metadata={"description": "RFC 5545 RRULE, in Asia/Ho_Chi_Minh"}),
+        "until": moment(message=BAD_UNTIL, allow_none=True),
+        "exdates": List(text(10, 10, EXDATES_SHAPE, metadata={"format": "date"}), allow_none=True,
+                        validate=ma.validate.Length(max=MAX_EXDATES, error=EXDATES_SHAPE),
+                        error_messages={"invalid": EXDATES_SHAPE},
+                        metadata={"description": "local dates skipped (holidays)"}),
+        "times": List(text(1, 64, TIMES_SHAPE), allow_none=True,
+                      validate=ma.validate.Length(max=MAX_PER_DAY, error=TIMES_SHAPE),
+                      error_messages={"invalid": TIMES_SHAPE}, metadata={"description": "local times of day, HH:MM"}),
+        "override_reason": text(3, 500, _("Lý do bỏ qua quy định phải dài từ 3 đến 500 ký tự."), allow_none=True,
+                                metadata={"description": "administrators: set ward rules aside"}),
+    }
+
+
+class BroadcastFields(RequestSchema):
+    """What the schema can say of a broadcast's targets as a whole: somewhere, and "all" alone."""
+
+    @ma.validates_schema
+    def one_place(self, data, **kwargs):
+        if (targets := data.get("targets")) is None:
+            return
+        if not targets:
+            raise ma.ValidationError(NO_TARGETS, "targets")
+        if targets.get("all") is True and set(targets) != {"all"}:
+            raise ma.ValidationError(_("Đã chọn toàn quận thì không chọn thêm phường hay cụm loa."), "targets")
+
+
+class BroadcastRequest(BroadcastFields.from_dict(broadcast_fields(required=True))):
+    """A new broadcast."""
+
+
+class BroadcastEdit(BroadcastFields.from_dict(broadcast_fields(required=False))):
+    """A change to a broadcast: any of its fields, laid over its current values."""
 
 
 def count(name: str, high: int) -> ma.fields.Integer:
