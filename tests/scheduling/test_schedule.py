@@ -7,13 +7,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func, select
 
 from pa_controller import clock
-from pa_controller.domain import Role, RunState
+from pa_controller.domain import Role
 from pa_controller.extensions import db
 from pa_controller.models import OutboxMessage, Run
 from pa_controller.scheduling import jobs
 from pa_controller.scheduling.schedule import DispatchSchedule
 from pa_controller.scheduling.worker import Worker
 from pa_controller.services import broadcasts, people
+from pa_protocol import RunState
 from tests.conftest import PASSWORD
 from tests.factories import broadcast_request, make_audio
 
