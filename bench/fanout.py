@@ -14,7 +14,6 @@ The ratio is controller / raw (medians over the rounds).
 import argparse
 import json
 import logging
-import os
 import statistics
 import sys
 import tempfile
@@ -22,9 +21,9 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager, nullcontext
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from unittest.mock import patch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -38,13 +37,14 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 import pa_protocol as protocol  # noqa: E402
 from firmware_sim import Fleet, load_csv  # noqa: E402
 from pa_controller import clock, create_app  # noqa: E402
-from pa_controller.config import Config  # noqa: E402
 from pa_controller.domain import Role  # noqa: E402
 from pa_controller.extensions import db  # noqa: E402
 from pa_controller.models import Audio, Delivery, OutboxMessage  # noqa: E402
 from pa_controller.scheduling import jobs  # noqa: E402
 from pa_controller.scheduling.worker import Worker  # noqa: E402
 from pa_controller.services import broadcasts, fleet, people  # noqa: E402
+from pa_controller.settings import Settings  # noqa: E402
+from pa_controller.settings import of as settings_of  # noqa: E402
 from pa_protocol import DeliveryState  # noqa: E402
 from tests.support.broker import running_broker  # noqa: E402
 
@@ -53,24 +53,18 @@ FLEET_CSV = ROOT / "pa_controller" / "data" / "o-mon-fleet.csv"
 STORED_TIMEOUT_S = 60
 
 
-def bench_config(workdir: Path, database_url: str | None) -> Config:
+def bench_config(workdir: Path, database_url: str | None) -> Settings:
     """The production configuration on a throwaway instance dir and database (SQLite in `workdir` unless
     `database_url`), as a fresh shell gives it, and without the district's default quiet hours (21:30–05:00):
     a bench measures speed, so it runs the same at any hour and whatever PA_* the tester's shell exports."""
-    fresh = {name: value for name, value in os.environ.items() if not name.startswith("PA_") and name != "DATABASE_URL"}
-    with patch.dict(os.environ, {**fresh, "PA_INSTANCE_DIR": str(workdir / "instance"), "PA_QUIET_HOURS": ""},
-                    clear=True):
-        config = Config()
-    config.SQLALCHEMY_DATABASE_URI = database_url or f"sqlite:///{workdir / 'bench.db'}"
-    return config
+    settings = Settings.from_env({"PA_INSTANCE_DIR": str(workdir / "instance"), "PA_QUIET_HOURS": ""})
+    return replace(settings, database_url=database_url or f"sqlite:///{workdir / 'bench.db'}")
 
 
 def build_app(workdir: Path, broker_url: str, database_url: str | None, fleet_text: str | None = None):
     """The controller on bench_config's database, migrated, holding a fleet (by default Ô Môn's) and a bench
     administrator; the other benches use it too."""
-    config = bench_config(workdir, database_url)
-    config.MQTT_URL = broker_url
-    app = create_app(config)
+    app = create_app(replace(bench_config(workdir, database_url), mqtt_url=broker_url))
     with app.app_context():
         upgrade()
         fleet.import_csv(fleet_text or FLEET_CSV.read_text(encoding="utf-8"))
@@ -220,7 +214,7 @@ def measure(args, database_url: str | None) -> int:
             for round_no in range(1, args.rounds + 1):
                 run_id = schedule(app, args.clusters, round_no)
                 controller.append(time_controller(worker, run_id, args.clusters))
-                raw.append(time_raw(broker.url, fresh_commands(app, run_id), app.config["MQTT_ROOT"]))
+                raw.append(time_raw(broker.url, fresh_commands(app, run_id), settings_of(app).mqtt_root))
                 ms = controller[-1] * 1000, raw[-1] * 1000
                 print(f"round {round_no}: controller {ms[0]:7.1f} ms   raw paho {ms[1]:7.1f} ms", flush=True)
         worker.stop()

@@ -43,6 +43,7 @@ from pa_controller.extensions import db  # noqa: E402
 from pa_controller.models import Audio, Run, User  # noqa: E402
 from pa_controller.scheduling.worker import Worker  # noqa: E402
 from pa_controller.services import broadcasts, fleet  # noqa: E402
+from pa_controller.settings import of as settings_of  # noqa: E402
 from pa_protocol import RunState  # noqa: E402
 from tests.support.broker import running_broker  # noqa: E402
 
@@ -76,8 +77,8 @@ def create_runs(app, base: datetime, offsets: list[int], per_run: int) -> tuple[
     service itself refuses a thousand overlapping runs on the same clusters, rightly.
     """
     started = time.perf_counter()
-    config = app.config
-    lead = timedelta(seconds=config["DISPATCH_LEAD_S"])
+    config = settings_of(app)
+    lead = timedelta(seconds=config.dispatch_lead_s)
     with app.app_context():
         admin = db.session.scalar(select(User).where(User.username == "bench"))
         clip = Audio(sha256="0" * 64, title=TAG, original_name="bench.mp3", bytes=1000, duration_ms=1000,
@@ -88,7 +89,7 @@ def create_runs(app, base: datetime, offsets: list[int], per_run: int) -> tuple[
         broadcast, _ = broadcasts.create_broadcast(admin, {
             "title": TAG, "audio_id": clip.id, "priority": "normal", "targets": {"clusters": cids},
             "start_at": protocol.format_time(clock.now() + timedelta(days=1)), "override_reason": "benchmark"})
-        window = timedelta(milliseconds=clip.duration_ms, seconds=config["RUN_SETTLE_S"])
+        window = timedelta(milliseconds=clip.duration_ms, seconds=config.run_settle_s)
         rows = []
         for offset in offsets:
             due = base + timedelta(milliseconds=offset)

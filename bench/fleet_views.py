@@ -145,9 +145,7 @@ def measure(args, database_url: str | None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
-        config = bench_config(Path(tmp), database_url)
-        config.WTF_CSRF_ENABLED = False  # the bench logs in with a plain POST
-        app = create_app(config)
+        app = create_app(bench_config(Path(tmp), database_url), WTF_CSRF_ENABLED=False)  # a login is a plain POST
         with app.app_context():
             upgrade()
             started = time.perf_counter()

@@ -51,6 +51,7 @@ from pa_controller.scheduling import jobs  # noqa: E402
 from pa_controller.scheduling.worker import Worker  # noqa: E402
 from pa_controller.services import fleet, ingest, telemetry  # noqa: E402
 from pa_controller.services.report_writer import ReportWriter  # noqa: E402
+from pa_controller.settings import of as settings_of  # noqa: E402
 from tests.support.broker import running_broker  # noqa: E402
 
 log = logging.getLogger("bench.heartbeats")
@@ -365,7 +366,7 @@ def measure_writer(args, database_url: str | None) -> int:
     backend = "PostgreSQL" if database_url else "SQLite"
     with tempfile.TemporaryDirectory() as tmp:
         app = build_app(Path(tmp), "mqtt://127.0.0.1:1", database_url, fleet_csv(args.clusters))
-        inbox = Inbox(app.config["MQTT_ROOT"], ReportWriter(app, ingest.APPLY_IN_ORDER))
+        inbox = Inbox(settings_of(app).mqtt_root, ReportWriter(app, ingest.APPLY_IN_ORDER))
         if args.max_batch:
             inbox.max_batch = args.max_batch
         stages = Stages()

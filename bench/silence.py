@@ -38,8 +38,10 @@ from pa_controller.models import Audio, Delivery, User  # noqa: E402
 from pa_controller.scheduling import jobs  # noqa: E402
 from pa_controller.scheduling.worker import Worker  # noqa: E402
 from pa_controller.services import broadcasts, commands, fleet, silence  # noqa: E402
+from pa_controller.settings import of as settings_of  # noqa: E402
 from pa_protocol import CommandType, DeliveryState  # noqa: E402
 from tests.support.broker import free_port, running_broker  # noqa: E402
+from tests.support.settings import use_settings  # noqa: E402
 
 CLUSTERS = 456
 
@@ -48,7 +50,7 @@ def add_clip(app, workdir: Path) -> int:
     source = workdir / "long.wav"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=duration=120", str(source)], check=True)
     with app.app_context():
-        prepared = audio.prepare(source, app.config["MEDIA_DIR"])
+        prepared = audio.prepare(source, settings_of(app).media_dir)
         clip = Audio(sha256=prepared.sha256, title="long", original_name="long.wav", bytes=prepared.bytes,
                      duration_ms=prepared.duration_ms, loudness_lufs=prepared.loudness_lufs, created_at=clock.now())
         db.session.add(clip)
@@ -93,7 +95,7 @@ def time_controller(app, run_id: int) -> float:
 
 def time_raw(app, broker_url: str, run_id: int) -> float:
     host, port = broker_url.removeprefix("mqtt://").split(":")
-    root = app.config["MQTT_ROOT"]
+    root = settings_of(app).mqtt_root
     with app.app_context():
         now = clock.now()
         stops = [commands.new_command(c.id, CommandType.STOP, now, now + timedelta(seconds=60))
@@ -137,7 +139,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, running_broker(Path(tmp)) as broker:
         port = free_port()
         app = build_app(Path(tmp), broker.url, None)
-        app.config["PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+        use_settings(app, public_url=f"http://127.0.0.1:{port}")
         server = make_server("127.0.0.1", port, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         clip_id = add_clip(app, Path(tmp))

@@ -47,7 +47,9 @@ from pa_controller.extensions import db  # noqa: E402
 from pa_controller.models import OutboxMessage, Run, User  # noqa: E402
 from pa_controller.scheduling.worker import Worker  # noqa: E402
 from pa_controller.services import people  # noqa: E402
+from pa_controller.settings import of as settings_of  # noqa: E402
 from tests.support.broker import free_port, running_broker  # noqa: E402
+from tests.support.settings import use_settings  # noqa: E402
 
 CLUSTERS = 456
 GOAL_P95_MS = 25
@@ -240,8 +242,7 @@ def measure(args, workdir: Path, database_url: str | None) -> int:
     with running_broker(workdir) as broker:
         port = free_port()
         app = build_app(workdir, broker.url, database_url)
-        app.config["PUBLIC_URL"] = public_url = f"http://127.0.0.1:{port}"
-        app.config["DISPATCH_LEAD_S"] = args.lead
+        public_url = use_settings(app, public_url=f"http://127.0.0.1:{port}", dispatch_lead_s=args.lead).public_url
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per clip fetched otherwise
         with app.app_context():
             token = people.issue_token(db.session.scalar(select(User).where(User.username == "bench")), "bench")
@@ -258,7 +259,7 @@ def measure(args, workdir: Path, database_url: str | None) -> int:
                     clip = upload_clip(api, workdir, 400 + 20 * round_no, args.clip)
                     c, c_timing, run_id = controller_round(app, api, clip, args.ahead, truth)
                     clip = upload_clip(api, workdir, 410 + 20 * round_no, args.clip)
-                    r, r_timing = raw_round(broker.url, app.config["MQTT_ROOT"], template_commands(app, run_id),
+                    r, r_timing = raw_round(broker.url, settings_of(app).mqtt_root, template_commands(app, run_id),
                                             clip, public_url, args.ahead, args.lead, truth)
                     controller += c
                     raw += r

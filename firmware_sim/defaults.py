@@ -3,7 +3,7 @@
 Each default follows the variable `make run` itself reads (README, "Configuration"): a tester who started the
 stack with other ports or another instance dir runs `python -m firmware_sim`, `listen` and `report` in the same
 shell and they find it. The values are read when a command line is built, not at import, so they follow the
-environment of the moment. The numbers are make run's (pa_controller/config.py); this package imports nothing
+environment of the moment. The numbers are make run's (pa_controller/settings.py); this package imports nothing
 of the controller to learn them, and a test keeps the two in step.
 """
 

@@ -2,15 +2,18 @@
 
 from flask import Flask
 
-from pa_controller.config import Config
+from pa_controller.settings import EXTENSION, Settings, secret_key_of
 
 
-def create_app(config: Config | None = None) -> Flask:
-    """Build the app: configuration, extensions, blueprints, commands. Starts nothing."""
+def create_app(settings: Settings | None = None, **flask_overrides) -> Flask:
+    """Build the app on `settings` (by default read from the environment), with Flask keys derived from them
+    and then `flask_overrides` (e.g. WTF_CSRF_ENABLED=False). Starts nothing."""
+    settings = settings or Settings.from_env()
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
-    app.config.from_object(config or Config())
-    app.config["INSTANCE_DIR"].mkdir(parents=True, exist_ok=True)
-    app.config["MEDIA_DIR"].mkdir(parents=True, exist_ok=True)
+    app.extensions[EXTENSION] = settings
+    app.config.update(flask_config(settings), **flask_overrides)
+    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
 
     from pa_controller import cli, models  # noqa: F401  (models register their tables)
     from pa_controller.extensions import babel, csrf, db, login_manager, migrate
@@ -23,3 +26,20 @@ def create_app(config: Config | None = None) -> Flask:
     register_web(app, babel)
     cli.register(app)
     return app
+
+
+def flask_config(settings: Settings) -> dict:
+    """The keys Flask and its extensions read, derived from the settings."""
+    return {
+        "TESTING": settings.testing,
+        "WTF_CSRF_ENABLED": not settings.testing,
+        "SECRET_KEY": secret_key_of(settings),
+        "SQLALCHEMY_DATABASE_URI": settings.database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "MAX_CONTENT_LENGTH": settings.audio_max_bytes + 1024 * 1024,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "BABEL_DEFAULT_LOCALE": "vi",
+        "BABEL_DEFAULT_TIMEZONE": settings.display_timezone,
+        "LANGUAGES": ("vi", "en"),
+    }

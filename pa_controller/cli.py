@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from pa_controller import clock
+from pa_controller import clock, settings
 from pa_controller.domain import Role
 from pa_controller.errors import ServiceError
 from pa_controller.extensions import db
@@ -48,7 +48,7 @@ def scheduler():
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     clock.log_in_local_time()
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)  # one line per second otherwise
-    worker = Worker(current_app._get_current_object())
+    worker = Worker(current_app._get_current_object(), settings.current())
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from pa_controller import clock
 from pa_controller.messaging import broker_config
+from pa_controller.settings import Settings, SettingsError
 
 log = logging.getLogger("loanet")
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,49 +41,62 @@ STOP_GRACE_S = 15.0  # each child, after SIGTERM, before SIGKILL
 STOP_ORDER = (("simulator",), ("web", "scheduler"), ("mosquitto",))
 
 
-class SettingsError(ValueError):
-    """A make run variable that cannot be used; the message names it and says what to do."""
-
-
 class StackError(RuntimeError):
     """Part of the stack failed to start or stopped by itself; the message names it."""
 
 
 @dataclass(frozen=True)
-class Settings:
-    """make run's variables (README, "Configuration"), read and checked once, before anything starts."""
+class LaunchSettings:
+    """make run's variables (README, "Configuration"): the controller's Settings and the simulator's three,
+    read and checked once, before anything starts."""
 
-    instance: Path
-    http_port: int
-    mqtt_port: int
-    mqtt_url: str
-    private_broker: bool
+    controller: Settings
     clusters: int
     scenario: str | None = None
     seed: int | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "Settings":
-        """Read the variables; raise SettingsError on one that cannot be used."""
-        mqtt_port = _number(env, "PA_MQTT_PORT", 1884, low=1)
-        clusters = _number(env, "PA_SIM_CLUSTERS", 456, low=0)
-        seed = _number(env, "PA_SIM_SEED", None, low=0)
+    def from_env(cls, env: Mapping[str, str]) -> "LaunchSettings":
+        """Read the variables; raise one SettingsError naming each that cannot be used."""
+        problems = []
+        try:
+            controller = Settings.from_env(env)
+        except SettingsError as exc:
+            controller, problems = None, list(exc.problems)
+        clusters = _count(env, "PA_SIM_CLUSTERS", 456, problems)
+        seed = _count(env, "PA_SIM_SEED", None, problems)
         scenario = env.get("PA_SIM_SCENARIO") or None
-        if scenario is not None:
-            if clusters == 0:
-                raise SettingsError(f"PA_SIM_SCENARIO={scenario} needs simulated clusters, and PA_SIM_CLUSTERS=0 "
-                                    "starts none: unset PA_SIM_CLUSTERS or give a number")
-            scenario = checked_scenario(scenario)
-        return cls(
-            instance=Path(env.get("PA_INSTANCE_DIR") or "instance").resolve(),
-            http_port=_number(env, "PA_HTTP_PORT", 5000, low=1),
-            mqtt_port=mqtt_port,
-            mqtt_url=env.get("PA_MQTT_URL") or f"mqtt://127.0.0.1:{mqtt_port}",
-            private_broker=not env.get("PA_MQTT_URL"),
-            clusters=clusters,
-            scenario=scenario,
-            seed=seed,
-        )
+        if scenario is not None and clusters == 0:
+            problems.append(f"PA_SIM_SCENARIO={scenario} needs simulated clusters, and PA_SIM_CLUSTERS=0 starts "
+                            "none: unset PA_SIM_CLUSTERS or give a number")
+        elif scenario is not None:
+            try:
+                scenario = checked_scenario(scenario)
+            except SettingsError as exc:
+                problems += exc.problems
+        if problems:
+            raise SettingsError(problems)
+        return cls(controller=controller, clusters=clusters, scenario=scenario, seed=seed)
+
+    @property
+    def instance(self) -> Path:
+        return self.controller.instance_dir
+
+    @property
+    def http_port(self) -> int:
+        return self.controller.http_port
+
+    @property
+    def mqtt_port(self) -> int:
+        return self.controller.mqtt_port
+
+    @property
+    def mqtt_url(self) -> str:
+        return self.controller.mqtt_url
+
+    @property
+    def private_broker(self) -> bool:
+        return self.controller.private_broker
 
     @property
     def base_url(self) -> str:
@@ -107,12 +121,13 @@ class Settings:
         return command
 
 
-def _number(env: Mapping[str, str], name: str, default: int | None, *, low: int) -> int | None:
+def _count(env: Mapping[str, str], name: str, default: int | None, problems: list[str]) -> int | None:
     text = env.get(name, "").strip()
     if not text:
         return default
-    if not (text.isascii() and text.isdigit()) or int(text) < low:
-        raise SettingsError(f"{name}={text!r} must be a whole number of at least {low}")
+    if not (text.isascii() and text.isdigit()):
+        problems.append(f"{name} must be a whole number, 0 or more, not {text!r}")
+        return default
     return int(text)
 
 
@@ -123,8 +138,8 @@ def checked_scenario(name: str) -> str:
     try:
         load_scenario(name)
     except ScenarioError as exc:
-        raise SettingsError(f"PA_SIM_SCENARIO: {exc} (`.venv/bin/python -m firmware_sim --list-scenarios` "
-                            "describes each)") from None
+        raise SettingsError([f"PA_SIM_SCENARIO: {exc} (`.venv/bin/python -m firmware_sim --list-scenarios` "
+                             "describes each)"]) from None
     path = Path(name)
     return str(path.resolve()) if path.is_file() else name  # the simulator runs in the repository
 
@@ -142,10 +157,11 @@ def fleet_counts(app) -> tuple[int, int]:
     from pa_controller.domain import ClusterStatus
     from pa_controller.extensions import db
     from pa_controller.services import fleet
+    from pa_controller.settings import of as settings_of
 
     with app.app_context():
         try:
-            wards = fleet.status_by_ward(None, clock.now(), app.config["HEARTBEAT_S"])
+            wards = fleet.status_by_ward(None, clock.now(), settings_of(app).heartbeat_s)
         finally:
             db.session.remove()
     return sum(counts[ClusterStatus.ONLINE.value] for _, counts, _ in wards), sum(total for *_, total in wards)
@@ -154,7 +170,7 @@ def fleet_counts(app) -> tuple[int, int]:
 class Stack:
     """The children of one `make run`, started in order and stopped in order."""
 
-    def __init__(self, settings: Settings, env: Mapping[str, str], stopping: threading.Event):
+    def __init__(self, settings: LaunchSettings, env: Mapping[str, str], stopping: threading.Event):
         self.settings = settings
         self.env = settings.child_env(env)
         self.stopping = stopping
@@ -246,7 +262,7 @@ class Stack:
         """Show the fleet coming online (a line when the count changes) until asked to stop."""
         from sqlalchemy.exc import SQLAlchemyError
 
-        app = _controller_app()
+        app = _controller_app(self.settings.controller)
         started = time.monotonic()
         next_poll, shown, whole = started, None, False
         while not self.stopping.is_set():
@@ -286,11 +302,11 @@ class Stack:
                     process.wait()
 
 
-def _controller_app():
+def _controller_app(settings: Settings):
     """The controller app in this process, on the stack's database, for counting the fleet (it starts nothing)."""
     from pa_controller import create_app
 
-    return create_app()
+    return create_app(settings)
 
 
 def _mosquitto() -> str:
@@ -309,12 +325,11 @@ def main() -> int:
     log.setLevel(logging.INFO)  # the launcher's own lines; the libraries it loads to count the fleet keep quiet
     clock.log_in_local_time()
     try:
-        settings = Settings.from_env(os.environ)
+        settings = LaunchSettings.from_env(os.environ)  # the one read of the environment
     except SettingsError as exc:
         log.error("%s", exc)
         return 2
     stack = Stack(settings, os.environ, stopping)
-    os.environ.update(stack.env)  # this process counts the fleet with the configuration its children have
     try:
         stack.up()
     except StackError as exc:

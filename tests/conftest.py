@@ -11,11 +11,11 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
 from pa_controller import create_app
-from pa_controller.config import TestingConfig
 from pa_controller.domain import Role
 from pa_controller.extensions import db
 from pa_controller.services import fleet, people
 from tests.support.broker import running_broker
+from tests.support.settings import testing_settings
 
 FLEET_CSV = Path(__file__).resolve().parent.parent / "pa_controller" / "data" / "o-mon-fleet.csv"
 POSTGRES_URL = os.environ.get("PA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -53,11 +53,7 @@ def _drop_postgres_database(name: str) -> None:
 
 def _prepare(url: str, seed: bool, instance: Path) -> None:
     """Migrate a database, and import the Ô Môn fleet into it if `seed`."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PA_INSTANCE_DIR", str(instance))
-        config = TestingConfig()
-    config.SQLALCHEMY_DATABASE_URI = url
-    app = create_app(config)
+    app = create_app(testing_settings(instance, url))
     with app.app_context():
         upgrade()
         if seed:
@@ -118,22 +114,18 @@ def database_url(request, tmp_path, templates):
 
 
 @pytest.fixture
-def make_config(tmp_path, monkeypatch):
-    def build(database_url: str, **overrides) -> TestingConfig:
-        monkeypatch.setenv("PA_INSTANCE_DIR", str(tmp_path / "instance"))
-        config = TestingConfig()
-        config.SQLALCHEMY_DATABASE_URI = database_url
-        for key, value in overrides.items():
-            setattr(config, key, value)
-        return config
+def make_settings(tmp_path):
+    """Build the testing Settings on the test's instance dir and a database URL, with changes (field names)."""
+    def build(database_url: str, **changes):
+        return testing_settings(tmp_path / "instance", database_url, **changes)
 
     return build
 
 
 @pytest.fixture
-def app(database_url, make_config):
+def app(database_url, make_settings):
     """An app on a migrated database (empty unless the test also asks for `seeded`)."""
-    app = create_app(make_config(database_url))
+    app = create_app(make_settings(database_url))
     with app.app_context():
         yield app
         db.session.remove()

@@ -33,10 +33,10 @@ def test_a_bench_config_takes_nothing_from_the_testers_environment(fanout, tmp_p
     monkeypatch.setenv("PA_MEDIA_DIR", str(tmp_path / "make-run-media"))
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/production")
     before = dict(os.environ)
-    config = fanout.bench_config(tmp_path, None)
-    assert config.QUIET_HOURS is None
-    assert config.MEDIA_DIR == (tmp_path / "instance" / "media").resolve()
-    assert config.SQLALCHEMY_DATABASE_URI == f"sqlite:///{tmp_path / 'bench.db'}"
+    settings = fanout.bench_config(tmp_path, None)
+    assert settings.quiet_hours is None
+    assert settings.media_dir == (tmp_path / "instance" / "media").resolve()
+    assert settings.database_url == f"sqlite:///{tmp_path / 'bench.db'}"
     assert dict(os.environ) == before, "the bench's own settings do not leak into the process"
 
 

@@ -13,12 +13,13 @@ from pa_controller import clock
 from pa_controller.domain import ClusterStatus
 from pa_controller.extensions import db
 from pa_controller.models import ClusterState
+from pa_controller.settings import SettingsError
+from pa_controller.settings import of as settings_of
 from pa_controller.stack import (
     FAST_POLL_FOR_S,
     FAST_POLL_S,
     SLOW_POLL_S,
-    Settings,
-    SettingsError,
+    LaunchSettings,
     fleet_counts,
     poll_interval,
 )
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_make_run_defaults_are_the_ones_the_readme_and_the_simulator_state():
-    settings = Settings.from_env({})
+    settings = LaunchSettings.from_env({})
     assert (settings.http_port, settings.mqtt_port, settings.clusters) == (5000, 1884, 456)
     assert settings.instance == Path("instance").resolve() and settings.private_broker
     assert settings.mqtt_url == sim_defaults.broker_url({}) == "mqtt://127.0.0.1:1884"
@@ -36,7 +37,7 @@ def test_make_run_defaults_are_the_ones_the_readme_and_the_simulator_state():
 
 
 def test_the_simulator_is_started_with_the_scenario_and_seed_asked_for(tmp_path):
-    settings = Settings.from_env({"PA_SIM_SCENARIO": "power-cut-thoi-hoa", "PA_SIM_SEED": "7",
+    settings = LaunchSettings.from_env({"PA_SIM_SCENARIO": "power-cut-thoi-hoa", "PA_SIM_SEED": "7",
                                   "PA_SIM_CLUSTERS": "40", "PA_MQTT_PORT": "1984", "PA_INSTANCE_DIR": str(tmp_path)})
     command = settings.simulator_command()
     assert command[:3] == [sys.executable, "-m", "firmware_sim"]
@@ -47,7 +48,7 @@ def test_the_simulator_is_started_with_the_scenario_and_seed_asked_for(tmp_path)
 
 
 def test_without_a_scenario_the_simulator_runs_the_fleet_as_it_is():
-    command = Settings.from_env({}).simulator_command()
+    command = LaunchSettings.from_env({}).simulator_command()
     assert "--scenario" not in command and "--seed" not in command
 
 
@@ -55,12 +56,12 @@ def test_a_scenario_file_is_passed_with_its_full_path(tmp_path, monkeypatch):
     (tmp_path / "storm.toml").write_text('name = "storm"\n[description]\nvi = "bão"\nen = "storm"\n'
                                          '[[faults]]\nkind = "offline"\ncount = 1\n', encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    assert Settings.from_env({"PA_SIM_SCENARIO": "storm.toml"}).scenario == str(tmp_path / "storm.toml")
+    assert LaunchSettings.from_env({"PA_SIM_SCENARIO": "storm.toml"}).scenario == str(tmp_path / "storm.toml")
 
 
 def test_an_unknown_scenario_is_refused_with_the_names_of_the_library():
     with pytest.raises(SettingsError) as refused:
-        Settings.from_env({"PA_SIM_SCENARIO": "no-such-day"})
+        LaunchSettings.from_env({"PA_SIM_SCENARIO": "no-such-day"})
     message = str(refused.value)
     assert message.startswith("PA_SIM_SCENARIO: no-such-day: is not a scenario of the library; choose one of ")
     assert all(name in message for name in library_names()) and "--list-scenarios" in message
@@ -70,14 +71,14 @@ def test_an_unknown_scenario_is_refused_with_the_names_of_the_library():
     ("env", "message"),
     [
         ({"PA_SIM_SCENARIO": "normal-day", "PA_SIM_CLUSTERS": "0"}, "PA_SIM_SCENARIO=normal-day needs simulated"),
-        ({"PA_SIM_CLUSTERS": "many"}, "PA_SIM_CLUSTERS='many' must be a whole number of at least 0"),
-        ({"PA_HTTP_PORT": "0"}, "PA_HTTP_PORT='0' must be a whole number of at least 1"),
-        ({"PA_SIM_SEED": "-1"}, "PA_SIM_SEED='-1' must be a whole number of at least 0"),
+        ({"PA_SIM_CLUSTERS": "many"}, "PA_SIM_CLUSTERS must be a whole number, 0 or more, not 'many'"),
+        ({"PA_HTTP_PORT": "0"}, "PA_HTTP_PORT must be a port number from 1 to 65535, not '0'"),
+        ({"PA_SIM_SEED": "-1"}, "PA_SIM_SEED must be a whole number, 0 or more, not '-1'"),
     ],
 )
 def test_a_variable_that_cannot_be_used_is_named(env, message):
     with pytest.raises(SettingsError, match=message):
-        Settings.from_env(env)
+        LaunchSettings.from_env(env)
 
 
 @pytest.mark.timeout(30)
@@ -93,7 +94,7 @@ def test_an_unknown_scenario_stops_make_run_before_anything_starts(tmp_path):
 def test_the_launcher_counts_the_fleet_online_as_the_api_lists_it(seeded, admin_auth):
     """The count comes from the database, so the launcher never fetches the 82 KB cluster list."""
     now = clock.now()
-    heartbeat_s = seeded.config["HEARTBEAT_S"]
+    heartbeat_s = settings_of(seeded).heartbeat_s
     states = db.session.query(ClusterState).order_by(ClusterState.cluster_id).limit(4).all()
     for state, silent_s, online in zip(states, (0, 0, 2.5 * heartbeat_s, 0), (True, True, True, False), strict=True):
         state.status = ClusterStatus.ONLINE if online else ClusterStatus.OFFLINE

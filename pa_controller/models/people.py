@@ -3,12 +3,12 @@
 import hashlib
 from datetime import datetime
 
-from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from pa_controller import settings
 from pa_controller.domain import Role
 from pa_controller.extensions import db
 from pa_controller.models.types import EnumText, UTCDateTime
@@ -36,7 +36,7 @@ class User(UserMixin, db.Model):
         return self.role is Role.OFFICER
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+        self.password_hash = generate_password_hash(password, method=settings.current().password_hash_method)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

@@ -18,6 +18,8 @@ from pa_controller.scheduling.schedule import DispatchSchedule
 from pa_controller.services import ingest
 from pa_controller.services.outbox import OutboxStore
 from pa_controller.services.report_writer import ReportWriter
+from pa_controller.settings import Settings
+from pa_controller.settings import of as settings_of
 
 log = logging.getLogger(__name__)
 LINKS = {"mqtt": MqttLink, "fake": FakeLink}
@@ -26,14 +28,15 @@ LINKS = {"mqtt": MqttLink, "fake": FakeLink}
 class Worker:
     """Everything that must run in exactly one process."""
 
-    def __init__(self, app, *, plan_interval_s: float = 0.5):
+    def __init__(self, app, settings: Settings | None = None, *, plan_interval_s: float = 0.5):
+        """Build on `settings` (by default those the app was built with); starts nothing."""
         self.app = app
-        config = app.config
-        self.inbox = Inbox(config["MQTT_ROOT"], ReportWriter(app, ingest.APPLY_IN_ORDER))
-        link_class = LINKS[config["MESSAGING"]]
+        self.settings = given = settings or settings_of(app)
+        self.inbox = Inbox(given.mqtt_root, ReportWriter(app, ingest.APPLY_IN_ORDER))
+        link_class = LINKS[given.messaging]
         self.outbox = OutboxPublisher(
             OutboxStore(app),
-            lambda on_acked: link_class(config["MQTT_URL"], config["MQTT_CLIENT_ID"], config["MQTT_ROOT"],
+            lambda on_acked: link_class(given.mqtt_url, given.mqtt_client_id, given.mqtt_root,
                                         self.inbox.handlers(), on_acked),
         )
         self.link = self.outbox.link
@@ -44,7 +47,7 @@ class Worker:
         )
         self.schedule = DispatchSchedule(self.scheduler, lambda run_id: jobs.dispatch_run(self, run_id))
         self.plan_interval_s = plan_interval_s
-        self.lock = SchedulerLock(config["SQLALCHEMY_DATABASE_URI"], config["INSTANCE_DIR"])
+        self.lock = SchedulerLock(given.database_url, given.instance_dir)
         self.stopped = threading.Event()
 
     def start(self) -> None:
@@ -59,7 +62,7 @@ class Worker:
         self.scheduler.start()
         self.scheduler.add_job(jobs.plan, "interval", args=[self], seconds=self.plan_interval_s, id="plan",
                                replace_existing=True, next_run_time=clock.now())
-        self.scheduler.add_job(jobs.watch, "interval", args=[self], seconds=self.app.config["FLEET_WATCH_S"],
+        self.scheduler.add_job(jobs.watch, "interval", args=[self], seconds=self.settings.fleet_watch_s,
                                id="watch", replace_existing=True, next_run_time=clock.now())
         log.info("worker started: scheduler, MQTT link, inbox and outbox")
 

@@ -4,12 +4,11 @@ import logging
 from datetime import datetime
 
 import requests
-from flask import current_app
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from pa_controller import clock
+from pa_controller import clock, settings
 from pa_controller.domain import Role
 from pa_controller.errors import Conflict, NotFound, ValidationFailed
 from pa_controller.extensions import db
@@ -106,7 +105,7 @@ def notify(now: datetime) -> int:
 
     Each change is sent until the webhook answers 2xx, at most MAX_ATTEMPTS times (once per watch tick).
     """
-    url = current_app.config["ALERT_WEBHOOK_URL"]
+    url = settings.current().alert_webhook_url
     if not url:
         return 0
     pending = (Incident.notified_at.is_(None)) | (Incident.closed_at.is_not(None) & (Incident.notified_at

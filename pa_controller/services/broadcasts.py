@@ -4,12 +4,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from flask import current_app
 from flask_babel import lazy_gettext as _
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from pa_controller import clock
+from pa_controller import clock, settings
 from pa_controller.clock import LOCAL_ZONE
 from pa_controller.domain import ProgrammeKind, Role
 from pa_controller.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -37,7 +36,7 @@ class Review:
 def _review(proposal: Proposal, now: datetime, exclude_id: int | None) -> Review:
     """Check the proposal's runs from now to CHECK_HORIZON_D days past its first one against the timetable."""
     first = proposal.schedule.next(now, 1)
-    before = max([now, *first]) + timedelta(days=current_app.config["CHECK_HORIZON_D"])
+    before = max([now, *first]) + timedelta(days=settings.current().check_horizon_d)
     # Others count from the start of today (sessions a day) or from as far back as a run still under way began.
     today = datetime.combine(now.astimezone(LOCAL_ZONE).date(), time(0), LOCAL_ZONE)
     after = min(today, now - timedelta(seconds=proposals.RELAY_SECONDS[1]))

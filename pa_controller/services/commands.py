@@ -3,10 +3,10 @@
 import uuid
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import insert, select, update
 
 import pa_protocol as protocol
+from pa_controller import settings
 from pa_controller.domain import ProgrammeKind
 from pa_controller.extensions import db
 from pa_controller.models import Delivery, OutboxMessage, Run
@@ -28,7 +28,7 @@ def new_command(cid: str, ctype: CommandType, now: datetime, expires_at: datetim
 
 def outbox_row(command: dict, now: datetime, expires_at: datetime) -> dict:
     """Return the outbox row that carries one command."""
-    root = current_app.config["MQTT_ROOT"]
+    root = settings.current().mqtt_root
     return {
         "cmd_id": command["id"],
         "topic": protocol.topic(root, command["cid"], protocol.CMD),
@@ -70,7 +70,7 @@ def run_command(run: Run) -> tuple[CommandType, dict]:
     if broadcast.kind is ProgrammeKind.RELAY:
         end_at = run.start_at + timedelta(milliseconds=broadcast.duration_ms)
         return CommandType.RELAY, {**common, "end_at": protocol.format_time(end_at), "stream_url": broadcast.stream_url}
-    audio, base = broadcast.audio, current_app.config["PUBLIC_URL"]
+    audio, base = broadcast.audio, settings.current().public_url
     return CommandType.PLAY, {
         **common,
         "duration_ms": audio.duration_ms,

@@ -3,10 +3,9 @@
 import logging
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import insert, select, update
 
-from pa_controller import clock
+from pa_controller import clock, settings
 from pa_controller.domain import ProgrammeKind
 from pa_controller.errors import ValidationFailed
 from pa_controller.extensions import db
@@ -40,7 +39,7 @@ def _too_late(run: Run, now) -> str | None:
     if now >= run.closes_at or (broadcast.kind is ProgrammeKind.RELAY
                                 and now >= run.start_at + timedelta(milliseconds=broadcast.duration_ms)):
         return "its window closed before the controller could dispatch it"
-    grace = timedelta(seconds=current_app.config["LATE_GRACE_S"])
+    grace = timedelta(seconds=settings.current().late_grace_s)
     recorded = broadcast.kind is ProgrammeKind.PLAY
     if now > run.start_at + grace and recorded and broadcast.priority is not Priority.EMERGENCY:
         return "the controller could not dispatch it before its start time"

@@ -14,9 +14,9 @@ import logging
 from collections import Counter
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import and_, func, or_, select
 
+from pa_controller import settings
 from pa_controller.domain import ClusterStatus, IncidentKind, OutageCause
 from pa_controller.extensions import db
 from pa_controller.models import Cluster, ClusterState, Incident, MaintenanceWindow, Outage, Ward
@@ -35,7 +35,7 @@ def sweep(now: datetime) -> None:
     Clusters are judged in SQL and only those whose outage or incident must change are loaded: at 10,000
     clusters a sweep takes milliseconds, not the seconds that loading every cluster took.
     """
-    status = status_sql(now, current_app.config["HEARTBEAT_S"])
+    status = status_sql(now, settings.current().heartbeat_s)
     track_outages(status, now)
     raise_incidents(status, now)
     db.session.commit()
@@ -111,8 +111,8 @@ def _ward_outages(offline: Counter, open_incidents, covered, now: datetime) -> d
     Return the wards whose outages belong to a ward incident: None while it is open, or when it closed if that was
     less than INCIDENT_HOLD_S ago (its clusters still coming back are part of the power cut, not news).
     """
-    config = current_app.config
-    hold, share = timedelta(seconds=config["INCIDENT_HOLD_S"]), config["WARD_OUTAGE_SHARE"]
+    config = settings.current()
+    hold, share = timedelta(seconds=config.incident_hold_s), config.ward_outage_share
     in_service = dict(db.session.execute(
         select(Cluster.ward_id, func.count()).where(Cluster.retired.is_(False)).group_by(Cluster.ward_id)).all())
     held: dict[str, datetime | None] = dict(db.session.execute(
@@ -141,7 +141,7 @@ def _cluster_outages(outages, open_incidents, held: dict[str, datetime | None], 
     An outage held by a ward incident that has closed waits INCIDENT_HOLD_S from that close, as a new one waits from
     its detection: a ward coming back over a minute is not dozens of incidents opened and closed within seconds.
     """
-    hold = timedelta(seconds=current_app.config["INCIDENT_HOLD_S"])
+    hold = timedelta(seconds=settings.current().incident_hold_s)
     # an outage has one incident, even closed by hand: opening another would break incident.outage_id's uniqueness
     raised = set(db.session.scalars(select(Incident.outage_id).join(Outage).where(Outage.ended_at.is_(None))))
     for outage, ward in outages:

@@ -8,10 +8,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from flask import current_app
 from flask_babel import lazy_gettext as _
 
-from pa_controller import clock
+from pa_controller import clock, settings
 from pa_controller.clock import LOCAL_ZONE
 from pa_controller.domain import Role
 from pa_controller.errors import NotFound, ValidationFailed
@@ -37,7 +36,7 @@ class Rules:
     @classmethod
     def of(cls, row: WardRules | None) -> "Rules":
         if row is None:
-            return cls(quiet=current_app.config["QUIET_HOURS"])  # the district default
+            return cls(quiet=settings.current().quiet_hours)  # the district default
         return cls(
             quiet=(row.quiet_start, row.quiet_end) if row.quiet_start and row.quiet_end else None,
             max_sessions_per_day=row.max_sessions_per_day, max_session_minutes=row.max_session_minutes,

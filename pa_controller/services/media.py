@@ -4,12 +4,11 @@ import logging
 import tempfile
 from pathlib import Path
 
-from flask import current_app
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
 import audio
-from pa_controller import clock
+from pa_controller import clock, settings
 from pa_controller.errors import NotFound, ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Audio, User
@@ -24,8 +23,8 @@ def ingest(user: User, stream, filename: str, title: str) -> Audio:
     title = (title or "").strip() or Path(filename or "").stem
     if not 1 <= len(title) <= 200:
         raise ValidationFailed(_("Tiêu đề phải dài từ 1 đến 200 ký tự."), fields={"title": "invalid"})
-    config = current_app.config
-    with tempfile.TemporaryDirectory(dir=config["INSTANCE_DIR"]) as tmp:
+    config = settings.current()
+    with tempfile.TemporaryDirectory(dir=config.instance_dir) as tmp:
         # The audio package reads the extension to tell a corrupt clip from a file that is not audio.
         suffix = Path(filename or "").suffix.lower()
         upload = Path(tmp) / ("upload" + (suffix if suffix[1:].isalnum() else ""))
@@ -33,12 +32,12 @@ def ingest(user: User, stream, filename: str, title: str) -> Audio:
             copied = 0
             while chunk := stream.read(1 << 20):
                 copied += len(chunk)
-                if copied > config["AUDIO_MAX_BYTES"]:
-                    raise _refused(audio.TooLargeError(copied, config["AUDIO_MAX_BYTES"]), "file")
+                if copied > config.audio_max_bytes:
+                    raise _refused(audio.TooLargeError(copied, config.audio_max_bytes), "file")
                 out.write(chunk)
         try:
-            prepared = audio.prepare(upload, config["MEDIA_DIR"], max_bytes=config["AUDIO_MAX_BYTES"],
-                                     max_seconds=config["AUDIO_MAX_SECONDS"])
+            prepared = audio.prepare(upload, config.media_dir, max_bytes=config.audio_max_bytes,
+                                     max_seconds=config.audio_max_seconds)
         except audio.AudioError as exc:
             raise _refused(exc, "file") from exc
     clip = _record(user, prepared, title, (filename or "upload")[:255])
@@ -108,11 +107,11 @@ def compose(user: User, programme, title: str) -> Audio:
 
     The clip is added to the caller's transaction; an identical programme composed before is reused.
     """
-    config = current_app.config
-    parts = [config["MEDIA_DIR"] / f"{a.sha256}.mp3" for a in programme.items]
+    config = settings.current()
+    parts = [config.media_dir / f"{a.sha256}.mp3" for a in programme.items]
     try:
-        prepared = audio.compose(parts, config["MEDIA_DIR"], repeat=programme.repeat, gap_s=programme.gap_s,
-                                 chime=programme.chime, max_seconds=config["COMPOSE_MAX_SECONDS"])
+        prepared = audio.compose(parts, config.media_dir, repeat=programme.repeat, gap_s=programme.gap_s,
+                                 chime=programme.chime, max_seconds=config.compose_max_seconds)
     except audio.AudioError as exc:
         raise _refused(exc, "items") from exc
     existing = db.session.scalar(select(Audio).where(Audio.sha256 == prepared.sha256, Audio.composed).limit(1))

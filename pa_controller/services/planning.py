@@ -3,10 +3,9 @@
 import math
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import func, select
 
-from pa_controller import clock
+from pa_controller import clock, settings
 from pa_controller.extensions import db
 from pa_controller.models import Broadcast, Delivery, Run
 from pa_protocol import Priority
@@ -20,11 +19,11 @@ EMERGENCY_LEAD_S = 10.0  # the longest an emergency waits for the fleet: a clust
 
 def plan_runs(broadcast: Broadcast, now: datetime, *, immediate: bool = False) -> int:
     """Create the runs due within the planning horizon that do not exist yet; return how many."""
-    config = current_app.config
-    horizon = now + timedelta(hours=config["PLAN_HORIZON_H"])
+    config = settings.current()
+    horizon = now + timedelta(hours=config.plan_horizon_h)
     after = broadcast.planned_until or now
-    lead = timedelta(seconds=config["DISPATCH_LEAD_S"])
-    window = timedelta(milliseconds=broadcast.duration_ms, seconds=config["RUN_SETTLE_S"])
+    lead = timedelta(seconds=config.dispatch_lead_s)
+    window = timedelta(milliseconds=broadcast.duration_ms, seconds=config.run_settle_s)
     created = 0
     existing = {r.start_at for r in broadcast.runs} if broadcast.id else set()
     for start_at in broadcast.schedule.occurrences(after, horizon):
@@ -41,7 +40,7 @@ def plan_runs(broadcast: Broadcast, now: datetime, *, immediate: bool = False) -
 def extend_plans() -> int:
     """Plan runs of recurring broadcasts whose planning horizon is running out."""
     now = clock.now()
-    soon = now + timedelta(hours=current_app.config["PLAN_HORIZON_H"] / 2)
+    soon = now + timedelta(hours=settings.current().plan_horizon_h / 2)
     # A one-off beyond the first horizon is planned here too, once its time comes near.
     query = select(Broadcast).where(
         Broadcast.cancelled_at.is_(None),
@@ -83,7 +82,7 @@ def now_lead(now: datetime, load: float = 0.0, priority: Priority = Priority.NOR
     more than DISPATCH_LEAD_S. An emergency is never `late` (a cluster plays it once ready), so it waits at most
     EMERGENCY_LEAD_S: a common start where the fleet is quick, sound soonest where it is not.
     """
-    config = current_app.config
+    config = settings.current()
     history = fetch_history(now)
     if history is None:
         needed = UNMEASURED_LEAD_S
@@ -92,4 +91,4 @@ def now_lead(now: datetime, load: float = 0.0, priority: Priority = Priority.NOR
         needed = READY_MARGIN * waited * max(1.0, load / largest if largest else 1.0) + 1.0
     if priority is Priority.EMERGENCY:
         needed = min(needed, EMERGENCY_LEAD_S)
-    return timedelta(seconds=min(max(config["NOW_LEAD_S"], needed), config["DISPATCH_LEAD_S"]))
+    return timedelta(seconds=min(max(config.now_lead_s, needed), config.dispatch_lead_s))

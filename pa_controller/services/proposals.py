@@ -10,11 +10,10 @@ submits.
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from flask import current_app
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
-from pa_controller import clock
+from pa_controller import clock, settings
 from pa_controller.domain import ProgrammeKind
 from pa_controller.errors import ValidationFailed
 from pa_controller.extensions import db
@@ -196,10 +195,10 @@ def read(data: dict, now: datetime, *, chime_ms: int, editing: Broadcast | None 
     priority = Priority(data.get("priority", Priority.NORMAL))
     programme = _programme(data)
     duration_ms = estimated_ms(programme, chime_ms)
-    if programme.composed and duration_ms > current_app.config["COMPOSE_MAX_SECONDS"] * 1000:
+    if programme.composed and duration_ms > settings.current().compose_max_seconds * 1000:
         raise invalid("items", _("Chương trình sẽ dài %(n)s phút; chỉ ghép được tối đa %(limit)s phút. Hãy bớt số "
                                  "lần lặp hoặc số bản ghi.", n=duration_ms // 60000,
-                                 limit=round(current_app.config["COMPOSE_MAX_SECONDS"] / 60)))
+                                 limit=round(settings.current().compose_max_seconds / 60)))
     clusters = resolve_targets(data.get("targets"))
     schedule, immediate = _schedule(data, now)
     # An edit may keep a start in the past (the anchor of a rule already running), not move one there.

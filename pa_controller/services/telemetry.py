@@ -15,10 +15,9 @@ model keeps no per-value count); a bucket has no average only if no beat of it h
 
 from datetime import UTC, datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import and_, case, delete, func, select, true
 
-from pa_controller import clock
+from pa_controller import clock, settings
 from pa_controller.extensions import db
 from pa_controller.models import HeartbeatSample, TelemetryBucket
 from pa_controller.services.bulk import BulkStatement
@@ -140,9 +139,9 @@ def prune(now: datetime | None = None, *, force: bool = False) -> tuple[int, int
     now = now or clock.now()
     if not force and _last_prune is not None and timedelta(0) <= now - _last_prune < PRUNE_EVERY:
         return None
-    config = current_app.config
-    raw_until = now - timedelta(hours=config.get("TELEMETRY_RAW_H", 6))
-    keep_until = now - timedelta(days=config.get("TELEMETRY_KEEP_D", 90))
+    config = settings.current()
+    raw_until = now - timedelta(hours=config.telemetry_raw_h)
+    keep_until = now - timedelta(days=config.telemetry_keep_d)
     samples = db.session.execute(delete(HeartbeatSample.__table__).where(HeartbeatSample.at < raw_until)).rowcount
     buckets = db.session.execute(
         delete(TelemetryBucket.__table__).where(TelemetryBucket.bucket_at < keep_until)).rowcount

@@ -4,6 +4,7 @@ from flask import Flask, has_request_context, request, session
 from flask_babel import get_locale, refresh
 from flask_babel import lazy_gettext as _
 
+from pa_controller import settings
 from pa_controller.errors import ServiceError
 from pa_controller.extensions import csrf, db, login_manager
 from pa_controller.models import User
@@ -23,7 +24,7 @@ def register_web(app: Flask, babel) -> None:
     from pa_controller.web.formatting import register_filters
     from pa_controller.web.technician import bp as technician_bp
 
-    babel.init_app(app, locale_selector=select_locale, default_timezone=app.config["DISPLAY_TIMEZONE"])
+    babel.init_app(app, locale_selector=select_locale, default_timezone=settings.of(app).display_timezone)
     app.jinja_env.globals["get_locale"] = get_locale
     login_manager.login_view = "pages.login"
     login_manager.login_message = _("Hãy đăng nhập để xem trang này.")

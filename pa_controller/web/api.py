@@ -5,7 +5,7 @@ import functools
 from flask import current_app, g, jsonify, request
 from flask_babel import lazy_gettext as _
 
-from pa_controller import clock
+from pa_controller import clock, settings
 from pa_controller.domain import Role
 from pa_controller.errors import ValidationFailed
 from pa_controller.services import access, broadcasts, fleet, guardrails, media, people, reports, silence
@@ -84,7 +84,7 @@ def wards():
 @bp.response(200, r.Cluster(many=True))
 def clusters(ward=None, status=None):
     """Clusters, filtered by ward and status."""
-    found = fleet.clusters_for(g.user, ward, status, clock.now(), current_app.config["HEARTBEAT_S"])
+    found = fleet.clusters_for(g.user, ward, status, clock.now(), settings.current().heartbeat_s)
     return jsonify([shapes.cluster(cluster, status) for cluster, status in found])
 
 
@@ -94,7 +94,7 @@ def clusters(ward=None, status=None):
 def cluster(id: str):
     """One cluster with its latest heartbeat."""
     found = fleet.get_cluster(g.user, id)
-    status = fleet.effective_status(found.state, clock.now(), current_app.config["HEARTBEAT_S"])
+    status = fleet.effective_status(found.state, clock.now(), settings.current().heartbeat_s)
     return jsonify(shapes.cluster_detail(found, status))
 
 

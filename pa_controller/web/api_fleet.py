@@ -1,9 +1,9 @@
 """The JSON API v1 for technicians and administrators: remote commands, and managing the fleet."""
 
-from flask import Response, current_app, g, jsonify, request
+from flask import Response, g, jsonify, request
 from flask_babel import lazy_gettext as _
 
-from pa_controller import clock
+from pa_controller import clock, settings
 from pa_controller.domain import Role
 from pa_controller.errors import ValidationFailed
 from pa_controller.services import fleet, fleet_admin, remote
@@ -28,7 +28,7 @@ def command_shape(c, now) -> dict:
 
 
 def cluster_shape(c) -> dict:
-    status = fleet.effective_status(c.state, clock.now(), current_app.config["HEARTBEAT_S"])
+    status = fleet.effective_status(c.state, clock.now(), settings.current().heartbeat_s)
     return {**shapes.cluster_detail(c, status), "retired": c.retired}
 
 

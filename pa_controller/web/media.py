@@ -2,7 +2,9 @@
 
 import re
 
-from flask import Blueprint, abort, current_app, send_from_directory
+from flask import Blueprint, abort, send_from_directory
+
+from pa_controller import settings
 
 bp = Blueprint("media", __name__)
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -13,7 +15,7 @@ def clip(name: str):
     # Content-addressed, so a clip never changes under its name.
     if not SHA256.match(name):
         abort(404)
-    response = send_from_directory(current_app.config["MEDIA_DIR"], f"{name}.mp3", mimetype="audio/mpeg",
+    response = send_from_directory(settings.current().media_dir, f"{name}.mp3", mimetype="audio/mpeg",
                                    conditional=True, etag=name, max_age=365 * 24 * 3600)
     response.cache_control.immutable = True
     return response

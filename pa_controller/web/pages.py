@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from pa_controller import clock
+from pa_controller import clock, settings
 from pa_controller.errors import ServiceError
 from pa_controller.services import access, fleet, media, people, reports, silence
 from pa_controller.web.calendar import feed_key
@@ -46,7 +46,7 @@ def language(code: str):
 @bp.get("/")
 @login_required
 def dashboard():
-    now, beat = clock.now(), current_app.config["HEARTBEAT_S"]
+    now, beat = clock.now(), settings.current().heartbeat_s
     wards = fleet.status_by_ward(access.ward_scope(current_user), now, beat)
     upcoming = reports.list_runs(current_user, limit=10, upcoming=True)
     recent = reports.list_runs(current_user, limit=10, upcoming=False)

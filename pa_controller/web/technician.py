@@ -7,14 +7,14 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from babel.numbers import get_decimal_symbol, get_minus_sign_symbol
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
-from pa_controller import clock
+from pa_controller import clock, settings
 from pa_controller.clock import LOCAL_ZONE
 from pa_controller.domain import ClusterStatus, OutageCause
 from pa_controller.errors import ServiceError
@@ -77,7 +77,7 @@ def cause(value: str) -> str:
 
 
 def _heartbeat_s() -> float:
-    return current_app.config["HEARTBEAT_S"]
+    return settings.current().heartbeat_s
 
 
 @bp.get("")

@@ -46,16 +46,16 @@ class System:
 @pytest.fixture
 def system_settings() -> dict:
     """The controller's settings for `system`; a test module overrides this fixture to change them."""
-    return {"NOW_LEAD_S": 3.0, "RUN_SETTLE_S": 10.0, "HEARTBEAT_S": 5.0}
+    return {"now_lead_s": 3.0, "run_settle_s": 10.0, "heartbeat_s": 5.0}
 
 
 @pytest.fixture
-def system(database_url, make_config, broker, system_settings):
+def system(database_url, make_settings, broker, system_settings):
     """Controller web server and worker against a real broker; yields a System."""
     port = free_port()
-    config = make_config(database_url, MESSAGING="mqtt", MQTT_URL=broker.url, PUBLIC_URL=f"http://127.0.0.1:{port}",
-                         **system_settings)
-    app = create_app(config)
+    settings = make_settings(database_url, messaging="mqtt", mqtt_url=broker.url,
+                             public_url=f"http://127.0.0.1:{port}", **system_settings)
+    app = create_app(settings)
     with app.app_context():
         upgrade()
         fleet.import_csv(FLEET_CSV.read_text(encoding="utf-8"))

@@ -26,6 +26,7 @@ from pa_controller.extensions import db
 from pa_controller.models import Delivery, OutboxMessage
 from pa_controller.services import fleet as fleet_service
 from pa_controller.services import people
+from pa_controller.settings import of as settings_of
 from tests.conftest import FLEET_CSV, PASSWORD
 from tests.e2e.conftest import System
 from tests.support.broker import free_port
@@ -39,16 +40,16 @@ CLUSTERS = 456
 START_IN_S = 12  # far enough ahead for a kill, a restart and every fetch; the run is not late
 DISPATCH_LEAD_S = 60  # longer than START_IN_S: the run is dispatched as soon as it exists
 CUT_AFTER = 5  # commands the tap sees before the scheduler is killed or the broker stopped
-SETTINGS = {"NOW_LEAD_S": 3.0, "RUN_SETTLE_S": 10.0, "HEARTBEAT_S": 5.0, "DISPATCH_LEAD_S": float(DISPATCH_LEAD_S)}
+SETTINGS = {"now_lead_s": 3.0, "run_settle_s": 10.0, "heartbeat_s": 5.0, "dispatch_lead_s": float(DISPATCH_LEAD_S)}
 
 
 @pytest.fixture
-def controller(database_url, make_config, broker):
+def controller(database_url, make_settings, broker):
     """The controller's web part in this process (the clusters fetch their audio from it), no worker."""
     port = free_port()
-    config = make_config(database_url, MESSAGING="mqtt", MQTT_URL=broker.url, PUBLIC_URL=f"http://127.0.0.1:{port}",
-                         **SETTINGS)
-    app = create_app(config)
+    settings = make_settings(database_url, messaging="mqtt", mqtt_url=broker.url,
+                             public_url=f"http://127.0.0.1:{port}", **SETTINGS)
+    app = create_app(settings)
     with app.app_context():
         upgrade()
         fleet_service.import_csv(FLEET_CSV.read_text(encoding="utf-8"))
@@ -67,16 +68,16 @@ def controller(database_url, make_config, broker):
 @pytest.fixture
 def scheduler(controller, database_url, broker, tmp_path):
     """`flask pa scheduler` as a process of its own, configured like the web part; not started yet."""
-    config = controller.app.config
+    settings = settings_of(controller.app)
     process = SchedulerProcess({
         "FLASK_APP": "wsgi",
-        "PA_INSTANCE_DIR": str(config["INSTANCE_DIR"]),
+        "PA_INSTANCE_DIR": str(settings.instance_dir),
         "DATABASE_URL": database_url,
         "PA_MQTT_URL": broker.url,
-        "PA_PUBLIC_URL": config["PUBLIC_URL"],
-        "PA_NOW_LEAD_S": str(SETTINGS["NOW_LEAD_S"]),
-        "PA_RUN_SETTLE_S": str(SETTINGS["RUN_SETTLE_S"]),
-        "PA_HEARTBEAT_S": str(SETTINGS["HEARTBEAT_S"]),
+        "PA_PUBLIC_URL": settings.public_url,
+        "PA_NOW_LEAD_S": str(SETTINGS["now_lead_s"]),
+        "PA_RUN_SETTLE_S": str(SETTINGS["run_settle_s"]),
+        "PA_HEARTBEAT_S": str(SETTINGS["heartbeat_s"]),
         "PA_DISPATCH_LEAD_S": str(DISPATCH_LEAD_S),
     }, tmp_path)
     yield process

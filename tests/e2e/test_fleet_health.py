@@ -29,12 +29,13 @@ BEAT_S, KEEPALIVE_S = 1.0, 2
 
 
 @pytest.fixture
-def watched(database_url, make_config, broker):
+def watched(database_url, make_settings, broker):
     """Web and worker judging the fleet every 0.2 s, heartbeats expected every second; yields a GET helper."""
     port = free_port()
-    config = make_config(database_url, MESSAGING="mqtt", MQTT_URL=broker.url, PUBLIC_URL=f"http://127.0.0.1:{port}",
-                         HEARTBEAT_S=BEAT_S, FLEET_WATCH_S=0.2, INCIDENT_HOLD_S=0.0)
-    app = create_app(config)
+    settings = make_settings(database_url, messaging="mqtt", mqtt_url=broker.url,
+                             public_url=f"http://127.0.0.1:{port}", heartbeat_s=BEAT_S, fleet_watch_s=0.2,
+                             incident_hold_s=0.0)
+    app = create_app(settings)
     with app.app_context():
         upgrade()
         fleet.import_csv(FLEET_CSV.read_text(encoding="utf-8"))

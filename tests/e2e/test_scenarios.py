@@ -31,7 +31,7 @@ CASES = [("sqlite", name) for name in library_names()] + [("postgresql", "power-
 @pytest.fixture
 def system_settings() -> dict:
     # A short settle: the run closes soon after its 1.5 s clip, so each scenario takes seconds, not a minute.
-    return {"NOW_LEAD_S": 3.0, "RUN_SETTLE_S": 3.0, "HEARTBEAT_S": HEARTBEAT_S}
+    return {"now_lead_s": 3.0, "run_settle_s": 3.0, "heartbeat_s": HEARTBEAT_S}
 
 
 def all_idle(fleet: Fleet) -> bool:

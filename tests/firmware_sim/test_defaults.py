@@ -10,7 +10,7 @@ import pytest
 
 from firmware_sim import cli, defaults, listen, report
 from firmware_sim.__main__ import main as sim_main
-from pa_controller.config import Config
+from pa_controller.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 MAKE_RUN_VARIABLES = ("PA_MQTT_URL", "PA_MQTT_PORT", "PA_HTTP_PORT", "PA_INSTANCE_DIR")
@@ -72,10 +72,10 @@ def test_the_simulator_finds_the_broker_controller_and_instance_dir_the_controll
     for env in ({}, {"PA_MQTT_PORT": "1984", "PA_HTTP_PORT": "5100"}, {"PA_MQTT_URL": "mqtt://10.0.0.2:1883"}):
         for name, value in env.items():
             clean_env.setenv(name, value)
-        config = Config()
-        assert defaults.broker_url() == config.MQTT_URL
-        assert defaults.api_url() == config.PUBLIC_URL
-        assert defaults.instance_dir().resolve() == config.INSTANCE_DIR
+        settings = Settings.from_env(os.environ)
+        assert defaults.broker_url() == settings.mqtt_url
+        assert defaults.api_url() == settings.public_url
+        assert defaults.instance_dir().resolve() == settings.instance_dir
 
 
 def test_help_shows_the_effective_default_and_hides_a_password(clean_env, capsys):

@@ -12,11 +12,12 @@ from pa_controller.extensions import db
 from pa_controller.messaging.link import broker_address
 from pa_controller.models import ClusterState
 from pa_controller.scheduling.worker import Worker
+from tests.support.settings import use_settings
 
 
 @pytest.fixture
 def worker(seeded, broker):
-    seeded.config.update(MESSAGING="mqtt", MQTT_URL=broker.url)
+    use_settings(seeded, messaging="mqtt", mqtt_url=broker.url)
     running = Worker(seeded)
     running.start()
     assert running.link.connected.wait(10)

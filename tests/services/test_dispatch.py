@@ -14,6 +14,7 @@ from pa_controller.models import Cluster, Delivery, OutboxMessage, Run, User
 from pa_controller.services import broadcasts, dispatch, ingest, planning
 from pa_controller.services.people import create_user
 from pa_controller.services.report_writer import ReportWriter
+from pa_controller.settings import of as settings_of
 from pa_protocol import DeliveryState, RunState
 from tests.conftest import PASSWORD
 from tests.factories import broadcast_request, event, make_audio
@@ -81,7 +82,7 @@ def test_now_leaves_the_fleet_the_time_recent_runs_needed_to_be_ready(seeded, mo
     for delivery in db.session.scalars(select(Delivery)):
         delivery.ready_at = delivery.run.dispatched_at + timedelta(seconds=0.5)  # a quick fleet
     db.session.commit()
-    assert planning.now_lead(moment) == timedelta(seconds=seeded.config["NOW_LEAD_S"])
+    assert planning.now_lead(moment) == timedelta(seconds=settings_of(seeded).now_lead_s)
 
 
 def test_now_leaves_more_time_for_a_programme_larger_than_any_the_fleet_was_measured_on(seeded, monkeypatch):
@@ -93,7 +94,7 @@ def test_now_leaves_more_time_for_a_programme_larger_than_any_the_fleet_was_meas
     measured = len(earlier.deliveries) * earlier.broadcast.duration_ms / 1000
     assert planning.now_lead(moment, measured) == timedelta(seconds=1.5 * 2 + 1)
     assert planning.now_lead(moment, 4 * measured) == timedelta(seconds=1.5 * 2 * 4 + 1)
-    assert planning.now_lead(moment, 100 * measured) == timedelta(seconds=seeded.config["DISPATCH_LEAD_S"])
+    assert planning.now_lead(moment, 100 * measured) == timedelta(seconds=settings_of(seeded).dispatch_lead_s)
 
 
 def test_a_normal_run_found_after_its_start_is_missed_not_played_late(seeded):

@@ -17,14 +17,15 @@ from pa_controller.services.fleet import effective_status
 from pa_controller.services.people import create_user
 from pa_protocol import format_time
 from tests.conftest import PASSWORD
+from tests.support.settings import use_settings
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-BEAT = 30  # the test config's HEARTBEAT_S is 30 unless changed
+BEAT = 30  # the test settings' heartbeat_s is 30 unless changed
 
 
 @pytest.fixture
 def watch(seeded):
-    seeded.config.update(HEARTBEAT_S=BEAT, INCIDENT_HOLD_S=0, WARD_OUTAGE_SHARE=0.5)
+    use_settings(seeded, heartbeat_s=BEAT, incident_hold_s=0, ward_outage_share=0.5)
     return seeded
 
 
@@ -110,7 +111,7 @@ def test_ten_clusters_flapping_five_times_give_exactly_one_incident_per_outage(w
 
 
 def test_most_of_a_ward_going_down_together_is_one_ward_incident(watch):
-    watch.config.update(INCIDENT_HOLD_S=60)
+    use_settings(watch, incident_hold_s=60)
     ward = ward_clusters("thoi-hoa")
     down = ward[: int(len(ward) * 0.8)]
     for cid in ward:
@@ -181,7 +182,7 @@ def sweep_hearing(clusters: list[str], at: datetime) -> None:
 
 def test_a_ward_coming_back_gradually_opens_no_incident_per_cluster(watch):
     """The power cut is one incident; its restoration is none (before: 27 opened and closed within 27 seconds)."""
-    watch.config.update(INCIDENT_HOLD_S=60)
+    use_settings(watch, incident_hold_s=60)
     ward = ward_clusters("long-hung")
     power_cut = cut_power(ward, T0)
     assert incidents("cluster_offline") == []
@@ -195,7 +196,7 @@ def test_a_ward_coming_back_gradually_opens_no_incident_per_cluster(watch):
 
 def test_a_cluster_still_down_a_hold_after_its_ward_came_back_gets_its_own_incident(watch):
     """It waits INCIDENT_HOLD_S from the ward incident's close, as a lone outage waits from its detection."""
-    watch.config.update(INCIDENT_HOLD_S=60)
+    use_settings(watch, incident_hold_s=60)
     ward = ward_clusters("long-hung")
     power_cut = cut_power(ward, T0)
     *returning, straggler = ward
@@ -210,7 +211,7 @@ def test_a_cluster_still_down_a_hold_after_its_ward_came_back_gets_its_own_incid
 
 def test_a_cluster_with_its_own_incident_keeps_it_when_its_ward_goes_down(watch):
     """An incident already told stays open (closing it would say "fixed" of a cluster still down)."""
-    watch.config.update(INCIDENT_HOLD_S=60)
+    use_settings(watch, incident_hold_s=60)
     ward = ward_clusters("long-hung")
     status(ward[0], True, T0 - timedelta(hours=2))
     status(ward[0], False, T0 - timedelta(hours=1))
@@ -276,7 +277,7 @@ def test_incidents_opened_and_closed_reach_the_webhook_once_each(watch):
     server = HTTPServer(("127.0.0.1", 0), _Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     _Hook.received = []
-    watch.config["ALERT_WEBHOOK_URL"] = f"http://127.0.0.1:{server.server_port}/hook"
+    use_settings(watch, alert_webhook_url=f"http://127.0.0.1:{server.server_port}/hook")
     try:
         status("om-tho-001", True, T0)
         status("om-tho-001", False, T0 + timedelta(seconds=1))
@@ -295,7 +296,7 @@ def test_incidents_opened_and_closed_reach_the_webhook_once_each(watch):
 
 
 def test_an_unreachable_webhook_is_retried_and_then_given_up(watch):
-    watch.config["ALERT_WEBHOOK_URL"] = "http://127.0.0.1:9/hook"  # the discard port: refused
+    use_settings(watch, alert_webhook_url="http://127.0.0.1:9/hook")  # the discard port: refused
     status("om-tho-001", True, T0)
     status("om-tho-001", False, T0 + timedelta(seconds=1))
     fleet_watch.sweep(T0 + timedelta(seconds=2))

@@ -13,6 +13,8 @@ from pa_controller.messaging.inbox import Inbox
 from pa_controller.models import ClusterState, HeartbeatSample, TelemetryBucket
 from pa_controller.services import ingest, telemetry
 from pa_controller.services.report_writer import ReportWriter
+from pa_controller.settings import of as settings_of
+from tests.support.settings import use_settings
 
 T0 = datetime(2026, 11, 26, 22, 1, 10, tzinfo=UTC)  # in the bucket that starts at 22:00
 CLUSTER_CLOCK = "2020-01-01T00:00:00.000Z"  # a cluster with a wrong clock: ignored for bucketing
@@ -163,7 +165,7 @@ def test_prune_keeps_raw_samples_hours_and_buckets_days_at_most_once_a_minute(fe
         telemetry.bucket_of(m) for m in (recent_bucket, old_sample, recent_sample, T0)]
 
     # Not again within a minute, whatever there is to delete; then again.
-    seeded.config["TELEMETRY_RAW_H"] = 1
+    use_settings(seeded, telemetry_raw_h=1)
     assert telemetry.prune(T0 + timedelta(seconds=59)) is None
     assert count(HeartbeatSample) == 2
     assert telemetry.prune(T0 + timedelta(seconds=60)) == (1, 0)
@@ -171,7 +173,7 @@ def test_prune_keeps_raw_samples_hours_and_buckets_days_at_most_once_a_minute(fe
 
 
 def test_the_scheduler_prunes_with_the_configured_windows(seeded, at):
-    assert seeded.config["TELEMETRY_RAW_H"] == 6 and seeded.config["TELEMETRY_KEEP_D"] == 90
+    assert settings_of(seeded).telemetry_raw_h == 6 and settings_of(seeded).telemetry_keep_d == 90
     at(T0)
     assert telemetry.prune() == (0, 0)  # clock.now() by default
     assert telemetry.prune() is None

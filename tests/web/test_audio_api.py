@@ -8,6 +8,8 @@ from sqlalchemy import func, select
 
 from pa_controller.extensions import db
 from pa_controller.models import Audio
+from pa_controller.settings import of as settings_of
+from tests.support.settings import use_settings
 
 
 def make_tone(path, seconds: float = 1.0):
@@ -24,7 +26,7 @@ def upload(client, auth, name: str, data: bytes, title: str = "Thông báo"):
 
 
 def stored(app) -> tuple[int, list]:
-    return db.session.scalar(select(func.count()).select_from(Audio)), sorted(app.config["MEDIA_DIR"].iterdir())
+    return db.session.scalar(select(func.count()).select_from(Audio)), sorted(settings_of(app).media_dir.iterdir())
 
 
 def test_an_upload_is_normalised_stored_by_sha256_and_served_with_etag_and_range(client, seeded, admin_auth, tmp_path):
@@ -69,11 +71,11 @@ def test_a_truncated_mp3_is_corrupt(client, seeded, admin_auth, tmp_path):
 
 
 def test_over_size_and_over_length_uploads_are_refused(seeded, admin_auth, tmp_path):
-    seeded.config.update(AUDIO_MAX_BYTES=20_000, AUDIO_MAX_SECONDS=2)
+    use_settings(seeded, audio_max_bytes=20_000, audio_max_seconds=2)
     client = seeded.test_client()
     big = upload(client, admin_auth, "big.wav", make_tone(tmp_path / "big.wav", seconds=1).read_bytes())
     assert big.status_code == 422 and big.get_json()["error"]["code"] == "too_large"
-    seeded.config.update(AUDIO_MAX_BYTES=50 * 1024 * 1024)
+    use_settings(seeded, audio_max_bytes=50 * 1024 * 1024)
     long = upload(client, admin_auth, "long.wav", make_tone(tmp_path / "long.wav", seconds=3).read_bytes())
     assert long.status_code == 422 and long.get_json()["error"]["code"] == "too_long"
     assert stored(seeded) == (0, [])

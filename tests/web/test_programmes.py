@@ -9,6 +9,7 @@ import pa_protocol as protocol
 from pa_controller import clock
 from pa_controller.extensions import db
 from pa_controller.models import Audio, Broadcast
+from pa_controller.settings import of as settings_of
 from tests.web.test_audio_api import make_tone, upload
 
 
@@ -35,7 +36,7 @@ def test_a_programme_is_composed_into_one_clip_of_the_right_length_and_reused(cl
     assert abs(made["duration_ms"] - expected) <= 150, (made["duration_ms"], expected)
     assert made["programme"] == {"items": [first["id"], second["id"]], "repeat": 2, "gap_s": 1, "chime": True}
     composed = db.session.get(Audio, made["audio_id"])
-    path = seeded.config["MEDIA_DIR"] / f"{composed.sha256}.mp3"
+    path = settings_of(seeded).media_dir / f"{composed.sha256}.mp3"
     assert hashlib.sha256(path.read_bytes()).hexdigest() == composed.sha256
 
     again = programme(client, officer_auth, 60, **fields)  # later, so no conflict

@@ -1,0 +1,73 @@
+"""Settings.from_env: the defaults, good values read and typed, and one error naming every bad value."""
+
+import subprocess
+import sys
+from dataclasses import FrozenInstanceError
+from datetime import time
+from pathlib import Path
+
+import pytest
+
+from pa_controller.settings import Settings, SettingsError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_defaults_are_the_readmes():
+    s = Settings.from_env({})
+    assert s.instance_dir == Path("instance").resolve() and s.media_dir == s.instance_dir / "media"
+    assert s.database_url == f"sqlite:///{s.instance_dir / 'loanet.db'}"
+    assert (s.http_port, s.mqtt_port, s.mqtt_url, s.private_broker) == (5000, 1884, "mqtt://127.0.0.1:1884", True)
+    assert s.public_url == "http://127.0.0.1:5000" and s.mqtt_root == "pa/v1"
+    assert (s.dispatch_lead_s, s.now_lead_s, s.heartbeat_s, s.check_horizon_d) == (60, 3, 30, 62)
+    assert s.quiet_hours == (time(21, 30), time(5, 0)) and s.alert_webhook_url == "" and s.secret_key is None
+    assert (s.messaging, s.testing) == ("mqtt", False)
+
+
+def test_good_values_are_read_and_typed(tmp_path):
+    s = Settings.from_env({"PA_INSTANCE_DIR": str(tmp_path), "PA_HEARTBEAT_S": "5.5", "PA_HTTP_PORT": "5100",
+                           "PA_MQTT_URL": "mqtts://u:p@broker:8883", "PA_QUIET_HOURS": "22:00-06:00",
+                           "PA_CHECK_HORIZON_D": "7", "PA_PUBLIC_URL": "https://pa.example/", "PA_SECRET_KEY": "k",
+                           "DATABASE_URL": "postgresql+psycopg://u@h/loanet", "PA_INCIDENT_HOLD_S": "0"})
+    assert s.heartbeat_s == 5.5 and s.http_port == 5100 and s.check_horizon_d == 7 and s.incident_hold_s == 0
+    assert s.mqtt_url == "mqtts://u:p@broker:8883" and not s.private_broker
+    assert s.quiet_hours == (time(22), time(6)) and s.public_url == "https://pa.example"
+    assert s.instance_dir == tmp_path and s.secret_key == "k"
+    assert Settings.from_env({"PA_QUIET_HOURS": ""}).quiet_hours is None
+    with pytest.raises(FrozenInstanceError):
+        s.heartbeat_s = 1
+
+
+def test_every_bad_value_is_named_with_what_it_must_be_and_what_it_is():
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"PA_HEARTBEAT_S": "abc", "PA_HTTP_PORT": "70000", "PA_QUIET_HOURS": "late",
+                           "PA_WARD_OUTAGE_SHARE": "2", "PA_MQTT_URL": "http://broker", "PA_CHECK_HORIZON_D": "1.5",
+                           "PA_DISPATCH_LEAD_S": "nan", "DATABASE_URL": "not a url"})
+    assert refused.value.problems == [
+        "PA_HTTP_PORT must be a port number from 1 to 65535, not '70000'",
+        "DATABASE_URL must be an SQLAlchemy URL such as postgresql+psycopg://user@host/loanet, not 'not a url'",
+        "PA_MQTT_URL must be a broker URL such as mqtt://host:port or mqtts://user:pass@host:port, "
+        "not 'http://broker'",
+        "PA_DISPATCH_LEAD_S must be a number of seconds above 0, not 'nan'",
+        "PA_HEARTBEAT_S must be a number of seconds above 0, not 'abc'",
+        "PA_CHECK_HORIZON_D must be a whole number of days, 1 or more, not '1.5'",
+        "PA_WARD_OUTAGE_SHARE must be a share above 0 and at most 1, not '2'",
+        "PA_QUIET_HOURS must be two times such as 21:30-05:00, or empty for none, not 'late'",
+    ]
+    assert str(refused.value).splitlines() == refused.value.problems
+
+
+def test_testing_settings_turn_every_side_effect_off():
+    s = Settings.from_env({}).for_testing()
+    assert (s.testing, s.messaging, s.quiet_hours) == (True, "fake", None)
+    assert s.password_hash_method.startswith("pbkdf2")
+
+
+@pytest.mark.timeout(30)
+def test_a_bad_value_stops_make_run_with_its_message_and_code_2(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "PA_HEARTBEAT_S": "abc", "PA_INSTANCE_DIR": str(tmp_path / "instance")}
+    done = subprocess.run([sys.executable, "-m", "pa_controller.stack"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=20)
+    assert done.returncode == 2, done.stderr
+    assert "PA_HEARTBEAT_S must be a number of seconds above 0, not 'abc'" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "instance").exists()
