@@ -40,9 +40,11 @@ def _http_error(exc: HTTPException):
     if status < 400:  # a routing redirect (a missing trailing slash) is not an error
         return exc
     message = HTTP_MESSAGES.get(status, exc.name)  # Werkzeug's own descriptions are English
+    headers = [(name, value) for name, value in exc.get_headers() if name.lower() != "content-type"]  # e.g. Allow
     if _wants_json():
-        return json_error(status, exc.name.lower().replace(" ", "_"), message)
-    return render_template("error.html", message=message), status
+        body, status = json_error(status, exc.name.lower().replace(" ", "_"), message)
+        return body, status, headers
+    return render_template("error.html", message=message), status, headers
 
 
 def _unexpected_error(exc: Exception):

@@ -65,3 +65,18 @@ def test_a_query_the_schema_refuses_is_422_with_a_message_for_the_field(client, 
 def test_schema_messages_are_english_when_english_is_asked_for(client, admin_auth):
     answer = client.get("/api/v1/commands?limit=0", headers={**admin_auth, "Accept-Language": "en"})
     assert answer.get_json()["error"]["fields"] == {"limit": "It must be a whole number from 1 to 1000."}
+
+
+def test_a_method_a_route_does_not_take_is_405_with_the_methods_it_does(client, admin_auth):
+    answer = client.open("/api/v1/wards", method="TRACE", headers=admin_auth)
+    assert answer.status_code == 405 and answer.get_json()["error"]["code"] == "method_not_allowed"
+    assert "GET" in answer.headers["Allow"]
+
+
+def test_a_cluster_never_heard_from_answers_what_the_document_says(client, admin_auth):
+    """Every reading of its latest heartbeat is null, and the documented schema allows that."""
+    from pa_controller.web.schemas.responses import ClusterDetail
+
+    answer = client.get("/api/v1/clusters/om-tho-001", headers=admin_auth).get_json()
+    assert answer["seq"] is None and answer["boot_id"] is None
+    assert ClusterDetail(unknown="include").validate(answer) == {}

@@ -30,10 +30,14 @@ class Cluster(ma.Schema):
 
 
 class ClusterDetail(Cluster):
-    boot_id, heartbeat_at, seq, uptime_s = String(), Time, Integer(), Integer()
+    """The latest heartbeat: every reading is null until the cluster was heard from."""
+
+    boot_id, heartbeat_at = String(allow_none=True), Time
+    seq, uptime_s = Integer(allow_none=True), Float(allow_none=True)
     state, playing, volume = String(allow_none=True), String(allow_none=True), Integer(allow_none=True)
-    rssi_dbm, temp_c = Integer(allow_none=True), Float(allow_none=True)
-    speakers_ok, speakers_total, amp_ok, fw = Integer(), Integer(), Boolean(allow_none=True), String()
+    rssi_dbm, temp_c = Float(allow_none=True), Float(allow_none=True)
+    speakers_ok, speakers_total = Integer(allow_none=True), Integer(allow_none=True)
+    amp_ok, fw = Boolean(allow_none=True), String(allow_none=True)
     retired = Boolean(metadata={"description": "in the fleet management answers"})
 
 
