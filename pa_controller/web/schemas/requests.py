@@ -108,8 +108,15 @@ ITEMS = _("Chương trình gồm từ 1 đến %(n)s bản ghi, phát nối ti�
 class Targets(RequestSchema):
     error_messages = {"type": NO_TARGETS}
 
-    all = Raw(metadata={"const": True})
+    all = Raw(validate=ma.validate.Equal(True, error=NO_TARGETS), metadata={"description": "true: the whole district"})
     wards, clusters = ids(), ids()
+
+
+# what `stream` accepts, as the document can say it: a scheme, and a host without brackets or spaces
+STREAM_PATTERN = (r"^(" + "|".join(sorted(STREAM_SCHEMES)) + r")://[^/?#\[\]\s\x00@]+([/?#][^\x00]*)?$")
+# RFC 3339 (the offset optional: Asia/Ho_Chi_Minh), or "now"; that the time is ahead the service checks
+START_PATTERN = (r"^(now|[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]"
+                 r"(:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?)$")
 
 
 def in_range(key: str, low: int, high: int) -> str:
@@ -141,15 +148,15 @@ def broadcast_fields(required: bool) -> dict:
         "repeat": whole(1, MAX_REPEAT, message=in_range("repeat", 1, MAX_REPEAT)),
         "gap_s": number(FIELD_WORDS["gap_s"], 0, MAX_GAP_S, as_sent=True),
         "chime": switch(metadata={"description": "attention chime before and after"}),
-        "stream_url": text(1, 1024, NO_STREAM, check=stream,
-                           metadata={"description": "relay: " + ", ".join(sorted(STREAM_SCHEMES))}),
+        "stream_url": text(1, 1024, NO_STREAM, check=stream, metadata={
+            "description": "relay: " + ", ".join(sorted(STREAM_SCHEMES)), "pattern": STREAM_PATTERN}),
         "duration_s": whole(*RELAY_SECONDS, message=in_range("duration_s", *RELAY_SECONDS), allow_none=True,
                             metadata={"description": "relay window"}),
         "priority": choice(Priority, message=_("Mức ưu tiên phải là normal (thông thường), priority (ưu tiên) hoặc "
                                                "emergency (khẩn cấp).")),
         "targets": Nested(Targets, error_messages={"required": NO_TARGETS, "null": NO_TARGETS}, **must),
         "start_at": text(1, 64, _("Hãy chọn giờ phát, hoặc chọn phát ngay (start_at: \"now\")."),
-                         metadata={"description": "RFC 3339, or \"now\""}, **must),
+                         metadata={"description": "RFC 3339, or \"now\"", "pattern": START_PATTERN}, **must),
         "rrule": text(0, 500, _("Quy tắc lặp lại phải là một dòng như FREQ=DAILY;BYHOUR=5;BYMINUTE=30."),
                       allow_none=True, metadata={"description": "RFC 5545 RRULE, in Asia/Ho_Chi_Minh"}),
         "until": moment(message=BAD_UNTIL, allow_none=True),
@@ -157,7 +164,8 @@ def broadcast_fields(required: bool) -> dict:
                         validate=ma.validate.Length(max=MAX_EXDATES, error=EXDATES_SHAPE),
                         error_messages={"invalid": EXDATES_SHAPE},
                         metadata={"description": "local dates skipped (holidays)"}),
-        "times": List(text(1, 64, TIMES_SHAPE), allow_none=True,
+        "times": List(text(1, 64, TIMES_SHAPE, metadata={"pattern": r"^\s*([01]?[0-9]|2[0-3])[:hH][0-5][0-9]\s*$"}),
+                      allow_none=True,
                       validate=ma.validate.Length(max=MAX_PER_DAY, error=TIMES_SHAPE),
                       error_messages={"invalid": TIMES_SHAPE}, metadata={"description": "local times of day, HH:MM"}),
         "override_reason": text(3, 500, _("Lý do bỏ qua quy định phải dài từ 3 đến 500 ký tự."), allow_none=True,
@@ -193,7 +201,8 @@ def count(name: str, high: int) -> ma.fields.Integer:
 
 def clock_time(name: str, example: str) -> ma.fields.String:
     message = _("%(name)s phải là giờ viết dạng HH:MM, ví dụ 21:30.", name=f"quiet_hours.{name}")
-    return text(5, 5, message, metadata={"example": example}, required=True)
+    return text(5, 5, message, metadata={"example": example, "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$"},
+                required=True)
 
 
 class QuietHours(RequestSchema):
