@@ -107,6 +107,9 @@ def init_api(app, blueprints) -> Api:
     api.ma_plugin.converter.add_attribute_function(enum_choices)
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
+    for key, name in api.ma_plugin.converter.refs.items():  # what a schema checks across its fields
+        if extra := getattr(key[0], "OPENAPI", None):
+            api.spec.components.schemas[name].update(extra)
     return api
 
 

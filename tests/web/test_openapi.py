@@ -69,6 +69,11 @@ def test_the_document_says_what_the_schemas_check(client):
     assert re.search(stream, "rtsp://cam.example/live") and not re.search(stream, "ftp://x") and not re.search(
         stream, "http:///x")
     assert re.search(schemas["QuietHours"]["properties"]["start"]["pattern"], "21:30")
+    assert re.search(reason["pattern"], "\x1c x") and not re.search(reason["pattern"], "\x1c\x1f")  # as strip() does
+    name = schemas["ClusterNew"]["properties"]["name"]["pattern"]
+    assert re.search(name, " Khu 1 ") and not any(re.search(name, v) for v in ("=SUM(A1)", "a\x07b", " "))
+    assert schemas["CommandRequest"]["oneOf"] == [{"required": ["clusters"]}, {"required": ["ward"]}]
+    assert {"maxProperties": 1, "required": ["all"]} in schemas["Targets"]["oneOf"]
 
 
 def test_a_query_the_schema_refuses_is_422_with_a_message_for_the_field(client, admin_auth):

@@ -58,12 +58,17 @@ def text(low: int = 0, high: int = 500, message=None, *, check=None, **kwargs) -
         **kwargs)
 
 
+# what str.strip() strips, spelled out: a pattern's \s differs between Python and ECMA-262 (\x1c-\x1f, \ufeff)
+SPACE = "".join(f"\\u{ord(c):04x}" if not c.isprintable() or c == " " else c
+                for c in map(chr, range(0x3001)) if c.isspace())
+
+
 def text_pattern(low: int) -> str:
     """What `text` checks beyond the length, for the document: no NUL, and `low` characters once stripped."""
     if not low:
         return r"^[^\x00]*$"
-    inner = "" if low == 1 else rf"[^\x00]{{{low - 2},}}[^\s\x00]"
-    return rf"^\s*[^\s\x00]{inner}[^\x00]*$"
+    inner = "" if low == 1 else rf"[^\x00]{{{low - 2},}}[^{SPACE}\x00]"
+    return rf"^[{SPACE}]*[^{SPACE}\x00]{inner}[^\x00]*$"
 
 
 def whole(low: int, high: int, *, strict: bool = True, message=None, **kwargs) -> ma.fields.Integer:
