@@ -263,6 +263,7 @@ def cluster_fields(**kwargs) -> dict:
 
 
 class ClusterEdit(RequestSchema.from_dict(cluster_fields())):
+    OPENAPI = {"minProperties": 1}  # fleet_admin.edit_cluster: something to change
     retired = Raw(validate=ma.validate.Equal(False, error=_("Ở đây retired chỉ đặt được là false; muốn ngừng sử "
                                                             "dụng cụm loa thì DELETE nó.")),
                   metadata={"const": False, "description": "false brings a retired cluster back"})
