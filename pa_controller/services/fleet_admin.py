@@ -53,8 +53,8 @@ def _name(value: str) -> str:
 
 def _ward(value: str) -> str:
     if not fleet.WARD_ID.match(value) or db.session.get(Ward, value) is None:
-        raise _invalid("ward", _("Không có phường mang mã %(id)s (xem GET /api/v1/wards; nhập tệp CSV có thể thêm "
-                                 "phường).", id=value))
+        raise NotFound(_("Không có phường mang mã %(id)s (xem GET /api/v1/wards; nhập tệp CSV có thể thêm "
+                         "phường).", id=value), fields={"ward": "not_found"})
     return value
 
 
@@ -178,8 +178,8 @@ def merge_wards(user: User, body: dict) -> MergeResult:
     source, target = body["from"], body["into"]
     for key, value in (("from", source), ("into", target)):
         if not fleet.WARD_ID.match(value) or db.session.get(Ward, value) is None:
-            raise _invalid(key, _("%(key)s phải là mã một phường có thật, không phải “%(value)s” (GET /api/v1/wards).",
-                                  key=key, value=value))
+            raise NotFound(_("%(key)s phải là mã một phường có thật, không phải “%(value)s” (GET /api/v1/wards).",
+                             key=key, value=value), fields={key: "not_found"})
     if source == target:
         raise _invalid("into", _("Không thể gộp một phường vào chính nó."))
     in_service = db.session.scalar(select(func.count()).where(Cluster.ward_id == source, Cluster.retired.is_(False)))

@@ -56,7 +56,8 @@ def _named_clusters(ids: list[str]) -> list[Cluster]:
     plausible = [i for i in wanted if CID_PATTERN.match(i)]  # and free of NUL, which PostgreSQL cannot compare
     found = {c.id: c for c in db.session.scalars(select(Cluster).where(Cluster.id.in_(plausible)))}
     if unknown := [i for i in wanted if i not in found]:
-        raise _invalid("clusters", _("Không có cụm loa mang mã: %(ids)s.", ids=", ".join(unknown[:10])))
+        raise NotFound(_("Không có cụm loa mang mã: %(ids)s.", ids=", ".join(unknown[:10])),
+                       fields={"clusters": "not_found"})
     if retired := [i for i in wanted if found[i].retired]:
         raise Conflict(_("Cụm loa đã ngừng sử dụng, không nhận lệnh: %(ids)s.", ids=", ".join(retired[:10])),
                        fields={"clusters": "retired"}, code="retired")
@@ -65,7 +66,8 @@ def _named_clusters(ids: list[str]) -> list[Cluster]:
 
 def _ward_clusters(ward_id) -> list[Cluster]:
     if not fleet.WARD_ID.match(ward_id) or db.session.get(Ward, ward_id) is None:
-        raise _invalid("ward", _("Không có phường mang mã %(id)s (GET /api/v1/wards).", id=ward_id))
+        raise NotFound(_("Không có phường mang mã %(id)s (GET /api/v1/wards).", id=ward_id),
+                       fields={"ward": "not_found"})
     clusters = fleet.active_clusters([ward_id])
     if not clusters:
         raise _invalid("ward", _("Phường này không còn cụm loa nào đang hoạt động."))

@@ -89,11 +89,27 @@ class Api(flask_smorest.Api):
         pass
 
 
+def enum_choices(converter, field, ret, **kwargs) -> dict:
+    """An enum field narrowed by OneOf (schemas.common.choice) documents only the members it takes."""
+    if not isinstance(field, ma.fields.Enum) or "enum" not in ret:
+        return {}
+    for validator in field.validators:
+        if isinstance(validator, ma.validate.OneOf):
+            taken = {field.field._serialize(m.value if field.by_value else m.name, None, None)
+                     for m in validator.choices}
+            return {"enum": [value for value in ret["enum"] if value in taken or value is None]}
+    return {}
+
+
 def init_api(app, blueprints) -> Api:
     """Register the API blueprints and build their document."""
     api = Api(app, spec_kwargs={**SPEC, "flask_plugin": Plugin()})
+    api.ma_plugin.converter.add_attribute_function(enum_choices)
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
+    for key, name in api.ma_plugin.converter.refs.items():  # what a schema checks across its fields
+        if extra := getattr(key[0], "OPENAPI", None):
+            api.spec.components.schemas[name].update(extra)
     return api
 
 

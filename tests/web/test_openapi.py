@@ -53,6 +53,29 @@ def test_enums_in_the_document_are_the_python_enums(client):
     assert priority["enum"] == [p.value for p in Priority]
 
 
+def test_the_document_says_what_the_schemas_check(client):
+    """Valid by the document means accepted by the schema: lengths after stripping, choices, shapes."""
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    reason = schemas["StopRequest"]["properties"]["reason"]
+    assert reason["minLength"] == 1 and re.search(reason["pattern"], "x") and not re.search(reason["pattern"], "  ")
+    override = schemas["BroadcastRequest"]["properties"]["override_reason"]["pattern"]
+    assert re.search(override, " abc ") and not re.search(override, " ab ") and not re.search(override, "ab\x00c")
+    assert schemas["CommandRequest"]["properties"]["type"]["enum"] == ["set_volume", "test_tone", "reboot"]
+    assert schemas["Targets"]["properties"]["all"]["enum"] == [True]
+    start = schemas["BroadcastRequest"]["properties"]["start_at"]["pattern"]
+    assert all(re.search(start, v) for v in ("now", "2027-01-05T05:30", "2027-01-05T05:30:00+07:00"))
+    assert not any(re.search(start, v) for v in ("", "later", "2027-13-05T05:30"))
+    stream = schemas["BroadcastRequest"]["properties"]["stream_url"]["pattern"]
+    assert re.search(stream, "rtsp://cam.example/live") and not re.search(stream, "ftp://x") and not re.search(
+        stream, "http:///x")
+    assert re.search(schemas["QuietHours"]["properties"]["start"]["pattern"], "21:30")
+    assert re.search(reason["pattern"], "\x1c x") and not re.search(reason["pattern"], "\x1c\x1f")  # as strip() does
+    name = schemas["ClusterNew"]["properties"]["name"]["pattern"]
+    assert re.search(name, " Khu 1 ") and not any(re.search(name, v) for v in ("=SUM(A1)", "a\x07b", " "))
+    assert schemas["CommandRequest"]["oneOf"] == [{"required": ["clusters"]}, {"required": ["ward"]}]
+    assert {"maxProperties": 1, "required": ["all"]} in schemas["Targets"]["oneOf"]
+
+
 def test_a_query_the_schema_refuses_is_422_with_a_message_for_the_field(client, admin_auth):
     answer = client.get("/api/v1/runs?state=weird&broadcast_id=x", headers=admin_auth)
     assert answer.status_code == 422

@@ -49,12 +49,26 @@ def no_nul(value: str) -> None:
 def text(low: int = 0, high: int = 500, message=None, *, check=None, **kwargs) -> ma.fields.String:
     """A string of `low` to `high` characters (spaces around not counted), without NUL, that `check` accepts."""
     message = message or _("Hãy ghi từ %(low)s đến %(high)s ký tự.", low=low, high=high)
-    checks = [no_nul, validate.Length(max=high, error=message), *([check] if check else [])]
+    checks = [no_nul, validate.Length(min=low, max=high, error=message), *([check] if check else [])]
     if low:
         checks.append(lambda value: len(value.strip()) >= low or _raise(message))
+    kwargs["metadata"] = {"pattern": text_pattern(low), **kwargs.get("metadata", {})}
     return ma.fields.String(validate=checks, error_messages={
         **BASE, "invalid": message if low else _("Phải là một chuỗi ký tự."), **({"required": message} if low else {})},
         **kwargs)
+
+
+# what str.strip() strips, spelled out: a pattern's \s differs between Python and ECMA-262 (\x1c-\x1f, \ufeff)
+SPACE = "".join(f"\\u{ord(c):04x}" if not c.isprintable() or c == " " else c
+                for c in map(chr, range(0x3001)) if c.isspace())
+
+
+def text_pattern(low: int) -> str:
+    """What `text` checks beyond the length, for the document: no NUL, and `low` characters once stripped."""
+    if not low:
+        return r"^[^\x00]*$"
+    inner = "" if low == 1 else rf"[^\x00]{{{low - 2},}}[^{SPACE}\x00]"
+    return rf"^[{SPACE}]*[^{SPACE}\x00]{inner}[^\x00]*$"
 
 
 def whole(low: int, high: int, *, strict: bool = True, message=None, **kwargs) -> ma.fields.Integer:

@@ -1,5 +1,6 @@
 """What API v1 takes: query strings and bodies."""
 
+import re
 from urllib.parse import urlsplit
 
 import marshmallow as ma
@@ -9,6 +10,7 @@ from marshmallow.fields import List, Nested, Raw, String
 from pa_controller.domain import ClusterStatus, ProgrammeKind
 from pa_controller.recurrence import EXDATES_SHAPE, MAX_EXDATES, MAX_PER_DAY, TIMES_SHAPE
 from pa_controller.services.fleet import LAT_RANGE, LON_RANGE, SPEAKERS
+from pa_controller.services.fleet_admin import FORMULA_STARTS
 from pa_controller.services.proposals import (
     BAD_UNTIL,
     MAX_GAP_S,
@@ -23,6 +25,7 @@ from pa_controller.services.proposals import (
 )
 from pa_controller.services.remote import MAX_CLUSTERS, MAX_LIST, PARAMS
 from pa_controller.web.schemas.common import (
+    SPACE,
     QuerySchema,
     RequestSchema,
     choice,
@@ -38,9 +41,11 @@ from pa_protocol import CommandType, Priority, RunState
 WEEKDAYS = _("weekdays phải liệt kê các thứ từ 1 (thứ Hai) đến 7 (Chủ nhật), hoặc là null.")
 
 
-def ids(high: int = MAX_TARGET_IDS, **kwargs) -> List:
+def ids(high: int = MAX_TARGET_IDS, low: int = 0, too_few=None, **kwargs) -> List:
     message = _("Nhiều nhất %(n)s mã một lần.", n=high)
-    return List(text(1, 64), validate=ma.validate.Length(max=high, error=message),
+    checks = [ma.validate.Length(max=high, error=message),
+              *([ma.validate.Length(min=low, error=too_few)] if low else [])]
+    return List(text(1, 64), validate=checks,
                 error_messages={"invalid": _("Phải là một danh sách mã.")}, **kwargs)
 
 
@@ -83,9 +88,21 @@ class StopRequest(RequestSchema):
     reason = text(1, 500, _("Hãy ghi lý do phải dừng tất cả (1–500 ký tự)."), required=True)
 
 
+def _command_shapes() -> dict:
+    """What remote.parse_params and select_clusters check across fields, for the document."""
+    every = {name for spec in PARAMS.values() for name in spec}
+    return {"oneOf": [{"required": ["clusters"]}, {"required": ["ward"]}], "allOf": [
+        {"if": {"properties": {"type": {"const": ctype.value}}, "required": ["type"]},
+         "then": {"required": sorted(n for n, (_low, _high, default) in spec.items() if default is None),
+                  "properties": {name: False for name in sorted(every - set(spec))}}}
+        for ctype, spec in PARAMS.items()]}
+
+
 class CommandRequest(RequestSchema):
+    OPENAPI = _command_shapes()
+
     type = choice(CommandType, list(PARAMS), required=True)
-    clusters = ids(MAX_CLUSTERS)
+    clusters = ids(MAX_CLUSTERS, 1, _("clusters phải là một danh sách mã cụm loa, không rỗng."))
     ward = text(1, 64, metadata={"description": "instead of clusters: every cluster in service there"})
     volume = param("volume", CommandType.SET_VOLUME)
     duration_ms = param("duration_ms", CommandType.TEST_TONE)
@@ -107,9 +124,23 @@ ITEMS = _("Chương trình gồm từ 1 đến %(n)s bản ghi, phát nối ti�
 
 class Targets(RequestSchema):
     error_messages = {"type": NO_TARGETS}
+    # BroadcastFields.one_place and proposals.resolve_targets: "all" alone, or some ward or cluster
+    OPENAPI = {"oneOf": [
+        {"required": ["all"], "maxProperties": 1},
+        {"not": {"required": ["all"]}, "anyOf": [{"required": [key], "properties": {key: {"minItems": 1}}}
+                                                 for key in ("wards", "clusters")]}]}
 
-    all = Raw(metadata={"const": True})
+    all = Raw(validate=ma.validate.Equal(True, error=NO_TARGETS), metadata={"description": "true: the whole district"})
     wards, clusters = ids(), ids()
+
+
+# what `stream` accepts, as the document can say it: a scheme, and a host without brackets or spaces
+STREAM_PATTERN = (r"^(" + "|".join(sorted(STREAM_SCHEMES)) + r")://[^/?#\[\]\s\x00@]+([/?#][^\x00]*)?$")
+# recurrence.parse_times, the digits ASCII
+TIME_PATTERN = rf"^[{SPACE}]*([01]?[0-9]|2[0-3])[:hH][0-5][0-9][{SPACE}]*$"
+# RFC 3339 (the offset optional: Asia/Ho_Chi_Minh), or "now"; that the time is ahead the service checks
+START_PATTERN = (r"^(now|[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]"
+                 r"(:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?)$")
 
 
 def in_range(key: str, low: int, high: int) -> str:
@@ -141,15 +172,15 @@ def broadcast_fields(required: bool) -> dict:
         "repeat": whole(1, MAX_REPEAT, message=in_range("repeat", 1, MAX_REPEAT)),
         "gap_s": number(FIELD_WORDS["gap_s"], 0, MAX_GAP_S, as_sent=True),
         "chime": switch(metadata={"description": "attention chime before and after"}),
-        "stream_url": text(1, 1024, NO_STREAM, check=stream,
-                           metadata={"description": "relay: " + ", ".join(sorted(STREAM_SCHEMES))}),
+        "stream_url": text(1, 1024, NO_STREAM, check=stream, metadata={
+            "description": "relay: " + ", ".join(sorted(STREAM_SCHEMES)), "pattern": STREAM_PATTERN}),
         "duration_s": whole(*RELAY_SECONDS, message=in_range("duration_s", *RELAY_SECONDS), allow_none=True,
                             metadata={"description": "relay window"}),
         "priority": choice(Priority, message=_("Mức ưu tiên phải là normal (thông thường), priority (ưu tiên) hoặc "
                                                "emergency (khẩn cấp).")),
         "targets": Nested(Targets, error_messages={"required": NO_TARGETS, "null": NO_TARGETS}, **must),
         "start_at": text(1, 64, _("Hãy chọn giờ phát, hoặc chọn phát ngay (start_at: \"now\")."),
-                         metadata={"description": "RFC 3339, or \"now\""}, **must),
+                         metadata={"description": "RFC 3339, or \"now\"", "pattern": START_PATTERN}, **must),
         "rrule": text(0, 500, _("Quy tắc lặp lại phải là một dòng như FREQ=DAILY;BYHOUR=5;BYMINUTE=30."),
                       allow_none=True, metadata={"description": "RFC 5545 RRULE, in Asia/Ho_Chi_Minh"}),
         "until": moment(message=BAD_UNTIL, allow_none=True),
@@ -157,7 +188,8 @@ def broadcast_fields(required: bool) -> dict:
                         validate=ma.validate.Length(max=MAX_EXDATES, error=EXDATES_SHAPE),
                         error_messages={"invalid": EXDATES_SHAPE},
                         metadata={"description": "local dates skipped (holidays)"}),
-        "times": List(text(1, 64, TIMES_SHAPE), allow_none=True,
+        "times": List(text(1, 64, TIMES_SHAPE, metadata={"pattern": TIME_PATTERN}),
+                      allow_none=True,
                       validate=ma.validate.Length(max=MAX_PER_DAY, error=TIMES_SHAPE),
                       error_messages={"invalid": TIMES_SHAPE}, metadata={"description": "local times of day, HH:MM"}),
         "override_reason": text(3, 500, _("Lý do bỏ qua quy định phải dài từ 3 đến 500 ký tự."), allow_none=True,
@@ -193,7 +225,8 @@ def count(name: str, high: int) -> ma.fields.Integer:
 
 def clock_time(name: str, example: str) -> ma.fields.String:
     message = _("%(name)s phải là giờ viết dạng HH:MM, ví dụ 21:30.", name=f"quiet_hours.{name}")
-    return text(5, 5, message, metadata={"example": example}, required=True)
+    return text(5, 5, message, metadata={"example": example, "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$"},
+                required=True)
 
 
 class QuietHours(RequestSchema):
@@ -211,10 +244,18 @@ class WardRules(RequestSchema):
     blackout_dates = List(String(metadata={"format": "date"}), allow_none=True)
 
 
+# what fleet_admin takes as a name: one line (no control character once stripped), not opening like a formula
+_CC = r"\x00-\x1f\x7f-\x9f"
+NAME_PATTERN = (rf"^[{SPACE}]*[^{SPACE}{_CC}" + "".join(re.escape(c) for c in FORMULA_STARTS)
+                + rf"]([^{_CC}]*[^{SPACE}{_CC}])?[{SPACE}]*$")
+
+
 def cluster_fields(**kwargs) -> dict:
     """A cluster's editable fields (fleet_admin.EDITABLE); the service checks what they name."""
     return {
-        "name": text(1, 120, _("Tên phải dài 1–120 ký tự, trên một dòng."), **kwargs), "ward": text(1, 64, **kwargs),
+        "name": text(1, 120, _("Tên phải dài 1–120 ký tự, trên một dòng."), metadata={"pattern": NAME_PATTERN},
+                     **kwargs),
+        "ward": text(1, 64, **kwargs),
         "lat": number("lat", *LAT_RANGE, **kwargs), "lon": number("lon", *LON_RANGE, **kwargs),
         "speakers": whole(*SPEAKERS, message=_("%(key)s phải là một số từ %(low)s đến %(high)s.", key="speakers",
                                                low=SPEAKERS[0], high=SPEAKERS[1]), **kwargs),
@@ -222,6 +263,7 @@ def cluster_fields(**kwargs) -> dict:
 
 
 class ClusterEdit(RequestSchema.from_dict(cluster_fields())):
+    OPENAPI = {"minProperties": 1}  # fleet_admin.edit_cluster: something to change
     retired = Raw(validate=ma.validate.Equal(False, error=_("Ở đây retired chỉ đặt được là false; muốn ngừng sử "
                                                             "dụng cụm loa thì DELETE nó.")),
                   metadata={"const": False, "description": "false brings a retired cluster back"})
