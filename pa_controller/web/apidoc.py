@@ -63,9 +63,12 @@ class Parser(FlaskParser):
 
     def load_json(self, req, schema):
         try:
-            return super().load_json(req, schema)
+            body = super().load_json(req, schema)
         except RecursionError:  # "[[[[…" a hundred thousand deep
             raise ValidationFailed(NOT_AN_OBJECT) from None
+        if body is ma.missing:  # no body at all: never "change nothing" or, for PUT, "reset everything"
+            raise ValidationFailed(NOT_AN_OBJECT)
+        return body
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -38,6 +38,7 @@ def test_odd_ids_and_queries_get_a_4xx(client, admin_auth, method, path):
         {"title": "a\x00b"},
         {"targets": {"wards": ["thoi-hoa\x00"]}},
         {"targets": {"clusters": [f"c{i}" for i in range(2001)]}},
+        {"targets": {"clusters": ["0"], "all": {}}},  # a message with JSON braces was read by str.format: a 500
         {"rrule": "FREQ=SECONDLY"},
         {"rrule": "FREQ=DAILY;INTERVAL=0"},
         {"rrule": "FREQ=DAILY;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12;BYMINUTE=0,30"},
@@ -126,3 +127,11 @@ def test_an_edit_is_checked_by_the_same_schema_and_changes_nothing_when_refused(
 def test_who_may_schedule_comes_before_the_shape_of_the_body(client, technician_auth):
     response = client.post("/api/v1/broadcasts", headers=technician_auth, json={"title": 42})
     assert response.status_code == 403
+
+
+def test_a_put_of_ward_rules_without_a_body_is_422_and_resets_nothing(client, admin_auth):
+    rules = {"max_sessions_per_day": 3, "weekdays": [1, 2, 3, 4, 5]}
+    assert client.put("/api/v1/wards/thoi-hoa/rules", headers=admin_auth, json=rules).status_code == 200
+    assert client.put("/api/v1/wards/thoi-hoa/rules", headers=admin_auth).status_code == 422
+    kept = client.get("/api/v1/wards/thoi-hoa/rules", headers=admin_auth).get_json()
+    assert (kept["max_sessions_per_day"], kept["weekdays"]) == (3, [1, 2, 3, 4, 5])

@@ -40,7 +40,9 @@ def test_errors_are_documented_in_the_shape_of_api_md(client):
     error = document["components"]["schemas"]["Error"]
     assert error["required"] == ["error"]
     detail = document["components"]["schemas"][error["properties"]["error"]["$ref"].rsplit("/", 1)[1]]
-    assert set(detail["properties"]) == {"code", "message", "fields"}
+    assert {"code", "message"} <= set(detail["required"])
+    # and what some errors carry besides: the conflicts of a 409, the broken rules, a fleet import's bad rows
+    assert set(detail["properties"]) == {"code", "message", "fields", "conflicts", "violations", "errors"}
 
 
 def test_enums_in_the_document_are_the_python_enums(client):

@@ -21,6 +21,10 @@ class ErrorSchema(ma.Schema):
         message = ma.fields.String(required=True, metadata={"description": "what a person can do about it"})
         fields = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
                                 metadata={"description": "a message for each field at fault"})
+        # what some errors carry in detail (services.broadcasts, services.fleet_admin)
+        conflicts = ma.fields.List(ma.fields.Dict(), metadata={"description": "409: the runs it overlaps"})
+        violations = ma.fields.List(ma.fields.Dict(), metadata={"description": "422 guardrail: the rules it breaks"})
+        errors = ma.fields.List(ma.fields.String(), metadata={"description": "a fleet import: its bad rows"})
 
     error = ma.fields.Nested(Detail, required=True)
 

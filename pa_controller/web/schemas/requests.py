@@ -122,6 +122,13 @@ FIELD_WORDS = {"repeat": _("Số lần phát lặp"), "gap_s": _("Khoảng cách
 ITEMS = _("Chương trình gồm từ 1 đến %(n)s bản ghi, phát nối tiếp.", n=MAX_ITEMS)
 
 
+class Exactly(ma.validate.Equal):
+    """Equal, with its message taken as written: NO_TARGETS shows JSON's braces, which str.format would read."""
+
+    def _format_error(self, value) -> str:
+        return self.error
+
+
 class Targets(RequestSchema):
     error_messages = {"type": NO_TARGETS}
     # BroadcastFields.one_place and proposals.resolve_targets: "all" alone, or some ward or cluster
@@ -130,7 +137,7 @@ class Targets(RequestSchema):
         {"not": {"required": ["all"]}, "anyOf": [{"required": [key], "properties": {key: {"minItems": 1}}}
                                                  for key in ("wards", "clusters")]}]}
 
-    all = Raw(validate=ma.validate.Equal(True, error=NO_TARGETS), metadata={"description": "true: the whole district"})
+    all = Raw(validate=Exactly(True, error=NO_TARGETS), metadata={"description": "true: the whole district"})
     wards, clusters = ids(), ids()
 
 
