@@ -32,8 +32,10 @@ class ReportWriter:
                     applied += count
                     continue
                 for message in messages:
-                    count = self._commit(apply, [message], now, log_failure=True)
-                    applied, unstorable = applied + (count or 0), unstorable + (count is None)
+                    if (count := self._commit(apply, [message], now, log_failure=True)) is None:
+                        unstorable += 1
+                    else:
+                        applied += count
             db.session.remove()
         return applied, unstorable
 

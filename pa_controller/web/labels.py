@@ -65,6 +65,11 @@ def run_reason(reason: str | None) -> str:
     return str(RUN_REASONS.get(reason, reason))
 
 
+def command_label(state: DeliveryState) -> str:
+    """A remote command's state: like a delivery's, but a volume set or a tone played is done, not "played"."""
+    return str(_l("Đã thực hiện")) if state is DeliveryState.DONE else label(state)
+
+
 def label(value) -> str:
     """Return the label of an enum value (or of a plain string stored for one), or the value itself."""
     found = LABELS.get((type(value), value)) or next(
