@@ -17,9 +17,13 @@ from pa_controller.errors import ServiceError
 from pa_controller.extensions import db
 from pa_controller.messaging import broker_config
 from pa_controller.models import User
-from pa_controller.services import fleet, people
+from pa_controller.services import audit, fleet, people
 
-pa = AppGroup("pa", help="LoaNet commands.")
+def _acting_from_the_command_line() -> None:
+    audit.set_actor(audit.Actor.command_line())  # the worker's threads start without it: they act as `system`
+
+
+pa = AppGroup("pa", help="LoaNet commands.", callback=_acting_from_the_command_line)
 fleet_group = AppGroup("fleet", help="The fleet of clusters.")
 pa.add_command(fleet_group)
 

@@ -1,5 +1,6 @@
 """The models, one module per aggregate."""
 
+from pa_controller.models.audit import AuditEntry
 from pa_controller.models.broadcasts import Broadcast, BroadcastWard, Delivery, OutboxMessage, Run
 from pa_controller.models.fleet import Cluster, ClusterState, Ward
 from pa_controller.models.guardrails import WardRules
@@ -17,7 +18,7 @@ from pa_controller.models.people import ApiToken, User
 from pa_controller.models.service_beat import ServiceBeat
 
 __all__ = [
-    "ApiToken", "Audio", "Broadcast", "BroadcastWard", "Cluster", "ClusterState", "Delivery", "FleetCommand",
+    "ApiToken", "AuditEntry", "Audio", "Broadcast", "BroadcastWard", "Cluster", "ClusterState", "Delivery", "FleetCommand",
     "HeartbeatSample", "Incident", "MaintenanceWindow", "OutboxMessage", "Outage", "Run", "ServiceBeat", "StopOrder",
     "TelemetryBucket", "User", "Ward", "WardRules",
 ]

@@ -9,7 +9,7 @@ from pa_controller.domain import Role
 from pa_controller.errors import ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import StopOrder, User
-from pa_controller.services import access, commands, fleet
+from pa_controller.services import access, audit, commands, fleet
 from pa_protocol import CommandType
 
 # A stop that reaches a cluster a minute late would silence what came after it.
@@ -30,5 +30,7 @@ def stop_all(user: User, reason: str) -> StopOrder:
     order = StopOrder(reason=reason.strip(), clusters=len(rows), created_by=user.id, created_at=now)
     db.session.add(order)
     commands.queue(rows)
+    db.session.flush()
+    audit.record("stop_all", f"stop_order:{order.id}", reason=order.reason, clusters=order.clusters)
     db.session.commit()
     return order

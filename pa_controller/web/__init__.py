@@ -1,13 +1,15 @@
 """HTML and JSON blueprints: thin layers that parse, call a service, render."""
 
-from flask import Flask, has_request_context, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_babel import get_locale, refresh
 from flask_babel import lazy_gettext as _
+from flask_login import current_user
 
 from pa_controller import settings
 from pa_controller.errors import ServiceError
 from pa_controller.extensions import csrf, db, login_manager
 from pa_controller.models import User
+from pa_controller.services import audit
 
 
 def select_locale() -> str:
@@ -42,8 +44,16 @@ def register_web(app: Flask, babel) -> None:
     register_filters(app)
     app.before_request(refresh)  # the language is the request's, even where requests share an app context
     app.before_request(_refuse_nul)
+    app.before_request(lambda: audit.set_actor(_request_actor))
     app.after_request(_security_headers)
     register_errors(app)
+
+
+def _request_actor() -> audit.Actor:
+    """Who acts in this request: the API token's user, else the signed-in user, else nobody known."""
+    user = g.get("user") or (current_user if current_user.is_authenticated else None)
+    address = request.remote_addr
+    return audit.Actor.of_user(user, address) if user is not None else audit.Actor("anonymous", None, address)
 
 
 def _refuse_nul():
