@@ -19,6 +19,7 @@ from pa_controller.messaging import broker_config
 from pa_controller.models import User
 from pa_controller.services import audit, fleet, people
 
+
 def _acting_from_the_command_line() -> None:
     audit.set_actor(audit.Actor.command_line())  # the worker's threads start without it: they act as `system`
 

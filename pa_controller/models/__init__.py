@@ -18,7 +18,7 @@ from pa_controller.models.people import ApiToken, User
 from pa_controller.models.service_beat import ServiceBeat
 
 __all__ = [
-    "ApiToken", "AuditEntry", "Audio", "Broadcast", "BroadcastWard", "Cluster", "ClusterState", "Delivery", "FleetCommand",
-    "HeartbeatSample", "Incident", "MaintenanceWindow", "OutboxMessage", "Outage", "Run", "ServiceBeat", "StopOrder",
-    "TelemetryBucket", "User", "Ward", "WardRules",
+    "ApiToken", "AuditEntry", "Audio", "Broadcast", "BroadcastWard", "Cluster", "ClusterState", "Delivery",
+    "FleetCommand", "HeartbeatSample", "Incident", "MaintenanceWindow", "OutboxMessage", "Outage", "Run", "ServiceBeat",
+    "StopOrder", "TelemetryBucket", "User", "Ward", "WardRules",
 ]
