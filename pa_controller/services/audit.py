@@ -41,10 +41,16 @@ def current_actor() -> Actor:
     return actor() if callable(actor) else actor
 
 
-def set_actor(actor: Actor | Callable[[], Actor]) -> None:
+def set_actor(actor: Actor | Callable[[], Actor]) -> contextvars.Token:
     """Name the actor for the rest of this context, or a function that names it when an entry is written
-    (a request: who signed in is known only once its token or session has been read)."""
-    _actor.set(actor)
+    (a request: who signed in is known only once its token or session has been read). Return the token
+    that `reset_actor` takes to name the one before again."""
+    return _actor.set(actor)
+
+
+def reset_actor(token: contextvars.Token) -> None:
+    """Name again the actor named before `set_actor` returned `token` (a request has ended)."""
+    _actor.reset(token)
 
 
 @contextmanager

@@ -44,9 +44,20 @@ def register_web(app: Flask, babel) -> None:
     register_filters(app)
     app.before_request(refresh)  # the language is the request's, even where requests share an app context
     app.before_request(_refuse_nul)
-    app.before_request(lambda: audit.set_actor(_request_actor))
+    app.before_request(_name_the_actor)
+    app.teardown_request(_forget_the_actor)
     app.after_request(_security_headers)
     register_errors(app)
+
+
+def _name_the_actor() -> None:
+    g.audit_actor = audit.set_actor(_request_actor)
+
+
+def _forget_the_actor(_error) -> None:
+    """The request's actor ends with it: the thread's next work (another test, a command) is not this request."""
+    if (token := g.pop("audit_actor", None)) is not None:
+        audit.reset_actor(token)
 
 
 def _request_actor() -> audit.Actor:

@@ -47,3 +47,8 @@ def test_stop_all_names_who_asked_from_where(client, admin_auth):
     assert response.status_code == 202
     entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "stop_all")).one()
     assert (entry.actor, entry.address, entry.detail["reason"]) == ("admin", "10.1.2.3", "Báo nhầm")
+
+
+def test_a_request_s_actor_ends_with_the_request(client, admin_auth):
+    client.get("/api/v1/wards", headers=admin_auth)
+    assert audit.current_actor() == audit.SYSTEM  # what runs next on this thread is not that request
