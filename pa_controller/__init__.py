@@ -1,6 +1,9 @@
 """LoaNet controller: schedules announcements for a loudspeaker network and proves they were heard."""
 
+from pathlib import Path
+
 from flask import Flask
+from sqlalchemy.engine import make_url
 
 from pa_controller.settings import EXTENSION, Settings, secret_key_of
 
@@ -10,10 +13,11 @@ def create_app(settings: Settings | None = None, **flask_overrides) -> Flask:
     and then `flask_overrides` (e.g. WTF_CSRF_ENABLED=False). Starts nothing."""
     settings = settings or Settings.from_env()
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    settings.instance_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # keys, tokens, the database: owner only
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    _private_sqlite_file(settings.database_url)
     app.extensions[EXTENSION] = settings
     app.config.update(flask_config(settings), **flask_overrides)
-    settings.instance_dir.mkdir(parents=True, exist_ok=True)
-    settings.media_dir.mkdir(parents=True, exist_ok=True)
 
     from pa_controller import cli, models  # noqa: F401  (models register their tables)
     from pa_controller.extensions import babel, csrf, db, login_manager, migrate
@@ -26,6 +30,16 @@ def create_app(settings: Settings | None = None, **flask_overrides) -> Flask:
     register_web(app, babel)
     cli.register(app)
     return app
+
+
+def _private_sqlite_file(database_url: str) -> None:
+    """Create an SQLite database file readable by its owner only (SQLite gives its -wal and -shm files the
+    same mode); a file that exists is left as its owner set it."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        path = Path(url.database)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600, exist_ok=True)
 
 
 def flask_config(settings: Settings) -> dict:

@@ -143,7 +143,7 @@ def secret_key_of(settings: Settings) -> str:
     path = instance_dir / "secret-key"
     if not path.exists():
         # Written aside and linked into place, so workers starting together all read one key.
-        instance_dir.mkdir(parents=True, exist_ok=True)
+        instance_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         draft = instance_dir / f".secret-key.{os.getpid()}"
         draft.touch(mode=0o600)
         draft.write_text(secrets.token_urlsafe(48))
