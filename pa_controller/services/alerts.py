@@ -13,7 +13,7 @@ from pa_controller.domain import Role
 from pa_controller.errors import Conflict, NotFound, ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Cluster, Incident, MaintenanceWindow, User, Ward
-from pa_controller.services import access
+from pa_controller.services import access, audit
 from pa_controller.services.proposals import MAX_ID
 from pa_protocol import format_time
 
@@ -48,6 +48,7 @@ def acknowledge(user: User, incident_id: int) -> Incident:
     incident = get_incident(user, incident_id)
     if incident.acknowledged_at is None:
         incident.acknowledged_at, incident.acknowledged_by = clock.now(), user.id
+        audit.record("incident.acknowledge", f"incident:{incident.id}", ward_id=incident.ward_id)
         db.session.commit()
     return incident
 
@@ -59,6 +60,7 @@ def close(user: User, incident_id: int) -> Incident:
     if incident.closed_at is not None:
         raise Conflict(_("Sự cố số %(id)s đã đóng rồi.", id=incident_id))
     incident.closed_at, incident.closed_by = clock.now(), user.id
+    audit.record("incident.close", f"incident:{incident.id}", ward_id=incident.ward_id)
     db.session.commit()
     return incident
 
@@ -90,6 +92,9 @@ def add_maintenance(user: User, data: dict) -> MaintenanceWindow:
     window = MaintenanceWindow(ward_id=ward_id, cluster_id=cluster_id, starts_at=starts_at, ends_at=ends_at,
                                reason=reason.strip(), created_by=user.id, created_at=clock.now())
     db.session.add(window)
+    db.session.flush()
+    audit.record("maintenance.add", f"maintenance:{window.id}", ward_id=ward_id, cluster=cluster_id,
+                 starts_at=starts_at.isoformat(), ends_at=ends_at.isoformat(), reason=window.reason)
     db.session.commit()
     return window
 

@@ -14,7 +14,7 @@ from pa_controller.domain import ProgrammeKind, Role
 from pa_controller.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Audio, Broadcast, BroadcastWard, Run, User, Ward
-from pa_controller.services import access, dispatch, guardrails, media, planning, proposals, timetable
+from pa_controller.services import access, audit, dispatch, guardrails, media, planning, proposals, timetable
 from pa_controller.services.commands import queue_cancel
 from pa_controller.services.proposals import MAX_ID, Proposal
 from pa_protocol import RunState
@@ -110,6 +110,7 @@ def _save(user: User, proposal: Proposal, now: datetime, broadcast: Broadcast | 
     db.session.execute(select(Ward.id).where(Ward.id.in_(sorted(proposal.ward_ids))).with_for_update())
     found = _review(proposal, now, exclude_id)
     _admit(user, proposal, found)
+    before = described(broadcast) if broadcast is not None else None
     if broadcast is None:
         broadcast = Broadcast(created_by=user.id, created_at=now)
         db.session.add(broadcast)
@@ -120,10 +121,39 @@ def _save(user: User, proposal: Proposal, now: datetime, broadcast: Broadcast | 
         broadcast.planned_until = None
     _apply(broadcast, user, proposal, found, clip)
     planning.plan_runs(broadcast, now, immediate=proposal.immediate)
+    _record_saved(broadcast, before)
     db.session.commit()
     if proposal.immediate:
         _dispatch_now(broadcast)
     return broadcast, found
+
+
+def described(broadcast: Broadcast) -> dict:
+    """What a person changes in a broadcast, as JSON values: what the audit log keeps before and after an edit."""
+    times = {"start_at": broadcast.start_at, "until": broadcast.until}
+    return {
+        "title": broadcast.title, "priority": broadcast.priority.value, "kind": broadcast.kind.value,
+        "targets": broadcast.targets, "rrule": broadcast.rrule, "times": broadcast.times,
+        "exdates": broadcast.exdates, "audio_id": broadcast.audio_id, "programme": broadcast.programme,
+        "stream_url": broadcast.stream_url, "override_reason": broadcast.override_reason,
+        **{name: value.isoformat() if value is not None else None for name, value in times.items()},
+    }
+
+
+def _record_saved(broadcast: Broadcast, before: dict | None) -> None:
+    db.session.flush()  # a new broadcast's id names it in the entry
+    wards = sorted(w.ward_id for w in broadcast.wards)
+    target = f"broadcast:{broadcast.id}"
+    if before is None:
+        audit.record("broadcast.create", target, ward_id=_one(wards), after=described(broadcast), wards=wards)
+    else:
+        old, new = audit.changed(before, described(broadcast))
+        audit.record("broadcast.edit", target, ward_id=_one(wards), before=old, after=new, wards=wards)
+
+
+def _one(ward_ids: list[str]) -> str | None:
+    """The ward an entry is filed under: the one ward a broadcast reaches, or none for several."""
+    return ward_ids[0] if len(ward_ids) == 1 else None
 
 
 def _dispatch_now(broadcast: Broadcast) -> None:
@@ -227,6 +257,9 @@ def cancel_broadcast(user: User, broadcast_id: int) -> Broadcast:
             select(Run).where(Run.broadcast_id == broadcast.id, Run.state == RunState.DISPATCHED)
         ):
             queue_cancel(run, now)
+        wards = sorted(w.ward_id for w in broadcast.wards)
+        audit.record("broadcast.cancel", f"broadcast:{broadcast.id}", ward_id=_one(wards), wards=wards,
+                     title=broadcast.title)
         db.session.commit()
     return broadcast
 
@@ -246,6 +279,9 @@ def cancel_run(user: User, run: Run) -> Run:
                              state=RUN_STATE_WORDS.get(run.state, run.state.value)))
         queue_cancel(run, now)
         run.reason = f"cancelled by {user.username}"
+    wards = sorted(w.ward_id for w in run.broadcast.wards)
+    audit.record("run.cancel", f"run:{run.id}", ward_id=_one(wards), wards=wards, broadcast_id=run.broadcast_id,
+                 start_at=run.start_at.isoformat())
     db.session.commit()
     db.session.refresh(run)
     return run

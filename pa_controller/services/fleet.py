@@ -15,7 +15,7 @@ from pa_controller.domain import ClusterStatus
 from pa_controller.errors import NotFound, ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Cluster, ClusterState, Ward
-from pa_controller.services import access
+from pa_controller.services import access, audit
 from pa_protocol import CID_PATTERN
 
 COLUMNS = ("id", "name", "ward_id", "ward_name", "lat", "lon", "speakers")
@@ -115,8 +115,11 @@ def import_csv(text: str) -> ImportResult:
         db.session.merge(Cluster(**{key: r[key] for key in ("id", "name", "ward_id", "lat", "lon", "speakers")}))
     known = set(db.session.scalars(select(ClusterState.cluster_id)))
     db.session.add_all(ClusterState(cluster_id=r["id"]) for r in rows if r["id"] not in known)
+    result = ImportResult(wards=len(wards), clusters=len(rows), speakers=sum(r["speakers"] for r in rows))
+    audit.record("fleet.import", f"clusters:{result.clusters}", wards=sorted(wards), clusters=result.clusters,
+                 added=sum(r["id"] not in known for r in rows))
     db.session.commit()
-    return ImportResult(wards=len(wards), clusters=len(rows), speakers=sum(r["speakers"] for r in rows))
+    return result
 
 
 def effective_status(state: ClusterState | None, now: datetime, heartbeat_s: float) -> ClusterStatus:

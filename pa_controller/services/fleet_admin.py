@@ -14,7 +14,7 @@ from pa_controller.domain import Role
 from pa_controller.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Broadcast, Cluster, ClusterState, User, Ward
-from pa_controller.services import access, fleet
+from pa_controller.services import access, audit, fleet
 from pa_protocol import CID_PATTERN
 
 EDITABLE = {"name", "ward", "lat", "lon", "speakers"}
@@ -93,6 +93,7 @@ def add_cluster(user: User, body: dict) -> Cluster:
     cluster = Cluster(id=cid, retired=False)
     _assign(cluster, values)
     db.session.add_all([cluster, ClusterState(cluster_id=cid)])
+    audit.record("cluster.add", f"cluster:{cid}", ward_id=cluster.ward_id, after=_described(cluster))
     db.session.commit()
     return cluster
 
@@ -107,9 +108,12 @@ def update_cluster(user: User, cid: str, body: dict) -> Cluster:
     if not body:
         raise ValidationFailed(_("Hãy gửi ít nhất một trong các trường %(known)s.", known=", ".join(sorted(EDITABLE))))
     values = _fields(body, set(body) & EDITABLE)
+    before = _described(cluster)
     _assign(cluster, values)
     if "retired" in body:
         cluster.retired = False
+    old, new = audit.changed(before, _described(cluster))
+    audit.record("cluster.edit", f"cluster:{cid}", ward_id=cluster.ward_id, before=old, after=new)
     db.session.commit()
     return cluster
 
@@ -121,8 +125,14 @@ def retire_cluster(user: User, cid: str) -> Cluster:
     if cluster.retired:
         raise Conflict(_("Cụm loa %(id)s đã ngừng sử dụng rồi.", id=cid), code="retired")
     cluster.retired = True
+    audit.record("cluster.retire", f"cluster:{cid}", ward_id=cluster.ward_id)
     db.session.commit()
     return cluster
+
+
+def _described(cluster: Cluster) -> dict:
+    return {"name": cluster.name, "ward": cluster.ward_id, "lat": cluster.lat, "lon": cluster.lon,
+            "speakers": cluster.speakers, "retired": cluster.retired}
 
 
 def _coordinate(value: float) -> str:
@@ -187,5 +197,6 @@ def merge_wards(user: User, body: dict) -> MergeResult:
     officers = list(db.session.scalars(
         select(User.username).where(User.role == Role.OFFICER, User.ward_id == source).order_by(User.username)))
     broadcasts = _broadcasts_naming(source, clock.now())
+    audit.record("ward.merge", f"ward:{source}", ward_id=target, into=target, moved=moved)
     db.session.commit()
     return MergeResult(source, target, moved, in_service, officers, broadcasts)

@@ -17,7 +17,7 @@ from pa_controller.errors import NotFound, ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import User, Ward, WardRules
 from pa_controller.recurrence import parse_exdates
-from pa_controller.services import access
+from pa_controller.services import access, audit
 from pa_controller.services.timetable import Booking, Slot
 from pa_protocol import Priority
 
@@ -139,7 +139,7 @@ def set_rules(user: User, ward_id: str, data: dict) -> Rules:
     `data` is the API's WardRules, already of the right types; this checks what it means.
     """
     access.require_role(user, Role.ADMIN)
-    get_rules(user, ward_id)
+    before = get_rules(user, ward_id).describe()
     quiet = data.get("quiet_hours")
     if quiet is not None:
         quiet = (_clock_time(quiet["start"], "quiet_hours.start"), _clock_time(quiet["end"], "quiet_hours.end"))
@@ -156,5 +156,8 @@ def set_rules(user: User, ward_id: str, data: dict) -> Rules:
     row.blackout_dates = sorted(d.isoformat() for d in blackout)
     row.updated_by, row.updated_at = user.id, clock.now()
     db.session.add(row)
+    rules = Rules.of(row)
+    old, new = audit.changed(before, rules.describe())
+    audit.record("ward.rules", f"ward:{ward_id}", ward_id=ward_id, before=old, after=new)
     db.session.commit()
-    return Rules.of(row)
+    return rules

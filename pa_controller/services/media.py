@@ -12,7 +12,7 @@ from pa_controller import clock, settings
 from pa_controller.errors import NotFound, ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Audio, User
-from pa_controller.services import access
+from pa_controller.services import access, audit
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ def ingest(user: User, stream, filename: str, title: str) -> Audio:
         except audio.AudioError as exc:
             raise _refused(exc, "file") from exc
     clip = _record(user, prepared, title, (filename or "upload")[:255])
+    db.session.flush()
+    audit.record("audio.upload", f"audio:{clip.id}", title=clip.title, sha256=clip.sha256)
     db.session.commit()
     return clip
 

@@ -10,7 +10,7 @@ from pa_controller.domain import Role
 from pa_controller.errors import Conflict, NotFound, ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Cluster, ClusterState, FleetCommand, User, Ward
-from pa_controller.services import access, commands, fleet
+from pa_controller.services import access, audit, commands, fleet
 from pa_controller.services.proposals import MAX_ID
 from pa_protocol import CID_PATTERN, CommandType, DeliveryState
 
@@ -97,6 +97,9 @@ def send(user: User, clusters: list[Cluster], ctype: CommandType, params: dict) 
                                     issued_by=user.id, issued_at=now, state=DeliveryState.PENDING))
     db.session.add_all(tracked)
     commands.queue(rows)
+    wards = sorted({c.ward_id for c in clusters})
+    audit.record(f"command.{ctype.value}", f"clusters:{len(clusters)}", ward_id=wards[0] if len(wards) == 1 else None,
+                 clusters=[c.id for c in clusters], params=params or None)
     db.session.flush()
     ids = [t.id for t in tracked]
     db.session.commit()

@@ -20,7 +20,17 @@ def select_locale() -> str:
 
 
 def register_web(app: Flask, babel) -> None:
-    from pa_controller.web import api, api_fleet, api_incidents, broadcast_pages, calendar, incidents, media, pages
+    from pa_controller.web import (
+        api,
+        api_fleet,
+        api_incidents,
+        audit_pages,
+        broadcast_pages,
+        calendar,
+        incidents,
+        media,
+        pages,
+    )
     from pa_controller.web.apidoc import init_api
     from pa_controller.web.errors import register_errors
     from pa_controller.web.formatting import register_filters
@@ -41,6 +51,7 @@ def register_web(app: Flask, babel) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(broadcast_pages.bp)
     app.register_blueprint(technician_bp)
+    app.register_blueprint(audit_pages.bp)
     register_filters(app)
     app.before_request(refresh)  # the language is the request's, even where requests share an app context
     app.before_request(_refuse_nul)

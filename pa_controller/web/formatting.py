@@ -31,10 +31,11 @@ def jsonable(value):
 
 
 def register_filters(app) -> None:
-    from pa_controller.web.labels import command_label, label, run_reason
+    from pa_controller.web.labels import audit_action, command_label, label, run_reason
 
     app.add_template_filter(local_time, "local")
     app.add_template_filter(label, "label")
     app.add_template_filter(command_label, "command_label")
     app.add_template_filter(run_reason, "run_reason")
+    app.add_template_filter(audit_action, "audit_action")
     app.add_template_filter(lambda ward_id, names: names.get(ward_id, ward_id), "ward_name")

@@ -48,6 +48,33 @@ LABELS = {(type(key), key): text for key, text in (
 )}
 
 
+AUDIT_ACTIONS = {  # what services record in the audit log (services/audit.py) → what an administrator reads
+    "audio.upload": _l("Tải lên bản ghi âm"),
+    "broadcast.create": _l("Tạo bản tin"),
+    "broadcast.edit": _l("Sửa bản tin"),
+    "broadcast.cancel": _l("Hủy bản tin"),
+    "run.cancel": _l("Hủy một lượt phát"),
+    "stop_all": _l("Dừng phát tất cả"),
+    "command.set_volume": _l("Lệnh đặt âm lượng"),
+    "command.test_tone": _l("Lệnh phát âm thử"),
+    "command.reboot": _l("Lệnh khởi động lại"),
+    "cluster.add": _l("Thêm cụm loa"),
+    "cluster.edit": _l("Sửa cụm loa"),
+    "cluster.retire": _l("Ngừng sử dụng cụm loa"),
+    "fleet.import": _l("Nhập danh sách cụm loa"),
+    "ward.merge": _l("Gộp phường"),
+    "ward.rules": _l("Đổi quy định phát của phường"),
+    "incident.acknowledge": _l("Ghi nhận sự cố"),
+    "incident.close": _l("Đóng sự cố"),
+    "maintenance.add": _l("Đặt lịch bảo trì"),
+}
+
+
+def audit_action(action: str) -> str:
+    """Name an audit log action in the reader's language (the action itself if it has no name yet)."""
+    return str(AUDIT_ACTIONS.get(action, action))
+
+
 RUN_REASONS = {  # Run.reason as stored (services/dispatch.py, services/broadcasts.py) → what a person reads
     "broadcast cancelled": _l("bản tin đã bị hủy"),
     "its window closed before the controller could dispatch it": _l("đã hết giờ phát khi bộ điều khiển gửi được lệnh"),

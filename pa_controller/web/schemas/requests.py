@@ -293,3 +293,14 @@ class AudioUpload(RequestSchema):
 class FleetUpload(RequestSchema):
     file = Raw(required=True, metadata={"type": "string", "format": "binary",
                                         "description": "CSV UTF-8: id,name,ward_id,ward_name,lat,lon,speakers"})
+
+
+class AuditQuery(QuerySchema):
+    """The audit page's filters (HTML and CSV)."""
+
+    action = text(0, 48, metadata={"description": "an action, or its family: broadcast is every broadcast.*"})
+    actor = text(0, 80)
+    ward = text(0, 32)
+    since = ma.fields.Date(load_default=None, error_messages={"invalid": _("Ngày viết dạng YYYY-MM-DD.")})
+    until = ma.fields.Date(load_default=None, error_messages={"invalid": _("Ngày viết dạng YYYY-MM-DD.")})
+    page = whole(1, 1_000_000, strict=False, load_default=1)

@@ -1,0 +1,139 @@
+"""Every change of state lands in the audit log, naming who, from where and what changed; administrators read it
+on a page and export it as CSV, and no one else can."""
+
+import csv
+import io
+import subprocess
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+import pa_protocol as protocol
+from pa_controller import clock
+from pa_controller.domain import IncidentKind
+from pa_controller.extensions import db
+from pa_controller.models import AuditEntry, Incident
+from tests.factories import broadcast_request, make_audio
+from tests.web.test_pages import log_in
+
+OFFICE = {"REMOTE_ADDR": "10.20.30.40"}
+
+
+def entries(action: str) -> list[AuditEntry]:
+    return list(db.session.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)))
+
+
+def only(action: str) -> AuditEntry:
+    found = entries(action)
+    assert len(found) == 1, f"{len(found)} entries of {action}"
+    return found[0]
+
+
+def test_creating_editing_and_cancelling_a_broadcast_are_recorded_with_what_changed(client, officer_auth):
+    created = client.post("/api/v1/broadcasts", headers=officer_auth, json=broadcast_request(make_audio().id),
+                          environ_base=OFFICE).get_json()
+    entry = only("broadcast.create")
+    assert (entry.actor, entry.address, entry.target, entry.ward_id) == (
+        "officer-thoi-hoa", "10.20.30.40", f"broadcast:{created['id']}", "thoi-hoa")
+    assert entry.detail["after"]["title"] == "Thông báo lịch cắt điện"
+
+    client.patch(f"/api/v1/broadcasts/{created['id']}", headers=officer_auth, json={"title": "Lịch mới"})
+    assert only("broadcast.edit").detail["before"] == {"title": "Thông báo lịch cắt điện"}
+    assert only("broadcast.edit").detail["after"] == {"title": "Lịch mới"}
+
+    run_id = client.get(f"/api/v1/runs?broadcast_id={created['id']}", headers=officer_auth).get_json()[0]["id"]
+    assert client.delete(f"/api/v1/runs/{run_id}", headers=officer_auth).status_code == 200
+    assert only("run.cancel").target == f"run:{run_id}"
+    assert client.delete(f"/api/v1/broadcasts/{created['id']}", headers=officer_auth).status_code in (200, 202)
+    assert only("broadcast.cancel").detail["title"] == "Lịch mới"
+
+
+def test_a_refused_request_records_nothing(client, officer_auth):
+    before = db.session.scalar(select(func.count()).select_from(AuditEntry))
+    request = broadcast_request(make_audio().id, targets={"wards": ["long-hung"]})  # another ward
+    assert client.post("/api/v1/broadcasts", headers=officer_auth, json=request).status_code == 403
+    past = broadcast_request(make_audio().id, start_at=protocol.format_time(clock.now() - timedelta(hours=1)))
+    assert client.post("/api/v1/broadcasts", headers=officer_auth, json=past).status_code == 422
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == before
+
+
+def test_fleet_changes_remote_commands_rules_and_incidents_are_recorded(client, admin_auth):
+    cluster = {"id": "om-tho-999", "name": "Cụm mới", "ward": "thoi-hoa", "lat": 10.1, "lon": 105.6, "speakers": 2}
+    client.post("/api/v1/clusters", headers=admin_auth, json=cluster)
+    client.patch("/api/v1/clusters/om-tho-999", headers=admin_auth, json={"speakers": 3})
+    client.delete("/api/v1/clusters/om-tho-999", headers=admin_auth)
+    client.post("/api/v1/commands", headers=admin_auth, json={"type": "set_volume", "volume": 40,
+                                                               "clusters": ["om-tho-001", "om-tho-002"]})
+    client.put("/api/v1/wards/thoi-hoa/rules", headers=admin_auth, json={"max_sessions_per_day": 2})
+    incident = Incident(kind=IncidentKind.SPEAKER_FAULT, cluster_id="om-tho-001", ward_id="thoi-hoa",
+                        opened_at=clock.now(), summary="Hỏng loa", detail={})
+    db.session.add(incident)
+    db.session.commit()
+    client.post(f"/api/v1/incidents/{incident.id}/ack", headers=admin_auth)
+    client.post(f"/api/v1/incidents/{incident.id}/close", headers=admin_auth)
+
+    assert only("cluster.add").target == "cluster:om-tho-999"
+    assert only("cluster.edit").detail == {"before": {"speakers": 2}, "after": {"speakers": 3}}
+    assert only("cluster.retire").ward_id == "thoi-hoa"
+    command = only("command.set_volume")
+    assert command.detail == {"clusters": ["om-tho-001", "om-tho-002"], "params": {"volume": 40}}
+    assert only("ward.rules").detail["after"] == {"max_sessions_per_day": 2}
+    assert [e.target for e in entries("incident.acknowledge") + entries("incident.close")] == [
+        f"incident:{incident.id}"] * 2
+
+
+def test_an_upload_is_recorded(client, officer_auth, tmp_path):
+    wav = tmp_path / "a.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1", str(wav)],
+                   check=True)
+    with wav.open("rb") as file:
+        answer = client.post("/api/v1/audio", headers=officer_auth, data={"file": (file, "a.wav"), "title": "Tiêm"})
+    assert answer.status_code == 201, answer.get_json()
+    assert only("audio.upload").target == f"audio:{answer.get_json()['id']}"
+
+
+@pytest.fixture
+def logged(client):
+    """An entry of each of two kinds, by two people, in two wards."""
+    db.session.add_all([
+        AuditEntry(at=clock.now() - timedelta(days=3), actor="canbo", action="broadcast.create",
+                   target="broadcast:1", ward_id="thoi-hoa", detail={"after": {"title": "=HYPERLINK(\"x\")"}}),
+        AuditEntry(at=clock.now(), actor="kythuat", address="10.0.0.7", action="command.reboot",
+                   target="clusters:1", ward_id="long-hung", detail={"clusters": ["om-lhg-001"]}),
+    ])
+    db.session.commit()
+    return client
+
+
+def test_an_administrator_reads_and_filters_the_log(logged, admin_auth):
+    log_in(logged, "admin")
+    page = logged.get("/audit").get_data(as_text=True)
+    assert "Tạo bản tin" in page and "Lệnh khởi động lại" in page and "10.0.0.7" in page
+    filtered = logged.get("/audit?action=command&ward=long-hung").get_data(as_text=True)
+    assert "Lệnh khởi động lại" in filtered and "broadcast:1" not in filtered
+    today = clock.now().astimezone(clock.LOCAL_ZONE).date().isoformat()
+    assert "broadcast:1" not in logged.get(f"/audit?since={today}").get_data(as_text=True)
+    assert logged.get("/audit?since=yesterday").status_code == 422
+
+
+def test_the_csv_export_holds_every_entry_and_no_live_formula(logged, admin_auth):
+    log_in(logged, "admin")
+    answer = logged.get("/audit.csv")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    assert "attachment" in answer.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True).lstrip("\ufeff"))))
+    assert [r["action"] for r in rows] == ["fleet.import", "broadcast.create", "command.reboot"]
+    assert rows[1]["at_local"].endswith("+07:00") and rows[2]["address"] == "10.0.0.7"
+    assert rows[1]["detail"] == '{"after": {"title": "=HYPERLINK(\\"x\\")"}}'  # inside JSON: not a formula
+    assert [r["action"] for r in csv.DictReader(io.StringIO(
+        logged.get("/audit.csv?actor=kythuat").get_data(as_text=True).lstrip("\ufeff")))] == ["command.reboot"]
+
+
+@pytest.mark.parametrize("username_fixture", ["officer_auth", "technician_auth"])
+def test_only_administrators_read_the_log(logged, request, username_fixture):
+    request.getfixturevalue(username_fixture)
+    log_in(logged, {"officer_auth": "officer-thoi-hoa", "technician_auth": "tech"}[username_fixture])
+    assert logged.get("/audit").status_code == 403
+    answer = logged.get("/audit.csv")
+    assert answer.status_code == 403 and "canbo" not in answer.get_data(as_text=True)
