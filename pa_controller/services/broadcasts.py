@@ -53,6 +53,7 @@ def _read(user: User, data, now: datetime, editing: Broadcast | None = None) -> 
     access.require_role(user, *access.SCHEDULERS)
     proposal = proposals.read(data, now, chime_ms=media.CHIME_MS, editing=editing)
     access.require_wards(user, proposal.ward_ids)
+    media.require_usable(user, proposal.programme.items)
     return proposal
 
 

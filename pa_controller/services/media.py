@@ -9,17 +9,20 @@ from sqlalchemy import select
 
 import audio
 from pa_controller import clock, settings
-from pa_controller.errors import NotFound, ValidationFailed
+from pa_controller.errors import ValidationFailed
 from pa_controller.extensions import db
-from pa_controller.models import Audio, User
+from pa_controller.models import Audio, User, Ward
 from pa_controller.services import access, audit
+from pa_controller.services.proposals import NO_AUDIO
 
 log = logging.getLogger(__name__)
 
 
-def ingest(user: User, stream, filename: str, title: str) -> Audio:
-    """Prepare an uploaded file (normalise, encode, store by sha256) and add it to the library."""
+def ingest(user: User, stream, filename: str, title: str, ward_id: str | None = None) -> Audio:
+    """Prepare an uploaded file (normalise, encode, store by sha256) and add it to a ward's library, or the
+    district's."""
     access.require_role(user, *access.SCHEDULERS)
+    ward_id = owner_ward(user, ward_id)
     title = (title or "").strip() or Path(filename or "").stem
     if not 1 <= len(title) <= 200:
         raise ValidationFailed(_("Tiêu đề phải dài từ 1 đến 200 ký tự."), fields={"title": "invalid"})
@@ -40,9 +43,9 @@ def ingest(user: User, stream, filename: str, title: str) -> Audio:
                                      max_seconds=config.audio_max_seconds)
         except audio.AudioError as exc:
             raise _refused(exc, "file") from exc
-    clip = _record(user, prepared, title, (filename or "upload")[:255])
+    clip = _record(user, prepared, title, (filename or "upload")[:255], ward_id=ward_id)
     db.session.flush()
-    audit.record("audio.upload", f"audio:{clip.id}", title=clip.title, sha256=clip.sha256)
+    audit.record("audio.upload", f"audio:{clip.id}", ward_id=ward_id, title=clip.title, sha256=clip.sha256)
     db.session.commit()
     return clip
 
@@ -94,11 +97,29 @@ def _refused(exc: audio.AudioError, field: str) -> ValidationFailed:
     return ValidationFailed(_explain(exc), fields={field: exc.code}, code=exc.code)
 
 
-def _record(user: User, prepared, title: str, original_name: str, *, composed: bool = False) -> Audio:
+def owner_ward(user: User, ward_id: str | None) -> str | None:
+    """Return the ward an upload belongs to: the one asked for, if the user works for it; else the user's one
+    ward; else the district (None), for a user of the whole district."""
+    scope = access.ward_scope(user)
+    if ward_id:
+        if db.session.get(Ward, ward_id) is None:
+            raise ValidationFailed(_("Không có phường mang mã %(id)s.", id=ward_id), fields={"ward": "unknown"})
+        access.require_wards(user, {ward_id})
+        return ward_id
+    if scope is None:
+        return None
+    if len(scope) == 1:
+        return next(iter(scope))
+    raise ValidationFailed(_("Bạn làm việc cho nhiều phường: hãy chọn phường của bản ghi này."),
+                           fields={"ward": "missing"})
+
+
+def _record(user: User, prepared, title: str, original_name: str, *, ward_id: str | None,
+            composed: bool = False) -> Audio:
     clip = Audio(
         sha256=prepared.sha256, title=title, original_name=original_name, bytes=prepared.bytes,
         duration_ms=prepared.duration_ms, loudness_lufs=round(prepared.loudness_lufs, 1), uploaded_by=user.id,
-        created_at=clock.now(), composed=composed,
+        created_at=clock.now(), composed=composed, ward_id=ward_id,
     )
     db.session.add(clip)
     return clip
@@ -116,27 +137,45 @@ def compose(user: User, programme, title: str) -> Audio:
                                  chime=programme.chime, max_seconds=config.compose_max_seconds)
     except audio.AudioError as exc:
         raise _refused(exc, "items") from exc
-    existing = db.session.scalar(select(Audio).where(Audio.sha256 == prepared.sha256, Audio.composed).limit(1))
-    return existing or _record(user, prepared, f"{title} (ghép)"[:200], "programme", composed=True)
+    owners = sorted({clip.ward_id for clip in programme.items} - {None})
+    ward_id = owners[0] if owners else None  # the ward its recordings came from: no one else sees it listed
+    existing = db.session.scalar(select(Audio).where(Audio.sha256 == prepared.sha256, Audio.composed,
+                                                     _same_owner(ward_id)).limit(1))
+    return existing or _record(user, prepared, f"{title} (ghép)"[:200], "programme", ward_id=ward_id,
+                               composed=True)
+
+
+def _same_owner(ward_id: str | None):
+    return Audio.ward_id.is_(None) if ward_id is None else Audio.ward_id == ward_id
 
 
 CHIME_MS = round(audio.CHIME_SECONDS * 1000)
 
 
-def library(*, composed: bool | None = False) -> list[Audio]:
-    """Return the recordings (or with composed=True the programmes, with None both), newest first."""
-    query = select(Audio).order_by(Audio.created_at.desc(), Audio.id.desc())
+def _visible(user: User):
+    """The clips a user may see and use: the district's, and those of the user's wards."""
+    scope = access.ward_scope(user)
+    return True if scope is None else Audio.ward_id.is_(None) | Audio.ward_id.in_(scope)
+
+
+def library(user: User, *, composed: bool | None = False) -> list[Audio]:
+    """Return the recordings the user may use (or with composed=True the programmes, with None both), newest
+    first."""
+    query = select(Audio).where(_visible(user)).order_by(Audio.created_at.desc(), Audio.id.desc())
     return list(db.session.scalars(query if composed is None else query.where(Audio.composed.is_(composed))))
+
+
+def require_usable(user: User, clips) -> None:
+    """Refuse a clip of another ward as if it did not exist, so its id tells an officer nothing."""
+    scope = access.ward_scope(user)
+    if scope is not None and any(clip.ward_id is not None and clip.ward_id not in scope for clip in clips):
+        raise ValidationFailed(NO_AUDIO, fields={"audio_id": "invalid"})
 
 
 def last_upload(user: User) -> Audio | None:
     """The user's newest recording: what an officer most likely means to schedule next."""
-    return db.session.scalar(select(Audio).where(Audio.uploaded_by == user.id, Audio.composed.is_(False))
+    return db.session.scalar(select(Audio).where(Audio.uploaded_by == user.id, Audio.composed.is_(False),
+                                                 _visible(user))
                              .order_by(Audio.created_at.desc(), Audio.id.desc()).limit(1))
 
 
-def get_audio(audio_id: int) -> Audio:
-    clip = db.session.get(Audio, audio_id)
-    if clip is None:
-        raise NotFound(_("Không có bản ghi âm số %(id)s.", id=audio_id))
-    return clip

@@ -107,7 +107,8 @@ def upload_audio():
     upload = request.files.get("file")
     if upload is None:
         raise ValidationFailed(_("Hãy gửi tệp âm thanh trong trường 'file' (multipart)."), fields={"file": "missing"})
-    clip = media.ingest(g.user, upload.stream, upload.filename, request.form.get("title", ""))
+    clip = media.ingest(g.user, upload.stream, upload.filename, request.form.get("title", ""),
+                        request.form.get("ward") or None)
     return jsonify(shapes.audio(clip)), 201
 
 
@@ -116,8 +117,9 @@ def upload_audio():
 @bp.arguments(q.AudioQuery, location="query", as_kwargs=True)
 @bp.response(200, r.Audio(many=True))
 def list_audio(composed=None):
-    """The library, newest first: `?composed=false` the recordings, `?composed=true` the composed programmes."""
-    return jsonify([shapes.audio(a) for a in media.library(composed=composed)])
+    """The library the user may use (their wards' and the district's), newest first: `?composed=false` the
+    recordings, `?composed=true` the composed programmes."""
+    return jsonify([shapes.audio(a) for a in media.library(g.user, composed=composed)])
 
 
 def previewing(dry_run: str) -> bool:

@@ -41,8 +41,9 @@ def _form_page(form: MultiDict, broadcast=None, status: int = 200, review=None, 
     if "audio_id" not in form and default_clip is not None:
         form = MultiDict([*form.items(multi=True), ("audio_id", str(default_clip.id))])
     return render_template("broadcast_form.html", wards=fleet.wards_for(access.ward_scope(current_user)),
-                           clips=media.library(), form=form, priorities=list(Priority), repeats=REPEAT_LABELS,
-                           review=review, problem=problem, broadcast=broadcast, ward_names=_ward_names()), status
+                           clips=media.library(current_user), form=form, priorities=list(Priority),
+                           repeats=REPEAT_LABELS, review=review, problem=problem, broadcast=broadcast,
+                           ward_names=_ward_names()), status
 
 
 def _saved(broadcast, verb: str):

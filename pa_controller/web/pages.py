@@ -75,9 +75,14 @@ def audio_library():
             flash(_("Hãy chọn một tệp âm thanh."), "error")
         else:
             try:
-                clip = media.ingest(current_user, upload.stream, upload.filename, request.form.get("title", ""))
+                clip = media.ingest(current_user, upload.stream, upload.filename, request.form.get("title", ""),
+                                    request.form.get("ward") or None)
                 flash(_("Đã tải lên “%(title)s”.", title=clip.title), "ok")
             except ServiceError as exc:
                 flash(_("Không nhận tệp: %(reason)s", reason=exc.message), "error")
         return redirect(url_for("pages.audio_library"))
-    return render_template("audio.html", clips=media.library(), programmes=media.library(composed=True))
+    scope = access.ward_scope(current_user)
+    return render_template("audio.html", clips=media.library(current_user),
+                           programmes=media.library(current_user, composed=True),
+                           wards=fleet.wards_for(scope), whole_district=scope is None,
+                           ward_names={w.id: w.name for w in fleet.wards_for(None)})

@@ -288,6 +288,8 @@ class WardMerge(RequestSchema):
 class AudioUpload(RequestSchema):
     file = Raw(required=True, metadata={"type": "string", "format": "binary"})
     title = text(0, 200)
+    ward = text(0, 32, metadata={"description": "the ward it belongs to (one of yours); none: your one ward, or the "
+                                               "district for a user of the whole district"})
 
 
 class FleetUpload(RequestSchema):

@@ -44,6 +44,7 @@ class ClusterDetail(Cluster):
 class Audio(ma.Schema):
     id, title, sha256, bytes, duration_ms = Integer(), String(), String(), Integer(), Integer()
     loudness_lufs, url, created_at, composed = Float(), String(), Time, Boolean()
+    ward = String(allow_none=True, metadata={"description": "the ward it belongs to; null: the whole district's"})
 
 
 class Broadcast(ma.Schema):

@@ -1,0 +1,28 @@
+"""Migration 0016: what an officer uploaded before it becomes their ward's; the rest stays the district's."""
+
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import text
+
+from pa_controller.extensions import db
+
+BEFORE, AFTER = "0012", "0016"
+
+
+def test_an_officer_s_old_uploads_become_their_ward_s_and_a_downgrade_keeps_the_clips(seeded):
+    downgrade(revision=BEFORE)
+    with db.engine.begin() as connection:
+        connection.execute(text("""INSERT INTO "user" (id, username, password_hash, role, ward_id, active, created_at)
+                                   VALUES (1, 'canbo', 'x', 'officer', 'thoi-hoa', TRUE, CURRENT_TIMESTAMP),
+                                          (2, 'quantri', 'x', 'admin', NULL, TRUE, CURRENT_TIMESTAMP)"""))
+        connection.execute(text("""INSERT INTO audio (id, sha256, title, original_name, bytes, duration_ms,
+                                   loudness_lufs, uploaded_by, composed, created_at)
+                                   VALUES (1, 'a', 'A', 'a.wav', 1, 1, -16, 1, FALSE, CURRENT_TIMESTAMP),
+                                          (2, 'b', 'B', 'b.wav', 1, 1, -16, 2, FALSE, CURRENT_TIMESTAMP)"""))
+    upgrade(revision=AFTER)
+    owners = dict(db.session.execute(text("SELECT id, ward_id FROM audio ORDER BY id")).all())
+    assert owners == {1: "thoi-hoa", 2: None}
+    db.session.rollback()
+    downgrade(revision=BEFORE)
+    assert db.session.execute(text("SELECT count(*) FROM audio")).scalar() == 2
+    db.session.rollback()
+    upgrade()
