@@ -29,6 +29,7 @@ def incidents():
 @bp.post("/incidents/<int:incident_id>/<any(ack, close):action>")
 @login_required
 def handle(incident_id: int, action: str):
+    alerts.get_incident(current_user, incident_id)  # another ward's incident is refused outright
     try:
         (alerts.acknowledge if action == "ack" else alerts.close)(current_user, incident_id)
     except ServiceError as exc:

@@ -120,6 +120,7 @@ def cluster(cid: str):
 @login_required
 def send_command(cid: str):
     """A technician's buttons on the cluster page: test tone, volume, reboot."""
+    fleet.get_cluster(current_user, cid)  # another ward's cluster is refused outright, not with a flash on its page
     body = {"type": request.form.get("type", ""), "clusters": [cid]}
     if body["type"] == CommandType.SET_VOLUME.value:
         volume = request.form.get("volume", "").strip()
