@@ -107,6 +107,7 @@ def cluster(id: str):
 
 @bp.post("/audio")
 @authenticated(Scope.SCHEDULE)
+@allowed(*access.SCHEDULERS)
 @bp.response(201, r.Audio)
 @bp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": q.AudioUpload}}})
 def upload_audio():

@@ -94,6 +94,7 @@ def stop_all():
 @login_required
 def audio_library():
     if request.method == "POST":
+        access.require_role(current_user, *access.SCHEDULERS)
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             flash(_("Hãy chọn một tệp âm thanh."), "error")

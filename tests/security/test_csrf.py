@@ -15,8 +15,7 @@ from pa_controller import clock
 from pa_controller.domain import IncidentKind, Role
 from pa_controller.extensions import db
 from pa_controller.models import ApiToken, Incident, Run
-from tests.factories import broadcast_request, make_audio
-from tests.security.conftest import bearer, make_user
+from tests.factories import bearer, broadcast_request, make_audio, make_user
 from tests.security.test_ward_isolation import fingerprint
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -11,8 +11,9 @@ from pa_controller.extensions import db
 from pa_controller.models import UserSession
 from pa_controller.services import people
 from tests.conftest import PASSWORD
-from tests.security.conftest import log_in, make_user
+from tests.factories import make_user
 from tests.support.settings import use_settings
+from tests.support.signing_in import log_in
 
 
 def cookie(client) -> str:

@@ -30,8 +30,8 @@ from pa_controller.models import (
     User,
     WardRules,
 )
-from tests.factories import broadcast_request, make_audio
-from tests.security.conftest import bearer, log_in, make_user
+from tests.factories import bearer, broadcast_request, make_audio, make_user
+from tests.support.signing_in import log_in
 
 # Routes anyone may use: nothing of a ward behind them (media is addressed by its sha256 alone).
 PUBLIC = {"GET api.health", "GET api.openapi", "GET pages.language", "GET pages.login", "POST pages.login",
