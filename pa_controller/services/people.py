@@ -114,15 +114,15 @@ def set_active(user: User, active: bool) -> User:
     """Deactivate (every session ended, every token revoked, calendar links refused) or reactivate a user."""
     if user.active == active:
         return user
-    now = clock.now()
+    now, ended = clock.now(), {}
     if not active:
         if user.role is Role.ADMIN:
             _keep_an_administrator(user)
-        sessions.end_all(user, sessions.Ended.DEACTIVATED, now)
-        tokens.revoke_all(user, now)
+        ended = {"sessions_ended": sessions.end_all(user, sessions.Ended.DEACTIVATED, now),
+                 "tokens_revoked": tokens.revoke_all(user, now)}
         user.calendar_key_version += 1
     user.active = active
-    audit.record("user.activate" if active else "user.deactivate", f"user:{user.username}")
+    audit.record("user.activate" if active else "user.deactivate", f"user:{user.username}", **ended)
     db.session.commit()
     return user
 

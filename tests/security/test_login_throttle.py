@@ -123,3 +123,15 @@ def test_guessing_the_current_password_on_the_account_page_counts_too(client, of
     answer = client.post("/account/password", data={"current_password": PASSWORD, "new_password": PASSWORD * 2,
                                                     "new_password_again": PASSWORD * 2})
     assert answer.status_code == 429
+
+
+@pytest.mark.parametrize("proxies, seen", [(0, "127.0.0.1"), (1, "203.0.113.5")])
+def test_a_forwarded_address_counts_only_behind_a_trusted_proxy(make_settings, database_url, proxies, seen):
+    """Otherwise a guesser would name a new address with each try and never reach the address limit."""
+    app = create_app(make_settings(database_url, trusted_proxies=proxies))
+    with app.app_context():
+        make_user("kythuat", Role.TECHNICIAN)
+        log_in(app.test_client(), "kythuat", "wrong", headers={"X-Forwarded-For": "203.0.113.5"})
+        assert db.session.scalars(select(AuditEntry.address).where(AuditEntry.action == "login.failed")).one() == seen
+        db.session.remove()
+        db.engine.dispose()
