@@ -53,12 +53,12 @@ def test_every_form_post_without_its_token_is_refused_and_changes_nothing(seeded
         clip.id, start_at=later, rrule="FREQ=DAILY"))
     officer = make_user("canbo", Role.OFFICER, ("thoi-hoa",))
     bearer(officer)
-    incident = Incident(kind=IncidentKind.CLUSTER_OFFLINE.value, cluster_id="om-thh-001", ward_id="thoi-hoa",
+    incident = Incident(kind=IncidentKind.CLUSTER_OFFLINE.value, cluster_id="om-tho-001", ward_id="thoi-hoa",
                         summary="x", opened_at=clock.now())
     db.session.add(incident)
     db.session.commit()
     values = {"broadcast_id": made.get_json()["id"], "run_id": db.session.scalar(select(Run.id)),
-              "cid": "om-thh-001", "incident_id": incident.id, "action": "close", "user_id": officer.id,
+              "cid": "om-tho-001", "incident_id": incident.id, "action": "close", "user_id": officer.id,
               "token_id": db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == officer.id)),
               "code": "en"}
     guarded.post("/login", data={"username": "admin", "password": "correct horse battery staple",
