@@ -53,9 +53,8 @@ def start(user: User, address: str | None, user_agent: str | None) -> str:
 
 def resume(secret: str | None, user_id: int) -> UserSession:
     """Return the open session a cookie names, noting it was used; raise SessionEnded if it is over."""
-    row = db.session.scalar(select(UserSession).where(UserSession.token_sha256 == _digest(secret))) \
-        if secret else None
-    if row is None or row.user_id != user_id:
+    row = secret and db.session.scalar(select(UserSession).where(UserSession.token_sha256 == _digest(secret)))
+    if not row or row.user_id != user_id:
         raise SessionEnded(Ended.LOGOUT)  # a cookie from before sessions were kept, or made up: ended all the same
     if row.ended_at is not None:
         raise SessionEnded(Ended(row.end_reason))

@@ -112,9 +112,8 @@ def issue_token(user: User, name: str) -> str:
 
 def authenticate(secret: str, needed: Scope) -> ApiToken:
     """Return the token of `secret` if it may be used for `needed` now, or raise TokenRefused or ScopeMissing."""
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_sha256 == ApiToken.digest(secret))) \
-        if secret else None
-    if token is None:
+    token = secret and db.session.scalar(select(ApiToken).where(ApiToken.token_sha256 == ApiToken.digest(secret)))
+    if not token:
         raise TokenRefused(_("Hãy gửi một mã API hợp lệ: 'Authorization: Bearer <mã>'."))
     now = clock.now()
     if token.revoked_at is not None:

@@ -1,5 +1,7 @@
 """The page session: which user a cookie names, while its server-side session is open (services/sessions.py)."""
 
+import re
+
 from flask import flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 
@@ -9,6 +11,9 @@ from pa_controller.models import User
 from pa_controller.services import sessions
 
 SESSION_KEY = "sid"  # the session's secret id, in the signed cookie
+# One slash, then no second slash or backslash, no space or control character (browsers drop tabs and read
+# "/\t/evil" as "//evil"): a path here, never another host.
+LOCAL_PATH = re.compile(r"^/(?![/\\])[^\s\\\x00-\x1f\x7f]*$")
 
 
 def load_user(user_id: str) -> User | None:
@@ -54,6 +59,4 @@ def log_in_first():
 
 def safe_next(target: str | None) -> str | None:
     """A path on this site to return to after login; anything else (another host, a scheme) is dropped."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return None
+    return target if target and LOCAL_PATH.match(target) else None

@@ -150,7 +150,7 @@ def test_after_a_timeout_login_returns_to_the_page_asked_for_and_never_off_site(
     back = log_in(client, "canbo", query_string={"next": "/fleet/clusters?ward=thoi-hoa"})
     assert back.headers["Location"] == "/fleet/clusters?ward=thoi-hoa"
     client.post("/logout")
-    for elsewhere in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+    for elsewhere in ("https://evil.example/", "//evil.example/", "/\\evil.example", "/\t/evil.example"):
         assert log_in(client, "canbo", query_string={"next": elsewhere}).headers["Location"] == "/"
         client.post("/logout")
 
