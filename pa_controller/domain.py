@@ -68,10 +68,6 @@ class Role(StrEnum):
         return self in (Role.ADMIN, Role.APPROVER)
 
     @property
-    def changes_nothing(self) -> bool:
-        return self is Role.VIEWER
-
-    @property
     def district_wide(self) -> bool:
         """Works on the whole district and is given no wards."""
         return self in (Role.ADMIN, Role.TECHNICIAN)
