@@ -4,6 +4,7 @@ from pathlib import Path
 
 from flask import Flask
 from sqlalchemy.engine import make_url
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pa_controller.settings import EXTENSION, Settings, secret_key_of
 
@@ -29,6 +30,9 @@ def create_app(settings: Settings | None = None, **flask_overrides) -> Flask:
     csrf.init_app(app)
     register_web(app, babel)
     cli.register(app)
+    if settings.trusted_proxies:  # the client's address and scheme, as the proxies in front pass them on
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
     return app
 
 
@@ -53,6 +57,9 @@ def flask_config(settings: Settings) -> dict:
         "MAX_CONTENT_LENGTH": settings.audio_max_bytes + 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # Behind TLS the cookie is Secure, and __Host- makes a browser refuse it from plain http or another host.
+        "SESSION_COOKIE_SECURE": settings.secure_cookies,
+        "SESSION_COOKIE_NAME": "__Host-session" if settings.secure_cookies else "session",
         "BABEL_DEFAULT_LOCALE": "vi",
         "BABEL_DEFAULT_TIMEZONE": settings.display_timezone,
         "LANGUAGES": ("vi", "en"),

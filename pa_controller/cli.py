@@ -1,4 +1,4 @@
-"""`flask pa …` commands: fleet import, scheduler, broker config, users and tokens."""
+"""`flask pa …` commands: fleet import, scheduler, broker config, bootstrap; users and tokens in cli_people."""
 
 import logging
 import secrets
@@ -11,9 +11,8 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from pa_controller import clock, settings
+from pa_controller import cli_people, clock, settings
 from pa_controller.domain import Role
-from pa_controller.errors import ServiceError
 from pa_controller.extensions import db
 from pa_controller.messaging import broker_config
 from pa_controller.models import User
@@ -27,6 +26,8 @@ def _acting_from_the_command_line() -> None:
 pa = AppGroup("pa", help="LoaNet commands.", callback=_acting_from_the_command_line)
 fleet_group = AppGroup("fleet", help="The fleet of clusters.")
 pa.add_command(fleet_group)
+pa.add_command(cli_people.users)
+pa.add_command(cli_people.tokens_group)
 
 
 @fleet_group.command("import")
@@ -77,26 +78,22 @@ def broker_config_command(path: Path, port: int):
 @pa.command("create-user")
 @click.argument("username")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
-@click.option("--ward", "ward_id", help="The ward of an officer.")
+@click.option("--ward", "wards", multiple=True, help="A ward of theirs (repeat for several).")
+@click.option("--district", is_flag=True, help="The whole district (an approver or a viewer).")
 @click.password_option()
-def create_user(username: str, role: str, ward_id: str | None, password: str):
-    """Add a user."""
-    try:
-        people.create_user(username, password, Role(role), ward_id)
-    except ServiceError as exc:
-        raise click.ClickException(str(exc.message)) from None
-    click.echo(f"created {role} {username}")
+@cli_people.plainly
+def create_user(username: str, role: str, wards: tuple[str, ...], district: bool, password: str):
+    """Add a user (the same as `users create`)."""
+    cli_people.create_user(username, role, wards, district, password)
 
 
 @pa.command("create-token")
 @click.argument("username")
 @click.option("--name", default="cli", show_default=True)
+@cli_people.plainly
 def create_token(username: str, name: str):
-    """Print a new API token for a user."""
-    user = db.session.scalar(select(User).where(User.username == username))
-    if user is None:
-        raise click.ClickException(f"no user {username!r}")
-    click.echo(people.issue_token(user, name))
+    """Print a new API token for a user, with every scope of their role (see `tokens create`)."""
+    cli_people.create_token(username, name, (), None)
 
 
 DEMO_USERS = (("canbo-thoihoa", Role.OFFICER, "thoi-hoa"), ("kythuat", Role.TECHNICIAN, None))

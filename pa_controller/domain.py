@@ -33,17 +33,60 @@ class IncidentKind(StrEnum):
     AMPLIFIER_FAULT = "amplifier_fault"
 
 
+class Scope(StrEnum):
+    """What an API token may be used for; a token never grants more than its user's role (Role.scopes)."""
+
+    READ = "read"  # every GET
+    SCHEDULE = "schedule"  # audio, broadcasts, runs, cancelling
+    FLEET = "fleet"  # remote commands, incidents, maintenance, fleet administration
+    ADMIN = "admin"  # ward rules, stop-all
+
+
 class Role(StrEnum):
+    """What a person is for. The district's roles (administrator, technician) have no wards; an officer has one
+    or more; an approver or a viewer has some wards or, with none, the whole district."""
+
     ADMIN = "admin"
+    APPROVER = "approver"
     OFFICER = "officer"
     TECHNICIAN = "technician"
+    VIEWER = "viewer"
 
     @property
     def schedules(self) -> bool:
-        """Uploads audio and schedules broadcasts (an officer for their own ward)."""
+        """Uploads audio and schedules broadcasts (an officer for their own wards)."""
         return self in (Role.ADMIN, Role.OFFICER)
 
     @property
     def tends_fleet(self) -> bool:
         """Sends remote commands to clusters and handles incidents."""
         return self in (Role.ADMIN, Role.TECHNICIAN)
+
+    @property
+    def approves(self) -> bool:
+        """Approves what officers schedule (issue 14); until then, reads what its wards schedule."""
+        return self in (Role.ADMIN, Role.APPROVER)
+
+    @property
+    def district_wide(self) -> bool:
+        """Works on the whole district and is given no wards."""
+        return self in (Role.ADMIN, Role.TECHNICIAN)
+
+    @property
+    def needs_wards(self) -> bool:
+        """Must belong to at least one ward."""
+        return self is Role.OFFICER
+
+    @property
+    def scopes(self) -> frozenset[Scope]:
+        """The token scopes this role can use: a token's other scopes grant nothing."""
+        return ROLE_SCOPES[self]
+
+
+ROLE_SCOPES = {
+    Role.ADMIN: frozenset(Scope),
+    Role.APPROVER: frozenset({Scope.READ, Scope.SCHEDULE}),  # approving is a step of scheduling (issue 14)
+    Role.OFFICER: frozenset({Scope.READ, Scope.SCHEDULE}),
+    Role.TECHNICIAN: frozenset({Scope.READ, Scope.FLEET}),
+    Role.VIEWER: frozenset({Scope.READ}),
+}

@@ -16,6 +16,11 @@ class ServiceError(Exception):
         if code:
             self.code = code
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides (WWW-Authenticate, Retry-After)."""
+        return {}
+
 
 class Unauthorized(ServiceError):
     status = 401
@@ -40,3 +45,18 @@ class Forbidden(ServiceError):
 class Conflict(ServiceError):
     status = 409
     code = "conflict"
+
+
+class TooManyRequests(ServiceError):
+    """Refused for now; `retry_after` says in how many seconds to try again."""
+
+    status = 429
+    code = "throttled"
+
+    def __init__(self, message: str, retry_after: int, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

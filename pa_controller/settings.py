@@ -61,6 +61,10 @@ class Settings:
     audio_max_seconds: float
     compose_max_seconds: float  # a programme is composed while the officer waits (about 2.4 s per audio minute)
     secret_key: str | None  # None: a random key kept in the instance dir (secret_key_of)
+    session_idle_min: float = 60.0  # a page session ends after this long without a request
+    session_max_h: float = 12.0  # and this long after login, however busy
+    secure_cookies: bool = False  # the session cookie is Secure and __Host- (on by default behind https)
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For and -Proto are believed
     late_grace_s: float = 2.0  # PROTOCOL.md rule 3, not a variable
     display_timezone: str = "Asia/Ho_Chi_Minh"
     testing: bool = False
@@ -110,6 +114,11 @@ class Settings:
             compose_max_seconds=read.value("PA_COMPOSE_MAX_SECONDS", 600.0, _above(0),
                                            "a number of seconds above 0"),
             secret_key=read.text("PA_SECRET_KEY") or None,
+            session_idle_min=read.value("PA_SESSION_IDLE_MIN", 60.0, _above(0), "a number of minutes above 0"),
+            session_max_h=read.value("PA_SESSION_MAX_H", 12.0, _above(0), "a number of hours above 0"),
+            secure_cookies=read.value("PA_SECURE_COOKIES", (read.text("PA_PUBLIC_URL") or "").startswith("https://"),
+                                      _switch, "on or off (1/0, true/false, yes/no)"),
+            trusted_proxies=read.value("PA_TRUSTED_PROXIES", 0, _whole(0), "a whole number of proxies, 0 or more"),
         )
         if read.problems:
             raise SettingsError(read.problems)
@@ -207,6 +216,15 @@ def _whole(low: int) -> Callable[[str], int]:
             raise ValueError(text)
         return int(text)
     return parse
+
+
+def _switch(text: str) -> bool:
+    value = text.lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
 
 
 def _port(text: str) -> int:

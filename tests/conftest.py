@@ -149,6 +149,12 @@ def _user_token(username: str, role: Role, ward_id: str | None = None) -> dict:
 
 
 @pytest.fixture
+def admin(seeded):
+    """The district's administrator, `admin`."""
+    return people.create_user("admin", PASSWORD, Role.ADMIN)
+
+
+@pytest.fixture
 def admin_auth(seeded):
     return _user_token("admin", Role.ADMIN)
 

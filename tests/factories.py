@@ -32,3 +32,18 @@ def event(cid: str, cmd_id: str, state: str, run_id: str | None = None, **detail
     if detail:
         payload["detail"] = detail
     return json.dumps(payload).encode()
+
+
+def make_user(username: str, role, wards: tuple[str, ...] = ()):
+    """A user of `role` with `wards`, whose password is conftest.PASSWORD."""
+    from pa_controller.services import people
+    from tests.conftest import PASSWORD
+
+    return people.create_user(username, PASSWORD, role, wards=list(wards))
+
+
+def bearer(user, *scopes: str, days: int | None = None) -> dict:
+    """Headers with a new token of the user's (with `scopes`, by default all their role can use)."""
+    from pa_controller.services import tokens
+
+    return {"Authorization": f"Bearer {tokens.issue(user, 'test', scopes, days)[1]}"}

@@ -5,15 +5,16 @@ from sqlalchemy import text
 
 from pa_controller.extensions import db
 
-BEFORE, AFTER = "0012", "0016"
+BEFORE, AFTER = "0015", "0016"
 
 
 def test_an_officer_s_old_uploads_become_their_ward_s_and_a_downgrade_keeps_the_clips(seeded):
     downgrade(revision=BEFORE)
     with db.engine.begin() as connection:
-        connection.execute(text("""INSERT INTO "user" (id, username, password_hash, role, ward_id, active, created_at)
-                                   VALUES (1, 'canbo', 'x', 'officer', 'thoi-hoa', TRUE, CURRENT_TIMESTAMP),
-                                          (2, 'quantri', 'x', 'admin', NULL, TRUE, CURRENT_TIMESTAMP)"""))
+        connection.execute(text("""INSERT INTO "user" (id, username, password_hash, role, active, created_at)
+                                   VALUES (1, 'canbo', 'x', 'officer', TRUE, CURRENT_TIMESTAMP),
+                                          (2, 'quantri', 'x', 'admin', TRUE, CURRENT_TIMESTAMP)"""))
+        connection.execute(text("INSERT INTO user_ward (user_id, ward_id) VALUES (1, 'thoi-hoa')"))
         connection.execute(text("""INSERT INTO audio (id, sha256, title, original_name, bytes, duration_ms,
                                    loudness_lufs, uploaded_by, composed, created_at)
                                    VALUES (1, 'a', 'A', 'a.wav', 1, 1, -16, 1, FALSE, CURRENT_TIMESTAMP),

@@ -71,3 +71,21 @@ def test_a_bad_value_stops_make_run_with_its_message_and_code_2(tmp_path):
     assert done.returncode == 2, done.stderr
     assert "PA_HEARTBEAT_S must be a number of seconds above 0, not 'abc'" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "instance").exists()
+
+
+def test_sessions_last_an_hour_idle_and_twelve_at_most_and_cookies_are_secure_behind_https():
+    s = Settings.from_env({})
+    assert (s.session_idle_min, s.session_max_h, s.secure_cookies, s.trusted_proxies) == (60, 12, False, 0)
+    assert Settings.from_env({"PA_PUBLIC_URL": "https://loa.omon.gov.vn"}).secure_cookies
+    assert not Settings.from_env({"PA_PUBLIC_URL": "https://loa.omon.gov.vn", "PA_SECURE_COOKIES": "off"}
+                                 ).secure_cookies
+    assert Settings.from_env({"PA_SECURE_COOKIES": "1", "PA_TRUSTED_PROXIES": "1"}).trusted_proxies == 1
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"PA_SESSION_IDLE_MIN": "0", "PA_SESSION_MAX_H": "-1", "PA_SECURE_COOKIES": "maybe",
+                           "PA_TRUSTED_PROXIES": "one"})
+    assert refused.value.problems == [
+        "PA_SESSION_IDLE_MIN must be a number of minutes above 0, not '0'",
+        "PA_SESSION_MAX_H must be a number of hours above 0, not '-1'",
+        "PA_SECURE_COOKIES must be on or off (1/0, true/false, yes/no), not 'maybe'",
+        "PA_TRUSTED_PROXIES must be a whole number of proxies, 0 or more, not 'one'",
+    ]

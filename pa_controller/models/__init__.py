@@ -14,11 +14,12 @@ from pa_controller.models.health import (
 )
 from pa_controller.models.media import Audio
 from pa_controller.models.operations import StopOrder
-from pa_controller.models.people import ApiToken, User
+from pa_controller.models.people import ApiToken, User, user_ward
 from pa_controller.models.service_beat import ServiceBeat
+from pa_controller.models.sessions import LoginFailure, UserSession
 
 __all__ = [
     "ApiToken", "AuditEntry", "Audio", "Broadcast", "BroadcastWard", "Cluster", "ClusterState", "Delivery",
-    "FleetCommand", "HeartbeatSample", "Incident", "MaintenanceWindow", "OutboxMessage", "Outage", "Run", "ServiceBeat",
-    "StopOrder", "TelemetryBucket", "User", "Ward", "WardRules",
+    "FleetCommand", "HeartbeatSample", "Incident", "LoginFailure", "MaintenanceWindow", "OutboxMessage", "Outage",
+    "Run", "ServiceBeat", "StopOrder", "TelemetryBucket", "User", "UserSession", "Ward", "WardRules", "user_ward",
 ]

@@ -6,8 +6,9 @@ from pa_controller.domain import Role
 from pa_controller.errors import Forbidden
 from pa_controller.models import User, Ward
 
-ROLE_NAMES = {Role.ADMIN: _("quản trị viên"), Role.OFFICER: _("cán bộ văn hóa phường"),
-              Role.TECHNICIAN: _("kỹ thuật viên")}
+ROLE_NAMES = {Role.ADMIN: _("quản trị viên"), Role.APPROVER: _("người duyệt"),
+              Role.OFFICER: _("cán bộ văn hóa phường"), Role.TECHNICIAN: _("kỹ thuật viên"),
+              Role.VIEWER: _("người xem")}
 
 
 def require_role(user: User, *roles: Role) -> None:
@@ -19,9 +20,15 @@ def require_role(user: User, *roles: Role) -> None:
 
 
 def ward_scope(user: User) -> set[str] | None:
-    """Return the wards a user may act on, or None for the whole district."""
-    if user.role is Role.OFFICER:
-        return {user.ward_id} if user.ward_id else set()
+    """Return the wards a user may act on, or None for the whole district.
+
+    An officer has their wards (none: nothing); an approver or a viewer their wards, or with none the district;
+    administrators and technicians the district."""
+    if user.role.district_wide:
+        return None
+    wards = user.ward_ids
+    if user.role.needs_wards or wards:
+        return wards
     return None
 
 
@@ -39,12 +46,14 @@ def covers(user: User, ward_ids: set[str]) -> bool:
 
 
 def require_wards(user: User, ward_ids: set[str]) -> None:
-    """Refuse if any of the wards is outside the user's scope."""
-    if not covers(user, ward_ids):
-        outside = sorted(ward_ids - ward_scope(user))
-        names = Ward.names(outside)
-        raise Forbidden(_("Bạn chỉ làm việc được với phường của mình, không với %(wards)s.",
-                          wards=", ".join(names.get(w, w) for w in outside)))
+    """Refuse if any of the wards is outside the user's scope; name those only if the user shares the others."""
+    if covers(user, ward_ids):
+        return
+    require_some_ward(user, ward_ids)  # nothing of theirs: say so without telling where it is
+    outside = sorted(ward_ids - ward_scope(user))
+    names = Ward.names(outside)
+    raise Forbidden(_("Bạn chỉ làm việc được với phường của mình, không với %(wards)s.",
+                      wards=", ".join(names.get(w, w) for w in outside)))
 
 
 SCHEDULERS = tuple(r for r in Role if r.schedules)

@@ -13,7 +13,7 @@ from pa_controller import clock
 from pa_controller.domain import Role
 from pa_controller.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from pa_controller.extensions import db
-from pa_controller.models import Broadcast, Cluster, ClusterState, User, Ward
+from pa_controller.models import Broadcast, Cluster, ClusterState, User, Ward, user_ward
 from pa_controller.services import access, audit, fleet
 from pa_protocol import CID_PATTERN
 
@@ -195,7 +195,8 @@ def merge_wards(user: User, body: dict) -> MergeResult:
     in_service = db.session.scalar(select(func.count()).where(Cluster.ward_id == source, Cluster.retired.is_(False)))
     moved = db.session.execute(update(Cluster).where(Cluster.ward_id == source).values(ward_id=target)).rowcount
     officers = list(db.session.scalars(
-        select(User.username).where(User.role == Role.OFFICER, User.ward_id == source).order_by(User.username)))
+        select(User.username).join(user_ward, user_ward.c.user_id == User.id)
+        .where(User.role == Role.OFFICER, user_ward.c.ward_id == source).order_by(User.username)))
     broadcasts = _broadcasts_naming(source, clock.now())
     audit.record("ward.merge", f"ward:{source}", ward_id=target, into=target, moved=moved)
     db.session.commit()

@@ -7,8 +7,7 @@ from flask_login import current_user
 
 from pa_controller import settings
 from pa_controller.errors import ServiceError
-from pa_controller.extensions import csrf, db, login_manager
-from pa_controller.models import User
+from pa_controller.extensions import csrf, login_manager
 from pa_controller.services import audit
 
 
@@ -21,6 +20,8 @@ def select_locale() -> str:
 
 def register_web(app: Flask, babel) -> None:
     from pa_controller.web import (
+        account,
+        admin_users,
         api,
         api_fleet,
         api_incidents,
@@ -29,6 +30,7 @@ def register_web(app: Flask, babel) -> None:
         calendar,
         incidents,
         media,
+        page_session,
         pages,
     )
     from pa_controller.web.apidoc import init_api
@@ -39,9 +41,8 @@ def register_web(app: Flask, babel) -> None:
     babel.init_app(app, locale_selector=select_locale, default_timezone=settings.of(app).display_timezone)
     app.jinja_env.globals["get_locale"] = get_locale
     login_manager.login_view = "pages.login"
-    login_manager.login_message = _("Hãy đăng nhập để xem trang này.")
-    login_manager.localize_callback = str  # flashed into the session: a plain string
-    login_manager.user_loader(lambda user_id: db.session.get(User, int(user_id)))
+    login_manager.user_loader(page_session.load_user)
+    login_manager.unauthorized_handler(page_session.log_in_first)
     init_api(app, (api.bp, api_fleet.bp, api_incidents.bp))
     for blueprint in (api.bp, api_fleet.bp, api_incidents.bp):
         csrf.exempt(blueprint)  # bearer tokens only: no cookie, nothing to forge
@@ -52,6 +53,8 @@ def register_web(app: Flask, babel) -> None:
     app.register_blueprint(broadcast_pages.bp)
     app.register_blueprint(technician_bp)
     app.register_blueprint(audit_pages.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(admin_users.bp)
     register_filters(app)
     app.before_request(refresh)  # the language is the request's, even where requests share an app context
     app.before_request(_refuse_nul)
@@ -62,6 +65,10 @@ def register_web(app: Flask, babel) -> None:
 
 
 def _name_the_actor() -> None:
+    # A test's requests share one app context, so one `g`: what the last request found out (who it was, which
+    # user Flask-Login loaded) must not stand for this one. In production each request has its own.
+    for key in ("user", "token", "session_ended", "_login_user"):
+        g.pop(key, None)
     g.audit_actor = audit.set_actor(_request_actor)
 
 

@@ -1,41 +1,48 @@
 """The JSON API v1 (API.md): parse, call a service, answer."""
 
 import functools
+from copy import deepcopy
 
 from flask import current_app, g, jsonify, request
 from flask_babel import lazy_gettext as _
+from flask_smorest.utils import deepupdate
 
 from pa_controller import clock, settings
-from pa_controller.domain import Role
+from pa_controller.domain import Role, Scope
 from pa_controller.errors import ValidationFailed
-from pa_controller.services import access, broadcasts, fleet, guardrails, media, people, reports, silence
+from pa_controller.services import access, broadcasts, fleet, guardrails, media, reports, silence, tokens
 from pa_controller.services import health as services_health
 from pa_controller.web import shapes
 from pa_controller.web.apidoc import Blueprint, document
-from pa_controller.web.errors import json_error
 from pa_controller.web.schemas import requests as q
 from pa_controller.web.schemas import responses as r
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1", description="Fleet, audio, broadcasts, runs, ward rules")
 
 
-def authenticated(view):
-    """Require `Authorization: Bearer <token>` and put the user in g.user."""
+def authenticated(scope: Scope):
+    """Require `Authorization: Bearer <token>` with `scope`, and put the user in g.user (the token in g.token).
 
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        header = request.headers.get("Authorization", "")
-        scheme, _sep, token = header.partition(" ")
-        user = people.user_for_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-        if user is None:
-            response, status = json_error(401, "unauthorized",
-                                          _("Hãy gửi một mã API hợp lệ: 'Authorization: Bearer <mã>'."))
-            response.headers["WWW-Authenticate"] = "Bearer"
-            return response, status
-        g.user = user
-        return view(*args, **kwargs)
+    Every endpoint but the public ones names its scope, which the OpenAPI document shows as the bearer scheme's.
+    """
+    if not isinstance(scope, Scope):
+        raise TypeError("say which scope an endpoint needs: @authenticated(Scope.READ), not @authenticated")
 
-    return wrapper
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            scheme, _sep, secret = request.headers.get("Authorization", "").partition(" ")
+            g.token = tokens.authenticate(secret.strip() if scheme.lower() == "bearer" else "", scope)
+            g.user = g.token.user
+            return view(*args, **kwargs)
+
+        wrapper.required_scope = scope
+        wrapper._apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))  # as flask-smorest's own doc() does
+        wrapper._apidoc["manual_doc"] = deepupdate(deepcopy(wrapper._apidoc.get("manual_doc", {})),
+                                                   {"security": [{"bearer": [scope.value]}]})
+        return wrapper
+
+    return decorator
 
 
 def allowed(*roles):
@@ -71,7 +78,7 @@ def openapi():
 
 
 @bp.get("/wards")
-@authenticated
+@authenticated(Scope.READ)
 @bp.response(200, r.Ward(many=True))
 def wards():
     """Wards with their cluster and speaker counts."""
@@ -79,7 +86,7 @@ def wards():
 
 
 @bp.get("/clusters")
-@authenticated
+@authenticated(Scope.READ)
 @bp.arguments(q.ClustersQuery, location="query", as_kwargs=True)
 @bp.response(200, r.Cluster(many=True))
 def clusters(ward=None, status=None):
@@ -89,7 +96,7 @@ def clusters(ward=None, status=None):
 
 
 @bp.get("/clusters/<id>")
-@authenticated
+@authenticated(Scope.READ)
 @bp.response(200, r.ClusterDetail)
 def cluster(id: str):
     """One cluster with its latest heartbeat."""
@@ -99,7 +106,8 @@ def cluster(id: str):
 
 
 @bp.post("/audio")
-@authenticated
+@authenticated(Scope.SCHEDULE)
+@allowed(*access.SCHEDULERS)
 @bp.response(201, r.Audio)
 @bp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": q.AudioUpload}}})
 def upload_audio():
@@ -113,7 +121,7 @@ def upload_audio():
 
 
 @bp.get("/audio")
-@authenticated
+@authenticated(Scope.READ)
 @bp.arguments(q.AudioQuery, location="query", as_kwargs=True)
 @bp.response(200, r.Audio(many=True))
 def list_audio(composed=None):
@@ -128,7 +136,7 @@ def previewing(dry_run: str) -> bool:
 
 
 @bp.post("/broadcasts")
-@authenticated
+@authenticated(Scope.SCHEDULE)
 @allowed(*access.SCHEDULERS)
 @bp.arguments(q.DryRunQuery, location="query", as_kwargs=True)
 @bp.arguments(q.BroadcastRequest)
@@ -143,7 +151,7 @@ def create_broadcast(body: dict, dry_run=""):
 
 
 @bp.patch("/broadcasts/<int:id>")
-@authenticated
+@authenticated(Scope.SCHEDULE)
 @allowed(*access.SCHEDULERS)
 @bp.arguments(q.DryRunQuery, location="query", as_kwargs=True)
 @bp.arguments(q.BroadcastEdit)
@@ -157,7 +165,7 @@ def update_broadcast(body: dict, id: int, dry_run=""):
 
 
 @bp.get("/broadcasts/<int:id>")
-@authenticated
+@authenticated(Scope.READ)
 @bp.response(200, r.Broadcast)
 def get_broadcast(id: int):
     """One broadcast."""
@@ -165,7 +173,7 @@ def get_broadcast(id: int):
 
 
 @bp.delete("/broadcasts/<int:id>")
-@authenticated
+@authenticated(Scope.SCHEDULE)
 @bp.response(200, r.Broadcast)
 def cancel_broadcast(id: int):
     """Cancel future runs and any run now playing."""
@@ -173,7 +181,7 @@ def cancel_broadcast(id: int):
 
 
 @bp.get("/runs")
-@authenticated
+@authenticated(Scope.READ)
 @bp.arguments(q.RunsQuery, location="query", as_kwargs=True)
 @bp.response(200, r.Run(many=True))
 def list_runs(broadcast_id=None, state=None):
@@ -182,7 +190,7 @@ def list_runs(broadcast_id=None, state=None):
 
 
 @bp.get("/runs/<int:id>")
-@authenticated
+@authenticated(Scope.READ)
 @bp.response(200, r.RunReport)
 def get_run(id: int):
     """A run report: counts by state and each cluster's state."""
@@ -190,7 +198,7 @@ def get_run(id: int):
 
 
 @bp.delete("/runs/<int:id>")
-@authenticated
+@authenticated(Scope.SCHEDULE)
 @bp.response(200, r.Run)
 def cancel_run(id: int):
     """Cancel one run, before or while it plays."""
@@ -198,7 +206,7 @@ def cancel_run(id: int):
 
 
 @bp.get("/wards/<id>/rules")
-@authenticated
+@authenticated(Scope.READ)
 @bp.response(200, r.Rules)
 def ward_rules(id: str):
     """A ward's broadcasting rules."""
@@ -206,7 +214,7 @@ def ward_rules(id: str):
 
 
 @bp.put("/wards/<id>/rules")
-@authenticated
+@authenticated(Scope.ADMIN)
 @allowed(Role.ADMIN)
 @bp.arguments(q.WardRules)
 @bp.response(200, r.Rules)
@@ -216,7 +224,7 @@ def set_ward_rules(rules: dict, id: str):
 
 
 @bp.post("/stop-all")
-@authenticated
+@authenticated(Scope.ADMIN)
 @allowed(Role.ADMIN)
 @bp.arguments(q.StopRequest, as_kwargs=True)
 @bp.response(202, r.StopOrder)

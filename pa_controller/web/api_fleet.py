@@ -4,7 +4,7 @@ from flask import Response, g, jsonify, request
 from flask_babel import lazy_gettext as _
 
 from pa_controller import clock, settings
-from pa_controller.domain import Role
+from pa_controller.domain import Role, Scope
 from pa_controller.errors import ValidationFailed
 from pa_controller.services import fleet, fleet_admin, remote
 from pa_controller.web import shapes
@@ -33,7 +33,7 @@ def cluster_shape(c) -> dict:
 
 
 @bp.post("/commands")
-@authenticated
+@authenticated(Scope.FLEET)
 @allowed(*remote.OPERATORS)
 @bp.arguments(q.CommandRequest)
 @bp.response(202, r.Command(many=True))
@@ -45,7 +45,7 @@ def send_commands(body: dict):
 
 
 @bp.get("/commands")
-@authenticated
+@authenticated(Scope.READ)
 @bp.arguments(q.CommandsQuery, location="query", as_kwargs=True)
 @bp.response(200, r.Command(many=True))
 def list_commands(cluster=None, limit=100):
@@ -56,7 +56,7 @@ def list_commands(cluster=None, limit=100):
 
 
 @bp.get("/commands/<int:id>")
-@authenticated
+@authenticated(Scope.READ)
 @bp.response(200, r.Command)
 def get_command(id: int):
     """One remote command: its state, when, and its detail (a test tone's amp_ok)."""
@@ -64,7 +64,7 @@ def get_command(id: int):
 
 
 @bp.post("/clusters")
-@authenticated
+@authenticated(Scope.FLEET)
 @allowed(Role.ADMIN)
 @bp.arguments(q.ClusterNew)
 @bp.response(201, r.ClusterDetail)
@@ -74,7 +74,7 @@ def add_cluster(body: dict):
 
 
 @bp.patch("/clusters/<id>")
-@authenticated
+@authenticated(Scope.FLEET)
 @allowed(Role.ADMIN)
 @bp.arguments(q.ClusterEdit)
 @bp.response(200, r.ClusterDetail)
@@ -84,7 +84,7 @@ def update_cluster(body: dict, id: str):
 
 
 @bp.delete("/clusters/<id>")
-@authenticated
+@authenticated(Scope.FLEET)
 @bp.response(200, r.ClusterDetail)
 def retire_cluster(id: str):
     """Retire a cluster (administrators): out of service, history kept; 409 if already retired."""
@@ -92,7 +92,7 @@ def retire_cluster(id: str):
 
 
 @bp.get("/clusters.csv")
-@authenticated
+@authenticated(Scope.READ)
 @bp.response(200, {"type": "string"}, content_type="text/csv")
 def export_clusters():
     """The clusters in service as CSV in the format of `flask pa fleet import` (administrators)."""
@@ -115,7 +115,7 @@ def _uploaded_csv() -> bytes:
 
 
 @bp.post("/clusters/import")
-@authenticated
+@authenticated(Scope.FLEET)
 @bp.response(200, r.ImportResult)
 @bp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": q.FleetUpload},
                                                    "text/csv": {"schema": {"type": "string"}}}})
@@ -127,7 +127,7 @@ def import_clusters():
 
 
 @bp.post("/wards/merge")
-@authenticated
+@authenticated(Scope.FLEET)
 @allowed(Role.ADMIN)
 @bp.arguments(q.WardMerge)
 @bp.response(200, r.MergeResult)

@@ -2,6 +2,7 @@
 
 from flask import g, jsonify
 
+from pa_controller.domain import Scope
 from pa_controller.services import alerts
 from pa_controller.web.api import allowed, authenticated
 from pa_controller.web.apidoc import Blueprint
@@ -13,7 +14,7 @@ bp = Blueprint("api_incidents", __name__, url_prefix="/api/v1", description="Inc
 
 
 @bp.get("/incidents")
-@authenticated
+@authenticated(Scope.READ)
 @bp.arguments(q.IncidentsQuery, location="query", as_kwargs=True)
 @bp.response(200, r.Incident(many=True))
 def incidents(open_only=True):
@@ -22,7 +23,7 @@ def incidents(open_only=True):
 
 
 @bp.post("/incidents/<int:id>/ack")
-@authenticated
+@authenticated(Scope.FLEET)
 @bp.response(200, r.Incident)
 def acknowledge(id: int):
     """Acknowledge an incident: someone is on it."""
@@ -30,7 +31,7 @@ def acknowledge(id: int):
 
 
 @bp.post("/incidents/<int:id>/close")
-@authenticated
+@authenticated(Scope.FLEET)
 @bp.response(200, r.Incident)
 def close(id: int):
     """Close an incident by hand (it also closes itself on recovery)."""
@@ -43,7 +44,7 @@ def _window(w) -> dict:
 
 
 @bp.get("/maintenance")
-@authenticated
+@authenticated(Scope.READ)
 @bp.response(200, r.MaintenanceWindow(many=True))
 def maintenance():
     """Maintenance windows."""
@@ -51,7 +52,7 @@ def maintenance():
 
 
 @bp.post("/maintenance")
-@authenticated
+@authenticated(Scope.FLEET)
 @allowed(*alerts.WATCHERS)
 @bp.arguments(q.MaintenanceRequest)
 @bp.response(201, r.MaintenanceWindow)

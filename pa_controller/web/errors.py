@@ -2,6 +2,7 @@
 
 from flask import current_app, jsonify, render_template, request
 from flask_babel import lazy_gettext as _
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from pa_controller.errors import ServiceError
@@ -31,8 +32,10 @@ def _wants_json() -> bool:
 
 def _service_error(exc: ServiceError):
     if _wants_json():
-        return json_error(exc.status, exc.code, exc.message, exc.fields, jsonable(exc.extra))
-    return render_template("error.html", message=exc.message), exc.status
+        body, status = json_error(exc.status, exc.code, exc.message, exc.fields, jsonable(exc.extra))
+    else:
+        body, status = render_template("error.html", message=exc.message), exc.status
+    return body, status, exc.headers
 
 
 def _http_error(exc: HTTPException):
@@ -47,6 +50,12 @@ def _http_error(exc: HTTPException):
     return render_template("error.html", message=message), status, headers
 
 
+def _csrf_error(exc: CSRFError):
+    """A form without its anti-forgery token, or one kept open past the session it was made for."""
+    message = _("Biểu mẫu này thiếu mã chống giả mạo hoặc đã cũ (phiên đã đổi). Hãy tải lại trang rồi gửi lại.")
+    return render_template("error.html", message=message), 400
+
+
 def _unexpected_error(exc: Exception):
     """Last resort: log it; under /api/ answer JSON rather than an HTML page."""
     if isinstance(exc, HTTPException):
@@ -59,5 +68,6 @@ def _unexpected_error(exc: Exception):
 
 def register_errors(app) -> None:
     app.register_error_handler(ServiceError, _service_error)
+    app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)

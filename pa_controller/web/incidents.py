@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from pa_controller.errors import ServiceError
 from pa_controller.models import Incident
-from pa_controller.services import alerts, incident_wording
+from pa_controller.services import access, alerts, incident_wording
 from pa_controller.web.formatting import local_time
 
 bp = Blueprint("incidents", __name__)
@@ -29,6 +29,8 @@ def incidents():
 @bp.post("/incidents/<int:incident_id>/<any(ack, close):action>")
 @login_required
 def handle(incident_id: int, action: str):
+    access.require_role(current_user, *alerts.WATCHERS)  # refused outright: these buttons are not on their page
+    alerts.get_incident(current_user, incident_id)
     try:
         (alerts.acknowledge if action == "ack" else alerts.close)(current_user, incident_id)
     except ServiceError as exc:

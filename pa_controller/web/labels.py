@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 
-from pa_controller.domain import ClusterStatus, IncidentKind
+from pa_controller.domain import ClusterStatus, IncidentKind, Role, Scope
 from pa_protocol import CommandType, DeliveryState, Priority, RunState
 
 # Keyed by (type, value): the enums share values ("missed" is both a run's and a delivery's state).
@@ -45,6 +45,19 @@ LABELS = {(type(key), key): text for key, text in (
     (IncidentKind.WARD_OUTAGE, _l("Mất kết nối diện rộng (cả phường)")),
     (IncidentKind.SPEAKER_FAULT, _l("Hỏng loa")),
     (IncidentKind.AMPLIFIER_FAULT, _l("Hỏng bộ khuếch đại")),
+    # people and their API tokens (services/people.py, services/tokens.py)
+    (Role.ADMIN, _l("Quản trị viên")),
+    (Role.APPROVER, _l("Người duyệt")),
+    (Role.OFFICER, _l("Cán bộ văn hóa phường")),
+    (Role.TECHNICIAN, _l("Kỹ thuật viên")),
+    (Role.VIEWER, _l("Người xem")),
+    (Scope.READ, _l("Đọc")),
+    (Scope.SCHEDULE, _l("Lên lịch")),
+    (Scope.FLEET, _l("Mạng loa")),
+    (Scope.ADMIN, _l("Quản trị")),
+    ("live", _l("Dùng được")),
+    ("expired", _l("Hết hạn")),
+    ("revoked", _l("Đã thu hồi")),
 )}
 
 

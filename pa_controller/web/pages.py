@@ -1,13 +1,26 @@
 """The HTML pages for officers and technicians (Vietnamese first, English on request)."""
 
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from pa_controller import clock, settings
-from pa_controller.errors import ServiceError
-from pa_controller.services import access, fleet, media, people, reports, silence
+from pa_controller.errors import ServiceError, TooManyRequests
+from pa_controller.extensions import db
+from pa_controller.services import access, audit, fleet, logins, media, reports, sessions, silence
+from pa_controller.web import page_session
 from pa_controller.web.calendar import feed_key
 from pa_protocol import RunState
 
@@ -16,19 +29,30 @@ bp = Blueprint("pages", __name__)
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    if request.method == "POST":
-        user = people.authenticate(request.form.get("username", ""), request.form.get("password", ""))
-        if user is None:
-            flash(_("Sai tên đăng nhập hoặc mật khẩu."), "error")
-            return render_template("login.html"), 401
-        session.clear()  # a fresh session on login
-        login_user(user)
-        return redirect(url_for("pages.dashboard"))
-    return render_template("login.html")
+    if request.method == "GET":
+        return render_template("login.html")
+    username = request.form.get("username", "")
+    try:
+        user, secret = logins.sign_in(username, request.form.get("password", ""), request.remote_addr,
+                                          request.user_agent.string)
+    except ServiceError as exc:  # a wrong password (401), or too many of them (429)
+        flash(exc.message, "error")
+        response = make_response(render_template("login.html", username=username), exc.status)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    session.clear()  # a fresh session on login: nothing of the one before carries over
+    session[page_session.SESSION_KEY] = secret
+    login_user(user)
+    return redirect(page_session.safe_next(request.args.get("next")) or url_for("pages.dashboard"))
 
 
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated:
+        audit.record("logout", f"user:{current_user.username}")
+    sessions.end(session.get(page_session.SESSION_KEY))
+    db.session.commit()
     logout_user()
     session.clear()
     return redirect(url_for("pages.login"))
@@ -70,6 +94,7 @@ def stop_all():
 @login_required
 def audio_library():
     if request.method == "POST":
+        access.require_role(current_user, *access.SCHEDULERS)
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             flash(_("Hãy chọn một tệp âm thanh."), "error")

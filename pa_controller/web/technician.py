@@ -120,6 +120,9 @@ def cluster(cid: str):
 @login_required
 def send_command(cid: str):
     """A technician's buttons on the cluster page: test tone, volume, reboot."""
+    # Who may not, or another ward's cluster, is refused outright, not with a flash on the cluster's page.
+    access.require_role(current_user, *remote.OPERATORS)
+    fleet.get_cluster(current_user, cid)
     body = {"type": request.form.get("type", ""), "clusters": [cid]}
     if body["type"] == CommandType.SET_VOLUME.value:
         volume = request.form.get("volume", "").strip()

@@ -350,7 +350,7 @@ def test_the_incidents_page_lists_and_handles_incidents(watch, client, technicia
     log_in(client, "officer-thoi-hoa")
     page = client.get("/incidents").get_data(as_text=True)
     assert "Khu vực 1, cụm 001, phường Thới Hòa" in page and "Ghi nhận" not in page  # officers see, technicians handle
-    assert client.post(f"/incidents/{incident.id}/ack").status_code == 302 and incident.acknowledged_at is None
+    assert client.post(f"/incidents/{incident.id}/ack").status_code == 403 and incident.acknowledged_at is None
     client.post("/logout")
     log_in(client, "tech")
     assert "Ghi nhận" in client.get("/incidents").get_data(as_text=True)

@@ -41,8 +41,10 @@ def test_errors_are_documented_in_the_shape_of_api_md(client):
     assert error["required"] == ["error"]
     detail = document["components"]["schemas"][error["properties"]["error"]["$ref"].rsplit("/", 1)[1]]
     assert {"code", "message"} <= set(detail["required"])
-    # and what some errors carry besides: the conflicts of a 409, the broken rules, a fleet import's bad rows
-    assert set(detail["properties"]) == {"code", "message", "fields", "conflicts", "violations", "errors"}
+    # and what some errors carry besides: the conflicts of a 409, the broken rules, a fleet import's bad rows,
+    # the scope a token lacks, when a token expired
+    assert set(detail["properties"]) == {"code", "message", "fields", "conflicts", "violations", "errors",
+                                         "required_scope", "token_scopes", "expired_at"}
 
 
 def test_enums_in_the_document_are_the_python_enums(client):

@@ -4,7 +4,7 @@ What an officer uploaded before this revision becomes their ward's; everything e
 usable by everyone as before.
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0015
 Create Date: 2026-12-07 04:00:00
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0016'
-down_revision = '0012'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
@@ -23,7 +23,8 @@ def upgrade():
         batch_op.add_column(sa.Column('ward_id', sa.String(32), nullable=True))
         batch_op.create_foreign_key('fk_audio_ward_id_ward', 'ward', ['ward_id'], ['id'])
         batch_op.create_index('ix_audio_ward_id', ['ward_id'])
-    op.execute("""UPDATE audio SET ward_id = (SELECT u.ward_id FROM "user" u
+    # Officers had one ward until 0015; the first of their wards, should one have several by now.
+    op.execute("""UPDATE audio SET ward_id = (SELECT MIN(w.ward_id) FROM user_ward w JOIN "user" u ON u.id = w.user_id
                                              WHERE u.id = audio.uploaded_by AND u.role = 'officer')""")
 
 

@@ -25,6 +25,10 @@ class ErrorSchema(ma.Schema):
         conflicts = ma.fields.List(ma.fields.Dict(), metadata={"description": "409: the runs it overlaps"})
         violations = ma.fields.List(ma.fields.Dict(), metadata={"description": "422 guardrail: the rules it breaks"})
         errors = ma.fields.List(ma.fields.String(), metadata={"description": "a fleet import: its bad rows"})
+        required_scope = ma.fields.String(metadata={"description": "403 insufficient_scope: the scope it needs"})
+        token_scopes = ma.fields.List(ma.fields.String(), metadata={
+            "description": "403 insufficient_scope: the scopes the token has (within its user's role)"})
+        expired_at = ma.fields.String(metadata={"description": "401 token_expired: when the token expired"})
 
     error = ma.fields.Nested(Detail, required=True)
 

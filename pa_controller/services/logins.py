@@ -1,0 +1,138 @@
+"""Signing in with a password, throttled per account and per address in the database (every web worker counts).
+
+Limits an office can live with: an officer who mistypes on a phone has ten tries in any fifteen minutes, and an
+office behind one address thirty among all its people. A password refused at the limit locks the account (or the
+address) until the oldest of those failures is fifteen minutes old: fifteen minutes after a quick burst. While
+locked even the right password is refused, without being checked, and a refused attempt is not counted, so
+waiting always ends it. The lock is audited when it starts.
+"""
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+from flask_babel import lazy_gettext as _
+from sqlalchemy import delete, func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from pa_controller import clock, settings
+from pa_controller.clock import LOCAL_ZONE
+from pa_controller.errors import TooManyRequests, Unauthorized, ValidationFailed
+from pa_controller.extensions import db
+from pa_controller.models import LoginFailure, User
+from pa_controller.services import audit, sessions
+
+log = logging.getLogger(__name__)
+KEEP_FAILURES = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Limit:
+    failures: int
+    window: timedelta
+
+
+PER_ACCOUNT = Limit(10, timedelta(minutes=15))
+PER_ADDRESS = Limit(30, timedelta(minutes=15))
+
+
+class LoginRefused(Unauthorized):
+    code = "login_failed"
+
+
+class LoginThrottled(TooManyRequests):
+    pass
+
+
+def _key(username: str) -> str:
+    """The account a try counts against: as typed, so a name nobody has locks like one somebody has."""
+    return username.strip().casefold()[:64]
+
+
+def _counted(kind: str):
+    """The column failures are counted by for an account or an address, and its limit."""
+    return (LoginFailure.username, PER_ACCOUNT) if kind == "account" else (LoginFailure.address, PER_ADDRESS)
+
+
+def _locked_until(kind: str, value: str | None, now: datetime) -> datetime | None:
+    """When the failures of one account or address in the window fall below the limit, if they are at it now."""
+    if value is None:
+        return None
+    column, limit = _counted(kind)
+    recent = list(db.session.scalars(
+        select(LoginFailure.at).where(column == value, LoginFailure.at > now - limit.window)
+        .order_by(LoginFailure.at.desc()).limit(limit.failures)))
+    return recent[-1] + limit.window if len(recent) >= limit.failures else None
+
+
+def _refuse_if_locked(key: str, address: str | None, now: datetime) -> None:
+    for kind, value in (("account", key), ("address", address)):
+        if (until := _locked_until(kind, value, now)) is None:
+            continue
+        wait = max(1, math.ceil((until - now).total_seconds()))
+        minutes, at = math.ceil(wait / 60), until.astimezone(LOCAL_ZONE).strftime("%H:%M")
+        log.info("login refused: %s %s locked for %s s", kind, value, wait)
+        message = (_("Đăng nhập sai quá nhiều lần nên tài khoản này tạm khóa. Hãy thử lại sau %(n)s phút (lúc "
+                     "%(at)s); nếu quên mật khẩu, hãy nhờ quản trị viên đặt lại.", n=minutes, at=at)
+                   if kind == "account" else
+                   _("Có quá nhiều lần đăng nhập sai từ địa chỉ mạng này. Hãy thử lại sau %(n)s phút (lúc %(at)s).",
+                     n=minutes, at=at))
+        raise LoginThrottled(message, wait, extra={"retry_after": wait})
+
+
+def _fail(key: str, address: str | None, reason: str, now: datetime) -> None:
+    """Count a refused password, audit it, and audit the lock it starts if it reaches a limit."""
+    db.session.execute(delete(LoginFailure).where(LoginFailure.at < now - KEEP_FAILURES))
+    db.session.add(LoginFailure(at=now, username=key, address=(address or "")[:64] or None))
+    db.session.flush()
+    audit.record("login.failed", f"user:{key}", reason=reason)
+    for kind, value in (("account", key), ("address", address)):
+        column, limit = _counted(kind)
+        if value and db.session.scalar(select(func.count()).where(
+                column == value, LoginFailure.at > now - limit.window)) == limit.failures:
+            audit.record("login.locked", f"user:{key}" if kind == "account" else f"address:{value}", kind=kind,
+                         until=_locked_until(kind, value, now).isoformat())
+    db.session.commit()
+
+
+@cache
+def _decoy(method: str) -> str:
+    return generate_password_hash("not anybody's password", method=method)
+
+
+def _password_matches(user: User | None, password: str) -> bool:
+    """Check a password; for nobody, check a decoy, so the time taken does not tell whether the name exists."""
+    if user is None:
+        check_password_hash(_decoy(settings.current().password_hash_method), password)
+        return False
+    return user.check_password(password)
+
+
+def sign_in(username: str, password: str, address: str | None, user_agent: str | None) -> tuple[User, str]:
+    """Check a login and open a session; return the user and the session's secret for the cookie."""
+    key, now = _key(username), clock.now()
+    _refuse_if_locked(key, address, now)
+    user = db.session.scalar(select(User).where(User.username == username.strip()))
+    if not _password_matches(user, password):
+        _fail(key, address, "unknown_user" if user is None else "wrong_password", now)
+        raise LoginRefused(_("Sai tên đăng nhập hoặc mật khẩu."))
+    if not user.active:
+        audit.record_now("login.failed", f"user:{user.username}", reason="inactive")
+        raise LoginRefused(_("Tài khoản này đã bị khóa; hãy hỏi quản trị viên."))
+    db.session.execute(delete(LoginFailure).where(LoginFailure.username == key))  # the account's count starts again
+    secret = sessions.start(user, address, user_agent)
+    with audit.acting_as(audit.Actor.of_user(user, address)):
+        audit.record("login", f"user:{user.username}")
+    db.session.commit()
+    return user, secret
+
+
+def verify_password(user: User, password: str, address: str | None) -> None:
+    """Check a signed-in person's current password (before changing it), counted like a login."""
+    key, now = _key(user.username), clock.now()
+    _refuse_if_locked(key, address, now)
+    if not user.check_password(password):
+        _fail(key, address, "wrong_current_password", now)
+        raise ValidationFailed(_("Mật khẩu hiện tại không đúng."), fields={"current_password": "wrong"})
