@@ -2,6 +2,7 @@
 
 from pa_controller.models.audit import AuditEntry
 from pa_controller.models.broadcasts import Broadcast, BroadcastWard, Delivery, OutboxMessage, Run
+from pa_controller.models.broker import BrokerCredential
 from pa_controller.models.fleet import Cluster, ClusterState, Ward
 from pa_controller.models.guardrails import WardRules
 from pa_controller.models.health import (
@@ -18,7 +19,8 @@ from pa_controller.models.people import ApiToken, User
 from pa_controller.models.service_beat import ServiceBeat
 
 __all__ = [
-    "ApiToken", "AuditEntry", "Audio", "Broadcast", "BroadcastWard", "Cluster", "ClusterState", "Delivery",
+    "ApiToken", "AuditEntry", "Audio", "Broadcast", "BroadcastWard", "BrokerCredential", "Cluster", "ClusterState",
+    "Delivery",
     "FleetCommand", "HeartbeatSample", "Incident", "MaintenanceWindow", "OutboxMessage", "Outage", "Run", "ServiceBeat",
     "StopOrder", "TelemetryBucket", "User", "Ward", "WardRules",
 ]
