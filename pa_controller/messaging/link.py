@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -27,8 +27,8 @@ def broker_address(url: str) -> dict:
         "host": parts.hostname,
         "port": parts.port or (8883 if parts.scheme == "mqtts" else 1883),
         "tls": parts.scheme == "mqtts",
-        "username": parts.username,
-        "password": parts.password,
+        "username": unquote(parts.username) if parts.username is not None else None,
+        "password": unquote(parts.password) if parts.password is not None else None,
     }
 
 

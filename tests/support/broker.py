@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 
@@ -216,3 +216,9 @@ def running_broker(workdir: Path, clusters: Iterable[str] | None = None, **optio
     finally:
         broker.stop()
 
+
+
+def login_of(url: str) -> tuple[str, str]:
+    """Return the (username, password) a login URL carries, for a raw paho client."""
+    address = urlsplit(url)
+    return unquote(address.username), unquote(address.password)
