@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 import pytest
+import requests
 from flask_migrate import upgrade
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -45,6 +46,13 @@ class Guarded:
     def connection(self, cid: str) -> tuple[str, int]:
         """Which boot and which connection of it the simulated cluster is on (a takeover would make a new one)."""
         return self.fleet.call(lambda: (self.fleet.boot_id(cid), self.fleet.sessions[cid].firmware.conn))
+
+    def send(self, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(method, self.system.base_url + path, headers=self.system.auth, timeout=10, **kwargs)
+
+    def wait_accounts_rewritten(self, since: str) -> None:
+        """Wait until the worker has rewritten the broker's accounts after `since` (a fingerprint) and reloaded it."""
+        self.system.wait_for(lambda: self.worker.broker_sync.written != since, 10, "the broker's accounts to change")
 
     def command(self, cid: str, **body) -> dict:
         sent = self.system.post("/api/v1/commands", json={"clusters": [cid], **body})
