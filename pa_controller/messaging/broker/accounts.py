@@ -152,6 +152,7 @@ def write_private(path: Path, text: str, mode: int = 0o600) -> None:
 
 def ensure_secret(path: Path) -> str:
     """Return the password kept in `path`, making a new one (mode 600) if there is none yet."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
