@@ -11,6 +11,8 @@ Every message shows as a line, whatever its payload: one the summaries cannot re
 SHOWN_BYTES) with a note saying why. On a broker that wants logins, the cluster logs in as
 `python -m firmware_sim --credentials` makes it (username = its cid, its password from a `cid,password`
 CSV), and the watcher with `--username`/`--password`: an account that may read `{root}/clusters/{cid}/#`.
+Both default to what `make run` leaves in its instance dir: the clusters' passwords and the read-only
+`loanet.monitor` account's.
 A broker that refuses the watcher's login or subscription stops listen with exit code 2 and the reason.
 """
 

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
     [
         (["--clusters", "0"], "not a positive whole number"),
         (["--broker", "http://127.0.0.1:1883"], "must look like mqtt://"),
+        (["--broker", "mqtts://127.0.0.1:8884"], "TLS is not simulated; use the broker's plain listener"),
         (["--api", "http://127.0.0.1:5000"], "--api needs a token: cannot read the API token from"),
         (["--clusters", "500"], "add --synthetic"),
         (["--fleet-csv", "/nonexistent/fleet.csv"], "/nonexistent/fleet.csv"),

@@ -222,3 +222,11 @@ def login_of(url: str) -> tuple[str, str]:
     """Return the (username, password) a login URL carries, for a raw paho client."""
     address = urlsplit(url)
     return unquote(address.username), unquote(address.password)
+
+
+def connect_raw(client: mqtt.Client, url: str, **options) -> None:
+    """Connect a raw paho client to the broker a URL names, with the login it carries (mqtt://user:pw@host:port)."""
+    address = urlsplit(url)
+    if address.username:
+        client.username_pw_set(*login_of(url))
+    client.connect(address.hostname, address.port, **options)
