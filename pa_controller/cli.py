@@ -100,9 +100,10 @@ def broker_config_command(port: int | None, host: str, tls_port: int | None, tls
     except BrokerFilesError as exc:
         raise click.ClickException(str(exc)) from None
     conf = broker_config.write(files, Listener(port or given.mqtt_port, host), tls)
-    click.echo(f"wrote {conf}, {files.passwd.name} and {files.acl.name} in {files.directory}"
-               + (f"; TLS on {tls_host}:{tls_port}" + (f", CA {files.ca_cert}" if cert == files.server_cert else "")
-                  if tls else ""))
+    click.echo(f"wrote {conf}, {files.passwd.name} and {files.acl.name} in {files.directory}")
+    if tls is not None:
+        signed_by = f"the development CA {files.ca_cert}" if tls.certfile == files.server_cert else tls.certfile
+        click.echo(f"TLS on {tls_host}:{tls_port}, certificate from {signed_by}")
 
 
 broker_group = AppGroup("broker", help="Broker accounts: cluster passwords, revocation, reload.")

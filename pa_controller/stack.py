@@ -294,7 +294,8 @@ class Stack:
         while time.monotonic() < deadline:
             self.check_children()
             try:
-                urllib.request.urlopen(f"{self.settings.base_url}/api/v1/health", timeout=1).read()
+                # The launcher's own http://127.0.0.1:PORT, never a file: or other scheme (bandit B310).
+                urllib.request.urlopen(f"{self.settings.base_url}/api/v1/health", timeout=1).read()  # nosec B310
                 return True
             except OSError:
                 if self.stopping.wait(0.3):
