@@ -22,6 +22,7 @@ from pa_controller.extensions import db
 from pa_controller.messaging.broker import accounts
 from pa_controller.messaging.broker.config import BrokerFiles
 from pa_controller.messaging.broker.reload import BrokerReloadError, reload
+from pa_controller.messaging.link import broker_address
 from pa_controller.models import BrokerCredential, Cluster, User
 from pa_controller.services import access, audit
 from pa_controller.settings import Settings
@@ -112,8 +113,19 @@ def unmatched(passwords: dict[str, str]) -> list[str]:
 
 def ensure_own_accounts(settings: Settings) -> None:
     """Make the passwords of LoaNet's own accounts (the controller, the monitor) if they are not there yet."""
-    accounts.ensure_secret(settings.mqtt_password_file)
+    if _url_login(settings) is None:
+        accounts.ensure_secret(settings.mqtt_password_file)
     accounts.ensure_secret(BrokerFiles(settings.broker_dir).monitor_secret)
+
+
+def _url_login(settings: Settings) -> tuple[str, str] | None:
+    """The controller's login when PA_MQTT_URL carries one: its account must then have that password."""
+    address = broker_address(settings.mqtt_url)
+    return (address["username"], address["password"] or "") if address["username"] else None
+
+
+def _controller_login(settings: Settings) -> tuple[str, str]:
+    return _url_login(settings) or (settings.mqtt_username, accounts.read_secret(settings.mqtt_password_file))
 
 
 @dataclass(frozen=True)
@@ -143,9 +155,8 @@ def _inputs(settings: Settings, files: BrokerFiles) -> _Inputs:
     clusters = db.session.execute(select(BrokerCredential.cluster_id, BrokerCredential.password_hash).join(Cluster)
                                   .where(Cluster.retired.is_(False)).order_by(BrokerCredential.cluster_id)).all()
     db.session.commit()  # end the read: the worker's session is reused
-    return _Inputs(settings.mqtt_root, (settings.mqtt_username, accounts.read_secret(settings.mqtt_password_file)),
-                   accounts.read_secret(files.monitor_secret), tuple(map(tuple, clusters)),
-                   _read_local(files.local_passwd), _read_local(files.local_acl))
+    return _Inputs(settings.mqtt_root, _controller_login(settings), accounts.read_secret(files.monitor_secret),
+                   tuple(map(tuple, clusters)), _read_local(files.local_passwd), _read_local(files.local_acl))
 
 
 def write_accounts(settings: Settings) -> str:

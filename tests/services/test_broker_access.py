@@ -104,6 +104,17 @@ def test_the_files_hold_loanets_accounts_and_the_clusters_in_service_with_a_pass
                                                              .mqtt_password_file)} == {0o600}
 
 
+def test_a_controller_login_in_pa_mqtt_url_is_the_one_its_account_gets(seeded, broker_dir, tmp_path):
+    settings = use_settings(seeded, mqtt_url="mqtt://ops.controller:url-pw@10.0.0.2:1883",
+                            mqtt_password_file=tmp_path / "unused.pw")
+    broker_access.ensure_own_accounts(settings)
+    broker_access.write_accounts(settings)
+    assert not settings.mqtt_password_file.exists()
+    [hashed] = [line.split(":", 1)[1] for line in broker_dir.passwd.read_text().splitlines()
+                if line.startswith("ops.controller:")]
+    assert accounts.password_matches("url-pw", hashed)
+
+
 def test_the_own_accounts_keep_their_passwords_once_made(seeded, broker_dir):
     kept = broker_dir.monitor_secret.read_text()
     broker_access.ensure_own_accounts(settings_of(seeded))
