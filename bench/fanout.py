@@ -46,7 +46,7 @@ from pa_controller.services import broadcasts, fleet, people  # noqa: E402
 from pa_controller.settings import Settings  # noqa: E402
 from pa_controller.settings import of as settings_of  # noqa: E402
 from pa_protocol import DeliveryState  # noqa: E402
-from tests.support.broker import running_broker  # noqa: E402
+from tests.support.broker import connect_raw, running_broker  # noqa: E402
 
 log = logging.getLogger("bench.fanout")
 FLEET_CSV = ROOT / "pa_controller" / "data" / "o-mon-fleet.csv"
@@ -112,9 +112,8 @@ def time_controller(worker, run_id: int, expected: int) -> float:
     return time.perf_counter() - started
 
 
-def time_raw(broker_url: str, commands: list[tuple[str, str, bytes]], root: str) -> float:
+def time_raw(broker, commands: list[tuple[str, str, bytes]], root: str) -> float:
     """Seconds for a bare paho publish loop to get a `received` back for every command."""
-    address = broker_url.removeprefix("mqtt://").split(":")
     pending = {cmd_id for cmd_id, _, _ in commands}
     done = threading.Event()
     lock = threading.Lock()
@@ -128,12 +127,12 @@ def time_raw(broker_url: str, commands: list[tuple[str, str, bytes]], root: str)
 
     subscriber = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     subscriber.message_callback_add(protocol.wildcard(root, protocol.EVENTS), on_event)
-    subscriber.connect(address[0], int(address[1]))
+    connect_raw(subscriber, broker.tester())
     subscriber.subscribe(protocol.wildcard(root, protocol.EVENTS), qos=1)
     subscriber.loop_start()
     publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     publisher.max_inflight_messages_set(100)
-    publisher.connect(address[0], int(address[1]))
+    connect_raw(publisher, broker.tester())
     publisher.loop_start()
     time.sleep(0.5)  # both sessions up and subscribed before the clock starts
     started = time.perf_counter()
@@ -203,18 +202,19 @@ def throwaway_database(server_url: str):
 def measure(args, database_url: str | None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     with tempfile.TemporaryDirectory() as tmp, running_broker(Path(tmp)) as broker:
-        app = build_app(Path(tmp), broker.url, database_url)
+        app = build_app(Path(tmp), broker.controller_url, database_url)
         worker = Worker(app, plan_interval_s=3600)  # dispatch is triggered by hand below
         worker.start()
         specs = load_csv(limit=args.clusters)
         controller, raw = [], []
-        with Fleet(specs, broker.url, truth_path=Path(tmp) / "truth.jsonl", heartbeat_s=30, connect_rate=0) as sim:
+        with Fleet(specs, broker.url, truth_path=Path(tmp) / "truth.jsonl", heartbeat_s=30, connect_rate=0,
+                   credentials=broker.passwords) as sim:
             sim.wait_connected(timeout=60)
             worker.link.connected.wait(10)
             for round_no in range(1, args.rounds + 1):
                 run_id = schedule(app, args.clusters, round_no)
                 controller.append(time_controller(worker, run_id, args.clusters))
-                raw.append(time_raw(broker.url, fresh_commands(app, run_id), settings_of(app).mqtt_root))
+                raw.append(time_raw(broker, fresh_commands(app, run_id), settings_of(app).mqtt_root))
                 ms = controller[-1] * 1000, raw[-1] * 1000
                 print(f"round {round_no}: controller {ms[0]:7.1f} ms   raw paho {ms[1]:7.1f} ms", flush=True)
         worker.stop()

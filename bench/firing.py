@@ -149,7 +149,7 @@ class TimedExecutor(ThreadPoolExecutor):
 def time_controller(args, workdir: Path, database_url: str, offsets: list[int]) -> tuple[list, list]:
     """Return (lateness of each dispatch, how late the scheduler handed each to its executor), in seconds."""
     with running_broker(workdir) as broker:
-        app = build_app(workdir, broker.url, database_url)
+        app = build_app(workdir, broker.controller_url, database_url)
         base = datetime.fromtimestamp(math.ceil(time.time() + args.lead_in), UTC)
         broadcast_id, made = create_runs(app, base, offsets, args.clusters_per_run)
         print(f"controller: {len(offsets)} runs created in {made:.1f} s", flush=True)

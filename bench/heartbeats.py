@@ -52,7 +52,7 @@ from pa_controller.scheduling.worker import Worker  # noqa: E402
 from pa_controller.services import fleet, ingest, telemetry  # noqa: E402
 from pa_controller.services.report_writer import ReportWriter  # noqa: E402
 from pa_controller.settings import of as settings_of  # noqa: E402
-from tests.support.broker import running_broker  # noqa: E402
+from tests.support.broker import connect_raw, running_broker  # noqa: E402
 
 log = logging.getLogger("bench.heartbeats")
 IDLE_S = 10.0  # a side that has received nothing new for this long is done (QoS 0 may drop)
@@ -68,9 +68,9 @@ def fleet_csv(clusters: int) -> str:
 
 
 def client_for(broker_url: str, client_id: str = "") -> mqtt.Client:
-    address = broker_url.removeprefix("mqtt://").split(":")
+    """A raw client with the login `broker_url` carries (one with every right: it publishes for every cluster)."""
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    client.connect(address[0], int(address[1]), keepalive=60)
+    connect_raw(client, broker_url, keepalive=60)
     return client
 
 
@@ -291,7 +291,7 @@ def measure(args, database_url: str | None) -> int:
     spawn = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory() as tmp, running_broker(Path(tmp)) as broker:
         setup = time.perf_counter()
-        app = build_app(Path(tmp), broker.url, database_url, fleet_csv(args.clusters))
+        app = build_app(Path(tmp), broker.controller_url, database_url, fleet_csv(args.clusters))
         print(f"{backend}: {args.clusters:,} clusters imported in {time.perf_counter() - setup:.1f} s", flush=True)
         worker = Worker(app, plan_interval_s=3600)  # the plan job runs once at start (telemetry.prune included)
         if args.max_batch:
@@ -301,8 +301,8 @@ def measure(args, database_url: str | None) -> int:
             stages.install(worker.inbox)
         results = spawn.Queue()
         raw_ready, pub_ready, go = spawn.Event(), spawn.Event(), spawn.Event()
-        raw = spawn.Process(target=raw_subscriber, args=(broker.url, args.count, raw_ready, results), daemon=True)
-        pub = spawn.Process(target=publisher, args=(broker.url, args.clusters, args.count, args.rate, pub_ready,
+        raw = spawn.Process(target=raw_subscriber, args=(broker.tester(), args.count, raw_ready, results), daemon=True)
+        pub = spawn.Process(target=publisher, args=(broker.tester(), args.clusters, args.count, args.rate, pub_ready,
                                                     go, results), daemon=True)
         with profiled(worker.inbox, args.profile):
             worker.start()

@@ -40,7 +40,7 @@ from pa_controller.scheduling.worker import Worker  # noqa: E402
 from pa_controller.services import broadcasts, commands, fleet, silence  # noqa: E402
 from pa_controller.settings import of as settings_of  # noqa: E402
 from pa_protocol import CommandType, DeliveryState  # noqa: E402
-from tests.support.broker import free_port, running_broker  # noqa: E402
+from tests.support.broker import connect_raw, free_port, running_broker  # noqa: E402
 from tests.support.settings import use_settings  # noqa: E402
 
 CLUSTERS = 456
@@ -93,8 +93,7 @@ def time_controller(app, run_id: int) -> float:
     return time.perf_counter() - started
 
 
-def time_raw(app, broker_url: str, run_id: int) -> float:
-    host, port = broker_url.removeprefix("mqtt://").split(":")
+def time_raw(app, broker, run_id: int) -> float:
     root = settings_of(app).mqtt_root
     with app.app_context():
         now = clock.now()
@@ -115,7 +114,7 @@ def time_raw(app, broker_url: str, run_id: int) -> float:
     subscriber, publisher = clients
     subscriber.message_callback_add(protocol.wildcard(root, protocol.EVENTS), on_event)
     for client in clients:
-        client.connect(host, int(port))
+        connect_raw(client, broker.tester())
         client.loop_start()
     subscriber.subscribe(protocol.wildcard(root, protocol.EVENTS), qos=1)
     time.sleep(0.5)
@@ -138,7 +137,7 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     with tempfile.TemporaryDirectory() as tmp, running_broker(Path(tmp)) as broker:
         port = free_port()
-        app = build_app(Path(tmp), broker.url, None)
+        app = build_app(Path(tmp), broker.controller_url, None)
         use_settings(app, public_url=f"http://127.0.0.1:{port}")
         server = make_server("127.0.0.1", port, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -146,12 +145,13 @@ def main() -> int:
         worker = Worker(app, plan_interval_s=3600)
         worker.start()
         controller, raw = [], []
-        with Fleet(load_csv(limit=CLUSTERS), broker.url, truth_path=Path(tmp) / "truth.jsonl", connect_rate=0) as sim:
+        with Fleet(load_csv(limit=CLUSTERS), broker.url, truth_path=Path(tmp) / "truth.jsonl", connect_rate=0,
+                   credentials=broker.passwords) as sim:
             sim.wait_connected(timeout=60)
             worker.link.connected.wait(10)
             for round_no in range(1, args.rounds + 1):
                 controller.append(time_controller(app, play_everywhere(worker, clip_id)))
-                raw.append(time_raw(app, broker.url, play_everywhere(worker, clip_id)))
+                raw.append(time_raw(app, broker, play_everywhere(worker, clip_id)))
                 print(f"round {round_no}: controller {controller[-1] * 1000:7.1f} ms   "
                       f"raw paho {raw[-1] * 1000:7.1f} ms", flush=True)
         worker.stop()

@@ -35,7 +35,7 @@ import paho.mqtt  # noqa: E402
 import paho.mqtt.client as mqtt  # noqa: E402
 
 import pa_protocol as protocol  # noqa: E402
-from firmware_sim import Fleet, load_csv, synthesize  # noqa: E402
+from firmware_sim import Fleet, load_credentials, load_csv, synthesize  # noqa: E402
 from firmware_sim.cli import prepare_process  # noqa: E402
 from tests.support.broker import running_broker  # noqa: E402
 
@@ -109,14 +109,15 @@ class Meter:
 # ----- side (a): the full simulator
 
 
-def measure_simulator(url: str, size: int, broker_pid: int, workdir: str) -> dict:
+def measure_simulator(url: str, size: int, broker_pid: int, credentials: str, workdir: str) -> dict:
     """Bring a simulated fleet online unpaced, in a process prepared as `python -m firmware_sim` prepares its own;
     return the meter's figures (and its stop time)."""
     prepare_process(size)
     specs = fleet_of(size)
     meter = Meter(broker_pid)
     meter.start()
-    fleet = Fleet(specs, url, truth_path=Path(workdir) / "truth.jsonl", connect_rate=0, seed=1)
+    fleet = Fleet(specs, url, truth_path=Path(workdir) / "truth.jsonl", connect_rate=0, seed=1,
+                  credentials=credentials)
     fleet.start()
     return meter.stop(fleet.wait_connected(timeout=TIMEOUT_S))
 
@@ -132,10 +133,11 @@ class BareLoop:
     the 1 s of its retransmit, and the floor would measure the stall instead of the work.
     """
 
-    def __init__(self, url: str, cids: list[str]):
+    def __init__(self, url: str, passwords: dict[str, str]):
         host, port = url.removeprefix("mqtt://").split(":")
         self.host, self.port = host, int(port)
-        self.cids = cids
+        self.passwords = passwords  # each client logs in as its cluster, as the simulator's do
+        self.cids = list(passwords)
         self.selector = selectors.DefaultSelector()
         self.subscribed = 0
         self.awaiting_connack = 0
@@ -162,6 +164,7 @@ class BareLoop:
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.user_data_set(protocol.topic(protocol.DEFAULT_ROOT, cid, protocol.CMD))
+        client.username_pw_set(cid, self.passwords[cid])
         client.connect(self.host, self.port, keepalive=30)  # TCP connect, then CONNECT written at once
         self.awaiting_connack += 1
         self.selector.register(client.socket(), self._wanted(client), client)
@@ -189,12 +192,12 @@ class BareLoop:
             self.selector.modify(key.fileobj, wanted, client)
 
 
-def measure_bare(url: str, size: int, broker_pid: int) -> dict:
+def measure_bare(url: str, size: int, broker_pid: int, credentials: str) -> dict:
     """Bring `size` bare paho clients online; return the meter's figures."""
-    cids = [spec.cid for spec in fleet_of(size)]
+    passwords = load_credentials(credentials)
     meter = Meter(broker_pid)
     meter.start()
-    return meter.stop(BareLoop(url, cids).run())
+    return meter.stop(BareLoop(url, passwords).run())
 
 
 # ----- running each side in a process of its own
@@ -208,7 +211,8 @@ def _child(function, args, channel) -> None:
 
 
 def in_process(function, broker, size: int, *extra) -> dict:
-    """Run `function(broker URL, size, broker pid, *extra)` in a fresh interpreter; return its figures.
+    """Run `function(broker URL, size, broker pid, credentials CSV, *extra)` in a fresh interpreter; return its
+    figures.
 
     The broker stops before the measuring process exits, so the broker closes every connection
     first. Were the clients to close first, each would hold its port in TIME_WAIT for 60 s, and the
@@ -217,7 +221,8 @@ def in_process(function, broker, size: int, *extra) -> dict:
     """
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
-    process = context.Process(target=_child, args=(function, (broker.url, size, broker.process.pid, *extra), theirs))
+    arguments = (broker.url, size, broker.process.pid, str(broker.credentials_file), *extra)
+    process = context.Process(target=_child, args=(function, arguments, theirs))
     process.start()
     figures = ours.recv() if ours.poll(TIMEOUT_S + 30) else None
     broker.stop()
@@ -232,10 +237,10 @@ def in_process(function, broker, size: int, *extra) -> dict:
 
 def check_broker_capacity(broker, size: int) -> None:
     """Refuse to time a broker whose config or open-files limit cannot hold `size` connections."""
-    conf = (broker.workdir / "mosquitto.conf").read_text()
+    conf = broker.files.conf.read_text()
     for line in conf.splitlines():
         if line.startswith("max_connections") and 0 <= int(line.split()[1]) < size:
-            raise RuntimeError(f"{broker.workdir / 'mosquitto.conf'}: {line} is below {size}")
+            raise RuntimeError(f"{broker.files.conf}: {line} is below {size}")
     for line in Path(f"/proc/{broker.process.pid}/limits").read_text().splitlines():
         if line.startswith("Max open files"):
             soft = line.split()[3]
@@ -245,7 +250,8 @@ def check_broker_capacity(broker, size: int) -> None:
 
 def one_side(side: str, size: int) -> dict:
     """Time one side at one size on a fresh private broker, in a process of its own."""
-    with tempfile.TemporaryDirectory(prefix=f"bench-sim-{side}-") as tmp, running_broker(Path(tmp)) as broker:
+    cids = [spec.cid for spec in fleet_of(size)]  # each with an account, as make run's clusters have
+    with tempfile.TemporaryDirectory(prefix=f"bench-sim-{side}-") as tmp, running_broker(Path(tmp), cids) as broker:
         check_broker_capacity(broker, size)
         load = os.getloadavg()[0]
         if side == "simulator":

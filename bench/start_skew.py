@@ -48,7 +48,7 @@ from pa_controller.models import OutboxMessage, Run, User  # noqa: E402
 from pa_controller.scheduling.worker import Worker  # noqa: E402
 from pa_controller.services import people  # noqa: E402
 from pa_controller.settings import of as settings_of  # noqa: E402
-from tests.support.broker import free_port, running_broker  # noqa: E402
+from tests.support.broker import connect_raw, free_port, running_broker  # noqa: E402
 from tests.support.settings import use_settings  # noqa: E402
 
 CLUSTERS = 456
@@ -86,9 +86,10 @@ def sleep_until(moment: datetime) -> None:
 
 
 @contextmanager
-def running_fleet(mode: str, broker_url: str, truth: Path, workdir: Path):
+def running_fleet(mode: str, broker, truth: Path, workdir: Path):
     if mode == "thread":
-        with Fleet(load_csv(limit=CLUSTERS), broker_url, truth_path=truth, connect_rate=0) as sim:
+        with Fleet(load_csv(limit=CLUSTERS), broker.url, truth_path=truth, connect_rate=0,
+                   credentials=broker.passwords) as sim:
             if sim.wait_connected(timeout=60) < CLUSTERS:
                 raise RuntimeError(f"only {sim.connected_count} clusters connected")
             yield
@@ -96,8 +97,9 @@ def running_fleet(mode: str, broker_url: str, truth: Path, workdir: Path):
     log_path = workdir / "sim.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "firmware_sim", "--clusters", str(CLUSTERS), "--broker", broker_url,
-             "--truth", str(truth), "--state-dir", str(workdir / "sim-state"), "--connect-rate", "0"],
+            [sys.executable, "-m", "firmware_sim", "--clusters", str(CLUSTERS), "--broker", broker.url,
+             "--credentials", str(broker.credentials_file), "--truth", str(truth),
+             "--state-dir", str(workdir / "sim-state"), "--connect-rate", "0"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # its own state dir: not make run's instance/sim-state
     try:
         deadline = time.monotonic() + 60
@@ -190,10 +192,9 @@ def template_commands(app, run_id: int) -> list[dict]:
 def raw_round(broker_url: str, root: str, pattern: list[dict], clip: dict, public_url: str, ahead_s: float,
               lead_s: float, truth: Path) -> tuple[list[float], str]:
     """Publish 456 `play` commands from one paho client at start_at - lead; return (skews in ms, timing)."""
-    host, port = broker_url.removeprefix("mqtt://").split(":")
     publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     publisher.max_inflight_messages_set(100)
-    publisher.connect(host, int(port))
+    connect_raw(publisher, broker_url)
     publisher.loop_start()
     start_at = start_time(ahead_s)
     run_id = f"raw-{uuid.uuid4().hex[:12]}"
@@ -241,7 +242,7 @@ def measure(args, workdir: Path, database_url: str | None) -> int:
     controller, raw = [], []
     with running_broker(workdir) as broker:
         port = free_port()
-        app = build_app(workdir, broker.url, database_url)
+        app = build_app(workdir, broker.controller_url, database_url)
         public_url = use_settings(app, public_url=f"http://127.0.0.1:{port}", dispatch_lead_s=args.lead).public_url
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per clip fetched otherwise
         with app.app_context():
@@ -253,14 +254,15 @@ def measure(args, workdir: Path, database_url: str | None) -> int:
         worker = Worker(app)  # as `flask pa scheduler` makes it (default plan interval)
         worker.start()
         try:
-            with running_fleet(args.fleet, broker.url, truth, workdir):
+            with running_fleet(args.fleet, broker, truth, workdir):
                 worker.link.connected.wait(10)
                 for round_no in range(1, args.rounds + 1):
                     clip = upload_clip(api, workdir, 400 + 20 * round_no, args.clip)
                     c, c_timing, run_id = controller_round(app, api, clip, args.ahead, truth)
                     clip = upload_clip(api, workdir, 410 + 20 * round_no, args.clip)
-                    r, r_timing = raw_round(broker.url, settings_of(app).mqtt_root, template_commands(app, run_id),
-                                            clip, public_url, args.ahead, args.lead, truth)
+                    r, r_timing = raw_round(broker.tester(), settings_of(app).mqtt_root,
+                                            template_commands(app, run_id), clip, public_url, args.ahead, args.lead,
+                                            truth)
                     controller += c
                     raw += r
                     print(f"round {round_no}: controller {len(c)}/{CLUSTERS} played  {stats(c)}  ({c_timing})\n"

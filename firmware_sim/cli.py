@@ -101,8 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--state-dir", default=str(defaults.state_dir()),
                         help="where each cluster keeps the command ids it accepted, across reboots and restarts "
                         f"(default %(default)s; {defaults.INSTANCE_SOURCE})")
-    parser.add_argument("--credentials", metavar="CSV", help="broker passwords, rows of cid,password; every "
-                        "cluster connects with username = its cid")
+    parser.add_argument("--credentials", metavar="CSV", default=defaults.credentials_file(),
+                        help="broker passwords, rows of cid,password; every cluster connects with username = its cid "
+                        f"(default {defaults.credentials_path()} if it exists; {defaults.INSTANCE_SOURCE})")
     parser.add_argument("--shard", type=_shard, metavar="K/N",
                         help="simulate only clusters K, K+N, K+2N … of the fleet (faults are chosen on all of it, "
                         "so every shard needs the same --seed)")

@@ -17,6 +17,10 @@ INSTANCE_DIR = Path("instance")  # PA_INSTANCE_DIR, relative to where make run r
 TRUTH_NAME = "sim-truth.jsonl"
 STATE_NAME = "sim-state"
 TOKEN_NAME = "bootstrap-token"
+CREDENTIALS_NAME = "sim-credentials.csv"  # the simulated clusters' broker passwords, issued by make run
+BROKER_DIR_NAME = "broker"  # PA_BROKER_DIR's default, in the instance dir
+MONITOR_USERNAME = "loanet.monitor"  # make run's read-only broker account for tools such as `listen`
+MONITOR_SECRET_NAME = "monitor.password"
 
 # How --help says where a default comes from, after the value itself.
 BROKER_SOURCE = "make run's: $PA_MQTT_URL, else mqtt://127.0.0.1:$PA_MQTT_PORT"
@@ -57,6 +61,32 @@ def state_dir(env: Mapping[str, str] | None = None) -> Path:
 def token_file(env: Mapping[str, str] | None = None) -> Path:
     """Return where `make run` writes the first administrator's API token."""
     return instance_dir(env) / TOKEN_NAME
+
+
+def credentials_path(env: Mapping[str, str] | None = None) -> Path:
+    """Return where `make run` writes the simulated clusters' broker passwords (rows of `cid,password`)."""
+    return instance_dir(env) / CREDENTIALS_NAME
+
+
+def credentials_file(env: Mapping[str, str] | None = None) -> str | None:
+    """Return make run's credentials file if there is one: the default of --credentials."""
+    path = credentials_path(env)
+    return str(path) if path.is_file() else None
+
+
+def monitor_secret_path(env: Mapping[str, str] | None = None) -> Path:
+    """Return where `make run` keeps the password of its read-only monitor account: $PA_BROKER_DIR/monitor.password."""
+    env = _env(env)
+    return Path(env.get("PA_BROKER_DIR") or instance_dir(env) / BROKER_DIR_NAME) / MONITOR_SECRET_NAME
+
+
+def monitor_login(env: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    """Return make run's monitor account (username, password) if its password is there, else None."""
+    try:
+        password = monitor_secret_path(env).read_text().strip()
+    except OSError:
+        return None
+    return (MONITOR_USERNAME, password) if password else None
 
 
 def shown(url: str) -> str:

@@ -11,6 +11,8 @@ Every message shows as a line, whatever its payload: one the summaries cannot re
 SHOWN_BYTES) with a note saying why. On a broker that wants logins, the cluster logs in as
 `python -m firmware_sim --credentials` makes it (username = its cid, its password from a `cid,password`
 CSV), and the watcher with `--username`/`--password`: an account that may read `{root}/clusters/{cid}/#`.
+Both default to what `make run` leaves in its instance dir: the clusters' passwords and the read-only
+`loanet.monitor` account's.
 A broker that refuses the watcher's login or subscription stops listen with exit code 2 and the reason.
 """
 
@@ -27,6 +29,7 @@ from typing import TextIO
 import paho.mqtt.client as mqtt
 
 import pa_protocol as protocol
+from firmware_sim import defaults
 from firmware_sim.cli import add_broker_option, add_truth_option
 from firmware_sim.fleet import Fleet
 from firmware_sim.localtime import LOCAL_DAY_FORMAT, local_clock, local_time
@@ -314,12 +317,15 @@ def build_parser() -> argparse.ArgumentParser:
     login.add_argument(
         "--credentials",
         metavar="CSV",
+        default=defaults.credentials_file(),
         help="the cluster's password, from rows of cid,password (as "
-        "`python -m firmware_sim --credentials`); the cluster logs in with username = its cid",
+        "`python -m firmware_sim --credentials`); the cluster logs in with username = its cid (default "
+        f"{defaults.credentials_path()} if it exists; {defaults.INSTANCE_SOURCE})",
     )
     login.add_argument(
         "--username",
-        help=f"the watcher's own login: an account that may read {protocol.topic(protocol.DEFAULT_ROOT, 'CID', '#')}",
+        help=f"the watcher's own login: an account that may read {protocol.topic(protocol.DEFAULT_ROOT, 'CID', '#')} "
+        f"(default make run's read-only {defaults.MONITOR_USERNAME}, its password in {defaults.monitor_secret_path()})",
     )
     login.add_argument("--password", help="the password of --username")
     parser.add_argument("-v", "--verbose", action="store_true", help="log the simulator's own messages too")
@@ -344,6 +350,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         parser.error("--heartbeat-s must be positive")
     if args.password is not None and args.username is None:
         parser.error("--password needs --username")
+    if args.username is None and (monitor := defaults.monitor_login()) is not None:
+        args.username, args.password = monitor
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",  # no time: the host's zone would clash with the lines

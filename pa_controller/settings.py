@@ -17,9 +17,12 @@ from flask import current_app
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from pa_protocol import DEFAULT_ROOT
+from pa_protocol import CID_PATTERN, DEFAULT_ROOT
 
 EXTENSION = "settings"  # the key in app.extensions
+# The controller's broker account. The dot keeps it out of the cluster ids ([a-z0-9-]), so no cluster can be named
+# like it and take its client id (messaging/broker/accounts.py).
+CONTROLLER_ACCOUNT = "loanet.controller"
 
 
 class SettingsError(ValueError):
@@ -44,6 +47,13 @@ class Settings:
     private_broker: bool  # PA_MQTT_URL unset: `make run` starts a broker of its own on mqtt_port
     mqtt_root: str
     mqtt_client_id: str
+    mqtt_username: str  # the controller's broker account, when PA_MQTT_URL names none
+    mqtt_password_file: Path  # …and where its password is kept (never in the environment: see README)
+    mqtt_ca_file: Path | None  # the CA an mqtts:// broker's certificate is checked against; None: the system's
+    mqtts_port: int  # the private Mosquitto's TLS listener
+    broker_dir: Path  # the broker's config, password and ACL files, pid file, TLS files and the accounts' secrets
+    broker_reload: str  # a command that makes the broker reload its files; "": SIGHUP to the private broker
+    manage_broker: bool  # the worker keeps the broker's accounts in step with the fleet (private broker or reload)
     dispatch_lead_s: float
     now_lead_s: float
     run_settle_s: float
@@ -79,6 +89,11 @@ class Settings:
         http_port = read.value("PA_HTTP_PORT", 5000, _port, "a port number from 1 to 65535")
         mqtt_port = read.value("PA_MQTT_PORT", 1884, _port, "a port number from 1 to 65535")
         broker = read.text("PA_MQTT_URL")
+        broker_dir = Path(read.text("PA_BROKER_DIR") or instance_dir / "broker").resolve()
+        broker_reload = read.text("PA_BROKER_RELOAD")
+        mqtt_username = read.value("PA_MQTT_USERNAME", CONTROLLER_ACCOUNT, _username,
+                                   "a broker username that no cluster id can be (with a dot, such as "
+                                   "loanet.controller) and without spaces, ':', '+', '#' or '/'")
         settings = cls(
             instance_dir=instance_dir,
             database_url=read.value("DATABASE_URL", f"sqlite:///{instance_dir / 'loanet.db'}", _database_url,
@@ -92,7 +107,14 @@ class Settings:
                                 "a broker URL such as mqtt://host:port or mqtts://user:pass@host:port"),
             private_broker=not broker,
             mqtt_root=read.value("PA_MQTT_ROOT", DEFAULT_ROOT, _topic_root, "a topic prefix such as pa/v1"),
-            mqtt_client_id=read.text("PA_MQTT_CLIENT_ID") or "loanet-controller",
+            mqtt_client_id=read.text("PA_MQTT_CLIENT_ID") or mqtt_username,
+            mqtt_username=mqtt_username,
+            mqtt_password_file=Path(read.text("PA_MQTT_PASSWORD_FILE") or broker_dir / "controller.password").resolve(),
+            mqtt_ca_file=read.value("PA_MQTT_CA_FILE", None, _existing_file, "a readable PEM file of CA certificates"),
+            mqtts_port=read.value("PA_MQTTS_PORT", 8884, _port, "a port number from 1 to 65535"),
+            broker_dir=broker_dir,
+            broker_reload=broker_reload,
+            manage_broker=not broker or bool(broker_reload),
             dispatch_lead_s=read.value("PA_DISPATCH_LEAD_S", 60.0, _above(0), "a number of seconds above 0"),
             now_lead_s=read.value("PA_NOW_LEAD_S", 3.0, _at_least(0), "a number of seconds, 0 or more"),
             run_settle_s=read.value("PA_RUN_SETTLE_S", 30.0, _at_least(0), "a number of seconds, 0 or more"),
@@ -125,13 +147,14 @@ class Settings:
         return settings
 
     def for_testing(self) -> "Settings":
-        """These settings with every side effect off: fake messaging, a cheap password hash, no quiet hours.
+        """These settings with every side effect off: fake messaging, a cheap password hash, no quiet hours, no
+        broker files rewritten.
 
         scrypt costs 0.12 s a hash and again a login, in hundreds of tests; tests check logic, not hash strength.
         Tests must not depend on the time of day they run; guardrail tests set rules of their own.
         """
         return replace(self, testing=True, messaging="fake", password_hash_method="pbkdf2:sha256:1000",
-                       quiet_hours=None)
+                       quiet_hours=None, manage_broker=False)
 
 
 def current() -> Settings:
@@ -261,9 +284,25 @@ def _database_url(text: str) -> str:
 
 
 def _topic_root(text: str) -> str:
-    if not text or any(c in text for c in "+#\0") or text.startswith("/") or text.endswith("/"):
+    # No space either: the broker's ACL file names topics with it, one word each.
+    if not text or any(c in text for c in "+#\0") or text.startswith("/") or text.endswith("/") \
+            or any(c.isspace() for c in text):
         raise ValueError(text)
     return text
+
+
+def _username(text: str) -> str:
+    if any(c in text for c in ":+#/") or any(c.isspace() for c in text) or not text.isprintable() \
+            or CID_PATTERN.match(text):
+        raise ValueError(text)
+    return text
+
+
+def _existing_file(text: str) -> Path:
+    path = Path(text).resolve()
+    if not path.is_file():
+        raise ValueError(text)
+    return path
 
 
 def _quiet_hours(text: str) -> tuple[time, time] | None:

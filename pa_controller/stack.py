@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pa_controller import clock
-from pa_controller.messaging import broker_config
+from pa_controller.messaging.broker.accounts import MONITOR
+from pa_controller.messaging.broker.config import BrokerFiles
 from pa_controller.settings import Settings, SettingsError
 
 log = logging.getLogger("loanet")
@@ -102,18 +103,33 @@ class LaunchSettings:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
+    @property
+    def credentials_file(self) -> Path:
+        """The simulated clusters' broker passwords, issued by make run (the CSV `firmware_sim --credentials` reads)."""
+        from firmware_sim import defaults as sim_defaults
+
+        return sim_defaults.credentials_path({"PA_INSTANCE_DIR": str(self.instance)})
+
     def child_env(self, env: Mapping[str, str]) -> dict[str, str]:
-        """Return the environment of every child: the caller's, with these settings made explicit."""
-        return {**env, "PA_INSTANCE_DIR": str(self.instance), "PA_MQTT_URL": self.mqtt_url,
-                "PA_HTTP_PORT": str(self.http_port), "FLASK_APP": "wsgi", "PYTHONUNBUFFERED": "1"}
+        """Return the environment of every child: the caller's, with these settings made explicit.
+
+        The private broker is named by its port, not by PA_MQTT_URL, so that each child knows it is make run's
+        own (whose accounts the worker keeps); no password travels in the environment.
+        """
+        broker = ({"PA_MQTT_PORT": str(self.mqtt_port)} if self.private_broker else {"PA_MQTT_URL": self.mqtt_url})
+        children = {key: value for key, value in env.items() if key != "PA_MQTT_URL" or not self.private_broker}
+        return {**children, "PA_INSTANCE_DIR": str(self.instance), **broker, "PA_HTTP_PORT": str(self.http_port),
+                "FLASK_APP": "wsgi", "PYTHONUNBUFFERED": "1"}
 
     def simulator_command(self) -> list[str]:
-        """Return the command line of the simulated fleet, with the scenario and seed asked for."""
+        """Return the command line of the simulated fleet, with the scenario, seed and passwords asked for."""
         from firmware_sim import defaults as sim_defaults
 
         env = {"PA_INSTANCE_DIR": str(self.instance)}
         command = [sys.executable, "-m", "firmware_sim", "--clusters", str(self.clusters), "--broker", self.mqtt_url,
                    "--truth", str(sim_defaults.truth_path(env)), "--state-dir", str(sim_defaults.state_dir(env))]
+        if self.controller.manage_broker:
+            command += ["--credentials", str(self.credentials_file)]
         if self.scenario is not None:
             command += ["--scenario", self.scenario]
         if self.seed is not None:
@@ -210,13 +226,17 @@ class Stack:
         """Start everything in order, then watch the fleet; return when asked to stop."""
         settings = self.settings
         settings.instance.mkdir(parents=True, exist_ok=True)
-        if settings.private_broker:
-            conf = broker_config.write(settings.instance / "mosquitto.conf", settings.mqtt_port)
-            self.spawn("mosquitto", _mosquitto(), "-c", str(conf))
         self.flask("db", "upgrade")
         if self.stopping.is_set():
             return
         self.flask("pa", "fleet", "import", str(FLEET_CSV))
+        if self.stopping.is_set():
+            return
+        if settings.controller.manage_broker:
+            self.provision_clusters()
+        if settings.private_broker and not self.stopping.is_set():
+            self.flask("pa", "broker-config")  # config, accounts from the fleet, TLS files of the development CA
+            self.spawn("mosquitto", _mosquitto(), "-c", str(BrokerFiles(settings.controller.broker_dir).conf))
         if self.stopping.is_set():
             return
         self.spawn("web", sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{settings.http_port}",
@@ -234,6 +254,23 @@ class Stack:
         self.greet(token_file)
         self.watch()
 
+    def provision_clusters(self) -> None:
+        """Give every cluster a broker password the simulator holds: new ones to clusters without, and again to those
+        whose row in the credentials file is missing or stale (a file deleted, a password reissued elsewhere)."""
+        from firmware_sim.roster import RosterError, load_credentials
+
+        path = self.settings.credentials_file
+        self.flask("pa", "broker", "credentials", "--missing", "--out", str(path))
+        try:
+            held = load_credentials(path) if path.exists() else {}
+        except RosterError as exc:
+            raise StackError(f"{exc}: delete it and start again (its clusters get new passwords)") from None
+        stale = _stale_passwords(_controller_app(self.settings.controller), held)
+        if stale and not self.stopping.is_set():
+            log.info("issuing new broker passwords to %d clusters missing from %s", len(stale), path)
+            self.flask("pa", "broker", "credentials", "--reissue", *[a for cid in stale for a in ("--cluster", cid)],
+                       "--out", str(path))
+
     def greet(self, token_file: Path) -> None:
         settings = self.settings
         scenario = f", scenario {settings.scenario}" if settings.scenario else ""
@@ -243,7 +280,13 @@ class Stack:
         print(f"API token: {token_file}   e.g.  curl -H \"Authorization: Bearer $(cat {token_file})\" "
               f"{settings.base_url}/api/v1/wards")
         print(f"{settings.clusters} simulated clusters{scenario}, truth log {settings.instance / 'sim-truth.jsonl'}; "
-              f"web access log {settings.instance / ACCESS_LOG}\n", flush=True)
+              f"web access log {settings.instance / ACCESS_LOG}", flush=True)
+        if settings.private_broker:
+            files = BrokerFiles(settings.controller.broker_dir)
+            print(f"Broker: {settings.mqtt_url} and mqtts://127.0.0.1:{settings.controller.mqtts_port} (CA "
+                  f"{files.ca_cert}), logins only; cluster passwords in {settings.credentials_file}, the read-only "
+                  f"{MONITOR} account's in {files.monitor_secret}", flush=True)
+        print(flush=True)
 
     def wait_for_web(self, timeout_s: float = 60) -> bool:
         """Wait until the controller answers; False if asked to stop first."""
@@ -301,6 +344,17 @@ class Stack:
                     log.warning("%s did not stop within %.0f s; killing it", name, STOP_GRACE_S)
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
+
+
+def _stale_passwords(app, held: dict[str, str]) -> list[str]:
+    from pa_controller.extensions import db
+    from pa_controller.services import broker_access
+
+    with app.app_context():
+        try:
+            return broker_access.unmatched(held)
+        finally:
+            db.session.remove()
 
 
 def _controller_app(settings: Settings):

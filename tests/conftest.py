@@ -172,5 +172,6 @@ def technician_auth(seeded):
 
 @pytest.fixture
 def broker(tmp_path):
-    with running_broker(tmp_path) as running:
+    """A private Mosquitto, logins only: the controller's, the Ô Môn clusters', and test accounts (`tester()`)."""
+    with running_broker(tmp_path / "broker") as running:
         yield running

@@ -59,8 +59,39 @@ def test_every_bad_value_is_named_with_what_it_must_be_and_what_it_is():
 
 def test_testing_settings_turn_every_side_effect_off():
     s = Settings.from_env({}).for_testing()
-    assert (s.testing, s.messaging, s.quiet_hours) == (True, "fake", None)
+    assert (s.testing, s.messaging, s.quiet_hours, s.manage_broker) == (True, "fake", None, False)
     assert s.password_hash_method.startswith("pbkdf2")
+
+
+def test_the_controller_logs_in_to_make_runs_broker_as_an_account_no_cluster_can_be():
+    s = Settings.from_env({})
+    assert (s.mqtt_username, s.mqtt_client_id) == ("loanet.controller", "loanet.controller")
+    assert s.broker_dir == s.instance_dir / "broker" and s.mqtt_password_file == s.broker_dir / "controller.password"
+    assert (s.mqtts_port, s.mqtt_ca_file, s.broker_reload, s.manage_broker) == (8884, None, "", True)
+
+
+def test_a_broker_named_by_url_is_managed_only_with_a_reload_command(tmp_path):
+    ca = tmp_path / "ca.crt"
+    ca.write_text("pem")
+    elsewhere = Settings.from_env({"PA_MQTT_URL": "mqtts://broker.example:8883", "PA_MQTT_CA_FILE": str(ca),
+                                   "PA_BROKER_DIR": str(tmp_path / "b"), "PA_MQTT_CLIENT_ID": "ctl-2"})
+    assert not elsewhere.manage_broker and elsewhere.mqtt_ca_file == ca and elsewhere.mqtt_client_id == "ctl-2"
+    assert elsewhere.mqtt_password_file == tmp_path / "b" / "controller.password"
+    managed = Settings.from_env({"PA_MQTT_URL": "mqtt://10.0.0.2:1883", "PA_BROKER_RELOAD": "systemctl reload x"})
+    assert managed.manage_broker and managed.broker_reload == "systemctl reload x"
+
+
+def test_broker_values_that_cannot_be_used_are_named():
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"PA_MQTT_USERNAME": "controller", "PA_MQTT_CA_FILE": "/no/such/ca.pem",
+                           "PA_MQTTS_PORT": "0", "PA_MQTT_ROOT": "pa v1"})
+    assert refused.value.problems == [
+        "PA_MQTT_USERNAME must be a broker username that no cluster id can be (with a dot, such as loanet.controller) "
+        "and without spaces, ':', '+', '#' or '/', not 'controller'",
+        "PA_MQTT_ROOT must be a topic prefix such as pa/v1, not 'pa v1'",
+        "PA_MQTT_CA_FILE must be a readable PEM file of CA certificates, not '/no/such/ca.pem'",
+        "PA_MQTTS_PORT must be a port number from 1 to 65535, not '0'",
+    ]
 
 
 @pytest.mark.timeout(30)

@@ -13,7 +13,7 @@ from pa_controller import clock
 from pa_controller.domain import ClusterStatus
 from pa_controller.extensions import db
 from pa_controller.models import ClusterState
-from pa_controller.settings import SettingsError
+from pa_controller.settings import Settings, SettingsError
 from pa_controller.settings import of as settings_of
 from pa_controller.stack import (
     FAST_POLL_FOR_S,
@@ -44,7 +44,19 @@ def test_the_simulator_is_started_with_the_scenario_and_seed_asked_for(tmp_path)
     options = dict(zip(command[3::2], command[4::2], strict=True))
     assert options == {"--clusters": "40", "--broker": "mqtt://127.0.0.1:1984", "--scenario": "power-cut-thoi-hoa",
                        "--seed": "7", "--truth": str(tmp_path / "sim-truth.jsonl"),
-                       "--state-dir": str(tmp_path / "sim-state")}
+                       "--state-dir": str(tmp_path / "sim-state"),
+                       "--credentials": str(tmp_path / "sim-credentials.csv")}
+
+
+def test_the_children_name_make_runs_own_broker_by_its_port_and_carry_no_broker_password(tmp_path):
+    """Named by PA_MQTT_URL, the private broker would look like another's to the worker, which keeps its accounts."""
+    settings = LaunchSettings.from_env({"PA_MQTT_PORT": "1984", "PA_INSTANCE_DIR": str(tmp_path)})
+    env = settings.child_env({"PA_MQTT_URL": "", "HOME": "/home/x"})
+    assert "PA_MQTT_URL" not in env and env["PA_MQTT_PORT"] == "1984" and env["HOME"] == "/home/x"
+    assert Settings.from_env(env).manage_broker
+    external = LaunchSettings.from_env({"PA_MQTT_URL": "mqtts://broker.example:8883"})
+    assert external.child_env({})["PA_MQTT_URL"] == "mqtts://broker.example:8883"
+    assert not external.controller.manage_broker and "--credentials" not in external.simulator_command()
 
 
 def test_without_a_scenario_the_simulator_runs_the_fleet_as_it_is():

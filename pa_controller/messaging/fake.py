@@ -11,7 +11,8 @@ class _Info:
 
 
 class FakeLink:
-    def __init__(self, url: str, client_id: str, root: str, handlers: dict, on_acked, keepalive: int = 30):
+    def __init__(self, url: str, client_id: str, root: str, handlers: dict, on_acked, keepalive: int = 30, *,
+                 login=None, ca_file=None):
         self.root = root
         self.handlers = handlers
         self._on_acked = on_acked

@@ -1,9 +1,12 @@
 """The controller's one MQTT session: paho the way its authors use it."""
 
 import logging
+import ssl
 import threading
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -24,20 +27,41 @@ def broker_address(url: str) -> dict:
         "host": parts.hostname,
         "port": parts.port or (8883 if parts.scheme == "mqtts" else 1883),
         "tls": parts.scheme == "mqtts",
-        "username": parts.username,
-        "password": parts.password,
+        "username": unquote(parts.username) if parts.username is not None else None,
+        "password": unquote(parts.password) if parts.password is not None else None,
     }
+
+
+@dataclass(frozen=True)
+class Login:
+    """Who the controller logs in as when its broker URL names no one: a username and the file of its password.
+
+    The password is read from a file (mode 600) rather than taken from the environment, where every child
+    process would inherit it and a command line built from it would show it to every user of the host.
+    """
+
+    username: str
+    password_file: Path
+
+    def read(self) -> tuple[str, str] | None:
+        try:
+            return self.username, self.password_file.read_text().strip()
+        except FileNotFoundError:
+            log.warning("no broker password in %s: connecting without a login", self.password_file)
+            return None
 
 
 class MqttLink:
     """Subscribe to every cluster's reports and publish commands with message expiry.
 
     `handlers` maps a topic kind (status, heartbeat, events) to a callable taking
-    (topic, payload bytes); `on_acked(mid, accepted)` hears of each PUBACK.
+    (topic, payload bytes); `on_acked(mid, accepted)` hears of each PUBACK. `login` is used when the URL
+    carries no user; `ca_file` is the CA an mqtts:// broker's certificate must chain to (else the system's).
     """
 
     def __init__(self, url: str, client_id: str, root: str, handlers: dict[str, Callable],
-                 on_acked: Callable[[int], None], keepalive: int = 30):
+                 on_acked: Callable[[int], None], keepalive: int = 30, *,
+                 login: Login | None = None, ca_file: Path | None = None):
         self.address = broker_address(url)
         self.root = root
         self.keepalive = keepalive
@@ -51,8 +75,10 @@ class MqttLink:
         self.client.suppress_exceptions = True
         if self.address["username"]:
             self.client.username_pw_set(self.address["username"], self.address["password"])
+        elif login is not None and (credentials := login.read()) is not None:
+            self.client.username_pw_set(*credentials)
         if self.address["tls"]:
-            self.client.tls_set()
+            self.client.tls_set(ca_certs=str(ca_file) if ca_file else None, cert_reqs=ssl.CERT_REQUIRED)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
@@ -79,7 +105,8 @@ class MqttLink:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
-            log.error("broker refused the connection: %s", reason_code)
+            log.error("broker refused the connection: %s (check the controller's login: PA_MQTT_USERNAME and "
+                      "PA_MQTT_PASSWORD_FILE, or the user:password in PA_MQTT_URL)", reason_code)
             return
         # Subscribing here makes subscriptions survive reconnects.
         client.subscribe([(protocol.wildcard(self.root, k), protocol.QOS[k]) for k in self._handlers])

@@ -2,6 +2,7 @@
 
 from pa_controller.models.audit import AuditEntry
 from pa_controller.models.broadcasts import Broadcast, BroadcastWard, Delivery, OutboxMessage, Run
+from pa_controller.models.broker import BrokerCredential
 from pa_controller.models.fleet import Cluster, ClusterState, Ward
 from pa_controller.models.guardrails import WardRules
 from pa_controller.models.health import (
@@ -19,7 +20,8 @@ from pa_controller.models.service_beat import ServiceBeat
 from pa_controller.models.sessions import LoginFailure, UserSession
 
 __all__ = [
-    "ApiToken", "AuditEntry", "Audio", "Broadcast", "BroadcastWard", "Cluster", "ClusterState", "Delivery",
-    "FleetCommand", "HeartbeatSample", "Incident", "LoginFailure", "MaintenanceWindow", "OutboxMessage", "Outage",
-    "Run", "ServiceBeat", "StopOrder", "TelemetryBucket", "User", "UserSession", "Ward", "WardRules", "user_ward",
+    "ApiToken", "AuditEntry", "Audio", "Broadcast", "BroadcastWard", "BrokerCredential", "Cluster", "ClusterState",
+    "Delivery", "FleetCommand", "HeartbeatSample", "Incident", "LoginFailure", "MaintenanceWindow", "OutboxMessage",
+    "Outage", "Run", "ServiceBeat", "StopOrder", "TelemetryBucket", "User", "UserSession", "Ward", "WardRules",
+    "user_ward",
 ]

@@ -38,6 +38,16 @@ def watch(worker) -> None:
             log.exception("watching the fleet failed")
 
 
+def sync_broker(worker) -> None:
+    """Bring the broker's accounts in step with the fleet (a cluster enrolled, retired, given a new password)."""
+    with worker.app.app_context():
+        try:
+            worker.broker_sync.sync()
+        except Exception:
+            db.session.rollback()
+            log.exception("keeping the broker's accounts failed")
+
+
 def plan(worker) -> None:
     """Extend plans, match the dispatch jobs to the due runs, close finished runs, beat; each step alone."""
     steps = (

@@ -9,13 +9,14 @@ from pa_controller import clock
 from pa_controller.extensions import db
 from pa_controller.messaging.fake import FakeLink
 from pa_controller.messaging.inbox import Inbox
-from pa_controller.messaging.link import MqttLink
+from pa_controller.messaging.link import Login, MqttLink
 from pa_controller.messaging.outbox import OutboxPublisher
 from pa_controller.models import ServiceBeat
 from pa_controller.scheduling import jobs
 from pa_controller.scheduling.lock import SchedulerLock
 from pa_controller.scheduling.schedule import DispatchSchedule
 from pa_controller.services import ingest
+from pa_controller.services.broker_access import BrokerSync
 from pa_controller.services.outbox import OutboxStore
 from pa_controller.services.report_writer import ReportWriter
 from pa_controller.settings import Settings
@@ -23,6 +24,7 @@ from pa_controller.settings import of as settings_of
 
 log = logging.getLogger(__name__)
 LINKS = {"mqtt": MqttLink, "fake": FakeLink}
+BROKER_SYNC_S = 2.0  # a cluster enrolled or retired reaches the broker's accounts within this
 
 
 class Worker:
@@ -34,10 +36,12 @@ class Worker:
         self.settings = given = settings or settings_of(app)
         self.inbox = Inbox(given.mqtt_root, ReportWriter(app, ingest.APPLY_IN_ORDER))
         link_class = LINKS[given.messaging]
+        login = Login(given.mqtt_username, given.mqtt_password_file)
         self.outbox = OutboxPublisher(
             OutboxStore(app),
             lambda on_acked: link_class(given.mqtt_url, given.mqtt_client_id, given.mqtt_root,
-                                        self.inbox.handlers(), on_acked),
+                                        self.inbox.handlers(), on_acked, login=login,
+                                        ca_file=given.mqtt_ca_file),
         )
         self.link = self.outbox.link
         self.scheduler = BackgroundScheduler(  # jobs in memory only: the Run rows are the schedule
@@ -48,6 +52,8 @@ class Worker:
         self.schedule = DispatchSchedule(self.scheduler, lambda run_id: jobs.dispatch_run(self, run_id))
         self.plan_interval_s = plan_interval_s
         self.lock = SchedulerLock(given.database_url, given.instance_dir)
+        # The one process that talks to the broker keeps its accounts too (the web tier may be on other hosts).
+        self.broker_sync = BrokerSync(given) if given.manage_broker else None
         self.stopped = threading.Event()
 
     def start(self) -> None:
@@ -64,13 +70,17 @@ class Worker:
                                replace_existing=True, next_run_time=clock.now())
         self.scheduler.add_job(jobs.watch, "interval", args=[self], seconds=self.settings.fleet_watch_s,
                                id="watch", replace_existing=True, next_run_time=clock.now())
+        if self.broker_sync is not None:
+            self.scheduler.add_job(jobs.sync_broker, "interval", args=[self], seconds=BROKER_SYNC_S, id="broker",
+                                   replace_existing=True, next_run_time=clock.now())
         log.info("worker started: scheduler, MQTT link, inbox and outbox")
 
     def stop(self) -> None:
         # APScheduler 3 looks for due jobs once more after shutting its executor down, and logs an error for
         # each: every job goes first. Nothing is lost, the next start derives the dispatch jobs again.
-        for job_id in ("plan", "watch"):
-            self.scheduler.remove_job(job_id)
+        for job in self.scheduler.get_jobs():
+            if job.id in ("plan", "watch", "broker"):
+                self.scheduler.remove_job(job.id)
         self.schedule.clear()
         self.scheduler.shutdown(wait=True)
         self.outbox.stop()

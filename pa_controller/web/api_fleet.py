@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _
 from pa_controller import clock, settings
 from pa_controller.domain import Role, Scope
 from pa_controller.errors import ValidationFailed
-from pa_controller.services import fleet, fleet_admin, remote
+from pa_controller.services import broker_access, fleet, fleet_admin, remote
 from pa_controller.web import shapes
 from pa_controller.web.api import allowed, authenticated
 from pa_controller.web.apidoc import Blueprint
@@ -16,6 +16,7 @@ from pa_controller.web.schemas import responses as r
 
 bp = Blueprint("api_fleet", __name__, url_prefix="/api/v1", description="Remote commands and fleet management")
 CSV_TYPES = {"text/csv", "application/csv", "text/plain"}
+NO_STORE = {"Cache-Control": "no-store"}  # an answer carrying a password is kept by no cache
 
 
 def command_shape(c, now) -> dict:
@@ -67,10 +68,22 @@ def get_command(id: int):
 @authenticated(Scope.FLEET)
 @allowed(Role.ADMIN)
 @bp.arguments(q.ClusterNew)
-@bp.response(201, r.ClusterDetail)
+@bp.response(201, r.EnrolledCluster)
 def add_cluster(body: dict):
-    """Add a cluster (administrators); 409 if the id exists."""
-    return jsonify(cluster_shape(fleet_admin.add_cluster(g.user, body))), 201
+    """Add a cluster (administrators) with its broker password, shown this once; 409 if the id exists."""
+    cluster = fleet_admin.add_cluster(g.user, body)
+    issued = broker_access.issue_to(g.user, cluster.id)
+    return jsonify({**cluster_shape(cluster), "broker_password": issued.password}), 201, NO_STORE
+
+
+@bp.post("/clusters/<id>/broker-password")
+@authenticated(Scope.FLEET)
+@allowed(Role.ADMIN)
+@bp.response(201, r.BrokerPassword)
+def new_broker_password(id: str):
+    """Give a cluster a new broker password (administrators), shown this once; the old one stops working."""
+    issued = broker_access.issue_to(g.user, id)
+    return jsonify({"cluster": issued.cid, "password": issued.password}), 201, NO_STORE
 
 
 @bp.patch("/clusters/<id>")

@@ -53,7 +53,7 @@ def system_settings() -> dict:
 def system(database_url, make_settings, broker, system_settings):
     """Controller web server and worker against a real broker; yields a System."""
     port = free_port()
-    settings = make_settings(database_url, messaging="mqtt", mqtt_url=broker.url,
+    settings = make_settings(database_url, messaging="mqtt", mqtt_url=broker.controller_url,
                              public_url=f"http://127.0.0.1:{port}", **system_settings)
     app = create_app(settings)
     with app.app_context():

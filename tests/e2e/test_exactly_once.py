@@ -47,7 +47,7 @@ SETTINGS = {"now_lead_s": 3.0, "run_settle_s": 10.0, "heartbeat_s": 5.0, "dispat
 def controller(database_url, make_settings, broker):
     """The controller's web part in this process (the clusters fetch their audio from it), no worker."""
     port = free_port()
-    settings = make_settings(database_url, messaging="mqtt", mqtt_url=broker.url,
+    settings = make_settings(database_url, messaging="mqtt", mqtt_url=broker.controller_url,
                              public_url=f"http://127.0.0.1:{port}", **SETTINGS)
     app = create_app(settings)
     with app.app_context():
@@ -74,6 +74,7 @@ def scheduler(controller, database_url, broker, tmp_path):
         "PA_INSTANCE_DIR": str(settings.instance_dir),
         "DATABASE_URL": database_url,
         "PA_MQTT_URL": broker.url,
+        "PA_MQTT_PASSWORD_FILE": str(broker.controller_password_file),  # the controller's login, as in production
         "PA_PUBLIC_URL": settings.public_url,
         "PA_NOW_LEAD_S": str(SETTINGS["now_lead_s"]),
         "PA_RUN_SETTLE_S": str(SETTINGS["run_settle_s"]),
@@ -135,7 +136,8 @@ def test_a_scheduler_killed_mid_fan_out_is_restarted_and_every_cluster_plays_exa
         controller, scheduler, broker, tone, tmp_path):
     truth_path = tmp_path / "truth.jsonl"
     audio_id = _upload(controller, tone)
-    with Tap(broker.url) as tap, Fleet(load_csv(), broker.url, truth_path=truth_path, heartbeat_s=5) as fleet:
+    with Tap(broker.tester()) as tap, Fleet(load_csv(), broker.url, truth_path=truth_path, heartbeat_s=5,
+                                                 credentials=broker.passwords) as fleet:
         scheduler.start()
         assert fleet.wait_connected(timeout=60) == CLUSTERS
 
@@ -199,7 +201,8 @@ def test_a_broker_restart_while_a_broadcast_is_pending_loses_nothing_and_doubles
         system, broker, tone, tmp_path, phase):
     truth_path = tmp_path / "truth.jsonl"
     audio_id = _upload(system, tone)
-    with Tap(broker.url) as tap, Fleet(load_csv(), broker.url, truth_path=truth_path, heartbeat_s=5) as fleet:
+    with Tap(broker.tester()) as tap, Fleet(load_csv(), broker.url, truth_path=truth_path, heartbeat_s=5,
+                                                 credentials=broker.passwords) as fleet:
         assert fleet.wait_connected(timeout=60) == CLUSTERS
         if phase == "before-dispatch":
             # The broker is down when the run is dispatched: the commands wait in the outbox.

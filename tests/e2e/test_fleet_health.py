@@ -22,7 +22,7 @@ from pa_controller.extensions import db
 from pa_controller.scheduling.worker import Worker
 from pa_controller.services import fleet, people
 from tests.conftest import FLEET_CSV, PASSWORD
-from tests.support.broker import free_port
+from tests.support.broker import free_port, login_of
 
 pytestmark = pytest.mark.e2e
 BEAT_S, KEEPALIVE_S = 1.0, 2
@@ -32,7 +32,7 @@ BEAT_S, KEEPALIVE_S = 1.0, 2
 def watched(database_url, make_settings, broker):
     """Web and worker judging the fleet every 0.2 s, heartbeats expected every second; yields a GET helper."""
     port = free_port()
-    settings = make_settings(database_url, messaging="mqtt", mqtt_url=broker.url,
+    settings = make_settings(database_url, messaging="mqtt", mqtt_url=broker.controller_url,
                              public_url=f"http://127.0.0.1:{port}", heartbeat_s=BEAT_S, fleet_watch_s=0.2,
                              incident_hold_s=0.0)
     app = create_app(settings)
@@ -88,6 +88,7 @@ def incidents_of(get, cid: str, timeout_s: float = 5) -> list[dict]:
 def test_a_cluster_killed_without_disconnecting_is_offline_within_one_and_a_half_keepalives(watched, broker,
                                                                                               tmp_path):
     sim = subprocess.Popen([sys.executable, "-m", "firmware_sim", "--clusters", "3", "--broker", broker.url,
+                            "--credentials", str(broker.credentials_file),
                             "--heartbeat-s", str(BEAT_S), "--keepalive", str(KEEPALIVE_S),
                             "--truth", str(tmp_path / "truth.jsonl")], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
@@ -105,7 +106,7 @@ def test_a_cluster_killed_without_disconnecting_is_offline_within_one_and_a_half
 
 def test_a_connected_cluster_that_stops_heartbeating_goes_stale_then_offline(watched, broker, tmp_path):
     with Fleet([ClusterSpec("om-tho-001", ward="thoi-hoa")], broker.url, truth_path=tmp_path / "t.jsonl",
-               heartbeat_s=BEAT_S, keepalive=KEEPALIVE_S) as sim:
+               heartbeat_s=BEAT_S, keepalive=KEEPALIVE_S, credentials=broker.passwords) as sim:
         sim.wait_connected(timeout=15)
         wait_status(watched, "om-tho-001", "online", 15)
         sim.call(lambda: sim.sessions["om-tho-001"].firmware.halt())  # connected, but no more heartbeats
@@ -119,7 +120,7 @@ def test_a_connected_cluster_that_stops_heartbeating_goes_stale_then_offline(wat
 
 def test_a_stale_will_after_a_quick_reconnect_does_not_mark_the_cluster_offline(watched, broker, tmp_path):
     with Fleet([ClusterSpec("om-tho-002", ward="thoi-hoa")], broker.url, truth_path=tmp_path / "t.jsonl",
-               heartbeat_s=BEAT_S, keepalive=KEEPALIVE_S) as sim:
+               heartbeat_s=BEAT_S, keepalive=KEEPALIVE_S, credentials=broker.passwords) as sim:
         sim.wait_connected(timeout=15)
         wait_status(watched, "om-tho-002", "online", 15)
         # No more heartbeats, so only the status can say whether it is there.
@@ -130,6 +131,7 @@ def test_a_stale_will_after_a_quick_reconnect_does_not_mark_the_cluster_offline(
         birth = {**status, "online": True, "conn": 2, "at": protocol.format_time(clock.now())}
         will = {**status, "online": False, "conn": 1, "at": protocol.format_time(clock.now() - timedelta(minutes=5))}
         publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        publisher.username_pw_set(*login_of(broker.tester()))  # the broker's own publish of a late will
         publisher.connect("127.0.0.1", broker.port)
         publisher.loop_start()
         for payload in (birth, will):

@@ -20,7 +20,8 @@ def rig() -> Rig:
 
 @pytest.fixture
 def broker(tmp_path):
-    with running_broker(tmp_path) as running:
+    """A private Mosquitto, logins only (tests/support/broker.py), its files apart from the test's own."""
+    with running_broker(tmp_path / "broker") as running:
         yield running
 
 

@@ -5,6 +5,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -260,11 +261,15 @@ class Listener:
     """A stand-in for the controller: a paho client that records what arrives and can publish commands."""
 
     def __init__(self, broker_url: str, *filters: str):
+        """Log in with the URL's user (`broker.tester()` may read and write everything)."""
         settings = SessionSettings.from_url(broker_url)
+        address = urlsplit(broker_url)
         self.messages: list[tuple[str, dict | bytes, bool]] = []
         self._lock = threading.Condition()
         self._subscribed = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        if address.username:
+            self.client.username_pw_set(unquote(address.username), unquote(address.password or ""))
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe([(flt, 1) for flt in filters])
         self.client.on_subscribe = lambda *args: self._subscribed.set()
         self.client.on_message = self._on_message

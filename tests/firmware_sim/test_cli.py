@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
     [
         (["--clusters", "0"], "not a positive whole number"),
         (["--broker", "http://127.0.0.1:1883"], "must look like mqtt://"),
+        (["--broker", "mqtts://127.0.0.1:8884"], "TLS is not simulated; use the broker's plain listener"),
         (["--api", "http://127.0.0.1:5000"], "--api needs a token: cannot read the API token from"),
         (["--clusters", "500"], "add --synthetic"),
         (["--fleet-csv", "/nonexistent/fleet.csv"], "/nonexistent/fleet.csv"),
@@ -63,6 +64,7 @@ def test_list_scenarios_names_every_scenario_of_the_library_in_both_languages(ca
 @pytest.mark.timeout(60)
 def test_the_summary_line_counts_the_faults_applied(broker, tmp_path):
     command = [sys.executable, "-m", "firmware_sim", "--clusters", "6", "--broker", broker.url, "--shard", "1/2",
+               "--credentials", str(broker.credentials_file),
                "--truth", str(tmp_path / "truth.jsonl"), "--fault", "dead_amplifier:count=4", "--seed", "3",
                "--summary-s", "0.2"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -88,6 +90,7 @@ def test_the_summary_line_counts_the_faults_applied(broker, tmp_path):
 @pytest.mark.timeout(60)
 def test_sigterm_disconnects_every_cluster_with_its_will_and_exits_0(broker, tmp_path):
     command = [sys.executable, "-m", "firmware_sim", "--clusters", "5", "--broker", broker.url,
+               "--credentials", str(broker.credentials_file),
                "--truth", str(tmp_path / "truth.jsonl"), "--heartbeat-s", "1", "--summary-s", "0.2"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
@@ -105,7 +108,7 @@ def test_sigterm_disconnects_every_cluster_with_its_will_and_exits_0(broker, tmp
             process.kill()
             process.wait()
     assert any("connected 5/5" in line for line in seen), "".join(seen)
-    watcher = Listener(broker.url, protocol.wildcard(protocol.DEFAULT_ROOT, protocol.STATUS))
+    watcher = Listener(broker.tester(), protocol.wildcard(protocol.DEFAULT_ROOT, protocol.STATUS))
     try:
         wills = watcher.wait_for(lambda t, p, r: p["online"] is False and r, 5)
     finally:

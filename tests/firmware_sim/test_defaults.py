@@ -1,6 +1,7 @@
 """The simulator's tools find what `make run` started: one set of defaults, from make run's variables."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from firmware_sim.__main__ import main as sim_main
 from pa_controller.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
-MAKE_RUN_VARIABLES = ("PA_MQTT_URL", "PA_MQTT_PORT", "PA_HTTP_PORT", "PA_INSTANCE_DIR")
+MAKE_RUN_VARIABLES = ("PA_MQTT_URL", "PA_MQTT_PORT", "PA_HTTP_PORT", "PA_INSTANCE_DIR", "PA_BROKER_DIR")
 
 
 @pytest.fixture
@@ -78,6 +79,27 @@ def test_the_simulator_finds_the_broker_controller_and_instance_dir_the_controll
         assert defaults.instance_dir().resolve() == settings.instance_dir
 
 
+def test_the_tools_log_in_with_make_runs_passwords_when_it_left_them(clean_env, tmp_path):
+    clean_env.setenv("PA_INSTANCE_DIR", str(tmp_path))
+    bench = ["--cid", "om-tho-001"]
+    assert cli.build_parser().parse_args([]).credentials is None
+    assert listen.build_parser().parse_args(bench).credentials is None and defaults.monitor_login() is None
+    (tmp_path / "sim-credentials.csv").write_text("cid,password\nom-tho-001,pw\n")
+    (tmp_path / "broker").mkdir()
+    (tmp_path / "broker" / "monitor.password").write_text("monitor-pw\n")
+    assert cli.build_parser().parse_args([]).credentials == str(tmp_path / "sim-credentials.csv")
+    assert listen.build_parser().parse_args(bench).credentials == str(tmp_path / "sim-credentials.csv")
+    assert defaults.monitor_login() == ("loanet.monitor", "monitor-pw")
+    clean_env.setenv("PA_BROKER_DIR", str(tmp_path / "elsewhere"))
+    assert defaults.monitor_login() is None, "PA_BROKER_DIR names where the broker's files are"
+
+
+def test_the_monitor_account_is_the_one_the_controller_generates():
+    from pa_controller.messaging.broker.accounts import MONITOR
+
+    assert defaults.MONITOR_USERNAME == MONITOR
+
+
 def test_help_shows_the_effective_default_and_hides_a_password(clean_env, capsys):
     clean_env.setenv("PA_MQTT_URL", "mqtt://loanet:s3cret@127.0.0.1:1985")
     clean_env.setenv("PA_HTTP_PORT", "5100")
@@ -101,8 +123,11 @@ def test_api_without_a_token_reads_the_bootstrap_token_or_says_where_it_looked(c
 
 @pytest.mark.timeout(60)
 def test_processes_and_their_children_use_make_runs_broker_and_instance_dir(broker, tmp_path):
-    """`--processes 2` without --broker, --truth or --state-dir: every child finds them from the environment."""
+    """`--processes 2` without --broker, --credentials, --truth or --state-dir: every child finds them from the
+    environment, the passwords where make run writes them."""
     instance = tmp_path / "instance"
+    instance.mkdir()
+    shutil.copy(broker.credentials_file, instance / "sim-credentials.csv")
     env = {**os.environ, "PYTHONPATH": str(REPO), "PA_MQTT_PORT": str(broker.port), "PA_INSTANCE_DIR": str(instance)}
     env.pop("PA_MQTT_URL", None)
     command = [sys.executable, "-m", "firmware_sim", "--processes", "2", "--clusters", "4", "--seed", "1"]

@@ -1,6 +1,7 @@
 """`python -m firmware_sim listen`: one cluster on the bench, its traffic shown one line a message."""
 
 import base64
+import getpass
 import glob
 import hashlib
 import io
@@ -8,7 +9,9 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -22,11 +25,12 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 import pa_protocol as protocol
+from firmware_sim import defaults
 from firmware_sim.listen import SHOWN_BYTES, Watcher, describe_heartbeat, line, render
 from firmware_sim.session import SessionSettings
-from pa_controller.messaging import broker_config
+from pa_controller.messaging.broker import accounts
 from tests.firmware_sim.factories import Listener, make_command
-from tests.support.broker import free_port, running_broker
+from tests.support.broker import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CID = "om-tho-001"
@@ -40,7 +44,8 @@ class Bench:
     def __init__(self, broker_url: str, tmp_path: Path, *options: str):
         command = [sys.executable, "-m", "firmware_sim", "listen", "--cid", CID, "--broker", broker_url,
                    "--truth", str(tmp_path / "truth.jsonl"), *options]  # fmt: skip
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        # Run where make run would have left its instance dir (`make_run_logins` fills it, or not).
+        env = {**without_make_run(os.environ), "PYTHONPATH": str(REPO), "PA_INSTANCE_DIR": str(tmp_path / "instance")}
         self.process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
@@ -69,15 +74,31 @@ class Bench:
         self.process.wait()
 
 
+def without_make_run(env) -> dict[str, str]:
+    return {key: value for key, value in env.items() if key not in ("PA_INSTANCE_DIR", "PA_BROKER_DIR")}
+
+
+@pytest.fixture
+def make_run_logins(broker, tmp_path):
+    """Lay out in tmp_path/instance what make run leaves for the tools: the clusters' passwords and the monitor's."""
+    instance = tmp_path / "instance"
+    (instance / "broker").mkdir(parents=True)
+    shutil.copy(broker.credentials_file, instance / defaults.CREDENTIALS_NAME)
+    shutil.copy(broker.files.monitor_secret, instance / "broker" / defaults.MONITOR_SECRET_NAME)
+    return instance
+
+
 @pytest.fixture
 def controller(broker):
-    stand_in = Listener(broker.url, protocol.wildcard(protocol.DEFAULT_ROOT, protocol.EVENTS))
+    stand_in = Listener(broker.tester(), protocol.wildcard(protocol.DEFAULT_ROOT, protocol.EVENTS))
     yield stand_in
     stand_in.close()
 
 
 @pytest.mark.timeout(60)
-def test_listen_shows_a_command_and_what_the_cluster_answers_then_stops_on_ctrl_c(broker, controller, tmp_path):
+def test_listen_shows_a_command_and_what_the_cluster_answers_then_stops_on_ctrl_c(broker, controller, tmp_path,
+                                                                                 make_run_logins):
+    """With nothing but --cid on make run's broker: the cluster and the watcher find make run's logins."""
     bench = Bench(broker.url, tmp_path, "--heartbeat-s", "1")
     try:
         boot = bench.wait_for(rf"^{LOCAL_CLOCK} → status    online boot ")
@@ -96,7 +117,7 @@ def test_listen_shows_a_command_and_what_the_cluster_answers_then_stops_on_ctrl_
 
 
 @pytest.mark.timeout(60)
-def test_listen_json_prints_each_message_raw(broker, controller, tmp_path):
+def test_listen_json_prints_each_message_raw(broker, controller, tmp_path, make_run_logins):
     bench = Bench(broker.url, tmp_path, "--json")
     try:
         status = json.loads(bench.wait_for(r'"topic": "pa/v1/clusters/om-tho-001/status"'))
@@ -206,8 +227,9 @@ def test_the_watcher_writes_a_line_for_each_payload_and_never_raises_into_paho()
 @pytest.mark.timeout(30)
 def test_bad_payloads_on_the_wire_do_not_stop_the_watcher(broker):
     out = io.StringIO()
-    watcher = Watcher(SessionSettings.from_url(broker.url), CID, out).start()
-    publisher = Listener(broker.url, topic_of(protocol.CMD))
+    watcher = Watcher(SessionSettings.from_url(broker.url), CID, out, username=accounts.MONITOR,
+                      password=broker.monitor_password).start()
+    publisher = Listener(broker.tester(), topic_of(protocol.CMD))
     try:
         for kind, raw in UNREADABLE:
             publisher.client.publish(topic_of(kind), raw, qos=1).wait_for_publish(5)
@@ -232,7 +254,7 @@ def test_a_refused_subscription_on_a_reconnect_is_kept_for_listen_to_stop_on():
     assert f"refused the subscription to {CLUSTER_TOPICS} (Not authorized)" in str(watcher.refusal)
 
 
-# ----- a broker that wants logins (Mosquitto's dynamic security plugin, which can refuse a subscription)
+# ----- a broker that refuses subscriptions (Mosquitto's dynamic security plugin; an ACL file only filters them)
 
 
 DYNSEC_PLUGIN = next(iter(glob.glob("/usr/lib/*/mosquitto_dynamic_security.so")), None)
@@ -252,9 +274,9 @@ def dynsec_role(name: str, *acls: tuple[str, str]) -> dict:
 
 
 @pytest.fixture
-def locked_broker(tmp_path, monkeypatch):
-    """A private broker that lets in only: the cluster (its own topics), a technician who may read every
-    cluster's topics, and an outsider who may read none of this cluster's."""
+def locked_broker(tmp_path):
+    """A broker LoaNet did not configure that lets in only: the cluster (its own topics), a technician who may
+    read every cluster's topics, and an outsider who may read none of this cluster's."""
     if DYNSEC_PLUGIN is None:
         pytest.skip("Mosquitto's dynamic security plugin is not installed")
     security = tmp_path / "dynsec.json"
@@ -268,23 +290,37 @@ def locked_broker(tmp_path, monkeypatch):
         "defaultACLAccess": {"publishClientSend": False, "publishClientReceive": True, "subscribe": False,
                              "unsubscribe": True},
     }))  # fmt: skip
-    write = broker_config.write
+    port = free_port()
+    conf = tmp_path / "dynsec.conf"
+    # As this user: started as root, Mosquitto would become `mosquitto` and could not read tmp_path.
+    conf.write_text(f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous false\n"
+                    f"plugin {DYNSEC_PLUGIN}\nplugin_opt_config_file {security}\npersistence false\nlog_dest stderr\n")
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    process = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, process)
+        yield SimpleNamespace(url=f"mqtt://127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        process.wait(5)
 
-    def write_locked(path, port, **options):
-        written = write(path, port, **options)
-        locked = f"allow_anonymous false\nplugin {DYNSEC_PLUGIN}\nplugin_opt_config_file {security}"
-        written.write_text(written.read_text().replace("allow_anonymous true", locked))
-        return written
 
-    monkeypatch.setattr(broker_config, "write", write_locked)
-    with running_broker(tmp_path) as running:
-        yield running
+def wait_for_port(port: int, process: subprocess.Popen, timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the broker did not start") from None
+            time.sleep(0.05)
 
 
 def listen_once(broker_url: str, tmp_path: Path, *options: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "firmware_sim", "listen", "--cid", CID, "--broker", broker_url,
                "--truth", str(tmp_path / "truth.jsonl"), *options]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**without_make_run(os.environ), "PYTHONPATH": str(REPO), "PA_INSTANCE_DIR": str(tmp_path / "instance")}
     return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
 
 

@@ -22,9 +22,10 @@ CLUSTERS = 6
 class Parent:
     """`python -m firmware_sim --processes 2 …` in a child process (in tmp_path: its state stays there)."""
 
-    def __init__(self, broker_url: str, tmp_path: Path, *options: str):
-        command = [sys.executable, "-m", "firmware_sim", "--processes", "2", "--broker", broker_url,
-                   "--truth", str(tmp_path / "truth.jsonl"), *options]  # fmt: skip
+    def __init__(self, broker, tmp_path: Path, *options: str):
+        command = [sys.executable, "-m", "firmware_sim", "--processes", "2", "--broker", broker.url,
+                   "--credentials", str(broker.credentials_file), "--truth", str(tmp_path / "truth.jsonl"),
+                   *options]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         self.process = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
         self.seen: list[str] = []
@@ -52,14 +53,14 @@ class Parent:
 
 @pytest.fixture
 def statuses(broker):
-    watcher = Listener(broker.url, protocol.wildcard(protocol.DEFAULT_ROOT, protocol.STATUS))
+    watcher = Listener(broker.tester(), protocol.wildcard(protocol.DEFAULT_ROOT, protocol.STATUS))
     yield watcher
     watcher.close()
 
 
 @pytest.mark.timeout(60)
 def test_two_processes_connect_every_cluster_and_leave_their_wills_on_sigterm(broker, statuses, tmp_path):
-    parent = Parent(broker.url, tmp_path, "--clusters", str(CLUSTERS))
+    parent = Parent(broker, tmp_path, "--clusters", str(CLUSTERS))
     try:
         parent.wait_for(rf"firmware_sim.processes: all 2 shards: connected {CLUSTERS}/{CLUSTERS} in ")
         births = statuses.wait_for(lambda topic, payload, retained: payload["online"] is True, CLUSTERS)
@@ -79,7 +80,7 @@ def test_two_processes_connect_every_cluster_and_leave_their_wills_on_sigterm(br
 
 @pytest.mark.timeout(60)
 def test_when_one_child_dies_the_others_are_stopped_and_the_exit_code_says_so(broker, tmp_path):
-    parent = Parent(broker.url, tmp_path, "--clusters", "4")
+    parent = Parent(broker, tmp_path, "--clusters", "4")
     try:
         pids = parent.wait_for(r"started 2 simulator processes: (\d+), (\d+)")
         parent.wait_for(r"all 2 shards: connected 4/4 in ")

@@ -17,7 +17,7 @@ from tests.support.settings import use_settings
 
 @pytest.fixture
 def worker(seeded, broker):
-    use_settings(seeded, messaging="mqtt", mqtt_url=broker.url)
+    use_settings(seeded, messaging="mqtt", mqtt_url=broker.controller_url)
     running = Worker(seeded)
     running.start()
     assert running.link.connected.wait(10)
@@ -26,8 +26,10 @@ def worker(seeded, broker):
 
 
 def publish_all(broker, messages: list[tuple[str, bytes]]) -> None:
-    address = broker_address(broker.url)
+    """Publish as an account with every right: payloads no cluster's own account could send."""
+    address = broker_address(broker.tester())
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.username_pw_set(address["username"], address["password"])
     client.connect(address["host"], address["port"])
     client.loop_start()
     for topic, payload in messages:
@@ -93,6 +95,7 @@ def test_a_cluster_written_from_the_protocol_alone_that_dies_silently_is_marked_
 
     address = broker_address(broker.url)
     cluster = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
+    cluster.username_pw_set(cid, broker.passwords[cid])
     cluster.will_set(topics[protocol.STATUS], status(False), qos=1, retain=True)
     session = mqtt.Properties(mqtt.PacketTypes.CONNECT)
     session.SessionExpiryInterval = 86_400

@@ -21,6 +21,7 @@ from pa_controller.models import (
     ApiToken,
     Audio,
     Broadcast,
+    BrokerCredential,
     Cluster,
     FleetCommand,
     Incident,
@@ -106,6 +107,7 @@ def probes(o: LongHung) -> dict[str, list[Probe]]:
             "id": "om-lhg-999", "name": "x", "ward": "long-hung", "lat": 10.1, "lon": 105.6, "speakers": 2})],
         "PATCH api_fleet.update_cluster": [send("PATCH", f"/api/v1/clusters/{o.cluster}", json={"name": "x"})],
         "DELETE api_fleet.retire_cluster": [send("DELETE", f"/api/v1/clusters/{o.cluster}")],
+        "POST api_fleet.new_broker_password": [post(f"/api/v1/clusters/{o.cluster}/broker-password")],
         "GET api_fleet.export_clusters": [get("/api/v1/clusters.csv", REFUSED)],
         "POST api_fleet.import_clusters": [Probe("POST", "/api/v1/clusters/import", REFUSED)],
         "POST api_fleet.merge_wards": [post("/api/v1/wards/merge", json={"from": "long-hung", "into": "thoi-hoa"})],
@@ -205,6 +207,7 @@ def fingerprint(me_id: int) -> tuple:
                                                              Cluster.retired),
         rows(User.id, User.role, User.active, User.password_hash, where=User.id != me_id),
         rows(ApiToken.id, ApiToken.revoked_at, where=ApiToken.user_id != me_id), rows(Audio.id),
+        rows(BrokerCredential.cluster_id, BrokerCredential.password_hash),
     )
 
 

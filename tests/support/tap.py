@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -21,11 +21,14 @@ import pa_protocol as protocol
 
 class Tap:
     def __init__(self, broker_url: str, root: str = protocol.DEFAULT_ROOT):
+        """Observe through `broker_url`, which names a login that may read every cluster (`broker.tester()`)."""
         address = urlsplit(broker_url)
         self.host, self.port = address.hostname, address.port
         self.root = root
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"tap-{uuid.uuid4().hex[:8]}",
                                   protocol=mqtt.MQTTv5)
+        if address.username:
+            self.client.username_pw_set(unquote(address.username), unquote(address.password or ""))
         self.client.reconnect_delay_set(0.2, 2)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe

@@ -11,7 +11,7 @@ becomes an inactive officer of their first ward or an inactive technician, so th
 and expired tokens are deleted, since 0012 would honour them again.
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-07 09:00:00
 
 """
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 
 revision = '0015'
-down_revision = '0012'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

@@ -41,6 +41,17 @@ class ClusterDetail(Cluster):
     retired = Boolean(metadata={"description": "in the fleet management answers"})
 
 
+class BrokerPassword(ma.Schema):
+    """A cluster's broker login, shown once: only its hash is kept."""
+
+    cluster = String(metadata={"description": "the cluster id, which is also its broker username and client id"})
+    password = String(metadata={"description": "shown this once; ask for a new one if it is lost"})
+
+
+class EnrolledCluster(ClusterDetail):
+    broker_password = String(metadata={"description": "the cluster's broker password, shown this once"})
+
+
 class Audio(ma.Schema):
     id, title, sha256, bytes, duration_ms = Integer(), String(), String(), Integer(), Integer()
     loudness_lufs, url, created_at, composed = Float(), String(), Time, Boolean()
