@@ -25,7 +25,7 @@ import pa_protocol as protocol
 from firmware_sim.listen import SHOWN_BYTES, Watcher, describe_heartbeat, line, render
 from firmware_sim.session import SessionSettings
 from pa_controller.messaging import broker_config
-from tests.firmware_sim.factories import Listener, make_command
+from tests.firmware_sim.factories import TEST_KEYS, Listener, make_command
 from tests.support.broker import free_port, running_broker
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,8 +38,11 @@ class Bench:
     """`python -m firmware_sim listen` in a child process, its stdout lines gathered by a thread."""
 
     def __init__(self, broker_url: str, tmp_path: Path, *options: str):
+        keys = tmp_path / "keys.json"
+        keys.write_text(json.dumps(TEST_KEYS))
         command = [sys.executable, "-m", "firmware_sim", "listen", "--cid", CID, "--broker", broker_url,
-                   "--truth", str(tmp_path / "truth.jsonl"), *options]  # fmt: skip
+                   "--truth", str(tmp_path / "truth.jsonl"), "--keys", str(keys), "--keys-url", "",
+                   *options]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         self.process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
         self.lines: queue.Queue[str] = queue.Queue()
