@@ -2,6 +2,7 @@
 
 from pa_controller.models.audit import AuditEntry
 from pa_controller.models.broadcasts import Broadcast, BroadcastWard, Delivery, OutboxMessage, Run
+from pa_controller.models.command_keys import CommandKey
 from pa_controller.models.fleet import Cluster, ClusterState, Ward
 from pa_controller.models.guardrails import WardRules
 from pa_controller.models.health import (
@@ -10,6 +11,7 @@ from pa_controller.models.health import (
     Incident,
     MaintenanceWindow,
     Outage,
+    RefusalCount,
     TelemetryBucket,
 )
 from pa_controller.models.media import Audio
@@ -18,7 +20,7 @@ from pa_controller.models.people import ApiToken, User
 from pa_controller.models.service_beat import ServiceBeat
 
 __all__ = [
-    "ApiToken", "AuditEntry", "Audio", "Broadcast", "BroadcastWard", "Cluster", "ClusterState", "Delivery",
-    "FleetCommand", "HeartbeatSample", "Incident", "MaintenanceWindow", "OutboxMessage", "Outage", "Run", "ServiceBeat",
-    "StopOrder", "TelemetryBucket", "User", "Ward", "WardRules",
+    "ApiToken", "AuditEntry", "Audio", "Broadcast", "BroadcastWard", "Cluster", "ClusterState", "CommandKey",
+    "Delivery", "FleetCommand", "HeartbeatSample", "Incident", "MaintenanceWindow", "OutboxMessage", "Outage",
+    "RefusalCount", "Run", "ServiceBeat", "StopOrder", "TelemetryBucket", "User", "Ward", "WardRules",
 ]

@@ -20,7 +20,17 @@ def select_locale() -> str:
 
 
 def register_web(app: Flask, babel) -> None:
-    from pa_controller.web import api, api_fleet, api_incidents, broadcast_pages, calendar, incidents, media, pages
+    from pa_controller.web import (
+        api,
+        api_fleet,
+        api_incidents,
+        api_keys,
+        broadcast_pages,
+        calendar,
+        incidents,
+        media,
+        pages,
+    )
     from pa_controller.web.apidoc import init_api
     from pa_controller.web.errors import register_errors
     from pa_controller.web.formatting import register_filters
@@ -32,8 +42,8 @@ def register_web(app: Flask, babel) -> None:
     login_manager.login_message = _("Hãy đăng nhập để xem trang này.")
     login_manager.localize_callback = str  # flashed into the session: a plain string
     login_manager.user_loader(lambda user_id: db.session.get(User, int(user_id)))
-    init_api(app, (api.bp, api_fleet.bp, api_incidents.bp))
-    for blueprint in (api.bp, api_fleet.bp, api_incidents.bp):
+    init_api(app, (api.bp, api_fleet.bp, api_incidents.bp, api_keys.bp))
+    for blueprint in (api.bp, api_fleet.bp, api_incidents.bp, api_keys.bp):
         csrf.exempt(blueprint)  # bearer tokens only: no cookie, nothing to forge
     app.register_blueprint(media.bp)
     app.register_blueprint(calendar.bp)

@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _
 from pa_controller import clock, settings
 from pa_controller.domain import Role
 from pa_controller.errors import ValidationFailed
-from pa_controller.services import access, broadcasts, fleet, guardrails, media, people, reports, silence
+from pa_controller.services import access, broadcasts, fleet, guardrails, media, people, refusals, reports, silence
 from pa_controller.services import health as services_health
 from pa_controller.web import shapes
 from pa_controller.web.apidoc import Blueprint, document
@@ -92,10 +92,10 @@ def clusters(ward=None, status=None):
 @authenticated
 @bp.response(200, r.ClusterDetail)
 def cluster(id: str):
-    """One cluster with its latest heartbeat."""
+    """One cluster with its latest heartbeat, and the forged commands and reports refused for it."""
     found = fleet.get_cluster(g.user, id)
     status = fleet.effective_status(found.state, clock.now(), settings.current().heartbeat_s)
-    return jsonify(shapes.cluster_detail(found, status))
+    return jsonify({**shapes.cluster_detail(found, status), "refusals": refusals.by_kind(found.id)})
 
 
 @bp.post("/audio")
