@@ -170,14 +170,15 @@ def activate(files: KeyFiles, now: datetime | None = None) -> tuple[CommandKey, 
 
 def retire_after(now: datetime) -> datetime:
     """Return when a key retired now stops signing: after every command in the outbox may have expired, at least
-    a minute from now.
+    a minute from now, rounded up to a whole second (the wire keeps milliseconds: never a moment too soon).
 
     Any row not yet expired may have gone out signed by it (the worker reads the rows, then the current key), so
     the latest expiry among them bounds what is in flight.
     """
     latest = db.session.scalar(select(func.max(OutboxMessage.expires_at)).where(OutboxMessage.expires_at > now))
     floor = now + RETIRE_AFTER_AT_LEAST
-    return max(latest, floor) if latest is not None else floor
+    moment = max(latest, floor) if latest is not None else floor
+    return moment.replace(microsecond=0) + timedelta(seconds=1) if moment.microsecond else moment
 
 
 def published() -> list[dict]:
