@@ -44,7 +44,8 @@ def test_the_simulator_is_started_with_the_scenario_and_seed_asked_for(tmp_path)
     options = dict(zip(command[3::2], command[4::2], strict=True))
     assert options == {"--clusters": "40", "--broker": "mqtt://127.0.0.1:1984", "--scenario": "power-cut-thoi-hoa",
                        "--seed": "7", "--truth": str(tmp_path / "sim-truth.jsonl"),
-                       "--state-dir": str(tmp_path / "sim-state")}
+                       "--state-dir": str(tmp_path / "sim-state"),
+                       "--keys-url": "http://127.0.0.1:5000/api/v1/keys/commands"}
 
 
 def test_without_a_scenario_the_simulator_runs_the_fleet_as_it_is():
