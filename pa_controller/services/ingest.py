@@ -221,8 +221,14 @@ def _reject_reason(payload: dict) -> str:
 
 
 def _log_refused(refused: Counter) -> None:
-    for (cid, kind, reason), n in refused.items():
-        log.warning("refused %d event(s) from %s: %s, %s", n, cid, kind.value, reason)
+    """One line a batch, however many clusters: a flood of forgeries must not flood the log too."""
+    by_reason = Counter()
+    for (_cid, kind, reason), n in refused.items():
+        by_reason[f"{kind.value} {reason}"] += n
+    clusters = sorted({cid for cid, _, _ in refused})
+    shown = ", ".join(clusters[:5]) + (f" and {len(clusters) - 5} more" if len(clusters) > 5 else "")
+    log.warning("refused %d event(s) from %s: %s", refused.total(), shown,
+                ", ".join(f"{what} ×{n}" for what, n in sorted(by_reason.items())))
 
 
 def apply_unreadable(messages: list[tuple[str, dict]], now: datetime) -> int:
