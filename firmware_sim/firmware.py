@@ -5,11 +5,12 @@ sends through its `Uplink`; everything that happens later goes through the board
 tests drive it with a fake clock. True time is `board.now()`, and what it publishes or writes to
 the truth log goes through `board.afterwards` (see `Timers`).
 
-Here are the cluster's identity and telemetry, its command intake and its power; its runs are in
-player.py, the checks of a payload in intake.py. Its faults are in its `condition`: its own clock
-(`clock()`), which starts runs and stamps events while the truth log keeps true times, a hung
-application (`silent`), dead hardware, failing downloads; `power_off`/`power_on` model a power
-cut or a crash.
+Here are the cluster's identity and telemetry, its command intake (decode, signature, seen id, floor,
+expiry: docs/protocol.md, "Replay rules") and its power; its runs are in player.py, the checks of a
+payload in intake.py, the keys it trusts in keyring.py (on the board, shared by a process's clusters).
+Its faults are in its `condition`: its own clock (`clock()`), which starts runs and stamps events while
+the truth log keeps true times, a hung application (`silent`), dead hardware, failing downloads;
+`power_off`/`power_on` model a power cut or a crash.
 """
 
 import logging

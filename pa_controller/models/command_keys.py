@@ -10,7 +10,7 @@ from pa_controller.domain import KeyState
 from pa_controller.extensions import db
 from pa_controller.models.types import EnumText, UTCDateTime
 
-SIGNING_STATES = (KeyState.NEXT.value, KeyState.CURRENT.value)
+SIGNING = db.text("state IN ('next', 'current')")  # KeyState.NEXT and KeyState.CURRENT
 
 
 class CommandKey(db.Model):
@@ -18,8 +18,7 @@ class CommandKey(db.Model):
 
     __table_args__ = (
         # At most one next and one current key, whatever two commands run at once.
-        Index("uq_command_key_state", "state", unique=True, sqlite_where=db.text(f"state IN {SIGNING_STATES}"),
-              postgresql_where=db.text(f"state IN {SIGNING_STATES}")),
+        Index("uq_command_key_state", "state", unique=True, sqlite_where=SIGNING, postgresql_where=SIGNING),
     )
 
     kid: Mapped[str] = mapped_column(String(16), primary_key=True)

@@ -7,6 +7,7 @@ same bytes; after a rotation it goes out signed by the new key, and a cluster th
 """
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,7 +18,9 @@ from pa_controller import clock
 from pa_controller.extensions import db
 from pa_controller.models import OutboxMessage
 from pa_controller.services.command_keys import Signer
-from pa_protocol.signing import sign_command
+from pa_protocol.signing import SigningKey, sign_command
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class OutboxStore:
     def __init__(self, app, signer: Signer):
         self.app = app
         self.signer = signer
+        self._unsignable: set[int] = set()
 
     def due(self, in_flight: set[int], batch: int) -> list[Outgoing]:
         """Up to `batch` unsent, unexpired commands, oldest first, leaving out the rows `in_flight`, each signed
@@ -51,11 +55,21 @@ class OutboxStore:
             # the activation counted it in the old key's not_after; one written after it is never read with it.
             key = self.signer.current() if rows else None
             due = [] if key is None else [
-                Outgoing(row.id, row.cmd_id, row.topic, protocol.encode(sign_command(json.loads(row.payload), key)),
-                         int((row.expires_at - now) // timedelta(seconds=1)))
-                for row in rows]
+                Outgoing(row.id, row.cmd_id, row.topic, signed, int((row.expires_at - now) // timedelta(seconds=1)))
+                for row in rows if (signed := self._signed(row, key)) is not None]
             db.session.remove()
         return due
+
+    def _signed(self, row: OutboxMessage, key: SigningKey) -> bytes | None:
+        """The row's command signed for the wire, or None (logged once) if it cannot be: it must not hold up the
+        rows behind it."""
+        try:
+            return protocol.encode(sign_command(json.loads(row.payload), key))
+        except ValueError as exc:
+            if row.id not in self._unsignable:
+                self._unsignable.add(row.id)
+                log.error("command %s cannot be signed and stays unsent: %s", row.cmd_id, exc)
+            return None
 
     def check_signing(self) -> str | None:
         """Return why commands cannot be signed now, or None (needs an app context)."""

@@ -98,3 +98,14 @@ def test_the_worker_beat_carries_a_missing_key_file_to_health(seeded, command_ke
     Worker(seeded).beat()
     answer = health.report()
     assert str(path) in answer["signing"] and answer["status"] == "degraded"
+
+
+def test_a_command_that_cannot_be_signed_stays_unsent_without_holding_up_the_others(seeded, command_key, caplog):
+    now = clock.now()
+    bad = commands.new_command("om-tho-001", CommandType.SET_VOLUME, now, now + timedelta(minutes=5), volume=40.5)
+    commands.queue([commands.outbox_row(bad, now, now + timedelta(minutes=5))])
+    good = queue_reboot("om-tho-002")
+    store = store_of(seeded)
+    assert [o.cmd_id for o in store.due(set(), 10)] == [good["id"]]
+    assert [o.cmd_id for o in store.due(set(), 10)] == [good["id"]]
+    assert caplog.text.count(f"command {bad['id']} cannot be signed") == 1
