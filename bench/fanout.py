@@ -6,8 +6,9 @@ Both sides talk to the same private Mosquitto and the same simulated fleet (firm
 - controller: dispatch_run() writes 456 deliveries and outbox rows in one transaction; the outbox
   publisher sends them (QoS 1, message expiry); the fleet answers `received`; the inbox stores them.
   Timed until the database holds a non-pending state for every delivery.
-- raw: one paho client publishes the same 456 commands (QoS 1, message expiry) in a loop, and a paho
-  subscriber on the events topic counts the 456 `received` answers. No database.
+- raw: one paho client publishes the same 456 commands (QoS 1, message expiry), signed beforehand, in a loop,
+  and a paho subscriber on the events topic counts the 456 `received` answers. No database, no signing on the
+  clock: the controller's side signs each command as it publishes it.
 The ratio is controller / raw (medians over the rounds).
 """
 
@@ -42,10 +43,11 @@ from pa_controller.extensions import db  # noqa: E402
 from pa_controller.models import Audio, Delivery, OutboxMessage  # noqa: E402
 from pa_controller.scheduling import jobs  # noqa: E402
 from pa_controller.scheduling.worker import Worker  # noqa: E402
-from pa_controller.services import broadcasts, fleet, people  # noqa: E402
+from pa_controller.services import broadcasts, command_keys, fleet, people  # noqa: E402
 from pa_controller.settings import Settings  # noqa: E402
 from pa_controller.settings import of as settings_of  # noqa: E402
 from pa_protocol import DeliveryState  # noqa: E402
+from pa_protocol.signing import SigningKey, sign_command  # noqa: E402
 from tests.support.broker import connect_raw, running_broker  # noqa: E402
 
 log = logging.getLogger("bench.fanout")
@@ -62,14 +64,23 @@ def bench_config(workdir: Path, database_url: str | None) -> Settings:
 
 
 def build_app(workdir: Path, broker_url: str, database_url: str | None, fleet_text: str | None = None):
-    """The controller on bench_config's database, migrated, holding a fleet (by default Ô Môn's) and a bench
-    administrator; the other benches use it too."""
+    """The controller on bench_config's database, migrated, holding a fleet (by default Ô Môn's), a bench
+    administrator and a command key; the other benches use it too."""
     app = create_app(replace(bench_config(workdir, database_url), mqtt_url=broker_url))
     with app.app_context():
         upgrade()
         fleet.import_csv(fleet_text or FLEET_CSV.read_text(encoding="utf-8"))
         people.create_user("bench", "bench-password-long", Role.ADMIN)
+        command_keys.init(command_keys.KeyFiles(settings_of(app).key_dir))
     return app
+
+
+def bench_keys(app) -> tuple[list[dict], SigningKey]:
+    """The controller's key list, to provision a bench's fleet with, and its current key, to sign the raw side's
+    commands with (the clusters verify both sides alike)."""
+    with app.app_context():
+        entries, kid = command_keys.published(), command_keys.current_key().kid
+    return entries, command_keys.KeyFiles(settings_of(app).key_dir).read(kid)
 
 
 def schedule(app, clusters: int, round_no: int) -> int:
@@ -150,16 +161,18 @@ def time_raw(broker, commands: list[tuple[str, str, bytes]], root: str) -> float
 
 
 def fresh_commands(app, run_id: int) -> list[tuple[str, str, bytes]]:
-    """The controller's own commands for a run, re-issued with new ids (so the fleet does not dedupe them)."""
+    """The controller's own commands for a run, re-issued with new ids (so the fleet does not dedupe them) and
+    signed, before the clock starts."""
     with app.app_context():
         rows = db.session.scalars(select(OutboxMessage.payload).where(OutboxMessage.topic.like("%/cmd"))).all()
+    _, key = bench_keys(app)
     commands = []
     for raw in rows:
         command = json.loads(raw)
         if command.get("run_id") != str(run_id):
             continue
         command["id"] = str(uuid.uuid4())
-        commands.append((command["id"], command["cid"], protocol.encode(command)))
+        commands.append((command["id"], command["cid"], protocol.encode(sign_command(command, key))))
     return commands
 
 
@@ -208,7 +221,7 @@ def measure(args, database_url: str | None) -> int:
         specs = load_csv(limit=args.clusters)
         controller, raw = [], []
         with Fleet(specs, broker.url, truth_path=Path(tmp) / "truth.jsonl", heartbeat_s=30, connect_rate=0,
-                   credentials=broker.passwords) as sim:
+                   credentials=broker.passwords, keys=bench_keys(app)[0]) as sim:
             sim.wait_connected(timeout=60)
             worker.link.connected.wait(10)
             for round_no in range(1, args.rounds + 1):

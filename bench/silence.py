@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import paho.mqtt.client as mqtt  # noqa: E402
-from fanout import build_app  # noqa: E402
+from fanout import bench_keys, build_app  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
@@ -40,6 +40,7 @@ from pa_controller.scheduling.worker import Worker  # noqa: E402
 from pa_controller.services import broadcasts, commands, fleet, silence  # noqa: E402
 from pa_controller.settings import of as settings_of  # noqa: E402
 from pa_protocol import CommandType, DeliveryState  # noqa: E402
+from pa_protocol.signing import sign_command  # noqa: E402
 from tests.support.broker import connect_raw, free_port, running_broker  # noqa: E402
 from tests.support.settings import use_settings  # noqa: E402
 
@@ -95,9 +96,10 @@ def time_controller(app, run_id: int) -> float:
 
 def time_raw(app, broker, run_id: int) -> float:
     root = settings_of(app).mqtt_root
+    _, key = bench_keys(app)
     with app.app_context():
         now = clock.now()
-        stops = [commands.new_command(c.id, CommandType.STOP, now, now + timedelta(seconds=60))
+        stops = [sign_command(commands.new_command(c.id, CommandType.STOP, now, now + timedelta(seconds=60)), key)
                  for c in fleet.active_clusters()]
     pending, done, lock = {c["cid"] for c in stops}, threading.Event(), threading.Lock()
 
@@ -146,7 +148,7 @@ def main() -> int:
         worker.start()
         controller, raw = [], []
         with Fleet(load_csv(limit=CLUSTERS), broker.url, truth_path=Path(tmp) / "truth.jsonl", connect_rate=0,
-                   credentials=broker.passwords) as sim:
+                   credentials=broker.passwords, keys=bench_keys(app)[0]) as sim:
             sim.wait_connected(timeout=60)
             worker.link.connected.wait(10)
             for round_no in range(1, args.rounds + 1):

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import paho.mqtt.client as mqtt  # noqa: E402
 import requests  # noqa: E402
-from fanout import add_postgres_option, build_app, database_for  # noqa: E402
+from fanout import add_postgres_option, bench_keys, build_app, database_for  # noqa: E402
 from paho.mqtt.packettypes import PacketTypes  # noqa: E402
 from paho.mqtt.properties import Properties  # noqa: E402
 from sqlalchemy import select  # noqa: E402
@@ -48,6 +48,7 @@ from pa_controller.models import OutboxMessage, Run, User  # noqa: E402
 from pa_controller.scheduling.worker import Worker  # noqa: E402
 from pa_controller.services import people  # noqa: E402
 from pa_controller.settings import of as settings_of  # noqa: E402
+from pa_protocol.signing import SigningKey, sign_command  # noqa: E402
 from tests.support.broker import connect_raw, free_port, running_broker  # noqa: E402
 from tests.support.settings import use_settings  # noqa: E402
 
@@ -86,10 +87,10 @@ def sleep_until(moment: datetime) -> None:
 
 
 @contextmanager
-def running_fleet(mode: str, broker, truth: Path, workdir: Path):
+def running_fleet(mode: str, broker, truth: Path, workdir: Path, keys_url: str):
     if mode == "thread":
         with Fleet(load_csv(limit=CLUSTERS), broker.url, truth_path=truth, connect_rate=0,
-                   credentials=broker.passwords) as sim:
+                   credentials=broker.passwords, keys_url=keys_url) as sim:
             if sim.wait_connected(timeout=60) < CLUSTERS:
                 raise RuntimeError(f"only {sim.connected_count} clusters connected")
             yield
@@ -99,7 +100,7 @@ def running_fleet(mode: str, broker, truth: Path, workdir: Path):
         process = subprocess.Popen(
             [sys.executable, "-m", "firmware_sim", "--clusters", str(CLUSTERS), "--broker", broker.url,
              "--credentials", str(broker.credentials_file), "--truth", str(truth),
-             "--state-dir", str(workdir / "sim-state"), "--connect-rate", "0"],
+             "--state-dir", str(workdir / "sim-state"), "--connect-rate", "0", "--keys-url", keys_url],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # its own state dir: not make run's instance/sim-state
     try:
         deadline = time.monotonic() + 60
@@ -190,8 +191,9 @@ def template_commands(app, run_id: int) -> list[dict]:
 
 
 def raw_round(broker_url: str, root: str, pattern: list[dict], clip: dict, public_url: str, ahead_s: float,
-              lead_s: float, truth: Path) -> tuple[list[float], str]:
-    """Publish 456 `play` commands from one paho client at start_at - lead; return (skews in ms, timing)."""
+              lead_s: float, truth: Path, key: SigningKey) -> tuple[list[float], str]:
+    """Publish 456 `play` commands (signed beforehand) from one paho client at start_at - lead; return (skews in
+    ms, timing)."""
     publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     publisher.max_inflight_messages_set(100)
     connect_raw(publisher, broker_url)
@@ -206,7 +208,7 @@ def raw_round(broker_url: str, root: str, pattern: list[dict], clip: dict, publi
                    "expires_at": protocol.format_time(start_at + timedelta(minutes=5)),
                    "audio": {**command["audio"], "url": f"{public_url}/media/{clip['sha256']}.mp3",
                              "sha256": clip["sha256"], "bytes": clip["bytes"]}}
-        payloads.append((command["cid"], protocol.encode(command)))
+        payloads.append((command["cid"], protocol.encode(sign_command(command, key))))
     sleep_until(start_at - timedelta(seconds=lead_s))
     for cid, payload in payloads:
         properties = Properties(PacketTypes.PUBLISH)
@@ -254,7 +256,7 @@ def measure(args, workdir: Path, database_url: str | None) -> int:
         worker = Worker(app)  # as `flask pa scheduler` makes it (default plan interval)
         worker.start()
         try:
-            with running_fleet(args.fleet, broker, truth, workdir):
+            with running_fleet(args.fleet, broker, truth, workdir, f"{public_url}/api/v1/keys/commands"):
                 worker.link.connected.wait(10)
                 for round_no in range(1, args.rounds + 1):
                     clip = upload_clip(api, workdir, 400 + 20 * round_no, args.clip)
@@ -262,7 +264,7 @@ def measure(args, workdir: Path, database_url: str | None) -> int:
                     clip = upload_clip(api, workdir, 410 + 20 * round_no, args.clip)
                     r, r_timing = raw_round(broker.tester(), settings_of(app).mqtt_root,
                                             template_commands(app, run_id), clip, public_url, args.ahead, args.lead,
-                                            truth)
+                                            truth, bench_keys(app)[1])
                     controller += c
                     raw += r
                     print(f"round {round_no}: controller {len(c)}/{CLUSTERS} played  {stats(c)}  ({c_timing})\n"

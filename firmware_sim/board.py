@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import pa_protocol as protocol
+from firmware_sim.keyring import CommandKeys
 from firmware_sim.media import FetchOutcome
 from firmware_sim.tally import Tally
 from firmware_sim.timers import Timers
@@ -31,7 +32,8 @@ class TruthSink(Protocol):
 
 @dataclass
 class Board:
-    """What every simulated cluster shares: clock, timers, fetcher, truth log, the seed of its draws, counters.
+    """What every simulated cluster shares: clock, timers, fetcher, truth log, the seed of its draws, counters,
+    and the command keys it trusts (None: no key, so every command is refused).
 
     Every random draw of a cluster comes from a stream keyed by (seed, cluster id, purpose): see `Dice`.
     """
@@ -44,6 +46,7 @@ class Board:
     tally: Tally = field(default_factory=Tally)
     heartbeat_s: float = 30.0
     fw: str = FW_VERSION
+    keys: CommandKeys | None = None
 
     def now(self) -> float:
         """Return a cluster's time: the instant of the timer batch being run, else the clock.

@@ -15,6 +15,7 @@ from firmware_sim import defaults
 from firmware_sim.controller_api import TokenFileError, read_token_file
 from firmware_sim.faults import FLAG_SYNTAX, KINDS, ScenarioError, combine, describe_kinds, library
 from firmware_sim.fleet import Fleet
+from firmware_sim.keyring import KeysError, read_key_file
 from firmware_sim.localtime import local_struct_time
 from firmware_sim.roster import (
     DEFAULT_FLEET_CSV,
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--credentials", metavar="CSV", default=defaults.credentials_file(),
                         help="broker passwords, rows of cid,password; every cluster connects with username = its cid "
                         f"(default {defaults.credentials_path()} if it exists; {defaults.INSTANCE_SOURCE})")
+    add_keys_options(parser)
     parser.add_argument("--shard", type=_shard, metavar="K/N",
                         help="simulate only clusters K, K+N, K+2N … of the fleet (faults are chosen on all of it, "
                         "so every shard needs the same --seed)")
@@ -120,6 +122,26 @@ def add_broker_option(parser: argparse.ArgumentParser) -> None:
     default = defaults.broker_url()
     parser.add_argument("--broker", default=default, metavar="URL",
                         help=f"mqtt://host:port (default {defaults.shown(default)}; {defaults.BROKER_SOURCE})")
+
+
+def add_keys_options(parser: argparse.ArgumentParser) -> None:
+    """--keys and --keys-url: the controller's command keys, as provisioned and as published."""
+    keys = parser.add_argument_group("command keys (a cluster runs only commands the controller signed)")
+    keys.add_argument("--keys", metavar="FILE", help="key entries to trust as provisioned: the JSON of "
+                      "GET /api/v1/keys/commands saved to a file")
+    keys.add_argument("--keys-url", default=defaults.keys_url(), metavar="URL",
+                      help=f"the controller's key list, fetched every 10 minutes and when a command names an unknown "
+                      f"key; without --keys the first list fetched is trusted; '' for none (default %(default)s; "
+                      f"{defaults.KEYS_SOURCE})")
+
+
+def keys_of(args: argparse.Namespace) -> dict:
+    """Return the Fleet arguments for the keys asked for; raise KeysError if there are none or the file is bad."""
+    entries = read_key_file(args.keys) if args.keys else None
+    url = args.keys_url or None
+    if entries is None and url is None:
+        raise KeysError("--keys-url '' leaves the clusters no command keys: give --keys FILE or a --keys-url")
+    return {"keys": entries, "keys_url": url}
 
 
 def add_truth_option(parser: argparse.ArgumentParser) -> None:
@@ -197,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         SessionSettings.from_url(args.broker)
         scenario = combine(args.scenario, args.fault)
         credentials = load_credentials(args.credentials) if args.credentials else {}
-    except (BrokerURLError, ScenarioError, RosterError) as exc:
+        keys = keys_of(args)
+    except (BrokerURLError, ScenarioError, RosterError, KeysError) as exc:
         parser.error(str(exc))
     if args.shard is not None and args.seed is None:
         parser.error("--shard needs --seed: every shard must choose the same faults (--processes passes one)")
@@ -217,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             heartbeat_s=args.heartbeat_s,  # None: the scenario's [fleet] value, else the default
             keepalive=args.keepalive,
             connect_rate=args.connect_rate,
+            **keys,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -25,6 +25,7 @@ MONITOR_SECRET_NAME = "monitor.password"
 # How --help says where a default comes from, after the value itself.
 BROKER_SOURCE = "make run's: $PA_MQTT_URL, else mqtt://127.0.0.1:$PA_MQTT_PORT"
 API_SOURCE = "make run's: http://127.0.0.1:$PA_HTTP_PORT"
+KEYS_SOURCE = "make run's controller: http://127.0.0.1:$PA_HTTP_PORT" + "/api/v1/keys/commands"
 INSTANCE_SOURCE = "make run's, in $PA_INSTANCE_DIR"
 
 
@@ -41,6 +42,11 @@ def broker_url(env: Mapping[str, str] | None = None) -> str:
 def api_url(env: Mapping[str, str] | None = None) -> str:
     """Return the controller's base URL under `make run`: http://127.0.0.1:$PA_HTTP_PORT."""
     return f"http://127.0.0.1:{_env(env).get('PA_HTTP_PORT') or HTTP_PORT}"
+
+
+def keys_url(env: Mapping[str, str] | None = None) -> str:
+    """Return where `make run`'s controller publishes its command keys."""
+    return api_url(env) + "/api/v1/keys/commands"
 
 
 def instance_dir(env: Mapping[str, str] | None = None) -> Path:

@@ -5,11 +5,12 @@ sends through its `Uplink`; everything that happens later goes through the board
 tests drive it with a fake clock. True time is `board.now()`, and what it publishes or writes to
 the truth log goes through `board.afterwards` (see `Timers`).
 
-Here are the cluster's identity and telemetry, its command intake and its power; its runs are in
-player.py, the checks of a payload in intake.py. Its faults are in its `condition`: its own clock
-(`clock()`), which starts runs and stamps events while the truth log keeps true times, a hung
-application (`silent`), dead hardware, failing downloads; `power_off`/`power_on` model a power
-cut or a crash.
+Here are the cluster's identity and telemetry, its command intake (decode, signature, seen id, floor,
+expiry: docs/protocol.md, "Replay rules") and its power; its runs are in player.py, the checks of a
+payload in intake.py, the keys it trusts in keyring.py (on the board, shared by a process's clusters).
+Its faults are in its `condition`: its own clock (`clock()`), which starts runs and stamps events while
+the truth log keeps true times, a hung application (`silent`), dead hardware, failing downloads;
+`power_off`/`power_on` model a power cut or a crash.
 """
 
 import logging
@@ -24,7 +25,7 @@ from firmware_sim.intake import content_digest, read_command, readable_ids
 from firmware_sim.outbox import Outbox
 from firmware_sim.player import Player
 from firmware_sim.roster import ClusterSpec
-from firmware_sim.seen import KEEP_AFTER_EXPIRY_S, SeenCommands
+from firmware_sim.seen import SeenCommands
 from firmware_sim.sensors import Sensors
 from firmware_sim.signature import check_signature
 from firmware_sim.timers import Timer
@@ -60,6 +61,8 @@ class Firmware:
         self.queued = 0  # commands on their way in: in the link's delay queue, or held while the application hangs
         self.boots = 0
         self._accepting: dict[str, dict] = {}  # accepted, waiting for their id to be on disk
+        # Held until the key list is fetched: (payload, handled, fetches begun when it came).
+        self._waiting_for_keys: list[tuple[bytes, Callable[[], None], int]] = []
         self._heartbeat: Timer | None = None
         self._reboot: Timer | None = None
         self._lost_run_ids: list[str] = []  # runs a power cut or crash wiped from memory
@@ -110,10 +113,12 @@ class Firmware:
         """Tell whether commands already sent may still change what this cluster does or reports.
 
         True while it holds a run (fetching, armed, waiting, playing), a command is on its way in (in
-        the link's delay queue, held while the application hangs, or waiting for its id to reach the
-        disk) or a reboot is due. Once no cluster is busy, the truth of what was sent is complete.
+        the link's delay queue, held while the application hangs, waiting for the key list, or waiting
+        for its id to reach the disk) or a reboot is due. Once no cluster is busy, the truth of what was
+        sent is complete.
         """
-        return self.player.holds_runs or self.queued > 0 or bool(self._accepting) or self._reboot is not None
+        return (self.player.holds_runs or self.queued > 0 or bool(self._accepting) or bool(self._waiting_for_keys)
+                or self._reboot is not None)
 
     def will(self) -> dict:
         """Count a new connection of this boot and return the will its CONNECT carries."""
@@ -182,21 +187,34 @@ class Firmware:
         `handled()` runs once the command has been dealt with, and the session acknowledges it then:
         a command accepted once its id is on disk and it has been carried out, any other after the
         commands before it. A hung application (`silent`) ignores the command: it returns False and
-        never calls `handled`, so the command stays unacknowledged.
+        never calls `handled`, so the command stays unacknowledged. A command signed by a key the cluster
+        does not know yet waits, unacknowledged, for the key list to be fetched, and the commands after
+        it wait behind it.
         """
         if self.condition.silent:
             self._ignore(raw)
             return False
+        if self._waiting_for_keys:
+            self._waiting_for_keys.append((raw, handled, self.board.keys.fetches_begun))
+        else:
+            self._take(raw, handled, may_wait=True)
+        return True
+
+    def _take(self, raw: bytes, handled: Callable[[], None], may_wait: bool) -> None:
+        """Check a command in the order of docs/protocol.md ("Replay rules") and carry out its outcome in turn."""
         try:
             command = read_command(self.cid, raw)
         except protocol.ProtocolError as exc:
             self._in_turn(handled, self._refuse_undecodable, raw, exc)
-            return True
+            return
         cmd_id, run_id = command["id"], command.get("run_id")
-        refusal = check_signature(command)
+        refusal = check_signature(self.board.keys, command, self.clock())
+        if refusal is not None and refusal.unknown_kid and may_wait and self.board.keys.fetchable:
+            self._wait_for_keys(raw, handled)
+            return
         if refusal is not None:
-            self._in_turn(handled, self._reject, cmd_id, run_id, refusal, "the command's signature does not verify")
-            return True
+            self._in_turn(handled, self._reject, cmd_id, run_id, refusal.reason, refusal.message)
+            return
         digest = content_digest(command)
         known = self.seen.digest_of(cmd_id)
         expires_at = epoch(command["expires_at"])
@@ -205,13 +223,37 @@ class Firmware:
         elif known is not None:
             self._in_turn(handled, self._reject, cmd_id, run_id, "replay",
                           "this command id was already used for a different command")
+        elif self.seen.below_floor(expires_at):
+            self._in_turn(handled, self._reject, cmd_id, run_id, "replay",
+                          "this command expires no later than commands this cluster has forgotten: an old copy")
         elif expires_at < self.clock():
             self._in_turn(handled, self._expired, command)
         else:
-            self.seen.add(cmd_id, digest, keep_until=expires_at + KEEP_AFTER_EXPIRY_S, now=self.clock())
+            self.seen.add(cmd_id, digest, expires_at, now=self.clock())
             self._accepting[cmd_id] = command
             self._in_turn(handled, self._accept, command)
-        return True
+
+    def _wait_for_keys(self, raw: bytes, handled: Callable[[], None]) -> None:
+        """Hold a command signed by an unknown key until the key list has been fetched again, then take it.
+
+        A command held behind it is judged by that same fetch if it came before the fetch began; one that came
+        during the fetch may wait for another.
+        """
+        boot, keys = self.boots, self.board.keys
+        self._waiting_for_keys.append((raw, handled, keys.fetches_begun))
+
+        def refreshed() -> None:
+            if self.boots != boot or not self._waiting_for_keys:
+                return  # lost with the power, unacknowledged: the broker delivers them again
+            answered_by = keys.fetches_begun
+            waiting, self._waiting_for_keys = self._waiting_for_keys, []
+            for raw_held, handled_held, arrived in waiting:
+                if self._waiting_for_keys:  # one waits for a newer key: keep the order behind it
+                    self._waiting_for_keys.append((raw_held, handled_held, arrived))
+                else:
+                    self._take(raw_held, handled_held, may_wait=arrived >= answered_by)
+
+        keys.after_refresh(refreshed)
 
     def _in_turn(self, handled: Callable[[], None], outcome: Callable, *args) -> None:
         """Carry out `outcome(*args)`, then `handled()`, once the ids this cluster accepted so far are on disk.
@@ -333,6 +375,7 @@ class Firmware:
                 timer.cancel()
         self._heartbeat = self._reboot = None
         self._accepting.clear()  # never carried out nor acknowledged: the broker delivers them again
+        self._waiting_for_keys.clear()  # the same
         self.seen.power_lost()
         self._lost_run_ids.extend(self.player.lose_all())
 

@@ -11,6 +11,7 @@ from firmware_sim.board import FW_VERSION, Board
 from firmware_sim.faults import Fault, FaultPlan, Scenario, combine, new_seed, plan_faults
 from firmware_sim.faults.injector import FaultInjector
 from firmware_sim.faults.spec import fleet_options
+from firmware_sim.keyring import KEYS_FILE, REFRESH_S, CommandKeys
 from firmware_sim.loop import Loop
 from firmware_sim.media import AudioFetcher
 from firmware_sim.pacer import ConnectPacer
@@ -40,6 +41,11 @@ class Fleet:
     take the scenario's [fleet] value, else 30 s, 30 s, 200/s and 1 s. `state_dir` keeps each
     cluster's accepted command ids on disk (None: in memory). `credentials` maps cid to broker
     password (or names a `cid,password` CSV).
+
+    Keys: `keys` (key entries as GET /api/v1/keys/commands answers them, a KeyRing, or a CommandKeys) are
+    trusted as provisioned; `keys_url` is the controller's key list, fetched every `key_refresh_s` and when a
+    command names an unknown key (with no `keys`, the first list fetched is trusted). One of the two is needed
+    (KeysError, a ValueError, otherwise). With a `state_dir` the ring is kept in it.
     """
 
     def __init__(
@@ -61,6 +67,9 @@ class Fleet:
         state_dir: str | Path | None = None,
         credentials: dict[str, str] | str | Path | None = None,
         shard: tuple[int, int] | str | None = None,
+        keys=None,
+        keys_url: str | None = None,
+        key_refresh_s: float = REFRESH_S,
     ):
         if not clusters:
             raise ValueError("a fleet needs at least one cluster")
@@ -77,6 +86,11 @@ class Fleet:
         options = fleet_options(self.scenario, heartbeat_s=heartbeat_s, keepalive=keepalive,
                                 connect_rate=connect_rate, reconnect_min_s=reconnect_min_s)
         self.state_dir = Path(state_dir) if state_dir is not None else None
+        if isinstance(keys, CommandKeys):
+            self.keys = keys
+        else:
+            kept = self.state_dir / KEYS_FILE if self.state_dir is not None else None
+            self.keys = CommandKeys(keys, keys_url, kept, refresh_s=key_refresh_s)
         if isinstance(credentials, str | Path):
             credentials = load_credentials(credentials)
         self.credentials = dict(credentials or {})
@@ -139,6 +153,7 @@ class Fleet:
             tally=self.tally,
             heartbeat_s=self.heartbeat_s,
             fw=self.fw,
+            keys=self.keys,
         )
         pacer = ConnectPacer(loop.timers, loop.clock, self.connect_rate)
         self._seen = SeenStore(self.state_dir, deliver=loop.call_soon_threadsafe)
@@ -155,6 +170,7 @@ class Fleet:
 
     def _start_sessions(self) -> None:
         self._injector.start(self._loop.clock())  # first: a fault at 0 s is there before the first connection
+        self.keys.start(self._loop.timers, self._loop.clock, self._loop.call_soon_threadsafe)
         for session in self.sessions.values():
             session.start()
 

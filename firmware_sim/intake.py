@@ -22,8 +22,12 @@ def read_command(cid: str, raw: bytes) -> dict:
 
 
 def content_digest(command: dict) -> str:
-    """Return the digest that tells a redelivery (same content) from a replay (same id, other content)."""
-    return hashlib.sha256(protocol.canonical(command)).hexdigest()
+    """Return the digest that tells a redelivery (same content) from a replay (same id, other content).
+
+    It leaves out `kid` and `sig`: the same command signed again after a key rotation is a redelivery.
+    """
+    content = {name: value for name, value in command.items() if name not in ("kid", "sig")}
+    return hashlib.sha256(protocol.canonical(content)).hexdigest()
 
 
 def readable_ids(raw: bytes) -> tuple[str | None, str | None]:

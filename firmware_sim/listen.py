@@ -30,8 +30,9 @@ import paho.mqtt.client as mqtt
 
 import pa_protocol as protocol
 from firmware_sim import defaults
-from firmware_sim.cli import add_broker_option, add_truth_option
+from firmware_sim.cli import add_broker_option, add_keys_options, add_truth_option, keys_of
 from firmware_sim.fleet import Fleet
+from firmware_sim.keyring import KeysError
 from firmware_sim.localtime import LOCAL_DAY_FORMAT, local_clock, local_time
 from firmware_sim.roster import DEFAULT_FLEET_CSV, ClusterSpec, RosterError, load_credentials, load_csv
 from firmware_sim.session import BrokerURLError, SessionSettings
@@ -312,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--root", default=protocol.DEFAULT_ROOT, help="topic root (%(default)s)")
     parser.add_argument("--fleet-csv", default=str(DEFAULT_FLEET_CSV), help="where to look up the cluster's speakers")
     add_truth_option(parser)
+    add_keys_options(parser)
     parser.add_argument("--json", action="store_true", help="print each message raw, as one JSON object a line")
     login = parser.add_argument_group("a broker that wants logins")
     login.add_argument(
@@ -361,7 +363,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         settings = SessionSettings.from_url(args.broker, root=args.root)
         spec = bench_cluster(args.cid, args.fleet_csv)
         credentials = load_credentials(args.credentials) if args.credentials else {}
-    except (BrokerURLError, RosterError) as exc:
+        keys = keys_of(args)
+    except (BrokerURLError, RosterError, KeysError) as exc:
         parser.error(str(exc))
     if args.credentials and spec.cid not in credentials:
         log.warning("%s has no password in %s: it logs in without one", spec.cid, args.credentials)
@@ -376,7 +379,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         _error(exc)
         return 2
     fleet = Fleet([spec], args.broker, truth_path=args.truth, heartbeat_s=args.heartbeat_s, root=args.root,
-                  credentials=credentials)  # fmt: skip
+                  credentials=credentials, **keys)  # fmt: skip
     sys.stderr.write(
         f"{spec.cid} ({spec.speakers} speakers) on {args.broker}, times in Asia/Ho_Chi_Minh "
         f"({local_time(datetime.now(UTC), LOCAL_DAY_FORMAT)}); Ctrl-C to stop\n"

@@ -1,7 +1,13 @@
 """The command ids a cluster has accepted, so a redelivery is never executed twice: not after a reboot, not
-after the simulator restarts (PROTOCOL.md rule 1).
+after the simulator restarts (PROTOCOL.md rule 1), and the floor that refuses a captured command once its id is
+forgotten (docs/protocol.md, "Replay rules").
 
-With a state directory each cluster keeps its ids in one small JSON file, `{cid}.json`. It is read
+Each id is kept with a digest of its command's content (without `kid` and `sig`) and the command's `expires_at`,
+until a day after that; beyond capacity, the id whose command expires first goes. The **floor** is the highest
+`expires_at` among forgotten ids: a command whose id is not remembered and whose `expires_at` is at or below it
+is refused as a replay, whatever the cluster's clock says.
+
+With a state directory each cluster keeps its ids and its floor in one small JSON file, `{cid}.json`. It is read
 the first time the cluster handles a command after a boot (a reboot or a power cut drops what
 memory held, so the ids really come back from the disk) and rewritten each time the cluster
 accepts one: a temporary file, flushed and fsynced, renamed over the old one. The firmware acts
@@ -16,6 +22,7 @@ loop thread. A cluster that never gets a command never touches the disk.
 
 import json
 import logging
+import math
 import os
 import threading
 from collections import OrderedDict
@@ -25,9 +32,10 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CAPACITY = 2048
-KEEP_AFTER_EXPIRY_S = 86_400.0  # past this, a redelivery is answered `expired` instead, and still never run
-FORMAT = 1
+DEFAULT_CAPACITY = 2048  # far above the commands alive at once on one cluster: eviction must only forget the expired
+KEEP_AFTER_EXPIRY_S = 86_400.0  # past this the id is forgotten; its command is refused by the floor instead
+FORMAT = 2
+OLD_FORMAT = 1  # [id, digest, keep_until] and no floor: read, and written again as FORMAT
 SET_ASIDE_SUFFIX = ".bad"
 
 
@@ -39,12 +47,25 @@ class StateFileError(ValueError):
         self.path = path
 
 
-class SeenCommands:
-    """Remember accepted command ids with a digest of their content, oldest forgotten first.
+@dataclass
+class _Memory:
+    """What a cluster remembers: id -> (digest, expires_at), oldest first, and the floor."""
 
-    An id is also forgotten a day after its command expired: a redelivery after that is refused as
-    expired, so it still cannot run twice, and the file stays a few lines long. Without a `path`
-    the memory stands in for the disk: it survives reboots, not the process.
+    entries: OrderedDict = field(default_factory=OrderedDict)
+    floor: float | None = None
+
+    def forget(self, cmd_id: str) -> None:
+        _, expires_at = self.entries.pop(cmd_id)
+        if expires_at is not None and (self.floor is None or expires_at > self.floor):
+            self.floor = expires_at
+
+
+class SeenCommands:
+    """Remember accepted command ids with a digest of their content, and the floor below which nothing is new.
+
+    An id is forgotten a day after its command expired, or, beyond capacity, the one whose command expires
+    first; forgetting raises the floor to its `expires_at`, so the command is still never run again. Without
+    a `path` the memory stands in for the disk: it survives reboots, not the process.
     """
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY, path: Path | None = None,
@@ -53,35 +74,51 @@ class SeenCommands:
         self.path = path
         # Only a file needs a writer; one each for 10,000 memory-only clusters cost 12 MB of locks.
         self._writer = writer if writer is not None or path is None else StateWriter()
-        self._entries: OrderedDict[str, tuple[str, float | None]] | None = None if path else OrderedDict()
+        self._memory: _Memory | None = None if path else _Memory()
 
     def __len__(self) -> int:
-        return len(self._loaded())
+        return len(self._loaded().entries)
 
     def __contains__(self, cmd_id: str) -> bool:
-        return cmd_id in self._loaded()
+        return cmd_id in self._loaded().entries
+
+    @property
+    def floor(self) -> float | None:
+        """Return the highest `expires_at` among forgotten ids (epoch seconds), or None if none was forgotten."""
+        return self._loaded().floor
 
     def digest_of(self, cmd_id: str) -> str | None:
         """Return the digest recorded for `cmd_id`, or None if it was never accepted."""
-        entry = self._loaded().get(cmd_id)
+        entry = self._loaded().entries.get(cmd_id)
         return entry[0] if entry is not None else None
 
-    def add(self, cmd_id: str, digest: str, keep_until: float | None = None, now: float | None = None) -> None:
-        """Record an accepted command, forgetting ids kept past `keep_until` and the oldest beyond capacity.
+    def below_floor(self, expires_at: float) -> bool:
+        """Tell whether a command not remembered, expiring at `expires_at`, may be one this cluster forgot."""
+        floor = self._loaded().floor
+        return floor is not None and expires_at <= floor
+
+    def add(self, cmd_id: str, digest: str, expires_at: float | None = None, now: float | None = None) -> None:
+        """Record an accepted command, forgetting ids a day past their expiry and, beyond capacity, the one
+        that expires first.
 
         With a file, this starts saving it: wait for `after_saved` before acting on the command.
         """
-        entries = self._loaded()
+        memory = self._loaded()
+        entries = memory.entries
         if now is not None:
-            for old in [k for k, (_, until) in entries.items() if until is not None and until < now]:
-                del entries[old]
-        entries[cmd_id] = (digest, keep_until)
+            for old in [k for k, (_, until) in entries.items() if until is not None
+                        and until + KEEP_AFTER_EXPIRY_S < now]:
+                memory.forget(old)
+        entries[cmd_id] = (digest, expires_at)
         entries.move_to_end(cmd_id)
         while len(entries) > self.capacity:
-            entries.popitem(last=False)
+            # The first to expire, not the first to come: forgetting a long relay would raise the floor above
+            # the commands still to come. An entry without expiry (tests) goes first, oldest first.
+            memory.forget(min(entries, key=lambda k: -math.inf if entries[k][1] is None else entries[k][1]))
         if self.path is not None:
             seen = [[k, d, until] for k, (d, until) in entries.items()]
-            self._writer.put(self.path, json.dumps({"v": FORMAT, "seen": seen}, separators=(",", ":")).encode())
+            document = {"v": FORMAT, "floor": memory.floor, "seen": seen}
+            self._writer.put(self.path, json.dumps(document, separators=(",", ":")).encode())
 
     def after_saved(self, callback: Callable[[], None]) -> None:
         """Call `callback()` once every id added so far is on disk: at once if none is on its way there."""
@@ -93,55 +130,62 @@ class SeenCommands:
     def reload(self) -> None:
         """Forget what memory holds (a reboot): the ids come back from the file, and from writes on their way to it."""
         if self.path is not None:
-            self._entries = None
+            self._memory = None
 
     def power_lost(self) -> None:
         """Lose memory and the write not yet begun (a power cut); a write under way still completes."""
         if self.path is not None:
             self._writer.discard(self.path)
-            self._entries = None
+            self._memory = None
 
-    def _loaded(self) -> OrderedDict:
-        if self._entries is None:
+    def _loaded(self) -> _Memory:
+        if self._memory is None:
             unwritten = self._writer.unwritten(self.path)
-            self._entries = _parse(self.path, unwritten) if unwritten is not None else _read(self.path)
-        return self._entries
+            self._memory = _parse(self.path, unwritten) if unwritten is not None else _read(self.path)
+        return self._memory
 
 
-def _read(path: Path) -> OrderedDict:
+def _read(path: Path) -> _Memory:
     """Read a cluster's file; a missing one is an empty memory, a damaged one is set aside and logged."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return OrderedDict()
+        return _Memory()
     except OSError as exc:
         log.error("cannot read %s (%s); this cluster starts with no memory of accepted commands", path, exc)
-        return OrderedDict()
+        return _Memory()
     try:
         return _parse(path, data)
     except StateFileError as exc:
         _set_aside(path, exc)
-        return OrderedDict()
+        return _Memory()
 
 
-def _parse(path: Path, data: bytes) -> OrderedDict:
-    """Return the entries of one file's content, or raise StateFileError."""
+def _parse(path: Path, data: bytes) -> _Memory:
+    """Return the memory a file's content holds, or raise StateFileError; the old format is read too."""
     try:
         document = json.loads(data)
     except (UnicodeDecodeError, ValueError) as exc:
         raise StateFileError(path, f"is not JSON: {exc}") from exc
-    if not isinstance(document, dict) or document.get("v") != FORMAT:
-        version = document.get("v") if isinstance(document, dict) else None
-        raise StateFileError(path, f"is in format {version!r}; this simulator reads format {FORMAT}")
-    entries = OrderedDict()
+    version = document.get("v") if isinstance(document, dict) else None
+    if version not in (FORMAT, OLD_FORMAT):
+        raise StateFileError(path, f"is in format {version!r}; this simulator reads formats {OLD_FORMAT} and {FORMAT}")
+    memory = _Memory(floor=document.get("floor"))
+    if memory.floor is not None and not isinstance(memory.floor, int | float):
+        raise StateFileError(path, f"has a floor {memory.floor!r} that is not a time")
     try:
         for cmd_id, digest, until in document["seen"]:
             if not isinstance(cmd_id, str) or not isinstance(digest, str) or not isinstance(until, int | float | None):
-                raise TypeError(f"{[cmd_id, digest, until]!r} is not [id, digest, keep_until]")
-            entries[cmd_id] = (digest, until)
+                raise TypeError(f"{[cmd_id, digest, until]!r} is not [id, digest, expires_at]")
+            if version == OLD_FORMAT and until is not None:
+                until -= KEEP_AFTER_EXPIRY_S  # format 1 kept the time to forget, a day after the expiry
+            memory.entries[cmd_id] = (digest, until)
     except (KeyError, TypeError, ValueError) as exc:
         raise StateFileError(path, f"has no valid `seen` list: {exc}") from exc
-    return entries
+    if version == OLD_FORMAT:
+        log.info("%s is in format %d (no replay floor yet); it is written in format %d at the next command",
+                 path, OLD_FORMAT, FORMAT)
+    return memory
 
 
 def _set_aside(path: Path, error: StateFileError) -> None:

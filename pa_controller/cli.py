@@ -22,7 +22,7 @@ from pa_controller.messaging.broker import tls as broker_tls
 from pa_controller.messaging.broker.accounts import BrokerFilesError, write_private
 from pa_controller.messaging.broker.config import BrokerFiles, Listener, TlsListener
 from pa_controller.models import User
-from pa_controller.services import audit, broker_access, fleet, people
+from pa_controller.services import audit, broker_access, command_keys, fleet, people
 
 
 def _acting_from_the_command_line() -> None:
@@ -34,6 +34,8 @@ fleet_group = AppGroup("fleet", help="The fleet of clusters.")
 pa.add_command(fleet_group)
 pa.add_command(cli_people.users)
 pa.add_command(cli_people.tokens_group)
+keys_group = AppGroup("keys", help="The keys that sign commands (docs/operations.md, \"Command keys\").")
+pa.add_command(keys_group)
 
 
 @fleet_group.command("import")
@@ -49,6 +51,66 @@ def fleet_import(path: Path):
     except UnicodeDecodeError:
         raise click.ClickException(f"{path} is not UTF-8 text; save it as CSV UTF-8") from None
     click.echo(f"imported {result.clusters} clusters ({result.speakers} speakers) in {result.wards} wards")
+
+
+def _key_files() -> command_keys.KeyFiles:
+    return command_keys.KeyFiles(settings.current().key_dir)
+
+
+def _when(moment) -> str:
+    return moment.astimezone(clock.LOCAL_ZONE).strftime("%Y-%m-%d %H:%M:%S %z") if moment is not None else "-"
+
+
+@keys_group.command("init")
+def keys_init():
+    """Create the first command key, signed by itself, unless one is current already."""
+    try:
+        key, created = command_keys.init(_key_files())
+    except command_keys.CommandKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    if created:
+        click.echo(f"created command key {key.kid}; its private half is {_key_files().path(key.kid)} (mode 600): "
+                   "back up the key directory")
+    else:
+        click.echo(f"command key {key.kid} is current already")
+
+
+@keys_group.command("list")
+def keys_list():
+    """List the command keys: state, times, who endorsed each, and whether its private file is here."""
+    files = _key_files()
+    keys = command_keys.all_keys()
+    if not keys:
+        click.echo("no command key yet: run `flask pa keys init`")
+        return
+    click.echo(f"{'id':16}  {'state':7}  {'created':24}  {'activated':24}  {'not after':24}  {'signed by':16}  file")
+    for key in keys:
+        present = "present" if files.path(key.kid).is_file() else "MISSING"
+        click.echo(f"{key.kid:16}  {key.state.value:7}  {_when(key.created_at):24}  {_when(key.activated_at):24}  "
+                   f"{_when(key.not_after):24}  {key.signed_by:16}  {present}")
+
+
+@keys_group.command("rotate")
+def keys_rotate():
+    """Create the next key, endorsed by the current one and published at once; the current one keeps signing."""
+    try:
+        key = command_keys.rotate(_key_files())
+    except command_keys.CommandKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created next key {key.kid}, endorsed by {key.signed_by} and published; clusters learn it within "
+               "10 minutes: then run `flask pa keys activate`")
+
+
+@keys_group.command("activate")
+def keys_activate():
+    """Make the next key current; the old one retires once every command it may have signed has expired."""
+    try:
+        key, retired = command_keys.activate(_key_files())
+    except command_keys.CommandKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"key {key.kid} now signs every command")
+    if retired is not None:
+        click.echo(f"key {retired.kid} is retired: clusters accept what it signed until {_when(retired.not_after)}")
 
 
 @pa.command("scheduler")
@@ -235,6 +297,12 @@ def bootstrap(token_file: Path, demo_users: bool):
     people.revoke_tokens(admin, "bootstrap")  # one bootstrap token at a time, not one per `make run`
     token_file.write_text(people.issue_token(admin, "bootstrap") + "\n")
     click.echo(f"administrator: {admin.username}; password in {password_file}; API token in {token_file}")
+    try:
+        key, created = command_keys.init(_key_files())
+    except command_keys.CommandKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    if created:
+        click.echo(f"command key {key.kid} created in {_key_files().directory}")
     if demo_users:
         _demo_users(token_file.with_name("demo-users"))
 

@@ -90,3 +90,25 @@ ROLE_SCOPES = {
     Role.TECHNICIAN: frozenset({Scope.READ, Scope.FLEET}),
     Role.VIEWER: frozenset({Scope.READ}),
 }
+
+class KeyState(StrEnum):
+    """Where a command key is in its life: published ahead, signing, or retired with a not_after."""
+
+    NEXT = "next"  # published and endorsed by the current key; clusters accept it, nothing is signed with it yet
+    CURRENT = "current"  # signs every command published now
+    RETIRED = "retired"  # signs nothing more; clusters accept what it signed until its not_after
+
+
+class RefusalKind(StrEnum):
+    """What was refused, counted per cluster and reason: a security signal for the technician."""
+
+    FORGED_COMMAND = "forged_command"  # the cluster rejected a command the controller never sent it
+    REPORT = "report"  # the controller refused a report published on the cluster's topics
+
+
+class ReportRefusal(StrEnum):
+    """Why the controller refused a well-formed report (malformed ones carry the protocol's reason words)."""
+
+    UNKNOWN_COMMAND = "unknown_command"  # for a command the controller never sent
+    OTHER_CLUSTER = "other_cluster"  # for a command the controller sent to another cluster
+    WRONG_RUN = "wrong_run"  # its run_id is not the run of the command it names

@@ -40,6 +40,7 @@ class Settings:
     instance_dir: Path
     database_url: str
     media_dir: Path
+    key_dir: Path  # the private command keys: read by the worker and `flask pa keys`, never by the web
     http_port: int
     public_url: str
     mqtt_port: int  # the private Mosquitto's, when PA_MQTT_URL names no broker
@@ -99,6 +100,7 @@ class Settings:
             database_url=read.value("DATABASE_URL", f"sqlite:///{instance_dir / 'loanet.db'}", _database_url,
                                     "an SQLAlchemy URL such as postgresql+psycopg://user@host/loanet"),
             media_dir=Path(read.text("PA_MEDIA_DIR") or instance_dir / "media").resolve(),
+            key_dir=Path(read.text("PA_KEY_DIR") or instance_dir / "keys").resolve(),
             http_port=http_port,
             public_url=read.value("PA_PUBLIC_URL", f"http://127.0.0.1:{http_port}", _http_url,
                                   "an http:// or https:// URL").rstrip("/"),

@@ -2,8 +2,9 @@
 
 Reads and checks its variables first (an unknown PA_SIM_SCENARIO stops it before anything starts), then
 starts a private Mosquitto (unless PA_MQTT_URL names a broker), migrates the database, seeds the fleet,
-starts the web server, the scheduler and the simulated clusters (with the scenario's faults), writes the
-bootstrap token, and shows the fleet coming online.
+makes sure a command key exists, starts the web server, the scheduler and the simulated clusters (with the
+scenario's faults, trusting the first key list they fetch), writes the bootstrap token, and shows the fleet
+coming online.
 
 Every child runs in a session of its own, so the Ctrl-C a terminal sends to its foreground process group
 reaches this launcher alone, and the launcher stops the children in order: the simulator first (its
@@ -127,7 +128,8 @@ class LaunchSettings:
 
         env = {"PA_INSTANCE_DIR": str(self.instance)}
         command = [sys.executable, "-m", "firmware_sim", "--clusters", str(self.clusters), "--broker", self.mqtt_url,
-                   "--truth", str(sim_defaults.truth_path(env)), "--state-dir", str(sim_defaults.state_dir(env))]
+                   "--truth", str(sim_defaults.truth_path(env)), "--state-dir", str(sim_defaults.state_dir(env)),
+                   "--keys-url", sim_defaults.keys_url({"PA_HTTP_PORT": str(self.http_port)})]
         if self.controller.manage_broker:
             command += ["--credentials", str(self.credentials_file)]
         if self.scenario is not None:
@@ -237,6 +239,8 @@ class Stack:
         if settings.private_broker and not self.stopping.is_set():
             self.flask("pa", "broker-config")  # config, accounts from the fleet, TLS files of the development CA
             self.spawn("mosquitto", _mosquitto(), "-c", str(BrokerFiles(settings.controller.broker_dir).conf))
+        if not self.stopping.is_set():
+            self.flask("pa", "keys", "init")  # before the scheduler: it signs every command it publishes
         if self.stopping.is_set():
             return
         self.spawn("web", sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{settings.http_port}",

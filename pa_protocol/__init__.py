@@ -4,11 +4,14 @@
 `enums` holds the values payloads carry, and `api_states` the states the controller's HTTP API reports.
 It imports only the standard library, so a firmware takes this package and docs/protocol.md, nothing
 else. Every public name is here too: `import pa_protocol as protocol; protocol.decode(...)`.
+
+`pa_protocol.signing` (Ed25519 signatures, key ids, key entries, the key ring) needs the `cryptography`
+package; this package does not import it: `from pa_protocol.signing import sign_command`.
 """
 
 from pa_protocol.api_states import FINAL_DELIVERY_STATES, DeliveryState, RunState
 from pa_protocol.codec import MAX_PAYLOAD_BYTES, MAX_STRING, VERSION, canonical, decode, encode
-from pa_protocol.enums import CommandType, EventState, HeartbeatState, Priority
+from pa_protocol.enums import CommandType, EventState, HeartbeatState, Priority, RejectReason
 from pa_protocol.errors import ProtocolError
 from pa_protocol.times import format_time, parse_time
 from pa_protocol.topics import (
@@ -44,6 +47,7 @@ __all__ = [
     "HeartbeatState",
     "Priority",
     "ProtocolError",
+    "RejectReason",
     "RunState",
     "canonical",
     "decode",

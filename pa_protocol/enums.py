@@ -46,3 +46,15 @@ class HeartbeatState(StrEnum):
     IDLE = "idle"
     ARMED = "armed"  # a verified run waits for its start_at
     PLAYING = "playing"
+
+
+class RejectReason(StrEnum):
+    """Why a cluster rejected a command: `detail.reason` of a `rejected` event (PROTOCOL.md, Event)."""
+
+    BAD_SIGNATURE = "bad_signature"
+    UNSIGNED = "unsigned"
+    REPLAY = "replay"
+    EXPIRED = "expired"
+    WRONG_CLUSTER = "wrong_cluster"
+    MALFORMED = "malformed"
+    UNSUPPORTED = "unsupported"

@@ -13,7 +13,9 @@ from sqlalchemy import create_engine, text
 from pa_controller import create_app
 from pa_controller.domain import Role
 from pa_controller.extensions import db
-from pa_controller.services import fleet, people
+from pa_controller.services import command_keys, fleet, people
+from pa_controller.settings import of as settings_of
+from pa_protocol.signing import SigningKey
 from tests.support.broker import running_broker
 from tests.support.settings import testing_settings
 
@@ -130,6 +132,14 @@ def app(database_url, make_settings):
         yield app
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def command_key(app) -> SigningKey:
+    """The app's current command key, created as `flask pa keys init` does, with its private half."""
+    files = command_keys.KeyFiles(settings_of(app).key_dir)
+    key, _ = command_keys.init(files)
+    return files.read(key.kid)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_defaults_are_the_readmes():
     s = Settings.from_env({})
     assert s.instance_dir == Path("instance").resolve() and s.media_dir == s.instance_dir / "media"
+    assert s.key_dir == s.instance_dir / "keys"
     assert s.database_url == f"sqlite:///{s.instance_dir / 'loanet.db'}"
     assert (s.http_port, s.mqtt_port, s.mqtt_url, s.private_broker) == (5000, 1884, "mqtt://127.0.0.1:1884", True)
     assert s.public_url == "http://127.0.0.1:5000" and s.mqtt_root == "pa/v1"
@@ -33,6 +34,7 @@ def test_good_values_are_read_and_typed(tmp_path):
     assert s.mqtt_url == "mqtts://u:p@broker:8883" and not s.private_broker
     assert s.quiet_hours == (time(22), time(6)) and s.public_url == "https://pa.example"
     assert s.instance_dir == tmp_path and s.secret_key == "k"
+    assert Settings.from_env({"PA_KEY_DIR": str(tmp_path / "k")}).key_dir == tmp_path / "k"
     assert Settings.from_env({"PA_QUIET_HOURS": ""}).quiet_hours is None
     with pytest.raises(FrozenInstanceError):
         s.heartbeat_s = 1

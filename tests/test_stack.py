@@ -45,6 +45,7 @@ def test_the_simulator_is_started_with_the_scenario_and_seed_asked_for(tmp_path)
     assert options == {"--clusters": "40", "--broker": "mqtt://127.0.0.1:1984", "--scenario": "power-cut-thoi-hoa",
                        "--seed": "7", "--truth": str(tmp_path / "sim-truth.jsonl"),
                        "--state-dir": str(tmp_path / "sim-state"),
+                       "--keys-url": "http://127.0.0.1:5000/api/v1/keys/commands",
                        "--credentials": str(tmp_path / "sim-credentials.csv")}
 
 

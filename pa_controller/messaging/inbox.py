@@ -11,6 +11,7 @@ from pa_controller import clock
 from pa_controller.messaging.worker_thread import WorkerThread
 
 log = logging.getLogger(__name__)
+UNREADABLE = "unreadable"  # a report that broke the contract on a cluster's topic: handed on, to be counted
 
 
 class Inbox(WorkerThread):
@@ -29,10 +30,11 @@ class Inbox(WorkerThread):
 
     def handlers(self) -> dict:
         """Return one handler per subscribed topic kind."""
-        return {kind: self.receive for kind in self.writer.kinds}
+        return {kind: self.receive for kind in self.writer.kinds if kind in protocol.TOPIC_KINDS}
 
     def receive(self, topic: str, raw: bytes) -> None:
         """Validate one message; count and log what breaks the contract, never raise."""
+        cid = None
         try:
             cid, kind = protocol.parse_topic(self.root, topic)
             payload = protocol.decode(kind, cid, raw)
@@ -40,6 +42,8 @@ class Inbox(WorkerThread):
             self.rejected[exc.reason] += 1
             if self.rejected.total() <= 100 or self.rejected.total() % 1000 == 0:
                 log.warning("rejected a payload on %s (%s): %s", topic, exc.reason, exc)
+            if cid is not None:  # counted against the cluster whose topic it came on, never the payload's
+                self._queue.put((UNREADABLE, cid, {"reason": exc.reason}))
             return
         self._queue.put((kind, cid, payload))
 

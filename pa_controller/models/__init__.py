@@ -3,6 +3,7 @@
 from pa_controller.models.audit import AuditEntry
 from pa_controller.models.broadcasts import Broadcast, BroadcastWard, Delivery, OutboxMessage, Run
 from pa_controller.models.broker import BrokerCredential
+from pa_controller.models.command_keys import CommandKey
 from pa_controller.models.fleet import Cluster, ClusterState, Ward
 from pa_controller.models.guardrails import WardRules
 from pa_controller.models.health import (
@@ -11,6 +12,7 @@ from pa_controller.models.health import (
     Incident,
     MaintenanceWindow,
     Outage,
+    RefusalCount,
     TelemetryBucket,
 )
 from pa_controller.models.media import Audio
@@ -21,7 +23,7 @@ from pa_controller.models.sessions import LoginFailure, UserSession
 
 __all__ = [
     "ApiToken", "AuditEntry", "Audio", "Broadcast", "BroadcastWard", "BrokerCredential", "Cluster", "ClusterState",
-    "Delivery", "FleetCommand", "HeartbeatSample", "Incident", "LoginFailure", "MaintenanceWindow", "OutboxMessage",
-    "Outage", "Run", "ServiceBeat", "StopOrder", "TelemetryBucket", "User", "UserSession", "Ward", "WardRules",
-    "user_ward",
+    "CommandKey", "Delivery", "FleetCommand", "HeartbeatSample", "Incident", "LoginFailure", "MaintenanceWindow",
+    "OutboxMessage", "Outage", "RefusalCount", "Run", "ServiceBeat", "StopOrder", "TelemetryBucket", "User",
+    "UserSession", "Ward", "WardRules", "user_ward",
 ]

@@ -95,6 +95,18 @@ class MaintenanceWindow(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class RefusalCount(db.Model):
+    """How often something from or about one cluster was refused, by kind and reason: a forged command the cluster
+    rejected, a report the controller did not apply. A security signal the technician sees."""
+
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("cluster.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # a RefusalKind
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int]
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class FleetCommand(db.Model):
     """A remote command to one cluster (volume, test tone, reboot), tracked like a delivery."""
 

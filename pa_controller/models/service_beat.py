@@ -14,3 +14,4 @@ class ServiceBeat(db.Model):
     beat_at: Mapped[datetime] = mapped_column(UTCDateTime)
     mqtt_connected: Mapped[bool] = mapped_column(default=False)
     detail: Mapped[str | None] = mapped_column(String(200))
+    signing: Mapped[str | None] = mapped_column(String(300))  # None: commands are signed; else why they wait

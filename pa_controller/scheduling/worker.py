@@ -17,6 +17,7 @@ from pa_controller.scheduling.lock import SchedulerLock
 from pa_controller.scheduling.schedule import DispatchSchedule
 from pa_controller.services import ingest
 from pa_controller.services.broker_access import BrokerSync
+from pa_controller.services.command_keys import KeyFiles, Signer
 from pa_controller.services.outbox import OutboxStore
 from pa_controller.services.report_writer import ReportWriter
 from pa_controller.settings import Settings
@@ -37,8 +38,9 @@ class Worker:
         self.inbox = Inbox(given.mqtt_root, ReportWriter(app, ingest.APPLY_IN_ORDER))
         link_class = LINKS[given.messaging]
         login = Login(given.mqtt_username, given.mqtt_password_file)
+        self.store = OutboxStore(app, Signer(KeyFiles(given.key_dir)))
         self.outbox = OutboxPublisher(
-            OutboxStore(app),
+            self.store,
             lambda on_acked: link_class(given.mqtt_url, given.mqtt_client_id, given.mqtt_root,
                                         self.inbox.handlers(), on_acked, login=login,
                                         ca_file=given.mqtt_ca_file),
@@ -97,5 +99,7 @@ class Worker:
         dead = [name for name, alive in threads.items() if not alive()]
         beat.mqtt_connected = self.link.connected.is_set() and not dead
         beat.detail = f"dead threads: {', '.join(dead)}" if dead else None
+        problem = self.store.check_signing()
+        beat.signing = problem[:300] if problem else None
         db.session.add(beat)
         db.session.commit()

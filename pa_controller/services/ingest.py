@@ -2,17 +2,19 @@
 
 import functools
 import logging
+from collections import Counter
 from datetime import datetime
 
 from sqlalchemy import case, select, true, update
 
 import pa_protocol as protocol
-from pa_controller.domain import ClusterStatus
+from pa_controller.domain import ClusterStatus, RefusalKind, ReportRefusal
 from pa_controller.extensions import db
-from pa_controller.models import ClusterState, Delivery, FleetCommand
-from pa_controller.services import telemetry
+from pa_controller.messaging.inbox import UNREADABLE
+from pa_controller.models import ClusterState, Delivery, FleetCommand, OutboxMessage
+from pa_controller.services import refusals, telemetry
 from pa_controller.services.bulk import BulkStatement
-from pa_protocol import DeliveryState, parse_time
+from pa_protocol import DeliveryState, EventState, RejectReason, parse_time
 
 log = logging.getLogger(__name__)
 IN_HAND = (DeliveryState.RECEIVED, DeliveryState.READY, DeliveryState.PLAYING)  # what a reboot loses
@@ -147,8 +149,12 @@ def _advance(record: Delivery | FleetCommand, payload: dict) -> bool:
 
 
 def apply_events(messages: list[tuple[str, dict]], now: datetime) -> int:
-    """Advance deliveries and remote commands; a state never moves backwards, and a final state is final."""
-    by_cmd = {}
+    """Advance deliveries and remote commands; a state never moves backwards, and a final state is final.
+
+    An event counts only for the cluster of its topic and only about what the controller sent that cluster
+    (`_refusal`); anything else is refused, counted per cluster and reason (services/refusals.py), never applied.
+    """
+    by_cmd: dict[str, list[tuple[str, dict]]] = {}
     for cid, payload in messages:
         by_cmd.setdefault(payload["cmd_id"], []).append((cid, payload))
     # Row locks (PostgreSQL) serialise this with a concurrent cancel, so a final state stays final.
@@ -156,17 +162,79 @@ def apply_events(messages: list[tuple[str, dict]], now: datetime) -> int:
     # Most events answer plays; only the rest can be remote commands (set_volume, test_tone, reboot).
     others = set(by_cmd) - {d.cmd_id for d in deliveries}
     fleet_commands = db.session.scalars(select(FleetCommand).where(FleetCommand.cmd_id.in_(others))) if others else []
-    applied = 0
-    for record in [*deliveries, *fleet_commands]:
-        for cid, payload in by_cmd[record.cmd_id]:
-            if cid != record.cluster_id:
-                log.warning("event for command %s came from %s, not %s", record.cmd_id, cid, record.cluster_id)
+    records: dict[str, Delivery | FleetCommand] = {r.cmd_id: r for r in [*deliveries, *fleet_commands]}
+    targets = {cmd_id: record.cluster_id for cmd_id, record in records.items()} | _outbox_targets(
+        set(by_cmd) - set(records))
+    applied, refused = 0, Counter()
+    for cmd_id, reports in by_cmd.items():
+        record = records.get(cmd_id)
+        for cid, payload in reports:
+            if (refusal := _refusal(record, targets.get(cmd_id), cid, payload)) is not None:
+                refused[(cid, *refusal)] += 1
                 continue
-            if _advance(record, payload):
+            if record is not None and _advance(record, payload):
                 applied += 1
                 if isinstance(record, Delivery) and record.ready_at is None and record.state in HAS_AUDIO:
                     record.ready_at = now
+    if refused:
+        _log_refused(refused)
+        refusals.count(refused, now)
     return applied
+
+
+def _outbox_targets(cmd_ids: set[str]) -> dict[str, str]:
+    """Return the cluster each of these commands went to, for those the controller sent (a cancel, a stop)."""
+    if not cmd_ids:
+        return {}
+    rows = db.session.execute(select(OutboxMessage.cmd_id, OutboxMessage.topic).where(
+        OutboxMessage.cmd_id.in_(cmd_ids)))
+    return {cmd_id: topic.rsplit("/", 2)[-2] for cmd_id, topic in rows}
+
+
+def _refusal(record: Delivery | FleetCommand | None, target: str | None, cid: str,
+             payload: dict) -> tuple[RefusalKind, str] | None:
+    """Return why an event from cluster `cid` is not applied, or None to apply it.
+
+    - about a command the controller never sent to `cid`: a `rejected` is a forged command the cluster refused
+      (the security signal), anything else a report the controller refuses;
+    - a run_id that is not the run of the command it names: refused;
+    - a `rejected` about a command whose record is already final answers a copy of it, replayed: a forged
+      command too, and nothing to apply.
+    """
+    rejected = payload["state"] == EventState.REJECTED
+    if target != cid:
+        if rejected:
+            return RefusalKind.FORGED_COMMAND, _reject_reason(payload)
+        return RefusalKind.REPORT, (ReportRefusal.UNKNOWN_COMMAND if target is None else ReportRefusal.OTHER_CLUSTER)
+    run_id = payload.get("run_id")
+    if record is not None and run_id is not None and run_id != (
+            str(record.run_id) if isinstance(record, Delivery) else None):
+        return RefusalKind.REPORT, ReportRefusal.WRONG_RUN
+    if rejected and record is not None and record.state.is_final and not (record.detail or {}).get("inferred"):
+        return RefusalKind.FORGED_COMMAND, _reject_reason(payload)
+    return None
+
+
+def _reject_reason(payload: dict) -> str:
+    reason = (payload.get("detail") or {}).get("reason")
+    return reason if reason in RejectReason._value2member_map_ else "other"
+
+
+def _log_refused(refused: Counter) -> None:
+    """One line a batch, however many clusters: a flood of forgeries must not flood the log too."""
+    by_reason = Counter()
+    for (_cid, kind, reason), n in refused.items():
+        by_reason[f"{kind.value} {reason}"] += n
+    clusters = sorted({cid for cid, _, _ in refused})
+    shown = ", ".join(clusters[:5]) + (f" and {len(clusters) - 5} more" if len(clusters) > 5 else "")
+    log.warning("refused %d event(s) from %s: %s", refused.total(), shown,
+                ", ".join(f"{what} ×{n}" for what, n in sorted(by_reason.items())))
+
+
+def apply_unreadable(messages: list[tuple[str, dict]], now: datetime) -> int:
+    """Count reports that broke the contract (the inbox could not decode them) against the cluster of their topic."""
+    refusals.count(Counter((cid, RefusalKind.REPORT, payload["reason"]) for cid, payload in messages), now)
+    return 0
 
 
 # Heartbeats before statuses: a will that arrives in the same batch as the last
@@ -175,4 +243,5 @@ APPLY_IN_ORDER = {
     protocol.HEARTBEAT: apply_heartbeats,
     protocol.STATUS: apply_statuses,
     protocol.EVENTS: apply_events,
+    UNREADABLE: apply_unreadable,
 }

@@ -10,7 +10,7 @@ from flask_smorest.utils import deepupdate
 from pa_controller import clock, settings
 from pa_controller.domain import Role, Scope
 from pa_controller.errors import ValidationFailed
-from pa_controller.services import access, broadcasts, fleet, guardrails, media, reports, silence, tokens
+from pa_controller.services import access, broadcasts, fleet, guardrails, media, refusals, reports, silence, tokens
 from pa_controller.services import health as services_health
 from pa_controller.web import shapes
 from pa_controller.web.apidoc import Blueprint, document
@@ -99,10 +99,10 @@ def clusters(ward=None, status=None):
 @authenticated(Scope.READ)
 @bp.response(200, r.ClusterDetail)
 def cluster(id: str):
-    """One cluster with its latest heartbeat."""
+    """One cluster with its latest heartbeat, and the forged commands and reports refused for it."""
     found = fleet.get_cluster(g.user, id)
     status = fleet.effective_status(found.state, clock.now(), settings.current().heartbeat_s)
-    return jsonify(shapes.cluster_detail(found, status))
+    return jsonify({**shapes.cluster_detail(found, status), "refusals": refusals.by_kind(found.id)})
 
 
 @bp.post("/audio")

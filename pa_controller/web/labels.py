@@ -2,8 +2,8 @@
 
 from flask_babel import lazy_gettext as _l
 
-from pa_controller.domain import ClusterStatus, IncidentKind, Role, Scope
-from pa_protocol import CommandType, DeliveryState, Priority, RunState
+from pa_controller.domain import ClusterStatus, IncidentKind, RefusalKind, ReportRefusal, Role, Scope
+from pa_protocol import CommandType, DeliveryState, Priority, RejectReason, RunState
 
 # Keyed by (type, value): the enums share values ("missed" is both a run's and a delivery's state).
 LABELS = {(type(key), key): text for key, text in (
@@ -58,6 +58,20 @@ LABELS = {(type(key), key): text for key, text in (
     ("live", _l("Dùng được")),
     ("expired", _l("Hết hạn")),
     ("revoked", _l("Đã thu hồi")),
+    # refusals counted per cluster (services/refusals.py): what was refused, and why
+    (RefusalKind.FORGED_COMMAND, _l("Lệnh giả mạo bị cụm loa từ chối")),
+    (RefusalKind.REPORT, _l("Báo cáo bị bộ điều khiển từ chối")),
+    (RejectReason.BAD_SIGNATURE, _l("Chữ ký sai")),
+    (RejectReason.UNSIGNED, _l("Không có chữ ký")),
+    (RejectReason.REPLAY, _l("Phát lại lệnh cũ")),
+    (RejectReason.EXPIRED, _l("Lệnh hết hạn")),
+    (RejectReason.WRONG_CLUSTER, _l("Gửi nhầm cụm loa")),
+    (RejectReason.MALFORMED, _l("Sai định dạng")),
+    (RejectReason.UNSUPPORTED, _l("Không hỗ trợ")),
+    (ReportRefusal.UNKNOWN_COMMAND, _l("Về lệnh chưa từng được gửi")),
+    (ReportRefusal.OTHER_CLUSTER, _l("Về lệnh gửi cho cụm loa khác")),
+    (ReportRefusal.WRONG_RUN, _l("Sai lượt phát")),
+    ("other", _l("Lý do khác")),
 )}
 
 

@@ -18,7 +18,7 @@ from pa_controller import clock, settings
 from pa_controller.clock import LOCAL_ZONE
 from pa_controller.domain import ClusterStatus, OutageCause
 from pa_controller.errors import ServiceError
-from pa_controller.services import access, fleet, fleet_health, remote
+from pa_controller.services import access, fleet, fleet_health, refusals, remote
 from pa_controller.web.apidoc import load
 from pa_controller.web.labels import label
 from pa_controller.web.schemas.requests import CommandRequest
@@ -83,9 +83,11 @@ def _heartbeat_s() -> float:
 @bp.get("")
 @login_required
 def summary():
-    health = fleet_health.summary(access.ward_scope(current_user), clock.now(), _heartbeat_s())
+    scope = access.ward_scope(current_user)
+    health = fleet_health.summary(scope, clock.now(), _heartbeat_s())
+    refused, refusing = refusals.summary(scope)
     return render_template("fleet_summary.html", summary=health, statuses=list(ClusterStatus),
-                           whole_district=access.ward_scope(current_user) is None)
+                           whole_district=scope is None, refused=refused, refusing=refusing)
 
 
 @bp.get("/clusters")
@@ -113,7 +115,7 @@ def cluster(cid: str):
     commands = remote.list_commands(current_user, cid, limit=10)
     return render_template("fleet_cluster.html", cluster=found, state=found.state, health=health, charts=charts,
                            now=now, commands=commands, command_state=remote.effective_state,
-                           may_command=current_user.role.tends_fleet)
+                           may_command=current_user.role.tends_fleet, refusals=refusals.of_cluster(cid))
 
 
 @bp.post("/clusters/<cid>/commands")

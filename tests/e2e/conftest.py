@@ -13,7 +13,7 @@ from pa_controller import create_app
 from pa_controller.domain import Role
 from pa_controller.extensions import db
 from pa_controller.scheduling.worker import Worker
-from pa_controller.services import fleet, people
+from pa_controller.services import command_keys, fleet, people
 from tests.conftest import FLEET_CSV, PASSWORD
 from tests.support.broker import free_port
 
@@ -23,6 +23,11 @@ class System:
         self.app = app
         self.base_url = base_url
         self.auth = {"Authorization": f"Bearer {token}"}
+
+    @property
+    def keys_url(self) -> str:
+        """The controller's key list: a Fleet given it trusts the first list it fetches, as make run's does."""
+        return self.base_url + "/api/v1/keys/commands"
 
     def get(self, path: str):
         response = requests.get(self.base_url + path, headers=self.auth, timeout=10)
@@ -61,6 +66,7 @@ def system(database_url, make_settings, broker, system_settings):
         fleet.import_csv(FLEET_CSV.read_text(encoding="utf-8"))
         admin = people.create_user("admin", PASSWORD, Role.ADMIN)
         token = people.issue_token(admin, "e2e")
+        command_keys.init(command_keys.KeyFiles(settings.key_dir))
         db.session.remove()
     server = make_server("127.0.0.1", port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()

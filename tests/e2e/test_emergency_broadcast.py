@@ -10,7 +10,8 @@ pytestmark = pytest.mark.e2e
 def test_an_emergency_to_all_is_played_by_456_clusters_and_the_report_matches_ground_truth(system, broker, tone,
                                                                                              tmp_path):
     truth_path = tmp_path / "truth.jsonl"
-    with Fleet(load_csv(), broker.url, truth_path=truth_path, heartbeat_s=5, credentials=broker.passwords) as fleet:
+    with Fleet(load_csv(), broker.url, truth_path=truth_path, heartbeat_s=5,
+               credentials=broker.passwords, keys_url=system.keys_url) as fleet:
         assert fleet.wait_connected(timeout=60) == 456
         system.wait_for(lambda: len(system.get("/api/v1/clusters?status=online")) == 456, 30, "456 clusters online")
         cluster = system.wait_for(lambda: (c := system.get("/api/v1/clusters/om-tho-001"))["heartbeat_at"] and c,

@@ -24,8 +24,8 @@ from pa_controller import create_app
 from pa_controller.domain import Role
 from pa_controller.extensions import db
 from pa_controller.models import Delivery, OutboxMessage
+from pa_controller.services import command_keys, people
 from pa_controller.services import fleet as fleet_service
-from pa_controller.services import people
 from pa_controller.settings import of as settings_of
 from tests.conftest import FLEET_CSV, PASSWORD
 from tests.e2e.conftest import System
@@ -54,6 +54,7 @@ def controller(database_url, make_settings, broker):
         upgrade()
         fleet_service.import_csv(FLEET_CSV.read_text(encoding="utf-8"))
         token = people.issue_token(people.create_user("admin", PASSWORD, Role.ADMIN), "e2e")
+        command_keys.init(command_keys.KeyFiles(settings.key_dir))  # in the instance dir the scheduler reads too
         db.session.remove()
     server = make_server("127.0.0.1", port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -137,7 +138,7 @@ def test_a_scheduler_killed_mid_fan_out_is_restarted_and_every_cluster_plays_exa
     truth_path = tmp_path / "truth.jsonl"
     audio_id = _upload(controller, tone)
     with Tap(broker.tester()) as tap, Fleet(load_csv(), broker.url, truth_path=truth_path, heartbeat_s=5,
-                                                 credentials=broker.passwords) as fleet:
+                                                 credentials=broker.passwords, keys_url=controller.keys_url) as fleet:
         scheduler.start()
         assert fleet.wait_connected(timeout=60) == CLUSTERS
 
@@ -202,7 +203,7 @@ def test_a_broker_restart_while_a_broadcast_is_pending_loses_nothing_and_doubles
     truth_path = tmp_path / "truth.jsonl"
     audio_id = _upload(system, tone)
     with Tap(broker.tester()) as tap, Fleet(load_csv(), broker.url, truth_path=truth_path, heartbeat_s=5,
-                                                 credentials=broker.passwords) as fleet:
+                                                 credentials=broker.passwords, keys_url=system.keys_url) as fleet:
         assert fleet.wait_connected(timeout=60) == CLUSTERS
         if phase == "before-dispatch":
             # The broker is down when the run is dispatched: the commands wait in the outbox.

@@ -22,6 +22,7 @@ from pa_controller.extensions import db
 from pa_controller.scheduling.worker import Worker
 from pa_controller.services import fleet, people
 from tests.conftest import FLEET_CSV, PASSWORD
+from tests.firmware_sim.factories import TEST_KEYS
 from tests.support.broker import free_port, login_of
 
 pytestmark = pytest.mark.e2e
@@ -61,6 +62,13 @@ def watched(database_url, make_settings, broker):
             db.engine.dispose()
 
 
+def key_file(tmp_path) -> str:
+    """A key file for a simulator that is sent no command."""
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps(TEST_KEYS))
+    return str(path)
+
+
 def status_of(get, cid: str) -> str:
     return get(f"/clusters/{cid}")["status"]
 
@@ -90,7 +98,8 @@ def test_a_cluster_killed_without_disconnecting_is_offline_within_one_and_a_half
     sim = subprocess.Popen([sys.executable, "-m", "firmware_sim", "--clusters", "3", "--broker", broker.url,
                             "--credentials", str(broker.credentials_file),
                             "--heartbeat-s", str(BEAT_S), "--keepalive", str(KEEPALIVE_S),
-                            "--truth", str(tmp_path / "truth.jsonl")], stdout=subprocess.DEVNULL,
+                            "--truth", str(tmp_path / "truth.jsonl"), "--keys", str(key_file(tmp_path)),
+                            "--keys-url", ""], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     try:
         wait_status(watched, "om-cvl-001", "online", 30)
@@ -106,7 +115,7 @@ def test_a_cluster_killed_without_disconnecting_is_offline_within_one_and_a_half
 
 def test_a_connected_cluster_that_stops_heartbeating_goes_stale_then_offline(watched, broker, tmp_path):
     with Fleet([ClusterSpec("om-tho-001", ward="thoi-hoa")], broker.url, truth_path=tmp_path / "t.jsonl",
-               heartbeat_s=BEAT_S, keepalive=KEEPALIVE_S, credentials=broker.passwords) as sim:
+               heartbeat_s=BEAT_S, keepalive=KEEPALIVE_S, credentials=broker.passwords, keys=TEST_KEYS) as sim:
         sim.wait_connected(timeout=15)
         wait_status(watched, "om-tho-001", "online", 15)
         sim.call(lambda: sim.sessions["om-tho-001"].firmware.halt())  # connected, but no more heartbeats
@@ -120,7 +129,7 @@ def test_a_connected_cluster_that_stops_heartbeating_goes_stale_then_offline(wat
 
 def test_a_stale_will_after_a_quick_reconnect_does_not_mark_the_cluster_offline(watched, broker, tmp_path):
     with Fleet([ClusterSpec("om-tho-002", ward="thoi-hoa")], broker.url, truth_path=tmp_path / "t.jsonl",
-               heartbeat_s=BEAT_S, keepalive=KEEPALIVE_S, credentials=broker.passwords) as sim:
+               heartbeat_s=BEAT_S, keepalive=KEEPALIVE_S, credentials=broker.passwords, keys=TEST_KEYS) as sim:
         sim.wait_connected(timeout=15)
         wait_status(watched, "om-tho-002", "online", 15)
         # No more heartbeats, so only the status can say whether it is there.

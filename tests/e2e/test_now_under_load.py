@@ -34,7 +34,8 @@ def busy_machine():
 def test_a_district_programme_with_chime_and_repeats_sent_now_plays_on_all_456_while_the_cpus_are_busy(
         system, broker, tone, tmp_path, busy_machine, priority):
     truth_path = tmp_path / "truth.jsonl"
-    with Fleet(load_csv(), broker.url, truth_path=truth_path, heartbeat_s=5, credentials=broker.passwords) as fleet:
+    with Fleet(load_csv(), broker.url, truth_path=truth_path, heartbeat_s=5,
+               credentials=broker.passwords, keys_url=system.keys_url) as fleet:
         assert fleet.wait_connected(timeout=90) == 456
         with tone.open("rb") as audio_file:
             uploaded = system.post("/api/v1/audio", files={"file": ("tone.wav", audio_file)}, data={"title": "Bão"})

@@ -42,7 +42,8 @@ def test_priority_preempts_normal_and_emergency_preempts_a_relay(system, broker,
     truth = tmp_path / "truth.jsonl"
     specs = [spec for spec in load_csv() if spec.cid in CLUSTERS]
     long_clip, short_clip = upload(system, tmp_path, 5, "dai"), upload(system, tmp_path, 1.5, "ngan")
-    with Fleet(specs, broker.url, truth_path=truth, heartbeat_s=5, credentials=broker.passwords) as fleet:
+    with Fleet(specs, broker.url, truth_path=truth, heartbeat_s=5,
+               credentials=broker.passwords, keys_url=system.keys_url) as fleet:
         assert fleet.wait_connected(timeout=30) == 3
         # Each start counts from its own scheduling (about 0.5 s apart): the 5 s normal clip plays from 3 s,
         # the priority one cuts in at about 5.5 s and ends, the relay (after the normal clip's slot: same

@@ -14,7 +14,8 @@ DEAD = "om-tlc-002"
 def test_a_test_tone_reports_each_amplifier_and_set_volume_reaches_the_heartbeat(system, broker, tmp_path):
     truth = tmp_path / "truth.jsonl"
     specs = [replace(s, amp_ok=s.cid != DEAD) for s in load_csv() if s.cid in CLUSTERS]
-    with Fleet(specs, broker.url, truth_path=truth, heartbeat_s=5, credentials=broker.passwords) as fleet:
+    with Fleet(specs, broker.url, truth_path=truth, heartbeat_s=5,
+               credentials=broker.passwords, keys_url=system.keys_url) as fleet:
         assert fleet.wait_connected(timeout=30) == 3
         sent = system.post("/api/v1/commands", json={"type": "test_tone", "clusters": CLUSTERS, "duration_ms": 1000})
         assert sent.status_code == 202, sent.text

@@ -60,7 +60,8 @@ def rehearse(system, broker, tone, tmp_path, **fleet_options) -> tuple[int, list
     # Taken before the fleet starts, so every fault time counted from the fleet's start is at least this late.
     start_at = datetime.now(UTC) + timedelta(seconds=START_IN_S)
     with Fleet(SAMPLE, broker.url, truth_path=truth_path, heartbeat_s=HEARTBEAT_S, seed=7,
-               state_dir=tmp_path / "sim-state", **fleet_options, credentials=broker.passwords) as fleet:
+               state_dir=tmp_path / "sim-state", **fleet_options,
+               credentials=broker.passwords, keys_url=system.keys_url) as fleet:
         # A command to a cluster the broker has never seen subscribe is dropped: wait for every one (a faulty one
         # may be down again by now; its session keeps the commands for it).
         system.wait_for(lambda: fleet.call(lambda: all(s.ever_subscribed for s in fleet.sessions.values())), 10,

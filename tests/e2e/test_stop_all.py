@@ -14,7 +14,8 @@ def test_stop_all_silences_every_playing_cluster(system, broker, tmp_path):
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=30", str(long_clip)],
                    check=True, timeout=60)
     truth_path = tmp_path / "truth.jsonl"
-    with Fleet(load_csv(), broker.url, truth_path=truth_path, heartbeat_s=5, credentials=broker.passwords) as fleet:
+    with Fleet(load_csv(), broker.url, truth_path=truth_path, heartbeat_s=5,
+               credentials=broker.passwords, keys_url=system.keys_url) as fleet:
         assert fleet.wait_connected(timeout=60) == 456
         with long_clip.open("rb") as audio_file:
             clip = system.post("/api/v1/audio", files={"file": ("long.wav", audio_file)}, data={"title": "Dài"}).json()

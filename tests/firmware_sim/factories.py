@@ -16,14 +16,28 @@ from firmware_sim.board import Board, stamp
 from firmware_sim.faults import combine, plan_faults
 from firmware_sim.faults.injector import FaultInjector
 from firmware_sim.firmware import Firmware
+from firmware_sim.keyring import CommandKeys
 from firmware_sim.media import FetchOutcome
 from firmware_sim.roster import ClusterSpec
 from firmware_sim.session import SessionSettings
 from firmware_sim.timers import Timers
+from pa_protocol.signing import SigningKey, endorse, sign_command
 
 CID = "om-cvl-001"
 T0 = datetime(2026, 11, 26, 15, 0, tzinfo=UTC).timestamp()
 SHA = "ab" * 32
+TEST_KEY = SigningKey.generate()  # the controller's key, as far as the simulator's tests go
+TEST_KEYS = [endorse(TEST_KEY.kid, TEST_KEY.public_key, None, TEST_KEY)]  # its key list: the anchor alone
+
+
+def signed(command: dict, key: SigningKey = TEST_KEY) -> dict:
+    """Return the command signed (again) by `key`: what a test changed in a command breaks its old signature."""
+    return sign_command(command, key)
+
+
+def unsigned(command: dict) -> dict:
+    """Return the command without `kid` and `sig`."""
+    return {name: value for name, value in command.items() if name not in ("kid", "sig")}
 
 
 class SimClock:
@@ -128,6 +142,7 @@ class Rig:
             truth=self.truth,
             seed=seed,
             heartbeat_s=heartbeat_s,
+            keys=CommandKeys(TEST_KEYS),
         )
         self.firmware = Firmware(self.spec, self.uplink, self.board)
 
@@ -195,7 +210,7 @@ def fixed_id(n: int) -> str:
 
 
 def make_command(ctype: str, cid: str = CID, now: float = T0, **fields) -> dict:
-    """Return a valid unsigned command of `ctype` issued at `now`, expiring 10 minutes later."""
+    """Return a valid command of `ctype` issued at `now`, expiring 10 minutes later, signed by TEST_KEY."""
     command = {
         "v": 1,
         "id": str(uuid.uuid4()),
@@ -205,7 +220,7 @@ def make_command(ctype: str, cid: str = CID, now: float = T0, **fields) -> dict:
         "expires_at": stamp(now + 600),
     }
     command.update(fields)
-    return command
+    return signed(command)
 
 
 def make_play(cid: str = CID, now: float = T0, start_in: float = 10.0, **fields) -> dict:

@@ -1,5 +1,6 @@
 """`python -m firmware_sim`: arguments, progress, and a clean exit that leaves the wills behind."""
 
+import json
 import os
 import signal
 import subprocess
@@ -12,9 +13,16 @@ import pytest
 import pa_protocol as protocol
 from firmware_sim import read_truth
 from firmware_sim.cli import main
-from tests.firmware_sim.factories import Listener
+from tests.firmware_sim.factories import TEST_KEYS, Listener
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def key_file(tmp_path: Path) -> list[str]:
+    """The options that provision the test key from a file, and fetch no key list."""
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps(TEST_KEYS))
+    return ["--keys", str(path), "--keys-url", ""]
 
 
 @pytest.mark.parametrize(
@@ -33,6 +41,8 @@ REPO = Path(__file__).resolve().parents[2]
         (["--shard", "2/2"], "0 <= K < N"),
         (["--shard", "0/2"], "--shard needs --seed"),
         (["--credentials", "/nonexistent/credentials.csv"], "/nonexistent/credentials.csv"),
+        (["--keys-url", ""], "leaves the clusters no command keys: give --keys FILE or a --keys-url"),
+        (["--keys", "/nonexistent/keys.json"], "cannot read the key file /nonexistent/keys.json"),
     ],
 )
 def test_bad_arguments_get_a_clear_message_and_exit_2(argv, message, capsys, tmp_path, monkeypatch):
@@ -66,7 +76,7 @@ def test_the_summary_line_counts_the_faults_applied(broker, tmp_path):
     command = [sys.executable, "-m", "firmware_sim", "--clusters", "6", "--broker", broker.url, "--shard", "1/2",
                "--credentials", str(broker.credentials_file),
                "--truth", str(tmp_path / "truth.jsonl"), "--fault", "dead_amplifier:count=4", "--seed", "3",
-               "--summary-s", "0.2"]
+               "--summary-s", "0.2", *key_file(tmp_path)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
     try:
@@ -91,7 +101,8 @@ def test_the_summary_line_counts_the_faults_applied(broker, tmp_path):
 def test_sigterm_disconnects_every_cluster_with_its_will_and_exits_0(broker, tmp_path):
     command = [sys.executable, "-m", "firmware_sim", "--clusters", "5", "--broker", broker.url,
                "--credentials", str(broker.credentials_file),
-               "--truth", str(tmp_path / "truth.jsonl"), "--heartbeat-s", "1", "--summary-s", "0.2"]
+               "--truth", str(tmp_path / "truth.jsonl"), "--heartbeat-s", "1", "--summary-s", "0.2",
+               *key_file(tmp_path)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
     try:

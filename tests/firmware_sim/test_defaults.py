@@ -12,6 +12,7 @@ import pytest
 from firmware_sim import cli, defaults, listen, report
 from firmware_sim.__main__ import main as sim_main
 from pa_controller.settings import Settings
+from tests.support.broker import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 MAKE_RUN_VARIABLES = ("PA_MQTT_URL", "PA_MQTT_PORT", "PA_HTTP_PORT", "PA_INSTANCE_DIR", "PA_BROKER_DIR")
@@ -32,17 +33,20 @@ def tool_defaults() -> dict[str, dict]:
     reporter = report.build_parser().parse_args(["--run", "1"])
     return {
         "simulator": {"broker": simulator.broker, "truth": simulator.truth, "state_dir": simulator.state_dir,
-                      "token_file": simulator.token_file},
-        "listen": {"broker": bench.broker, "truth": bench.truth},
+                      "token_file": simulator.token_file, "keys_url": simulator.keys_url},
+        "listen": {"broker": bench.broker, "truth": bench.truth, "keys_url": bench.keys_url},
         "report": {"api": reporter.api, "truth": reporter.truth, "token_file": reporter.token_file},
     }
 
 
 def test_every_tool_defaults_to_the_broker_controller_and_instance_dir_of_make_run(clean_env):
     found = tool_defaults()
+    keys = "http://127.0.0.1:5000/api/v1/keys/commands"
     assert found["simulator"] == {"broker": "mqtt://127.0.0.1:1884", "truth": "instance/sim-truth.jsonl",
-                                  "state_dir": "instance/sim-state", "token_file": "instance/bootstrap-token"}
-    assert found["listen"] == {"broker": "mqtt://127.0.0.1:1884", "truth": "instance/sim-truth.jsonl"}
+                                  "state_dir": "instance/sim-state", "token_file": "instance/bootstrap-token",
+                                  "keys_url": keys}
+    assert found["listen"] == {"broker": "mqtt://127.0.0.1:1884", "truth": "instance/sim-truth.jsonl",
+                               "keys_url": keys}
     assert found["report"] == {"api": "http://127.0.0.1:5000", "truth": "instance/sim-truth.jsonl",
                                "token_file": "instance/bootstrap-token"}
     assert cli.build_parser().parse_args(["--api"]).api == "http://127.0.0.1:5000"
@@ -55,6 +59,8 @@ def test_the_defaults_follow_the_ports_and_instance_dir_make_run_was_given(clean
     found = tool_defaults()
     assert found["simulator"]["broker"] == found["listen"]["broker"] == "mqtt://127.0.0.1:1984"
     assert found["report"]["api"] == cli.build_parser().parse_args(["--api"]).api == "http://127.0.0.1:5100"
+    keys = "http://127.0.0.1:5100/api/v1/keys/commands"
+    assert found["simulator"]["keys_url"] == found["listen"]["keys_url"] == keys
     truth = str(tmp_path / "sim-truth.jsonl")
     assert found["simulator"]["truth"] == found["listen"]["truth"] == found["report"]["truth"] == truth
     assert found["simulator"]["state_dir"] == str(tmp_path / "sim-state")
@@ -128,7 +134,8 @@ def test_processes_and_their_children_use_make_runs_broker_and_instance_dir(brok
     instance = tmp_path / "instance"
     instance.mkdir()
     shutil.copy(broker.credentials_file, instance / "sim-credentials.csv")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PA_MQTT_PORT": str(broker.port), "PA_INSTANCE_DIR": str(instance)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PA_MQTT_PORT": str(broker.port), "PA_INSTANCE_DIR": str(instance),
+           "PA_HTTP_PORT": str(free_port())}  # no controller there: the children start without keys all the same
     env.pop("PA_MQTT_URL", None)
     command = [sys.executable, "-m", "firmware_sim", "--processes", "2", "--clusters", "4", "--seed", "1"]
     process = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)

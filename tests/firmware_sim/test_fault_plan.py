@@ -16,6 +16,7 @@ from firmware_sim.faults import (
     plan_faults,
 )
 from firmware_sim.roster import ClusterSpec
+from tests.firmware_sim.factories import TEST_KEYS
 
 O_MON = load_csv()
 
@@ -188,15 +189,17 @@ def test_n_shards_together_make_exactly_the_plan_of_one_process(count):
 
 
 def test_a_sharded_fleet_plans_on_the_whole_fleet_and_keeps_its_part():
-    whole = Fleet(O_MON, "mqtt://127.0.0.1:1", scenario="flaky-3g", seed=11)
-    shards = [Fleet(O_MON, "mqtt://127.0.0.1:1", scenario="flaky-3g", seed=11, shard=f"{k}/3") for k in range(3)]
+    whole = Fleet(O_MON, "mqtt://127.0.0.1:1", scenario="flaky-3g", seed=11, keys=TEST_KEYS)
+    shards = [Fleet(O_MON, "mqtt://127.0.0.1:1", scenario="flaky-3g", seed=11, shard=f"{k}/3", keys=TEST_KEYS)
+              for k in range(3)]
     assert [len(s.clusters) for s in shards] == [152, 152, 152]
     assert sorted(p for s in shards for p in periods(s.plan)) == sorted(periods(whole.plan))
     assert {a.cid for a in shards[1].plan.afflictions} <= {spec.cid for spec in O_MON[1::3]}
 
 
 def test_sharded_fleets_with_one_seed_together_take_each_fault_s_share_of_the_whole_fleet():
-    plans = [Fleet(O_MON, "mqtt://127.0.0.1:1", scenario="clock-skew", seed=4, shard=(k, 2)).plan for k in range(2)]
+    plans = [Fleet(O_MON, "mqtt://127.0.0.1:1", scenario="clock-skew", seed=4, shard=(k, 2), keys=TEST_KEYS).plan
+             for k in range(2)]
     assert Counter(a.fault.index for p in plans for a in p.afflictions) == {1: 91, 2: 23}
 
 

@@ -13,7 +13,7 @@ import pa_protocol as protocol
 from firmware_sim import ClusterSpec, Fleet, load_csv
 from firmware_sim.board import epoch
 from firmware_sim.faults import library_names, load_scenario, plan_faults
-from tests.firmware_sim.factories import Listener, fixed_id, make_command, make_play, on, wait_until
+from tests.firmware_sim.factories import TEST_KEYS, Listener, fixed_id, make_command, make_play, on, wait_until
 from tests.support.broker import free_port
 
 ROOT = protocol.DEFAULT_ROOT
@@ -40,7 +40,7 @@ def test_an_offline_cluster_is_declared_by_its_will_only_after_the_keepalive_and
     # Heartbeats every 0.2 s keep the broker hearing from it until the cut. Mosquitto 2.0 checks keep-alives
     # only every few seconds: with a keep-alive of 1 s the will comes about 5 s after the cut.
     with Fleet(load_csv(limit=1), broker.url, tmp_path / "truth.jsonl", keepalive=1, heartbeat_s=0.2,
-               faults=["offline:at=0.5,duration=7.5"], credentials=broker.passwords) as fleet:
+               faults=["offline:at=0.5,duration=7.5"], credentials=broker.passwords, keys=TEST_KEYS) as fleet:
         assert fleet.wait_connected(timeout=5) == 1
         boot_id = fleet.boot_id(cid)
         wait_until(lambda: fleet.truth(event="fault", phase="start"), 5, "the link to be cut")
@@ -64,7 +64,7 @@ def test_events_the_flaky_link_loses_still_arrive_after_the_reconnect_and_nothin
     cid = "om-cvl-001"
     events = listener(protocol.topic(ROOT, cid, protocol.EVENTS))
     with Fleet(load_csv(limit=1), broker.url, tmp_path / "truth.jsonl", reconnect_min_s=0.1,
-               faults=["loss:rate=1,direction=out,duration=30"], credentials=broker.passwords) as fleet:
+               faults=["loss:rate=1,direction=out,duration=30"], credentials=broker.passwords, keys=TEST_KEYS) as fleet:
         assert fleet.wait_connected(timeout=5) == 1
         tone = make_command("test_tone", cid, time.time(), duration_ms=100)
         events.command(ROOT, tone)
@@ -80,7 +80,7 @@ def test_a_command_the_flaky_link_loses_is_delivered_again_and_run_once(broker, 
     cid = "om-cvl-001"
     events = listener(protocol.topic(ROOT, cid, protocol.EVENTS))
     with Fleet(load_csv(limit=1), broker.url, tmp_path / "truth.jsonl", reconnect_min_s=0.1,
-               faults=["loss:rate=1,direction=in,duration=1"], credentials=broker.passwords) as fleet:
+               faults=["loss:rate=1,direction=in,duration=1"], credentials=broker.passwords, keys=TEST_KEYS) as fleet:
         assert fleet.wait_connected(timeout=5) == 1
         volume = make_command("set_volume", cid, time.time(), volume=33)
         events.command(ROOT, volume)
@@ -95,7 +95,8 @@ def test_a_power_cut_takes_a_ward_down_and_brings_it_back_paced_with_new_boot_id
     bystander = ClusterSpec("om-cvl-001", ward="chau-van-liem")
     statuses = listener(protocol.wildcard(ROOT, protocol.STATUS))
     with Fleet([*ward, bystander], broker.url, tmp_path / "truth.jsonl", keepalive=1, connect_rate=4,
-               faults=["power_cut:ward=thoi-hoa,at=1.5,duration=2.5"], credentials=broker.passwords) as fleet:
+               faults=["power_cut:ward=thoi-hoa,at=1.5,duration=2.5"],
+               credentials=broker.passwords, keys=TEST_KEYS) as fleet:
         assert fleet.wait_connected(timeout=5) == 4
         before = {cid: fleet.boot_id(cid) for cid in fleet.sessions}
         assert fleet.wait_faults_over(timeout=10)
@@ -117,7 +118,7 @@ def test_a_slow_link_delays_commands_and_events_but_keeps_their_order(broker, li
     cid = "om-cvl-001"
     events = listener(protocol.topic(ROOT, cid, protocol.EVENTS))
     with Fleet(load_csv(limit=1), broker.url, tmp_path / "truth.jsonl",
-               faults=["delay:delay_s=0.4,jitter_s=0.3"], credentials=broker.passwords) as fleet:
+               faults=["delay:delay_s=0.4,jitter_s=0.3"], credentials=broker.passwords, keys=TEST_KEYS) as fleet:
         assert fleet.wait_connected(timeout=5) == 1
         volumes = [make_command("set_volume", cid, time.time(), volume=v) for v in (10, 20, 30)]
         sent = time.monotonic()
@@ -136,13 +137,13 @@ def test_a_restarted_simulator_answers_a_redelivered_command_as_a_duplicate_and_
     events = listener(protocol.topic(ROOT, cid, protocol.EVENTS))
     reboot = make_command("reboot", cid, time.time())
     with Fleet(load_csv(limit=1), broker.url, tmp_path / "first.jsonl", state_dir=tmp_path / "state",
-               credentials=broker.passwords) as first:
+               credentials=broker.passwords, keys=TEST_KEYS) as first:
         assert first.wait_connected(timeout=5) == 1
         events.command(ROOT, reboot)
         assert events.wait_for(on("events", cmd_id=reboot["id"], state="received"))
     assert (tmp_path / "state" / f"{cid}.json").exists()
     with Fleet(load_csv(limit=1), broker.url, tmp_path / "second.jsonl", state_dir=tmp_path / "state",
-               credentials=broker.passwords) as second:
+               credentials=broker.passwords, keys=TEST_KEYS) as second:
         assert second.wait_connected(timeout=5) == 1
         boot_id = second.boot_id(cid)
         events.command(ROOT, reboot)
@@ -159,7 +160,7 @@ def test_a_hung_cluster_leaves_commands_unacknowledged_and_handles_them_once_it_
     cid = "om-cvl-001"
     events = listener(protocol.topic(ROOT, cid, protocol.EVENTS))
     with Fleet(load_csv(limit=1), broker.url, tmp_path / "truth.jsonl", faults=["silent:duration=4"],
-               credentials=broker.passwords) as fleet:
+               credentials=broker.passwords, keys=TEST_KEYS) as fleet:
         assert fleet.wait_connected(timeout=5) == 1
         firmware = fleet.sessions[cid].firmware
         assert fleet.call(lambda: firmware.condition.silent)
@@ -182,7 +183,7 @@ def download_fates(broker, truth, heartbeat_s: float, plays: list[dict]) -> dict
     try:
         with Fleet(load_csv(limit=1), broker.url, truth, heartbeat_s=heartbeat_s, seed=5,
                    faults=["failing_download:rate=0.4", "checksum_mismatch:rate=0.4"],
-                   credentials=broker.passwords) as fleet:
+                   credentials=broker.passwords, keys=TEST_KEYS) as fleet:
             assert fleet.wait_connected(timeout=5) == 1
             beats = fleet.call(lambda: fleet.sessions[cid].firmware.seq)
             for play in plays:
@@ -249,7 +250,7 @@ def test_each_cluster_logs_in_as_its_cid_with_its_own_password(tmp_path):
         credentials = tmp_path / "credentials.csv"
         credentials.write_text("cid,password\nom-cvl-001,s3cret\nom-cvl-002,wrong\n")
         with Fleet(load_csv(limit=3), url, tmp_path / "truth.jsonl", credentials=credentials,
-                   reconnect_min_s=5) as fleet:
+                   reconnect_min_s=5, keys=TEST_KEYS) as fleet:
             assert fleet.wait_connected(timeout=5, count=1) == 1
             # Both others were turned away (wrong password, none at all) and wait 5 s to try again.
             wait_until(lambda: fleet.tally.reconnects >= 2, 5, "the broker to refuse the other two")
@@ -269,7 +270,8 @@ def fitted(name: str, clusters: list[ClusterSpec], seconds: float = 2.0) -> floa
 def test_every_library_scenario_runs_in_seconds_and_its_faults_all_start_and_end(name, broker, tmp_path):
     clusters = O_MON[::8]
     with Fleet(clusters, broker.url, tmp_path / "truth.jsonl", scenario=name, time_scale=fitted(name, clusters),
-               seed=1, heartbeat_s=0.5, connect_rate=0, reconnect_min_s=0.1, credentials=broker.passwords) as fleet:
+               seed=1, heartbeat_s=0.5, connect_rate=0, reconnect_min_s=0.1, credentials=broker.passwords,
+               keys=TEST_KEYS) as fleet:
         assert fleet.wait_faults_over(timeout=15)
         assert fleet.wait_connected(timeout=10) == len(clusters)
         assert "faults active" in fleet.summary() or not fleet.plan.afflictions

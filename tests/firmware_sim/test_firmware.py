@@ -10,7 +10,7 @@ from firmware_sim.firmware import REBOOT_DELAY_S, Firmware
 from firmware_sim.media import FetchOutcome
 from firmware_sim.player import GRACE_S
 from firmware_sim.roster import ClusterSpec
-from tests.firmware_sim.factories import CID, FakeUplink, Rig, make_play
+from tests.firmware_sim.factories import CID, FakeUplink, Rig, make_play, signed, unsigned
 
 
 def play_through(rig: Rig, **fields) -> dict:
@@ -80,7 +80,7 @@ def test_a_duplicate_command_id_is_answered_received_and_played_once(rig):
 
 def test_a_command_id_reused_for_a_different_command_is_rejected_as_replay(rig):
     command = rig.play()
-    rig.send({**command, "title": "Một thông báo khác"})
+    rig.send(signed({**command, "title": "Một thông báo khác"}))
     rejected = [e for e in rig.events if e["state"] == "rejected"]
     assert [e["detail"]["reason"] for e in rejected] == ["replay"]
 
@@ -97,7 +97,7 @@ def test_command_ids_seen_before_a_reboot_are_still_answered_received_after_it(r
 def test_every_command_decoded_leaves_one_truth_record_with_its_outcome(rig):
     accepted = rig.play()
     rig.send(accepted)
-    rig.send({**accepted, "title": "Một thông báo khác"})
+    rig.send(signed({**accepted, "title": "Một thông báo khác"}))
     expired = rig.send(make_play(now=rig.clock.now - 700))
     malformed = rig.send(make_play(now=rig.clock.now, priority="loud"))
     volume = rig.command("set_volume", volume=40)
@@ -161,10 +161,10 @@ def test_an_unknown_type_or_version_is_rejected_as_unsupported(rig):
     assert [e["detail"]["reason"] for e in rig.events] == ["unsupported", "unsupported"]
 
 
-def test_an_unsigned_command_is_accepted_until_signatures_are_verified(rig):
-    command = rig.play()
-    assert "sig" not in command
-    assert rig.states(command["id"]) == ["received"]
+def test_an_unsigned_command_is_rejected_as_unsigned_and_not_executed(rig):
+    command = rig.send(unsigned(make_play(now=rig.clock.now)))
+    assert rig.event(command["id"], "rejected")["detail"]["reason"] == "unsigned"
+    assert rig.audio.requested == [] and not rig.truth.of(event="received")
 
 
 def test_a_command_that_arrives_after_expires_at_is_expired_and_not_executed(rig):

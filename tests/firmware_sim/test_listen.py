@@ -29,7 +29,7 @@ from firmware_sim import defaults
 from firmware_sim.listen import SHOWN_BYTES, Watcher, describe_heartbeat, line, render
 from firmware_sim.session import SessionSettings
 from pa_controller.messaging.broker import accounts
-from tests.firmware_sim.factories import Listener, make_command
+from tests.firmware_sim.factories import TEST_KEYS, Listener, make_command
 from tests.support.broker import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,8 +42,11 @@ class Bench:
     """`python -m firmware_sim listen` in a child process, its stdout lines gathered by a thread."""
 
     def __init__(self, broker_url: str, tmp_path: Path, *options: str):
+        keys = tmp_path / "keys.json"
+        keys.write_text(json.dumps(TEST_KEYS))
         command = [sys.executable, "-m", "firmware_sim", "listen", "--cid", CID, "--broker", broker_url,
-                   "--truth", str(tmp_path / "truth.jsonl"), *options]  # fmt: skip
+                   "--truth", str(tmp_path / "truth.jsonl"), "--keys", str(keys), "--keys-url", "",
+                   *options]  # fmt: skip
         # Run where make run would have left its instance dir (`make_run_logins` fills it, or not).
         env = {**without_make_run(os.environ), "PYTHONPATH": str(REPO), "PA_INSTANCE_DIR": str(tmp_path / "instance")}
         self.process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)

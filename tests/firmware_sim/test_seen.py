@@ -4,7 +4,7 @@ import json
 import logging
 
 import pa_protocol as protocol
-from firmware_sim.seen import FORMAT, SeenCommands, SeenStore, StateWriter
+from firmware_sim.seen import FORMAT, KEEP_AFTER_EXPIRY_S, SeenCommands, SeenStore, StateWriter
 from tests.firmware_sim.factories import CID, Rig, make_play
 
 
@@ -53,11 +53,44 @@ def test_a_cluster_that_never_got_a_command_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_ids_are_forgotten_a_while_after_their_command_expired():
+def test_ids_are_forgotten_a_day_after_their_command_expired_and_raise_the_floor_to_that_expiry():
     seen = SeenCommands()
-    seen.add("old", "d", keep_until=100.0, now=50.0)
-    seen.add("new", "d", keep_until=500.0, now=101.0)
-    assert "old" not in seen and "new" in seen
+    seen.add("old", "d", expires_at=100.0, now=50.0)
+    seen.add("new", "d", expires_at=500.0, now=100.0 + KEEP_AFTER_EXPIRY_S - 1)
+    assert "old" in seen and seen.floor is None
+    seen.add("newer", "d", expires_at=900.0, now=100.0 + KEEP_AFTER_EXPIRY_S + 1)
+    assert "old" not in seen and "new" in seen and seen.floor == 100.0
+    assert seen.below_floor(100.0) and not seen.below_floor(100.001)
+
+
+def test_beyond_capacity_the_id_that_expires_first_is_forgotten_not_the_first_that_came():
+    seen = SeenCommands(capacity=2)
+    seen.add("relay", "d", expires_at=7200.0, now=0.0)  # a long relay, sent first
+    seen.add("stop", "d", expires_at=60.0, now=0.0)
+    seen.add("play", "d", expires_at=600.0, now=0.0)
+    assert "relay" in seen and "stop" not in seen and seen.floor == 60.0, "a floor at 7200 would refuse the play"
+
+
+def test_the_floor_survives_the_process_with_the_ids(tmp_path):
+    store = SeenStore(tmp_path)
+    seen = store.open("om-cvl-001")
+    seen.capacity = 1
+    seen.add("a", "d1", expires_at=100.0, now=0.0)
+    seen.add("b", "d2", expires_at=200.0, now=0.0)
+    store.close()
+    again = SeenStore(tmp_path).open("om-cvl-001")
+    assert again.floor == 100.0 and again.digest_of("b") == "d2" and again.digest_of("a") is None
+
+
+def test_a_file_of_the_format_before_the_floor_is_read_and_its_times_become_expiries(tmp_path, caplog):
+    keep_until = 100.0 + KEEP_AFTER_EXPIRY_S
+    (tmp_path / "om-cvl-001.json").write_text(json.dumps({"v": 1, "seen": [["a", "d1", keep_until]]}))
+    with caplog.at_level(logging.INFO):
+        seen = SeenStore(tmp_path).open("om-cvl-001")
+        assert seen.digest_of("a") == "d1" and seen.floor is None
+    assert "format 1" in caplog.text and not (tmp_path / "om-cvl-001.json.bad").exists()
+    seen.add("b", "d2", expires_at=300.0, now=keep_until + 1)
+    assert "a" not in seen and seen.floor == 100.0
 
 
 def test_a_damaged_file_is_set_aside_and_logged_and_the_cluster_starts_with_an_empty_memory(tmp_path, caplog):

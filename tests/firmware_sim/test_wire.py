@@ -9,7 +9,7 @@ import pytest
 import pa_protocol as protocol
 from firmware_sim import Fleet, load_csv
 from firmware_sim.board import stamp
-from tests.firmware_sim.factories import Listener, make_command, make_play, make_relay, on
+from tests.firmware_sim.factories import TEST_KEYS, Listener, make_command, make_play, make_relay, on
 from tests.support.broker import running_broker
 
 ROOT = protocol.DEFAULT_ROOT
@@ -29,7 +29,7 @@ def fleet(wire_broker, tmp_path_factory):
     """Fifty clusters of the O Môn fleet, beating every second."""
     truth = tmp_path_factory.mktemp("truth") / "truth.jsonl"
     with Fleet(load_csv(limit=CLUSTERS), wire_broker.url, truth, heartbeat_s=1, connect_rate=1000, seed=1,
-               credentials=wire_broker.passwords) as running:
+               credentials=wire_broker.passwords, keys=TEST_KEYS) as running:
         yield running
 
 
@@ -135,7 +135,7 @@ def test_a_malformed_command_is_rejected_and_the_fleet_survives(fleet, listener)
 
 def test_stopping_the_fleet_leaves_retained_offline_wills_with_the_same_boot_id(broker, tmp_path):
     fleet = Fleet(load_csv(limit=CLUSTERS), broker.url, tmp_path / "truth.jsonl", connect_rate=1000,
-                  credentials=broker.passwords)
+                  credentials=broker.passwords, keys=TEST_KEYS)
     fleet.start()
     assert fleet.wait_connected(timeout=10) == CLUSTERS
     boot_ids = {cid: fleet.boot_id(cid) for cid in fleet.sessions}
@@ -152,7 +152,7 @@ def test_stopping_the_fleet_leaves_retained_offline_wills_with_the_same_boot_id(
 def test_a_lost_connection_is_reconnected_with_the_same_boot_id(broker, tmp_path):
     statuses = Listener(broker.tester(), protocol.wildcard(ROOT, protocol.STATUS))
     fleet = Fleet(load_csv(limit=1), broker.url, tmp_path / "truth.jsonl", reconnect_min_s=0.1,
-                  credentials=broker.passwords)
+                  credentials=broker.passwords, keys=TEST_KEYS)
     try:
         fleet.start()
         assert fleet.wait_connected(timeout=5) == 1
@@ -170,7 +170,7 @@ def test_a_lost_connection_is_reconnected_with_the_same_boot_id(broker, tmp_path
 def test_a_reboot_goes_offline_and_comes_back_with_a_new_boot_id(broker, tmp_path):
     cid = "om-cvl-001"
     watcher = Listener(broker.tester(), protocol.topic(ROOT, cid, protocol.STATUS), protocol.topic(ROOT, cid, "events"))
-    fleet = Fleet(load_csv(limit=1), broker.url, tmp_path / "truth.jsonl", credentials=broker.passwords)
+    fleet = Fleet(load_csv(limit=1), broker.url, tmp_path / "truth.jsonl", credentials=broker.passwords, keys=TEST_KEYS)
     try:
         fleet.start()
         assert fleet.wait_connected(timeout=5) == 1
@@ -193,7 +193,7 @@ def test_a_reboot_goes_offline_and_comes_back_with_a_new_boot_id(broker, tmp_pat
 
 def test_a_command_sent_while_a_cluster_is_offline_is_delivered_when_it_returns(broker, tmp_path):
     cid = "om-cvl-001"
-    first = Fleet(load_csv(limit=1), broker.url, tmp_path / "truth.jsonl", credentials=broker.passwords)
+    first = Fleet(load_csv(limit=1), broker.url, tmp_path / "truth.jsonl", credentials=broker.passwords, keys=TEST_KEYS)
     first.start()
     assert first.wait_connected(timeout=5) == 1
     first.stop()
@@ -201,7 +201,8 @@ def test_a_command_sent_while_a_cluster_is_offline_is_delivered_when_it_returns(
     try:
         volume = make_command("set_volume", cid, time.time(), volume=40, expires_at=stamp(time.time() + 60))
         events.command(ROOT, volume)
-        with Fleet(load_csv(limit=1), broker.url, tmp_path / "truth.jsonl", credentials=broker.passwords) as second:
+        with Fleet(load_csv(limit=1), broker.url, tmp_path / "truth.jsonl",
+                   credentials=broker.passwords, keys=TEST_KEYS) as second:
             assert events.wait_for(on("events", cmd_id=volume["id"], state="received"))
             assert second.call(lambda: second.sessions[cid].firmware.volume) == 40
     finally:

@@ -19,7 +19,7 @@ from pa_controller import create_app
 from pa_controller.domain import Role
 from pa_controller.extensions import db
 from pa_controller.scheduling.worker import Worker
-from pa_controller.services import broker_access, fleet, people
+from pa_controller.services import broker_access, command_keys, fleet, people
 from tests.conftest import FLEET_CSV, PASSWORD
 from tests.e2e.conftest import System
 from tests.support.broker import free_port, login_of
@@ -81,6 +81,7 @@ def guarded(database_url, make_settings, broker, tmp_path):
         fleet.import_csv(FLEET_CSV.read_text(encoding="utf-8"))
         token = people.issue_token(people.create_user("admin", PASSWORD, Role.ADMIN), "security")
         passwords = {one.cid: one.password for one in broker_access.issue([A, B, C])}
+        command_keys.init(command_keys.KeyFiles(settings.key_dir))
         db.session.remove()
     server = make_server("127.0.0.1", port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -88,9 +89,11 @@ def guarded(database_url, make_settings, broker, tmp_path):
     worker.start()
     system = System(app, f"http://127.0.0.1:{port}", token)
     specs = [spec for spec in load_csv() if spec.cid in (B, C)]
-    clusters = Fleet(specs, broker.url, truth_path=tmp_path / "truth.jsonl", credentials=passwords,
-                     heartbeat_s=HEARTBEAT_S, keepalive=KEEPALIVE_S, reconnect_min_s=0.2)
+    clusters = None
     try:
+        clusters = Fleet(specs, broker.url, truth_path=tmp_path / "truth.jsonl", credentials=passwords,
+                         keys_url=system.keys_url, heartbeat_s=HEARTBEAT_S, keepalive=KEEPALIVE_S,
+                         reconnect_min_s=0.2)
         system.wait_for(lambda: worker.broker_sync.written, 10, "the worker to write the broker's accounts")
         clusters.start()
         assert clusters.wait_connected(timeout=15) == 2
@@ -99,7 +102,8 @@ def guarded(database_url, make_settings, broker, tmp_path):
                             f"{cid} online with a heartbeat")
         yield Guarded(system, worker, clusters, passwords)
     finally:
-        clusters.stop()
+        if clusters is not None:
+            clusters.stop()
         worker.stop()
         server.shutdown()
         with app.app_context():

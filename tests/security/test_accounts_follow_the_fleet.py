@@ -23,7 +23,8 @@ def test_a_cluster_enrolled_while_the_broker_runs_logs_in_and_gets_its_commands(
     assert added.headers["Cache-Control"] == "no-store"
     password = added.json()["broker_password"]
     with Fleet([ClusterSpec(NEW, ward="thoi-hoa")], broker.url, truth_path=tmp_path / "new.jsonl",
-               credentials={NEW: password}, heartbeat_s=1, reconnect_min_s=0.2) as newcomer:
+               credentials={NEW: password}, keys_url=guarded.system.keys_url, heartbeat_s=1,
+               reconnect_min_s=0.2) as newcomer:
         assert newcomer.wait_connected(timeout=15) == 1
         tone = guarded.command(NEW, type="test_tone", duration_ms=500)
         assert guarded.wait_command(tone, "done")["amp_ok"] is True

@@ -14,7 +14,7 @@ from pa_controller.services import people, tokens
 from tests.factories import bearer, make_user
 from tests.support.signing_in import log_in
 
-PUBLIC_API = {"api.health", "api.openapi"}
+PUBLIC_API = {"api.health", "api.openapi", "api_keys.command_key_list"}  # the keys: for provisioning clusters
 
 
 @pytest.fixture

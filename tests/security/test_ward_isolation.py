@@ -35,9 +35,10 @@ from pa_controller.models import (
 from tests.factories import bearer, broadcast_request, make_audio, make_user
 from tests.support.signing_in import log_in
 
-# Routes anyone may use: nothing of a ward behind them (media is addressed by its sha256 alone).
+# Routes anyone may use: nothing of a ward behind them (media is addressed by its sha256 alone; the command keys
+# are public keys, published for provisioning clusters).
 PUBLIC = {"GET api.health", "GET api.openapi", "GET pages.language", "GET pages.login", "POST pages.login",
-          "POST pages.logout", "GET media.clip", "GET static"}
+          "POST pages.logout", "GET media.clip", "GET static", "GET api_keys.command_key_list"}
 REFUSED = frozenset({403, 404})
 SEEN = frozenset({200})  # a list or page, scoped to the reader's wards
 SECRET = "Bản tin riêng của Long Hưng"

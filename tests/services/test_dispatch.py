@@ -130,13 +130,20 @@ def test_the_controller_notes_when_it_first_heard_a_cluster_had_the_audio(seeded
     assert first.ready_at == second.ready_at == heard, "the first report with the audio in hand, on our clock"
 
 
-def test_a_malformed_report_is_counted_and_changes_nothing(seeded):
+def test_a_malformed_report_changes_nothing_and_is_counted_against_the_cluster_of_its_topic(seeded):
+    from pa_controller.models import ClusterState
+    from pa_controller.services import refusals
+
     inbox = Inbox("pa/v1", ReportWriter(seeded, ingest.APPLY_IN_ORDER))
     inbox.receive("pa/v1/clusters/om-tho-001/events", b"{not json")
     inbox.receive("pa/v1/clusters/om-tho-001/status", json.dumps({"v": 1, "cid": "om-tho-002"}).encode())
     inbox.receive("pa/v1/clusters/../status", b"{}")
     assert inbox.rejected == {"malformed": 2, "wrong_cluster": 1}
+    inbox.flush([inbox._queue.get_nowait() for _ in range(2)])  # the one without a cluster's topic is not queued
     assert inbox._queue.empty()
+    assert refusals.by_kind("om-tho-001")["report"] == {"malformed": 1, "wrong_cluster": 1}
+    assert refusals.by_kind("om-tho-002") == {"forged_command": {}, "report": {}}, "never the payload's cid"
+    assert {s.status.value for s in db.session.scalars(select(ClusterState))} == {"unknown"}
 
 
 def test_a_will_from_an_older_boot_does_not_mark_the_cluster_offline(seeded):

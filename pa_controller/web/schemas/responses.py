@@ -3,7 +3,7 @@
 import marshmallow as ma
 from marshmallow.fields import Boolean, Dict, Float, Integer, List, Nested, Raw, String
 
-from pa_controller.domain import ClusterStatus, IncidentKind, ProgrammeKind
+from pa_controller.domain import ClusterStatus, IncidentKind, KeyState, ProgrammeKind, RefusalKind
 from pa_protocol import DeliveryState, Priority, RunState
 
 Time = String(allow_none=True, metadata={"format": "date-time", "description": "RFC 3339 UTC"})
@@ -16,6 +16,21 @@ def words(enum, **kwargs) -> ma.fields.Enum:
 
 class Health(ma.Schema):
     status, db, mqtt, scheduler = String(), String(), String(), String()
+    signing = String(metadata={"description": "`ok`, or why commands wait unsigned (no key, a key file missing)"})
+
+
+class CommandKeyEntry(ma.Schema):
+    """One entry of the key list: the statement `{"type": "command_key", id, public_key, not_after?}` signed by
+    `signed_by` (docs/protocol.md, "Signed commands"); `state` is the controller's, outside the statement."""
+
+    id = String(metadata={"description": "first 16 hex digits of the SHA-256 of the raw public key"})
+    public_key = String(metadata={"description": "the 32-byte Ed25519 public key, base64url without padding"})
+    not_after = String(metadata={"format": "date-time", "description": "RFC 3339 UTC; only a retired key has one: "
+                                 "it signs nothing after it"})
+    state = words(KeyState)
+    signed_by = String(metadata={"description": "the id of the key whose signature follows; the first key signs "
+                                 "itself"})
+    signature = String(metadata={"description": "Ed25519 over the statement's canonical JSON, base64url"})
 
 
 class Ward(ma.Schema):
@@ -39,6 +54,9 @@ class ClusterDetail(Cluster):
     speakers_ok, speakers_total = Integer(allow_none=True), Integer(allow_none=True)
     amp_ok, fw = Boolean(allow_none=True), String(allow_none=True)
     retired = Boolean(metadata={"description": "in the fleet management answers"})
+    refusals = Dict(keys=words(RefusalKind), values=Counts, metadata={
+        "description": "in GET /clusters/{id}: per kind and reason, how often a forged command was rejected by "
+                       "this cluster (`forged_command`) or a report on its topics refused (`report`)"})
 
 
 class BrokerPassword(ma.Schema):

@@ -1,0 +1,40 @@
+"""The technician sees forged commands and refused reports: on the cluster's page, the fleet summary and the API."""
+
+from collections import Counter
+
+from pa_controller import clock
+from pa_controller.domain import RefusalKind
+from pa_controller.extensions import db
+from pa_controller.services import refusals
+from tests.web.test_pages import log_in
+
+
+def refuse(cid: str, kind: RefusalKind, reason: str, times: int) -> None:
+    refusals.count(Counter({(cid, kind, reason): times}), clock.now())
+    db.session.commit()
+
+
+def test_the_cluster_page_lists_each_refusal_with_its_reason_and_count(client, technician_auth):
+    refuse("om-tho-001", RefusalKind.FORGED_COMMAND, "bad_signature", 4)
+    refuse("om-tho-001", RefusalKind.REPORT, "unknown_command", 2)
+    log_in(client, "tech")
+    page = client.get("/fleet/clusters/om-tho-001").get_data(as_text=True)
+    assert "Lệnh giả mạo bị cụm loa từ chối" in page and "Chữ ký sai" in page and ">4<" in page
+    assert "Về lệnh chưa từng được gửi" in page and ">2<" in page
+    quiet = client.get("/fleet/clusters/om-tho-002").get_data(as_text=True)
+    assert "Chưa có lệnh giả mạo hay báo cáo nào bị từ chối." in quiet
+
+
+def test_the_fleet_summary_totals_refusals_and_names_the_clusters_within_the_readers_wards(client, officer_auth):
+    refuse("om-tho-001", RefusalKind.FORGED_COMMAND, "replay", 3)
+    refuse("om-cvl-001", RefusalKind.FORGED_COMMAND, "bad_signature", 5)
+    log_in(client, "officer-thoi-hoa")
+    page = client.get("/fleet").get_data(as_text=True)
+    assert "om-tho-001" in page and "om-cvl-001" not in page, "another ward's clusters are not shown"
+    assert "Lệnh giả mạo bị cụm loa từ chối: <b class=\"bad\">3</b>" in page
+
+
+def test_the_clusters_api_answer_carries_its_refusals_by_kind_and_reason(client, technician_auth):
+    refuse("om-tho-001", RefusalKind.FORGED_COMMAND, "unsigned", 1)
+    answer = client.get("/api/v1/clusters/om-tho-001", headers=technician_auth).get_json()
+    assert answer["refusals"] == {"forged_command": {"unsigned": 1}, "report": {}}
