@@ -1,0 +1,69 @@
+"""`flask pa keys …`: the keys that sign commands (docs/operations.md, "Command keys")."""
+
+import click
+from flask.cli import AppGroup
+
+from pa_controller import clock, settings
+from pa_controller.services import command_keys
+
+keys_group = AppGroup("keys", help="The keys that sign commands (docs/operations.md, \"Command keys\").")
+
+
+def key_files() -> command_keys.KeyFiles:
+    return command_keys.KeyFiles(settings.current().key_dir)
+
+
+def _when(moment) -> str:
+    return moment.astimezone(clock.LOCAL_ZONE).strftime("%Y-%m-%d %H:%M:%S %z") if moment is not None else "-"
+
+
+@keys_group.command("init")
+def keys_init():
+    """Create the first command key, signed by itself, unless one is current already."""
+    try:
+        key, created = command_keys.init(key_files())
+    except command_keys.CommandKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    if created:
+        click.echo(f"created command key {key.kid}; its private half is {key_files().path(key.kid)} (mode 600): "
+                   "back up the key directory")
+    else:
+        click.echo(f"command key {key.kid} is current already")
+
+
+@keys_group.command("list")
+def keys_list():
+    """List the command keys: state, times, who endorsed each, and whether its private file is here."""
+    files = key_files()
+    keys = command_keys.all_keys()
+    if not keys:
+        click.echo("no command key yet: run `flask pa keys init`")
+        return
+    click.echo(f"{'id':16}  {'state':7}  {'created':24}  {'activated':24}  {'not after':24}  {'signed by':16}  file")
+    for key in keys:
+        present = "present" if files.path(key.kid).is_file() else "MISSING"
+        click.echo(f"{key.kid:16}  {key.state.value:7}  {_when(key.created_at):24}  {_when(key.activated_at):24}  "
+                   f"{_when(key.not_after):24}  {key.signed_by:16}  {present}")
+
+
+@keys_group.command("rotate")
+def keys_rotate():
+    """Create the next key, endorsed by the current one and published at once; the current one keeps signing."""
+    try:
+        key = command_keys.rotate(key_files())
+    except command_keys.CommandKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created next key {key.kid}, endorsed by {key.signed_by} and published; clusters learn it within "
+               "10 minutes: then run `flask pa keys activate`")
+
+
+@keys_group.command("activate")
+def keys_activate():
+    """Make the next key current; the old one retires once every command it may have signed has expired."""
+    try:
+        key, retired = command_keys.activate(key_files())
+    except command_keys.CommandKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"key {key.kid} now signs every command")
+    if retired is not None:
+        click.echo(f"key {retired.kid} is retired: clusters accept what it signed until {_when(retired.not_after)}")
