@@ -2,6 +2,10 @@
 
 from enum import StrEnum
 
+# The detail key under which a delivery or a remote command keeps a rejection its cluster sent while the command
+# may still run: it becomes the state only if nothing else is heard (services/ingest._note_rejection).
+REJECTION_NOTE = "rejected"
+
 
 class ProgrammeKind(StrEnum):
     """What a broadcast sounds: recorded audio, or a live stream relayed for a window."""

@@ -6,7 +6,7 @@ from datetime import timedelta
 from sqlalchemy import insert, select, update
 
 from pa_controller import clock, settings
-from pa_controller.domain import ProgrammeKind
+from pa_controller.domain import REJECTION_NOTE, ProgrammeKind
 from pa_controller.errors import ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Broadcast, Delivery, Run
@@ -104,6 +104,11 @@ def close_runs() -> int:
     ))
     if not closing:
         return 0
+    noted = select(Delivery).where(Delivery.run_id.in_(closing), Delivery.state == DeliveryState.PENDING,
+                                   Delivery.detail.is_not(None))
+    for delivery in db.session.scalars(noted):
+        if REJECTION_NOTE in delivery.detail:  # nothing but a rejection was heard: that is its answer
+            delivery.state, delivery.at = DeliveryState.REJECTED, now
     db.session.execute(
         update(Delivery)
         .where(Delivery.run_id.in_(closing), Delivery.state == DeliveryState.PENDING)

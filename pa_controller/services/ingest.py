@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import case, select, true, update
 
 import pa_protocol as protocol
-from pa_controller.domain import ClusterStatus, RefusalKind, ReportRefusal
+from pa_controller.domain import REJECTION_NOTE, ClusterStatus, RefusalKind, ReportRefusal
 from pa_controller.extensions import db
 from pa_controller.messaging.inbox import UNREADABLE
 from pa_controller.models import ClusterState, Delivery, FleetCommand, OutboxMessage
@@ -135,6 +135,8 @@ def _advance(record: Delivery | FleetCommand, payload: dict) -> bool:
     A failure the controller only inferred (a reboot) gives way to the cluster's own final word.
     """
     new = DeliveryState(payload["state"])
+    if new is DeliveryState.REJECTED:
+        return _note_rejection(record, payload)
     old = record.state
     inferred = (record.detail or {}).get("inferred", False)
     if inferred and new.is_final:
@@ -145,6 +147,21 @@ def _advance(record: Delivery | FleetCommand, payload: dict) -> bool:
     record.at = parse_time(payload["at"])
     if payload.get("detail"):
         record.detail = {**(record.detail or {}), **payload["detail"]}
+    return True
+
+
+def _note_rejection(record: Delivery | FleetCommand, payload: dict) -> bool:
+    """Note that the cluster rejected a payload carrying this command's id, without making it final.
+
+    Whoever can publish on the cluster's `cmd` topic can make it reject a copy of a real command (its signature
+    broken, or not even JSON), and the cluster answers with the real id. So the rejection names a payload, not
+    necessarily the command the controller sent: it becomes the record's state only if nothing else is heard of
+    the command before its run closes or it expires (dispatch.close_runs, remote.effective_state).
+    """
+    if record.state.is_final:
+        return False
+    note = {"reason": _reject_reason(payload), "at": payload["at"]}
+    record.detail = {**(record.detail or {}), REJECTION_NOTE: note}
     return True
 
 
@@ -217,7 +234,7 @@ def _refusal(record: Delivery | FleetCommand | None, target: str | None, cid: st
 
 def _reject_reason(payload: dict) -> str:
     reason = (payload.get("detail") or {}).get("reason")
-    return reason if reason in RejectReason._value2member_map_ else "other"
+    return reason if isinstance(reason, str) and reason in RejectReason._value2member_map_ else "other"
 
 
 def _log_refused(refused: Counter) -> None:

@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
 from pa_controller import clock
-from pa_controller.domain import Role
+from pa_controller.domain import REJECTION_NOTE, Role
 from pa_controller.errors import Conflict, NotFound, ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Cluster, ClusterState, FleetCommand, User, Ward
@@ -97,8 +97,8 @@ def send(user: User, clusters: list[Cluster], ctype: CommandType, params: dict) 
                                     issued_by=user.id, issued_at=now, state=DeliveryState.PENDING))
     db.session.add_all(tracked)
     commands.queue(rows)
-    wards = sorted({c.ward_id for c in clusters})
-    audit.record(f"command.{ctype.value}", f"clusters:{len(clusters)}", ward_id=wards[0] if len(wards) == 1 else None,
+    target = f"cluster:{clusters[0].id}" if len(clusters) == 1 else None  # several: listed in the detail
+    audit.record(f"command.{ctype.value}", target, wards=[c.ward_id for c in clusters],
                  clusters=[c.id for c in clusters], params=params or None)
     db.session.flush()
     ids = [t.id for t in tracked]
@@ -139,9 +139,11 @@ def confirm_volumes(now: datetime) -> int:
 
 
 def effective_state(command: FleetCommand, now: datetime) -> DeliveryState:
-    """Judge a command the cluster never answered as missed once it has expired, like a run's silent clusters."""
+    """Judge a command the cluster never answered as missed once it has expired, like a run's silent clusters, or as
+    rejected if a rejection was all it sent (ingest._note_rejection)."""
     if command.state is DeliveryState.PENDING and now > command.issued_at + COMMAND_TTL:
-        return DeliveryState.MISSED
+        rejected = REJECTION_NOTE in (command.detail or {})
+        return DeliveryState.REJECTED if rejected else DeliveryState.MISSED
     return command.state
 
 

@@ -126,6 +126,35 @@ def test_forged_play_stop_reboot_and_volume_from_full_broker_rights_are_refused_
         assert refused(system, cid)["forged_command"] == {"unsigned": 2, "bad_signature": 3}
 
 
+def test_broken_copies_of_a_real_play_under_its_own_id_cannot_make_the_run_read_rejected(system, broker, tmp_path):
+    """The attacker reads each cluster's real `play` and sends, under its id, a copy whose signature is broken
+    and a payload that is not a command at all: each cluster rejects both, naming the real id, and plays the
+    real one; the run reads `done` everywhere."""
+    victims = ["om-tho-004", "om-tho-005"]
+    audio_id = upload(system, tmp_path)
+    fleet = start_fleet(system, broker, tmp_path, victims)
+    try:
+        with RawClient(broker.tester()) as attacker:
+            attacker.subscribe(protocol.wildcard(ROOT, protocol.CMD))
+            run_id = broadcast(system, audio_id, victims, in_s=10)
+            plays = attacker.wait_for(lambda topic, payload, retained: isinstance(payload, dict)
+                                      and payload.get("type") == "play", count=len(victims), timeout=15)
+            assert len(plays) == len(victims)
+            for topic, play, _retained in plays:
+                broken = {**play, "sig": play["sig"][:-4] + ("AAAA" if not play["sig"].endswith("AAAA") else "BBBB")}
+                attacker.publish(topic, broken)
+                attacker.publish(topic, {"v": 1, "id": play["id"]})  # not a command: rejected `malformed`
+        final = wait_counts(system, run_id, {"done": len(victims)}, 40)
+    finally:
+        fleet.stop()
+    truth = read_truth(tmp_path / "truth.jsonl")
+    real = {play["id"] for _topic, play, _retained in plays}
+    assert sorted(r["reason"] for r in truth if r["event"] == "rejected" and r["cmd_id"] in real) == sorted(
+        ["bad_signature", "malformed"] * len(victims)), "each cluster rejected both copies, under the real id"
+    assert sorted(r["cid"] for r in truth if r["event"] == "played") == victims
+    assert [c["state"] for c in final["clusters"]] == ["done"] * len(victims)
+
+
 def test_a_captured_command_replayed_as_is_with_a_new_id_or_after_a_reboot_never_plays_twice(
         system, broker, tmp_path):
     victims = ["om-tho-004", "om-tho-005"]

@@ -78,13 +78,44 @@ def test_a_rejection_of_a_command_never_sent_is_a_forged_command_counted_per_rea
     assert refusals.by_kind("om-tho-001")["forged_command"] == {"bad_signature": 2, "unsigned": 1, "other": 1}
 
 
-def test_a_rejection_of_a_command_sent_moves_it_to_rejected_and_is_no_security_signal(seeded):
+def test_a_rejection_of_a_command_sent_is_its_answer_only_if_nothing_else_is_heard(seeded):
     tech = create_user("tech", PASSWORD, Role.TECHNICIAN)
     [sent] = remote.send_request(tech, {"type": CommandType.REBOOT, "clusters": ["om-tho-001"]})
     report(("om-tho-001", event("om-tho-001", sent.cmd_id, "rejected", None, reason="bad_signature")))
-    assert db.session.get(FleetCommand, sent.id).state is DeliveryState.REJECTED
-    assert db.session.get(FleetCommand, sent.id).detail["reason"] == "bad_signature"
+    command = db.session.get(FleetCommand, sent.id)
+    assert command.state is DeliveryState.PENDING and command.detail["rejected"]["reason"] == "bad_signature"
+    assert remote.effective_state(command, clock.now()) is DeliveryState.PENDING  # it may still come
+    assert remote.effective_state(command, clock.now() + remote.COMMAND_TTL * 2) is DeliveryState.REJECTED
     assert refusals.by_kind("om-tho-001")["forged_command"] == {}
+
+
+def test_a_forged_copy_under_a_real_id_cannot_make_a_played_run_read_rejected(seeded):
+    """An attacker on the cmd topic sends a broken copy of a real play: the cluster rejects it, naming the real
+    id, and then plays the real one."""
+    run = dispatched_run({"clusters": ["om-tho-001", "om-tho-002"]})
+    played, silent = delivery_of(run, "om-tho-001"), delivery_of(run, "om-tho-002")
+    for reason in ("unsigned", "malformed"):
+        report(("om-tho-001", event("om-tho-001", played.cmd_id, "rejected", None, reason=reason)))
+    report(("om-tho-002", event("om-tho-002", silent.cmd_id, "rejected", None, reason="bad_signature")))
+    for state in ("received", "ready", "playing", "done"):
+        report(("om-tho-001", event("om-tho-001", played.cmd_id, state, str(run.id))))
+    assert delivery_of(run, "om-tho-001").state is DeliveryState.DONE
+    db.session.get(Run, run.id).closes_at = clock.now() - timedelta(seconds=1)
+    db.session.commit()
+    dispatch.close_runs()
+    assert delivery_of(run, "om-tho-001").state is DeliveryState.DONE
+    assert delivery_of(run, "om-tho-002").state is DeliveryState.REJECTED  # nothing but the rejection was heard
+
+
+def test_a_rejection_whose_reason_is_not_a_word_is_counted_as_other_without_breaking_the_batch(seeded):
+    run = dispatched_run({"clusters": ["om-tho-001"]})
+    mine = delivery_of(run, "om-tho-001")
+    batch = [("om-tho-001", json.loads(event("om-tho-001", "9d3e0f7a-0000-4000-8000-00000000000c", "rejected",
+                                             None, reason=["bad_signature"]))),
+             ("om-tho-001", json.loads(event("om-tho-001", mine.cmd_id, "done", str(run.id))))]
+    assert ingest.apply_events(batch, clock.now()) == 1
+    db.session.commit()
+    assert refusals.by_kind("om-tho-001")["forged_command"] == {"other": 1}
 
 
 def test_a_rejection_of_a_replayed_copy_of_a_finished_command_is_a_forged_command(seeded):
