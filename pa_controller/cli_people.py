@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 from pa_controller import clock
 from pa_controller.domain import Role, Scope
 from pa_controller.errors import ServiceError
-from pa_controller.services import people, tokens
+from pa_controller.services import logins, people, tokens
 
 users = AppGroup("users", help="People: list, create, role and wards, deactivate, passwords.")
 tokens_group = AppGroup("tokens", help="API tokens: create, list, revoke.")
@@ -113,6 +113,15 @@ def deactivate(username: str):
 def activate(username: str):
     """Let a deactivated user sign in again (their old tokens stay revoked)."""
     click.echo(_describe(people.set_active(people.named_user(username), True)))
+
+
+@users.command("unlock")
+@click.argument("username")
+@plainly
+def unlock(username: str):
+    """End a login lock on an account now (its refused logins are forgotten; the address limit stays)."""
+    forgotten = logins.unlock(username)
+    click.echo(f"{username}: {forgotten} refused logins forgotten; they may sign in again")
 
 
 @users.command("set-password")

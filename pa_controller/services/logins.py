@@ -1,12 +1,16 @@
 """Signing in with a password, throttled per account and per address in the database (every web worker counts).
 
-Limits an office can live with: an officer who mistypes on a phone has ten tries in any fifteen minutes, and an
-office behind one address thirty among all its people. A password refused at the limit locks the account (or the
-address) until the oldest of those failures is fifteen minutes old: fifteen minutes after a quick burst. While
-locked even the right password is refused, without being checked, and a refused attempt is not counted, so
-waiting always ends it. The lock is audited when it starts.
+Limits an office can live with, and that no one elsewhere can turn against it: an officer who mistypes on a
+phone has ten tries in any fifteen minutes from where they are (the account from that address), an office behind
+one address thirty among all its people, and an account a hundred from everywhere together (a guesser spread over
+many addresses). So a guesser elsewhere cannot lock the real person out: their ten failures lock the account only
+from the guesser's address. A limit reached locks until the oldest of those failures is fifteen minutes old:
+fifteen minutes after a quick burst. While locked even the right password is refused, without being checked, and
+a refused attempt is not counted, so waiting always ends it. The lock is audited when it starts; `flask pa users
+unlock` ends it at once.
 """
 
+import hashlib
 import logging
 import math
 from dataclasses import dataclass
@@ -30,12 +34,26 @@ KEEP_FAILURES = timedelta(days=1)
 
 @dataclass(frozen=True)
 class Limit:
+    """At most `failures` refused passwords within `window`, counted for what `counts` names."""
+
+    counts: str  # "account_from_address", "address" or "account": also the word the audit log keeps
     failures: int
     window: timedelta
 
+    def where(self, key: str, address: str | None):
+        """The failures this limit counts for a try at account `key` from `address` (None: it counts nothing)."""
+        same_address = LoginFailure.address.is_(None) if address is None else LoginFailure.address == address
+        if self.counts == "address":
+            return None if address is None else same_address
+        if self.counts == "account":
+            return LoginFailure.username == key
+        return (LoginFailure.username == key) & same_address
 
-PER_ACCOUNT = Limit(10, timedelta(minutes=15))
-PER_ADDRESS = Limit(30, timedelta(minutes=15))
+
+FROM_ONE_ADDRESS = Limit("account_from_address", 10, timedelta(minutes=15))
+PER_ADDRESS = Limit("address", 30, timedelta(minutes=15))
+PER_ACCOUNT = Limit("account", 100, timedelta(minutes=15))
+LIMITS = (FROM_ONE_ADDRESS, PER_ADDRESS, PER_ACCOUNT)
 
 
 class LoginRefused(Unauthorized):
@@ -51,50 +69,69 @@ def _key(username: str) -> str:
     return username.strip().casefold()[:64]
 
 
-def _counted(kind: str):
-    """The column failures are counted by for an account or an address, and its limit."""
-    return (LoginFailure.username, PER_ACCOUNT) if kind == "account" else (LoginFailure.address, PER_ADDRESS)
+def _address(address: str | None) -> str | None:
+    return (address or "")[:64] or None
 
 
-def _locked_until(kind: str, value: str | None, now: datetime) -> datetime | None:
-    """When the failures of one account or address in the window fall below the limit, if they are at it now."""
-    if value is None:
+def _locked_until(limit: Limit, key: str, address: str | None, now: datetime) -> datetime | None:
+    """When the failures a limit counts fall below it again, if they are at it now."""
+    if (where := limit.where(key, address)) is None:
         return None
-    column, limit = _counted(kind)
     recent = list(db.session.scalars(
-        select(LoginFailure.at).where(column == value, LoginFailure.at > now - limit.window)
+        select(LoginFailure.at).where(where, LoginFailure.at > now - limit.window)
         .order_by(LoginFailure.at.desc()).limit(limit.failures)))
     return recent[-1] + limit.window if len(recent) >= limit.failures else None
 
 
 def _refuse_if_locked(key: str, address: str | None, now: datetime) -> None:
-    for kind, value in (("account", key), ("address", address)):
-        if (until := _locked_until(kind, value, now)) is None:
+    address = _address(address)
+    for limit in LIMITS:
+        if (until := _locked_until(limit, key, address, now)) is None:
             continue
         wait = max(1, math.ceil((until - now).total_seconds()))
         minutes, at = math.ceil(wait / 60), until.astimezone(LOCAL_ZONE).strftime("%H:%M")
-        log.info("login refused: %s %s locked for %s s", kind, value, wait)
-        message = (_("Đăng nhập sai quá nhiều lần nên tài khoản này tạm khóa. Hãy thử lại sau %(n)s phút (lúc "
-                     "%(at)s); nếu quên mật khẩu, hãy nhờ quản trị viên đặt lại.", n=minutes, at=at)
-                   if kind == "account" else
-                   _("Có quá nhiều lần đăng nhập sai từ địa chỉ mạng này. Hãy thử lại sau %(n)s phút (lúc %(at)s).",
-                     n=minutes, at=at))
+        log.info("login refused: %s locked (account %s, address %s) for %s s", limit.counts, key, address, wait)
+        message = (_("Có quá nhiều lần đăng nhập sai từ địa chỉ mạng này. Hãy thử lại sau %(n)s phút (lúc %(at)s).",
+                     n=minutes, at=at)
+                   if limit.counts == "address" else
+                   _("Đăng nhập sai quá nhiều lần nên tài khoản này tạm khóa. Hãy thử lại sau %(n)s phút (lúc "
+                     "%(at)s); nếu quên mật khẩu, hãy nhờ quản trị viên đặt lại.", n=minutes, at=at))
         raise LoginThrottled(message, wait, extra={"retry_after": wait})
 
 
 def _fail(key: str, address: str | None, reason: str, now: datetime) -> None:
     """Count a refused password, audit it, and audit the lock it starts if it reaches a limit."""
+    address = _address(address)
     db.session.execute(delete(LoginFailure).where(LoginFailure.at < now - KEEP_FAILURES))
-    db.session.add(LoginFailure(at=now, username=key, address=(address or "")[:64] or None))
+    db.session.add(LoginFailure(at=now, username=key, address=address))
     db.session.flush()
-    audit.record("login.failed", f"user:{key}", reason=reason)
-    for kind, value in (("account", key), ("address", address)):
-        column, limit = _counted(kind)
-        if value and db.session.scalar(select(func.count()).where(
-                column == value, LoginFailure.at > now - limit.window)) == limit.failures:
-            audit.record("login.locked", f"user:{key}" if kind == "account" else f"address:{value}", kind=kind,
-                         until=_locked_until(kind, value, now).isoformat())
+    audit.record("login.failed", _audited_name(key), reason=reason)
+    for limit in LIMITS:
+        where = limit.where(key, address)
+        if where is not None and db.session.scalar(select(func.count()).where(
+                where, LoginFailure.at > now - limit.window)) == limit.failures:
+            target = f"address:{address}" if limit.counts == "address" else _audited_name(key)
+            audit.record("login.locked", target, counts=limit.counts, address=address,
+                         until=_locked_until(limit, key, address, now).isoformat())
     db.session.commit()
+
+
+def _audited_name(key: str) -> str:
+    """Name a refused login's account in the audit log: a user's name, or a digest of what was typed for nobody
+    (someone may have typed their password into the name field, and the log keeps everything for good)."""
+    if db.session.scalar(select(User.id).where(func.lower(User.username) == key)) is not None:
+        return f"user:{key}"
+    return "user:?" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def unlock(username: str) -> int:
+    """Forget an account's refused logins, so its locks end now (an administrator, from the command line);
+    return how many were forgotten."""
+    key = _key(username)
+    forgotten = db.session.execute(delete(LoginFailure).where(LoginFailure.username == key)).rowcount
+    audit.record("login.unlocked", _audited_name(key), forgotten=forgotten)
+    db.session.commit()
+    return forgotten
 
 
 @cache

@@ -15,7 +15,7 @@ from pa_controller.errors import Conflict, NotFound, ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import User, Ward
 from pa_controller.services import audit, logins, sessions, tokens
-from pa_controller.services.tokens import issue_token, revoke_tokens, user_for_token  # noqa: F401  (their old home)
+from pa_controller.services.tokens import issue_token, revoke_tokens  # noqa: F401  (their old home)
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 256  # long passphrases welcome; a hash of megabytes is not
@@ -128,13 +128,16 @@ def set_active(user: User, active: bool) -> User:
 
 
 def set_password(user: User, password: str) -> None:
-    """Give a user a new password (an administrator, or the command line): every session of theirs ends."""
+    """Give a user a new password (an administrator, or the command line): every session of theirs ends, and their
+    tokens and calendar links with it, since a reset often follows a password someone else learnt."""
     check_password(password, user.username)
     now = clock.now()
     user.set_password(password)
     user.password_changed_at = now
-    sessions.end_all(user, sessions.Ended.PASSWORD_RESET, now)
-    audit.record("user.set_password", f"user:{user.username}")
+    user.calendar_key_version += 1
+    ended = {"sessions_ended": sessions.end_all(user, sessions.Ended.PASSWORD_RESET, now),
+             "tokens_revoked": tokens.revoke_all(user, now)}
+    audit.record("user.set_password", f"user:{user.username}", **ended)
     db.session.commit()
 
 

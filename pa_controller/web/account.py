@@ -8,7 +8,7 @@ from pa_controller import clock
 from pa_controller.domain import Scope
 from pa_controller.errors import ServiceError, ValidationFailed
 from pa_controller.extensions import db
-from pa_controller.services import audit, people, sessions, tokens
+from pa_controller.services import audit, logins, people, sessions, tokens
 from pa_controller.web.page_session import SESSION_KEY
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -72,6 +72,8 @@ def create_token():
         if days and not (days.isascii() and days.isdigit() and len(days) <= 4):
             raise ValidationFailed(_("Mã API dùng được từ 1 đến %(n)s ngày.", n=tokens.MAX_DAYS),
                                    fields={"days": "invalid"})
+        # A session left open on a shared computer must not become a token that outlives it: ask who it is.
+        logins.verify_password(_me(), request.form.get("current_password", ""), request.remote_addr)
         token, secret = tokens.issue(_me(), request.form.get("name", ""), request.form.getlist("scopes"),
                                      int(days) if days else None)
     except ServiceError as exc:

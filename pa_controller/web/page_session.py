@@ -13,7 +13,7 @@ from pa_controller.services import sessions
 SESSION_KEY = "sid"  # the session's secret id, in the signed cookie
 # One slash, then no second slash or backslash, no space or control character (browsers drop tabs and read
 # "/\t/evil" as "//evil"): a path here, never another host.
-LOCAL_PATH = re.compile(r"^/(?![/\\])[^\s\\\x00-\x1f\x7f]*$")
+LOCAL_PATH = re.compile(r"/(?![/\\])[^\s\\\x00-\x1f\x7f]*")  # whole: fullmatch, so no trailing newline
 
 
 def load_user(user_id: str) -> User | None:
@@ -59,4 +59,4 @@ def log_in_first():
 
 def safe_next(target: str | None) -> str | None:
     """A path on this site to return to after login; anything else (another host, a scheme) is dropped."""
-    return target if target and LOCAL_PATH.match(target) else None
+    return target if target and LOCAL_PATH.fullmatch(target) else None

@@ -11,7 +11,7 @@ from pa_controller.extensions import db
 from pa_controller.models import UserSession
 from pa_controller.services import people
 from tests.conftest import PASSWORD
-from tests.factories import make_user
+from tests.factories import bearer, make_user
 from tests.support.settings import use_settings
 from tests.support.signing_in import log_in
 
@@ -128,11 +128,16 @@ def test_an_administrator_deactivating_someone_ends_their_sessions(seeded, admin
     assert log_in(seeded.test_client(), "canbo").status_code == 401
 
 
-def test_an_administrator_setting_a_password_ends_that_person_s_sessions(seeded, admin, officer):
+def test_an_administrator_setting_a_password_ends_that_person_s_sessions_tokens_and_calendar_links(
+        seeded, admin, officer):
     theirs = seeded.test_client()
     log_in(theirs, "canbo")
+    headers = bearer(officer)
+    version = officer.calendar_key_version
     people.set_password(officer, "given by the admin")
     assert not signed_in(theirs)
+    assert theirs.get("/api/v1/runs", headers=headers).status_code == 401
+    assert officer.calendar_key_version == version + 1
 
 
 def test_ending_one_s_other_sessions_keeps_this_one(seeded, officer):
@@ -150,7 +155,7 @@ def test_after_a_timeout_login_returns_to_the_page_asked_for_and_never_off_site(
     back = log_in(client, "canbo", query_string={"next": "/fleet/clusters?ward=thoi-hoa"})
     assert back.headers["Location"] == "/fleet/clusters?ward=thoi-hoa"
     client.post("/logout")
-    for elsewhere in ("https://evil.example/", "//evil.example/", "/\\evil.example", "/\t/evil.example"):
+    for elsewhere in ("https://evil.example/", "//evil.example/", "/\\evil.example", "/\t/evil.example", "/x\n"):
         assert log_in(client, "canbo", query_string={"next": elsewhere}).headers["Location"] == "/"
         client.post("/logout")
 

@@ -11,6 +11,7 @@ from pa_controller.domain import Role, Scope
 from pa_controller.extensions import db
 from pa_controller.models import ApiToken
 from pa_controller.services import people, tokens
+from tests.conftest import PASSWORD
 from tests.factories import bearer, make_user
 from tests.support.signing_in import log_in
 
@@ -116,7 +117,8 @@ def test_only_the_digest_of_a_token_is_stored(officer):
 
 def test_the_account_page_shows_a_new_token_once_and_its_last_use_later(client, officer):
     log_in(client, "canbo")
-    made = client.post("/account/tokens", data={"name": "báo cáo tuần", "scopes": ["read"], "days": "30"})
+    made = client.post("/account/tokens", data={"name": "báo cáo tuần", "scopes": ["read"], "days": "30",
+                                                "current_password": PASSWORD})
     assert made.status_code == 201 and made.headers["Cache-Control"] == "no-store"
     secret = re.search(r'value="(loa_[^"]+)"', made.get_data(as_text=True)).group(1)
     assert client.get("/api/v1/runs", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
@@ -128,8 +130,17 @@ def test_the_account_page_shows_a_new_token_once_and_its_last_use_later(client, 
 
 def test_an_officer_cannot_ask_the_page_for_a_scope_beyond_their_role(client, officer):
     log_in(client, "canbo")
-    answer = client.post("/account/tokens", data={"name": "x", "scopes": ["read", "admin"], "days": "30"})
+    answer = client.post("/account/tokens", data={"name": "x", "scopes": ["read", "admin"], "days": "30",
+                                                  "current_password": PASSWORD})
     assert answer.status_code == 422 and "không dùng được quyền admin" in answer.get_data(as_text=True)
+    assert db.session.scalars(select(ApiToken)).all() == []
+
+
+def test_a_token_needs_the_current_password_so_an_open_session_does_not_become_one(client, officer):
+    log_in(client, "canbo")
+    answer = client.post("/account/tokens", data={"name": "x", "scopes": ["read"], "days": "30",
+                                                  "current_password": "not mine"})
+    assert answer.status_code == 422 and "Mật khẩu hiện tại không đúng" in answer.get_data(as_text=True)
     assert db.session.scalars(select(ApiToken)).all() == []
 
 

@@ -32,6 +32,7 @@ from pa_controller.models import (
     User,
     WardRules,
 )
+from tests.conftest import PASSWORD
 from tests.factories import bearer, broadcast_request, make_audio, make_user
 from tests.support.signing_in import log_in
 
@@ -148,7 +149,8 @@ def probes(o: LongHung) -> dict[str, list[Probe]]:
         "POST account.change_password": [post("/account/password", {422}, current_password="wrong",
                                               new_password="a new long password", new_password_again="x")],
         "POST account.end_other_sessions": [post("/account/sessions/end-others", {302})],
-        "POST account.create_token": [post("/account/tokens", {201}, name="mine", scopes="read")],
+        "POST account.create_token": [post("/account/tokens", {201}, name="mine", scopes="read",
+                                           current_password=PASSWORD)],
         "POST account.revoke_token": [post(f"/account/tokens/{o.admin_token}/revoke")],
         "POST account.revoke_calendar_links": [post("/account/calendar/revoke", {302})],
         # the administrators' pages
