@@ -12,12 +12,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import time
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from flask import current_app
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from pa_protocol import CID_PATTERN, DEFAULT_ROOT
+from pa_controller.broker_usernames import is_own_username
+from pa_protocol import DEFAULT_ROOT
 
 EXTENSION = "settings"  # the key in app.extensions
 # The controller's broker account. The dot keeps it out of the cluster ids ([a-z0-9-]), so no cluster can be named
@@ -144,6 +146,10 @@ class Settings:
                                       _switch, "on or off (1/0, true/false, yes/no)"),
             trusted_proxies=read.value("PA_TRUSTED_PROXIES", 0, _whole(0), "a whole number of proxies, 0 or more"),
         )
+        url_login = unquote(urlsplit(settings.mqtt_url).username or "")
+        if settings.manage_broker and url_login and not is_own_username(url_login):
+            read.problems.append(f"PA_MQTT_URL must log in with a username no cluster id can be (with a dot, such as "
+                                 f"{CONTROLLER_ACCOUNT}), since LoaNet writes the broker's accounts; not {url_login!r}")
         if read.problems:
             raise SettingsError(read.problems)
         return settings
@@ -294,8 +300,7 @@ def _topic_root(text: str) -> str:
 
 
 def _username(text: str) -> str:
-    if any(c in text for c in ":+#/") or any(c.isspace() for c in text) or not text.isprintable() \
-            or CID_PATTERN.match(text):
+    if not is_own_username(text):
         raise ValueError(text)
     return text
 

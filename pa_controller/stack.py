@@ -34,6 +34,8 @@ log = logging.getLogger("loanet")
 ROOT = Path(__file__).resolve().parent.parent
 FLEET_CSV = ROOT / "pa_controller" / "data" / "o-mon-fleet.csv"
 ACCESS_LOG = "web-access.log"  # in the instance dir: a line per request has no place on the terminal
+# gunicorn's default line without the query string: a calendar link's `?key=` is a secret, kept out of the log.
+ACCESS_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 TICK_S = 0.5  # how often the launcher looks at its children and at the stop flag
 FAST_POLL_S = 1.0  # the fleet count while the fleet comes online…
 SLOW_POLL_S = 30.0  # …and once it is whole
@@ -228,6 +230,7 @@ class Stack:
         """Start everything in order, then watch the fleet; return when asked to stop."""
         settings = self.settings
         settings.instance.mkdir(parents=True, exist_ok=True)
+        settings.instance.chmod(0o700)  # keys, passwords, tokens, the database: make run's own, its owner's only
         self.flask("db", "upgrade")
         if self.stopping.is_set():
             return
@@ -245,7 +248,8 @@ class Stack:
             return
         self.spawn("web", sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{settings.http_port}",
                    "--workers", "2", "--threads", "8", "--timeout", "120",  # a programme is composed in the request
-                   "--access-logfile", str(settings.instance / ACCESS_LOG), "--log-level", "warning", "wsgi:app")
+                   "--access-logfile", str(settings.instance / ACCESS_LOG), "--access-logformat", ACCESS_FORMAT,
+                   "--log-level", "warning", "wsgi:app")
         self.spawn("scheduler", sys.executable, "-m", "flask", "pa", "scheduler")
         if not self.wait_for_web():
             return

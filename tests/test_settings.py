@@ -122,3 +122,12 @@ def test_sessions_last_an_hour_idle_and_twelve_at_most_and_cookies_are_secure_be
         "PA_SECURE_COOKIES must be on or off (1/0, true/false, yes/no), not 'maybe'",
         "PA_TRUSTED_PROXIES must be a whole number of proxies, 0 or more, not 'one'",
     ]
+
+
+def test_a_broker_login_loanet_keeps_the_accounts_of_may_not_be_a_cluster_id():
+    """Otherwise a cluster enrolled under that name would share the controller's account in the broker's files."""
+    with pytest.raises(SettingsError, match="PA_MQTT_URL must log in with a username no cluster id can be"):
+        Settings.from_env({"PA_MQTT_URL": "mqtt://controller:pw@broker:1883", "PA_BROKER_RELOAD": "true"})
+    assert Settings.from_env({"PA_MQTT_URL": "mqtt://loanet.controller:pw@broker:1883",
+                              "PA_BROKER_RELOAD": "true"}).manage_broker
+    assert not Settings.from_env({"PA_MQTT_URL": "mqtt://controller:pw@broker:1883"}).manage_broker  # not ours

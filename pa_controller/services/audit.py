@@ -8,7 +8,7 @@ other; `record_now` commits at once, for what changes nothing else (a failed log
 
 import contextvars
 import getpass
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -62,14 +62,18 @@ def acting_as(actor: Actor) -> Iterator[Actor]:
         _actor.reset(token)
 
 
-def record(action: str, target: str | None = None, *, ward_id: str | None = None, before: dict | None = None,
-           after: dict | None = None, actor: Actor | None = None, **detail) -> AuditEntry:
+def record(action: str, target: str | None = None, *, ward_id: str | None = None, wards: Iterable[str] | None = None,
+           before: dict | None = None, after: dict | None = None, actor: Actor | None = None, **detail) -> AuditEntry:
     """Add one entry to the session; it is committed with the change it describes.
 
-    `action` is a dotted name (`broadcast.cancel`), `target` names what it acted on (`broadcast:12`),
-    `before`/`after` hold what an edit changed, and any other keyword lands in the entry's detail.
+    `action` is a dotted name (`broadcast.cancel`), `target` names what it acted on (`broadcast:12`), `ward_id`
+    the ward it is filed under, or `wards` the wards it touched (filed under the one, if only one), `before`/`after`
+    hold what an edit changed, and any other keyword lands in the entry's detail.
     """
     actor = actor or current_actor()
+    if wards is not None:
+        wards = sorted(set(wards))
+        ward_id, detail = (wards[0] if len(wards) == 1 else None), {**detail, "wards": wards}
     if before is not None or after is not None:
         detail = {**detail, "before": before, "after": after}
     entry = AuditEntry(at=clock.now(), actor=actor.name, user_id=actor.user_id, address=actor.address,

@@ -51,9 +51,8 @@ def _review(proposal: Proposal, now: datetime, exclude_id: int | None) -> Review
 
 def _read(user: User, data, now: datetime, editing: Broadcast | None = None) -> Proposal:
     access.require_role(user, *access.SCHEDULERS)
-    proposal = proposals.read(data, now, chime_ms=media.CHIME_MS, editing=editing)
+    proposal = proposals.read(data, now, chime_ms=media.CHIME_MS, may_use=media.usable_by(user), editing=editing)
     access.require_wards(user, proposal.ward_ids)
-    media.require_usable(user, proposal.programme.items)
     return proposal
 
 
@@ -143,18 +142,12 @@ def described(broadcast: Broadcast) -> dict:
 
 def _record_saved(broadcast: Broadcast, before: dict | None) -> None:
     db.session.flush()  # a new broadcast's id names it in the entry
-    wards = sorted(w.ward_id for w in broadcast.wards)
-    target = f"broadcast:{broadcast.id}"
+    wards, target = [w.ward_id for w in broadcast.wards], f"broadcast:{broadcast.id}"
     if before is None:
-        audit.record("broadcast.create", target, ward_id=_one(wards), after=described(broadcast), wards=wards)
+        audit.record("broadcast.create", target, wards=wards, after=described(broadcast))
     else:
         old, new = audit.changed(before, described(broadcast))
-        audit.record("broadcast.edit", target, ward_id=_one(wards), before=old, after=new, wards=wards)
-
-
-def _one(ward_ids: list[str]) -> str | None:
-    """The ward an entry is filed under: the one ward a broadcast reaches, or none for several."""
-    return ward_ids[0] if len(ward_ids) == 1 else None
+        audit.record("broadcast.edit", target, wards=wards, before=old, after=new)
 
 
 def _dispatch_now(broadcast: Broadcast) -> None:
@@ -258,8 +251,7 @@ def cancel_broadcast(user: User, broadcast_id: int) -> Broadcast:
             select(Run).where(Run.broadcast_id == broadcast.id, Run.state == RunState.DISPATCHED)
         ):
             queue_cancel(run, now)
-        wards = sorted(w.ward_id for w in broadcast.wards)
-        audit.record("broadcast.cancel", f"broadcast:{broadcast.id}", ward_id=_one(wards), wards=wards,
+        audit.record("broadcast.cancel", f"broadcast:{broadcast.id}", wards=[w.ward_id for w in broadcast.wards],
                      title=broadcast.title)
         db.session.commit()
     return broadcast
@@ -280,8 +272,8 @@ def cancel_run(user: User, run: Run) -> Run:
                              state=RUN_STATE_WORDS.get(run.state, run.state.value)))
         queue_cancel(run, now)
         run.reason = f"cancelled by {user.username}"
-    wards = sorted(w.ward_id for w in run.broadcast.wards)
-    audit.record("run.cancel", f"run:{run.id}", ward_id=_one(wards), wards=wards, broadcast_id=run.broadcast_id,
+    audit.record("run.cancel", f"run:{run.id}", wards=[w.ward_id for w in run.broadcast.wards],
+                 broadcast_id=run.broadcast_id,
                  start_at=run.start_at.isoformat())
     db.session.commit()
     db.session.refresh(run)

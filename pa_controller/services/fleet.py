@@ -109,6 +109,7 @@ def import_csv(text: str) -> ImportResult:
         raise FleetImportError(errors)
 
     wards = {r["ward_id"]: r["ward_name"] for r in rows}
+    was = dict(db.session.execute(select(Cluster.id, Cluster.ward_id)).all())  # every cluster: no IN of 60,000 ids
     for ward_id, name in wards.items():
         db.session.merge(Ward(id=ward_id, name=name))
     for r in rows:
@@ -116,8 +117,10 @@ def import_csv(text: str) -> ImportResult:
     known = set(db.session.scalars(select(ClusterState.cluster_id)))
     db.session.add_all(ClusterState(cluster_id=r["id"]) for r in rows if r["id"] not in known)
     result = ImportResult(wards=len(wards), clusters=len(rows), speakers=sum(r["speakers"] for r in rows))
-    audit.record("fleet.import", f"clusters:{result.clusters}", wards=sorted(wards), clusters=result.clusters,
-                 added=sum(r["id"] not in known for r in rows))
+    # A cluster moved to another ward changes who may command it: each move is kept, from and to.
+    moved = {r["id"]: [was[r["id"]], r["ward_id"]] for r in rows if was.get(r["id"], r["ward_id"]) != r["ward_id"]}
+    audit.record("fleet.import", "fleet", wards=wards, clusters=result.clusters,
+                 added=sum(r["id"] not in known for r in rows), moved=moved or None)
     db.session.commit()
     return result
 

@@ -2,6 +2,7 @@
 
 import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from flask_babel import lazy_gettext as _
@@ -13,7 +14,6 @@ from pa_controller.errors import ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Audio, User, Ward
 from pa_controller.services import access, audit
-from pa_controller.services.proposals import NO_AUDIO
 
 log = logging.getLogger(__name__)
 
@@ -165,11 +165,10 @@ def library(user: User, *, composed: bool | None = False) -> list[Audio]:
     return list(db.session.scalars(query if composed is None else query.where(Audio.composed.is_(composed))))
 
 
-def require_usable(user: User, clips) -> None:
-    """Refuse a clip of another ward as if it did not exist, so its id tells an officer nothing."""
+def usable_by(user: User) -> Callable[[Audio], bool]:
+    """Tell of a clip whether the user may use it: the district's, or one of their wards'."""
     scope = access.ward_scope(user)
-    if scope is not None and any(clip.ward_id is not None and clip.ward_id not in scope for clip in clips):
-        raise ValidationFailed(NO_AUDIO, fields={"audio_id": "invalid"})
+    return lambda clip: scope is None or clip.ward_id is None or clip.ward_id in scope
 
 
 def last_upload(user: User) -> Audio | None:

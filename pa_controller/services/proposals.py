@@ -7,6 +7,7 @@ editing and previewing, so the form can show the next runs, conflicts and guardr
 submits.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -125,14 +126,16 @@ def resolve_targets(targets: dict) -> list[Cluster]:
     return sorted(chosen.values(), key=lambda c: c.id)
 
 
-def _audio(audio_id: int | None) -> Audio:
+def _audio(audio_id: int | None, may_use: Callable[[Audio], bool]) -> Audio:
+    """The clip an id names, if the user may use it; one they may not (another ward's) is refused like one that
+    does not exist, before anything of it (its length) can show in an answer."""
     audio = db.session.get(Audio, audio_id) if audio_id is not None else None
-    if audio is None:
+    if audio is None or not may_use(audio):
         raise invalid("audio_id", NO_AUDIO)
     return audio
 
 
-def _programme(data: dict) -> Programme:
+def _programme(data: dict, may_use: Callable[[Audio], bool]) -> Programme:
     kind = ProgrammeKind(data.get("kind", ProgrammeKind.PLAY))
     if kind is ProgrammeKind.RELAY:  # a relay needs its stream and window, also when an edit turns a clip into one
         if (url := data.get("stream_url")) is None:
@@ -143,7 +146,7 @@ def _programme(data: dict) -> Programme:
     ids = data.get("items")
     if ids is None:
         ids = [data.get("audio_id")]
-    return Programme(kind, items=tuple(_audio(i) for i in ids), repeat=data.get("repeat", 1),
+    return Programme(kind, items=tuple(_audio(i, may_use) for i in ids), repeat=data.get("repeat", 1),
                      gap_s=data.get("gap_s", 0), chime=data.get("chime", False))
 
 
@@ -181,7 +184,8 @@ def estimated_ms(programme: Programme, chime_ms: int) -> int:
     return once * programme.repeat + gaps + (2 * chime_ms if programme.chime else 0)
 
 
-def read(data: dict, now: datetime, *, chime_ms: int, editing: Broadcast | None = None) -> Proposal:
+def read(data: dict, now: datetime, *, chime_ms: int, may_use: Callable[[Audio], bool],
+         editing: Broadcast | None = None) -> Proposal:
     """Read a request body the API's schema has loaded, or raise ValidationFailed.
 
     A new broadcast's body is a BroadcastRequest; an edit's is a BroadcastEdit (any of the fields), laid here over
@@ -193,7 +197,7 @@ def read(data: dict, now: datetime, *, chime_ms: int, editing: Broadcast | None 
             current.pop("items", None)  # a new single clip replaces the old sequence
         data = {**current, **data}
     priority = Priority(data.get("priority", Priority.NORMAL))
-    programme = _programme(data)
+    programme = _programme(data, may_use)
     duration_ms = estimated_ms(programme, chime_ms)
     if programme.composed and duration_ms > settings.current().compose_max_seconds * 1000:
         raise invalid("items", _("Chương trình sẽ dài %(n)s phút; chỉ ghép được tối đa %(limit)s phút. Hãy bớt số "

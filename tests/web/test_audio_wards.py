@@ -76,3 +76,14 @@ def test_the_district_s_clips_serve_every_ward(client, officer_auth, long_hung_a
     for auth, ward in ((officer_auth, "thoi-hoa"), (long_hung_auth, "long-hung")):
         request = broadcast_request(shared.id, targets={"wards": [ward]})
         assert client.post("/api/v1/broadcasts", headers=auth, json=request).status_code == 201
+
+
+def test_a_programme_naming_another_ward_s_clip_tells_nothing_of_its_length(client, officer_auth):
+    ours, theirs = make_audio(ward_id="thoi-hoa"), make_audio(ward_id="long-hung", duration_ms=600_000)
+    answers = []
+    for other in (theirs.id, 999_999):
+        programme = broadcast_request(ours.id, items=[ours.id, other], repeat=10)
+        programme.pop("audio_id")
+        answers.append(client.post("/api/v1/broadcasts", headers=officer_auth, json=programme))
+    assert [a.status_code for a in answers] == [422, 422]
+    assert answers[0].get_json()["error"] == answers[1].get_json()["error"]

@@ -77,10 +77,22 @@ def test_fleet_changes_remote_commands_rules_and_incidents_are_recorded(client, 
     assert only("cluster.edit").detail == {"before": {"speakers": 2}, "after": {"speakers": 3}}
     assert only("cluster.retire").ward_id == "thoi-hoa"
     command = only("command.set_volume")
-    assert command.detail == {"clusters": ["om-tho-001", "om-tho-002"], "params": {"volume": 40}}
+    assert command.detail == {"clusters": ["om-tho-001", "om-tho-002"], "params": {"volume": 40},
+                              "wards": ["thoi-hoa"]}
+    assert (command.target, command.ward_id) == (None, "thoi-hoa")  # several clusters: listed in the detail
     assert only("ward.rules").detail["after"] == {"max_sessions_per_day": 2}
     assert [e.target for e in entries("incident.acknowledge") + entries("incident.close")] == [
         f"incident:{incident.id}"] * 2
+
+
+def test_an_import_that_moves_a_cluster_to_another_ward_keeps_the_move(client, admin_auth):
+    moved = ("id,name,ward_id,ward_name,lat,lon,speakers\n"
+             "om-tho-001,Cụm 001,long-hung,Long Hưng,10.1,105.6,2\n")
+    answer = client.post("/api/v1/clusters/import", headers=admin_auth,
+                         data={"file": (io.BytesIO(moved.encode()), "fleet.csv")})
+    assert answer.status_code == 200, answer.get_json()
+    entry = entries("fleet.import")[-1]
+    assert entry.target == "fleet" and entry.detail["moved"] == {"om-tho-001": ["thoi-hoa", "long-hung"]}
 
 
 def test_an_upload_is_recorded(client, officer_auth, tmp_path):
@@ -100,7 +112,7 @@ def logged(client):
         AuditEntry(at=clock.now() - timedelta(days=3), actor="canbo", action="broadcast.create",
                    target="broadcast:1", ward_id="thoi-hoa", detail={"after": {"title": "=HYPERLINK(\"x\")"}}),
         AuditEntry(at=clock.now(), actor="kythuat", address="10.0.0.7", action="command.reboot",
-                   target="clusters:1", ward_id="long-hung", detail={"clusters": ["om-lhg-001"]}),
+                   target="cluster:om-lhg-001", ward_id="long-hung", detail={"clusters": ["om-lhg-001"]}),
     ])
     db.session.commit()
     return client

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pa_protocol as protocol
+from pa_controller.broker_usernames import is_username
 
 MONITOR = "loanet.monitor"  # the tools' read-only account; the controller's is PA_MQTT_USERNAME
 ITERATIONS = 101
@@ -42,9 +43,9 @@ class Account:
     grants: tuple[tuple[str, str], ...]  # (read | write | readwrite, topic filter)
 
     def __post_init__(self):
-        if not self.username or any(ch in self.username for ch in ":+#/") or not self.username.isprintable() \
-                or self.username != self.username.strip() or " " in self.username:
+        if not is_username(self.username):
             raise ValueError(f"{self.username!r} cannot be a broker username")
+
 
 
 def new_password() -> str:
