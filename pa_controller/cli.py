@@ -20,7 +20,10 @@ from pa_controller.services import audit, command_keys, fleet, people
 
 
 def _acting_from_the_command_line() -> None:
-    audit.set_actor(audit.Actor.command_line())  # the worker's threads start without it: they act as `system`
+    """Name the operating-system user as the actor of this command, until it ends (the worker's threads start
+    without it: they act as `system`)."""
+    token = audit.set_actor(audit.Actor.command_line())
+    click.get_current_context().call_on_close(lambda: audit.reset_actor(token))
 
 
 pa = AppGroup("pa", help="LoaNet commands.", callback=_acting_from_the_command_line)

@@ -181,15 +181,16 @@ def test_a_captured_command_replayed_as_is_with_a_new_id_or_after_a_reboot_never
                 attacker.publish(protocol.topic(ROOT, command["cid"], protocol.CMD), command)
             system.wait_for(lambda: len(read_truth(tmp_path / "truth.jsonl", event="duplicate")) == 4, 10,
                             "the copies after the reboot answered as duplicates")
-        for cid in victims:
-            system.wait_for(lambda c=cid: refused(system, c)["forged_command"] == {"bad_signature": 1}, 10,
+        for cid in victims:  # once, or again if the power went before the cluster acknowledged it (QoS 1)
+            system.wait_for(lambda c=cid: set(refused(system, c)["forged_command"]) == {"bad_signature"}, 10,
                             f"{cid}'s rejection of the copy with a new id", show=lambda c=cid: refused(system, c))
         final = report(system, run_id)
     finally:
         fleet.stop()
     truth = read_truth(tmp_path / "truth.jsonl")
     assert sorted(r["cid"] for r in truth if r["event"] == "played") == victims, "each played once"
-    assert sorted(r["cid"] for r in truth if r["event"] == "rejected") == victims
+    assert {r["cid"] for r in truth if r["event"] == "rejected"} == set(victims)
+    assert {r["reason"] for r in truth if r["event"] == "rejected"} == {"bad_signature"}
     assert final["counts"] == {"done": len(victims)}
 
 

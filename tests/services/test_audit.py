@@ -52,3 +52,8 @@ def test_stop_all_names_who_asked_from_where(client, admin_auth):
 def test_a_request_s_actor_ends_with_the_request(client, admin_auth):
     client.get("/api/v1/wards", headers=admin_auth)
     assert audit.current_actor() == audit.SYSTEM  # what runs next on this thread is not that request
+
+
+def test_a_command_s_actor_ends_with_the_command(app):
+    assert app.test_cli_runner().invoke(args=["pa", "keys", "list"]).exit_code == 0
+    assert audit.current_actor() == audit.SYSTEM  # a test or a request run next on this thread is not that command
