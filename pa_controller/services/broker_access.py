@@ -65,7 +65,7 @@ def issue(cids: Iterable[str] = (), *, missing: bool = False, reissue: bool = Fa
         wanted += [c for c in db.session.scalars(select(Cluster).where(Cluster.retired.is_(False)).order_by(Cluster.id))
                    if c.id not in have and c.id not in named]
     now = clock.now()
-    issued = []
+    issued, to, reissued = [], [], []
     for cluster in wanted:
         credential = db.session.get(BrokerCredential, cluster.id)
         if credential is not None and not reissue:
@@ -74,10 +74,14 @@ def issue(cids: Iterable[str] = (), *, missing: bool = False, reissue: bool = Fa
         if credential is None:
             credential = BrokerCredential(cluster_id=cluster.id)
             db.session.add(credential)
-        audit.record("broker.password_issued", f"cluster:{cluster.id}", ward_id=cluster.ward_id,
-                     reissued=credential.password_hash is not None)
+        elif credential.password_hash is not None:
+            reissued.append(cluster.id)
         credential.password_hash, credential.issued_at = accounts.hash_password(password), now
         issued.append(Issued(cluster.id, password))
+        to.append(cluster)
+    if to:  # one entry for the lot: make run issues 456 at once
+        audit.record("broker.password_issued", f"cluster:{to[0].id}" if len(to) == 1 else None,
+                     wards=[c.ward_id for c in to], clusters=[c.id for c in to], reissued=reissued)
     db.session.commit()
     return issued
 
@@ -90,15 +94,17 @@ def issue_to(user: User, cid: str) -> Issued:
 
 def revoke(cids: Iterable[str]) -> list[str]:
     """Remove clusters' passwords: they can no longer log in once the broker reloads; return those removed."""
-    removed = []
+    removed, wards = [], []
     for cid in dict.fromkeys(cids):
         credential = db.session.get(BrokerCredential, cid)
         if credential is None:
             continue
-        cluster = db.session.get(Cluster, cid)
-        audit.record("broker.password_revoked", f"cluster:{cid}", ward_id=cluster.ward_id)
+        wards.append(db.session.get(Cluster, cid).ward_id)
         db.session.delete(credential)
         removed.append(cid)
+    if removed:
+        audit.record("broker.password_revoked", f"cluster:{removed[0]}" if len(removed) == 1 else None,
+                     wards=wards, clusters=removed)
     db.session.commit()
     return removed
 

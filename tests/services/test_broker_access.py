@@ -45,7 +45,10 @@ def test_a_named_cluster_keeps_its_password_unless_it_is_reissued(seeded):
     assert accounts.password_matches(second.password, stored("om-tho-001"))
     entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "broker.password_issued")).all()
     assert [(e.target, e.ward_id, e.detail["reissued"]) for e in entries] == [
-        ("cluster:om-tho-001", "thoi-hoa", False), ("cluster:om-tho-001", "thoi-hoa", True)]
+        ("cluster:om-tho-001", "thoi-hoa", []), ("cluster:om-tho-001", "thoi-hoa", ["om-tho-001"])]
+    broker_access.issue(missing=True)
+    every = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "broker.password_issued")).all()[-1]
+    assert every.target is None and len(every.detail["clusters"]) == 455, "one entry for a whole fleet"
     assert all(second.password not in str(e.detail) for e in entries), "the audit log holds no password"
 
 

@@ -3,8 +3,10 @@ on a page and export it as CSV, and no one else can."""
 
 import csv
 import io
+import re
 import subprocess
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -14,6 +16,9 @@ from pa_controller import clock
 from pa_controller.domain import IncidentKind
 from pa_controller.extensions import db
 from pa_controller.models import AuditEntry, Incident
+from pa_controller.services import remote
+from pa_controller.web.labels import AUDIT_ACTIONS
+from pa_protocol import CommandType
 from tests.factories import broadcast_request, make_audio
 from tests.web.test_pages import log_in
 
@@ -103,6 +108,19 @@ def test_an_upload_is_recorded(client, officer_auth, tmp_path):
         answer = client.post("/api/v1/audio", headers=officer_auth, data={"file": (file, "a.wav"), "title": "Tiêm"})
     assert answer.status_code == 201, answer.get_json()
     assert only("audio.upload").target == f"audio:{answer.get_json()['id']}"
+
+
+def test_every_action_the_code_records_has_a_name_people_read():
+    """A new kind of entry must get its Vietnamese name (web/labels.py AUDIT_ACTIONS), or the page shows a code."""
+    root = Path(__file__).resolve().parents[2] / "pa_controller"
+    written = set()
+    for path in root.rglob("*.py"):
+        for first, second in re.findall(r'audit\.record(?:_now)?\(\s*"([a-z_.]+)"(?: if [^"]+ else "([a-z_.]+)")?',
+                                        path.read_text(encoding="utf-8")):
+            written |= {first, second} - {""}
+    written |= {f"command.{t.value}" for t in CommandType if t in remote.PARAMS}
+    assert len(written) > 30
+    assert not sorted(written - set(AUDIT_ACTIONS)), "actions without a name in web/labels.py AUDIT_ACTIONS"
 
 
 @pytest.fixture
