@@ -6,15 +6,15 @@ import pa_protocol as protocol
 from firmware_sim.firmware import REBOOT_DELAY_S
 from firmware_sim.keyring import CommandKeys
 from firmware_sim.seen import KEEP_AFTER_EXPIRY_S, SeenStore
-from pa_protocol.signing import SigningKey, endorse
+from pa_protocol.signing import SigningKey, anchor_entry
 from tests.firmware_sim.factories import (
     CID,
-    TEST_KEY,
     TEST_KEYS,
     Rig,
     make_command,
     make_play,
     signed,
+    successor_entry,
     unsigned,
 )
 
@@ -126,7 +126,7 @@ def test_the_floor_refuses_a_forgotten_command_after_a_restart_of_the_simulator(
 
 def test_the_same_command_signed_again_after_a_key_rotation_is_a_duplicate_not_a_replay(rig):
     successor = SigningKey.generate()
-    rig.board.keys = CommandKeys([*TEST_KEYS, endorse(successor.kid, successor.public_key, None, TEST_KEY)])
+    rig.board.keys = CommandKeys([*TEST_KEYS, successor_entry(successor)])
     command = rig.command("set_volume", volume=40)
     rig.firmware.volume = 55
     rig.send(signed(command, successor))
@@ -178,7 +178,7 @@ def learning_rig(served: list[dict], min_gap_s: float = 5.0) -> tuple[Rig, KeyLi
 
 def test_a_command_signed_by_a_new_key_waits_unacknowledged_for_the_key_list_then_runs():
     successor = SigningKey.generate()
-    rig, key_list = learning_rig([*TEST_KEYS, endorse(successor.kid, successor.public_key, None, TEST_KEY)])
+    rig, key_list = learning_rig([*TEST_KEYS, successor_entry(successor)])
     rig.advance(10)
     acknowledged = []
     command = signed(make_command("set_volume", now=rig.clock.now, volume=40), successor)
@@ -190,7 +190,7 @@ def test_a_command_signed_by_a_new_key_waits_unacknowledged_for_the_key_list_the
 
 
 def test_a_key_the_list_does_not_vouch_for_is_rejected_once_the_list_was_fetched_after_the_command():
-    rig, key_list = learning_rig([*TEST_KEYS, endorse(STRANGER.kid, STRANGER.public_key, None, STRANGER)])
+    rig, key_list = learning_rig([*TEST_KEYS, anchor_entry(STRANGER)])
     rig.advance(10)
     command = rig.send(signed(make_command("reboot", now=rig.clock.now), STRANGER))
     assert rig.events == []
@@ -200,7 +200,7 @@ def test_a_key_the_list_does_not_vouch_for_is_rejected_once_the_list_was_fetched
 
 def test_commands_behind_one_waiting_for_keys_wait_too_and_keep_their_order():
     successor = SigningKey.generate()
-    rig, key_list = learning_rig([*TEST_KEYS, endorse(successor.kid, successor.public_key, None, TEST_KEY)])
+    rig, key_list = learning_rig([*TEST_KEYS, successor_entry(successor)])
     rig.advance(10)
     first = rig.send(signed(make_command("set_volume", now=rig.clock.now, volume=40), successor))
     second = rig.send(make_command("set_volume", now=rig.clock.now, volume=50))  # a key it knows
@@ -225,7 +225,7 @@ def test_a_flood_of_unknown_keys_costs_the_controller_one_fetch_per_gap():
 
 def test_a_command_waiting_for_keys_when_the_power_goes_is_dropped_unacknowledged_and_comes_again():
     successor = SigningKey.generate()
-    rig, key_list = learning_rig([*TEST_KEYS, endorse(successor.kid, successor.public_key, None, TEST_KEY)])
+    rig, key_list = learning_rig([*TEST_KEYS, successor_entry(successor)])
     rig.advance(10)
     command = rig.send(signed(make_command("set_volume", now=rig.clock.now, volume=40), successor))
     rig.firmware.power_off()

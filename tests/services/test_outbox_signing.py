@@ -14,7 +14,7 @@ from pa_controller.services.command_keys import KeyFiles, Signer
 from pa_controller.services.outbox import OutboxStore
 from pa_controller.settings import of as settings_of
 from pa_protocol import CommandType
-from pa_protocol.signing import KeyRing
+from pa_protocol.key_chain import KeyRing
 
 
 def queue_reboot(cid: str = "om-tho-001") -> dict:
