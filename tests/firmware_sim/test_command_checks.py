@@ -234,3 +234,39 @@ def test_a_command_waiting_for_keys_when_the_power_goes_is_dropped_unacknowledge
     rig.firmware.power_on("power_cut")
     rig.send(command)  # the broker delivers it again
     assert rig.states(command["id"]) == ["received", "done"]
+
+
+def test_a_reboot_while_a_command_waits_for_the_key_list_leaves_nothing_waiting_and_later_commands_run():
+    rig, key_list = learning_rig(list(TEST_KEYS))
+    rig.advance(10)
+    rig.command("reboot")  # accepted: the cluster reboots in REBOOT_DELAY_S
+    held = rig.send(signed(make_command("set_volume", now=rig.clock.now, volume=10), STRANGER))  # waits for keys
+    assert rig.firmware.busy and key_list.pending
+    rig.advance(REBOOT_DELAY_S + 1)  # rebooted: what memory held is gone, unacknowledged
+    assert rig.uplink.restarts == 1 and not rig.firmware.busy
+    volume = rig.command("set_volume", volume=40)
+    assert rig.states(volume["id"]) == ["received", "done"] and rig.firmware.volume == 40
+    key_list.answer()  # the fetch asked for before the reboot ends: it judges nothing now
+    assert rig.states(held["id"]) == [] and not rig.firmware.busy
+
+
+def test_a_fault_on_one_held_command_does_not_drop_the_commands_behind_it(monkeypatch):
+    successor = SigningKey.generate()
+    rig, key_list = learning_rig([*TEST_KEYS, successor_entry(successor)])
+    rig.advance(10)
+    acknowledged = []
+    first = signed(make_command("set_volume", now=rig.clock.now, volume=30), successor)
+    second = make_command("set_volume", now=rig.clock.now, volume=50)
+    for command in (first, second):
+        rig.firmware.handle_command(protocol.encode(command), lambda c=command: acknowledged.append(c["id"]))
+    verify = rig.board.keys.verify
+
+    def faulty(command, now):
+        if command["id"] == first["id"]:
+            raise RuntimeError("a firmware bug")
+        return verify(command, now)
+
+    monkeypatch.setattr(rig.board.keys, "verify", faulty)
+    key_list.answer()
+    assert rig.states(second["id"]) == ["received", "done"] and rig.firmware.volume == 50
+    assert acknowledged == [first["id"], second["id"]], "the faulty one is acknowledged, as the session does"
