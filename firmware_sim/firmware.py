@@ -6,7 +6,7 @@ tests drive it with a fake clock. True time is `board.now()`, and what it publis
 the truth log goes through `board.afterwards` (see `Timers`).
 
 Here are the cluster's identity and telemetry, its command intake (decode, signature, seen id, floor,
-expiry: docs/protocol.md, "Replay rules") and its power; its runs are in player.py, the checks of a
+expiry and mark: docs/protocol.md, "Replay rules") and its power; its runs are in player.py, the checks of a
 payload in intake.py, the keys it trusts in keyring.py (on the board, shared by a process's clusters), the
 commands held for the key list in key_wait.py.
 Its faults are in its `condition`: its own clock (`clock()`), which starts runs and stamps events while
@@ -219,6 +219,7 @@ class Firmware:
         digest = content_digest(command)
         known = self.seen.digest_of(cmd_id)
         expires_at = epoch(command["expires_at"])
+        mark = self.seen.mark
         if known == digest:
             self._in_turn(handled, self._duplicate, command)
         elif known is not None:
@@ -228,9 +229,11 @@ class Firmware:
             self._in_turn(handled, self._reject, cmd_id, run_id, "replay",
                           "this command expires no later than commands this cluster has forgotten: an old copy")
         elif expires_at < self.clock():
-            self._in_turn(handled, self._expired, command)
+            self._in_turn(handled, self._expired, command, None)
+        elif mark is not None and expires_at < mark:
+            self._in_turn(handled, self._expired, command, mark)
         else:
-            self.seen.add(cmd_id, digest, expires_at, now=self.clock())
+            self.seen.add(cmd_id, digest, expires_at, now=self.clock(), issued_at=epoch(command["issued_at"]))
             self._accepting[cmd_id] = command
             self._in_turn(handled, self._accept, command)
 
@@ -265,11 +268,16 @@ class Firmware:
         self.outbox.truth("duplicate", cmd_id, run_id, type=command["type"])
         self.outbox.event(cmd_id, EventState.RECEIVED, run_id, {"duplicate": True})
 
-    def _expired(self, command: dict) -> None:
+    def _expired(self, command: dict, mark: float | None) -> None:
+        """Answer `expired`: by this cluster's clock, or, with `mark`, by a command it accepted that was issued after
+        this one expired (its clock may be set back, the mark never is)."""
         cmd_id, run_id = command["id"], command.get("run_id")
         self.board.tally.expired += 1
-        self.outbox.truth("expired", cmd_id, run_id, type=command["type"], expires_at=command["expires_at"])
-        self.outbox.event(cmd_id, EventState.EXPIRED, run_id, {"expires_at": command["expires_at"]})
+        detail = {"expires_at": command["expires_at"]}
+        if mark is not None:
+            detail["message"] = f"a command issued at {stamp(mark)} was accepted already: this one is out of date"
+        self.outbox.truth("expired", cmd_id, run_id, type=command["type"], **detail)
+        self.outbox.event(cmd_id, EventState.EXPIRED, run_id, detail)
 
     def _reject(self, cmd_id: str, run_id: str | None, reason: str, message: str) -> None:
         self.board.tally.rejected += 1

@@ -124,6 +124,30 @@ def test_the_floor_refuses_a_forgotten_command_after_a_restart_of_the_simulator(
     assert reason_of(again, captured["id"]) == "replay" and again.firmware.volume == 70
 
 
+def test_a_command_expiring_before_the_newest_issued_at_accepted_is_expired_whatever_the_clock_says(tmp_path):
+    """The mark: the highest issued_at of the commands accepted, a signed lower bound of true time, kept on disk."""
+    rig = Rig()
+    rig.firmware.seen = SeenStore(tmp_path).open(CID)
+    captured = make_command("set_volume", now=rig.clock.now, volume=0)  # seen by an attacker, never delivered
+    rig.advance(3600)
+    rig.command("set_volume", volume=60)  # issued an hour later: true time is at least that
+    rig.firmware.power_off()
+    rig.firmware.power_on("power_cut")
+    rig.clock.now -= 3600  # the clock set back (spoofed NTP): the captured command looks fresh to it
+    rig.send(captured)
+    assert rig.states(captured["id"]) == ["expired"] and rig.firmware.volume == 60
+    assert "issued at" in rig.event(captured["id"], "expired")["detail"]["message"]
+
+
+def test_the_mark_never_refuses_a_command_still_alive_by_the_controllers_clock(rig):
+    later = make_command("set_volume", now=rig.clock.now + 30, volume=50)  # issued 30 s after the next one
+    sooner = make_command("set_volume", now=rig.clock.now, volume=40)  # expires 570 s after the mark
+    rig.clock.now += 30
+    rig.send(later)
+    rig.send(sooner)
+    assert rig.states(sooner["id"]) == ["received", "done"] and rig.firmware.volume == 40
+
+
 def test_the_same_command_signed_again_after_a_key_rotation_is_a_duplicate_not_a_replay(rig):
     successor = SigningKey.generate()
     rig.board.keys = CommandKeys([*TEST_KEYS, successor_entry(successor)])
