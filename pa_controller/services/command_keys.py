@@ -37,15 +37,27 @@ RESTORE = "restore PA_KEY_DIR from its backup; a new key needs every cluster pro
 
 
 class CommandKeyError(Exception):
-    """A key operation that cannot be done now; the message says why and what to do."""
+    """A key operation that cannot be done now; the message says why and what to do.
+
+    `word` is what GET /api/v1/health says of it: short, and without a path (health needs no token).
+    """
+
+    word = "key unusable"
+
+
+class NoCurrentKey(CommandKeyError):
+    """No key signs commands: none was created, or none is current."""
+
+    word = "no key"
 
 
 class KeyFileError(CommandKeyError):
     """A private key file that is missing or cannot be read; carries its path and says what to do."""
 
-    def __init__(self, path: Path, problem: str, remedy: str = RESTORE):
+    def __init__(self, path: Path, problem: str, remedy: str = RESTORE, missing: bool = False):
         super().__init__(f"the private key file {path} {problem}: {remedy}")
         self.path = path
+        self.word = "key file missing" if missing else "key file unreadable"
 
 
 class KeyFiles:
@@ -79,7 +91,7 @@ class KeyFiles:
         try:
             pem = path.read_bytes()
         except FileNotFoundError:
-            raise KeyFileError(path, f"of command key {kid} is missing") from None
+            raise KeyFileError(path, f"of command key {kid} is missing", missing=True) from None
         except OSError as exc:
             raise KeyFileError(path, f"of command key {kid} cannot be read ({exc.strerror})",
                                "run the worker and `flask pa keys` as the user that owns it") from exc
@@ -206,13 +218,15 @@ def published() -> list[dict]:
 class Signer:
     """Sign commands with the current key, read from its file once per key; used by the worker's outbox.
 
-    `problem` says why commands cannot be signed (None when they can); each new problem is logged at once as an
-    error, and again every minute while it lasts.
+    `problem` says why commands cannot be signed (None when they can), with the path of a key file and what to do;
+    each new problem is logged at once as an error, and again every minute while it lasts. `word` says it in a word
+    or three for GET /api/v1/health.
     """
 
     def __init__(self, files: KeyFiles):
         self.files = files
         self.problem: str | None = None
+        self.word: str | None = None
         self._keys: dict[str, SigningKey] = {}
         self._logged_at = 0.0
 
@@ -221,14 +235,15 @@ class Signer:
         kid = db.session.scalar(select(CommandKey.kid).where(CommandKey.state == KeyState.CURRENT))
         try:
             if kid is None:
-                raise CommandKeyError("no command key: commands wait unsigned until one exists; run "
-                                      "`flask pa keys init`")
+                raise NoCurrentKey("no command key: commands wait unsigned until one exists; run `flask pa keys init`")
             if kid not in self._keys:
                 self._keys[kid] = self.files.read(kid)
         except CommandKeyError as exc:
             self._note(str(exc))
+            self.word = exc.word
             return None
         self._note(None)
+        self.word = None
         return self._keys[kid]
 
     def _note(self, problem: str | None) -> None:

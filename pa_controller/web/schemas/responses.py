@@ -16,7 +16,8 @@ def words(enum, **kwargs) -> ma.fields.Enum:
 
 class Health(ma.Schema):
     status, db, mqtt, scheduler = String(), String(), String(), String()
-    signing = String(metadata={"description": "`ok`, or why commands wait unsigned (no key, a key file missing)"})
+    signing = String(metadata={"description": "`ok`, or why commands wait unsigned: `no key`, `key file missing`, "
+                               "`key file unreadable`; the worker's log says which file and what to do"})
 
 
 class CommandKeyEntry(ma.Schema):
