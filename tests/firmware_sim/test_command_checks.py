@@ -261,17 +261,21 @@ def test_a_command_waiting_for_keys_when_the_power_goes_is_dropped_unacknowledge
 
 
 def test_a_reboot_while_a_command_waits_for_the_key_list_leaves_nothing_waiting_and_later_commands_run():
-    rig, key_list = learning_rig(list(TEST_KEYS))
+    rig, key_list = learning_rig(list(TEST_KEYS), min_gap_s=5.0)
     rig.advance(10)
-    rig.command("reboot")  # accepted: the cluster reboots in REBOOT_DELAY_S
-    held = rig.send(signed(make_command("set_volume", now=rig.clock.now, volume=10), STRANGER))  # waits for keys
-    assert rig.firmware.busy and key_list.pending
+    unknown = rig.send(signed(make_command("set_volume", now=rig.clock.now, volume=10), STRANGER))  # held
+    reboot = rig.command("reboot")  # waits behind it
+    key_list.answer()
+    assert reason_of(rig, unknown["id"]) == "bad_signature" and rig.states(reboot["id"]) == ["received"]
+    late = rig.send(signed(make_command("set_volume", now=rig.clock.now, volume=20), STRANGER))  # held anew
+    assert rig.firmware.busy and rig.states(late["id"]) == []
     rig.advance(REBOOT_DELAY_S + 1)  # rebooted: what memory held is gone, unacknowledged
     assert rig.uplink.restarts == 1 and not rig.firmware.busy
     volume = rig.command("set_volume", volume=40)
     assert rig.states(volume["id"]) == ["received", "done"] and rig.firmware.volume == 40
+    rig.advance(5)
     key_list.answer()  # the fetch asked for before the reboot ends: it judges nothing now
-    assert rig.states(held["id"]) == [] and not rig.firmware.busy
+    assert rig.states(late["id"]) == [] and not rig.firmware.busy
 
 
 def test_a_fault_on_one_held_command_does_not_drop_the_commands_behind_it(monkeypatch):
