@@ -24,10 +24,11 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import requests
+import urllib3
 
 from firmware_sim.timers import Timer, Timers
 from pa_protocol import ProtocolError
-from pa_protocol.key_chain import KeyRing
+from pa_protocol.key_chain import KeyRing, read_key, sooner
 from pa_protocol.signing import Refusal
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def fetch_key_list(url: str, timeout: float = FETCH_TIMEOUT_S) -> list:
             if answer.status_code != 200:
                 raise KeysError(f"{url} answered HTTP {answer.status_code}, not the key list")
             data = answer.raw.read(MAX_LIST_BYTES + 1, decode_content=True)
-    except requests.RequestException as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
         raise KeysError(f"cannot fetch the key list from {url}: {exc}") from exc
     return _entries(data, url)
 
@@ -254,15 +255,27 @@ class CommandKeys:
 
 
 def _trust_first(entries: list) -> KeyRing:
-    """Trust every well-formed entry of the first list fetched, in seq order; skip the others, and any key for a
-    seq another already holds."""
-    ring = KeyRing()
+    """Trust every well-formed entry of the first list fetched; skip the others, and every key of a seq that two
+    keys claim (whatever their order, as `KeyRing.learn` does)."""
+    keys = []
     for entry in entries:
         try:
-            ring = ring.merged(KeyRing.provisioned([entry]))
-        except ValueError as exc:  # ProtocolError too
+            keys.append(read_key(entry))
+        except ProtocolError as exc:
             log.warning("skipped a key entry of the first key list: %s", exc)
-    return ring
+    claims: dict[int, set[str]] = {}
+    places: dict[str, set[int]] = {}
+    for key in keys:
+        claims.setdefault(key.seq, set()).add(key.kid)
+        places.setdefault(key.kid, set()).add(key.seq)
+    trusted = {}
+    for key in keys:
+        if len(claims[key.seq]) > 1 or len(places[key.kid]) > 1:
+            log.warning("skipped key %s (seq %d) of the first key list: two keys claim that seq, or the key claims "
+                        "two", key.kid, key.seq)
+        elif key.kid not in trusted or sooner(key.not_after, trusted[key.kid].not_after):
+            trusted[key.kid] = key
+    return KeyRing(trusted.values())
 
 
 def _names(ring: KeyRing) -> str:

@@ -46,6 +46,13 @@ def test_without_provisioned_keys_the_first_list_fetched_is_trusted_and_later_on
     assert set(keys.ring.keys) == {TEST_KEY.kid}
 
 
+def test_a_first_list_offering_two_keys_for_one_seq_has_neither_trusted_in_any_order():
+    stranger = SigningKey.generate()
+    for entries in ([*ROTATED, anchor_entry(stranger)], [anchor_entry(stranger), *ROTATED]):
+        keys = started(CommandKeys(url=URL, fetch=Served(entries), run=lambda work: work()))
+        assert [key.kid for key in keys.ring.chain()] == [NEXT.kid]
+
+
 def test_fetches_run_off_the_calling_thread():
     served = Served(ROTATED)
     done = threading.Event()
