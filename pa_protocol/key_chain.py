@@ -111,9 +111,9 @@ class KeyRing:
         raise ProtocolError naming the first entry that is not a key, or two keys that claim one seq."""
         try:
             return cls(read_key(entry) for entry in entries)
-        except ValueError as exc:
-            if isinstance(exc, ProtocolError):
-                raise
+        except ProtocolError:
+            raise
+        except ValueError as exc:  # two keys at one seq, or one key at two
             raise ProtocolError("malformed", str(exc)) from exc
 
     def to_document(self) -> list[dict]:
