@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import pa_protocol as protocol  # noqa: E402
-from pa_protocol.signing import KeyRing, SigningKey, TrustedKey, sign_command  # noqa: E402
+from pa_protocol.key_chain import KeyRing  # noqa: E402
+from pa_protocol.signing import SigningKey, TrustedKey, sign_command  # noqa: E402
 
 CID = "om-tho-001"
 
@@ -55,7 +56,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     key = SigningKey.generate()
-    ring = KeyRing([TrustedKey(key.kid, key.public_key)])
+    ring = KeyRing([TrustedKey(key.kid, key.public_key, 1)])
     now = time.time()
     rows = [stored_play() for _ in range(args.commands)]
     wire = [protocol.encode(sign_command(json.loads(row), key)) for row in rows]

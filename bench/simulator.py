@@ -37,7 +37,7 @@ import paho.mqtt.client as mqtt  # noqa: E402
 import pa_protocol as protocol  # noqa: E402
 from firmware_sim import Fleet, load_credentials, load_csv, synthesize  # noqa: E402
 from firmware_sim.cli import prepare_process  # noqa: E402
-from pa_protocol.signing import SigningKey, endorse  # noqa: E402
+from pa_protocol.signing import SigningKey, anchor_entry  # noqa: E402
 from tests.support.broker import running_broker  # noqa: E402
 
 TIMEOUT_S = 180.0
@@ -119,7 +119,7 @@ def measure_simulator(url: str, size: int, broker_pid: int, credentials: str, wo
     meter.start()
     anchor = SigningKey.generate()  # the fleet only connects here: any key will do
     fleet = Fleet(specs, url, truth_path=Path(workdir) / "truth.jsonl", connect_rate=0, seed=1,
-                  credentials=credentials, keys=[endorse(anchor.kid, anchor.public_key, None, anchor)])
+                  credentials=credentials, keys=[anchor_entry(anchor)])
     fleet.start()
     return meter.stop(fleet.wait_connected(timeout=TIMEOUT_S))
 

@@ -44,7 +44,7 @@ Library API, as the controller's integration tests use it::
     is on disk (fsynced) before its command is acted on, answered and acknowledged. None keeps them in
     memory (reboots and power cuts only). The command line defaults to $PA_INSTANCE_DIR/sim-state.
   - `credentials`: {cid: password} or a `cid,password` CSV; every session logs in with username = cid.
-  - `keys`: the controller's key entries (as GET /api/v1/keys/commands answers), a `pa_protocol.signing.KeyRing`
+  - `keys`: the controller's key entries (as GET /api/v1/keys/commands answers), a `pa_protocol.key_chain.KeyRing`
     or a `keyring.CommandKeys`, trusted as provisioned; `keys_url`: the key list, fetched every `key_refresh_s`
     and when a command names an unknown key (with no `keys`, the first list fetched is trusted). One of the two
     is required (KeysError). The ring is shared by the fleet's clusters and kept in `state_dir`

@@ -33,7 +33,7 @@ class TruthSink(Protocol):
 @dataclass
 class Board:
     """What every simulated cluster shares: clock, timers, fetcher, truth log, the seed of its draws, counters,
-    and the command keys it trusts (None: no key, so every command is refused).
+    and the command keys it trusts.
 
     Every random draw of a cluster comes from a stream keyed by (seed, cluster id, purpose): see `Dice`.
     """
@@ -42,11 +42,11 @@ class Board:
     timers: Timers
     audio: AudioSource
     truth: TruthSink
+    keys: CommandKeys
     seed: int = 0
     tally: Tally = field(default_factory=Tally)
     heartbeat_s: float = 30.0
     fw: str = FW_VERSION
-    keys: CommandKeys | None = None
 
     def now(self) -> float:
         """Return a cluster's time: the instant of the timer batch being run, else the clock.

@@ -6,8 +6,9 @@ tests drive it with a fake clock. True time is `board.now()`, and what it publis
 the truth log goes through `board.afterwards` (see `Timers`).
 
 Here are the cluster's identity and telemetry, its command intake (decode, signature, seen id, floor,
-expiry: docs/protocol.md, "Replay rules") and its power; its runs are in player.py, the checks of a
-payload in intake.py, the keys it trusts in keyring.py (on the board, shared by a process's clusters).
+expiry and mark: docs/protocol.md, "Replay rules") and its power; its runs are in player.py, the checks of a
+payload in intake.py, the keys it trusts in keyring.py (on the board, shared by a process's clusters), the
+commands held for the key list in key_wait.py.
 Its faults are in its `condition`: its own clock (`clock()`), which starts runs and stamps events while
 the truth log keeps true times, a hung application (`silent`), dead hardware, failing downloads;
 `power_off`/`power_on` model a power cut or a crash.
@@ -22,12 +23,12 @@ from firmware_sim.board import Board, Uplink, epoch, stamp
 from firmware_sim.condition import Condition
 from firmware_sim.dice import Dice
 from firmware_sim.intake import content_digest, read_command, readable_ids
+from firmware_sim.key_wait import KeyWait
 from firmware_sim.outbox import Outbox
 from firmware_sim.player import Player
 from firmware_sim.roster import ClusterSpec
 from firmware_sim.seen import SeenCommands
 from firmware_sim.sensors import Sensors
-from firmware_sim.signature import check_signature
 from firmware_sim.timers import Timer
 from pa_protocol import CommandType, EventState, HeartbeatState, Priority
 
@@ -61,8 +62,7 @@ class Firmware:
         self.queued = 0  # commands on their way in: in the link's delay queue, or held while the application hangs
         self.boots = 0
         self._accepting: dict[str, dict] = {}  # accepted, waiting for their id to be on disk
-        # Held until the key list is fetched: (payload, handled, fetches begun when it came).
-        self._waiting_for_keys: list[tuple[bytes, Callable[[], None], int]] = []
+        self.key_wait = KeyWait(spec.cid, board, self._take)
         self._heartbeat: Timer | None = None
         self._reboot: Timer | None = None
         self._lost_run_ids: list[str] = []  # runs a power cut or crash wiped from memory
@@ -78,6 +78,7 @@ class Firmware:
         self.seq = 0
         self.conn = 0  # connections within this boot: orders a late will against the current birth
         self.seen.reload()
+        self.key_wait.clear()  # memory is gone: what waited for the key list comes again from the broker
 
     def clock(self) -> float:
         """Return what this cluster's clock reads now: true time unless a clock fault moved it."""
@@ -117,7 +118,7 @@ class Firmware:
         for its id to reach the disk) or a reboot is due. Once no cluster is busy, the truth of what was
         sent is complete.
         """
-        return (self.player.holds_runs or self.queued > 0 or bool(self._accepting) or bool(self._waiting_for_keys)
+        return (self.player.holds_runs or self.queued > 0 or bool(self._accepting) or bool(self.key_wait)
                 or self._reboot is not None)
 
     def will(self) -> dict:
@@ -194,8 +195,8 @@ class Firmware:
         if self.condition.silent:
             self._ignore(raw)
             return False
-        if self._waiting_for_keys:
-            self._waiting_for_keys.append((raw, handled, self.board.keys.fetches_begun))
+        if self.key_wait:
+            self.key_wait.queue(raw, handled)
         else:
             self._take(raw, handled, may_wait=True)
         return True
@@ -208,9 +209,9 @@ class Firmware:
             self._in_turn(handled, self._refuse_undecodable, raw, exc)
             return
         cmd_id, run_id = command["id"], command.get("run_id")
-        refusal = check_signature(self.board.keys, command, self.clock())
+        refusal = self.board.keys.verify(command, self.clock())
         if refusal is not None and refusal.unknown_kid and may_wait and self.board.keys.fetchable:
-            self._wait_for_keys(raw, handled)
+            self.key_wait.hold(raw, handled)
             return
         if refusal is not None:
             self._in_turn(handled, self._reject, cmd_id, run_id, refusal.reason, refusal.message)
@@ -218,6 +219,7 @@ class Firmware:
         digest = content_digest(command)
         known = self.seen.digest_of(cmd_id)
         expires_at = epoch(command["expires_at"])
+        mark = self.seen.mark
         if known == digest:
             self._in_turn(handled, self._duplicate, command)
         elif known is not None:
@@ -227,33 +229,13 @@ class Firmware:
             self._in_turn(handled, self._reject, cmd_id, run_id, "replay",
                           "this command expires no later than commands this cluster has forgotten: an old copy")
         elif expires_at < self.clock():
-            self._in_turn(handled, self._expired, command)
+            self._in_turn(handled, self._expired, command, None)
+        elif mark is not None and expires_at < mark:
+            self._in_turn(handled, self._expired, command, mark)
         else:
-            self.seen.add(cmd_id, digest, expires_at, now=self.clock())
+            self.seen.add(cmd_id, digest, expires_at, now=self.clock(), issued_at=epoch(command["issued_at"]))
             self._accepting[cmd_id] = command
             self._in_turn(handled, self._accept, command)
-
-    def _wait_for_keys(self, raw: bytes, handled: Callable[[], None]) -> None:
-        """Hold a command signed by an unknown key until the key list has been fetched again, then take it.
-
-        A command held behind it is judged by that same fetch if it came before the fetch began; one that came
-        during the fetch may wait for another.
-        """
-        boot, keys = self.boots, self.board.keys
-        self._waiting_for_keys.append((raw, handled, keys.fetches_begun))
-
-        def refreshed() -> None:
-            if self.boots != boot or not self._waiting_for_keys:
-                return  # lost with the power, unacknowledged: the broker delivers them again
-            answered_by = keys.fetches_begun
-            waiting, self._waiting_for_keys = self._waiting_for_keys, []
-            for raw_held, handled_held, arrived in waiting:
-                if self._waiting_for_keys:  # one waits for a newer key: keep the order behind it
-                    self._waiting_for_keys.append((raw_held, handled_held, arrived))
-                else:
-                    self._take(raw_held, handled_held, may_wait=arrived >= answered_by)
-
-        keys.after_refresh(refreshed)
 
     def _in_turn(self, handled: Callable[[], None], outcome: Callable, *args) -> None:
         """Carry out `outcome(*args)`, then `handled()`, once the ids this cluster accepted so far are on disk.
@@ -286,11 +268,16 @@ class Firmware:
         self.outbox.truth("duplicate", cmd_id, run_id, type=command["type"])
         self.outbox.event(cmd_id, EventState.RECEIVED, run_id, {"duplicate": True})
 
-    def _expired(self, command: dict) -> None:
+    def _expired(self, command: dict, mark: float | None) -> None:
+        """Answer `expired`: by this cluster's clock, or, with `mark`, by a command it accepted that was issued after
+        this one expired (its clock may be set back, the mark never is)."""
         cmd_id, run_id = command["id"], command.get("run_id")
         self.board.tally.expired += 1
-        self.outbox.truth("expired", cmd_id, run_id, type=command["type"], expires_at=command["expires_at"])
-        self.outbox.event(cmd_id, EventState.EXPIRED, run_id, {"expires_at": command["expires_at"]})
+        detail = {"expires_at": command["expires_at"]}
+        if mark is not None:
+            detail["message"] = f"a command issued at {stamp(mark)} was accepted already: this one is out of date"
+        self.outbox.truth("expired", cmd_id, run_id, type=command["type"], **detail)
+        self.outbox.event(cmd_id, EventState.EXPIRED, run_id, detail)
 
     def _reject(self, cmd_id: str, run_id: str | None, reason: str, message: str) -> None:
         self.board.tally.rejected += 1
@@ -375,7 +362,7 @@ class Firmware:
                 timer.cancel()
         self._heartbeat = self._reboot = None
         self._accepting.clear()  # never carried out nor acknowledged: the broker delivers them again
-        self._waiting_for_keys.clear()  # the same
+        self.key_wait.clear()  # the same
         self.seen.power_lost()
         self._lost_run_ids.extend(self.player.lose_all())
 

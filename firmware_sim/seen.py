@@ -1,13 +1,15 @@
 """The command ids a cluster has accepted, so a redelivery is never executed twice: not after a reboot, not
-after the simulator restarts (PROTOCOL.md rule 1), and the floor that refuses a captured command once its id is
-forgotten (docs/protocol.md, "Replay rules").
+after the simulator restarts (PROTOCOL.md rule 1), the floor that refuses a captured command once its id is
+forgotten, and the mark that refuses an old one to a clock set back (docs/protocol.md, "Replay rules").
 
 Each id is kept with a digest of its command's content (without `kid` and `sig`) and the command's `expires_at`,
 until a day after that; beyond capacity, the id whose command expires first goes. The **floor** is the highest
 `expires_at` among forgotten ids: a command whose id is not remembered and whose `expires_at` is at or below it
-is refused as a replay, whatever the cluster's clock says.
+is refused as a replay, whatever the cluster's clock says. The **mark** is the highest `issued_at` among the
+commands accepted: signed by the controller, so true time is at least that; a command that expired before it is
+out of date, whatever the cluster's clock says.
 
-With a state directory each cluster keeps its ids and its floor in one small JSON file, `{cid}.json`. It is read
+With a state directory each cluster keeps its ids, floor and mark in one small JSON file, `{cid}.json`. It is read
 the first time the cluster handles a command after a boot (a reboot or a power cut drops what
 memory held, so the ids really come back from the disk) and rewritten each time the cluster
 accepts one: a temporary file, flushed and fsynced, renamed over the old one. The firmware acts
@@ -49,10 +51,11 @@ class StateFileError(ValueError):
 
 @dataclass
 class _Memory:
-    """What a cluster remembers: id -> (digest, expires_at), oldest first, and the floor."""
+    """What a cluster remembers: id -> (digest, expires_at), oldest first, the floor and the mark."""
 
     entries: OrderedDict = field(default_factory=OrderedDict)
     floor: float | None = None
+    mark: float | None = None
 
     def forget(self, cmd_id: str) -> None:
         _, expires_at = self.entries.pop(cmd_id)
@@ -87,6 +90,11 @@ class SeenCommands:
         """Return the highest `expires_at` among forgotten ids (epoch seconds), or None if none was forgotten."""
         return self._loaded().floor
 
+    @property
+    def mark(self) -> float | None:
+        """Return the highest `issued_at` among accepted commands (epoch seconds), or None before the first."""
+        return self._loaded().mark
+
     def digest_of(self, cmd_id: str) -> str | None:
         """Return the digest recorded for `cmd_id`, or None if it was never accepted."""
         entry = self._loaded().entries.get(cmd_id)
@@ -97,13 +105,16 @@ class SeenCommands:
         floor = self._loaded().floor
         return floor is not None and expires_at <= floor
 
-    def add(self, cmd_id: str, digest: str, expires_at: float | None = None, now: float | None = None) -> None:
-        """Record an accepted command, forgetting ids a day past their expiry and, beyond capacity, the one
-        that expires first.
+    def add(self, cmd_id: str, digest: str, expires_at: float | None = None, now: float | None = None,
+            issued_at: float | None = None) -> None:
+        """Record an accepted command and raise the mark to its `issued_at`, forgetting ids a day past their expiry
+        and, beyond capacity, the one that expires first.
 
         With a file, this starts saving it: wait for `after_saved` before acting on the command.
         """
         memory = self._loaded()
+        if issued_at is not None and (memory.mark is None or issued_at > memory.mark):
+            memory.mark = issued_at
         entries = memory.entries
         if now is not None:
             for old in [k for k, (_, until) in entries.items() if until is not None
@@ -117,7 +128,7 @@ class SeenCommands:
             memory.forget(min(entries, key=lambda k: -math.inf if entries[k][1] is None else entries[k][1]))
         if self.path is not None:
             seen = [[k, d, until] for k, (d, until) in entries.items()]
-            document = {"v": FORMAT, "floor": memory.floor, "seen": seen}
+            document = {"v": FORMAT, "floor": memory.floor, "mark": memory.mark, "seen": seen}
             self._writer.put(self.path, json.dumps(document, separators=(",", ":")).encode())
 
     def after_saved(self, callback: Callable[[], None]) -> None:
@@ -170,9 +181,10 @@ def _parse(path: Path, data: bytes) -> _Memory:
     version = document.get("v") if isinstance(document, dict) else None
     if version not in (FORMAT, OLD_FORMAT):
         raise StateFileError(path, f"is in format {version!r}; this simulator reads formats {OLD_FORMAT} and {FORMAT}")
-    memory = _Memory(floor=document.get("floor"))
-    if memory.floor is not None and not isinstance(memory.floor, int | float):
-        raise StateFileError(path, f"has a floor {memory.floor!r} that is not a time")
+    memory = _Memory(floor=document.get("floor"), mark=document.get("mark"))  # no mark in files written before it
+    for name, value in (("floor", memory.floor), ("mark", memory.mark)):
+        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+            raise StateFileError(path, f"has a {name} {value!r} that is not a time")
     try:
         for cmd_id, digest, until in document["seen"]:
             if not isinstance(cmd_id, str) or not isinstance(digest, str) or not isinstance(until, int | float | None):

@@ -4,7 +4,7 @@ import click
 from flask.cli import AppGroup
 
 from pa_controller import clock, settings
-from pa_controller.services import command_keys
+from pa_controller.services import command_keys, key_statements
 
 keys_group = AppGroup("keys", help="The keys that sign commands (docs/operations.md, \"Command keys\").")
 
@@ -19,7 +19,8 @@ def _when(moment) -> str:
 
 @keys_group.command("init")
 def keys_init():
-    """Create the first command key, signed by itself, unless one is current already."""
+    """Create the first command key, signed by itself, unless one is current already; sign again any statement of
+    the key list that does not verify (after an upgrade)."""
     try:
         key, created = command_keys.init(key_files())
     except command_keys.CommandKeyError as exc:
@@ -29,21 +30,31 @@ def keys_init():
                    "back up the key directory")
     else:
         click.echo(f"command key {key.kid} is current already")
+    signed, left = key_statements.sign_again(key_files())
+    for sentence in signed:
+        click.echo(f"signed again: {sentence}")
+    for sentence in left:  # the current key still signs, so `make run` goes on; clusters behind it cannot follow
+        click.echo(f"warning: {sentence}; clusters that do not hold the keys after it cannot learn them",
+                   err=True)
 
 
 @keys_group.command("list")
 def keys_list():
-    """List the command keys: state, times, who endorsed each, and whether its private file is here."""
+    """List the command keys in the order of the chain: state, times, who endorsed each, and whether its private
+    file is here; then any statement of the key list that does not verify."""
     files = key_files()
     keys = command_keys.all_keys()
     if not keys:
         click.echo("no command key yet: run `flask pa keys init`")
         return
-    click.echo(f"{'id':16}  {'state':7}  {'created':24}  {'activated':24}  {'not after':24}  {'signed by':16}  file")
+    click.echo(f"{'seq':>3}  {'id':16}  {'state':7}  {'created':24}  {'activated':24}  {'not after':24}  "
+               f"{'signed by':16}  file")
     for key in keys:
         present = "present" if files.path(key.kid).is_file() else "MISSING"
-        click.echo(f"{key.kid:16}  {key.state.value:7}  {_when(key.created_at):24}  {_when(key.activated_at):24}  "
-                   f"{_when(key.not_after):24}  {key.signed_by:16}  {present}")
+        click.echo(f"{key.seq:>3}  {key.kid:16}  {key.state.value:7}  {_when(key.created_at):24}  "
+                   f"{_when(key.activated_at):24}  {_when(key.not_after):24}  {key.signed_by:16}  {present}")
+    for sentence in key_statements.unsigned_statements():
+        click.echo(f"does not verify: {sentence}: run `flask pa keys init` as the keys' owner")
 
 
 @keys_group.command("rotate")
@@ -53,8 +64,8 @@ def keys_rotate():
         key = command_keys.rotate(key_files())
     except command_keys.CommandKeyError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"created next key {key.kid}, endorsed by {key.signed_by} and published; clusters learn it within "
-               "10 minutes: then run `flask pa keys activate`")
+    click.echo(f"created next key {key.kid} (seq {key.seq}), endorsed by {key.signed_by} and published; clusters "
+               "learn it within 10 minutes: then run `flask pa keys activate`")
 
 
 @keys_group.command("activate")

@@ -10,7 +10,7 @@ package; this package does not import it: `from pa_protocol.signing import sign_
 """
 
 from pa_protocol.api_states import FINAL_DELIVERY_STATES, DeliveryState, RunState
-from pa_protocol.codec import MAX_PAYLOAD_BYTES, MAX_STRING, VERSION, canonical, decode, encode
+from pa_protocol.codec import MAX_DEPTH, MAX_PAYLOAD_BYTES, MAX_STRING, VERSION, canonical, decode, encode
 from pa_protocol.enums import CommandType, EventState, HeartbeatState, Priority, RejectReason
 from pa_protocol.errors import ProtocolError
 from pa_protocol.times import format_time, parse_time
@@ -35,6 +35,7 @@ __all__ = [
     "EVENTS",
     "FINAL_DELIVERY_STATES",
     "HEARTBEAT",
+    "MAX_DEPTH",
     "MAX_PAYLOAD_BYTES",
     "MAX_STRING",
     "QOS",

@@ -11,6 +11,7 @@ from pa_protocol.topics import CMD, EVENTS, HEARTBEAT, STATUS
 VERSION = 1
 MAX_PAYLOAD_BYTES = 16 * 1024
 MAX_STRING = 1024
+MAX_DEPTH = 32  # levels of objects and arrays, the payload itself the first; a command needs 2, an event 3
 
 
 def encode(payload: dict) -> bytes:
@@ -135,6 +136,8 @@ def decode(kind: str, cid: str, raw: bytes) -> dict:
         raise ProtocolError("malformed", f"payload is not UTF-8 JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise ProtocolError("malformed", "payload is not a JSON object")
+    if _deeper_than(payload, MAX_DEPTH):
+        raise ProtocolError("malformed", f"payload is nested deeper than {MAX_DEPTH} levels")
     _check_fields(payload, _COMMON, kind)
     if payload["v"] != VERSION:
         raise ProtocolError("unsupported", f"protocol version {payload['v']!r} is not {VERSION}")
@@ -153,6 +156,20 @@ def decode(kind: str, cid: str, raw: bytes) -> dict:
         if name in payload:
             parse_time(payload[name])
     return payload
+
+
+def _deeper_than(payload: dict, limit: int) -> bool:
+    """Tell whether objects and arrays nest deeper than `limit`; without recursion, so any depth is safe to ask."""
+    stack = [(payload, 1)]
+    while stack:
+        value, depth = stack.pop()
+        inner = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if inner is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((item, depth + 1) for item in inner)
+    return False
 
 
 def _check_command(payload: dict) -> None:

@@ -1,24 +1,25 @@
-"""Command signatures (PROTOCOL.md rule 5): Ed25519 over canonical JSON, key ids, endorsed key statements, a key ring.
+"""Command signatures (PROTOCOL.md rule 5): Ed25519 over canonical JSON, key ids, and the statements of the key list.
 
-The one module of the protocol that needs a package beyond the standard library, `cryptography`; `import pa_protocol`
-does not import it. A firmware written in another language follows docs/protocol.md, "Signed commands", which
-says byte for byte what is signed; tests/pa_protocol/test_signing_doc.py verifies a command that way.
+The one module of the protocol that needs a package beyond the standard library, `cryptography` (with
+`key_chain`, which builds on it); `import pa_protocol` imports neither. A firmware written in another language
+follows docs/protocol.md, "Signed commands" and "The key list", which say byte for byte what is signed;
+tests/pa_protocol/test_signing_doc.py verifies a command that way.
 
 - `sign_command(command, key)` adds `kid` and `sig`: `sig` is the Ed25519 signature of `canonical(command)` (every
   field but `sig`, `kid` included), base64url without padding.
 - A key's id is the first 16 hex digits of the SHA-256 of its 32-byte public key.
-- A key is published as an *entry*: the statement `{"type": "command_key", "id", "public_key", "not_after"?}` with
-  `signed_by` (a key id) and `signature` over the statement's canonical JSON. The first key signs itself; each
-  next key is signed by the current one; a retired key is signed again by its successor, with its `not_after`.
-- `KeyRing` is what a cluster trusts: keys with their `not_after`. It learns an entry only if a key it trusts
-  signed it, never extends a `not_after` it knows, and refuses a command signed by a key past its `not_after`.
+- Two statements make the key list, each signed once and never again: a key's **endorsement**
+  `{"type": "command_key", "seq", "id", "public_key"}`, signed by the key of `seq - 1` (the first key, seq 1, by
+  itself: the anchor), and a key's **retirement** `{"type": "command_key_retirement", "id", "not_after"}`, signed
+  by its successor. `endorse` and `retire` return them as the fields of a key list entry.
+- `TrustedKey` is one key a cluster trusts; `key_chain.KeyRing` is all of them, and what they learn from a list.
 """
 
 import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -28,12 +29,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from pa_protocol.codec import canonical
-from pa_protocol.errors import ProtocolError
-from pa_protocol.times import format_time, parse_time
+from pa_protocol.times import format_time
 
 UNSIGNED = "unsigned"
 BAD_SIGNATURE = "bad_signature"
-STATEMENT_TYPE = "command_key"
+KEY_STATEMENT = "command_key"  # a statement's `type` keeps it from ever passing for a command, or for the other
+RETIREMENT_STATEMENT = "command_key_retirement"
 KEY_ID_LENGTH = 16  # hex digits of the public key's SHA-256
 PUBLIC_KEY_BYTES = 32
 SIGNATURE_BYTES = 64
@@ -104,19 +105,33 @@ def sign_command(command: dict, key: SigningKey) -> dict:
     return body
 
 
-def statement(kid: str, public_key: str, not_after: datetime | str | None = None) -> dict:
-    """Return the statement a key entry's signature covers."""
-    said = {"type": STATEMENT_TYPE, "id": kid, "public_key": public_key}
-    if not_after is not None:
-        said["not_after"] = not_after if isinstance(not_after, str) else format_time(not_after)
-    return said
+def key_statement(seq: int, kid: str, public_key: str) -> dict:
+    """Return what a key's endorsement signs: the key and its place in the chain."""
+    return {"type": KEY_STATEMENT, "seq": seq, "id": kid, "public_key": public_key}
 
 
-def endorse(kid: str, public_key: str, not_after: datetime | None, signer: SigningKey) -> dict:
-    """Return a key entry: the statement about key `kid`, signed by `signer`."""
-    said = statement(kid, public_key, not_after)
-    entry = {name: said[name] for name in ("id", "public_key", "not_after") if name in said}
-    return {**entry, "signed_by": signer.kid, "signature": signer.sign(canonical(said))}
+def retirement_statement(kid: str, not_after: str) -> dict:
+    """Return what a key's retirement signs: the key and the wire time after which it signs nothing."""
+    return {"type": RETIREMENT_STATEMENT, "id": kid, "not_after": not_after}
+
+
+def endorse(seq: int, kid: str, public_key: str, signer: SigningKey) -> dict:
+    """Return the entry of key `kid`, the `seq`-th of the chain, endorsed by `signer` (its predecessor, or itself
+    for seq 1)."""
+    signature = signer.sign(canonical(key_statement(seq, kid, public_key)))
+    return {"seq": seq, "id": kid, "public_key": public_key, "signed_by": signer.kid, "signature": signature}
+
+
+def retire(kid: str, not_after: datetime | str, successor: SigningKey) -> dict:
+    """Return the fields an entry adds for key `kid`'s retirement, signed by its `successor`."""
+    until = not_after if isinstance(not_after, str) else format_time(not_after)
+    signature = successor.sign(canonical(retirement_statement(kid, until)))
+    return {"not_after": until, "retired_by": successor.kid, "retirement_signature": signature}
+
+
+def anchor_entry(key: SigningKey) -> dict:
+    """Return the entry of a chain's first key, endorsed by itself: what a cluster is provisioned with."""
+    return endorse(1, key.kid, key.public_key, key)
 
 
 @dataclass(frozen=True)
@@ -133,10 +148,12 @@ class Refusal:
 
 @dataclass(frozen=True)
 class TrustedKey:
-    """A public key a ring trusts, and the time (epoch seconds) after which it signs nothing; None: no end known."""
+    """A public key a cluster trusts, its place `seq` in the chain, and the time (epoch seconds) after which it
+    signs nothing; None: no end known."""
 
     kid: str
     public_key: str
+    seq: int
     not_after: float | None = None
 
     def expired(self, now: float) -> bool:
@@ -153,13 +170,26 @@ class TrustedKey:
             return False
         return True
 
+    def verify_command(self, command: Mapping) -> Refusal | None:
+        """Return why this key's signature of the command is refused, or None if it verifies (time aside)."""
+        try:
+            _refuse_fractions(command, "command")
+            signed = canonical(command)
+        except RecursionError:  # nested deeper than decode allows: refused here too, never raised to the caller
+            return Refusal(BAD_SIGNATURE, "the command is nested too deep to be put in canonical form")
+        except (ValueError, UnicodeEncodeError) as exc:
+            return Refusal(BAD_SIGNATURE, f"the command cannot be put in canonical form: {exc}")
+        if not self.verifies(command["sig"], signed):
+            return Refusal(BAD_SIGNATURE, f"the signature does not verify with key {self.kid}")
+        return None
+
     @cached_property
     def _verifier(self) -> Ed25519PublicKey:
         return Ed25519PublicKey.from_public_bytes(unb64url(self.public_key))
 
     def as_entry(self) -> dict:
-        """Return this key as an entry of a key document, without endorsement (a cluster's own record)."""
-        entry = {"id": self.kid, "public_key": self.public_key}
+        """Return this key as a cluster keeps it: `seq`, `id`, `public_key` and `not_after` if one is known."""
+        entry = {"seq": self.seq, "id": self.kid, "public_key": self.public_key}
         if self.not_after is not None:
             entry["not_after"] = format_time_epoch(self.not_after)
         return entry
@@ -168,102 +198,6 @@ class TrustedKey:
 def format_time_epoch(moment: float) -> str:
     """Render epoch seconds as a wire time."""
     return format_time(datetime.fromtimestamp(moment, UTC))
-
-
-class KeyRing:
-    """The controller keys a cluster trusts. Immutable: `learn` returns a new ring."""
-
-    def __init__(self, keys: Iterable[TrustedKey] = ()):
-        self.keys: dict[str, TrustedKey] = {key.kid: key for key in keys}
-
-    def __contains__(self, kid: str) -> bool:
-        return kid in self.keys
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, KeyRing) and self.keys == other.keys
-
-    def __repr__(self) -> str:
-        return f"KeyRing({sorted(self.keys)})"
-
-    @classmethod
-    def provisioned(cls, entries: Iterable[Mapping]) -> "KeyRing":
-        """Trust every well-formed entry as it stands (factory provisioning: no endorsement needed); raise
-        ProtocolError naming the first entry that is not well-formed."""
-        return cls(_read_entry(entry)[0] for entry in entries)
-
-    def to_document(self) -> list[dict]:
-        """Return the trusted keys as entries (without endorsements), sorted by id: what a cluster keeps on disk."""
-        return [self.keys[kid].as_entry() for kid in sorted(self.keys)]
-
-    def verify(self, command: Mapping, now: float) -> Refusal | None:
-        """Return why the command's signature is refused (`unsigned`, `bad_signature`), or None if it verifies."""
-        kid, sig = command.get("kid"), command.get("sig")
-        if not isinstance(kid, str) or not isinstance(sig, str) or not kid or not sig:
-            return Refusal(UNSIGNED, "the command carries no kid and sig")
-        key = self.keys.get(kid)
-        if key is None:
-            return Refusal(BAD_SIGNATURE, f"key {kid} is not one this cluster trusts", unknown_kid=True)
-        if key.expired(now):
-            return Refusal(BAD_SIGNATURE, f"key {kid} signs nothing after {format_time_epoch(key.not_after)}")
-        try:
-            _refuse_fractions(command, "command")
-            signed = canonical(command)
-        except (ValueError, UnicodeEncodeError) as exc:
-            return Refusal(BAD_SIGNATURE, f"the command cannot be put in canonical form: {exc}")
-        if not key.verifies(sig, signed):
-            return Refusal(BAD_SIGNATURE, f"the signature does not verify with key {kid}")
-        return None
-
-    def learn(self, entries: Iterable[Mapping], now: float) -> "KeyRing":
-        """Return the ring with what `entries` endorse: a new key signed by a trusted key not past its not_after,
-        or a smaller not_after for a trusted key, so signed. Every other entry changes nothing."""
-        keys = dict(self.keys)
-        readable = []
-        for entry in entries:
-            try:
-                readable.append(_read_entry(entry))
-            except ProtocolError:
-                continue
-        changed = True
-        while changed:  # entries in any order: a key learned in one pass may endorse another in the next
-            changed = False
-            for said, signed_by, signature, data in readable:
-                signer = keys.get(signed_by)
-                if signer is None or signer.expired(now) or not signer.verifies(signature, data):
-                    continue
-                known = keys.get(said.kid)
-                if known is None:
-                    keys[said.kid] = said
-                    changed = True
-                elif known.public_key == said.public_key and said.not_after is not None and (
-                        known.not_after is None or said.not_after < known.not_after):
-                    keys[said.kid] = said
-                    changed = True
-        return KeyRing(keys.values())
-
-
-def _read_entry(entry: Mapping) -> tuple[TrustedKey, str | None, str | None, bytes]:
-    """Return (key, signed_by, signature, signed bytes) of one entry; raise ProtocolError if it is not well-formed."""
-    if not isinstance(entry, Mapping):
-        raise ProtocolError("malformed", "a key entry is not an object")
-    kid, public_key, not_after = entry.get("id"), entry.get("public_key"), entry.get("not_after")
-    if not isinstance(kid, str) or not isinstance(public_key, str):
-        raise ProtocolError("malformed", "a key entry needs `id` and `public_key` strings")
-    try:
-        raw = unb64url(public_key)
-    except ValueError as exc:
-        raise ProtocolError("malformed", f"key {kid}: public_key is not base64url") from exc
-    if len(raw) != PUBLIC_KEY_BYTES or key_id(raw) != kid:
-        raise ProtocolError("malformed", f"key {kid}: the id is not the fingerprint of a 32-byte public key")
-    if not_after is not None and not isinstance(not_after, str):
-        raise ProtocolError("malformed", f"key {kid}: not_after is not a time")
-    until = parse_time(not_after).timestamp() if not_after is not None else None
-    signed_by, signature = entry.get("signed_by"), entry.get("signature")
-    data = canonical(statement(kid, public_key, not_after))
-    return TrustedKey(kid, public_key, until), signed_by, signature, data
 
 
 def _refuse_fractions(value, where: str) -> None:

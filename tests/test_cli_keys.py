@@ -18,12 +18,12 @@ def test_a_rotation_from_the_command_line_init_rotate_activate_list(app):
     assert "is current already" in keys(app, "init").output
     first = command_keys.current_key().kid
     rotated = keys(app, "rotate")
-    assert rotated.exit_code == 0 and f"endorsed by {first}" in rotated.output
+    assert rotated.exit_code == 0 and f"(seq 2), endorsed by {first}" in rotated.output
     activated = keys(app, "activate")
     assert activated.exit_code == 0 and f"key {first} is retired" in activated.output
     listed = keys(app, "list").output.splitlines()
-    assert listed[0].split()[:2] == ["id", "state"]
-    assert [line.split()[1] for line in listed[1:]] == ["retired", "current"]
+    assert listed[0].split()[:3] == ["seq", "id", "state"]
+    assert [line.split()[:3:2] for line in listed[1:]] == [["1", "retired"], ["2", "current"]]
     assert all(line.rstrip().endswith("present") for line in listed[1:])
     actors = set(db.session.scalars(select(AuditEntry.actor).where(AuditEntry.action.like("command_key.%"))))
     assert len(actors) == 1 and actors.pop().startswith("cli:")
@@ -55,3 +55,29 @@ def test_bootstrap_makes_sure_a_command_key_exists_once(app, tmp_path):
     again = runner.invoke(args=["pa", "bootstrap", "--token-file", str(tmp_path / "bootstrap-token")])
     assert again.exit_code == 0 and "command key" not in again.output
     assert len(command_keys.all_keys()) == 1
+
+
+def test_init_signs_again_what_does_not_verify_and_list_says_what_does_not(app):
+    keys(app, "init")
+    keys(app, "rotate")
+    following = command_keys.all_keys()[-1]
+    following.signature = "A" * 86  # as migration 0017 leaves an endorsement: verifying no more
+    db.session.commit()
+    assert f"does not verify: the endorsement of key {following.kid} (seq 2)" in keys(app, "list").output
+    again = keys(app, "init")
+    assert again.exit_code == 0 and f"signed again: the endorsement of key {following.kid} (seq 2)" in again.output
+    assert "does not verify" not in keys(app, "list").output
+
+
+def test_init_warns_naming_what_it_cannot_sign_again_and_the_current_key_still_signs(app):
+    keys(app, "init")
+    first = command_keys.current_key().kid
+    keys(app, "rotate")
+    following = command_keys.all_keys()[-1]
+    following.signature = "A" * 86
+    db.session.commit()
+    (settings_of(app).key_dir / f"{first}.pem").unlink()
+    warned = keys(app, "init")
+    assert warned.exit_code == 0 and "is current already" in warned.output
+    assert f"warning: the endorsement of key {following.kid} (seq 2)" in warned.output
+    assert f"{first}.pem" in warned.output and "cannot learn them" in warned.output

@@ -1,9 +1,9 @@
-"""The keys that sign commands: their public halves and what is published about them. The private halves are
-files in PA_KEY_DIR, never in the database."""
+"""The keys that sign commands: their public halves and the statements published about them. The private halves
+are files in PA_KEY_DIR, never in the database."""
 
 from datetime import datetime
 
-from sqlalchemy import Index, String
+from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pa_controller.domain import KeyState
@@ -14,7 +14,9 @@ SIGNING = db.text("state IN ('next', 'current')")  # KeyState.NEXT and KeyState.
 
 
 class CommandKey(db.Model):
-    """One Ed25519 key; its entry of the key list is its statement signed by `signed_by` (pa_protocol.signing)."""
+    """One Ed25519 key, the `seq`-th of the chain, and its two statements (pa_protocol.signing): its endorsement,
+    signed once by `signed_by` (the key of seq - 1, or itself for seq 1), and, once retired, its retirement,
+    signed once by `retired_by` (its successor)."""
 
     __table_args__ = (
         # At most one next and one current key, whatever two commands run at once.
@@ -22,6 +24,7 @@ class CommandKey(db.Model):
     )
 
     kid: Mapped[str] = mapped_column(String(16), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)  # 1, 2, 3…: its place in the chain
     public_key: Mapped[str] = mapped_column(String(64))  # base64url of the 32 raw bytes
     state: Mapped[KeyState] = mapped_column(EnumText(KeyState))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -30,3 +33,5 @@ class CommandKey(db.Model):
     not_after: Mapped[datetime | None] = mapped_column(UTCDateTime)  # set when retired
     signed_by: Mapped[str] = mapped_column(String(16))
     signature: Mapped[str] = mapped_column(String(100))  # base64url
+    retired_by: Mapped[str | None] = mapped_column(String(16))
+    retirement_signature: Mapped[str | None] = mapped_column(String(100))

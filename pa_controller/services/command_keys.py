@@ -1,14 +1,17 @@
 """The keys that sign commands: create, rotate, activate, publish, and sign with the current one (docs/operations.md).
 
 Private keys are PEM files in PA_KEY_DIR (directory 700, files 600), written by `flask pa keys …` and read only by
-the process that signs, the worker: the web tier never holds one. The database holds each key's public half and
-its entry of the key list, the statement the controller publishes at GET /api/v1/keys/commands:
+the process that signs, the worker: the web tier never holds one. The database holds each key's public half, its
+place `seq` in the chain and the statements the controller publishes at GET /api/v1/keys/commands, each signed
+once and never changed (pa_protocol.signing):
 
-- the first key signs its own statement: it is the anchor a cluster is provisioned with;
-- `rotate` creates the next key, its statement signed by the current key, published at once; the current one
+- the first key, seq 1, endorses itself: it is the anchor a cluster is provisioned with;
+- `rotate` creates the next key, seq n + 1, endorsed by the current key n, published at once; the current one
   keeps signing, and clusters learn the next one (every 10 minutes, or when a command names it);
-- `activate` makes the next key current; the old one retires, its statement signed again by its successor with
+- `activate` makes the next key current; the old one retires: its retirement, signed by its successor, gives it
   a `not_after` no earlier than the last expiry of a command it may have signed, so nothing in flight is refused.
+
+Statements that do not verify (after migration 0017, which could not sign) are signed again by key_statements.py.
 """
 
 import logging
@@ -25,7 +28,7 @@ from pa_controller.domain import KeyState
 from pa_controller.extensions import db
 from pa_controller.models import CommandKey, OutboxMessage
 from pa_controller.services import audit
-from pa_protocol.signing import SigningKey, endorse
+from pa_protocol.signing import SigningKey, endorse, retire
 
 log = logging.getLogger(__name__)
 RETIRE_AFTER_AT_LEAST = timedelta(minutes=1)
@@ -34,15 +37,27 @@ RESTORE = "restore PA_KEY_DIR from its backup; a new key needs every cluster pro
 
 
 class CommandKeyError(Exception):
-    """A key operation that cannot be done now; the message says why and what to do."""
+    """A key operation that cannot be done now; the message says why and what to do.
+
+    `word` is what GET /api/v1/health says of it: short, and without a path (health needs no token).
+    """
+
+    word = "key unusable"
+
+
+class NoCurrentKey(CommandKeyError):
+    """No key signs commands: none was created, or none is current."""
+
+    word = "no key"
 
 
 class KeyFileError(CommandKeyError):
     """A private key file that is missing or cannot be read; carries its path and says what to do."""
 
-    def __init__(self, path: Path, problem: str, remedy: str = RESTORE):
+    def __init__(self, path: Path, problem: str, remedy: str = RESTORE, missing: bool = False):
         super().__init__(f"the private key file {path} {problem}: {remedy}")
         self.path = path
+        self.word = "key file missing" if missing else "key file unreadable"
 
 
 class KeyFiles:
@@ -76,7 +91,7 @@ class KeyFiles:
         try:
             pem = path.read_bytes()
         except FileNotFoundError:
-            raise KeyFileError(path, f"of command key {kid} is missing") from None
+            raise KeyFileError(path, f"of command key {kid} is missing", missing=True) from None
         except OSError as exc:
             raise KeyFileError(path, f"of command key {kid} cannot be read ({exc.strerror})",
                                "run the worker and `flask pa keys` as the user that owns it") from exc
@@ -99,12 +114,13 @@ def current_key() -> CommandKey | None:
 
 
 def all_keys() -> list[CommandKey]:
-    """Return every key, oldest first."""
-    return list(db.session.scalars(select(CommandKey).order_by(CommandKey.created_at, CommandKey.kid)))
+    """Return every key in the order of the chain, oldest first."""
+    return list(db.session.scalars(select(CommandKey).order_by(CommandKey.seq)))
 
 
 def init(files: KeyFiles, now: datetime | None = None) -> tuple[CommandKey, bool]:
-    """Create the first key, signed by itself, unless a current key exists; return it and whether it is new."""
+    """Create the first key, seq 1, endorsed by itself, unless a current key exists; return it and whether it is
+    new."""
     existing = current_key()
     if existing is not None:
         return existing, False
@@ -114,8 +130,8 @@ def init(files: KeyFiles, now: datetime | None = None) -> tuple[CommandKey, bool
     now = now or clock.now()
     key = SigningKey.generate()
     files.create(key)
-    entry = endorse(key.kid, key.public_key, None, key)
-    row = CommandKey(kid=key.kid, public_key=key.public_key, state=KeyState.CURRENT, created_at=now,
+    entry = endorse(1, key.kid, key.public_key, key)
+    row = CommandKey(kid=key.kid, seq=1, public_key=key.public_key, state=KeyState.CURRENT, created_at=now,
                      activated_at=now, signed_by=entry["signed_by"], signature=entry["signature"])
     db.session.add(row)
     audit.record("command_key.create", f"command_key:{key.kid}", file=str(files.path(key.kid)))
@@ -124,7 +140,8 @@ def init(files: KeyFiles, now: datetime | None = None) -> tuple[CommandKey, bool
 
 
 def rotate(files: KeyFiles, now: datetime | None = None) -> CommandKey:
-    """Create the next key, endorsed by the current one and published at once; the current one keeps signing."""
+    """Create the next key, seq n + 1, endorsed by the current one (seq n) and published at once; the current one
+    keeps signing."""
     current = current_key()
     if current is None:
         raise CommandKeyError("there is no current command key to endorse the next one: run `flask pa keys init`")
@@ -136,8 +153,9 @@ def rotate(files: KeyFiles, now: datetime | None = None) -> CommandKey:
     now = now or clock.now()
     key = SigningKey.generate()
     files.create(key)
-    entry = endorse(key.kid, key.public_key, None, endorser)
-    row = CommandKey(kid=key.kid, public_key=key.public_key, state=KeyState.NEXT, created_at=now,
+    seq = current.seq + 1
+    entry = endorse(seq, key.kid, key.public_key, endorser)
+    row = CommandKey(kid=key.kid, seq=seq, public_key=key.public_key, state=KeyState.NEXT, created_at=now,
                      signed_by=entry["signed_by"], signature=entry["signature"])
     db.session.add(row)
     audit.record("command_key.rotate", f"command_key:{key.kid}", endorsed_by=current.kid,
@@ -147,7 +165,8 @@ def rotate(files: KeyFiles, now: datetime | None = None) -> CommandKey:
 
 
 def activate(files: KeyFiles, now: datetime | None = None) -> tuple[CommandKey, CommandKey | None]:
-    """Make the next key current and retire the current one; return (new current, retired)."""
+    """Make the next key current and retire the current one, its retirement signed by the next; return (new
+    current, retired). No endorsement changes."""
     waiting = _in_state(KeyState.NEXT)
     if waiting is None:
         raise CommandKeyError("there is no next key to activate: run `flask pa keys rotate` first, and give the "
@@ -157,9 +176,9 @@ def activate(files: KeyFiles, now: datetime | None = None) -> tuple[CommandKey, 
     retired = current_key()
     if retired is not None:
         retired.not_after = retire_after(now)
-        entry = endorse(retired.kid, retired.public_key, retired.not_after, successor)
+        retirement = retire(retired.kid, retired.not_after, successor)
         retired.state, retired.retired_at = KeyState.RETIRED, now
-        retired.signed_by, retired.signature = entry["signed_by"], entry["signature"]
+        retired.retired_by, retired.retirement_signature = retirement["retired_by"], retirement["retirement_signature"]
         db.session.flush()  # one current key at a time: the unique index sees the retirement first
     waiting.state, waiting.activated_at = KeyState.CURRENT, now
     audit.record("command_key.activate", f"command_key:{waiting.kid}", retired=retired.kid if retired else None,
@@ -182,26 +201,32 @@ def retire_after(now: datetime) -> datetime:
 
 
 def published() -> list[dict]:
-    """Return the key list: each key's entry (its statement and who signed it) and its state, oldest first."""
+    """Return the key list in the order of the chain: each key's entry, its endorsement, its retirement if it has
+    one, and its state (the controller's, outside the statements)."""
     entries = []
     for key in all_keys():
-        entry = {"id": key.kid, "public_key": key.public_key}
+        entry = {"seq": key.seq, "id": key.kid, "public_key": key.public_key, "state": key.state.value,
+                 "signed_by": key.signed_by, "signature": key.signature}
         if key.not_after is not None:
             entry["not_after"] = protocol.format_time(key.not_after)
-        entries.append({**entry, "state": key.state.value, "signed_by": key.signed_by, "signature": key.signature})
+        if key.retired_by is not None and key.retirement_signature is not None:
+            entry["retired_by"], entry["retirement_signature"] = key.retired_by, key.retirement_signature
+        entries.append(entry)
     return entries
 
 
 class Signer:
     """Sign commands with the current key, read from its file once per key; used by the worker's outbox.
 
-    `problem` says why commands cannot be signed (None when they can); each new problem is logged at once as an
-    error, and again every minute while it lasts.
+    `problem` says why commands cannot be signed (None when they can), with the path of a key file and what to do;
+    each new problem is logged at once as an error, and again every minute while it lasts. `word` says it in a word
+    or three for GET /api/v1/health.
     """
 
     def __init__(self, files: KeyFiles):
         self.files = files
         self.problem: str | None = None
+        self.word: str | None = None
         self._keys: dict[str, SigningKey] = {}
         self._logged_at = 0.0
 
@@ -210,14 +235,15 @@ class Signer:
         kid = db.session.scalar(select(CommandKey.kid).where(CommandKey.state == KeyState.CURRENT))
         try:
             if kid is None:
-                raise CommandKeyError("no command key: commands wait unsigned until one exists; run "
-                                      "`flask pa keys init`")
+                raise NoCurrentKey("no command key: commands wait unsigned until one exists; run `flask pa keys init`")
             if kid not in self._keys:
                 self._keys[kid] = self.files.read(kid)
         except CommandKeyError as exc:
             self._note(str(exc))
+            self.word = exc.word
             return None
         self._note(None)
+        self.word = None
         return self._keys[kid]
 
     def _note(self, problem: str | None) -> None:

@@ -24,7 +24,7 @@ def report() -> dict:
         log.warning("health: database unreachable: %s", exc)
         return {**answer, "status": "degraded", "db": "unreachable"}
     if key is None:
-        answer["signing"] = "no command key: commands wait unsigned; run `flask pa keys init`"
+        answer["signing"] = command_keys.NoCurrentKey.word
     else:
         answer["signing"] = (beat.signing if beat is not None and beat.signing else None) or "ok"
     if beat is None:

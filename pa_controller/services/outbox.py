@@ -72,9 +72,9 @@ class OutboxStore:
             return None
 
     def check_signing(self) -> str | None:
-        """Return why commands cannot be signed now, or None (needs an app context)."""
+        """Return in a word why commands cannot be signed now, or None (needs an app context); the log has more."""
         self.signer.current()
-        return self.signer.problem
+        return self.signer.word
 
     def mark_sent(self, row_ids: list[int]) -> None:
         """Record that the broker acknowledged these rows."""

@@ -21,13 +21,18 @@ from firmware_sim.media import FetchOutcome
 from firmware_sim.roster import ClusterSpec
 from firmware_sim.session import SessionSettings
 from firmware_sim.timers import Timers
-from pa_protocol.signing import SigningKey, endorse, sign_command
+from pa_protocol.signing import SigningKey, anchor_entry, endorse, sign_command
 
 CID = "om-cvl-001"
 T0 = datetime(2026, 11, 26, 15, 0, tzinfo=UTC).timestamp()
 SHA = "ab" * 32
 TEST_KEY = SigningKey.generate()  # the controller's key, as far as the simulator's tests go
-TEST_KEYS = [endorse(TEST_KEY.kid, TEST_KEY.public_key, None, TEST_KEY)]  # its key list: the anchor alone
+TEST_KEYS = [anchor_entry(TEST_KEY)]  # its key list: the anchor alone
+
+
+def successor_entry(key: SigningKey) -> dict:
+    """Return the key list entry of `key` as the controller's next key after TEST_KEY: seq 2, endorsed by it."""
+    return endorse(2, key.kid, key.public_key, TEST_KEY)
 
 
 def signed(command: dict, key: SigningKey = TEST_KEY) -> dict:

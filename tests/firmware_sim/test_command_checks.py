@@ -6,15 +6,15 @@ import pa_protocol as protocol
 from firmware_sim.firmware import REBOOT_DELAY_S
 from firmware_sim.keyring import CommandKeys
 from firmware_sim.seen import KEEP_AFTER_EXPIRY_S, SeenStore
-from pa_protocol.signing import SigningKey, endorse
+from pa_protocol.signing import SigningKey, anchor_entry
 from tests.firmware_sim.factories import (
     CID,
-    TEST_KEY,
     TEST_KEYS,
     Rig,
     make_command,
     make_play,
     signed,
+    successor_entry,
     unsigned,
 )
 
@@ -124,9 +124,33 @@ def test_the_floor_refuses_a_forgotten_command_after_a_restart_of_the_simulator(
     assert reason_of(again, captured["id"]) == "replay" and again.firmware.volume == 70
 
 
+def test_a_command_expiring_before_the_newest_issued_at_accepted_is_expired_whatever_the_clock_says(tmp_path):
+    """The mark: the highest issued_at of the commands accepted, a signed lower bound of true time, kept on disk."""
+    rig = Rig()
+    rig.firmware.seen = SeenStore(tmp_path).open(CID)
+    captured = make_command("set_volume", now=rig.clock.now, volume=0)  # seen by an attacker, never delivered
+    rig.advance(3600)
+    rig.command("set_volume", volume=60)  # issued an hour later: true time is at least that
+    rig.firmware.power_off()
+    rig.firmware.power_on("power_cut")
+    rig.clock.now -= 3600  # the clock set back (spoofed NTP): the captured command looks fresh to it
+    rig.send(captured)
+    assert rig.states(captured["id"]) == ["expired"] and rig.firmware.volume == 60
+    assert "issued at" in rig.event(captured["id"], "expired")["detail"]["message"]
+
+
+def test_the_mark_never_refuses_a_command_still_alive_by_the_controllers_clock(rig):
+    later = make_command("set_volume", now=rig.clock.now + 30, volume=50)  # issued 30 s after the next one
+    sooner = make_command("set_volume", now=rig.clock.now, volume=40)  # expires 570 s after the mark
+    rig.clock.now += 30
+    rig.send(later)
+    rig.send(sooner)
+    assert rig.states(sooner["id"]) == ["received", "done"] and rig.firmware.volume == 40
+
+
 def test_the_same_command_signed_again_after_a_key_rotation_is_a_duplicate_not_a_replay(rig):
     successor = SigningKey.generate()
-    rig.board.keys = CommandKeys([*TEST_KEYS, endorse(successor.kid, successor.public_key, None, TEST_KEY)])
+    rig.board.keys = CommandKeys([*TEST_KEYS, successor_entry(successor)])
     command = rig.command("set_volume", volume=40)
     rig.firmware.volume = 55
     rig.send(signed(command, successor))
@@ -178,7 +202,7 @@ def learning_rig(served: list[dict], min_gap_s: float = 5.0) -> tuple[Rig, KeyLi
 
 def test_a_command_signed_by_a_new_key_waits_unacknowledged_for_the_key_list_then_runs():
     successor = SigningKey.generate()
-    rig, key_list = learning_rig([*TEST_KEYS, endorse(successor.kid, successor.public_key, None, TEST_KEY)])
+    rig, key_list = learning_rig([*TEST_KEYS, successor_entry(successor)])
     rig.advance(10)
     acknowledged = []
     command = signed(make_command("set_volume", now=rig.clock.now, volume=40), successor)
@@ -190,7 +214,7 @@ def test_a_command_signed_by_a_new_key_waits_unacknowledged_for_the_key_list_the
 
 
 def test_a_key_the_list_does_not_vouch_for_is_rejected_once_the_list_was_fetched_after_the_command():
-    rig, key_list = learning_rig([*TEST_KEYS, endorse(STRANGER.kid, STRANGER.public_key, None, STRANGER)])
+    rig, key_list = learning_rig([*TEST_KEYS, anchor_entry(STRANGER)])
     rig.advance(10)
     command = rig.send(signed(make_command("reboot", now=rig.clock.now), STRANGER))
     assert rig.events == []
@@ -200,7 +224,7 @@ def test_a_key_the_list_does_not_vouch_for_is_rejected_once_the_list_was_fetched
 
 def test_commands_behind_one_waiting_for_keys_wait_too_and_keep_their_order():
     successor = SigningKey.generate()
-    rig, key_list = learning_rig([*TEST_KEYS, endorse(successor.kid, successor.public_key, None, TEST_KEY)])
+    rig, key_list = learning_rig([*TEST_KEYS, successor_entry(successor)])
     rig.advance(10)
     first = rig.send(signed(make_command("set_volume", now=rig.clock.now, volume=40), successor))
     second = rig.send(make_command("set_volume", now=rig.clock.now, volume=50))  # a key it knows
@@ -225,7 +249,7 @@ def test_a_flood_of_unknown_keys_costs_the_controller_one_fetch_per_gap():
 
 def test_a_command_waiting_for_keys_when_the_power_goes_is_dropped_unacknowledged_and_comes_again():
     successor = SigningKey.generate()
-    rig, key_list = learning_rig([*TEST_KEYS, endorse(successor.kid, successor.public_key, None, TEST_KEY)])
+    rig, key_list = learning_rig([*TEST_KEYS, successor_entry(successor)])
     rig.advance(10)
     command = rig.send(signed(make_command("set_volume", now=rig.clock.now, volume=40), successor))
     rig.firmware.power_off()
@@ -234,3 +258,43 @@ def test_a_command_waiting_for_keys_when_the_power_goes_is_dropped_unacknowledge
     rig.firmware.power_on("power_cut")
     rig.send(command)  # the broker delivers it again
     assert rig.states(command["id"]) == ["received", "done"]
+
+
+def test_a_reboot_while_a_command_waits_for_the_key_list_leaves_nothing_waiting_and_later_commands_run():
+    rig, key_list = learning_rig(list(TEST_KEYS), min_gap_s=5.0)
+    rig.advance(10)
+    unknown = rig.send(signed(make_command("set_volume", now=rig.clock.now, volume=10), STRANGER))  # held
+    reboot = rig.command("reboot")  # waits behind it
+    key_list.answer()
+    assert reason_of(rig, unknown["id"]) == "bad_signature" and rig.states(reboot["id"]) == ["received"]
+    late = rig.send(signed(make_command("set_volume", now=rig.clock.now, volume=20), STRANGER))  # held anew
+    assert rig.firmware.busy and rig.states(late["id"]) == []
+    rig.advance(REBOOT_DELAY_S + 1)  # rebooted: what memory held is gone, unacknowledged
+    assert rig.uplink.restarts == 1 and not rig.firmware.busy
+    volume = rig.command("set_volume", volume=40)
+    assert rig.states(volume["id"]) == ["received", "done"] and rig.firmware.volume == 40
+    rig.advance(5)
+    key_list.answer()  # the fetch asked for before the reboot ends: it judges nothing now
+    assert rig.states(late["id"]) == [] and not rig.firmware.busy
+
+
+def test_a_fault_on_one_held_command_does_not_drop_the_commands_behind_it(monkeypatch):
+    successor = SigningKey.generate()
+    rig, key_list = learning_rig([*TEST_KEYS, successor_entry(successor)])
+    rig.advance(10)
+    acknowledged = []
+    first = signed(make_command("set_volume", now=rig.clock.now, volume=30), successor)
+    second = make_command("set_volume", now=rig.clock.now, volume=50)
+    for command in (first, second):
+        rig.firmware.handle_command(protocol.encode(command), lambda c=command: acknowledged.append(c["id"]))
+    verify = rig.board.keys.verify
+
+    def faulty(command, now):
+        if command["id"] == first["id"]:
+            raise RuntimeError("a firmware bug")
+        return verify(command, now)
+
+    monkeypatch.setattr(rig.board.keys, "verify", faulty)
+    key_list.answer()
+    assert rig.states(second["id"]) == ["received", "done"] and rig.firmware.volume == 50
+    assert acknowledged == [first["id"], second["id"]], "the faulty one is acknowledged, as the session does"

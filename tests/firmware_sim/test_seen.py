@@ -197,3 +197,19 @@ def test_a_new_firmware_on_the_same_state_dir_answers_a_redelivery_as_a_duplicat
     assert second.events[-1]["detail"] == {"duplicate": True} and second.events[-1]["state"] == "received"
     assert second.audio.requested == [] and second.truth.of(event="received") == []
     assert [r["event"] for r in second.truth.records] == ["duplicate"]
+
+
+def test_the_mark_is_the_highest_issued_at_accepted_only_grows_and_outlives_the_process(tmp_path):
+    store = SeenStore(tmp_path)
+    seen = store.open(CID)
+    assert seen.mark is None
+    seen.add("b", "d", expires_at=900.0, issued_at=300.0)
+    seen.add("a", "d", expires_at=800.0, issued_at=200.0)  # issued earlier, accepted later: the mark stays
+    store.close()
+    assert SeenStore(tmp_path).open(CID).mark == 300.0
+
+
+def test_a_file_written_before_the_mark_existed_is_read_without_one(tmp_path):
+    (tmp_path / f"{CID}.json").write_text(json.dumps({"v": FORMAT, "floor": 5.0, "seen": [["a", "d", 10.0]]}))
+    seen = SeenStore(tmp_path).open(CID)
+    assert seen.mark is None and seen.floor == 5.0 and seen.digest_of("a") == "d"

@@ -105,3 +105,17 @@ def test_deeply_nested_json_is_malformed_not_a_crash():
     with pytest.raises(ProtocolError) as caught:
         protocol.decode(protocol.STATUS, "c1", b"[" * 16000)
     assert caught.value.reason == "malformed"
+
+
+def nested(depth: int) -> bytes:
+    """Return a status whose field `extra` makes the payload `depth` levels deep (the payload is level 1)."""
+    extra = "[" * (depth - 1) + "]" * (depth - 1)
+    return status(extra=None).replace(b'"extra": null', f'"extra": {extra}'.encode())
+
+
+def test_a_payload_nested_deeper_than_32_levels_is_malformed_and_32_is_accepted():
+    assert protocol.decode(protocol.STATUS, "om-tho-001", nested(protocol.MAX_DEPTH))["extra"]
+    for depth in (protocol.MAX_DEPTH + 1, 500):
+        with pytest.raises(ProtocolError, match=f"deeper than {protocol.MAX_DEPTH}") as caught:
+            protocol.decode(protocol.STATUS, "om-tho-001", nested(depth))
+        assert caught.value.reason == "malformed"

@@ -1,5 +1,6 @@
-"""docs/protocol.md, "Signed commands", is enough to verify a command: its test vector, checked as the page says,
-with json, base64 and cryptography only, and its canonical JSON rules the same as the code's on any command."""
+"""docs/protocol.md, "Signed commands" and "The key list", are enough to verify a command and a key list: their test
+vectors, checked as the page says, with json, base64 and cryptography only, and its canonical JSON rules the same as
+the code's on any command."""
 
 import base64
 import hashlib
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text(encoding="utf-8")
 SECTION = DOC[DOC.index("## Signed commands"):DOC.index("## The key list")]
+KEY_LIST = DOC[DOC.index("## The key list"):DOC.index("## Replay rules")]
 SHORT = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
 
@@ -52,6 +54,36 @@ def test_the_test_vector_of_the_page_verifies_as_the_page_says():
     assert signed == covered.encode("utf-8")
     assert len(command["sig"]) == 86
     Ed25519PublicKey.from_public_bytes(raw_public).verify(unpadded(command["sig"]), signed)  # raises if not
+
+
+def test_the_key_list_vector_of_the_page_verifies_as_the_page_says():
+    entries_text, covered = re.findall(r"```(?:json|text)\n(.*?)\n```", KEY_LIST, re.DOTALL)
+    anchor, second = json.loads(entries_text)
+    for entry, seed in ((anchor, bytes(range(32))), (second, bytes(range(32, 64)))):
+        raw = unpadded(entry["public_key"])
+        own = Ed25519PrivateKey.from_private_bytes(seed).public_key()
+        assert own.public_bytes(Encoding.Raw, PublicFormat.Raw) == raw
+        assert hashlib.sha256(raw).hexdigest()[:16] == entry["id"]
+    endorsements = [{"type": "command_key", "seq": e["seq"], "id": e["id"], "public_key": e["public_key"]}
+                    for e in (anchor, second)]
+    retirement = {"type": "command_key_retirement", "id": anchor["id"], "not_after": anchor["not_after"]}
+    statements = [canonical(said) for said in (*endorsements, retirement)]
+    assert covered.splitlines() == statements
+    by_id = {e["id"]: Ed25519PublicKey.from_public_bytes(unpadded(e["public_key"])) for e in (anchor, second)}
+    assert (anchor["signed_by"], second["signed_by"], anchor["retired_by"]) == (anchor["id"], anchor["id"],
+                                                                                 second["id"])
+    for signer, signature, said in ((anchor["signed_by"], anchor["signature"], statements[0]),
+                                    (second["signed_by"], second["signature"], statements[1]),
+                                    (anchor["retired_by"], anchor["retirement_signature"], statements[2])):
+        by_id[signer].verify(unpadded(signature), said.encode("utf-8"))  # raises if not
+
+
+def test_the_code_learns_the_pages_key_list_from_its_anchor():
+    from pa_protocol.key_chain import KeyRing
+
+    anchor, second = json.loads(re.findall(r"```json\n(.*?)\n```", KEY_LIST, re.DOTALL)[0])
+    learned = KeyRing.provisioned([anchor]).learn([anchor, second], 0.0)
+    assert [key.kid for key in learned.ring.chain()] == [anchor["id"], second["id"]] and learned.refused == ()
 
 
 JSON_VALUES = st.recursive(

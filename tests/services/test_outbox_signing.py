@@ -14,7 +14,7 @@ from pa_controller.services.command_keys import KeyFiles, Signer
 from pa_controller.services.outbox import OutboxStore
 from pa_controller.settings import of as settings_of
 from pa_protocol import CommandType
-from pa_protocol.signing import KeyRing
+from pa_protocol.key_chain import KeyRing
 
 
 def queue_reboot(cid: str = "om-tho-001") -> dict:
@@ -63,13 +63,13 @@ def test_after_an_activation_what_goes_out_is_signed_by_the_new_key_and_keeps_it
         k: v for k, v in after.items() if k not in ("kid", "sig")}
 
 
-def test_without_a_key_nothing_goes_out_and_health_says_what_to_run(seeded):
+def test_without_a_key_nothing_goes_out_the_log_says_what_to_run_and_health_says_no_key(seeded):
     queue_reboot()
     store = store_of(seeded)
     assert store.due(set(), 10) == []
     assert "flask pa keys init" in store.signer.problem
     answer = health.report()
-    assert answer["status"] == "degraded" and "flask pa keys init" in answer["signing"]
+    assert answer["status"] == "degraded" and answer["signing"] == "no key"
 
 
 def test_with_the_key_file_gone_nothing_goes_out_and_the_problem_names_the_file(seeded, command_key, caplog):
@@ -78,7 +78,8 @@ def test_with_the_key_file_gone_nothing_goes_out_and_the_problem_names_the_file(
     queue_reboot()
     store = store_of(seeded)
     assert store.due(set(), 10) == []
-    assert str(path) in store.check_signing() and str(path) in caplog.text
+    assert store.check_signing() == "key file missing"
+    assert str(path) in store.signer.problem and str(path) in caplog.text
     assert store.due(set(), 10) == [] and caplog.text.count(str(path)) == 1, "logged once, not every poll"
 
 
@@ -90,14 +91,21 @@ def test_the_commands_that_waited_go_out_once_a_key_exists(seeded):
     assert len(store.due(set(), 10)) == 1 and store.signer.problem is None
 
 
-def test_the_worker_beat_carries_a_missing_key_file_to_health(seeded, command_key):
+def test_health_says_a_key_file_is_missing_or_unreadable_in_a_word_and_never_where_it_is(seeded, command_key,
+                                                                                          caplog):
+    """Health needs no token: the path of a key file is for the worker's log, not for anyone who asks."""
     from pa_controller.scheduling.worker import Worker
 
     path = KeyFiles(settings_of(seeded).key_dir).path(command_key.kid)
     path.unlink()
     Worker(seeded).beat()
     answer = health.report()
-    assert str(path) in answer["signing"] and answer["status"] == "degraded"
+    assert answer["signing"] == "key file missing" and answer["status"] == "degraded"
+    assert str(path) in caplog.text
+    path.mkdir()  # unreadable as a file, even by root
+    Worker(seeded).beat()
+    answer = health.report()
+    assert answer["signing"] == "key file unreadable" and str(settings_of(seeded).key_dir) not in str(answer)
 
 
 def test_a_command_that_cannot_be_signed_stays_unsent_without_holding_up_the_others(seeded, command_key, caplog):

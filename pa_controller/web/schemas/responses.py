@@ -16,21 +16,29 @@ def words(enum, **kwargs) -> ma.fields.Enum:
 
 class Health(ma.Schema):
     status, db, mqtt, scheduler = String(), String(), String(), String()
-    signing = String(metadata={"description": "`ok`, or why commands wait unsigned (no key, a key file missing)"})
+    signing = String(metadata={"description": "`ok`, or why commands wait unsigned: `no key`, `key file missing`, "
+                               "`key file unreadable`; the worker's log says which file and what to do"})
 
 
 class CommandKeyEntry(ma.Schema):
-    """One entry of the key list: the statement `{"type": "command_key", id, public_key, not_after?}` signed by
-    `signed_by` (docs/protocol.md, "Signed commands"); `state` is the controller's, outside the statement."""
+    """One key of the chain (docs/protocol.md, "The key list"): its endorsement, the statement `{"type":
+    "command_key", seq, id, public_key}` signed by `signed_by`, and once retired its retirement, the statement
+    `{"type": "command_key_retirement", id, not_after}` signed by `retired_by`; each is signed once and never
+    changes. `state` is the controller's, outside the statements."""
 
+    seq = Integer(metadata={"description": "the key's place in the chain: 1 for the anchor, then 2, 3…; a cluster "
+                            "holds one key a seq"})
     id = String(metadata={"description": "first 16 hex digits of the SHA-256 of the raw public key"})
     public_key = String(metadata={"description": "the 32-byte Ed25519 public key, base64url without padding"})
-    not_after = String(metadata={"format": "date-time", "description": "RFC 3339 UTC; only a retired key has one: "
-                                 "it signs nothing after it"})
     state = words(KeyState)
-    signed_by = String(metadata={"description": "the id of the key whose signature follows; the first key signs "
-                                 "itself"})
-    signature = String(metadata={"description": "Ed25519 over the statement's canonical JSON, base64url"})
+    signed_by = String(metadata={"description": "the key of seq - 1, which endorses this one; the anchor (seq 1) "
+                                 "endorses itself"})
+    signature = String(metadata={"description": "Ed25519 over the endorsement's canonical JSON, base64url"})
+    not_after = String(metadata={"format": "date-time", "description": "RFC 3339 UTC; only a retired key has one: "
+                                 "it signs nothing after it; covered by the retirement's signature"})
+    retired_by = String(metadata={"description": "the key of seq + 1, which signs the retirement (with not_after)"})
+    retirement_signature = String(metadata={"description": "Ed25519 over the retirement's canonical JSON, "
+                                            "base64url"})
 
 
 class Ward(ma.Schema):
