@@ -1,9 +1,10 @@
-# `make run` runs the whole system; `make test` checks the import contracts and runs the test suite. Both set up what they need.
+# `make run` runs the whole system; `make test` checks the import contracts and runs the test suite but the end-to-end
+# fault suites, which `make test-e2e` runs (CI runs both). Each sets up what it needs.
 VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system run test lint bench clean
+.PHONY: setup system run test test-e2e lint bench clean
 
 setup: system $(VENV)/.installed pa_controller/translations/en/LC_MESSAGES/messages.mo
 
@@ -31,7 +32,11 @@ run: setup
 	$(PY) -m pa_controller.stack
 
 test: setup
-	$(VENV)/bin/lint-imports && $(PY) -m pytest
+	$(VENV)/bin/lint-imports && $(PY) -m pytest -m "not e2e"
+
+# The whole system on real processes: 456 clusters, kills, restarts, attacks (tests/e2e, about ten minutes).
+test-e2e: setup
+	$(PY) -m pytest -m e2e
 
 lint: setup
 	$(VENV)/bin/ruff check .

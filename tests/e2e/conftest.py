@@ -3,6 +3,7 @@
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -16,6 +17,15 @@ from pa_controller.scheduling.worker import Worker
 from pa_controller.services import command_keys, fleet, people
 from tests.conftest import FLEET_CSV, PASSWORD
 from tests.support.broker import free_port
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items):
+    """Every test in this directory is end to end (`make test-e2e`), whether or not its module says so."""
+    for item in items:
+        if HERE in Path(item.fspath).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
 
 
 class System:
