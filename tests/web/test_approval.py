@@ -208,3 +208,12 @@ def test_an_officer_s_form_saves_a_draft_or_sends_it_for_approval(client, office
     assert client.post("/broadcasts/new", data={**later, "action": "submit"}).status_code == 302
     states = db.session.scalars(select(Broadcast.approval).order_by(Broadcast.id)).all()
     assert [s.value for s in states] == ["draft", "submitted"]
+
+
+def test_the_ward_calendar_lists_a_broadcast_only_once_approved(client, officer, approver, clip):
+    broadcast_id = submitted(client, officer, clip)
+    feed = client.get("/calendar/thoi-hoa.ics", headers=bearer(officer)).get_data(as_text=True)
+    assert "Thông báo lịch cắt điện" not in feed
+    client.post(f"/api/v1/broadcasts/{broadcast_id}/approve", headers=bearer(approver))
+    feed = client.get("/calendar/thoi-hoa.ics", headers=bearer(officer)).get_data(as_text=True)
+    assert "Thông báo lịch cắt điện" in feed
