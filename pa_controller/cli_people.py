@@ -115,6 +115,16 @@ def activate(username: str):
     click.echo(_describe(people.set_active(people.named_user(username), True)))
 
 
+@users.command("emergencies")
+@click.argument("username")
+@click.option("--allow/--deny", required=True, help="Whether their emergencies go out at once, reviewed afterwards.")
+@plainly
+def emergencies(username: str, allow: bool):
+    """Let a user send emergencies before approval (reviewed afterwards), or take that right away."""
+    user = people.set_emergencies(people.named_user(username), allow)
+    click.echo(f"{user.username} {'may' if user.may_send_emergencies else 'may not'} send emergencies before approval")
+
+
 @users.command("unlock")
 @click.argument("username")
 @plainly

@@ -68,7 +68,7 @@ class Role(StrEnum):
 
     @property
     def approves(self) -> bool:
-        """Approves what officers schedule (issue 14); until then, reads what its wards schedule."""
+        """Approves what officers schedule in its wards (services/approvals.py)."""
         return self in (Role.ADMIN, Role.APPROVER)
 
     @property
@@ -94,6 +94,29 @@ ROLE_SCOPES = {
     Role.TECHNICIAN: frozenset({Scope.READ, Scope.FLEET}),
     Role.VIEWER: frozenset({Scope.READ}),
 }
+
+
+class ApprovalState(StrEnum):
+    """Where an officer's broadcast stands on its way to the air (issue 14): only an approved one has runs."""
+
+    DRAFT = "draft"  # saved, not yet sent to an approver
+    SUBMITTED = "submitted"  # waits for an approver of every ward it reaches
+    RETURNED = "returned"  # sent back with the approver's comment; the officer edits and submits again
+    APPROVED = "approved"  # planned: its runs exist
+
+
+class ApprovalAction(StrEnum):
+    """A step in a broadcast's approval history."""
+
+    DRAFT = "draft"  # saved as a draft
+    SUBMIT = "submit"  # sent for approval
+    APPROVE = "approve"  # approved by an approver, or by an administrator saving it
+    NOT_REQUIRED = "not_required"  # approved on saving: none of its wards asks for approval
+    RETURN = "return"  # sent back with a comment
+    EDIT = "edit"  # an approved broadcast edited by an officer: submitted again, its future runs withdrawn
+    EMERGENCY = "emergency"  # an emergency sent at once by a user allowed to, awaiting review
+    REVIEW = "review"  # an emergency reviewed after it went out
+
 
 class KeyState(StrEnum):
     """Where a command key is in its life: published ahead, signing, or retired with a not_after."""

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, text, update
 
 from pa_controller import create_app
 from pa_controller.domain import Role
 from pa_controller.extensions import db
+from pa_controller.models import Ward
 from pa_controller.services import command_keys, fleet, people
 from pa_controller.settings import of as settings_of
 from pa_protocol.signing import SigningKey
@@ -60,6 +61,10 @@ def _prepare(url: str, seed: bool, instance: Path) -> None:
         upgrade()
         if seed:
             fleet.import_csv(FLEET_CSV.read_text(encoding="utf-8"))
+            # Ward rule off: an officer's broadcast is scheduled as before approval existed; approval tests turn
+            # it on (tests/web/test_approval.py).
+            db.session.execute(update(Ward).values(approval_required=False))
+            db.session.commit()
         db.session.remove()
         db.engine.dispose()
 

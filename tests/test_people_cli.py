@@ -79,3 +79,14 @@ def test_tokens_are_created_with_scopes_and_a_lifetime_listed_and_revoked(run):
     assert f"{token.id} kythuat 'giám sát' read expires" in listed and "used never live" in listed
     assert run("tokens", "revoke", str(token.id)).exit_code == 0
     assert run("tokens", "list").output.rstrip().endswith("revoked")
+
+
+def test_the_right_to_send_emergencies_before_approval_is_given_and_taken_from_the_command_line(run):
+    assert run("users", "create", "canbo", "--role", "officer", "--ward", "thoi-hoa",
+               input=PASSWORD_INPUT).exit_code == 0
+    assert run("users", "emergencies", "canbo", "--allow").output.strip() == (
+        "canbo may send emergencies before approval")
+    assert person("canbo").may_send_emergencies
+    assert run("users", "emergencies", "canbo", "--deny").exit_code == 0
+    assert not person("canbo").may_send_emergencies
+    assert run("users", "emergencies", "canbo").exit_code != 0  # say which

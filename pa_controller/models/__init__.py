@@ -1,7 +1,7 @@
 """The models, one module per aggregate."""
 
 from pa_controller.models.audit import AuditEntry
-from pa_controller.models.broadcasts import Broadcast, BroadcastWard, Delivery, OutboxMessage, Run
+from pa_controller.models.broadcasts import ApprovalStep, Broadcast, BroadcastWard, Delivery, OutboxMessage, Run
 from pa_controller.models.broker import BrokerCredential
 from pa_controller.models.command_keys import CommandKey
 from pa_controller.models.fleet import Cluster, ClusterState, Ward
@@ -22,8 +22,8 @@ from pa_controller.models.service_beat import ServiceBeat
 from pa_controller.models.sessions import LoginFailure, UserSession
 
 __all__ = [
-    "ApiToken", "AuditEntry", "Audio", "Broadcast", "BroadcastWard", "BrokerCredential", "Cluster", "ClusterState",
-    "CommandKey", "Delivery", "FleetCommand", "HeartbeatSample", "Incident", "LoginFailure", "MaintenanceWindow",
-    "OutboxMessage", "Outage", "RefusalCount", "Run", "ServiceBeat", "StopOrder", "TelemetryBucket", "User",
-    "UserSession", "Ward", "WardRules", "user_ward",
+    "ApiToken", "ApprovalStep", "AuditEntry", "Audio", "Broadcast", "BroadcastWard", "BrokerCredential", "Cluster",
+    "ClusterState", "CommandKey", "Delivery", "FleetCommand", "HeartbeatSample", "Incident", "LoginFailure",
+    "MaintenanceWindow", "OutboxMessage", "Outage", "RefusalCount", "Run", "ServiceBeat", "StopOrder",
+    "TelemetryBucket", "User", "UserSession", "Ward", "WardRules", "user_ward",
 ]

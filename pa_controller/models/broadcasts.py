@@ -5,7 +5,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from pa_controller.domain import ProgrammeKind
+from pa_controller.domain import ApprovalAction, ApprovalState, ProgrammeKind
 from pa_controller.extensions import db
 from pa_controller.models.types import EnumText, UTCDateTime
 from pa_controller.recurrence import Schedule, parse_times
@@ -36,15 +36,32 @@ class Broadcast(db.Model):
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     planned_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approval: Mapped[ApprovalState] = mapped_column(EnumText(ApprovalState), default=ApprovalState.APPROVED)
+    awaiting_review: Mapped[bool] = mapped_column(default=False)  # an emergency sent before any approver saw it
 
     audio = relationship("Audio")
     wards: Mapped[list["BroadcastWard"]] = relationship(cascade="all, delete-orphan")
     runs: Mapped[list["Run"]] = relationship(back_populates="broadcast", order_by="Run.start_at.desc()")
+    steps: Mapped[list["ApprovalStep"]] = relationship(order_by="ApprovalStep.id", cascade="all, delete-orphan")
 
     @property
     def schedule(self) -> Schedule:
         exdates = frozenset(date.fromisoformat(d) for d in self.exdates or ())
         return Schedule(self.start_at, self.rrule, self.until, exdates, parse_times(self.times))
+
+
+class ApprovalStep(db.Model):
+    """One step of a broadcast's approval history: who did what, when, with what comment."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcast.id"), index=True)
+    action: Mapped[ApprovalAction] = mapped_column(EnumText(ApprovalAction))
+    state: Mapped[ApprovalState] = mapped_column(EnumText(ApprovalState))  # the broadcast's state after it
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    comment: Mapped[str | None] = mapped_column(String(1000))
+
+    user = relationship("User")
 
 
 class BroadcastWard(db.Model):

@@ -13,6 +13,8 @@ from pa_controller.models.types import EnumText, UTCDateTime
 class Ward(db.Model):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
+    # A ward rule (GET/PUT /api/v1/wards/{id}/rules): its officers' broadcasts wait for an approver.
+    approval_required: Mapped[bool] = mapped_column(default=True)
 
     clusters: Mapped[list["Cluster"]] = relationship(back_populates="ward", order_by="Cluster.id")
 

@@ -30,6 +30,7 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     calendar_key_version: Mapped[int] = mapped_column(default=0)  # bumped to revoke every calendar link at once
+    may_send_emergencies: Mapped[bool] = mapped_column(default=False)  # an emergency goes out before approval
 
     # An officer's wards; an approver's or viewer's, or none for the whole district (access.ward_scope).
     wards: Mapped[list[Ward]] = relationship(secondary=user_ward, order_by=Ward.id, lazy="selectin")

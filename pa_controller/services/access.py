@@ -57,3 +57,4 @@ def require_wards(user: User, ward_ids: set[str]) -> None:
 
 
 SCHEDULERS = tuple(r for r in Role if r.schedules)
+APPROVERS = tuple(r for r in Role if r.approves)

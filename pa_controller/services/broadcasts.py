@@ -10,11 +10,21 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pa_controller import clock, settings
 from pa_controller.clock import LOCAL_ZONE
-from pa_controller.domain import ProgrammeKind, Role
+from pa_controller.domain import ApprovalState, ProgrammeKind, Role
 from pa_controller.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Audio, Broadcast, BroadcastWard, Run, User, Ward
-from pa_controller.services import access, audit, dispatch, guardrails, media, planning, proposals, timetable
+from pa_controller.services import (
+    access,
+    approval_rules,
+    audit,
+    dispatch,
+    guardrails,
+    media,
+    planning,
+    proposals,
+    timetable,
+)
 from pa_controller.services.commands import queue_cancel
 from pa_controller.services.proposals import MAX_ID, Proposal
 from pa_protocol import RunState
@@ -60,7 +70,7 @@ def review(user: User, data, broadcast_id: int | None = None) -> Review:
     """Check a request without saving it: the form shows this before the officer submits."""
     now = clock.now()
     editing = editable_broadcast(user, broadcast_id) if broadcast_id is not None else None
-    return _review(_read(user, data, now, editing), now, broadcast_id)
+    return _review(_read(user, _without_draft(data)[0], now, editing), now, broadcast_id)
 
 
 def _admit(user: User, proposal: Proposal, found: Review) -> None:
@@ -96,9 +106,14 @@ def _clip(user: User, proposal: Proposal, broadcast: Broadcast | None) -> Audio 
 
 
 def _save(user: User, proposal: Proposal, now: datetime, broadcast: Broadcast | None = None,
-          ) -> tuple[Broadcast, Review]:
-    """Check, compose, check again under lock, store and plan: the one path of creating and editing."""
+          draft: bool | None = None) -> tuple[Broadcast, Review]:
+    """Check, compose, check again under lock, store and plan (once approved): the one path of creating and
+    editing."""
     exclude_id = broadcast.id if broadcast is not None else None
+    state, step = approval_rules.on_save(user, proposal.ward_ids, proposal.priority, draft=draft,
+                                         was=broadcast.approval if broadcast is not None else None)
+    if proposal.immediate:
+        approval_rules.refuse_waiting_now(state)
     _admit(user, proposal, _review(proposal, now, exclude_id))  # refuse early, before seconds of composing
     clip = _clip(user, proposal, broadcast)
     if proposal.immediate:  # "now" starts once the audio exists and the fleet has had time to fetch it
@@ -120,7 +135,10 @@ def _save(user: User, proposal: Proposal, now: datetime, broadcast: Broadcast | 
         db.session.expire(broadcast, ["runs"])
         broadcast.planned_until = None
     _apply(broadcast, user, proposal, found, clip)
-    planning.plan_runs(broadcast, now, immediate=proposal.immediate)
+    if step is not None:
+        approval_rules.record_step(broadcast, user, step, state, now)
+    if state is ApprovalState.APPROVED:
+        planning.plan_runs(broadcast, now, immediate=proposal.immediate)
     _record_saved(broadcast, before)
     db.session.commit()
     if proposal.immediate:
@@ -136,6 +154,7 @@ def described(broadcast: Broadcast) -> dict:
         "targets": broadcast.targets, "rrule": broadcast.rrule, "times": broadcast.times,
         "exdates": broadcast.exdates, "audio_id": broadcast.audio_id, "programme": broadcast.programme,
         "stream_url": broadcast.stream_url, "override_reason": broadcast.override_reason,
+        "approval": broadcast.approval.value if broadcast.approval is not None else None,
         **{name: value.isoformat() if value is not None else None for name, value in times.items()},
     }
 
@@ -183,19 +202,27 @@ def _apply(broadcast: Broadcast, user: User, proposal: Proposal, found: Review, 
     broadcast.override_by = user.id if overriding else None
 
 
+def _without_draft(data) -> tuple[dict, bool | None]:
+    """Split the request's `draft` (save as a draft, or send for approval) from the broadcast it describes."""
+    return {key: value for key, value in data.items() if key != "draft"}, data.get("draft")
+
+
 def create_broadcast(user: User, data) -> tuple[Broadcast, Review]:
-    """Validate an officer's request, store the broadcast and plan its first runs."""
+    """Validate an officer's request, store the broadcast, and plan its first runs once it is approved."""
     now = clock.now()
-    return _save(user, _read(user, data, now), now)
+    data, draft = _without_draft(data)
+    return _save(user, _read(user, data, now), now, draft=bool(draft))
 
 
 def update_broadcast(user: User, broadcast_id: int, data) -> tuple[Broadcast, Review]:
-    """Change a broadcast from now on: runs not yet dispatched are planned afresh, past runs keep their records."""
+    """Change a broadcast from now on: runs not yet dispatched are planned afresh (an officer's approved broadcast
+    goes back for approval first), past runs keep their records."""
     now = clock.now()
     broadcast = editable_broadcast(user, broadcast_id, for_update=True)  # the scheduler's planning waits meanwhile
     if broadcast.cancelled_at is not None:
         raise Conflict(_("Bản tin này đã bị hủy; hãy tạo bản tin mới."))
-    return _save(user, _read(user, data, now, broadcast), now, broadcast)
+    data, draft = _without_draft(data)
+    return _save(user, _read(user, data, now, broadcast), now, broadcast, draft)
 
 
 def _find_broadcast(broadcast_id: int, *, for_update: bool = False) -> Broadcast:

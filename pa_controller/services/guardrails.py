@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _
+from sqlalchemy import select
 
 from pa_controller import clock, settings
 from pa_controller.clock import LOCAL_ZONE
@@ -32,12 +33,14 @@ class Rules:
     max_session_minutes: int | None = None
     weekdays: frozenset[int] | None = None  # ISO weekdays allowed; None: all
     blackout_dates: frozenset[date] = field(default_factory=frozenset)
+    approval_required: bool = True  # the ward's officers' broadcasts wait for an approver (kept on its Ward)
 
     @classmethod
-    def of(cls, row: WardRules | None) -> "Rules":
+    def of(cls, row: WardRules | None, approval_required: bool = True) -> "Rules":
         if row is None:
-            return cls(quiet=settings.current().quiet_hours)  # the district default
-        return cls(
+            return cls(quiet=settings.current().quiet_hours,  # the district default
+                       approval_required=approval_required)
+        return cls(approval_required=approval_required,
             quiet=(row.quiet_start, row.quiet_end) if row.quiet_start and row.quiet_end else None,
             max_sessions_per_day=row.max_sessions_per_day, max_session_minutes=row.max_session_minutes,
             weekdays=frozenset(row.weekdays) if row.weekdays is not None else None,
@@ -51,6 +54,7 @@ class Rules:
             "max_sessions_per_day": self.max_sessions_per_day, "max_session_minutes": self.max_session_minutes,
             "weekdays": sorted(self.weekdays) if self.weekdays is not None else None,
             "blackout_dates": sorted(d.isoformat() for d in self.blackout_dates),
+            "approval_required": self.approval_required,
         }
 
 
@@ -72,7 +76,9 @@ def in_quiet_hours(slot: Slot, quiet: tuple[time, time]) -> bool:
 
 
 def rules_for(ward_ids) -> dict[str, Rules]:
-    return {w: Rules.of(db.session.get(WardRules, w)) for w in ward_ids}
+    query = select(Ward.id, Ward.approval_required).where(Ward.id.in_(list(ward_ids)))
+    required = dict(db.session.execute(query).all())
+    return {w: Rules.of(db.session.get(WardRules, w), required.get(w, True)) for w in ward_ids}
 
 
 def violations(priority: Priority, ward_ids, ours: list[Slot], others: list[Booking]) -> list[dict]:
@@ -134,7 +140,8 @@ def get_rules(user: User, ward_id: str) -> Rules:
 
 
 def set_rules(user: User, ward_id: str, data: dict) -> Rules:
-    """Replace a ward's rules (administrators only); a key left out means no such rule.
+    """Replace a ward's rules (administrators only); a key left out means no such rule, but for
+    `approval_required`, which left out stays as it is (no PUT of quiet hours can switch approval off unseen).
 
     `data` is the API's WardRules, already of the right types; this checks what it means.
     """
@@ -156,7 +163,10 @@ def set_rules(user: User, ward_id: str, data: dict) -> Rules:
     row.blackout_dates = sorted(d.isoformat() for d in blackout)
     row.updated_by, row.updated_at = user.id, clock.now()
     db.session.add(row)
-    rules = Rules.of(row)
+    ward = db.session.get(Ward, ward_id)
+    if data.get("approval_required") is not None:
+        ward.approval_required = data["approval_required"]
+    rules = Rules.of(row, ward.approval_required)
     old, new = audit.changed(before, rules.describe())
     audit.record("ward.rules", f"ward:{ward_id}", ward_id=ward_id, before=old, after=new)
     db.session.commit()

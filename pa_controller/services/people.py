@@ -127,6 +127,16 @@ def set_active(user: User, active: bool) -> User:
     return user
 
 
+def set_emergencies(user: User, allowed: bool) -> User:
+    """Let a user send emergencies at once, reviewed after they go out, or take that right away (issue 14)."""
+    if user.may_send_emergencies != allowed:
+        audit.record("user.emergencies", f"user:{user.username}", before={"may_send_emergencies": not allowed},
+                     after={"may_send_emergencies": allowed})
+        user.may_send_emergencies = allowed
+        db.session.commit()
+    return user
+
+
 def set_password(user: User, password: str) -> None:
     """Give a user a new password (an administrator, or the command line): every session of theirs ends, and their
     tokens and calendar links with it, since a reset often follows a password someone else learnt."""

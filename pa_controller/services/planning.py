@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from pa_controller import clock, settings
+from pa_controller.domain import ApprovalState
 from pa_controller.extensions import db
 from pa_controller.models import Broadcast, Delivery, Run
 from pa_protocol import Priority
@@ -44,6 +45,7 @@ def extend_plans() -> int:
     # A one-off beyond the first horizon is planned here too, once its time comes near.
     query = select(Broadcast).where(
         Broadcast.cancelled_at.is_(None),
+        Broadcast.approval == ApprovalState.APPROVED,  # one waiting for an approver has no runs yet
         Broadcast.planned_until < soon,
         Broadcast.rrule.is_not(None) | (Broadcast.start_at >= Broadcast.planned_until),
     ).with_for_update(skip_locked=True)  # a broadcast being edited right now is planned by its edit

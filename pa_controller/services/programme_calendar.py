@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _
 
+from pa_controller.domain import ApprovalState
 from pa_controller.errors import NotFound
 from pa_controller.extensions import db
 from pa_controller.models import Broadcast, User, Ward
@@ -22,7 +23,7 @@ def ward_programme(user: User, ward_id: str, now: datetime) -> tuple[Ward, list[
     found = [
         (booking.broadcast, slot)
         for booking in timetable.bookings(now - timedelta(days=1), now + timedelta(days=DAYS_AHEAD))
-        if ward_id in booking.ward_ids
+        if ward_id in booking.ward_ids and booking.broadcast.approval is ApprovalState.APPROVED  # what will sound
         for slot in booking.slots
     ]
     return ward, sorted(found, key=lambda pair: pair[1].start)

@@ -23,9 +23,11 @@ def register_web(app: Flask, babel) -> None:
         account,
         admin_users,
         api,
+        api_approvals,
         api_fleet,
         api_incidents,
         api_keys,
+        approval_pages,
         audit_pages,
         broadcast_pages,
         calendar,
@@ -44,14 +46,15 @@ def register_web(app: Flask, babel) -> None:
     login_manager.login_view = "pages.login"
     login_manager.user_loader(page_session.load_user)
     login_manager.unauthorized_handler(page_session.log_in_first)
-    init_api(app, (api.bp, api_fleet.bp, api_incidents.bp, api_keys.bp))
-    for blueprint in (api.bp, api_fleet.bp, api_incidents.bp, api_keys.bp):
+    init_api(app, (api.bp, api_approvals.bp, api_fleet.bp, api_incidents.bp, api_keys.bp))
+    for blueprint in (api.bp, api_approvals.bp, api_fleet.bp, api_incidents.bp, api_keys.bp):
         csrf.exempt(blueprint)  # bearer tokens only: no cookie, nothing to forge
     app.register_blueprint(media.bp)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(incidents.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(broadcast_pages.bp)
+    app.register_blueprint(approval_pages.bp)
     app.register_blueprint(technician_bp)
     app.register_blueprint(audit_pages.bp)
     app.register_blueprint(account.bp)

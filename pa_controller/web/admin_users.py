@@ -93,6 +93,15 @@ def set_active(user_id: int):
     return redirect(url_for("admin_users.user_page", user_id=user.id))
 
 
+@bp.post("/<int:user_id>/emergencies")
+def set_emergencies(user_id: int):
+    user = people.set_emergencies(people.get_user(user_id), request.form.get("allowed") == "1")
+    flash(_("“%(name)s” được phát khẩn cấp ngay, người duyệt xem xét sau.", name=user.username)
+          if user.may_send_emergencies else
+          _("Bản tin khẩn cấp của “%(name)s” phải được duyệt như mọi bản tin.", name=user.username), "ok")
+    return redirect(url_for("admin_users.user_page", user_id=user.id))
+
+
 @bp.post("/<int:user_id>/password")
 def set_password(user_id: int):
     user = people.get_user(user_id)

@@ -8,8 +8,9 @@ from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
 from pa_controller import clock
+from pa_controller.domain import ApprovalState
 from pa_controller.errors import ServiceError
-from pa_controller.services import access, broadcasts, fleet, media, reports
+from pa_controller.services import access, approvals, broadcasts, fleet, media, reports
 from pa_controller.web.apidoc import load
 from pa_controller.web.broadcast_form import REPEAT_LABELS, describe_repeat, form_values, request_body
 from pa_controller.web.formatting import local_time
@@ -18,6 +19,7 @@ from pa_protocol import Priority, RunState
 
 bp = Blueprint("broadcasts", __name__)
 CANCELLABLE = (RunState.SCHEDULED, RunState.DISPATCHED)
+DRAFT_BUTTONS = {"draft": {"draft": True}, "submit": {"draft": False}}  # an officer's "Lưu nháp" and "Gửi duyệt"
 
 
 @bp.app_context_processor
@@ -47,7 +49,12 @@ def _form_page(form: MultiDict, broadcast=None, status: int = 200, review=None, 
 
 
 def _saved(broadcast, verb: str):
-    """Say what was saved and when it first sounds, then show the broadcast."""
+    """Say what was saved and when it first sounds (or that it waits for approval), then show the broadcast."""
+    if broadcast.approval is not ApprovalState.APPROVED:
+        flash(_("Đã lưu nháp “%(title)s”.", title=broadcast.title) if broadcast.approval is ApprovalState.DRAFT
+              else _("Đã gửi “%(title)s” cho người duyệt; bản tin chỉ được phát sau khi được duyệt.",
+                     title=broadcast.title), "ok")
+        return redirect(url_for("broadcasts.broadcast_page", broadcast_id=broadcast.id))
     first = min((r.start_at for r in broadcast.runs if r.state in CANCELLABLE), default=None)
     if first is not None and first <= clock.now() + timedelta(minutes=1):
         seconds = max(0, round((first - clock.now()).total_seconds()))
@@ -66,6 +73,7 @@ def _submit(form: MultiDict, broadcast=None):
     broadcast_id = broadcast.id if broadcast is not None else None
     try:  # through the API's schema, so the page and the API cannot disagree
         body = load(BroadcastRequest() if broadcast is None else BroadcastEdit(), request_body(form))
+        body |= DRAFT_BUTTONS.get(form.get("action"), {})
         if form.get("action") == "check":
             return _form_page(form, broadcast, review=broadcasts.review(current_user, body, broadcast_id))
         if broadcast is None:
@@ -89,11 +97,19 @@ def new_broadcast():
 @bp.get("/broadcasts/<int:broadcast_id>")
 @login_required
 def broadcast_page(broadcast_id: int):
+    return render_broadcast(broadcast_id)
+
+
+def render_broadcast(broadcast_id: int, status: int = 200):
+    """The broadcast's page: what, where, when, where its approval stands, and its runs."""
     broadcast = broadcasts.get_broadcast(current_user, broadcast_id)
     runs = reports.list_runs(current_user, broadcast_id, limit=50)
     return render_template("broadcast.html", broadcast=broadcast, runs=runs, ward_names=_ward_names(),
                            may_change=broadcasts.may_change(current_user, broadcast), cancellable=CANCELLABLE,
-                           next_runs=broadcast.schedule.next(clock.now(), 5) if not broadcast.cancelled_at else [])
+                           may_decide=approvals.may_decide(current_user, broadcast),
+                           latest_step=approvals.latest(broadcast),
+                           next_runs=broadcast.schedule.next(clock.now(), 5) if not broadcast.cancelled_at else []
+                           ), status
 
 
 @bp.route("/broadcasts/<int:broadcast_id>/edit", methods=["GET", "POST"])

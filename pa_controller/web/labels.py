@@ -2,7 +2,16 @@
 
 from flask_babel import lazy_gettext as _l
 
-from pa_controller.domain import ClusterStatus, IncidentKind, RefusalKind, ReportRefusal, Role, Scope
+from pa_controller.domain import (
+    ApprovalAction,
+    ApprovalState,
+    ClusterStatus,
+    IncidentKind,
+    RefusalKind,
+    ReportRefusal,
+    Role,
+    Scope,
+)
 from pa_protocol import CommandType, DeliveryState, Priority, RejectReason, RunState
 
 # Keyed by (type, value): the enums share values ("missed" is both a run's and a delivery's state).
@@ -72,6 +81,19 @@ LABELS = {(type(key), key): text for key, text in (
     (ReportRefusal.OTHER_CLUSTER, _l("Về lệnh gửi cho cụm loa khác")),
     (ReportRefusal.WRONG_RUN, _l("Sai lượt phát")),
     ("other", _l("Lý do khác")),
+    # approval (services/approvals.py): where a broadcast stands, and each step of its history
+    (ApprovalState.DRAFT, _l("Bản nháp")),
+    (ApprovalState.SUBMITTED, _l("Chờ duyệt")),
+    (ApprovalState.RETURNED, _l("Bị trả lại")),
+    (ApprovalState.APPROVED, _l("Đã duyệt")),
+    (ApprovalAction.DRAFT, _l("Lưu nháp")),
+    (ApprovalAction.SUBMIT, _l("Gửi duyệt")),
+    (ApprovalAction.APPROVE, _l("Duyệt")),
+    (ApprovalAction.NOT_REQUIRED, _l("Phường không yêu cầu duyệt")),
+    (ApprovalAction.RETURN, _l("Trả lại")),
+    (ApprovalAction.EDIT, _l("Sửa sau khi duyệt, chờ duyệt lại")),
+    (ApprovalAction.EMERGENCY, _l("Phát khẩn cấp ngay, chờ xem xét")),
+    (ApprovalAction.REVIEW, _l("Đã xem xét")),
 )}
 
 
@@ -80,6 +102,11 @@ AUDIT_ACTIONS = {  # what services record in the audit log (services/audit.py) �
     "broadcast.create": _l("Tạo bản tin"),
     "broadcast.edit": _l("Sửa bản tin"),
     "broadcast.cancel": _l("Hủy bản tin"),
+    "broadcast.submit": _l("Gửi duyệt bản tin"),
+    "broadcast.approve": _l("Duyệt bản tin"),
+    "broadcast.return": _l("Trả lại bản tin"),
+    "broadcast.review": _l("Xem xét bản tin khẩn cấp"),
+    "user.emergencies": _l("Đổi quyền phát khẩn cấp"),
     "run.cancel": _l("Hủy một lượt phát"),
     "stop_all": _l("Dừng phát tất cả"),
     "command.set_volume": _l("Lệnh đặt âm lượng"),

@@ -1,5 +1,6 @@
 """The JSON shapes of the API: one function per resource."""
 
+from pa_controller.services import approvals
 from pa_controller.web.formatting import jsonable, utc
 
 
@@ -39,8 +40,26 @@ def broadcast(b) -> dict:
         "stream_url": b.stream_url, "duration_ms": b.duration_ms, "priority": b.priority.value, "targets": b.targets,
         "start_at": utc(b.start_at), "rrule": b.rrule, "until": utc(b.until), "exdates": b.exdates or [],
         "times": b.times or [], "override_reason": b.override_reason, "created_at": utc(b.created_at),
-        "updated_at": utc(b.updated_at), "cancelled_at": utc(b.cancelled_at),
+        "updated_at": utc(b.updated_at), "cancelled_at": utc(b.cancelled_at), "approval": approval(b),
+        "history": [approval_step(s) for s in b.steps],
     }
+
+
+def approval_step(s) -> dict:
+    return {"action": s.action.value, "state": s.state.value, "by": s.user.username if s.user else None,
+            "at": utc(s.at), "comment": s.comment}
+
+
+def approval(b) -> dict:
+    step = approvals.latest(b)
+    return {"state": b.approval.value, "by": step.user.username if step and step.user else None,
+            "at": utc(step.at) if step else None, "comment": step.comment if step else None,
+            "awaiting_review": b.awaiting_review}
+
+
+def waiting(b) -> dict:
+    return {"id": b.id, "title": b.title, "priority": b.priority.value, "start_at": utc(b.start_at),
+            "wards": [w.ward_id for w in b.wards], "approval": approval(b)}
 
 
 def review(r) -> dict:

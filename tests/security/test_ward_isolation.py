@@ -30,6 +30,7 @@ from pa_controller.models import (
     Run,
     StopOrder,
     User,
+    Ward,
     WardRules,
 )
 from tests.conftest import PASSWORD
@@ -95,6 +96,11 @@ def probes(o: LongHung) -> dict[str, list[Probe]]:
         "PATCH api.update_broadcast": [send("PATCH", f"/api/v1/broadcasts/{o.broadcast}", json={"title": "x"})],
         "GET api.get_broadcast": [get(f"/api/v1/broadcasts/{o.broadcast}", REFUSED)],
         "DELETE api.cancel_broadcast": [send("DELETE", f"/api/v1/broadcasts/{o.broadcast}")],
+        "POST api_approvals.submit": [post(f"/api/v1/broadcasts/{o.broadcast}/submit")],
+        "POST api_approvals.approve": [post(f"/api/v1/broadcasts/{o.broadcast}/approve")],
+        "POST api_approvals.send_back": [post(f"/api/v1/broadcasts/{o.broadcast}/return", json={"comment": "x"})],
+        "POST api_approvals.review": [post(f"/api/v1/broadcasts/{o.broadcast}/review", json={})],
+        "GET api_approvals.waiting": [get("/api/v1/approvals")],
         "GET api.list_runs": [get("/api/v1/runs"), get(f"/api/v1/runs?broadcast_id={o.broadcast}")],
         "GET api.get_run": [get(f"/api/v1/runs/{o.run}", REFUSED)],
         "DELETE api.cancel_run": [send("DELETE", f"/api/v1/runs/{o.run}")],
@@ -133,6 +139,11 @@ def probes(o: LongHung) -> dict[str, list[Probe]]:
         "GET broadcasts.new_broadcast": [get("/broadcasts/new", {200, 403})],  # 403: a role that schedules nothing
         "POST broadcasts.new_broadcast": [post("/broadcasts/new", title="x", audio_id="1", wards="long-hung",
                                                start_at="2030-01-01T08:00")],
+        "POST approvals.submit": [post(f"/broadcasts/{o.broadcast}/submit")],
+        "POST approvals.approve": [post(f"/broadcasts/{o.broadcast}/approve")],
+        "POST approvals.send_back": [post(f"/broadcasts/{o.broadcast}/return", comment="x")],
+        "POST approvals.review": [post(f"/broadcasts/{o.broadcast}/review")],
+        "GET approvals.waiting": [get("/approvals", {200, 403})],  # 403: a role that approves nothing
         "GET broadcasts.run_report": [get(f"/runs/{o.run}", REFUSED)],
         "POST broadcasts.cancel_run": [post(f"/runs/{o.run}/cancel")],
         "GET calendar.ward_calendar": [get("/calendar/long-hung.ics", REFUSED)],
@@ -161,6 +172,7 @@ def probes(o: LongHung) -> dict[str, list[Probe]]:
         "POST admin_users.new_user": [post("/admin/users/new", username="x", role="admin", password="p" * 12)],
         "GET admin_users.user_page": [get(f"/admin/users/{o.admin_id}", REFUSED)],
         "POST admin_users.edit_user": [post(f"/admin/users/{o.admin_id}", role="viewer", reach="district")],
+        "POST admin_users.set_emergencies": [post(f"/admin/users/{o.admin_id}/emergencies", allowed="1")],
         "POST admin_users.set_active": [post(f"/admin/users/{o.admin_id}/active", active="0")],
         "POST admin_users.set_password": [post(f"/admin/users/{o.admin_id}/password", password="p" * 12,
                                                password_again="p" * 12)],
@@ -203,12 +215,13 @@ def fingerprint(me_id: int) -> tuple:
 
     db.session.expire_all()
     return (
-        rows(Broadcast.id, Broadcast.title, Broadcast.cancelled_at, Broadcast.rrule),
+        rows(Broadcast.id, Broadcast.title, Broadcast.cancelled_at, Broadcast.rrule, Broadcast.approval,
+             Broadcast.awaiting_review),
         rows(Run.id, Run.state, Run.start_at), rows(FleetCommand.id), rows(OutboxMessage.id), rows(StopOrder.id),
         rows(Incident.id, Incident.acknowledged_at, Incident.closed_at), rows(MaintenanceWindow.id),
-        rows(WardRules.ward_id, WardRules.updated_at), rows(Cluster.id, Cluster.name, Cluster.ward_id,
-                                                             Cluster.retired),
-        rows(User.id, User.role, User.active, User.password_hash, where=User.id != me_id),
+        rows(WardRules.ward_id, WardRules.updated_at), rows(Ward.id, Ward.approval_required),
+        rows(Cluster.id, Cluster.name, Cluster.ward_id, Cluster.retired),
+        rows(User.id, User.role, User.active, User.password_hash, User.may_send_emergencies, where=User.id != me_id),
         rows(ApiToken.id, ApiToken.revoked_at, where=ApiToken.user_id != me_id), rows(Audio.id),
         rows(BrokerCredential.cluster_id, BrokerCredential.password_hash),
     )

@@ -108,3 +108,15 @@ def test_the_people_pages_read_in_english_too(signed_in_admin):
     signed_in_admin.get("/lang/en")
     assert "Add a user" in signed_in_admin.get("/admin/users").get_data(as_text=True)
     assert "Change password" in signed_in_admin.get("/account").get_data(as_text=True)
+
+
+def test_an_administrator_lets_an_officer_send_emergencies_at_once_and_takes_it_back(signed_in_admin):
+    officer = make_user("canbo", Role.OFFICER, ("thoi-hoa",))
+    assert "Cho phép phát khẩn cấp ngay" in signed_in_admin.get(f"/admin/users/{officer.id}").get_data(as_text=True)
+    signed_in_admin.post(f"/admin/users/{officer.id}/emergencies", data={"allowed": "1"})
+    assert user("canbo").may_send_emergencies
+    signed_in_admin.post(f"/admin/users/{officer.id}/emergencies", data={"allowed": "0"})
+    assert not user("canbo").may_send_emergencies
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "user.emergencies")
+                                 .order_by(AuditEntry.id)).all()
+    assert [e.detail["after"] for e in entries] == [{"may_send_emergencies": True}, {"may_send_emergencies": False}]

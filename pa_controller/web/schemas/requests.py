@@ -84,6 +84,14 @@ class IncidentsQuery(QuerySchema):
     open_only = flag(data_key="open", load_default=True, metadata={"description": "false: closed ones too"})
 
 
+class ReturnRequest(RequestSchema):
+    comment = text(1, 1000, _("Hãy ghi nhận xét để cán bộ biết cần sửa gì (1–1000 ký tự)."), required=True)
+
+
+class ReviewRequest(RequestSchema):
+    comment = text(0, 1000, allow_none=True)
+
+
 class StopRequest(RequestSchema):
     reason = text(1, 500, _("Hãy ghi lý do phải dừng tất cả (1–500 ký tự)."), required=True)
 
@@ -199,6 +207,8 @@ def broadcast_fields(required: bool) -> dict:
                       allow_none=True,
                       validate=ma.validate.Length(max=MAX_PER_DAY, error=TIMES_SHAPE),
                       error_messages={"invalid": TIMES_SHAPE}, metadata={"description": "local times of day, HH:MM"}),
+        "draft": switch(metadata={"description": "true: save a draft; false: send for approval (an edit left "
+                                                 "without it keeps a draft a draft)"}),
         "override_reason": text(3, 500, _("Lý do bỏ qua quy định phải dài từ 3 đến 500 ký tự."), allow_none=True,
                                 metadata={"description": "administrators: set ward rules aside"}),
     }
@@ -249,6 +259,8 @@ class WardRules(RequestSchema):
     weekdays = List(whole(1, 7), allow_none=True, validate=ma.validate.Length(min=1, error=WEEKDAYS),
                     error_messages={"invalid": WEEKDAYS})
     blackout_dates = List(String(metadata={"format": "date"}), allow_none=True)
+    approval_required = switch(allow_none=True, metadata={
+        "description": "its officers' broadcasts wait for an approver; left out: unchanged"})
 
 
 # what fleet_admin takes as a name: one line (no control character once stripped), not opening like a formula

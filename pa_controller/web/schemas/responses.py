@@ -3,7 +3,15 @@
 import marshmallow as ma
 from marshmallow.fields import Boolean, Dict, Float, Integer, List, Nested, Raw, String
 
-from pa_controller.domain import ClusterStatus, IncidentKind, KeyState, ProgrammeKind, RefusalKind
+from pa_controller.domain import (
+    ApprovalAction,
+    ApprovalState,
+    ClusterStatus,
+    IncidentKind,
+    KeyState,
+    ProgrammeKind,
+    RefusalKind,
+)
 from pa_protocol import DeliveryState, Priority, RunState
 
 Time = String(allow_none=True, metadata={"format": "date-time", "description": "RFC 3339 UTC"})
@@ -84,12 +92,35 @@ class Audio(ma.Schema):
     ward = String(allow_none=True, metadata={"description": "the ward it belongs to; null: the whole district's"})
 
 
+class Approval(ma.Schema):
+    """Where a broadcast stands: by, at and comment are of the step that put it there (null before issue 14)."""
+
+    state = words(ApprovalState)
+    by, at, comment = String(allow_none=True), Time, String(allow_none=True)
+    awaiting_review = Boolean(metadata={"description": "an emergency sent before approval, not yet reviewed"})
+
+
+class ApprovalStep(ma.Schema):
+    action, state = words(ApprovalAction), words(ApprovalState)
+    by, at, comment = String(allow_none=True), Time, String(allow_none=True)
+
+
+class Waiting(ma.Schema):
+    """A broadcast that waits for the caller: submitted, or an emergency awaiting review."""
+
+    id, title, priority, start_at = Integer(), String(), words(Priority), Time
+    wards = List(String())
+    approval = Nested(Approval)
+
+
 class Broadcast(ma.Schema):
     id, title, kind, audio_id = Integer(), String(), words(ProgrammeKind), Integer(allow_none=True)
     programme, stream_url, duration_ms = Dict(allow_none=True), String(allow_none=True), Integer()
     priority, targets, start_at, rrule, until = words(Priority), Dict(), Time, String(allow_none=True), Time
     exdates, times, override_reason = List(String()), List(String()), String(allow_none=True)
     created_at, updated_at, cancelled_at = Time, Time, Time
+    approval = Nested(Approval)
+    history = List(Nested(ApprovalStep), metadata={"description": "the approval's steps, oldest first"})
 
 
 class Review(ma.Schema):
@@ -122,6 +153,7 @@ class Rules(ma.Schema):
     max_sessions_per_day, max_session_minutes = Integer(allow_none=True), Integer(allow_none=True)
     weekdays = List(Integer(), allow_none=True)
     blackout_dates = List(String(metadata={"format": "date"}))
+    approval_required = Boolean()
 
 
 class StopOrder(ma.Schema):
