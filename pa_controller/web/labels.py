@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 
 from pa_controller.domain import ClusterStatus, IncidentKind, RefusalKind, ReportRefusal, Role, Scope
+from pa_controller.services.speech import Speed
 from pa_protocol import CommandType, DeliveryState, Priority, RejectReason, RunState
 
 # Keyed by (type, value): the enums share values ("missed" is both a run's and a delivery's state).
@@ -72,11 +73,16 @@ LABELS = {(type(key), key): text for key, text in (
     (ReportRefusal.OTHER_CLUSTER, _l("Về lệnh gửi cho cụm loa khác")),
     (ReportRefusal.WRONG_RUN, _l("Sai lượt phát")),
     ("other", _l("Lý do khác")),
+    # how fast the voice reads a text (services/speech.py)
+    (Speed.SLOW, _l("Chậm")),
+    (Speed.NORMAL, _l("Vừa")),
+    (Speed.FAST, _l("Nhanh")),
 )}
 
 
 AUDIT_ACTIONS = {  # what services record in the audit log (services/audit.py) → what an administrator reads
     "audio.upload": _l("Tải lên bản ghi âm"),
+    "audio.speech": _l("Soạn bản tin bằng văn bản"),
     "broadcast.create": _l("Tạo bản tin"),
     "broadcast.edit": _l("Sửa bản tin"),
     "broadcast.cancel": _l("Hủy bản tin"),
