@@ -1,7 +1,8 @@
 """Prepare uploaded recordings for the loudspeaker network: check, normalise, store by content hash.
 
 `prepare` turns one upload into a stored broadcast MP3; `compose` joins stored clips into a
-programme (chime, repetitions, gaps) stored and described the same way.
+programme (chime, repetitions, gaps) stored and described the same way; `speak` reads a text aloud
+(`read_aloud` writes its numbers, dates and times out in words first) and prepares it the same way.
 
 Pure functions over ffmpeg; nothing here knows about Flask or pa_controller.
 """
@@ -20,27 +21,37 @@ from .errors import (
     SilentAudioError,
     TooLargeError,
     TooLongError,
+    VoiceMissingError,
 )
 from .ingest import PreparedAudio, prepare
 from .measurement import Loudness, measure, probe
+from .reading import read_aloud
+from .speech import Espeak, Piper, Speed, Voice, speak
 
 __all__ = [
     "ACCEPTED_FORMATS_TEXT",
     "CHIME_SECONDS",
     "AudioError",
     "CorruptAudioError",
+    "Espeak",
     "EmptyFileError",
     "Loudness",
     "LoudnessUnreachableError",
     "NotAudioError",
+    "Piper",
     "PreparedAudio",
     "ProcessingError",
     "ProgrammeLimitError",
     "SilentAudioError",
+    "Speed",
     "TooLargeError",
     "TooLongError",
+    "Voice",
+    "VoiceMissingError",
     "compose",
     "measure",
     "prepare",
     "probe",
+    "read_aloud",
+    "speak",
 ]

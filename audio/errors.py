@@ -113,6 +113,18 @@ class ProgrammeLimitError(AudioError):
         super().__init__(f"The programme cannot be composed: {detail}. Change it and compose it again.")
 
 
+class VoiceMissingError(AudioError):
+    """Report that the speech voice set up cannot be used: its program or its model is not there."""
+
+    code = "voice_missing"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"Speech synthesis is not available: {detail}. "
+            "Tell the system administrator to install the voice, or to remove the setting that names it."
+        )
+
+
 class ProcessingError(AudioError):
     """Report that our own processing failed (tool missing, timed out, did not converge), not the input."""
 

@@ -33,15 +33,17 @@ class Finished:
     stderr: str
 
 
-def run(argv: list[str], *, timeout: float) -> Finished:
-    """Run one tool to completion; raise ProcessingError if it cannot start or overruns."""
+def run(argv: list[str], *, timeout: float, feed: bytes | None = None) -> Finished:
+    """Run one tool to completion, `feed` on its standard input; raise ProcessingError if it cannot start or
+    overruns."""
     log.debug("running %s (timeout %.0f s)", argv, timeout)
+    stdin = {"input": feed} if feed is not None else {"stdin": subprocess.DEVNULL}
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)
+        done = subprocess.run(argv, **stdin, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise ProcessingError(f"{argv[0]} did not finish within {timeout:.0f} s and was stopped") from exc
     except OSError as exc:
-        raise ProcessingError(f"{argv[0]} could not be started ({exc.strerror}); ffmpeg must be installed") from exc
+        raise ProcessingError(f"{argv[0]} could not be started ({exc.strerror}); it must be installed") from exc
     return Finished(done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"))
 
 

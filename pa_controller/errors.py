@@ -47,6 +47,13 @@ class Conflict(ServiceError):
     code = "conflict"
 
 
+class Unavailable(ServiceError):
+    """Something the server needs is not set up (a program, a voice): not the request's fault, nor the user's."""
+
+    status = 503
+    code = "unavailable"
+
+
 class TooManyRequests(ServiceError):
     """Refused for now; `retry_after` says in how many seconds to try again."""
 

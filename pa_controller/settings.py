@@ -7,7 +7,9 @@ with `current()`, and what is built with the app (the worker, the launcher) is h
 
 import math
 import os
+import re
 import secrets
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import time
@@ -74,6 +76,9 @@ class Settings:
     audio_max_seconds: float
     compose_max_seconds: float  # a programme is composed while the officer waits (about 2.4 s per audio minute)
     secret_key: str | None  # None: a random key kept in the instance dir (secret_key_of)
+    tts_espeak_voice: str = "vi"  # espeak-ng's voice for "compose by text" (vi-vn-x-south: the Mekong delta's)
+    tts_piper_model: Path | None = None  # a Piper voice read instead of espeak-ng's, when set
+    tts_piper_command: str = "piper"
     session_idle_min: float = 60.0  # a page session ends after this long without a request
     session_max_h: float = 12.0  # and this long after login, however busy
     secure_cookies: bool = False  # the session cookie is Secure and __Host- (on by default behind https)
@@ -140,12 +145,20 @@ class Settings:
             compose_max_seconds=read.value("PA_COMPOSE_MAX_SECONDS", 600.0, _above(0),
                                            "a number of seconds above 0"),
             secret_key=read.text("PA_SECRET_KEY") or None,
+            tts_espeak_voice=read.value("PA_TTS_ESPEAK_VOICE", "vi", _voice_name,
+                                           "an espeak-ng voice name such as vi or vi-vn-x-south"),
+            tts_piper_model=read.value("PA_TTS_PIPER_MODEL", None, _existing_file,
+                                          "a readable Piper voice model (.onnx) file"),
+            tts_piper_command=read.text("PA_TTS_PIPER_COMMAND") or "piper",
             session_idle_min=read.value("PA_SESSION_IDLE_MIN", 60.0, _above(0), "a number of minutes above 0"),
             session_max_h=read.value("PA_SESSION_MAX_H", 12.0, _above(0), "a number of hours above 0"),
             secure_cookies=read.value("PA_SECURE_COOKIES", (read.text("PA_PUBLIC_URL") or "").startswith("https://"),
                                       _switch, "on or off (1/0, true/false, yes/no)"),
             trusted_proxies=read.value("PA_TRUSTED_PROXIES", 0, _whole(0), "a whole number of proxies, 0 or more"),
         )
+        if settings.tts_piper_model and shutil.which(settings.tts_piper_command) is None:
+            read.problems.append(f"PA_TTS_PIPER_MODEL needs the piper program, but PA_TTS_PIPER_COMMAND "
+                                 f"({settings.tts_piper_command!r}) is not installed or not on PATH")
         url_login = unquote(urlsplit(settings.mqtt_url).username or "")
         if settings.manage_broker and url_login and not is_own_username(url_login):
             read.problems.append(f"PA_MQTT_URL must log in with a username no cluster id can be (with a dot, such as "
@@ -301,6 +314,12 @@ def _topic_root(text: str) -> str:
 
 def _username(text: str) -> str:
     if not is_own_username(text):
+        raise ValueError(text)
+    return text
+
+
+def _voice_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_+-]{1,64}", text):
         raise ValueError(text)
     return text
 

@@ -131,3 +131,29 @@ def test_a_broker_login_loanet_keeps_the_accounts_of_may_not_be_a_cluster_id():
     assert Settings.from_env({"PA_MQTT_URL": "mqtt://loanet.controller:pw@broker:1883",
                               "PA_BROKER_RELOAD": "true"}).manage_broker
     assert not Settings.from_env({"PA_MQTT_URL": "mqtt://controller:pw@broker:1883"}).manage_broker  # not ours
+
+
+def test_the_speech_voice_is_espeak_s_vietnamese_unless_a_piper_model_is_named(tmp_path):
+    s = Settings.from_env({})
+    assert (s.tts_espeak_voice, s.tts_piper_model, s.tts_piper_command) == ("vi", None, "piper")
+    model = tmp_path / "vi_VN-voice.onnx"
+    model.write_bytes(b"onnx")
+    piper = tmp_path / "piper"
+    piper.write_text("#!/bin/sh\n")
+    piper.chmod(0o755)
+    s = Settings.from_env({"PA_TTS_PIPER_MODEL": str(model), "PA_TTS_PIPER_COMMAND": str(piper),
+                           "PA_TTS_ESPEAK_VOICE": "vi-vn-x-south"})
+    assert (s.tts_piper_model, s.tts_piper_command, s.tts_espeak_voice) == (model, str(piper), "vi-vn-x-south")
+
+
+def test_a_piper_model_or_program_that_is_not_there_stops_the_start_with_what_to_fix(tmp_path):
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"PA_TTS_PIPER_MODEL": str(tmp_path / "gone.onnx"), "PA_TTS_ESPEAK_VOICE": "vi; rm"})
+    assert refused.value.problems == [
+        "PA_TTS_ESPEAK_VOICE must be an espeak-ng voice name such as vi or vi-vn-x-south, not 'vi; rm'",
+        f"PA_TTS_PIPER_MODEL must be a readable Piper voice model (.onnx) file, not '{tmp_path / 'gone.onnx'}'",
+    ]
+    model = tmp_path / "voice.onnx"
+    model.write_bytes(b"onnx")
+    with pytest.raises(SettingsError, match="PA_TTS_PIPER_COMMAND \\('no-such-piper'\\) is not installed"):
+        Settings.from_env({"PA_TTS_PIPER_MODEL": str(model), "PA_TTS_PIPER_COMMAND": "no-such-piper"})

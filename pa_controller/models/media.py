@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, false
+from sqlalchemy import ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pa_controller.extensions import db
@@ -26,3 +26,4 @@ class Audio(db.Model):
     ward_id: Mapped[str | None] = mapped_column(ForeignKey("ward.id"), index=True)  # None: the district's
     composed: Mapped[bool] = mapped_column(default=False, server_default=false())  # a programme, not a recording
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    speech_text: Mapped[str | None] = mapped_column(Text)  # composed by text: what the voice read, as typed

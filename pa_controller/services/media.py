@@ -36,14 +36,14 @@ def ingest(user: User, stream, filename: str, title: str, ward_id: str | None = 
             while chunk := stream.read(1 << 20):
                 copied += len(chunk)
                 if copied > config.audio_max_bytes:
-                    raise _refused(audio.TooLargeError(copied, config.audio_max_bytes), "file")
+                    raise refused(audio.TooLargeError(copied, config.audio_max_bytes), "file")
                 out.write(chunk)
         try:
             prepared = audio.prepare(upload, config.media_dir, max_bytes=config.audio_max_bytes,
                                      max_seconds=config.audio_max_seconds)
         except audio.AudioError as exc:
-            raise _refused(exc, "file") from exc
-    clip = _record(user, prepared, title, (filename or "upload")[:255], ward_id=ward_id)
+            raise refused(exc, "file") from exc
+    clip = record(user, prepared, title, (filename or "upload")[:255], ward_id=ward_id)
     db.session.flush()
     audit.record("audio.upload", f"audio:{clip.id}", ward_id=ward_id, title=clip.title, sha256=clip.sha256)
     db.session.commit()
@@ -92,7 +92,8 @@ def _explain(exc: audio.AudioError):
                                      "thống."))
 
 
-def _refused(exc: audio.AudioError, field: str) -> ValidationFailed:
+def refused(exc: audio.AudioError, field: str) -> ValidationFailed:
+    """Refuse what the audio package refused, saying why in the reader's language, against `field`."""
     log.info("audio refused (%s): %s", exc.code, exc.message)  # the English detail, for whoever reads the logs
     return ValidationFailed(_explain(exc), fields={field: exc.code}, code=exc.code)
 
@@ -114,12 +115,13 @@ def owner_ward(user: User, ward_id: str | None) -> str | None:
                            fields={"ward": "missing"})
 
 
-def _record(user: User, prepared, title: str, original_name: str, *, ward_id: str | None,
-            composed: bool = False) -> Audio:
+def record(user: User, prepared, title: str, original_name: str, *, ward_id: str | None,
+           composed: bool = False, speech_text: str | None = None) -> Audio:
+    """Add a prepared clip to the library, in the caller's transaction."""
     clip = Audio(
         sha256=prepared.sha256, title=title, original_name=original_name, bytes=prepared.bytes,
         duration_ms=prepared.duration_ms, loudness_lufs=round(prepared.loudness_lufs, 1), uploaded_by=user.id,
-        created_at=clock.now(), composed=composed, ward_id=ward_id,
+        created_at=clock.now(), composed=composed, ward_id=ward_id, speech_text=speech_text,
     )
     db.session.add(clip)
     return clip
@@ -136,13 +138,13 @@ def compose(user: User, programme, title: str) -> Audio:
         prepared = audio.compose(parts, config.media_dir, repeat=programme.repeat, gap_s=programme.gap_s,
                                  chime=programme.chime, max_seconds=config.compose_max_seconds)
     except audio.AudioError as exc:
-        raise _refused(exc, "items") from exc
+        raise refused(exc, "items") from exc
     owners = sorted({clip.ward_id for clip in programme.items} - {None})
     ward_id = owners[0] if owners else None  # the ward its recordings came from: no one else sees it listed
     existing = db.session.scalar(select(Audio).where(Audio.sha256 == prepared.sha256, Audio.composed,
                                                      _same_owner(ward_id)).limit(1))
-    return existing or _record(user, prepared, f"{title} (ghép)"[:200], "programme", ward_id=ward_id,
-                               composed=True)
+    return existing or record(user, prepared, f"{title} (ghép)"[:200], "programme", ward_id=ward_id,
+                              composed=True)
 
 
 def _same_owner(ward_id: str | None):

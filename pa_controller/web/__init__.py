@@ -101,7 +101,9 @@ def _refuse_nul():
 def _security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    # blob: media is what the audio page's own script made of a preview it fetched (static/speech.js).
     response.headers.setdefault(
-        "Content-Security-Policy", "default-src 'self'; media-src 'self'; frame-ancestors 'none'; form-action 'self'"
+        "Content-Security-Policy",
+        "default-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; form-action 'self'",
     )
     return response

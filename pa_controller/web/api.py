@@ -2,21 +2,35 @@
 
 import functools
 from copy import deepcopy
+from urllib.parse import quote
 
-from flask import current_app, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 from flask_babel import lazy_gettext as _
 from flask_smorest.utils import deepupdate
 
 from pa_controller import clock, settings
 from pa_controller.domain import Role, Scope
 from pa_controller.errors import ValidationFailed
-from pa_controller.services import access, broadcasts, fleet, guardrails, media, refusals, reports, silence, tokens
+from pa_controller.services import (
+    access,
+    broadcasts,
+    fleet,
+    guardrails,
+    media,
+    refusals,
+    reports,
+    silence,
+    speech,
+    tokens,
+)
 from pa_controller.services import health as services_health
 from pa_controller.web import shapes
 from pa_controller.web.apidoc import Blueprint, document
 from pa_controller.web.schemas import requests as q
 from pa_controller.web.schemas import responses as r
+from pa_controller.web.schemas.common import ErrorSchema
 
+READING_HEADER = "X-Speech-Reading"
 bp = Blueprint("api", __name__, url_prefix="/api/v1", description="Fleet, audio, broadcasts, runs, ward rules")
 
 
@@ -128,6 +142,47 @@ def list_audio(composed=None):
     """The library the user may use (their wards' and the district's), newest first: `?composed=false` the
     recordings, `?composed=true` the composed programmes."""
     return jsonify([shapes.audio(a) for a in media.library(g.user, composed=composed)])
+
+
+@bp.post("/audio/speech")
+@authenticated(Scope.SCHEDULE)
+@allowed(*access.SCHEDULERS)
+@bp.arguments(q.SpeechRequest)
+@bp.response(201, r.Audio)
+@bp.alt_response(503, schema=ErrorSchema, description="no voice is installed (see docs/operations.md)")
+def create_speech(body: dict):
+    """Compose by text: read the text aloud (Vietnamese, offline) and add it to the library like an upload."""
+    clip = speech.create(g.user, body["text"], body.get("title", ""), body["speed"], body.get("ward") or None)
+    return jsonify(shapes.audio(clip)), 201
+
+
+@bp.post("/audio/speech/preview")
+@authenticated(Scope.SCHEDULE)
+@allowed(*access.SCHEDULERS)
+@bp.arguments(q.SpeechPreview)
+@bp.response(200, {"type": "string", "format": "binary"}, content_type="audio/mpeg",
+             headers={READING_HEADER: {"description": "how the voice reads the text, percent-encoded UTF-8",
+                                       "schema": {"type": "string"}}})
+def preview_speech(body: dict):
+    """Hear the text read aloud, prepared as it would be stored and played; nothing is kept."""
+    return spoken(speech.preview(g.user, body["text"], body["speed"]), speech.reading(body["text"]))
+
+
+@bp.post("/audio/speech/reading")
+@authenticated(Scope.SCHEDULE)
+@allowed(*access.SCHEDULERS)
+@bp.arguments(q.SpeechReading)
+@bp.response(200, r.Reading)
+def read_speech(body: dict):
+    """How the voice will read the text: its numbers, dates, times and units written out in words."""
+    return jsonify({"text": body["text"], "reading": speech.reading(body["text"])})
+
+
+def spoken(mp3: bytes, reading: str) -> Response:
+    """An MP3 to hear at once, never cached, with how its text was read in a header."""
+    response = Response(mp3, mimetype="audio/mpeg", headers={READING_HEADER: quote(reading)})
+    response.cache_control.no_store = True
+    return response
 
 
 def previewing(dry_run: str) -> bool:

@@ -12,6 +12,7 @@ from pa_controller.domain import (
     Role,
     Scope,
 )
+from pa_controller.services.speech import Speed
 from pa_protocol import CommandType, DeliveryState, Priority, RejectReason, RunState
 
 # Keyed by (type, value): the enums share values ("missed" is both a run's and a delivery's state).
@@ -94,11 +95,16 @@ LABELS = {(type(key), key): text for key, text in (
     (ApprovalAction.EDIT, _l("Sửa sau khi duyệt, chờ duyệt lại")),
     (ApprovalAction.EMERGENCY, _l("Phát khẩn cấp ngay, chờ xem xét")),
     (ApprovalAction.REVIEW, _l("Đã xem xét")),
+    # how fast the voice reads a text (services/speech.py)
+    (Speed.SLOW, _l("Chậm")),
+    (Speed.NORMAL, _l("Vừa")),
+    (Speed.FAST, _l("Nhanh")),
 )}
 
 
 AUDIT_ACTIONS = {  # what services record in the audit log (services/audit.py) → what an administrator reads
     "audio.upload": _l("Tải lên bản ghi âm"),
+    "audio.speech": _l("Soạn bản tin bằng văn bản"),
     "broadcast.create": _l("Tạo bản tin"),
     "broadcast.edit": _l("Sửa bản tin"),
     "broadcast.cancel": _l("Hủy bản tin"),

@@ -19,9 +19,12 @@ from flask_login import current_user, login_required, login_user, logout_user
 from pa_controller import clock, settings
 from pa_controller.errors import ServiceError, TooManyRequests
 from pa_controller.extensions import db
-from pa_controller.services import access, audit, fleet, logins, media, reports, sessions, silence
+from pa_controller.services import access, audit, fleet, logins, media, reports, sessions, silence, speech
 from pa_controller.web import page_session
+from pa_controller.web.api import spoken
+from pa_controller.web.apidoc import load
 from pa_controller.web.calendar import feed_key
+from pa_controller.web.schemas import requests as q
 from pa_protocol import RunState
 
 bp = Blueprint("pages", __name__)
@@ -106,8 +109,46 @@ def audio_library():
             except ServiceError as exc:
                 flash(_("Không nhận tệp: %(reason)s", reason=exc.message), "error")
         return redirect(url_for("pages.audio_library"))
+    return _library()
+
+
+@bp.post("/audio/speech")
+@login_required
+def speech_save():
+    """Compose by text: store the text read aloud as a clip; a refusal shows the page again with the text kept."""
+    access.require_role(current_user, *access.SCHEDULERS)
+    try:
+        body = load(q.SpeechRequest(), _filled(request.form, "text", "title", "speed", "ward"))
+        clip = speech.create(current_user, body["text"], body.get("title", ""), body["speed"],
+                             body.get("ward") or None)
+    except ServiceError as exc:
+        flash(_("Chưa lưu được bản tin: %(reason)s", reason=exc.message), "error")
+        return _library(speech_form=request.form), exc.status
+    flash(_("Đã lưu “%(title)s” vào thư viện; có thể chọn nó khi lên lịch phát.", title=clip.title), "ok")
+    return redirect(url_for("pages.audio_library"))
+
+
+@bp.post("/audio/speech/preview")
+@login_required
+def speech_preview():
+    """Hear the text read aloud as it would be stored; the page's script plays it, without one the browser does."""
+    access.require_role(current_user, *access.SCHEDULERS)
+    try:
+        body = load(q.SpeechPreview(), _filled(request.form, "text", "speed"))
+        return spoken(speech.preview(current_user, body["text"], body["speed"]), speech.reading(body["text"]))
+    except ServiceError as exc:  # the script shows this text beside the button
+        return exc.message, exc.status, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def _filled(form, *names: str) -> dict:
+    """The form's fields as the API's schema reads them: an empty field is one not sent."""
+    return {name: form[name] for name in names if form.get(name)}
+
+
+def _library(**extra):
     scope = access.ward_scope(current_user)
     return render_template("audio.html", clips=media.library(current_user),
                            programmes=media.library(current_user, composed=True),
                            wards=fleet.wards_for(scope), whole_district=scope is None,
-                           ward_names={w.id: w.name for w in fleet.wards_for(None)})
+                           ward_names={w.id: w.name for w in fleet.wards_for(None)}, speeds=speech.Speed,
+                           max_text=speech.MAX_TEXT, speech_form=extra.get("speech_form", {}))

@@ -30,7 +30,7 @@ def audio(a) -> dict:
     return {
         "id": a.id, "title": a.title, "sha256": a.sha256, "bytes": a.bytes, "duration_ms": a.duration_ms,
         "loudness_lufs": a.loudness_lufs, "url": f"/media/{a.sha256}.mp3", "created_at": utc(a.created_at),
-        "composed": a.composed, "ward": a.ward_id,
+        "composed": a.composed, "ward": a.ward_id, "text": a.speech_text,
     }
 
 

@@ -126,10 +126,16 @@ def probes(o: LongHung) -> dict[str, list[Probe]]:
         "POST api_incidents.add_maintenance": [post("/api/v1/maintenance", json=window)],
         "GET api.list_audio": [get("/api/v1/audio"), get("/api/v1/audio?composed=true")],
         "POST api.upload_audio": [post("/api/v1/audio", ward="long-hung", file=(BytesIO(b"RIFF"), "a.wav"))],
+        "POST api.create_speech": [post("/api/v1/audio/speech", json={"text": "Họp dân", "ward": "long-hung"})],
+        # A preview and a reading belong to no ward; a preview's MP3 is no text to search, so an empty text is tried.
+        "POST api.preview_speech": [post("/api/v1/audio/speech/preview", {403, 422}, json={"text": ""})],
+        "POST api.read_speech": [post("/api/v1/audio/speech/reading", {200, 403}, json={"text": "Họp lúc 17h30"})],
         # pages
         "GET pages.dashboard": [get("/")],
         "GET pages.audio_library": [get("/audio")],
         "POST pages.audio_library": [post("/audio", {302, 403}, ward="long-hung", file=(BytesIO(b"RIFF"), "a.wav"))],
+        "POST pages.speech_save": [post("/audio/speech", text="Họp dân", ward="long-hung")],
+        "POST pages.speech_preview": [post("/audio/speech/preview", {403, 422}, text="")],
         "POST pages.stop_all": [post("/stop-all", reason="x")],
         "GET broadcasts.broadcast_list": [get("/broadcasts"), get("/broadcasts?cancelled=1")],
         "GET broadcasts.broadcast_page": [get(f"/broadcasts/{o.broadcast}", REFUSED)],

@@ -24,6 +24,7 @@ from pa_controller.services.proposals import (
     STREAM_SCHEMES,
 )
 from pa_controller.services.remote import MAX_CLUSTERS, MAX_LIST, PARAMS
+from pa_controller.services.speech import MAX_TEXT, TEXT_LENGTH, Speed
 from pa_controller.web.schemas.common import (
     SPACE,
     QuerySchema,
@@ -300,6 +301,20 @@ class WardMerge(RequestSchema):
 class AudioUpload(RequestSchema):
     file = Raw(required=True, metadata={"type": "string", "format": "binary"})
     title = text(0, 200)
+    ward = text(0, 32, metadata={"description": "the ward it belongs to (one of yours); none: your one ward, or the "
+                                               "district for a user of the whole district"})
+
+
+class SpeechReading(RequestSchema):
+    text = text(1, MAX_TEXT, TEXT_LENGTH, required=True, metadata={"description": "the announcement, as typed"})
+
+
+class SpeechPreview(SpeechReading):
+    speed = choice(Speed, load_default=Speed.NORMAL, metadata={"description": "how fast the voice reads"})
+
+
+class SpeechRequest(SpeechPreview):
+    title = text(0, 200, metadata={"description": "none: the start of the text"})
     ward = text(0, 32, metadata={"description": "the ward it belongs to (one of yours); none: your one ward, or the "
                                                "district for a user of the whole district"})
 

@@ -90,6 +90,12 @@ class Audio(ma.Schema):
     id, title, sha256, bytes, duration_ms = Integer(), String(), String(), Integer(), Integer()
     loudness_lufs, url, created_at, composed = Float(), String(), Time, Boolean()
     ward = String(allow_none=True, metadata={"description": "the ward it belongs to; null: the whole district's"})
+    text = String(allow_none=True, metadata={"description": "composed by text: the text the voice read; else null"})
+
+
+class Reading(ma.Schema):
+    text = String(metadata={"description": "the text as sent"})
+    reading = String(metadata={"description": "how the voice reads it: numbers, dates, times and units in words"})
 
 
 class Approval(ma.Schema):
