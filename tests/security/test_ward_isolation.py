@@ -134,6 +134,8 @@ def probes(o: LongHung) -> dict[str, list[Probe]]:
         "POST broadcasts.new_broadcast": [post("/broadcasts/new", title="x", audio_id="1", wards="long-hung",
                                                start_at="2030-01-01T08:00")],
         "GET broadcasts.run_report": [get(f"/runs/{o.run}", REFUSED)],
+        "GET broadcasts.run_report_live": [get(f"/runs/{o.run}/progress", REFUSED),
+                                           get(f"/runs/{o.run}/progress?ward=long-hung&state=pending", REFUSED)],
         "POST broadcasts.cancel_run": [post(f"/runs/{o.run}/cancel")],
         "GET calendar.ward_calendar": [get("/calendar/long-hung.ics", REFUSED)],
         "GET technician.summary": [get("/fleet")],
