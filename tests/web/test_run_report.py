@@ -84,7 +84,7 @@ def test_the_clusters_that_did_not_play_come_first_with_why_then_the_rest_fifty_
     last = client.get(f"/runs/{run.id}/progress?page=10").get_json()
     assert len(last["clusters"]) == 6 and {c["state"] for c in last["clusters"]} == {"done"}, "the played last"
     page = client.get(f"/runs/{run.id}").get_data(as_text=True)
-    assert "bộ khuếch đại không hoạt động" in page and 'rel="next" href="/runs/%d?page=2#clusters"' % run.id in page
+    assert "bộ khuếch đại không hoạt động" in page and f'rel="next" href="/runs/{run.id}?page=2#clusters"' in page
 
 
 def test_the_cluster_list_filters_by_ward_and_state_and_refuses_nonsense(client, admin):
