@@ -29,10 +29,6 @@ class RunReport:
     def done(self) -> int:
         return self.counts.get(DeliveryState.DONE, 0)
 
-    @property
-    def unfinished(self) -> list[tuple[Delivery, Cluster]]:
-        return [(d, c) for d, c in self.deliveries if d.state is not DeliveryState.DONE]
-
 
 def find_run(run_id: int) -> Run:
     """Return the run with this id, whoever asks; the callers check who may see it."""

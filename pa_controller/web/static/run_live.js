@@ -38,6 +38,7 @@
   }
 
   function poll() {
+    if (document.hidden) { setTimeout(poll, 2000); return; }  // a tab in the background asks nothing
     fetch(root.dataset.url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (answer) {
         if (answer.status >= 400 && answer.status < 500) return null;  // refused or gone: asking again will not help
