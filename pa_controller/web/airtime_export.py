@@ -70,7 +70,7 @@ def pdf_bytes(report: AirtimeReport) -> bytes:
             for index, value in enumerate(values):
                 row.cell(value, align="LEFT" if index == 0 else "RIGHT")
     pdf.ln(4)
-    pdf.multi_cell(0, text=definitions())
+    pdf.multi_cell(0, text=definitions(), align="LEFT")
     pdf.ln(2)
     pdf.cell(text=_("Lập lúc %(at)s (giờ Việt Nam)", at=local_time(report.generated_at, "%H:%M %d/%m/%Y")))
     return bytes(pdf.output())

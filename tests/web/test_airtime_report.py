@@ -7,6 +7,7 @@ from io import StringIO
 
 import pytest
 
+from pa_controller import clock
 from pa_controller.domain import REJECTION_NOTE, Role
 from pa_controller.extensions import db
 from pa_controller.models import Ward
@@ -81,7 +82,9 @@ def test_the_page_shows_the_month_asked_and_links_to_its_files(client, december)
     assert "50,0%" in page, "numbers written the Vietnamese way"
     assert 'href="/reports/airtime.csv?month=2026-12"' in page and 'href="/reports/airtime.pdf?month=2026-12"' in page
     assert 'href="/reports/airtime"' in page, "the menu's Báo cáo"
-    assert client.get("/reports/airtime").status_code == 200, "no month: this month"
+    this_month = clock.now().astimezone(clock.LOCAL_ZONE).strftime("%m/%Y")
+    for path in ("/reports/airtime", "/reports/airtime?month="):
+        assert f"Tháng {this_month}" in client.get(path).get_data(as_text=True), "no month: this month"
 
 
 @pytest.mark.parametrize("month", ["2026-13", "26-12", "2026-1", "1999-12", "2026-12-01", "tháng 12"])
@@ -117,7 +120,7 @@ def test_the_pdf_is_a_pdf_with_the_vietnamese_ward_names_in_an_embedded_unicode_
     assert pdf.startswith(b"%PDF-") and b"+DejaVuSans" in pdf, "a subset of DejaVu Sans, embedded"
     text = pdf_text(pdf)
     for words in ("Báo cáo thời lượng phát thanh", "Tháng 12/2026 · Toàn quận", "Thới Hòa", "Long Hưng",
-                  "Châu Văn Liêm", "Toàn quận", "50,0%", "Lập lúc"):
+                  "Châu Văn Liêm", "Toàn quận", "50,0%", "Buổi phát: lượt phát trong tháng", "Lập lúc"):
         assert words in text, words
 
 

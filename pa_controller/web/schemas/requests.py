@@ -317,8 +317,8 @@ class RunClustersQuery(QuerySchema):
 
 
 class MonthQuery(QuerySchema):
-    """A report's month in Asia/Ho_Chi_Minh; none: this month."""
+    """A report's month in Asia/Ho_Chi_Minh; none or empty: this month."""
 
     month = text(0, 7, _("Tháng viết dạng YYYY-MM, ví dụ 2026-12."), check=ma.validate.Regexp(
-        r"^20\d\d-(0[1-9]|1[0-2])$", error=_("Tháng viết dạng YYYY-MM, ví dụ 2026-12.")),
+        r"^(20\d\d-(0[1-9]|1[0-2]))?$", error=_("Tháng viết dạng YYYY-MM, ví dụ 2026-12.")),
         load_default=None, metadata={"example": "2026-12"})

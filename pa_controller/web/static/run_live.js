@@ -41,7 +41,8 @@
     if (document.hidden) { setTimeout(poll, 2000); return; }  // a tab in the background asks nothing
     fetch(root.dataset.url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (answer) {
-        if (answer.status >= 400 && answer.status < 500) return null;  // refused or gone: asking again will not help
+        // refused, gone, or sent to the login page: asking again will not help
+        if (answer.redirected || (answer.status >= 400 && answer.status < 500)) return null;
         if (!answer.ok) throw new Error(answer.status);
         return answer.json();
       })
