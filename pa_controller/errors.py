@@ -60,3 +60,10 @@ class TooManyRequests(ServiceError):
     @property
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class Unavailable(ServiceError):
+    """The server lacks something it needs (a package not installed); an administrator can fix it."""
+
+    status = 503
+    code = "unavailable"

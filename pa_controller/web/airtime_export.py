@@ -2,12 +2,14 @@
 
 import csv
 from io import StringIO
+from pathlib import Path
 
 from flask_babel import format_decimal, format_percent
 from flask_babel import gettext as _
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
+from pa_controller.errors import Unavailable
 from pa_controller.services.airtime import Airtime, AirtimeReport
 from pa_controller.services.audit_log import inert
 from pa_controller.web.formatting import local_time
@@ -51,6 +53,9 @@ def csv_text(report: AirtimeReport) -> str:
 
 def pdf_bytes(report: AirtimeReport) -> bytes:
     """The report on one A4 page (more if the wards need it): title, month, table, when it was made."""
+    if not Path(FONT).is_file():
+        raise Unavailable(_("Máy chủ thiếu phông chữ DejaVu Sans (gói fonts-dejavu-core) để viết tiếng Việt trong "
+                            "tệp PDF; hãy báo quản trị viên cài gói này. Bản CSV vẫn tải được."))
     pdf = FPDF(orientation="landscape", format="A4")
     pdf.set_title(_("Báo cáo thời lượng phát thanh tháng %(month)s", month=_month(report)))
     pdf.set_creator("LoaNet")

@@ -12,6 +12,7 @@ from pa_controller.domain import REJECTION_NOTE, Role
 from pa_controller.extensions import db
 from pa_controller.models import Ward
 from pa_controller.services import airtime
+from pa_controller.web import airtime_export
 from pa_protocol import DeliveryState
 from tests.factories import bearer, make_run, make_user
 from tests.support.pdf_text import pdf_text
@@ -142,3 +143,11 @@ def test_the_api_twin_answers_the_same_figures_scoped_to_the_token(client, decem
     refused = client.get("/api/v1/reports/airtime?month=2026-13", headers=bearer(admin))
     assert refused.status_code == 422 and "month" in refused.get_json()["error"]["fields"]
     assert client.get("/api/v1/reports/airtime").status_code == 401
+
+
+def test_without_its_font_the_pdf_is_refused_in_words_not_a_server_error(client, december, admin, monkeypatch):
+    monkeypatch.setattr(airtime_export, "FONT", "/nonexistent/DejaVuSans.ttf")
+    log_in(client, "admin")
+    answer = client.get("/reports/airtime.pdf?month=2026-12")
+    assert answer.status_code == 503 and "fonts-dejavu-core" in answer.get_data(as_text=True)
+    assert client.get("/reports/airtime.csv?month=2026-12").status_code == 200
