@@ -48,7 +48,7 @@ class Conflict(ServiceError):
 
 
 class Unavailable(ServiceError):
-    """Something the server needs is not set up (a program, a voice): not the request's fault, nor the user's."""
+    """Something the server needs is not set up (a program, a voice, a font): not the request's fault, nor the user's."""
 
     status = 503
     code = "unavailable"
@@ -67,3 +67,5 @@ class TooManyRequests(ServiceError):
     @property
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+

@@ -2,12 +2,14 @@
 
 import hashlib
 import json
+import uuid
 from datetime import timedelta
 
 import pa_protocol as protocol
 from pa_controller import clock
 from pa_controller.extensions import db
-from pa_controller.models import Audio
+from pa_controller.models import Audio, Broadcast, BroadcastWard, Cluster, Delivery, Run
+from pa_protocol import RunState
 
 
 def make_audio(**overrides) -> Audio:
@@ -47,3 +49,23 @@ def bearer(user, *scopes: str, days: int | None = None) -> dict:
     from pa_controller.services import tokens
 
     return {"Authorization": f"Bearer {tokens.issue(user, 'test', scopes, days)[1]}"}
+
+
+def make_run(start_at, outcomes: dict, *, duration_ms: int = 60_000, broadcast=None):
+    """A dispatched run at `start_at` whose clusters ended as `outcomes` says ({cluster id: state, or (state,
+    detail)}), of a new broadcast of `duration_ms` unless one is given."""
+    clusters = {c.id: c for c in db.session.query(Cluster).filter(Cluster.id.in_(outcomes))}
+    if broadcast is None:
+        broadcast = Broadcast(title="Bản tin thử", duration_ms=duration_ms, priority=protocol.Priority.NORMAL,
+                              targets={"clusters": sorted(outcomes)}, start_at=start_at, created_at=start_at,
+                              wards=[BroadcastWard(ward_id=w) for w in sorted({c.ward_id for c in clusters.values()})])
+        db.session.add(broadcast)
+    run = Run(broadcast=broadcast, start_at=start_at, dispatch_at=start_at - timedelta(seconds=5),
+              closes_at=start_at + timedelta(minutes=10), state=RunState.DISPATCHED, dispatched_at=start_at)
+    db.session.add(run)
+    for cluster_id, outcome in outcomes.items():
+        state, detail = outcome if isinstance(outcome, tuple) else (outcome, None)
+        db.session.add(Delivery(run=run, cluster_id=cluster_id, cmd_id=str(uuid.uuid4()), state=state, detail=detail,
+                                at=start_at))
+    db.session.commit()
+    return run

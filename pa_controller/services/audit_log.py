@@ -114,9 +114,9 @@ def _cells(entry: AuditEntry) -> list:
     values = [entry.id, entry.at.astimezone(LOCAL_ZONE).isoformat(timespec="seconds"),
               entry.at.isoformat(timespec="seconds"), entry.actor, entry.user_id, entry.address, entry.action,
               entry.target, entry.ward_id, detail]
-    return [_inert(value) for value in values]
+    return [inert(value) for value in values]
 
 
-def _inert(value):
+def inert(value):
     """A text a spreadsheet would run as a formula (a title typed as "=HYPERLINK(…)") is quoted, and stays text."""
     return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value

@@ -29,12 +29,9 @@ class RunReport:
     def done(self) -> int:
         return self.counts.get(DeliveryState.DONE, 0)
 
-    @property
-    def unfinished(self) -> list[tuple[Delivery, Cluster]]:
-        return [(d, c) for d, c in self.deliveries if d.state is not DeliveryState.DONE]
 
-
-def _find_run(run_id: int) -> Run:
+def find_run(run_id: int) -> Run:
+    """Return the run with this id, whoever asks; the callers check who may see it."""
     run = db.session.get(Run, run_id) if 1 <= run_id <= MAX_ID else None
     if run is None:
         raise NotFound(_("Không có lượt phát số %(id)s.", id=run_id))
@@ -43,14 +40,14 @@ def _find_run(run_id: int) -> Run:
 
 def get_run(user: User, run_id: int) -> Run:
     """Return a run the user may act on: every ward it reaches is theirs."""
-    run = _find_run(run_id)
+    run = find_run(run_id)
     access.require_wards(user, {w.ward_id for w in run.broadcast.wards})
     return run
 
 
 def run_report(user: User, run_id: int) -> RunReport:
     """Return the report of a run that touches the user's wards, reduced to the clusters of those wards."""
-    run = _find_run(run_id)
+    run = find_run(run_id)
     access.require_some_ward(user, {w.ward_id for w in run.broadcast.wards})
     query = (select(Delivery, Cluster).join(Cluster, Delivery.cluster_id == Cluster.id)
              .where(Delivery.run_id == run_id).order_by(Cluster.id))

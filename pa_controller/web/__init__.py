@@ -28,6 +28,7 @@ def register_web(app: Flask, babel) -> None:
         api_incidents,
         api_keys,
         approval_pages,
+        api_reports,
         audit_pages,
         broadcast_pages,
         calendar,
@@ -35,6 +36,7 @@ def register_web(app: Flask, babel) -> None:
         media,
         page_session,
         pages,
+        report_pages,
     )
     from pa_controller.web.apidoc import init_api
     from pa_controller.web.errors import register_errors
@@ -46,8 +48,8 @@ def register_web(app: Flask, babel) -> None:
     login_manager.login_view = "pages.login"
     login_manager.user_loader(page_session.load_user)
     login_manager.unauthorized_handler(page_session.log_in_first)
-    init_api(app, (api.bp, api_approvals.bp, api_fleet.bp, api_incidents.bp, api_keys.bp))
-    for blueprint in (api.bp, api_approvals.bp, api_fleet.bp, api_incidents.bp, api_keys.bp):
+    init_api(app, (api.bp, api_approvals.bp, api_fleet.bp, api_incidents.bp, api_keys.bp, api_reports.bp))
+    for blueprint in (api.bp, api_approvals.bp, api_fleet.bp, api_incidents.bp, api_keys.bp, api_reports.bp):
         csrf.exempt(blueprint)  # bearer tokens only: no cookie, nothing to forge
     app.register_blueprint(media.bp)
     app.register_blueprint(calendar.bp)
@@ -57,6 +59,7 @@ def register_web(app: Flask, babel) -> None:
     app.register_blueprint(approval_pages.bp)
     app.register_blueprint(technician_bp)
     app.register_blueprint(audit_pages.bp)
+    app.register_blueprint(report_pages.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(admin_users.bp)
     register_filters(app)

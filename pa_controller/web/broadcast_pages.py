@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
@@ -10,12 +10,13 @@ from werkzeug.datastructures import MultiDict
 from pa_controller import clock
 from pa_controller.domain import ApprovalState
 from pa_controller.errors import ServiceError
-from pa_controller.services import access, approvals, broadcasts, fleet, media, reports
+from pa_controller.services import access, approvals, broadcasts, fleet, media, reports, run_progress
+from pa_controller.web import run_live
 from pa_controller.web.apidoc import load
 from pa_controller.web.broadcast_form import REPEAT_LABELS, describe_repeat, form_values, request_body
 from pa_controller.web.formatting import local_time
 from pa_controller.web.schemas.requests import BroadcastEdit, BroadcastRequest
-from pa_protocol import Priority, RunState
+from pa_protocol import DeliveryState, Priority, RunState
 
 bp = Blueprint("broadcasts", __name__)
 CANCELLABLE = (RunState.SCHEDULED, RunState.DISPATCHED)
@@ -142,4 +143,20 @@ def cancel_run(run_id: int):
 @bp.get("/runs/<int:run_id>")
 @login_required
 def run_report(run_id: int):
-    return render_template("run.html", report=reports.run_report(current_user, run_id), ward_names=_ward_names())
+    progress, page, names = _run_state(run_id)
+    rows = [run_live.cluster_row(delivery, cluster, names) for delivery, cluster in page.rows]
+    return render_template("run.html", progress=progress, page=page, rows=rows, ward_names=names,
+                           live=run_live.progress_json(progress, page, names), states=list(DeliveryState))
+
+
+@bp.get("/runs/<int:run_id>/progress")
+@login_required
+def run_report_live(run_id: int):
+    """What the run report page asks every 2 s while the run goes on."""
+    return jsonify(run_live.progress_json(*_run_state(run_id)))
+
+
+def _run_state(run_id: int):
+    query = run_live.cluster_query()
+    progress = run_progress.progress(current_user, run_id)  # refuses first if the run is none of the user's
+    return progress, run_progress.clusters(current_user, run_id, query), _ward_names()

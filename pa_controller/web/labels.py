@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 
 from pa_controller.domain import (
+    REJECTION_NOTE,
     ApprovalAction,
     ApprovalState,
     ClusterStatus,
@@ -184,3 +185,34 @@ def label(value) -> str:
     found = LABELS.get((type(value), value)) or next(
         (text for (kind, key), text in LABELS.items() if key == value and kind is not str), None)
     return str(found if found is not None else value)
+
+
+DELIVERY_REASONS = {  # Delivery.detail["reason"] as clusters report it (docs/protocol.md) → what a person reads
+    "fetch": _l("không tải được âm thanh về cụm"),
+    "checksum": _l("âm thanh tải về bị hỏng (sai mã kiểm tra)"),
+    "decode": _l("cụm không đọc được tệp âm thanh"),
+    "amplifier": _l("bộ khuếch đại không hoạt động"),
+    "rebooted": _l("cụm khởi động lại giữa chừng"),
+    "reboot": _l("cụm được lệnh khởi động lại"),
+}
+STATE_REASONS = {  # why a delivery ended so when the cluster said nothing more
+    DeliveryState.MISSED: _l("cụm không phản hồi trước khi hết giờ phát"),
+    DeliveryState.EXPIRED: _l("lệnh đến cụm khi đã hết hạn"),
+    DeliveryState.LATE: _l("đến giờ phát mà cụm chưa tải xong âm thanh"),
+    DeliveryState.PREEMPTED: _l("một bản tin ưu tiên hơn phát chen vào"),
+    DeliveryState.FAILED: _l("cụm báo lỗi khi phát"),
+    DeliveryState.REJECTED: _l("cụm từ chối lệnh"),
+}
+
+
+def delivery_reason(state: DeliveryState, detail: dict | None) -> str:
+    """Say why a cluster did not play, from what it reported (`detail.reason`, a rejection) or else its state."""
+    detail = detail if isinstance(detail, dict) else {}
+    rejected = detail.get(REJECTION_NOTE) if isinstance(detail.get(REJECTION_NOTE), dict) else {}
+    reason = detail.get("reason") or rejected.get("reason")
+    reason = reason[:100] if isinstance(reason, str) else None  # a cluster's words: any text, or none
+    if reason in DELIVERY_REASONS:
+        return str(DELIVERY_REASONS[reason])
+    if reason in set(RejectReason):
+        return str(_l("cụm từ chối lệnh: %(why)s", why=label(RejectReason(reason))))
+    return str(STATE_REASONS.get(state, "")) or (str(reason) if reason else "")

@@ -79,3 +79,15 @@ def run_report(report) -> dict:
         "by_ward": {w: {s.value: n for s, n in c.items()} for w, c in report.by_ward.items()},
         "clusters": [{"id": d.cluster_id, "state": d.state.value, "at": utc(d.at)} for d, _ in report.deliveries],
     }
+
+
+def airtime_line(line) -> dict:
+    return {"ward": line.ward_id, "name": line.name, "sessions": line.sessions, "minutes": round(line.minutes, 2),
+            "cluster_minutes": round(line.cluster_minutes, 2), "items": line.items, "done": line.done,
+            "sent": line.sent, "rate": None if line.rate is None else round(line.rate, 4)}
+
+
+def airtime(report) -> dict:
+    return {"month": str(report.month), "wards": [airtime_line(line) for line in report.wards],
+            "total": None if report.total is None else airtime_line(report.total),
+            "generated_at": utc(report.generated_at)}

@@ -37,7 +37,7 @@ from pa_controller.web.schemas.common import (
     text,
     whole,
 )
-from pa_protocol import CommandType, Priority, RunState
+from pa_protocol import CommandType, DeliveryState, Priority, RunState
 
 WEEKDAYS = _("weekdays phải liệt kê các thứ từ 1 (thứ Hai) đến 7 (Chủ nhật), hoặc là null.")
 
@@ -333,3 +333,19 @@ class AuditQuery(QuerySchema):
     since = ma.fields.Date(load_default=None, error_messages={"invalid": _("Ngày viết dạng YYYY-MM-DD.")})
     until = ma.fields.Date(load_default=None, error_messages={"invalid": _("Ngày viết dạng YYYY-MM-DD.")})
     page = whole(1, 1_000_000, strict=False, load_default=1)
+
+
+class RunClustersQuery(QuerySchema):
+    """A run report's list of clusters: one ward, one state, which page (HTML and its live JSON)."""
+
+    ward = text(0, 32)
+    state = choice(DeliveryState, load_default=None)
+    page = whole(1, 1_000_000, strict=False, load_default=1)
+
+
+class MonthQuery(QuerySchema):
+    """A report's month in Asia/Ho_Chi_Minh; none or empty: this month."""
+
+    month = text(0, 7, _("Tháng viết dạng YYYY-MM, ví dụ 2026-12."), check=ma.validate.Regexp(
+        r"^(20\d\d-(0[1-9]|1[0-2]))?$", error=_("Tháng viết dạng YYYY-MM, ví dụ 2026-12.")),
+        load_default=None, metadata={"example": "2026-12"})

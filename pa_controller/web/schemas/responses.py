@@ -192,3 +192,24 @@ class Incident(ma.Schema):
 
 class MaintenanceWindow(ma.Schema):
     id, ward, cluster, starts_at, ends_at, reason = Integer(), String(), String(), Time, Time, String()
+
+
+class Airtime(ma.Schema):
+    """A month's airtime (services/airtime.py says how each figure is counted)."""
+
+    class Line(ma.Schema):
+        ward = String(allow_none=True, metadata={"description": "the ward's id; null on the district's line"})
+        name = String()
+        sessions = Integer(metadata={"description": "runs of the month at least one of its clusters played to the end"})
+        minutes = Float(metadata={"description": "the programme's length summed over those runs"})
+        cluster_minutes = Float(metadata={"description": "the programme's length times the clusters that played it"})
+        items = Integer(metadata={"description": "distinct broadcasts among those runs"})
+        done = Integer(metadata={"description": "deliveries played to the end"})
+        sent = Integer(metadata={"description": "deliveries sent, but those a person cancelled"})
+        rate = Float(allow_none=True, metadata={"description": "done / sent; null when nothing was sent"})
+
+    month = String(metadata={"example": "2026-12", "description": "a month in Asia/Ho_Chi_Minh"})
+    wards = List(Nested(Line))
+    total = Nested(Line, allow_none=True, metadata={"description": "the district, for readers of the whole district; "
+                                                                   "a run that played in several wards counts once"})
+    generated_at = Time
