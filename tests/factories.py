@@ -47,3 +47,19 @@ def bearer(user, *scopes: str, days: int | None = None) -> dict:
     from pa_controller.services import tokens
 
     return {"Authorization": f"Bearer {tokens.issue(user, 'test', scopes, days)[1]}"}
+
+
+def make_broadcast(start_at, wards: tuple[str, ...] = ("thoi-hoa",), runs=(), **overrides):
+    """A stored broadcast reaching `wards` (no clip behind it), with runs given as (start, RunState) pairs."""
+    from pa_controller.models import Broadcast, BroadcastWard, Run
+    from pa_protocol import Priority
+
+    values = {"title": "Thông báo lịch cắt điện", "duration_ms": 90_000, "priority": Priority.NORMAL,
+              "targets": {"wards": list(wards)}, "start_at": start_at, "created_at": clock.now()}
+    broadcast = Broadcast(**{**values, **overrides}, wards=[BroadcastWard(ward_id=w) for w in wards])
+    broadcast.runs = [Run(start_at=start, dispatch_at=start, closes_at=start + timedelta(minutes=5), state=state)
+                      for start, state in runs]
+    broadcast.planned_until = max((start for start, _state in runs), default=None)
+    db.session.add(broadcast)
+    db.session.commit()
+    return broadcast

@@ -80,6 +80,7 @@ AUDIT_ACTIONS = {  # what services record in the audit log (services/audit.py) �
     "broadcast.create": _l("Tạo bản tin"),
     "broadcast.edit": _l("Sửa bản tin"),
     "broadcast.cancel": _l("Hủy bản tin"),
+    "broadcast.duplicate": _l("Nhân bản bản tin"),
     "run.cancel": _l("Hủy một lượt phát"),
     "stop_all": _l("Dừng phát tất cả"),
     "command.set_volume": _l("Lệnh đặt âm lượng"),

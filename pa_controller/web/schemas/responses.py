@@ -92,6 +92,10 @@ class Broadcast(ma.Schema):
     created_at, updated_at, cancelled_at = Time, Time, Time
 
 
+class BroadcastList(ma.Schema):
+    broadcasts, total, page, pages = List(Nested(Broadcast)), Integer(), Integer(), Integer()
+
+
 class Review(ma.Schema):
     next_runs, conflicts, violations = List(Time), List(Dict()), List(Dict())
 
