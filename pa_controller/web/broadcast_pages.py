@@ -104,11 +104,16 @@ def broadcast_page(broadcast_id: int):
                            next_runs=broadcast.schedule.next(clock.now(), 5) if not broadcast.cancelled_at else [])
 
 
+def _changeable(broadcast_id: int):
+    """The broadcast behind an edit or a copy form: one the user schedules for, in their wards alone."""
+    access.require_role(current_user, *access.SCHEDULERS)
+    return broadcasts.editable_broadcast(current_user, broadcast_id)
+
+
 @bp.route("/broadcasts/<int:broadcast_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_broadcast(broadcast_id: int):
-    access.require_role(current_user, *access.SCHEDULERS)
-    broadcast = broadcasts.editable_broadcast(current_user, broadcast_id)
+    broadcast = _changeable(broadcast_id)
     if request.method == "GET":
         return _form_page(form_values(broadcast), broadcast)
     return _submit(request.form, broadcast)
@@ -117,8 +122,7 @@ def edit_broadcast(broadcast_id: int):
 @bp.route("/broadcasts/<int:broadcast_id>/duplicate", methods=["GET", "POST"])
 @login_required
 def duplicate_broadcast(broadcast_id: int):
-    access.require_role(current_user, *access.SCHEDULERS)
-    source = broadcasts.editable_broadcast(current_user, broadcast_id)
+    source = _changeable(broadcast_id)
     if request.method == "GET":
         return _form_page(copy_values(source, broadcasts.copy_start(source, clock.now())), copying=source)
     return _submit(request.form, copying=source)
