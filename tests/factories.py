@@ -59,7 +59,8 @@ def make_broadcast(start_at, wards: tuple[str, ...] = ("thoi-hoa",), runs=(), **
     broadcast = Broadcast(**{**values, **overrides}, wards=[BroadcastWard(ward_id=w) for w in wards])
     broadcast.runs = [Run(start_at=start, dispatch_at=start, closes_at=start + timedelta(minutes=5), state=state)
                       for start, state in runs]
-    broadcast.planned_until = max((start for start, _state in runs), default=None)
+    if runs:  # as the planner leaves it: every occurrence before planned_until has its run
+        broadcast.planned_until = max(start for start, _state in runs) + timedelta(seconds=1)
     db.session.add(broadcast)
     db.session.commit()
     return broadcast

@@ -98,12 +98,9 @@ def _unplanned(user: User, query: BroadcastQuery, after: datetime | None, before
     for broadcast in db.session.scalars(statement):
         if broadcast.id in skip:
             continue
-        if before is None:  # any time from now on: the runs planned so far were looked at already
-            if broadcast.schedule.next(max(start, broadcast.planned_until or start), 1):
-                yield broadcast
-            continue
-        planned = {r.start_at for r in broadcast.runs}
-        if any(moment not in planned for moment in broadcast.schedule.occurrences(start, before)):
+        frontier = max(start, broadcast.planned_until or start)  # every occurrence before it has its run
+        ahead = broadcast.schedule.next(frontier, 1)
+        if ahead and (before is None or ahead[0] < before):
             yield broadcast
 
 
