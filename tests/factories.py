@@ -69,3 +69,20 @@ def make_run(start_at, outcomes: dict, *, duration_ms: int = 60_000, broadcast=N
                                 at=start_at))
     db.session.commit()
     return run
+
+
+def make_broadcast(start_at, wards: tuple[str, ...] = ("thoi-hoa",), runs=(), **overrides):
+    """A stored broadcast reaching `wards` (no clip behind it), with runs given as (start, RunState) pairs."""
+    from pa_controller.models import Broadcast, BroadcastWard, Run
+    from pa_protocol import Priority
+
+    values = {"title": "Thông báo lịch cắt điện", "duration_ms": 90_000, "priority": Priority.NORMAL,
+              "targets": {"wards": list(wards)}, "start_at": start_at, "created_at": clock.now()}
+    broadcast = Broadcast(**{**values, **overrides}, wards=[BroadcastWard(ward_id=w) for w in wards])
+    broadcast.runs = [Run(start_at=start, dispatch_at=start, closes_at=start + timedelta(minutes=5), state=state)
+                      for start, state in runs]
+    if runs:  # as the planner leaves it: every occurrence before planned_until has its run
+        broadcast.planned_until = max(start for start, _state in runs) + timedelta(seconds=1)
+    db.session.add(broadcast)
+    db.session.commit()
+    return broadcast

@@ -1,6 +1,7 @@
 """Create, edit, preview, plan and cancel broadcasts: the rules an officer's request must satisfy."""
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -31,6 +32,7 @@ from pa_protocol import RunState
 
 log = logging.getLogger(__name__)
 PREVIEW_RUNS = 5
+COPY_LEAD = timedelta(minutes=10)  # a copy's first run leaves the officer time to look the form over
 RUN_STATE_WORDS = {RunState.FINISHED: _("đã kết thúc"), RunState.CANCELLED: _("đã hủy"), RunState.MISSED: _("bị lỡ")}
 
 
@@ -106,9 +108,9 @@ def _clip(user: User, proposal: Proposal, broadcast: Broadcast | None) -> Audio 
 
 
 def _save(user: User, proposal: Proposal, now: datetime, broadcast: Broadcast | None = None,
-          draft: bool | None = None) -> tuple[Broadcast, Review]:
-    """Check, compose, check again under lock, store and plan (once approved): the one path of creating and
-    editing."""
+          draft: bool | None = None, copied_from: int | None = None) -> tuple[Broadcast, Review]:
+    """Check, compose, check again under lock, store and plan (once approved): the one path of creating,
+    editing and duplicating."""
     exclude_id = broadcast.id if broadcast is not None else None
     state, step = approval_rules.on_save(user, proposal.ward_ids, proposal.priority, draft=draft,
                                          was=broadcast.approval if broadcast is not None else None)
@@ -139,7 +141,7 @@ def _save(user: User, proposal: Proposal, now: datetime, broadcast: Broadcast | 
         approval_rules.record_step(broadcast, user, step, state, now)
     if state is ApprovalState.APPROVED:
         planning.plan_runs(broadcast, now, immediate=proposal.immediate)
-    _record_saved(broadcast, before)
+    _record_saved(broadcast, before, copied_from)
     db.session.commit()
     if proposal.immediate:
         _dispatch_now(broadcast)
@@ -159,10 +161,13 @@ def described(broadcast: Broadcast) -> dict:
     }
 
 
-def _record_saved(broadcast: Broadcast, before: dict | None) -> None:
+def _record_saved(broadcast: Broadcast, before: dict | None, copied_from: int | None = None) -> None:
     db.session.flush()  # a new broadcast's id names it in the entry
     wards, target = [w.ward_id for w in broadcast.wards], f"broadcast:{broadcast.id}"
-    if before is None:
+    if copied_from is not None:
+        audit.record("broadcast.duplicate", target, wards=wards, source=f"broadcast:{copied_from}",
+                     after=described(broadcast))
+    elif before is None:
         audit.record("broadcast.create", target, wards=wards, after=described(broadcast))
     else:
         old, new = audit.changed(before, described(broadcast))
@@ -225,6 +230,24 @@ def update_broadcast(user: User, broadcast_id: int, data) -> tuple[Broadcast, Re
     return _save(user, _read(user, data, now, broadcast), now, broadcast, draft)
 
 
+def duplicate_broadcast(user: User, source_id: int, data) -> tuple[Broadcast, Review]:
+    """Save, as a new broadcast, a copy of one the user may change; the original stays as it was."""
+    now = clock.now()
+    source = editable_broadcast(user, source_id)
+    return _save(user, _read(user, data, now), now, copied_from=source.id)
+
+
+def copy_start(broadcast: Broadcast, now: datetime) -> datetime:
+    """Return when a copy made now first sounds: its own start if still ahead, else its next occurrence, else the
+    same local time of day on the first day ahead."""
+    soon = now + COPY_LEAD
+    if broadcast.start_at >= soon:
+        return broadcast.start_at
+    if broadcast.rrule is not None and (upcoming := broadcast.schedule.next(soon, 1)):
+        return upcoming[0]
+    return broadcast.start_at + timedelta(days=math.ceil((soon - broadcast.start_at) / timedelta(days=1)))
+
+
 def _find_broadcast(broadcast_id: int, *, for_update: bool = False) -> Broadcast:
     valid = 1 <= broadcast_id <= MAX_ID
     broadcast = db.session.get(Broadcast, broadcast_id, with_for_update=for_update) if valid else None
@@ -245,16 +268,6 @@ def editable_broadcast(user: User, broadcast_id: int, *, for_update: bool = Fals
     broadcast = _find_broadcast(broadcast_id, for_update=for_update)
     access.require_wards(user, {w.ward_id for w in broadcast.wards})
     return broadcast
-
-
-def list_broadcasts(user: User, *, cancelled: bool = False, limit: int = 200) -> list[Broadcast]:
-    """Return the broadcasts that reach the user's wards, newest first; cancelled ones only if asked."""
-    query = select(Broadcast).order_by(Broadcast.created_at.desc(), Broadcast.id.desc()).limit(limit)
-    if not cancelled:
-        query = query.where(Broadcast.cancelled_at.is_(None))
-    if (scope := access.ward_scope(user)) is not None:
-        query = query.where(Broadcast.id.in_(BroadcastWard.reaching(scope)))
-    return list(db.session.scalars(query))
 
 
 def may_change(user: User, broadcast: Broadcast) -> bool:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from pa_controller.domain import ClusterStatus
 from pa_controller.errors import NotFound, ValidationFailed
 from pa_controller.extensions import db
-from pa_controller.models import Cluster, ClusterState, Ward
+from pa_controller.models import Cluster, ClusterState, User, Ward
 from pa_controller.services import access, audit
 from pa_protocol import CID_PATTERN
 
@@ -156,6 +156,13 @@ def wards_for(scope: set[str] | None) -> list[Ward]:
     if scope is not None:
         query = query.where(Ward.id.in_(scope))
     return list(db.session.scalars(query))
+
+
+def require_visible_ward(user: User, ward_id: str) -> None:
+    """Refuse a ward outside the user's scope (without saying whether it exists), then one that does not exist."""
+    access.require_some_ward(user, {ward_id})
+    if db.session.get(Ward, ward_id) is None:
+        raise NotFound(_("Không có phường mang mã %(id)s.", id=ward_id))
 
 
 def status_by_ward(scope: set[str] | None, now: datetime, heartbeat_s: float) -> list[tuple[Ward, Counter, int]]:

@@ -32,6 +32,7 @@ def register_web(app: Flask, babel) -> None:
         audit_pages,
         broadcast_pages,
         calendar,
+        calendar_page,
         incidents,
         media,
         page_session,
@@ -53,6 +54,7 @@ def register_web(app: Flask, babel) -> None:
         csrf.exempt(blueprint)  # bearer tokens only: no cookie, nothing to forge
     app.register_blueprint(media.bp)
     app.register_blueprint(calendar.bp)
+    app.register_blueprint(calendar_page.bp)
     app.register_blueprint(incidents.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(broadcast_pages.bp)

@@ -13,6 +13,7 @@ from pa_controller.domain import Role, Scope
 from pa_controller.errors import ValidationFailed
 from pa_controller.services import (
     access,
+    broadcast_search,
     broadcasts,
     fleet,
     guardrails,
@@ -203,6 +204,17 @@ def create_broadcast(body: dict, dry_run=""):
         return jsonify(shapes.review(broadcasts.review(g.user, body)))
     broadcast, found = broadcasts.create_broadcast(g.user, body)
     return jsonify({**shapes.broadcast(broadcast), **shapes.review(found)}), 201
+
+
+@bp.get("/broadcasts")
+@authenticated(Scope.READ)
+@bp.arguments(q.BroadcastsQuery, location="query", as_kwargs=True)
+@bp.response(200, r.BroadcastList)
+def list_broadcasts(**filters):
+    """Broadcasts of the user's wards, newest first, 50 a page: by ward, by the state of a run, by local days."""
+    found = broadcast_search.search(g.user, broadcast_search.BroadcastQuery(**filters))
+    return jsonify({"broadcasts": [shapes.broadcast(b) for b in found.broadcasts], "total": found.total,
+                    "page": found.query.page, "pages": found.pages})
 
 
 @bp.patch("/broadcasts/<int:id>")

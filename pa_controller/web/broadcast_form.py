@@ -23,6 +23,7 @@ REPEAT_LABELS = {
 }
 ONE_DAY = "FREQ=DAILY;COUNT=1"  # "once" at several times: those times on the first day only
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # <input type="datetime-local">
+MAX_TITLE = 200  # Broadcast.title
 
 
 def _number(form: MultiDict, key: str) -> int | None:
@@ -94,6 +95,16 @@ def form_values(broadcast) -> MultiDict:
         values += [("times_played", str(programme.get("repeat", 1))), ("gap_s", str(int(programme.get("gap_s", 0))))]
         values += [("chime", "1")] if programme.get("chime") else []
     return MultiDict(values)
+
+
+def copy_values(broadcast, first_start) -> MultiDict:
+    """Return the form's fields for a copy of a broadcast: "(bản sao)" after its title, first sounding then."""
+    values = form_values(broadcast)
+    room = MAX_TITLE - len(str(_l("%(title)s (bản sao)", title="")))
+    title = broadcast.title if len(broadcast.title) <= room else broadcast.title[:room - 1] + "…"
+    values["title"] = str(_l("%(title)s (bản sao)", title=title))
+    values["start_at"] = first_start.astimezone(LOCAL_ZONE).strftime(LOCAL_INPUT)
+    return values
 
 
 def describe_repeat(broadcast) -> str:

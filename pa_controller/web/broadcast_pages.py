@@ -10,12 +10,12 @@ from werkzeug.datastructures import MultiDict
 from pa_controller import clock
 from pa_controller.domain import ApprovalState
 from pa_controller.errors import ServiceError
-from pa_controller.services import access, approvals, broadcasts, fleet, media, reports, run_progress
+from pa_controller.services import access, approvals, broadcast_search, broadcasts, fleet, media, reports, run_progress
 from pa_controller.web import run_live
 from pa_controller.web.apidoc import load
-from pa_controller.web.broadcast_form import REPEAT_LABELS, describe_repeat, form_values, request_body
+from pa_controller.web.broadcast_form import REPEAT_LABELS, copy_values, describe_repeat, form_values, request_body
 from pa_controller.web.formatting import local_time
-from pa_controller.web.schemas.requests import BroadcastEdit, BroadcastRequest
+from pa_controller.web.schemas.requests import BroadcastEdit, BroadcastRequest, BroadcastsQuery
 from pa_protocol import DeliveryState, Priority, RunState
 
 bp = Blueprint("broadcasts", __name__)
@@ -35,18 +35,22 @@ def _ward_names() -> dict[str, str]:
 @bp.get("/broadcasts")
 @login_required
 def broadcast_list():
-    shown = broadcasts.list_broadcasts(current_user, cancelled=request.args.get("cancelled") == "1")
-    return render_template("broadcasts.html", broadcasts=shown, ward_names=_ward_names(), now=clock.now())
+    found = broadcast_search.search(current_user, broadcast_search.BroadcastQuery(**load(BroadcastsQuery(),
+                                                                                        request.args)))
+    return render_template("broadcasts.html", page=found, wards=fleet.wards_for(access.ward_scope(current_user)),
+                           states=list(RunState), ward_names=_ward_names(), now=clock.now(),
+                           may_change={b.id for b in found.broadcasts if broadcasts.may_change(current_user, b)})
 
 
-def _form_page(form: MultiDict, broadcast=None, status: int = 200, review=None, problem: ServiceError | None = None):
+def _form_page(form: MultiDict, broadcast=None, status: int = 200, review=None, problem: ServiceError | None = None,
+               copying=None):
     default_clip = media.last_upload(current_user)
     if "audio_id" not in form and default_clip is not None:
         form = MultiDict([*form.items(multi=True), ("audio_id", str(default_clip.id))])
     return render_template("broadcast_form.html", wards=fleet.wards_for(access.ward_scope(current_user)),
                            clips=media.library(current_user), form=form, priorities=list(Priority),
                            repeats=REPEAT_LABELS, review=review, problem=problem, broadcast=broadcast,
-                           ward_names=_ward_names()), status
+                           ward_names=_ward_names(), copying=copying), status
 
 
 def _saved(broadcast, verb: str):
@@ -69,21 +73,25 @@ def _saved(broadcast, verb: str):
     return redirect(url_for("broadcasts.broadcast_page", broadcast_id=broadcast.id))
 
 
-def _submit(form: MultiDict, broadcast=None):
+def _submit(form: MultiDict, broadcast=None, copying=None):
     """Check (the Kiểm tra button) or save the form; on a refusal show it again with the reason."""
     broadcast_id = broadcast.id if broadcast is not None else None
     try:  # through the API's schema, so the page and the API cannot disagree
         body = load(BroadcastRequest() if broadcast is None else BroadcastEdit(), request_body(form))
         body |= DRAFT_BUTTONS.get(form.get("action"), {})
         if form.get("action") == "check":
-            return _form_page(form, broadcast, review=broadcasts.review(current_user, body, broadcast_id))
+            return _form_page(form, broadcast, review=broadcasts.review(current_user, body, broadcast_id),
+                              copying=copying)
+        if copying is not None:
+            saved, _found = broadcasts.duplicate_broadcast(current_user, copying.id, body)
+            return _saved(saved, _("Đã nhân bản"))
         if broadcast is None:
             saved, _found = broadcasts.create_broadcast(current_user, body)
             return _saved(saved, _("Đã lên lịch"))
         saved, _found = broadcasts.update_broadcast(current_user, broadcast.id, body)
         return _saved(saved, _("Đã lưu thay đổi"))
     except ServiceError as exc:  # shown above the form, with the conflicts or broken rules it names
-        return _form_page(form, broadcast, exc.status, problem=exc)
+        return _form_page(form, broadcast, exc.status, problem=exc, copying=copying)
 
 
 @bp.route("/broadcasts/new", methods=["GET", "POST"])
@@ -113,14 +121,28 @@ def render_broadcast(broadcast_id: int, status: int = 200):
                            ), status
 
 
+def _changeable(broadcast_id: int):
+    """The broadcast behind an edit or a copy form: one the user schedules for, in their wards alone."""
+    access.require_role(current_user, *access.SCHEDULERS)
+    return broadcasts.editable_broadcast(current_user, broadcast_id)
+
+
 @bp.route("/broadcasts/<int:broadcast_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_broadcast(broadcast_id: int):
-    access.require_role(current_user, *access.SCHEDULERS)
-    broadcast = broadcasts.editable_broadcast(current_user, broadcast_id)
+    broadcast = _changeable(broadcast_id)
     if request.method == "GET":
         return _form_page(form_values(broadcast), broadcast)
     return _submit(request.form, broadcast)
+
+
+@bp.route("/broadcasts/<int:broadcast_id>/duplicate", methods=["GET", "POST"])
+@login_required
+def duplicate_broadcast(broadcast_id: int):
+    source = _changeable(broadcast_id)
+    if request.method == "GET":
+        return _form_page(copy_values(source, broadcasts.copy_start(source, clock.now())), copying=source)
+    return _submit(request.form, copying=source)
 
 
 @bp.post("/broadcasts/<int:broadcast_id>/cancel")

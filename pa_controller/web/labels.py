@@ -114,6 +114,7 @@ AUDIT_ACTIONS = {  # what services record in the audit log (services/audit.py) �
     "broadcast.return": _l("Trả lại bản tin"),
     "broadcast.review": _l("Xem xét bản tin khẩn cấp"),
     "user.emergencies": _l("Đổi quyền phát khẩn cấp"),
+    "broadcast.duplicate": _l("Nhân bản bản tin"),
     "run.cancel": _l("Hủy một lượt phát"),
     "stop_all": _l("Dừng phát tất cả"),
     "command.set_volume": _l("Lệnh đặt âm lượng"),

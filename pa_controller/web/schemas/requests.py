@@ -39,6 +39,7 @@ from pa_controller.web.schemas.common import (
 )
 from pa_protocol import CommandType, DeliveryState, Priority, RunState
 
+DAY_SHAPE = _("Ngày viết dạng YYYY-MM-DD.")
 WEEKDAYS = _("weekdays phải liệt kê các thứ từ 1 (thứ Hai) đến 7 (Chủ nhật), hoặc là null.")
 
 
@@ -74,6 +75,46 @@ class DryRunQuery(QuerySchema):
 class RunsQuery(QuerySchema):
     broadcast_id = whole(1, MAX_ID, strict=False)
     state = choice(RunState)
+
+
+class FilterQuery(QuerySchema):
+    """A page's filter form, also the API's: a field left empty is a filter not set."""
+
+    @ma.pre_load
+    def _drop_empty(self, data, **_kwargs) -> dict:
+        return {key: value for key, value in data.items() if value != ""}
+
+
+class BroadcastsQuery(FilterQuery):
+    """The broadcast list's filters (page and API): a ward, a run state, local days, a page."""
+
+    ward = text(1, 32, load_default=None, metadata={"description": "a ward id"})
+    state = choice(RunState, load_default=None,
+                   metadata={"description": "broadcasts with a run in this state (in the days asked, if any)"})
+    since = ma.fields.Date(data_key="from", load_default=None, error_messages={"invalid": DAY_SHAPE},
+                           metadata={"description": "first local day, YYYY-MM-DD"})
+    until = ma.fields.Date(data_key="to", load_default=None, error_messages={"invalid": DAY_SHAPE},
+                           metadata={"description": "last local day, YYYY-MM-DD (included)"})
+    day = ma.fields.Date(load_default=None, error_messages={"invalid": DAY_SHAPE},
+                         metadata={"description": "one local day: from and to at once"})
+    cancelled = flag(load_default=False, metadata={"description": "true: cancelled broadcasts too"})
+    page = whole(1, 1_000_000, strict=False, load_default=1)
+
+    @ma.post_load
+    def _one_day(self, values: dict, **_kwargs) -> dict:
+        day = values.pop("day")
+        if day is not None:
+            values["since"] = values["until"] = day
+        return values
+
+
+class CalendarQuery(FilterQuery):
+    """The calendar page: a week (from its Monday) or a day around a local date, for a ward or all the reader's."""
+
+    view = String(load_default="week", validate=ma.validate.OneOf(["week", "day"], error=_(
+        "Cách xem phải là week (tuần) hoặc day (ngày).")))
+    day = ma.fields.Date(data_key="date", load_default=None, error_messages={"invalid": DAY_SHAPE})
+    ward = text(1, 32, load_default=None)
 
 
 class CommandsQuery(QuerySchema):

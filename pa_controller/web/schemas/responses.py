@@ -129,6 +129,10 @@ class Broadcast(ma.Schema):
     history = List(Nested(ApprovalStep), metadata={"description": "the approval's steps, oldest first"})
 
 
+class BroadcastList(ma.Schema):
+    broadcasts, total, page, pages = List(Nested(Broadcast)), Integer(), Integer(), Integer()
+
+
 class Review(ma.Schema):
     next_runs, conflicts, violations = List(Time), List(Dict()), List(Dict())
 
