@@ -48,7 +48,7 @@ class Conflict(ServiceError):
 
 
 class Unavailable(ServiceError):
-    """Something the server needs is not set up (a program, a voice, a font): not the request's fault, nor the user's."""
+    """Something the server needs is not set up (a program, a voice, a font): not the request's fault."""
 
     status = 503
     code = "unavailable"
