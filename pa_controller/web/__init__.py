@@ -24,6 +24,7 @@ def register_web(app: Flask, babel) -> None:
         admin_users,
         api,
         api_fleet,
+        api_groups,
         api_incidents,
         api_keys,
         audit_pages,
@@ -44,8 +45,8 @@ def register_web(app: Flask, babel) -> None:
     login_manager.login_view = "pages.login"
     login_manager.user_loader(page_session.load_user)
     login_manager.unauthorized_handler(page_session.log_in_first)
-    init_api(app, (api.bp, api_fleet.bp, api_incidents.bp, api_keys.bp))
-    for blueprint in (api.bp, api_fleet.bp, api_incidents.bp, api_keys.bp):
+    init_api(app, (api.bp, api_fleet.bp, api_groups.bp, api_incidents.bp, api_keys.bp))
+    for blueprint in (api.bp, api_fleet.bp, api_groups.bp, api_incidents.bp, api_keys.bp):
         csrf.exempt(blueprint)  # bearer tokens only: no cookie, nothing to forge
     app.register_blueprint(media.bp)
     app.register_blueprint(calendar.bp)
