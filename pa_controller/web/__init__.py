@@ -30,6 +30,7 @@ def register_web(app: Flask, babel) -> None:
         audit_pages,
         broadcast_pages,
         calendar,
+        group_pages,
         incidents,
         media,
         page_session,
@@ -53,6 +54,7 @@ def register_web(app: Flask, babel) -> None:
     app.register_blueprint(incidents.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(broadcast_pages.bp)
+    app.register_blueprint(group_pages.bp)
     app.register_blueprint(technician_bp)
     app.register_blueprint(audit_pages.bp)
     app.register_blueprint(account.bp)
