@@ -39,9 +39,10 @@ def reach_sentence(reach) -> str:
     """Say how far targets reach: "Sẽ phát trên 57 cụm loa, 118 loa ở 2 phường.", and how many are offline."""
     said = _l("Sẽ phát trên %(clusters)s cụm loa, %(speakers)s loa ở %(wards)s phường.", clusters=reach.clusters,
               speakers=reach.speakers, wards=reach.wards)
-    if reach.offline:
-        return f"{said} {_l('%(n)s cụm loa đang mất kết nối.', n=reach.offline)}"
-    return str(said)
+    if not reach.offline:
+        return str(said)
+    offline = _l("%(n)s cụm loa đang mất kết nối.", n=reach.offline)
+    return f"{said} {offline}"
 
 
 def _list(text: str) -> list[str]:

@@ -28,8 +28,10 @@ def group_list():
 @login_required
 def new_group():
     access.require_role(current_user, *groups.MANAGERS)
+    ward = request.form.get("ward", "")
+    access.require_wards(current_user, {ward})  # another ward is refused outright, not with a flash
     try:
-        body = load(GroupNew(), {"name": request.form.get("name", ""), "ward": request.form.get("ward", "")})
+        body = load(GroupNew(), {"name": request.form.get("name", ""), "ward": ward})
         group = groups.create_group(current_user, body)
     except ServiceError as exc:
         flash(str(exc.message), "error")
