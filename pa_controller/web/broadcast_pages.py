@@ -45,8 +45,9 @@ def _form_page(form: MultiDict, broadcast=None, status: int = 200, review=None, 
     scope = access.ward_scope(current_user)
     wards = fleet.wards_for(scope)
     clusters = fleet.active_clusters(sorted(scope) if scope is not None else None)
-    view, dots = target_map.draw(clusters, wards)
-    return render_template("broadcast_form.html", wards=wards, groups=groups.list_groups(current_user),
+    offered = groups.list_groups(current_user)
+    view, dots = target_map.draw(clusters, wards, offered)
+    return render_template("broadcast_form.html", wards=wards, groups=offered,
                            clusters=clusters, view=view, dots=dots,
                            clips=media.library(current_user), form=form, priorities=list(Priority),
                            repeats=REPEAT_LABELS, review=review, problem=problem, broadcast=broadcast,

@@ -24,9 +24,11 @@
 
   function paint() {
     if (!map) return;
-    var wards = ticked("wards"), clusters = ticked("clusters"), all = ticked("all").length > 0;
+    var wards = ticked("wards"), clusters = ticked("clusters"), groups = ticked("groups");
+    var all = ticked("all").length > 0;
     map.querySelectorAll("[data-cluster]").forEach(function (dot) {
-      var on = all || wards.indexOf(dot.dataset.ward) >= 0 || clusters.indexOf(dot.dataset.cluster) >= 0;
+      var grouped = dot.dataset.groups.split(" ").some(function (id) { return groups.indexOf(id) >= 0; });
+      var on = all || grouped || wards.indexOf(dot.dataset.ward) >= 0 || clusters.indexOf(dot.dataset.cluster) >= 0;
       dot.classList.toggle("chosen", on);
     });
     map.querySelectorAll("text[data-ward]").forEach(function (name) {
