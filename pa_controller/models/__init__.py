@@ -4,7 +4,7 @@ from pa_controller.models.audit import AuditEntry
 from pa_controller.models.broadcasts import ApprovalStep, Broadcast, BroadcastWard, Delivery, OutboxMessage, Run
 from pa_controller.models.broker import BrokerCredential
 from pa_controller.models.command_keys import CommandKey
-from pa_controller.models.fleet import Cluster, ClusterState, Ward
+from pa_controller.models.fleet import Cluster, ClusterState, Group, Ward, group_cluster
 from pa_controller.models.guardrails import WardRules
 from pa_controller.models.health import (
     FleetCommand,
@@ -23,7 +23,7 @@ from pa_controller.models.sessions import LoginFailure, UserSession
 
 __all__ = [
     "ApiToken", "ApprovalStep", "AuditEntry", "Audio", "Broadcast", "BroadcastWard", "BrokerCredential", "Cluster",
-    "ClusterState", "CommandKey", "Delivery", "FleetCommand", "HeartbeatSample", "Incident", "LoginFailure",
+    "ClusterState", "CommandKey", "Delivery", "FleetCommand", "Group", "HeartbeatSample", "Incident", "LoginFailure",
     "MaintenanceWindow", "OutboxMessage", "Outage", "RefusalCount", "Run", "ServiceBeat", "StopOrder",
-    "TelemetryBucket", "User", "UserSession", "Ward", "WardRules", "user_ward",
+    "TelemetryBucket", "User", "UserSession", "Ward", "WardRules", "group_cluster", "user_ward",
 ]

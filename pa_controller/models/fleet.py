@@ -1,8 +1,8 @@
-"""The fleet: wards, clusters, and what each cluster last told us."""
+"""The fleet: wards, clusters, groups of clusters, and what each cluster last told us."""
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pa_controller.domain import ClusterStatus
@@ -61,3 +61,25 @@ class ClusterState(db.Model):
     fw: Mapped[str | None] = mapped_column(String(64))
 
     cluster: Mapped[Cluster] = relationship(back_populates="state")
+
+
+group_cluster = Table(
+    "group_cluster", db.metadata,
+    Column("group_id", ForeignKey("cluster_group.id", ondelete="CASCADE"), primary_key=True),
+    Column("cluster_id", ForeignKey("cluster.id"), primary_key=True, index=True),
+)
+
+
+class Group(db.Model):
+    """Clusters of one ward that officers target together: a market, a street."""
+
+    __tablename__ = "cluster_group"  # "group" is a word of SQL
+    __table_args__ = (UniqueConstraint("ward_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    ward_id: Mapped[str] = mapped_column(ForeignKey("ward.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    ward: Mapped[Ward] = relationship()
+    clusters: Mapped[list[Cluster]] = relationship(secondary=group_cluster, order_by=Cluster.id)

@@ -24,6 +24,7 @@ from pa_controller.services import (
     media,
     planning,
     proposals,
+    reach,
     timetable,
 )
 from pa_controller.services.commands import queue_cancel
@@ -38,11 +39,12 @@ RUN_STATE_WORDS = {RunState.FINISHED: _("đã kết thúc"), RunState.CANCELLED:
 
 @dataclass
 class Review:
-    """What saving a proposal would mean: its next runs, and what stands in its way."""
+    """What saving a proposal would mean: its next runs, how far it reaches, and what stands in its way."""
 
     next_runs: list[datetime]
     conflicts: list[dict]
     violations: list[dict]
+    reach: reach.Reach
 
 
 def _review(proposal: Proposal, now: datetime, exclude_id: int | None) -> Review:
@@ -58,6 +60,7 @@ def _review(proposal: Proposal, now: datetime, exclude_id: int | None) -> Review
         next_runs=proposal.schedule.next(now, PREVIEW_RUNS),
         conflicts=timetable.conflicts(proposal.priority, proposal.cluster_ids, ours, others),
         violations=guardrails.violations(proposal.priority, proposal.ward_ids, ours, others),
+        reach=reach.of_clusters(proposal.cluster_ids, now, settings.current().heartbeat_s),
     )
 
 

@@ -3,7 +3,6 @@
 import csv
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
 from io import StringIO
 
 from flask_babel import lazy_gettext as _
@@ -13,8 +12,8 @@ from pa_controller import clock
 from pa_controller.domain import Role
 from pa_controller.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from pa_controller.extensions import db
-from pa_controller.models import Broadcast, Cluster, ClusterState, User, Ward, user_ward
-from pa_controller.services import access, audit, fleet
+from pa_controller.models import Cluster, ClusterState, User, Ward, user_ward
+from pa_controller.services import access, audit, fleet, planning
 from pa_protocol import CID_PATTERN
 
 EDITABLE = {"name", "ward", "lat", "lon", "speakers"}
@@ -172,13 +171,6 @@ def import_fleet(user: User, raw: bytes) -> fleet.ImportResult:
         raise _invalid("file", _("Không đọc được tệp dạng CSV (%(why)s); chưa nhập gì cả.", why=exc)) from None
 
 
-def _broadcasts_naming(ward_id: str, now: datetime) -> list[int]:
-    recurring = Broadcast.rrule.is_not(None) & (Broadcast.until.is_(None) | (Broadcast.until >= now))
-    live = select(Broadcast).where(Broadcast.cancelled_at.is_(None), (Broadcast.start_at >= now) | recurring)
-    found = db.session.scalars(live.order_by(Broadcast.id))
-    return [b.id for b in found if ward_id in (b.targets or {}).get("wards", [])]
-
-
 def merge_wards(user: User, body: dict) -> MergeResult:
     """Move every cluster of one ward into another; the emptied ward stays, with its history and rules.
 
@@ -197,7 +189,7 @@ def merge_wards(user: User, body: dict) -> MergeResult:
     officers = list(db.session.scalars(
         select(User.username).join(user_ward, user_ward.c.user_id == User.id)
         .where(User.role == Role.OFFICER, user_ward.c.ward_id == source).order_by(User.username)))
-    broadcasts = _broadcasts_naming(source, clock.now())
+    broadcasts = [b.id for b in planning.broadcasts_naming("wards", source, clock.now())]
     audit.record("ward.merge", f"ward:{source}", ward_id=target, into=target, moved=moved)
     db.session.commit()
     return MergeResult(source, target, moved, in_service, officers, broadcasts)

@@ -94,3 +94,10 @@ def now_lead(now: datetime, load: float = 0.0, priority: Priority = Priority.NOR
     if priority is Priority.EMERGENCY:
         needed = min(needed, EMERGENCY_LEAD_S)
     return timedelta(seconds=min(max(config.now_lead_s, needed), config.dispatch_lead_s))
+
+
+def broadcasts_naming(key: str, value, now: datetime) -> list[Broadcast]:
+    """Return the broadcasts not cancelled, with runs still ahead, whose targets name `value` among `key`."""
+    recurring = Broadcast.rrule.is_not(None) & (Broadcast.until.is_(None) | (Broadcast.until >= now))
+    live = select(Broadcast).where(Broadcast.cancelled_at.is_(None), (Broadcast.start_at >= now) | recurring)
+    return [b for b in db.session.scalars(live.order_by(Broadcast.id)) if value in (b.targets or {}).get(key, [])]

@@ -18,7 +18,7 @@ from pa_controller import clock, settings
 from pa_controller.domain import ProgrammeKind
 from pa_controller.errors import ValidationFailed
 from pa_controller.extensions import db
-from pa_controller.models import Audio, Broadcast, Cluster, Ward
+from pa_controller.models import Audio, Broadcast, Cluster, Group, Ward, group_cluster
 from pa_controller.recurrence import Schedule, parse_exdates, parse_times
 from pa_controller.services import planning
 from pa_protocol import Priority
@@ -30,7 +30,7 @@ MAX_REPEAT = 10
 MAX_GAP_S = 300
 RELAY_SECONDS = (60, 4 * 3600)
 STREAM_SCHEMES = {"http", "https", "rtsp", "rtmp"}
-TARGET_WORDS = {"wards": _("phường"), "clusters": _("cụm loa")}
+TARGET_WORDS = {"wards": _("phường"), "groups": _("nhóm cụm loa"), "clusters": _("cụm loa")}
 NO_AUDIO = _("Hãy chọn một bản ghi âm trong thư viện (hoặc tải lên trước, POST /api/v1/audio).")
 NO_STREAM = _("Địa chỉ luồng phải là một địa chỉ http(s), rtsp hoặc rtmp của luồng trực tiếp.")
 BAD_UNTIL = _("Ngày kết thúc (until) không phải một thời điểm; ví dụ 2027-06-30T23:59.")
@@ -98,9 +98,37 @@ def named_wards(targets: dict) -> frozenset[str]:
     if targets.get("all") is True:
         return frozenset(db.session.scalars(select(Ward.id)))
     named = set(targets.get("wards", []))
+    if ids := targets.get("groups"):
+        named |= set(db.session.scalars(select(Group.ward_id).where(Group.id.in_(ids))))
     if ids := targets.get("clusters"):
         named |= set(db.session.scalars(select(Cluster.ward_id).where(Cluster.id.in_(ids))))
     return frozenset(named)
+
+
+# How each kind of target reaches clusters: a group, its members still in its ward (services/groups.py).
+IN_GROUPS = select(group_cluster.c.cluster_id).join(Group, Group.id == group_cluster.c.group_id).where(
+    Cluster.id == group_cluster.c.cluster_id, Cluster.ward_id == Group.ward_id)
+TARGET_KINDS = (("wards", Ward, lambda ids: Cluster.ward_id.in_(ids)),
+                ("groups", Group, lambda ids: Cluster.id.in_(IN_GROUPS.where(Group.id.in_(ids)))),
+                ("clusters", Cluster, lambda ids: Cluster.id.in_(ids)))
+
+
+def chosen_clusters(targets: dict) -> list[Cluster]:
+    """Return the clusters in service that a target description names, none if so; refuse ids that do not exist."""
+    if targets.get("all") is True:
+        return list(db.session.scalars(select(Cluster).where(Cluster.retired.is_(False)).order_by(Cluster.id)))
+    chosen: dict[str, Cluster] = {}
+    for key, model, reaches in TARGET_KINDS:
+        ids = targets.get(key, [])
+        if not ids:
+            continue
+        known = set(db.session.scalars(select(model.id).where(model.id.in_(ids))))
+        if unknown := sorted({str(i) for i in set(ids) - known}):
+            raise invalid("targets", _("Không có %(what)s nào mang mã: %(ids)s.", what=TARGET_WORDS[key],
+                                       ids=", ".join(unknown[:10])))
+        for cluster in db.session.scalars(select(Cluster).where(reaches(ids), Cluster.retired.is_(False))):
+            chosen[cluster.id] = cluster
+    return sorted(chosen.values(), key=lambda c: c.id)
 
 
 def resolve_targets(targets: dict) -> list[Cluster]:
@@ -108,22 +136,9 @@ def resolve_targets(targets: dict) -> list[Cluster]:
 
     Raise ValidationFailed when it names wards or clusters that do not exist, or no cluster in service.
     """
-    if targets.get("all") is True:
-        return list(db.session.scalars(select(Cluster).where(Cluster.retired.is_(False)).order_by(Cluster.id)))
-    chosen: dict[str, Cluster] = {}
-    for key, model, column in (("wards", Ward, Cluster.ward_id), ("clusters", Cluster, Cluster.id)):
-        ids = targets.get(key, [])
-        if not ids:
-            continue
-        known = set(db.session.scalars(select(model.id).where(model.id.in_(ids))))
-        if unknown := sorted(set(ids) - known):
-            raise invalid("targets", _("Không có %(what)s nào mang mã: %(ids)s.", what=TARGET_WORDS[key],
-                                       ids=", ".join(unknown[:10])))
-        for cluster in db.session.scalars(select(Cluster).where(column.in_(ids), Cluster.retired.is_(False))):
-            chosen[cluster.id] = cluster
-    if not chosen:
+    if not (chosen := chosen_clusters(targets)):
         raise invalid("targets", _("Nơi đã chọn không còn cụm loa nào đang hoạt động."))
-    return sorted(chosen.values(), key=lambda c: c.id)
+    return chosen
 
 
 def _audio(audio_id: int | None, may_use: Callable[[Audio], bool]) -> Audio:

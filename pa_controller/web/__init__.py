@@ -25,6 +25,7 @@ def register_web(app: Flask, babel) -> None:
         api,
         api_approvals,
         api_fleet,
+        api_groups,
         api_incidents,
         api_keys,
         api_reports,
@@ -33,6 +34,7 @@ def register_web(app: Flask, babel) -> None:
         broadcast_pages,
         calendar,
         calendar_page,
+        group_pages,
         incidents,
         media,
         page_session,
@@ -49,8 +51,9 @@ def register_web(app: Flask, babel) -> None:
     login_manager.login_view = "pages.login"
     login_manager.user_loader(page_session.load_user)
     login_manager.unauthorized_handler(page_session.log_in_first)
-    init_api(app, (api.bp, api_approvals.bp, api_fleet.bp, api_incidents.bp, api_keys.bp, api_reports.bp))
-    for blueprint in (api.bp, api_approvals.bp, api_fleet.bp, api_incidents.bp, api_keys.bp, api_reports.bp):
+    apis = (api.bp, api_approvals.bp, api_fleet.bp, api_groups.bp, api_incidents.bp, api_keys.bp, api_reports.bp)
+    init_api(app, apis)
+    for blueprint in apis:
         csrf.exempt(blueprint)  # bearer tokens only: no cookie, nothing to forge
     app.register_blueprint(media.bp)
     app.register_blueprint(calendar.bp)
@@ -59,6 +62,7 @@ def register_web(app: Flask, babel) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(broadcast_pages.bp)
     app.register_blueprint(approval_pages.bp)
+    app.register_blueprint(group_pages.bp)
     app.register_blueprint(technician_bp)
     app.register_blueprint(audit_pages.bp)
     app.register_blueprint(report_pages.bp)

@@ -31,6 +31,21 @@ def _number(form: MultiDict, key: str) -> int | None:
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 6 else None
 
 
+def number(value: str) -> int | str:
+    """A group's number as the API takes it; anything else as sent, for the schema to refuse."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 10 else value
+
+
+def reach_sentence(reach) -> str:
+    """Say how far targets reach: "Sẽ phát trên 57 cụm loa, 118 loa ở 2 phường.", and how many are offline."""
+    said = _l("Sẽ phát trên %(clusters)s cụm loa, %(speakers)s loa ở %(wards)s phường.", clusters=reach.clusters,
+              speakers=reach.speakers, wards=reach.wards)
+    if not reach.offline:
+        return str(said)
+    offline = _l("%(n)s cụm loa đang mất kết nối.", n=reach.offline)
+    return f"{said} {offline}"
+
+
 def _list(text: str) -> list[str]:
     return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
 
@@ -48,11 +63,10 @@ def _when(form: MultiDict) -> dict:
 
 def request_body(form: MultiDict) -> dict:
     """Return the API body the form describes; the API's schema and then the service check it."""
-    chosen = form.getlist("wards")
-    clusters = form.getlist("clusters")  # kept from a broadcast made through the API
     targets = {"all": True} if form.get("all") else {}
-    targets |= {"wards": chosen} if chosen else {}
-    targets |= {"clusters": clusters} if clusters and not form.get("all") else {}
+    for key in ("wards", "groups", "clusters"):
+        if chosen := form.getlist(key):
+            targets[key] = [number(v) for v in chosen] if key == "groups" else chosen
     body = {
         "title": form.get("title", ""),
         "priority": form.get("priority", Priority.NORMAL.value),
@@ -80,7 +94,7 @@ def form_values(broadcast) -> MultiDict:
               ("times", ", ".join(broadcast.times or ())), ("exdates", ", ".join(broadcast.exdates or ()))]
     targets = broadcast.targets
     values += [("all", "1")] if targets.get("all") else []
-    values += [("wards", w) for w in targets.get("wards", [])] + [("clusters", c) for c in targets.get("clusters", [])]
+    values += [(key, str(v)) for key in ("wards", "groups", "clusters") for v in targets.get(key, [])]
     rule = broadcast.rrule
     if rule == ONE_DAY and broadcast.times:
         rule = None

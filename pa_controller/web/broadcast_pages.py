@@ -7,15 +7,34 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
-from pa_controller import clock
+from pa_controller import clock, settings
 from pa_controller.domain import ApprovalState
 from pa_controller.errors import ServiceError
-from pa_controller.services import access, approvals, broadcast_search, broadcasts, fleet, media, reports, run_progress
-from pa_controller.web import run_live
+from pa_controller.services import (
+    access,
+    approvals,
+    broadcast_search,
+    broadcasts,
+    fleet,
+    groups,
+    media,
+    reach,
+    reports,
+    run_progress,
+)
+from pa_controller.web import run_live, target_map
 from pa_controller.web.apidoc import load
-from pa_controller.web.broadcast_form import REPEAT_LABELS, copy_values, describe_repeat, form_values, request_body
+from pa_controller.web.broadcast_form import (
+    REPEAT_LABELS,
+    copy_values,
+    describe_repeat,
+    form_values,
+    reach_sentence,
+    request_body,
+)
+from pa_controller.web.errors import json_error
 from pa_controller.web.formatting import local_time
-from pa_controller.web.schemas.requests import BroadcastEdit, BroadcastRequest, BroadcastsQuery
+from pa_controller.web.schemas.requests import BroadcastEdit, BroadcastRequest, BroadcastsQuery, TargetsQuery
 from pa_protocol import DeliveryState, Priority, RunState
 
 bp = Blueprint("broadcasts", __name__)
@@ -25,7 +44,7 @@ DRAFT_BUTTONS = {"draft": {"draft": True}, "submit": {"draft": False}}  # an off
 
 @bp.app_context_processor
 def _helpers() -> dict:
-    return {"describe_repeat": describe_repeat}
+    return {"describe_repeat": describe_repeat, "reach_sentence": reach_sentence}
 
 
 def _ward_names() -> dict[str, str]:
@@ -47,7 +66,13 @@ def _form_page(form: MultiDict, broadcast=None, status: int = 200, review=None, 
     default_clip = media.last_upload(current_user)
     if "audio_id" not in form and default_clip is not None:
         form = MultiDict([*form.items(multi=True), ("audio_id", str(default_clip.id))])
-    return render_template("broadcast_form.html", wards=fleet.wards_for(access.ward_scope(current_user)),
+    scope = access.ward_scope(current_user)
+    wards = fleet.wards_for(scope)
+    clusters = fleet.active_clusters(sorted(scope) if scope is not None else None)
+    offered = groups.list_groups(current_user)
+    view, dots = target_map.draw(clusters, wards, offered)
+    return render_template("broadcast_form.html", wards=wards, groups=offered,
+                           clusters=clusters, view=view, dots=dots,
                            clips=media.library(current_user), form=form, priorities=list(Priority),
                            repeats=REPEAT_LABELS, review=review, problem=problem, broadcast=broadcast,
                            ward_names=_ward_names(), copying=copying), status
@@ -101,6 +126,20 @@ def new_broadcast():
     if request.method == "GET":
         return _form_page(MultiDict())
     return _submit(request.form)
+
+
+@bp.get("/broadcasts/targets/count")
+@login_required
+def count_targets():
+    """The form's line "Sẽ phát trên 57 cụm loa…", as JSON for targets.js, kept current as the targets change."""
+    try:
+        access.require_role(current_user, *access.SCHEDULERS)
+        asked = {key: request.args.getlist(key) for key in ("wards", "groups", "clusters") if key in request.args}
+        targets = load(TargetsQuery(), {**asked, **({"all": request.args["all"]} if "all" in request.args else {})})
+        found = reach.of_targets(current_user, targets, clock.now(), settings.current().heartbeat_s)
+    except ServiceError as exc:
+        return json_error(exc.status, exc.code, exc.message, exc.fields)
+    return {**found.describe(), "text": reach_sentence(found)}
 
 
 @bp.get("/broadcasts/<int:broadcast_id>")

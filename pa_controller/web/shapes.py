@@ -1,12 +1,17 @@
 """The JSON shapes of the API: one function per resource."""
 
-from pa_controller.services import approvals
+from pa_controller.services import approvals, groups
 from pa_controller.web.formatting import jsonable, utc
 
 
 def ward(w) -> dict:
     active = [c for c in w.clusters if not c.retired]
     return {"id": w.id, "name": w.name, "clusters": len(active), "speakers": sum(c.speakers for c in active)}
+
+
+def group(g) -> dict:
+    return {"id": g.id, "name": g.name, "ward": g.ward_id, "clusters": [c.id for c in groups.members(g)],
+            "created_at": utc(g.created_at)}
 
 
 def cluster(c, status) -> dict:
@@ -64,7 +69,7 @@ def waiting(b) -> dict:
 
 def review(r) -> dict:
     return {"next_runs": [utc(t) for t in r.next_runs], "conflicts": jsonable(r.conflicts),
-            "violations": jsonable(r.violations)}
+            "violations": jsonable(r.violations), "reach": r.reach.describe()}
 
 
 def run(r) -> dict:

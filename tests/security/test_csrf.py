@@ -51,6 +51,8 @@ def test_every_form_post_without_its_token_is_refused_and_changes_nothing(seeded
     later = protocol.format_time(clock.now() + timedelta(hours=2))
     made = seeded.test_client().post("/api/v1/broadcasts", headers=bearer(admin), json=broadcast_request(
         clip.id, start_at=later, rrule="FREQ=DAILY"))
+    group = seeded.test_client().post("/api/v1/groups", headers=bearer(admin), json={
+        "name": "Chợ", "ward": "thoi-hoa", "clusters": ["om-tho-001"]}).get_json()
     officer = make_user("canbo", Role.OFFICER, ("thoi-hoa",))
     bearer(officer)
     incident = Incident(kind=IncidentKind.CLUSTER_OFFLINE.value, cluster_id="om-tho-001", ward_id="thoi-hoa",
@@ -60,7 +62,7 @@ def test_every_form_post_without_its_token_is_refused_and_changes_nothing(seeded
     values = {"broadcast_id": made.get_json()["id"], "run_id": db.session.scalar(select(Run.id)),
               "cid": "om-tho-001", "incident_id": incident.id, "action": "close", "user_id": officer.id,
               "token_id": db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == officer.id)),
-              "code": "en"}
+              "code": "en", "group_id": group["id"]}
     guarded.post("/login", data={"username": "admin", "password": "correct horse battery staple",
                                  "csrf_token": csrf_token(guarded)})
     form = {"reason": "x", "title": "x", "active": "0", "password": "p" * 16, "password_again": "p" * 16,

@@ -1,6 +1,6 @@
 """Wards are hard boundaries: every endpoint and page, taken from the URL map, refuses another ward's objects.
 
-An officer, an approver and a viewer of Thới Hòa try each route against Long Hưng's broadcast, run, cluster,
+An officer, an approver and a viewer of Thới Hòa try each route against Long Hưng's broadcast, run, cluster, group,
 command, incident and rules (and an administrator's token and user pages). Each answer must be a refusal (403 or
 404) or a list scoped to Thới Hòa; no answer may name Long Hưng, its clusters or its broadcast; and nothing of
 anyone else may change. A route this file does not know fails the test: classify it below.
@@ -24,6 +24,7 @@ from pa_controller.models import (
     BrokerCredential,
     Cluster,
     FleetCommand,
+    Group,
     Incident,
     MaintenanceWindow,
     OutboxMessage,
@@ -32,6 +33,7 @@ from pa_controller.models import (
     User,
     Ward,
     WardRules,
+    group_cluster,
 )
 from tests.conftest import PASSWORD
 from tests.factories import bearer, broadcast_request, make_audio, make_user
@@ -81,6 +83,7 @@ class LongHung:
     admin_id: int
     admin_token: int
     clip: int
+    group: int
 
 
 def probes(o: LongHung) -> dict[str, list[Probe]]:
@@ -93,7 +96,18 @@ def probes(o: LongHung) -> dict[str, list[Probe]]:
         "GET api.cluster": [get(f"/api/v1/clusters/{o.cluster}", REFUSED)],
         "POST api.create_broadcast": [post("/api/v1/broadcasts", json=broadcast_request(
             1, targets={"wards": ["long-hung"]}, start_at=later)), post("/api/v1/broadcasts?dry_run=true", json=(
-                broadcast_request(1, targets={"clusters": [o.cluster]}, start_at=later)))],
+                broadcast_request(1, targets={"clusters": [o.cluster]}, start_at=later))),
+            post("/api/v1/broadcasts", json=broadcast_request(1, targets={"groups": [o.group]}, start_at=later))],
+        "POST api_groups.create_group": [
+            post("/api/v1/groups", json={"name": "x", "ward": "long-hung", "clusters": []}),
+            post("/api/v1/groups", {403, 422}, json={"name": "x", "ward": "thoi-hoa", "clusters": [o.cluster]})],
+        "GET api_groups.list_groups": [get("/api/v1/groups"), get("/api/v1/groups?ward=long-hung")],
+        "GET api_groups.get_group": [get(f"/api/v1/groups/{o.group}", REFUSED)],
+        "PATCH api_groups.update_group": [send("PATCH", f"/api/v1/groups/{o.group}", json={"name": "x"})],
+        "DELETE api_groups.delete_group": [send("DELETE", f"/api/v1/groups/{o.group}")],
+        "GET api_groups.count_targets": [get("/api/v1/targets/count?wards=long-hung", REFUSED),
+                                         get(f"/api/v1/targets/count?groups={o.group}", REFUSED),
+                                         get(f"/api/v1/targets/count?clusters={o.cluster}", REFUSED)],
         "PATCH api.update_broadcast": [send("PATCH", f"/api/v1/broadcasts/{o.broadcast}", json={"title": "x"})],
         "GET api.get_broadcast": [get(f"/api/v1/broadcasts/{o.broadcast}", REFUSED)],
         "GET api.list_broadcasts": [get("/api/v1/broadcasts"),
@@ -159,6 +173,13 @@ def probes(o: LongHung) -> dict[str, list[Probe]]:
         "POST approvals.send_back": [post(f"/broadcasts/{o.broadcast}/return", comment="x")],
         "POST approvals.review": [post(f"/broadcasts/{o.broadcast}/review")],
         "GET approvals.waiting": [get("/approvals", {200, 403})],  # 403: a role that approves nothing
+        "GET broadcasts.count_targets": [get("/broadcasts/targets/count?wards=long-hung", REFUSED),
+                                         get(f"/broadcasts/targets/count?groups={o.group}", REFUSED)],
+        "GET groups.group_list": [get("/groups")],
+        "POST groups.new_group": [post("/groups", name="x", ward="long-hung")],
+        "GET groups.group_page": [get(f"/groups/{o.group}", REFUSED)],
+        "POST groups.edit_group": [post(f"/groups/{o.group}", name="x", clusters=o.cluster)],
+        "POST groups.delete_group": [post(f"/groups/{o.group}/delete")],
         "GET broadcasts.run_report": [get(f"/runs/{o.run}", REFUSED)],
         "GET broadcasts.run_report_live": [get(f"/runs/{o.run}/progress", REFUSED),
                                            get(f"/runs/{o.run}/progress?ward=long-hung&state=pending", REFUSED)],
@@ -225,10 +246,14 @@ def long_hung(client, admin) -> LongHung:
                         summary="Cụm om-lhg-001 (Long Hưng) mất kết nối", opened_at=clock.now())
     db.session.add(incident)
     db.session.commit()
+    group = client.post("/api/v1/groups", headers=auth, json={"name": "Chợ Long Hưng", "ward": "long-hung",
+                                                              "clusters": ["om-lhg-001"]})
+    assert group.status_code == 201, group.get_json()
     broadcast = made.get_json()["id"]
     return LongHung(broadcast=broadcast, run=db.session.scalar(select(Run.id).where(Run.broadcast_id == broadcast)),
                     cluster="om-lhg-001", command=command.get_json()[0]["id"], incident=incident.id,
-                    admin_id=admin.id, admin_token=db.session.scalar(select(func.min(ApiToken.id))), clip=theirs.id)
+                    admin_id=admin.id, admin_token=db.session.scalar(select(func.min(ApiToken.id))), clip=theirs.id,
+                    group=group.get_json()["id"])
 
 
 def fingerprint(me_id: int) -> tuple:
@@ -248,11 +273,12 @@ def fingerprint(me_id: int) -> tuple:
         rows(User.id, User.role, User.active, User.password_hash, User.may_send_emergencies, where=User.id != me_id),
         rows(ApiToken.id, ApiToken.revoked_at, where=ApiToken.user_id != me_id), rows(Audio.id),
         rows(BrokerCredential.cluster_id, BrokerCredential.password_hash),
+        rows(Group.id, Group.name, Group.ward_id), rows(group_cluster.c.group_id, group_cluster.c.cluster_id),
     )
 
 
 def test_every_route_is_classified(app):
-    known = PUBLIC | set(probes(LongHung(1, 1, "c", 1, 1, 1, 1, 1)))
+    known = PUBLIC | set(probes(LongHung(1, 1, "c", 1, 1, 1, 1, 1, 1)))
     unknown = sorted(routes(app) - known)
     assert not unknown, (
         f"routes no test knows: {unknown}. Classify each in tests/security/test_ward_isolation.py: PUBLIC if it "

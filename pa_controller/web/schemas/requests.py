@@ -51,6 +51,14 @@ def ids(high: int = MAX_TARGET_IDS, low: int = 0, too_few=None, **kwargs) -> Lis
                 error_messages={"invalid": _("Phải là một danh sách mã.")}, **kwargs)
 
 
+def group_ids(**kwargs) -> List:
+    """Groups of clusters by number (services/groups.py)."""
+    return List(whole(1, MAX_ID, strict=kwargs.pop("strict", True)),
+                validate=ma.validate.Length(max=MAX_TARGET_IDS, error=_("Nhiều nhất %(n)s mã một lần.",
+                                                                         n=MAX_TARGET_IDS)),
+                error_messages={"invalid": _("Phải là một danh sách số nhóm.")}, **kwargs)
+
+
 def param(name: str, ctype: CommandType) -> ma.fields.Integer:
     """A remote command's own parameter, in the range the command takes (remote.PARAMS)."""
     low, high, default = PARAMS[ctype][name]
@@ -165,8 +173,8 @@ class MaintenanceRequest(RequestSchema):
     cluster = text(1, 64)
 
 
-NO_TARGETS = _("Hãy chọn nơi phát: toàn quận, hoặc ít nhất một phường hay cụm loa "
-               '(API: {"all": true} hoặc {"wards": [...], "clusters": [...]}).')
+NO_TARGETS = _("Hãy chọn nơi phát: toàn quận, hoặc ít nhất một phường, nhóm hay cụm loa "
+               '(API: {"all": true} hoặc {"wards": [...], "groups": [...], "clusters": [...]}).')
 FIELD_WORDS = {"repeat": _("Số lần phát lặp"), "gap_s": _("Khoảng cách giữa các lần lặp (giây)"),
                "duration_s": _("Thời lượng tiếp sóng (giây)")}
 ITEMS = _("Chương trình gồm từ 1 đến %(n)s bản ghi, phát nối tiếp.", n=MAX_ITEMS)
@@ -185,10 +193,11 @@ class Targets(RequestSchema):
     OPENAPI = {"oneOf": [
         {"required": ["all"], "maxProperties": 1},
         {"not": {"required": ["all"]}, "anyOf": [{"required": [key], "properties": {key: {"minItems": 1}}}
-                                                 for key in ("wards", "clusters")]}]}
+                                                 for key in ("wards", "groups", "clusters")]}]}
 
     all = Raw(validate=Exactly(True, error=NO_TARGETS), metadata={"description": "true: the whole district"})
     wards, clusters = ids(), ids()
+    groups = group_ids()
 
 
 # what `stream` accepts, as the document can say it: a scheme, and a host without brackets or spaces
@@ -332,6 +341,31 @@ class ClusterEdit(RequestSchema.from_dict(cluster_fields())):
 
 class ClusterNew(RequestSchema.from_dict(cluster_fields(required=True))):
     id = text(1, 32, metadata={"pattern": "^[a-z0-9-]{1,32}$"}, required=True)
+
+
+class TargetsQuery(QuerySchema):
+    """The places a broadcast would sound, as a query string: ?wards=a&wards=b&groups=3&clusters=x."""
+
+    all = flag(metadata={"description": "true: the whole district"})
+    wards, clusters = ids(), ids()
+    groups = group_ids(strict=False)
+
+
+class GroupsQuery(QuerySchema):
+    ward = text(metadata={"description": "a ward id"})
+
+
+def group_fields(required: bool = False) -> dict:
+    return {"name": text(1, 120, _("Tên nhóm phải dài 1–120 ký tự."), required=required),
+            "clusters": ids(metadata={"description": "cluster ids, all of the group's ward"})}
+
+
+class GroupNew(RequestSchema.from_dict(group_fields(required=True))):
+    ward = text(1, 64, required=True)
+
+
+class GroupEdit(RequestSchema.from_dict(group_fields())):
+    OPENAPI = {"minProperties": 1}
 
 
 class WardMerge(RequestSchema):

@@ -53,6 +53,12 @@ class Ward(ma.Schema):
     id, name, clusters, speakers = String(), String(), Integer(), Integer()
 
 
+class Group(ma.Schema):
+    id, name, ward = Integer(), String(), String()
+    clusters = List(String(), metadata={"description": "its clusters, all of its ward"})
+    created_at = Time
+
+
 class Cluster(ma.Schema):
     id, name, ward = String(), String(), String()
     lat, lon, speakers = Float(), Float(), Integer()
@@ -133,8 +139,14 @@ class BroadcastList(ma.Schema):
     broadcasts, total, page, pages = List(Nested(Broadcast)), Integer(), Integer(), Integer()
 
 
+class Reach(ma.Schema):
+    clusters, speakers, wards = Integer(), Integer(), Integer()
+    offline = Integer(metadata={"description": "of those clusters, how many are offline now"})
+
+
 class Review(ma.Schema):
     next_runs, conflicts, violations = List(Time), List(Dict()), List(Dict())
+    reach = Nested(Reach, metadata={"description": "the clusters, speakers and wards in service it reaches"})
 
 
 class SavedBroadcast(Broadcast, Review):
