@@ -1,0 +1,40 @@
+"""Every page, for every role, fits a 360-px phone and a desktop, loads nothing from outside, and names its controls.
+
+The pages come from the URL map (tests/browser/conftest.py: Site.pages), so a new page is checked without being
+listed here.
+"""
+
+import pytest
+
+from tests.browser.checks import TOO_WIDE, UNNAMED_CONTROLS
+from tests.browser.conftest import DESKTOP, PHONE, ROLES
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@pytest.mark.parametrize("role", ROLES)
+def test_every_page_fits_the_screen_and_names_its_controls(site, open_tab, role, viewport):
+    tab = open_tab(role, viewport)
+    failures = []
+    for path in site.pages():
+        response = tab.open(path)
+        if response.status == 403:  # a page this role may not use: its refusal is a page too, checked once
+            continue
+        assert response.status == 200, f"{role} {path}: {response.status}"
+        if too_wide := tab.page.evaluate(TOO_WIDE):
+            failures.append(f"{path} scrolls sideways at {viewport['width']} px: {too_wide}")
+        if unnamed := tab.page.evaluate(UNNAMED_CONTROLS):
+            failures.append(f"{path} has controls without an accessible name: {unnamed}")
+    assert not tab.foreign_requests(), f"requests left the site: {tab.foreign_requests()}"
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_the_login_page_and_a_refusal_fit_the_screen(site, open_tab, viewport):
+    signed_out = open_tab(None, viewport)
+    assert signed_out.open("/login").status == 200
+    assert signed_out.page.evaluate(TOO_WIDE) == []
+    assert signed_out.page.evaluate(UNNAMED_CONTROLS) == []
+    viewer = open_tab("viewer", viewport)
+    assert viewer.open("/admin/users").status == 403
+    assert viewer.page.evaluate(TOO_WIDE) == []
+    assert not signed_out.foreign_requests() + viewer.foreign_requests()
