@@ -9,8 +9,7 @@ import pytest
 
 from pa_controller import create_app
 from pa_controller.extensions import db
-from tests.browser.scene import PEOPLE, Scene, build_scene, serving
-from tests.conftest import PASSWORD
+from tests.browser.scene import PEOPLE, Scene, build_scene, serving, sign_in
 from tests.support.settings import testing_settings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -88,14 +87,16 @@ def site(templates, tmp_path_factory):
 class Tab:
     """One browser page of a signed-in person, which remembers every URL it requested."""
 
-    def __init__(self, context, base_url: str):
-        self.context, self.base_url, self.requested = context, base_url, []
+    def __init__(self, context, base_url: str, signed_in: bool):
+        self.context, self.base_url, self.signed_in, self.requested = context, base_url, signed_in, []
         context.on("request", lambda request: self.requested.append(request.url))
         self.page = context.new_page()
 
     def open(self, path: str):
         """Go to a path of the site; return the response."""
-        return self.page.goto(self.base_url + path)
+        response = self.page.goto(self.base_url + path)
+        assert not (self.signed_in and "/login" in self.page.url), f"{path}: signed out (a test ended the session?)"
+        return response
 
     def foreign_requests(self) -> list[str]:
         """The URLs requested from any host but the test server (the network is closed: no CDN, no fonts)."""
@@ -109,11 +110,14 @@ def open_tab(browser, site):
     """Open a Tab signed in as one of PEOPLE (or nobody), at a viewport, in Vietnamese or English."""
     contexts = []
 
-    def open_as(role: str | None, viewport: dict = DESKTOP, language: str = "vi") -> Tab:
-        state = _signed_in(browser, site, role, language) if role else None
+    def open_as(role: str | None, viewport: dict = DESKTOP, language: str = "vi", own_session: bool = False) -> Tab:
+        state = None
+        if role:  # a test that signs out needs a session of its own: the others share one per role and language
+            state = sign_in(browser, site.base_url, role, language) if own_session else _signed_in(
+                browser, site, role, language)
         context = browser.new_context(viewport=viewport, locale=language, storage_state=state)
         contexts.append(context)
-        return Tab(context, site.base_url)
+        return Tab(context, site.base_url, signed_in=role is not None)
 
     yield open_as
     for context in contexts:
@@ -121,15 +125,7 @@ def open_tab(browser, site):
 
 
 def _signed_in(browser, site: Site, role: str, language: str) -> dict:
-    """Sign in on the login form once per role and language, and keep the cookies."""
+    """Sign in once per role and language, and keep the cookies."""
     if (role, language) not in site.logins:
-        context = browser.new_context(locale=language)
-        page = context.new_page()
-        page.goto(site.base_url + "/login")
-        page.locator("input[name=username]").fill(role)
-        page.locator("input[name=password]").fill(PASSWORD)
-        page.locator("form.card button").click()
-        page.wait_for_url(site.base_url + "/")
-        site.logins[(role, language)] = context.storage_state()
-        context.close()
+        site.logins[(role, language)] = sign_in(browser, site.base_url, role, language)
     return site.logins[(role, language)]

@@ -15,6 +15,7 @@ from pa_controller.extensions import db
 from pa_controller.models import ClusterState, Delivery, Incident
 from pa_controller.services import broadcasts
 from pa_protocol import DeliveryState, RunState
+from tests.conftest import PASSWORD
 from tests.factories import broadcast_request, make_audio, make_user
 from tests.support.broker import free_port
 
@@ -26,7 +27,7 @@ PEOPLE = {
     "admin": (Role.ADMIN, ()),
     "viewer": (Role.VIEWER, ("thoi-hoa",)),
 }
-OFFLINE = ("om-tho-003", "om-tho-017", "om-lhg-004", "om-phd-010")  # the four that missed the district's run
+OFFLINE = ("om-tho-003", "om-tho-017", "om-lhg-004", "om-pth-010")  # the four that missed the district's run
 
 
 @dataclass(frozen=True)
@@ -82,3 +83,17 @@ def serving(app) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join()
+
+
+def sign_in(browser, base_url: str, username: str, language: str) -> dict:
+    """Sign in on the login form as a person does; return the cookies (Playwright's storage state)."""
+    context = browser.new_context(locale=language)
+    page = context.new_page()
+    page.goto(base_url + "/login")
+    page.locator("input[name=username]").fill(username)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("form.card button").click()
+    page.wait_for_url(base_url + "/")
+    state = context.storage_state()
+    context.close()
+    return state

@@ -38,3 +38,17 @@ def test_the_login_page_and_a_refusal_fit_the_screen(site, open_tab, viewport):
     assert viewer.open("/admin/users").status == 403
     assert viewer.page.evaluate(TOO_WIDE) == []
     assert not signed_out.foreign_requests() + viewer.foreign_requests()
+
+
+@pytest.mark.parametrize("role", ["admin", "officer"])  # the longest menu, and the person most often on a phone
+def test_on_a_phone_the_whole_menu_and_the_sign_out_button_are_on_screen(site, open_tab, role):
+    tab = open_tab(role, PHONE, own_session=True)
+    tab.open("/")
+    header = tab.page.locator("header")
+    controls = header.locator("nav a, .right a, .right button")
+    assert controls.count() >= 6
+    for i in range(controls.count()):
+        box = controls.nth(i).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], controls.nth(i).inner_text()
+    tab.page.get_by_role("button", name="Đăng xuất").click()
+    assert tab.page.url.endswith("/login")
