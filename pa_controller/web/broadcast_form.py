@@ -92,7 +92,8 @@ def form_values(broadcast) -> MultiDict:
     """Return the form's fields for editing a broadcast, so that saving them unchanged changes nothing."""
     values = [("title", broadcast.title), ("priority", broadcast.priority.value), ("kind", broadcast.kind.value),
               ("start_at", broadcast.start_at.astimezone(LOCAL_ZONE).strftime(LOCAL_INPUT)),
-              ("times", ", ".join(broadcast.times or ())), ("exdates", ", ".join(map(_shown_day, broadcast.exdates or ())))]
+              ("times", ", ".join(broadcast.times or ())),
+              ("exdates", ", ".join(map(_shown_day, broadcast.exdates or ())))]
     targets = broadcast.targets
     values += [("all", "1")] if targets.get("all") else []
     values += [("wards", w) for w in targets.get("wards", [])] + [("clusters", c) for c in targets.get("clusters", [])]

@@ -23,7 +23,7 @@ def options(page: str) -> list[tuple[str, str, bool]]:
     """The audio picker's (value, text, selected) options."""
     picker = re.search(r'<select name="audio_id"[^>]*>(.*?)</select>', page, re.S).group(1)
     return [(value, text.strip(), bool(chosen)) for value, chosen, text in
-            re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', picker)]
+            re.findall(r'<option value="([^"]*)"( selected)?(?: lang="vi")?>([^<]*)</option>', picker)]
 
 
 def nav(page: str) -> str:
