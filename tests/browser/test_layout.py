@@ -7,7 +7,7 @@ listed here.
 import pytest
 
 from tests.browser.checks import TOO_WIDE, UNNAMED_CONTROLS
-from tests.browser.conftest import DESKTOP, PHONE, ROLES
+from tests.browser.conftest import DESKTOP, PHONE, ROLES, Tab
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
@@ -52,3 +52,16 @@ def test_on_a_phone_the_whole_menu_and_the_sign_out_button_are_on_screen(site, o
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], controls.nth(i).inner_text()
     tab.page.get_by_role("button", name="Đăng xuất").click()
     assert tab.page.url.endswith("/login")
+
+
+def test_the_closed_network_check_sees_a_request_to_another_host(browser, site):
+    # The CSP already stops a page from fetching elsewhere; with it bypassed, the check itself must see the request.
+    context = browser.new_context(bypass_csp=True)
+    try:
+        tab = Tab(context, site.base_url, signed_in=False)
+        context.route("https://cdn.example.com/**", lambda route: route.abort())
+        tab.open("/login")
+        tab.page.evaluate("fetch('https://cdn.example.com/font.woff2').catch(() => null)")
+        assert tab.foreign_requests() == ["https://cdn.example.com/font.woff2"]
+    finally:
+        context.close()
