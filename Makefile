@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system run test test-e2e lint bench clean
+.PHONY: setup system run test test-e2e lint bench screenshots clean
 
 setup: system $(VENV)/.installed pa_controller/translations/en/LC_MESSAGES/messages.mo
 
@@ -44,6 +44,10 @@ lint: setup
 
 bench: setup
 	$(PY) bench/fanout.py
+
+# PNGs of the main pages at desktop (1280 px) and phone (360 px) width, for the README (docs/screenshots/).
+screenshots: setup
+	$(PY) -m tests.browser.screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache .grimp_cache  # instance/ holds your data: remove it by hand

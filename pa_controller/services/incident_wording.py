@@ -26,14 +26,14 @@ def local_stamp(moment: datetime) -> str:
 
 
 def sentence(incident: Incident, *, stamp: Callable[[datetime], str] = local_stamp,
-             _: Callable[..., str] = vietnamese) -> str:
-    """Say what an incident is about from its kind, cluster, ward, outage and detail."""
+             _: Callable[..., str] = vietnamese, name: Callable[[str], str] = str) -> str:
+    """Say what an incident is about from its kind, cluster, ward, outage and detail (names passed through `name`)."""
     detail = incident.detail or {}
-    ward = incident.ward.name if incident.ward else incident.ward_id
+    ward = name(incident.ward.name if incident.ward else incident.ward_id)
     if incident.kind == IncidentKind.WARD_OUTAGE:
         return _("Phường %(ward)s: %(offline)s trên %(clusters)s cụm mất kết nối cùng lúc", ward=ward,
                  offline=detail.get("offline", "?"), clusters=detail.get("clusters", "?"))
-    cluster = incident.cluster.name if incident.cluster else incident.cluster_id
+    cluster = name(incident.cluster.name if incident.cluster else incident.cluster_id)
     place = _("%(cluster)s, phường %(ward)s", cluster=cluster, ward=ward)
     if incident.kind == IncidentKind.SPEAKER_FAULT:
         return _("%(place)s: %(ok)s trên %(total)s loa hoạt động", place=place,

@@ -1,6 +1,6 @@
 """The scheduling form's fields, read into the same request body the API takes, and a broadcast read back into them."""
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
@@ -24,6 +24,7 @@ REPEAT_LABELS = {
 ONE_DAY = "FREQ=DAILY;COUNT=1"  # "once" at several times: those times on the first day only
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # <input type="datetime-local">
 MAX_TITLE = 200  # Broadcast.title
+DAY_SHOWN = "%d/%m/%Y"  # how Vietnam writes a day, in a text field as on every page
 
 
 def _number(form: MultiDict, key: str) -> int | None:
@@ -50,6 +51,21 @@ def _list(text: str) -> list[str]:
     return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
 
 
+def _api_day(text: str) -> str:
+    """Read a day written dd/mm/yyyy into the API's YYYY-MM-DD; anything else goes on for the API to refuse."""
+    try:
+        return datetime.strptime(text, DAY_SHOWN).date().isoformat()
+    except ValueError:
+        return text
+
+
+def _shown_day(day: str) -> str:
+    try:
+        return date.fromisoformat(day).strftime(DAY_SHOWN)
+    except ValueError:
+        return day
+
+
 def _when(form: MultiDict) -> dict:
     repeat = form.get("repeat", "once")
     times = _list(form.get("times", ""))
@@ -58,7 +74,7 @@ def _when(form: MultiDict) -> dict:
     if times and not start_at:  # several times a day from today on: from the next whole minute, not a past one
         start_at = (clock.now().astimezone(LOCAL_ZONE) + timedelta(minutes=1)).strftime(LOCAL_INPUT)
     return {"start_at": start_at, "rrule": ONE_DAY if times and rule is None else rule, "times": times,
-            "exdates": _list(form.get("exdates", ""))}
+            "exdates": [_api_day(day) for day in _list(form.get("exdates", ""))]}
 
 
 def request_body(form: MultiDict) -> dict:
@@ -91,7 +107,8 @@ def form_values(broadcast) -> MultiDict:
     """Return the form's fields for editing a broadcast, so that saving them unchanged changes nothing."""
     values = [("title", broadcast.title), ("priority", broadcast.priority.value), ("kind", broadcast.kind.value),
               ("start_at", broadcast.start_at.astimezone(LOCAL_ZONE).strftime(LOCAL_INPUT)),
-              ("times", ", ".join(broadcast.times or ())), ("exdates", ", ".join(broadcast.exdates or ()))]
+              ("times", ", ".join(broadcast.times or ())),
+              ("exdates", ", ".join(map(_shown_day, broadcast.exdates or ())))]
     targets = broadcast.targets
     values += [("all", "1")] if targets.get("all") else []
     values += [(key, str(v)) for key in ("wards", "groups", "clusters") for v in targets.get(key, [])]

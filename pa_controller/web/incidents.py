@@ -3,6 +3,7 @@
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup, escape
 
 from pa_controller.errors import ServiceError
 from pa_controller.models import Incident
@@ -15,7 +16,18 @@ bp = Blueprint("incidents", __name__)
 @bp.app_template_filter("wording")
 def wording(incident: Incident) -> str:
     """Say what an incident is about in the reader's language, naming its cluster and ward, at local time."""
-    return incident_wording.sentence(incident, stamp=local_time, _=_)
+    return incident_wording.sentence(incident, stamp=local_time, _=_markup_message, name=_data_name)
+
+
+def _markup_message(message: str, **values) -> Markup:
+    """Translate a message and fill it in as markup, so the names in it keep their `lang` marks."""
+    # The message is escaped before it is marked safe, and `%` escapes every value that is not markup already.
+    return Markup(escape(_(message))) % values  # nosec B704
+
+
+def _data_name(name: str) -> Markup:
+    """Mark a ward's or cluster's name as Vietnamese data, which an English page shows as it is written."""
+    return Markup('<span lang="vi">{}</span>').format(name)
 
 
 @bp.get("/incidents")

@@ -23,7 +23,7 @@ def options(page: str) -> list[tuple[str, str, bool]]:
     """The audio picker's (value, text, selected) options."""
     picker = re.search(r'<select name="audio_id"[^>]*>(.*?)</select>', page, re.S).group(1)
     return [(value, text.strip(), bool(chosen)) for value, chosen, text in
-            re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', picker)]
+            re.findall(r'<option value="([^"]*)"( selected)?(?: lang="vi")?>([^<]*)</option>', picker)]
 
 
 def nav(page: str) -> str:
@@ -82,6 +82,19 @@ def test_an_officer_sees_their_wards_part_of_a_district_run(client, officer_auth
     answer = client.get(f"/api/v1/runs/{run.id}", headers=officer_auth).get_json()
     assert answer["counts"] == {"done": 58} and set(answer["by_ward"]) == {"thoi-hoa"}
     assert client.delete(f"/api/v1/runs/{run.id}", headers=officer_auth).status_code == 403, "seeing is not acting"
+
+
+def test_holidays_are_written_and_shown_dd_mm_yyyy(client, officer_auth):
+    clip = make_audio()
+    log_in(client, "officer-thoi-hoa")
+    saved = client.post("/broadcasts/new", data={"title": "Bản tin sáng", "audio_id": clip.id, "wards": ["thoi-hoa"],
+                                                  "start_at": local_in(3), "repeat": "daily",
+                                                  "exdates": "01/01/2027, 30/4/2027", "action": "save"})
+    assert saved.status_code == 302
+    broadcast = db.session.scalars(select(Broadcast)).one()
+    assert broadcast.exdates == ["2027-01-01", "2027-04-30"]
+    form = client.get(f"/broadcasts/{broadcast.id}/edit").get_data(as_text=True)
+    assert 'name="exdates" value="01/01/2027, 30/04/2027"' in form
 
 
 def test_saving_lands_on_the_broadcast_which_can_be_listed_edited_and_cancelled(client, officer_auth):

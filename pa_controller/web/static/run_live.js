@@ -5,12 +5,14 @@
 
   function part(name) { return root.querySelector('[data-live="' + name + '"]'); }
 
-  function row(cells, className) {
+  // `names`: the indexes of cells that hold Vietnamese names (data, marked so, whatever the page's language)
+  function row(cells, className, names) {
     var tr = document.createElement("tr");
     if (className) tr.className = className;
-    cells.forEach(function (text) {
+    cells.forEach(function (text, i) {
       var td = document.createElement("td");
       td.textContent = text;
+      if (names && names.indexOf(i) >= 0) td.lang = "vi";
       tr.appendChild(td);
     });
     return tr;
@@ -29,10 +31,10 @@
       return li;
     }));
     part("by_ward").replaceChildren.apply(part("by_ward"), d.by_ward.map(function (w) {
-      return row([w.name, w.done, w.total]);
+      return row([w.name, w.done, w.total], "", [0]);
     }));
     part("clusters").replaceChildren.apply(part("clusters"), d.clusters.map(function (c) {
-      return row([c.id + " · " + c.name, c.ward, c.state_label, c.reason, c.at], c.not_played ? "not-played" : "");
+      return row([c.id + " · " + c.name, c.ward, c.state_label, c.reason, c.at], c.not_played ? "not-played" : "", [0, 1]);
     }));
     part("cluster_summary").textContent = d.cluster_summary;
   }
