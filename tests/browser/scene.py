@@ -13,7 +13,7 @@ from pa_controller import clock
 from pa_controller.domain import ClusterStatus, IncidentKind, Role
 from pa_controller.extensions import db
 from pa_controller.models import ClusterState, Delivery, Incident
-from pa_controller.services import broadcasts
+from pa_controller.services import broadcasts, groups
 from pa_protocol import DeliveryState, RunState
 from tests.conftest import PASSWORD
 from tests.factories import broadcast_request, make_audio, make_user
@@ -39,7 +39,8 @@ class Scene:
 
 
 def build_scene() -> Scene:
-    """Add people, a finished district run (452/456), a daily ward broadcast, live clusters and an incident."""
+    """Add people, a finished district run (452/456), a daily ward broadcast, a market's group of clusters, live
+    clusters and an incident."""
     people = {name: make_user(name, role, wards) for name, (role, wards) in PEOPLE.items()}
     now = clock.now()
     _fleet_reports(now)
@@ -53,11 +54,14 @@ def build_scene() -> Scene:
     daily, _ = broadcasts.create_broadcast(people["officer"], broadcast_request(
         clip.id, title="Thông báo lịch cắt điện", rrule="FREQ=DAILY",
         start_at=(now + timedelta(hours=3)).isoformat()))
+    market = groups.create_group(people["officer"], {"name": "Chợ Thới Hòa", "ward": "thoi-hoa",
+                                                     "clusters": ["om-tho-001", "om-tho-002", "om-tho-003"]})
     db.session.add(Incident(kind=IncidentKind.CLUSTER_OFFLINE.value, cluster_id="om-tho-003", ward_id="thoi-hoa",
                             summary="Cụm om-tho-003 (Thới Hòa) mất kết nối", opened_at=now - timedelta(minutes=40)))
     db.session.commit()
     return Scene(known={"broadcast_id": daily.id, "run_id": run.id, "cid": "om-tho-001",
-                        "user_id": people["officer"].id, "ward_id": "thoi-hoa"}, run_start=run.start_at)
+                        "user_id": people["officer"].id, "ward_id": "thoi-hoa",
+                        "group_id": market.id}, run_start=run.start_at)
 
 
 def _fleet_reports(now) -> None:
