@@ -17,6 +17,15 @@ GATING_BLOCK_S = 0.4
 LOOPED_MEASURE_S = 3.0
 DEFAULT_TIMEOUT_S = processing_timeout(1800)
 MONO_FLOAT_44K = f"aformat=sample_fmts=flt:sample_rates={SAMPLE_RATE}:channel_layouts=mono"
+# libmp3lame's encoder delay (576 samples) plus the decoder's (529): a stream without the LAME header
+# a file gets at its end decodes to these first; decoding the file skips them.
+MP3_STREAM_DELAY_SAMPLES = 1105
+_MEASURING = [
+    "ebur128=peak=true:framelog=verbose",
+    # Count samples at one fixed rate so the length needs no knowledge of the source rate.
+    f"aresample={SAMPLE_RATE}",
+    "astats=measure_perchannel=none:measure_overall=Number_of_samples",
+]
 
 # Lines ffmpeg prints when it had to skip or guess data it could not decode.
 _DAMAGE_MARKERS = ("Error while decoding stream", "corrupt input packet", "Packet corrupt")
@@ -96,12 +105,7 @@ def _scan_once(
         # aloop counts samples, so the rate must be fixed before it; loop=N plays N+1 times.
         chain += [] if mono else [f"aresample={SAMPLE_RATE}"]
         chain.append(f"aloop=loop={repeats - 1}:size={samples}")
-    chain += [
-        "ebur128=peak=true:framelog=verbose",
-        # Count samples at one fixed rate so the length needs no knowledge of the source rate.
-        f"aresample={SAMPLE_RATE}",
-        "astats=measure_perchannel=none:measure_overall=Number_of_samples",
-    ]
+    chain += _MEASURING
     argv = [FFMPEG, "-nostdin", "-hide_banner", "-nostats", *input_args(path), "-map", "0:a:0", "-af", ",".join(chain)]
     if limit_seconds is not None:
         argv += ["-t", f"{limit_seconds + 1:.3f}"]
@@ -109,7 +113,17 @@ def _scan_once(
     done = run(argv, timeout=timeout)
     if done.returncode != 0:
         raise ToolFailed(FFMPEG, done.stderr)
-    return _parse(done.stderr)
+    return parse_scan(done.stderr)
+
+
+def stream_scan_argv(samples: int) -> list[str]:
+    """Return the ffmpeg command that measures an MP3 read from stdin as its file of `samples` samples decodes."""
+    start, end = MP3_STREAM_DELAY_SAMPLES, MP3_STREAM_DELAY_SAMPLES + samples
+    chain = [f"atrim=start_sample={start}:end_sample={end}", *_MEASURING]
+    return [
+        FFMPEG, "-nostdin", "-hide_banner", "-nostats", "-protocol_whitelist", "pipe", "-f", "mp3", "-i", "pipe:0",
+        "-af", ",".join(chain), "-f", "null", "-",
+    ]  # fmt: skip
 
 
 def count_damage(stderr: str) -> int:
@@ -117,7 +131,8 @@ def count_damage(stderr: str) -> int:
     return sum(1 for line in stderr.splitlines() if any(marker in line for marker in _DAMAGE_MARKERS))
 
 
-def _parse(stderr: str) -> Scan:
+def parse_scan(stderr: str) -> Scan:
+    """Read what ffmpeg printed after the measuring chain; raise ToolFailed if the summary is missing."""
     samples_match = _SAMPLES.search(stderr)
     samples = int(samples_match["n"]) if samples_match else 0
     damage = count_damage(stderr)
