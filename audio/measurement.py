@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .output_format import SAMPLE_RATE, SILENCE_GATE_LUFS
-from .runner import FFMPEG, ToolFailed, input_args, processing_timeout, run
+from .runner import FFMPEG, Finished, Started, ToolFailed, input_args, processing_timeout
 
 log = logging.getLogger(__name__)
 
@@ -87,18 +87,27 @@ def scan(
     With `mono` the audio is first downmixed to mono float at 44.1 kHz, exactly as it will be
     rendered; `limit_seconds` stops decoding a little after that length.
     """
-    first = _scan_once(path, mono=mono, limit_seconds=limit_seconds, loop=None, timeout=timeout)
+    return finish_scan(start_scan(path, mono=mono, limit_seconds=limit_seconds), path, mono=mono, timeout=timeout)
+
+
+def start_scan(path: Path, *, mono: bool = False, limit_seconds: float | None = None) -> Started:
+    """Start the decode `scan` does in the background; `finish_scan` collects it, `stop()` abandons it."""
+    return Started(_scan_argv(path, mono=mono, limit_seconds=limit_seconds, loop=None))
+
+
+def finish_scan(started: Started, path: Path, *, mono: bool = False, timeout: float = DEFAULT_TIMEOUT_S) -> Scan:
+    """Collect a scan begun by `start_scan`, measuring a clip under 0.4 s again, looped."""
+    first = _parsed(started.finish(timeout=timeout))
     if 0 < first.samples < GATING_BLOCK_S * SAMPLE_RATE:
         repeats = math.ceil(LOOPED_MEASURE_S * SAMPLE_RATE / first.samples)
-        looped = _scan_once(path, mono=mono, limit_seconds=None, loop=(repeats, first.samples), timeout=timeout)
+        loop = (repeats, first.samples)
+        looped = _parsed(Started(_scan_argv(path, mono=mono, limit_seconds=None, loop=loop)).finish(timeout=timeout))
         log.debug("%s lasts %d ms: loudness measured over %d repeats", path, first.duration_ms, repeats)
         first = replace(first, lufs=looped.lufs)
     return first
 
 
-def _scan_once(
-    path: Path, *, mono: bool, limit_seconds: float | None, loop: tuple[int, int] | None, timeout: float
-) -> Scan:
+def _scan_argv(path: Path, *, mono: bool, limit_seconds: float | None, loop: tuple[int, int] | None) -> list[str]:
     chain = [MONO_FLOAT_44K] if mono else []
     if loop:
         repeats, samples = loop
@@ -109,8 +118,10 @@ def _scan_once(
     argv = [FFMPEG, "-nostdin", "-hide_banner", "-nostats", *input_args(path), "-map", "0:a:0", "-af", ",".join(chain)]
     if limit_seconds is not None:
         argv += ["-t", f"{limit_seconds + 1:.3f}"]
-    argv += ["-f", "null", "-"]
-    done = run(argv, timeout=timeout)
+    return [*argv, "-f", "null", "-"]
+
+
+def _parsed(done: Finished) -> Scan:
     if done.returncode != 0:
         raise ToolFailed(FFMPEG, done.stderr)
     return parse_scan(done.stderr)

@@ -64,7 +64,8 @@ def normalise(source: Path, workdir: Path, measured: Scan, *, timeout: float) ->
         )  # fmt: skip
         renders.append((out, result))
         peak_ok = result.true_peak_dbtp <= MAX_TRUE_PEAK_DBTP
-        if peak_ok and abs(result.lufs - TARGET_LUFS) <= LOUDNESS_TOLERANCE_LU:
+        # ebur128 reads in 0.1 LU steps: round off the float noise that would make −16.3 "0.30000000000000071 off".
+        if peak_ok and round(abs(result.lufs - TARGET_LUFS), 6) <= LOUDNESS_TOLERANCE_LU:
             return out, result
         log.warning(
             "render %d of %s missed (%.1f LUFS, %.1f dBTP at gain %+.2f dB, limit %.2f dBTP): rendering again",
