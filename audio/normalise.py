@@ -136,9 +136,10 @@ def _render_and_check(
     if samples < GATING_BLOCK_S * SAMPLE_RATE:
         _render(source, out, gain_db=gain_db, limit_dbtp=limit_dbtp, timeout=timeout)
         return _scan_rendered(out, timeout)
-    # The tee muxer writes the file (seekable, so it gets its LAME header) and a copy to the checker's pipe.
-    render = _render_argv(source, f"[f=mp3:{_NO_TAGS}]file:{out}|[f=mp3:{_NO_TAGS}]pipe:1", tee=True,
-                          gain_db=gain_db, limit_dbtp=limit_dbtp)  # fmt: skip
+    # The tee muxer writes the file (seekable, so it gets its LAME header) and a copy to the checker's pipe;
+    # onfail=ignore: a checker that dies must be reported as the check failing, not as the encoder failing.
+    targets = f"[f=mp3:{_NO_TAGS}]file:{out}|[f=mp3:onfail=ignore:{_NO_TAGS}]pipe:1"
+    render = _render_argv(source, targets, tee=True, gain_db=gain_db, limit_dbtp=limit_dbtp)
     encoded, checked = run_piped(render, stream_scan_argv(samples), timeout=timeout)
     if encoded.returncode != 0:
         raise ProcessingError(f"the MP3 encoder failed ({last_line(encoded.stderr)})")

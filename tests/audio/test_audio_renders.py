@@ -45,3 +45,12 @@ def test_only_the_kept_render_is_stored(lab, tmp_path, monkeypatch):
     media = tmp_path / "media"
     result = audio.prepare(lab.tone("rerender-stored.wav", dbfs=-30, seconds=3, hz=1000), media)
     assert [p.name for p in media.iterdir()] == [f"{result.sha256}.mp3"]
+
+
+def test_a_check_that_fails_is_a_processing_error_and_stores_nothing(lab, media_dir, isolated_tmp, monkeypatch):
+    """If the measuring of the MP3 fails, prepare says the encoded file could not be measured and keeps nothing."""
+    monkeypatch.setattr(normalise, "stream_scan_argv", lambda samples: ["ffmpeg", "-no-such-option", "-"])
+    with pytest.raises(audio.ProcessingError, match="could not be measured"):
+        audio.prepare(lab.speech(), media_dir)
+    assert list(media_dir.iterdir()) == []
+    assert list(isolated_tmp.iterdir()) == []
