@@ -22,6 +22,12 @@ _SIGNATURES = (
     (b"PK\x03\x04", "a ZIP archive or an office document"),
 )
 _NOT_WHITELISTED = re.compile(r"\[(?P<demuxer>[\w,]+) @ [^\]]*\] Format not on whitelist")
+# The input part of the report ffmpeg prints before decoding (-v info): container, length, streams.
+_INPUT = re.compile(r"^Input #0, (?P<format>\S+?),? from ", re.M)
+_INPUT_END = re.compile(r"^(?:Stream mapping:|Output #0)", re.M)
+_DURATION = re.compile(r"^\s+Duration: (?P<h>\d+):(?P<m>\d\d):(?P<s>\d\d(?:\.\d+)?)", re.M)
+_STREAM = re.compile(r"^\s+Stream #0:\d+\S*: (?P<kind>\w+): (?P<codec>\w+)", re.M)
+_ESTIMATED = "Estimating duration from bitrate"
 
 
 @dataclass(frozen=True)
@@ -57,9 +63,35 @@ def identify(source: Path) -> SourceInfo:
         format_name=container.get("format_name", "?"),
         codec_name=stream.get("codec_name", "?"),
         declared_seconds=_seconds(stream.get("duration")) or _seconds(container.get("duration")),
-        declared_is_estimate="Estimating duration from bitrate" in done.stderr,
+        declared_is_estimate=_ESTIMATED in done.stderr,
     )
     log.debug("identified %s as %s", source, info)
+    return info
+
+
+def describe(source: Path, stderr: str) -> SourceInfo:
+    """Read the headers from the report of the ffmpeg that decoded `source`, with the verdicts `identify` gives."""
+    opened = _INPUT.search(stderr)
+    if opened is None:
+        raise _unreadable(source, stderr)
+    report = stderr[opened.start() :]
+    end = _INPUT_END.search(report)
+    report = report[: end.start()] if end else report
+    streams = [(m["kind"].lower(), m["codec"]) for m in _STREAM.finditer(report)]
+    audio = [codec for kind, codec in streams if kind == "audio"]
+    if not audio:
+        kinds = sorted({kind for kind, _ in streams}) or ["nothing"]
+        raise NotAudioError(f"contains no sound (only {', '.join(kinds)})")
+    length = _DURATION.search(report)
+    info = SourceInfo(
+        format_name=opened["format"],
+        codec_name=audio[0],
+        declared_seconds=_seconds(int(length["h"]) * 3600 + int(length["m"]) * 60 + float(length["s"]))
+        if length
+        else None,
+        declared_is_estimate=_ESTIMATED in stderr,
+    )
+    log.debug("described %s as %s", source, info)
     return info
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .output_format import SAMPLE_RATE, SILENCE_GATE_LUFS
-from .runner import FFMPEG, Finished, Started, ToolFailed, input_args, processing_timeout
+from .runner import FFMPEG, Finished, ToolFailed, input_args, processing_timeout, run
 
 log = logging.getLogger(__name__)
 
@@ -87,21 +87,25 @@ def scan(
     With `mono` the audio is first downmixed to mono float at 44.1 kHz, exactly as it will be
     rendered; `limit_seconds` stops decoding a little after that length.
     """
-    return finish_scan(start_scan(path, mono=mono, limit_seconds=limit_seconds), path, mono=mono, timeout=timeout)
+    done = decode(path, mono=mono, limit_seconds=limit_seconds, timeout=timeout)
+    return scan_output(done, path, mono=mono, timeout=timeout)
 
 
-def start_scan(path: Path, *, mono: bool = False, limit_seconds: float | None = None) -> Started:
-    """Start the decode `scan` does in the background; `finish_scan` collects it, `stop()` abandons it."""
-    return Started(_scan_argv(path, mono=mono, limit_seconds=limit_seconds, loop=None))
+def decode(
+    path: Path, *, mono: bool = False, limit_seconds: float | None = None, timeout: float = DEFAULT_TIMEOUT_S
+) -> Finished:
+    """Run the decode `scan` does and return what ffmpeg printed: its input's headers, then the measurements."""
+    return run(_scan_argv(path, mono=mono, limit_seconds=limit_seconds, loop=None), timeout=timeout)
 
 
-def finish_scan(started: Started, path: Path, *, mono: bool = False, timeout: float = DEFAULT_TIMEOUT_S) -> Scan:
-    """Collect a scan begun by `start_scan`, measuring a clip under 0.4 s again, looped."""
-    first = _parsed(started.finish(timeout=timeout))
+def scan_output(done: Finished, path: Path, *, mono: bool = False, timeout: float = DEFAULT_TIMEOUT_S) -> Scan:
+    """Read what a `decode` measured (a clip under 0.4 s is measured again, looped); raise ToolFailed if it failed."""
+    first = _parsed(done)
     if 0 < first.samples < GATING_BLOCK_S * SAMPLE_RATE:
         repeats = math.ceil(LOOPED_MEASURE_S * SAMPLE_RATE / first.samples)
-        loop = (repeats, first.samples)
-        looped = _parsed(Started(_scan_argv(path, mono=mono, limit_seconds=None, loop=loop)).finish(timeout=timeout))
+        looped = _parsed(
+            run(_scan_argv(path, mono=mono, limit_seconds=None, loop=(repeats, first.samples)), timeout=timeout)
+        )
         log.debug("%s lasts %d ms: loudness measured over %d repeats", path, first.duration_ms, repeats)
         first = replace(first, lufs=looped.lufs)
     return first
