@@ -63,7 +63,8 @@ def prepare(
     # One ffmpeg reports the headers and then decodes: starting ffprobe as well would cost a short
     # upload as much as its whole decode. The decode stops just past max_seconds whatever they declare.
     timeout = processing_timeout(max_seconds)
-    decoded = decode(source, mono=True, limit_seconds=max_seconds, timeout=timeout)
+    # The source's sample peak is enough to foresee the limiter; true peaks are measured on the MP3.
+    decoded = decode(source, mono=True, limit_seconds=max_seconds, timeout=timeout, true_peak=False)
     info = describe(source, decoded.stderr)
     declared = info.declared_seconds
     if declared and not info.declared_is_estimate and declared > max_seconds + HEADER_SLACK_S:

@@ -20,12 +20,14 @@ MONO_FLOAT_44K = f"aformat=sample_fmts=flt:sample_rates={SAMPLE_RATE}:channel_la
 # libmp3lame's encoder delay (576 samples) plus the decoder's (529): a stream without the LAME header
 # a file gets at its end decodes to these first; decoding the file skips them.
 MP3_STREAM_DELAY_SAMPLES = 1105
-_MEASURING = [
-    "ebur128=peak=true:framelog=verbose",
+_COUNTING = [
     # Count samples at one fixed rate so the length needs no knowledge of the source rate.
     f"aresample={SAMPLE_RATE}",
     "astats=measure_perchannel=none:measure_overall=Number_of_samples",
 ]
+_MEASURING = ["ebur128=peak=true:framelog=verbose", *_COUNTING]
+# A sample peak costs half the decode a true peak (4× oversampled) does.
+_MEASURING_SAMPLE_PEAK = ["ebur128=peak=sample:framelog=verbose", *_COUNTING]
 
 # Lines ffmpeg prints when it had to skip or guess data it could not decode.
 _DAMAGE_MARKERS = ("Error while decoding stream", "corrupt input packet", "Packet corrupt")
@@ -43,7 +45,7 @@ class Loudness:
 
 @dataclass(frozen=True)
 class Scan:
-    """What one decode of a file showed: loudness, true peak, length at 44.1 kHz, damage seen."""
+    """What one decode of a file showed: loudness, true peak (or sample peak, see `decode`), length, damage."""
 
     lufs: float
     true_peak_dbtp: float
@@ -92,10 +94,19 @@ def scan(
 
 
 def decode(
-    path: Path, *, mono: bool = False, limit_seconds: float | None = None, timeout: float = DEFAULT_TIMEOUT_S
+    path: Path,
+    *,
+    mono: bool = False,
+    limit_seconds: float | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    true_peak: bool = True,
 ) -> Finished:
-    """Run the decode `scan` does and return what ffmpeg printed: its input's headers, then the measurements."""
-    return run(_scan_argv(path, mono=mono, limit_seconds=limit_seconds, loop=None), timeout=timeout)
+    """Run the decode `scan` does and return what ffmpeg printed: its input's headers, then the measurements.
+
+    Without `true_peak` the Scan's true_peak_dbtp is the sample peak, which never reads higher.
+    """
+    argv = _scan_argv(path, mono=mono, limit_seconds=limit_seconds, loop=None, true_peak=true_peak)
+    return run(argv, timeout=timeout)
 
 
 def scan_output(done: Finished, path: Path, *, mono: bool = False, timeout: float = DEFAULT_TIMEOUT_S) -> Scan:
@@ -103,22 +114,24 @@ def scan_output(done: Finished, path: Path, *, mono: bool = False, timeout: floa
     first = _parsed(done)
     if 0 < first.samples < GATING_BLOCK_S * SAMPLE_RATE:
         repeats = math.ceil(LOOPED_MEASURE_S * SAMPLE_RATE / first.samples)
-        looped = _parsed(
-            run(_scan_argv(path, mono=mono, limit_seconds=None, loop=(repeats, first.samples)), timeout=timeout)
-        )
+        # Only the loudness of the loop is kept: its seams would add peaks the clip does not have.
+        argv = _scan_argv(path, mono=mono, limit_seconds=None, loop=(repeats, first.samples), true_peak=False)
+        looped = _parsed(run(argv, timeout=timeout))
         log.debug("%s lasts %d ms: loudness measured over %d repeats", path, first.duration_ms, repeats)
         first = replace(first, lufs=looped.lufs)
     return first
 
 
-def _scan_argv(path: Path, *, mono: bool, limit_seconds: float | None, loop: tuple[int, int] | None) -> list[str]:
+def _scan_argv(
+    path: Path, *, mono: bool, limit_seconds: float | None, loop: tuple[int, int] | None, true_peak: bool = True
+) -> list[str]:
     chain = [MONO_FLOAT_44K] if mono else []
     if loop:
         repeats, samples = loop
         # aloop counts samples, so the rate must be fixed before it; loop=N plays N+1 times.
         chain += [] if mono else [f"aresample={SAMPLE_RATE}"]
         chain.append(f"aloop=loop={repeats - 1}:size={samples}")
-    chain += _MEASURING
+    chain += _MEASURING if true_peak else _MEASURING_SAMPLE_PEAK
     argv = [FFMPEG, "-nostdin", "-hide_banner", "-nostats", *input_args(path), "-map", "0:a:0", "-af", ",".join(chain)]
     if limit_seconds is not None:
         argv += ["-t", f"{limit_seconds + 1:.3f}"]

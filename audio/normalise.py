@@ -25,8 +25,9 @@ ACCEPTABLE_ERROR_LU = 1.0
 MP3_LOUDNESS_LOSS_LU = 0.4
 # The limiter runs at four times the output rate, so the peaks it holds are (nearly) true peaks.
 OVERSAMPLED_RATE = 4 * SAMPLE_RATE
-# What the limiter takes from speech: (dB its input's true peak goes over the limit, LU of loudness lost),
+# What the limiter takes from speech: (dB its input's peak goes over the limit, LU of loudness lost),
 # measured on Vietnamese espeak-ng speech, 3 min of it as MP3 and a 0.39 s excerpt (all three within 0.1 LU).
+# The peak may be the source's sample peak (what `prepare` measures): on speech it reads as its true peak.
 # Predicting it lets the first render land for speech; other sound is caught by the check on the MP3.
 SPEECH_LIMITER_LOSS = ((0.0, 0.0), (2.0, 0.3), (4.0, 0.6), (6.0, 1.4), (8.0, 2.6), (10.0, 3.8))
 LOSS_PER_DB_BEYOND = 0.6
@@ -84,12 +85,12 @@ def normalise(source: Path, workdir: Path, measured: Scan, *, timeout: float) ->
     return _closest(renders)
 
 
-def _first_gain(plain_gain_db: float, true_peak_dbtp: float, limit_dbtp: float, max_gain_db: float) -> float:
+def _first_gain(plain_gain_db: float, peak_db: float, limit_dbtp: float, max_gain_db: float) -> float:
     """Add to the plain gain what the limiter will take back at the resulting gain, as it does for speech."""
     gain_db = plain_gain_db
     # Converges: each dB of gain costs at most 0.6 LU, so each round moves less than the one before.
     for _ in range(30):
-        gain_db = min(max_gain_db, plain_gain_db + _limiter_loss(true_peak_dbtp + gain_db - limit_dbtp))
+        gain_db = min(max_gain_db, plain_gain_db + _limiter_loss(peak_db + gain_db - limit_dbtp))
     return gain_db
 
 
