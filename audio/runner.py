@@ -37,34 +37,14 @@ class Finished:
 
 def run(argv: list[str], *, timeout: float) -> Finished:
     """Run one tool to completion; raise ProcessingError if it cannot start or overruns."""
-    return Started(argv).finish(timeout=timeout)
-
-
-class Started:
-    """Hold one tool running in the background until it is finished (output collected) or stopped."""
-
-    def __init__(self, argv: list[str]) -> None:
-        log.debug("running %s", argv)
-        self.argv = argv
-        try:
-            self._process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                             stderr=subprocess.PIPE)  # fmt: skip
-        except OSError as exc:
-            raise _not_started(argv, exc) from exc
-
-    def finish(self, *, timeout: float) -> Finished:
-        """Wait for the tool and collect its output; stop it and raise ProcessingError at the deadline."""
-        try:
-            stdout, stderr = self._process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            self.stop()
-            raise ProcessingError(f"{self.argv[0]} did not finish within {timeout:.0f} s and was stopped") from exc
-        return Finished(self._process.returncode, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"))
-
-    def stop(self) -> None:
-        """Kill the tool if it still runs, and reap it."""
-        self._process.kill()
-        self._process.communicate()
+    log.debug("running %s (timeout %.0f s)", argv, timeout)
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise ProcessingError(f"{argv[0]} did not finish within {timeout:.0f} s and was stopped") from exc
+    except OSError as exc:
+        raise ProcessingError(f"{argv[0]} could not be started ({exc.strerror}); ffmpeg must be installed") from exc
+    return Finished(done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"))
 
 
 def run_piped(producer: list[str], consumer: list[str], *, timeout: float) -> tuple[Finished, Finished]:
