@@ -82,13 +82,10 @@ def describe(source: Path, stderr: str) -> SourceInfo:
     if not audio:
         kinds = sorted({kind for kind, _ in streams}) or ["nothing"]
         raise NotAudioError(f"contains no sound (only {', '.join(kinds)})")
-    length = _DURATION.search(report)
     info = SourceInfo(
         format_name=opened["format"],
         codec_name=audio[0],
-        declared_seconds=_seconds(int(length["h"]) * 3600 + int(length["m"]) * 60 + float(length["s"]))
-        if length
-        else None,
+        declared_seconds=_reported_seconds(_DURATION.search(report)),
         declared_is_estimate=_ESTIMATED in stderr,
     )
     log.debug("described %s as %s", source, info)
@@ -96,7 +93,7 @@ def describe(source: Path, stderr: str) -> SourceInfo:
 
 
 def _unreadable(source: Path, stderr: str) -> NotAudioError | CorruptAudioError:
-    """Decide between "never was audio" and "audio, but damaged" for a file ffprobe cannot open."""
+    """Decide between "never was audio" and "audio, but damaged" for a file ffprobe or ffmpeg cannot open."""
     found = sniff(source)
     not_whitelisted = _NOT_WHITELISTED.search(stderr)
     if not_whitelisted:
@@ -132,6 +129,13 @@ def _is_utf8(head: bytes) -> bool:
             continue
         return True
     return False
+
+
+def _reported_seconds(length: re.Match | None) -> float | None:
+    """Turn ffmpeg's "Duration: 00:03:00.07" into seconds; None where it says N/A."""
+    if length is None:
+        return None
+    return _seconds(int(length["h"]) * 3600 + int(length["m"]) * 60 + float(length["s"]))
 
 
 def _seconds(value: object) -> float | None:

@@ -62,14 +62,15 @@ def prepare(
         raise TooLargeError(size, max_bytes)
     # One ffmpeg reports the headers and then decodes: starting ffprobe as well would cost a short
     # upload as much as its whole decode. The decode stops just past max_seconds whatever they declare.
-    timeout = processing_timeout(max_seconds)
     # The source's sample peak is enough to foresee the limiter; true peaks are measured on the MP3.
-    decoded = decode(source, mono=True, limit_seconds=max_seconds, timeout=timeout, true_peak=False)
+    decode_timeout = processing_timeout(max_seconds)
+    decoded = decode(source, mono=True, limit_seconds=max_seconds, timeout=decode_timeout, true_peak=False)
     info = describe(source, decoded.stderr)
     declared = info.declared_seconds
     if declared and not info.declared_is_estimate and declared > max_seconds + HEADER_SLACK_S:
         raise TooLongError(declared, max_seconds)
-    measured = _check_decoded(decoded, source, info, max_seconds=max_seconds, timeout=timeout)
+    measured = _check_decoded(decoded, source, info, max_seconds=max_seconds, timeout=decode_timeout)
+    timeout = processing_timeout(measured.seconds)
     with tempfile.TemporaryDirectory(prefix="loanet-audio-") as workdir:
         rendered, final = normalise(source, Path(workdir), measured, timeout=timeout)
         stored = store(rendered, media_dir)
