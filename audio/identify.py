@@ -22,6 +22,12 @@ _SIGNATURES = (
     (b"PK\x03\x04", "a ZIP archive or an office document"),
 )
 _NOT_WHITELISTED = re.compile(r"\[(?P<demuxer>[\w,]+) @ [^\]]*\] Format not on whitelist")
+# The input part of the report ffmpeg prints before decoding (-v info): container, length, streams.
+_INPUT = re.compile(r"^Input #0, (?P<format>\S+?),? from ", re.M)
+_INPUT_END = re.compile(r"^(?:Stream mapping:|Output #0)", re.M)
+_DURATION = re.compile(r"^\s+Duration: (?P<h>\d+):(?P<m>\d\d):(?P<s>\d\d(?:\.\d+)?)", re.M)
+_STREAM = re.compile(r"^\s+Stream #0:\d+\S*: (?P<kind>\w+): (?P<codec>\w+)", re.M)
+_ESTIMATED = "Estimating duration from bitrate"
 
 
 @dataclass(frozen=True)
@@ -57,14 +63,37 @@ def identify(source: Path) -> SourceInfo:
         format_name=container.get("format_name", "?"),
         codec_name=stream.get("codec_name", "?"),
         declared_seconds=_seconds(stream.get("duration")) or _seconds(container.get("duration")),
-        declared_is_estimate="Estimating duration from bitrate" in done.stderr,
+        declared_is_estimate=_ESTIMATED in done.stderr,
     )
     log.debug("identified %s as %s", source, info)
     return info
 
 
+def describe(source: Path, stderr: str) -> SourceInfo:
+    """Read the headers from the report of the ffmpeg that decoded `source`, with the verdicts `identify` gives."""
+    opened = _INPUT.search(stderr)
+    if opened is None:
+        raise _unreadable(source, stderr)
+    report = stderr[opened.start() :]
+    end = _INPUT_END.search(report)
+    report = report[: end.start()] if end else report
+    streams = [(m["kind"].lower(), m["codec"]) for m in _STREAM.finditer(report)]
+    audio = [codec for kind, codec in streams if kind == "audio"]
+    if not audio:
+        kinds = sorted({kind for kind, _ in streams}) or ["nothing"]
+        raise NotAudioError(f"contains no sound (only {', '.join(kinds)})")
+    info = SourceInfo(
+        format_name=opened["format"],
+        codec_name=audio[0],
+        declared_seconds=_reported_seconds(_DURATION.search(report)),
+        declared_is_estimate=_ESTIMATED in stderr,
+    )
+    log.debug("described %s as %s", source, info)
+    return info
+
+
 def _unreadable(source: Path, stderr: str) -> NotAudioError | CorruptAudioError:
-    """Decide between "never was audio" and "audio, but damaged" for a file ffprobe cannot open."""
+    """Decide between "never was audio" and "audio, but damaged" for a file ffprobe or ffmpeg cannot open."""
     found = sniff(source)
     not_whitelisted = _NOT_WHITELISTED.search(stderr)
     if not_whitelisted:
@@ -100,6 +129,13 @@ def _is_utf8(head: bytes) -> bool:
             continue
         return True
     return False
+
+
+def _reported_seconds(length: re.Match | None) -> float | None:
+    """Turn ffmpeg's "Duration: 00:03:00.07" into seconds; None where it says N/A."""
+    if length is None:
+        return None
+    return _seconds(int(length["h"]) * 3600 + int(length["m"]) * 60 + float(length["s"]))
 
 
 def _seconds(value: object) -> float | None:

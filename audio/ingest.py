@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CorruptAudioError, EmptyFileError, SilentAudioError, TooLargeError, TooLongError
-from .identify import SourceInfo, identify
-from .measurement import Scan, scan
+from .identify import SourceInfo, describe
+from .measurement import Scan, decode, scan_output
 from .normalise import normalise
-from .runner import ToolFailed, last_line, processing_timeout
+from .runner import Finished, ToolFailed, last_line, processing_timeout
 from .store import store
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,9 @@ def prepare(
     content; the name's extension only decides whether an unreadable file "claimed" to be audio
     (corrupt) or never was (not_audio), so keep the uploaded extension on `source`.
     Output: mono MP3, 44.1 kHz, 64 kbit/s CBR, −16 LUFS (aimed at ±0.3, never beyond ±1 LU),
-    true peak ≤ −1 dBTP, stored as media_dir/<sha256>.mp3. Checks run cheapest first: size,
-    headers (declared length), then one full decode (damage, real length, loudness).
+    true peak ≤ −1 dBTP, stored as media_dir/<sha256>.mp3. Checks run cheapest first: size, then
+    one ffmpeg that reports the headers (refusals of what is not audio, declared length) and decodes
+    the whole file (damage, real length, loudness), stopping a little past max_seconds.
     Intermediates live in a temporary directory that is removed on success and on error alike.
     """
     source, media_dir = Path(source), Path(media_dir)
@@ -59,12 +60,17 @@ def prepare(
         raise EmptyFileError()
     if size > max_bytes:
         raise TooLargeError(size, max_bytes)
-    info = identify(source)
+    # One ffmpeg reports the headers and then decodes: starting ffprobe as well would cost a short
+    # upload as much as its whole decode. The decode stops just past max_seconds whatever they declare.
+    # The source's sample peak is enough to foresee the limiter; true peaks are measured on the MP3.
+    decode_timeout = processing_timeout(max_seconds)
+    decoded = decode(source, mono=True, limit_seconds=max_seconds, timeout=decode_timeout, true_peak=False)
+    info = describe(source, decoded.stderr)
     declared = info.declared_seconds
     if declared and not info.declared_is_estimate and declared > max_seconds + HEADER_SLACK_S:
         raise TooLongError(declared, max_seconds)
-    timeout = processing_timeout(min(declared or max_seconds, max_seconds))
-    measured = _decode_and_check(source, info, max_seconds=max_seconds, timeout=timeout)
+    measured = _check_decoded(decoded, source, info, max_seconds=max_seconds, timeout=decode_timeout)
+    timeout = processing_timeout(measured.seconds)
     with tempfile.TemporaryDirectory(prefix="loanet-audio-") as workdir:
         rendered, final = normalise(source, Path(workdir), measured, timeout=timeout)
         stored = store(rendered, media_dir)
@@ -83,10 +89,10 @@ def prepare(
     )
 
 
-def _decode_and_check(source: Path, info: SourceInfo, *, max_seconds: float, timeout: float) -> Scan:
-    """Decode the whole source once, as mono, and refuse it if it is damaged, too long or silent."""
+def _check_decoded(decoded: Finished, source: Path, info: SourceInfo, *, max_seconds: float, timeout: float) -> Scan:
+    """Read the one decode of the whole source, as mono, and refuse it if it is damaged, too long or silent."""
     try:
-        measured = scan(source, mono=True, limit_seconds=max_seconds, timeout=timeout)
+        measured = scan_output(decoded, source, mono=True, timeout=timeout)
     except ToolFailed as exc:
         log.info("decoding %s failed: %s", source, last_line(exc.stderr))
         raise CorruptAudioError("it cannot be decoded") from exc

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .output_format import SAMPLE_RATE, SILENCE_GATE_LUFS
-from .runner import FFMPEG, ToolFailed, input_args, processing_timeout, run
+from .runner import FFMPEG, Finished, ToolFailed, input_args, processing_timeout, run
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +17,17 @@ GATING_BLOCK_S = 0.4
 LOOPED_MEASURE_S = 3.0
 DEFAULT_TIMEOUT_S = processing_timeout(1800)
 MONO_FLOAT_44K = f"aformat=sample_fmts=flt:sample_rates={SAMPLE_RATE}:channel_layouts=mono"
+# libmp3lame's encoder delay (576 samples) plus the decoder's (529): a stream without the LAME header
+# a file gets at its end decodes to these first; decoding the file skips them.
+MP3_STREAM_DELAY_SAMPLES = 1105
+_COUNTING = [
+    # Count samples at one fixed rate so the length needs no knowledge of the source rate.
+    f"aresample={SAMPLE_RATE}",
+    "astats=measure_perchannel=none:measure_overall=Number_of_samples",
+]
+_MEASURING = ["ebur128=peak=true:framelog=verbose", *_COUNTING]
+# A sample peak costs half the decode a true peak (4× oversampled) does.
+_MEASURING_SAMPLE_PEAK = ["ebur128=peak=sample:framelog=verbose", *_COUNTING]
 
 # Lines ffmpeg prints when it had to skip or guess data it could not decode.
 _DAMAGE_MARKERS = ("Error while decoding stream", "corrupt input packet", "Packet corrupt")
@@ -34,7 +45,7 @@ class Loudness:
 
 @dataclass(frozen=True)
 class Scan:
-    """What one decode of a file showed: loudness, true peak, length at 44.1 kHz, damage seen."""
+    """What one decode of a file showed: loudness, true peak (or sample peak, see `decode`), length, damage."""
 
     lufs: float
     true_peak_dbtp: float
@@ -78,38 +89,69 @@ def scan(
     With `mono` the audio is first downmixed to mono float at 44.1 kHz, exactly as it will be
     rendered; `limit_seconds` stops decoding a little after that length.
     """
-    first = _scan_once(path, mono=mono, limit_seconds=limit_seconds, loop=None, timeout=timeout)
+    done = decode(path, mono=mono, limit_seconds=limit_seconds, timeout=timeout)
+    return scan_output(done, path, mono=mono, timeout=timeout)
+
+
+def decode(
+    path: Path,
+    *,
+    mono: bool = False,
+    limit_seconds: float | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    true_peak: bool = True,
+) -> Finished:
+    """Run the decode `scan` does and return what ffmpeg printed: its input's headers, then the measurements.
+
+    Without `true_peak` the Scan's true_peak_dbtp is the sample peak, which never reads higher.
+    """
+    argv = _scan_argv(path, mono=mono, limit_seconds=limit_seconds, loop=None, true_peak=true_peak)
+    return run(argv, timeout=timeout)
+
+
+def scan_output(done: Finished, path: Path, *, mono: bool = False, timeout: float = DEFAULT_TIMEOUT_S) -> Scan:
+    """Read what a `decode` measured (a clip under 0.4 s is measured again, looped); raise ToolFailed if it failed."""
+    first = _parsed(done)
     if 0 < first.samples < GATING_BLOCK_S * SAMPLE_RATE:
         repeats = math.ceil(LOOPED_MEASURE_S * SAMPLE_RATE / first.samples)
-        looped = _scan_once(path, mono=mono, limit_seconds=None, loop=(repeats, first.samples), timeout=timeout)
+        # Only the loudness of the loop is kept: its seams would add peaks the clip does not have.
+        argv = _scan_argv(path, mono=mono, limit_seconds=None, loop=(repeats, first.samples), true_peak=False)
+        looped = _parsed(run(argv, timeout=timeout))
         log.debug("%s lasts %d ms: loudness measured over %d repeats", path, first.duration_ms, repeats)
         first = replace(first, lufs=looped.lufs)
     return first
 
 
-def _scan_once(
-    path: Path, *, mono: bool, limit_seconds: float | None, loop: tuple[int, int] | None, timeout: float
-) -> Scan:
+def _scan_argv(
+    path: Path, *, mono: bool, limit_seconds: float | None, loop: tuple[int, int] | None, true_peak: bool = True
+) -> list[str]:
     chain = [MONO_FLOAT_44K] if mono else []
     if loop:
         repeats, samples = loop
         # aloop counts samples, so the rate must be fixed before it; loop=N plays N+1 times.
         chain += [] if mono else [f"aresample={SAMPLE_RATE}"]
         chain.append(f"aloop=loop={repeats - 1}:size={samples}")
-    chain += [
-        "ebur128=peak=true:framelog=verbose",
-        # Count samples at one fixed rate so the length needs no knowledge of the source rate.
-        f"aresample={SAMPLE_RATE}",
-        "astats=measure_perchannel=none:measure_overall=Number_of_samples",
-    ]
+    chain += _MEASURING if true_peak else _MEASURING_SAMPLE_PEAK
     argv = [FFMPEG, "-nostdin", "-hide_banner", "-nostats", *input_args(path), "-map", "0:a:0", "-af", ",".join(chain)]
     if limit_seconds is not None:
         argv += ["-t", f"{limit_seconds + 1:.3f}"]
-    argv += ["-f", "null", "-"]
-    done = run(argv, timeout=timeout)
+    return [*argv, "-f", "null", "-"]
+
+
+def _parsed(done: Finished) -> Scan:
     if done.returncode != 0:
         raise ToolFailed(FFMPEG, done.stderr)
-    return _parse(done.stderr)
+    return parse_scan(done.stderr)
+
+
+def stream_scan_argv(samples: int) -> list[str]:
+    """Return the ffmpeg command that measures an MP3 read from stdin as its file of `samples` samples decodes."""
+    start, end = MP3_STREAM_DELAY_SAMPLES, MP3_STREAM_DELAY_SAMPLES + samples
+    chain = [f"atrim=start_sample={start}:end_sample={end}", *_MEASURING]
+    return [
+        FFMPEG, "-nostdin", "-hide_banner", "-nostats", "-protocol_whitelist", "pipe", "-f", "mp3", "-i", "pipe:0",
+        "-af", ",".join(chain), "-f", "null", "-",
+    ]  # fmt: skip
 
 
 def count_damage(stderr: str) -> int:
@@ -117,7 +159,8 @@ def count_damage(stderr: str) -> int:
     return sum(1 for line in stderr.splitlines() if any(marker in line for marker in _DAMAGE_MARKERS))
 
 
-def _parse(stderr: str) -> Scan:
+def parse_scan(stderr: str) -> Scan:
+    """Read what ffmpeg printed after the measuring chain; raise ToolFailed if the summary is missing."""
     samples_match = _SAMPLES.search(stderr)
     samples = int(samples_match["n"]) if samples_match else 0
     damage = count_damage(stderr)

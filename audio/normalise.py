@@ -4,9 +4,9 @@ import logging
 from pathlib import Path
 
 from .errors import LoudnessUnreachableError, ProcessingError
-from .measurement import MONO_FLOAT_44K, Scan, scan
+from .measurement import GATING_BLOCK_S, MONO_FLOAT_44K, Scan, parse_scan, scan, stream_scan_argv
 from .output_format import BITRATE, LOUDNESS_TOLERANCE_LU, MAX_TRUE_PEAK_DBTP, SAMPLE_RATE, TARGET_LUFS
-from .runner import FFMPEG, ToolFailed, input_args, last_line, run
+from .runner import FFMPEG, ToolFailed, input_args, last_line, run, run_piped
 
 log = logging.getLogger(__name__)
 
@@ -25,46 +25,58 @@ ACCEPTABLE_ERROR_LU = 1.0
 MP3_LOUDNESS_LOSS_LU = 0.4
 # The limiter runs at four times the output rate, so the peaks it holds are (nearly) true peaks.
 OVERSAMPLED_RATE = 4 * SAMPLE_RATE
+# What the limiter takes from speech: (dB its input's peak goes over the limit, LU of loudness lost),
+# measured on Vietnamese espeak-ng speech, 3 min of it as MP3 and a 0.39 s excerpt (all three within 0.1 LU).
+# The peak may be the source's sample peak (what `prepare` measures): on speech it reads as its true peak.
+# Predicting it lets the first render land for speech; other sound is caught by the check on the MP3.
+SPEECH_LIMITER_LOSS = ((0.0, 0.0), (2.0, 0.3), (4.0, 0.6), (6.0, 1.4), (8.0, 2.6), (10.0, 3.8))
+LOSS_PER_DB_BEYOND = 0.6
 
 
 def normalise(source: Path, workdir: Path, measured: Scan, *, timeout: float) -> tuple[Path, Scan]:
     """Render `source` into `workdir` and return the MP3 and its own measurement.
 
-    Method: a linear gain of (−16 − measured LUFS + 0.4) dB, then a look-ahead limiter at 4× oversampling
+    Method: a linear gain of (−16 − measured LUFS + 0.4) dB plus what the limiter is predicted to take
+    from speech at that gain (SPEECH_LIMITER_LOSS), then a look-ahead limiter at 4× oversampling
     (ffmpeg `alimiter`, latency-compensated, auto-level off), then 44.1 kHz mono 64 kbit/s MP3.
-    The encoded file is measured again; while it is more than 0.3 LU off target or its true peak
-    is above −1 dBTP, the gain is corrected by the measured error (scaled by how much loudness
-    the last gain step actually bought, and never more than 20 dB above the first estimate) and
-    the limiter lowered by the overshoot, up to five renders. Loudness is therefore a property of
-    the stored file, not a prediction. If no render lands within ±1 LU under the peak ceiling,
-    LoudnessUnreachableError is raised rather than storing a file that would go out too quiet.
-    For a clip under 0.4 s both the first gain and every check use the loudness of the clip
-    looped to ≥ 3 s (see `measurement.measure`), and the limiter holds its peaks.
+    The encoder's output is measured while it is written (a second ffmpeg reads it from a pipe), so
+    the check costs no second decode of the source. Only if the MP3 is more than 0.3 LU off target
+    or its true peak is above −1 dBTP is it rendered again (logged as a warning): the gain corrected
+    by the measured error (scaled by how much loudness a dB of gain buys, and never more than 20 dB
+    above the plain gain) and the limiter lowered by the overshoot, up to five renders. Loudness is
+    therefore a property of the stored file, not a prediction. If no render lands within ±1 LU under
+    the peak ceiling, LoudnessUnreachableError is raised rather than storing a file that would go
+    out too quiet. For a clip under 0.4 s both the first gain and every check use the loudness of
+    the clip looped to ≥ 3 s (see `measurement.measure`), and the limiter holds its peaks.
     """
-    gain_db = TARGET_LUFS - measured.lufs + MP3_LOUDNESS_LOSS_LU
-    max_gain_db = gain_db + MAX_EXTRA_GAIN_DB
+    plain_gain_db = TARGET_LUFS - measured.lufs + MP3_LOUDNESS_LOSS_LU
+    max_gain_db = plain_gain_db + MAX_EXTRA_GAIN_DB
     limit_dbtp = FIRST_LIMIT_DBTP
+    gain_db = _first_gain(plain_gain_db, measured.true_peak_dbtp, limit_dbtp, max_gain_db)
     renders: list[tuple[Path, Scan]] = []
     previous: tuple[float, float] | None = None  # (gain, measured LUFS) of the render before
     for attempt in range(1, MAX_RENDERS + 1):
         out = workdir / f"render-{attempt}.mp3"
-        _render(source, out, gain_db=gain_db, limit_dbtp=limit_dbtp, timeout=timeout)
-        try:
-            result = scan(out, timeout=timeout)
-        except ToolFailed as exc:
-            raise ProcessingError(f"the encoded file could not be measured ({last_line(exc.stderr)})") from exc
+        result = _render_and_check(source, out, measured.samples, gain_db=gain_db, limit_dbtp=limit_dbtp,
+                                   timeout=timeout)  # fmt: skip
         log.debug(
             "render %d: gain %+.2f dB, limit %.2f dBTP -> %.1f LUFS, %.1f dBTP",
             attempt, gain_db, limit_dbtp, result.lufs, result.true_peak_dbtp,
         )  # fmt: skip
         renders.append((out, result))
         peak_ok = result.true_peak_dbtp <= MAX_TRUE_PEAK_DBTP
-        if peak_ok and abs(result.lufs - TARGET_LUFS) <= LOUDNESS_TOLERANCE_LU:
+        # ebur128 reads in 0.1 LU steps: round off the float noise that would make −16.3 "0.30000000000000071 off".
+        if peak_ok and round(abs(result.lufs - TARGET_LUFS), 6) <= LOUDNESS_TOLERANCE_LU:
             return out, result
+        log.warning(
+            "render %d of %s missed (%.1f LUFS, %.1f dBTP at gain %+.2f dB, limit %.2f dBTP): rendering again",
+            attempt, source.name, result.lufs, result.true_peak_dbtp, gain_db, limit_dbtp,
+        )  # fmt: skip
+        excess_db = measured.true_peak_dbtp + gain_db - limit_dbtp
         if not peak_ok:
             overshoot = result.true_peak_dbtp - MAX_TRUE_PEAK_DBTP
             limit_dbtp = max(LOWEST_LIMIT_DBTP, limit_dbtp - overshoot - LIMIT_STEP_DB)
-        slope = _loudness_per_db(previous, (gain_db, result.lufs), limiting=result.true_peak_dbtp > limit_dbtp - 1)
+        slope = _loudness_per_db(previous, (gain_db, result.lufs), excess_db=excess_db)
         previous = (gain_db, result.lufs)
         next_gain_db = min(max_gain_db, gain_db + (TARGET_LUFS - result.lufs) / slope)
         if peak_ok and next_gain_db == gain_db:
@@ -73,10 +85,30 @@ def normalise(source: Path, workdir: Path, measured: Scan, *, timeout: float) ->
     return _closest(renders)
 
 
-def _loudness_per_db(before: tuple[float, float] | None, now: tuple[float, float], *, limiting: bool) -> float:
+def _first_gain(plain_gain_db: float, peak_db: float, limit_dbtp: float, max_gain_db: float) -> float:
+    """Add to the plain gain what the limiter will take back at the resulting gain, as it does for speech."""
+    gain_db = plain_gain_db
+    # Converges: each dB of gain costs at most 0.6 LU, so each round moves less than the one before.
+    for _ in range(30):
+        gain_db = min(max_gain_db, plain_gain_db + _limiter_loss(peak_db + gain_db - limit_dbtp))
+    return gain_db
+
+
+def _limiter_loss(excess_db: float) -> float:
+    """Interpolate the loudness the limiter takes from speech whose true peak is `excess_db` over the limit."""
+    if excess_db <= 0:
+        return 0.0
+    for (x0, y0), (x1, y1) in zip(SPEECH_LIMITER_LOSS, SPEECH_LIMITER_LOSS[1:], strict=False):
+        if excess_db <= x1:
+            return y0 + (y1 - y0) * (excess_db - x0) / (x1 - x0)
+    last_x, last_y = SPEECH_LIMITER_LOSS[-1]
+    return last_y + LOSS_PER_DB_BEYOND * (excess_db - last_x)
+
+
+def _loudness_per_db(before: tuple[float, float] | None, now: tuple[float, float], *, excess_db: float) -> float:
     """Estimate how many LU one more dB of gain buys: less than 1 where the limiter is working."""
-    # Until two renders show it, assume what the limiter did to speech in trials: 0.6 LU per dB.
-    guess = 0.6 if limiting else 1.0
+    # Until two renders show it, assume what the limiter does to speech that far over the limit.
+    guess = max(0.25, 1.0 - (_limiter_loss(excess_db + 0.5) - _limiter_loss(excess_db - 0.5)))
     if before is None:
         return guess
     gain_step, loudness_step = now[0] - before[0], now[1] - before[1]
@@ -98,7 +130,46 @@ def _closest(renders: list[tuple[Path, Scan]]) -> tuple[Path, Scan]:
     return out, result
 
 
+def _render_and_check(
+    source: Path, out: Path, samples: int, *, gain_db: float, limit_dbtp: float, timeout: float
+) -> Scan:
+    """Render `out` and measure the MP3 as the encoder writes it; a clip under 0.4 s is measured looped, after."""
+    if samples < GATING_BLOCK_S * SAMPLE_RATE:
+        _render(source, out, gain_db=gain_db, limit_dbtp=limit_dbtp, timeout=timeout)
+        return _scan_rendered(out, timeout)
+    # The tee muxer writes the file (seekable, so it gets its LAME header) and a copy to the checker's pipe;
+    # onfail=ignore: a checker that dies must be reported as the check failing, not as the encoder failing.
+    targets = f"[f=mp3:{_NO_TAGS}]file:{out}|[f=mp3:onfail=ignore:{_NO_TAGS}]pipe:1"
+    render = _render_argv(source, targets, tee=True, gain_db=gain_db, limit_dbtp=limit_dbtp)
+    encoded, checked = run_piped(render, stream_scan_argv(samples), timeout=timeout)
+    if encoded.returncode != 0:
+        raise ProcessingError(f"the MP3 encoder failed ({last_line(encoded.stderr)})")
+    try:
+        if checked.returncode != 0:
+            raise ToolFailed(FFMPEG, checked.stderr)
+        return parse_scan(checked.stderr)
+    except ToolFailed as exc:
+        raise ProcessingError(f"the encoded file could not be measured ({last_line(exc.stderr)})") from exc
+
+
+def _scan_rendered(out: Path, timeout: float) -> Scan:
+    try:
+        return scan(out, timeout=timeout)
+    except ToolFailed as exc:
+        raise ProcessingError(f"the encoded file could not be measured ({last_line(exc.stderr)})") from exc
+
+
 def _render(source: Path, out: Path, *, gain_db: float, limit_dbtp: float, timeout: float) -> None:
+    done = run(_render_argv(source, f"file:{out}", tee=False, gain_db=gain_db, limit_dbtp=limit_dbtp), timeout=timeout)
+    if done.returncode != 0:
+        raise ProcessingError(f"the MP3 encoder failed ({last_line(done.stderr)})")
+
+
+# No tags and no version strings: the same input must give the same bytes, hence the same name.
+_NO_TAGS = "id3v2_version=0:write_id3v1=0"
+
+
+def _render_argv(source: Path, target: str, *, tee: bool, gain_db: float, limit_dbtp: float) -> list[str]:
     chain = ",".join([
         MONO_FLOAT_44K,
         f"volume={gain_db:.2f}dB",
@@ -112,10 +183,7 @@ def _render(source: Path, out: Path, *, gain_db: float, limit_dbtp: float, timeo
         FFMPEG, "-nostdin", "-hide_banner", "-nostats", "-v", "error", *input_args(source),
         "-map", "0:a:0", "-af", chain,
         "-c:a", "libmp3lame", "-b:a", BITRATE, "-ar", str(SAMPLE_RATE), "-ac", "1",
-        # No tags and no version strings: the same input must give the same bytes, hence the same name.
-        "-map_metadata", "-1", "-id3v2_version", "0", "-write_id3v1", "0", "-fflags", "+bitexact",
-        "-flags:a", "+bitexact", "-f", "mp3", "-y", f"file:{out}",
+        "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
     ]  # fmt: skip
-    done = run(argv, timeout=timeout)
-    if done.returncode != 0:
-        raise ProcessingError(f"the MP3 encoder failed ({last_line(done.stderr)})")
+    muxer = ["-f", "tee"] if tee else ["-id3v2_version", "0", "-write_id3v1", "0", "-f", "mp3"]
+    return [*argv, *muxer, "-y", target]

@@ -2,6 +2,8 @@
 
 import logging
 import subprocess
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +47,43 @@ def run(argv: list[str], *, timeout: float, feed: bytes | None = None) -> Finish
     except OSError as exc:
         raise ProcessingError(f"{argv[0]} could not be started ({exc.strerror}); it must be installed") from exc
     return Finished(done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"))
+
+
+def run_piped(producer: list[str], consumer: list[str], *, timeout: float) -> tuple[Finished, Finished]:
+    """Run two tools at once, the first one's stdout feeding the second's stdin; stop both at the deadline."""
+    log.debug("running %s | %s (timeout %.0f s)", producer, consumer, timeout)
+    # Error output goes to files, not pipes: a chatty tool must never block on a pipe nobody reads yet.
+    with tempfile.TemporaryFile() as producer_err, tempfile.TemporaryFile() as consumer_err:
+        try:
+            first = subprocess.Popen(producer, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=producer_err)
+        except OSError as exc:
+            raise _not_started(producer, exc) from exc
+        try:
+            second = subprocess.Popen(consumer, stdin=first.stdout, stdout=subprocess.DEVNULL, stderr=consumer_err)
+        except OSError as exc:
+            first.kill()
+            first.wait()
+            raise _not_started(consumer, exc) from exc
+        finally:
+            first.stdout.close()  # the consumer holds its own copy; ours would keep the pipe open after it exits
+        deadline = time.monotonic() + timeout
+        try:
+            codes = first.wait(timeout=timeout), second.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired as exc:
+            for process in (first, second):
+                process.kill()
+                process.wait()
+            raise ProcessingError(f"{producer[0]} did not finish within {timeout:.0f} s and was stopped") from exc
+        return Finished(codes[0], "", _read(producer_err)), Finished(codes[1], "", _read(consumer_err))
+
+
+def _not_started(argv: list[str], exc: OSError) -> ProcessingError:
+    return ProcessingError(f"{argv[0]} could not be started ({exc.strerror}); ffmpeg must be installed")
+
+
+def _read(spooled) -> str:
+    spooled.seek(0)
+    return spooled.read().decode("utf-8", "replace")
 
 
 def processing_timeout(seconds_of_audio: float) -> float:
