@@ -151,4 +151,5 @@ def _library(**extra):
                            programmes=media.library(current_user, composed=True),
                            wards=fleet.wards_for(scope), whole_district=scope is None,
                            ward_names={w.id: w.name for w in fleet.wards_for(None)}, speeds=speech.Speed,
-                           max_text=speech.MAX_TEXT, speech_form=extra.get("speech_form", {}))
+                           max_text=speech.MAX_TEXT, read_example=speech.reading("17h30"),
+                           speech_form=extra.get("speech_form", {}))

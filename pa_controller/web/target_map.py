@@ -36,7 +36,7 @@ def draw(clusters: list[Cluster], wards: list[Ward], groups: list[Group]) -> tup
                      f'cy="{y:.1f}"><title>{cid} · {html.escape(cluster.name)}</title></circle>')
     for ward_id, spots in sorted(places.items()):
         x, y = sum(s[0] for s in spots) / len(spots), sum(s[1] for s in spots) / len(spots)
-        parts.append(f'<text data-ward="{html.escape(ward_id)}" x="{x:.1f}" y="{y:.1f}" '
+        parts.append(f'<text lang="vi" data-ward="{html.escape(ward_id)}" x="{x:.1f}" y="{y:.1f}" '
                      f'text-anchor="{anchor(x, view)}">{html.escape(names.get(ward_id, ward_id))}</text>')
     # Every value put into the markup above went through html.escape; nothing else is marked safe.
     return view, Markup("\n".join(parts))  # nosec B704
