@@ -1,6 +1,6 @@
 """Jinja filters: times in Asia/Ho_Chi_Minh, JSON-friendly values."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_babel.speaklater import LazyString
 
@@ -8,8 +8,11 @@ from pa_controller.clock import LOCAL_ZONE
 from pa_protocol import format_time
 
 
-def local_time(moment: datetime | None, fmt: str = "%H:%M:%S %d/%m/%Y") -> str:
-    return "—" if moment is None else moment.astimezone(LOCAL_ZONE).strftime(fmt)
+def local_time(moment: datetime | date | None, fmt: str = "%H:%M:%S %d/%m/%Y") -> str:
+    """A moment as Vietnam reads it; a calendar day (already local) is only formatted."""
+    if moment is None:
+        return "—"
+    return (moment.astimezone(LOCAL_ZONE) if isinstance(moment, datetime) else moment).strftime(fmt)
 
 
 def utc(moment: datetime | None) -> str | None:
@@ -34,6 +37,7 @@ def register_filters(app) -> None:
     from pa_controller.web.labels import audit_action, command_label, label, run_reason
 
     app.add_template_filter(local_time, "local")
+    app.add_template_filter(utc, "utc")  # for machine-read attributes: <time datetime>
     app.add_template_filter(label, "label")
     app.add_template_filter(command_label, "command_label")
     app.add_template_filter(run_reason, "run_reason")

@@ -39,4 +39,4 @@ def cluster_row(delivery, cluster, ward_names: dict) -> dict:
     return {"id": cluster.id, "name": cluster.name, "ward": ward_names.get(cluster.ward_id, cluster.ward_id),
             "state": delivery.state.value, "state_label": label(delivery.state),
             "not_played": delivery.state in run_progress.NOT_PLAYED,
-            "reason": delivery_reason(delivery.state, delivery.detail), "at": local_time(delivery.at)}
+            "reason": delivery_reason(delivery.state, delivery.detail), "shown_time": local_time(delivery.at)}

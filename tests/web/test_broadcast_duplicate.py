@@ -32,7 +32,8 @@ def test_the_form_comes_filled_from_the_original(client, officer_auth):
     log_in(client, "officer-thoi-hoa")
     page = client.get(f"/broadcasts/{source.id}/duplicate").get_data(as_text=True)
     assert field(page, "title") == "Thông báo lịch cắt điện (bản sao)"
-    assert f'<option value="{source.audio_id}" selected>' in page and '<option value="priority" selected>' in page
+    assert f'<option value="{source.audio_id}" selected lang="vi">' in page
+    assert '<option value="priority" selected>' in page
     assert re.search(r'value="thoi-hoa" checked', page) and '<option value="daily" selected>' in page
     assert field(page, "start_at") == source.start_at.astimezone(clock.LOCAL_ZONE).strftime("%Y-%m-%dT%H:%M")
 

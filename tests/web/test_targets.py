@@ -114,7 +114,7 @@ def test_the_form_offers_groups_clusters_and_a_map_of_the_officer_s_ward_only(cl
     page = client.get("/broadcasts/new").get_data(as_text=True)
     assert f'name="groups" value="{group["id"]}"' in page
     assert 'name="clusters" value="om-tho-058"' in page and 'data-cluster="om-tho-001"' in page
-    assert '<text data-ward="thoi-hoa"' in page
+    assert '<text lang="vi" data-ward="thoi-hoa"' in page
     assert "om-lhg-" not in page and "Chợ Long Hưng" not in page
     assert "targets.js" in page
 

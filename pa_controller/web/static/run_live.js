@@ -34,7 +34,7 @@
       return row([w.name, w.done, w.total], "", [0]);
     }));
     part("clusters").replaceChildren.apply(part("clusters"), d.clusters.map(function (c) {
-      return row([c.id + " · " + c.name, c.ward, c.state_label, c.reason, c.at], c.not_played ? "not-played" : "", [0, 1]);
+      return row([c.id + " · " + c.name, c.ward, c.state_label, c.reason, c.shown_time], c.not_played ? "not-played" : "", [0, 1]);
     }));
     part("cluster_summary").textContent = d.cluster_summary;
   }
