@@ -93,11 +93,12 @@ def create_token(username: str, name: str):
     cli_people.create_token(username, name, (), None)
 
 
-DEMO_USERS = (("canbo-thoihoa", Role.OFFICER, "thoi-hoa"), ("kythuat", Role.TECHNICIAN, None))
+DEMO_USERS = (("canbo-thoihoa", Role.OFFICER, "thoi-hoa"), ("duyet-thoihoa", Role.APPROVER, "thoi-hoa"),
+              ("kythuat", Role.TECHNICIAN, None))
 
 
 def _demo_users(path: Path) -> None:
-    """Create an officer of Thới Hòa and a technician once, their passwords in `path` (mode 600)."""
+    """Create an officer and an approver of Thới Hòa and a technician once, their passwords in `path` (mode 600)."""
     made = []
     for username, role, ward_id in DEMO_USERS:
         if db.session.scalar(select(User).where(User.username == username)) is None:
@@ -113,7 +114,8 @@ def _demo_users(path: Path) -> None:
 
 @pa.command("bootstrap")
 @click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--demo-users", is_flag=True, help="Also create an officer of Thới Hòa and a technician (make run).")
+@click.option("--demo-users", is_flag=True,
+              help="Also create an officer and an approver of Thới Hòa and a technician (make run).")
 def bootstrap(token_file: Path, demo_users: bool):
     """Create the first administrator once, and write a fresh API token for it (mode 600)."""
     admin = db.session.scalar(select(User).where(User.role == Role.ADMIN).order_by(User.id))

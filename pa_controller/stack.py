@@ -283,7 +283,7 @@ class Stack:
         settings = self.settings
         scenario = f", scenario {settings.scenario}" if settings.scenario else ""
         print(f"\nLoaNet: {settings.base_url}  (log in as admin; the password is in "
-              f"{settings.instance / 'admin-password'}; an officer and a technician in "
+              f"{settings.instance / 'admin-password'}; an officer, an approver and a technician in "
               f"{settings.instance / 'demo-users'})")
         print(f"API token: {token_file}   e.g.  curl -H \"Authorization: Bearer $(cat {token_file})\" "
               f"{settings.base_url}/api/v1/wards")

@@ -38,13 +38,14 @@ def test_bootstrap_creates_one_admin_and_one_private_token_file(app, tmp_path):
     assert app.test_client().get("/api/v1/wards", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
 
-def test_make_runs_bootstrap_adds_an_officer_and_a_technician_once_who_can_log_in(seeded, tmp_path):
+def test_make_runs_bootstrap_adds_an_officer_an_approver_and_a_technician_once_who_can_log_in(seeded, tmp_path):
     token_file = tmp_path / "bootstrap-token"
     runner = seeded.test_cli_runner()
     for _ in range(2):
         assert runner.invoke(args=["pa", "bootstrap", "--token-file", str(token_file), "--demo-users"]).exit_code == 0
     lines = (tmp_path / "demo-users").read_text().splitlines()
     assert [line.split()[:3] for line in lines] == [["canbo-thoihoa", "officer", "thoi-hoa"],
+                                                     ["duyet-thoihoa", "approver", "thoi-hoa"],
                                                      ["kythuat", "technician", "-"]]
     assert stat.S_IMODE((tmp_path / "demo-users").stat().st_mode) == 0o600
     client = seeded.test_client()

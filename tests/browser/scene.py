@@ -12,7 +12,7 @@ from werkzeug.serving import make_server
 from pa_controller import clock
 from pa_controller.domain import ClusterStatus, IncidentKind, Role
 from pa_controller.extensions import db
-from pa_controller.models import ClusterState, Delivery, Incident
+from pa_controller.models import ClusterState, Delivery, Incident, Ward
 from pa_controller.services import broadcasts, groups
 from pa_protocol import DeliveryState, RunState
 from tests.conftest import PASSWORD
@@ -39,8 +39,8 @@ class Scene:
 
 
 def build_scene() -> Scene:
-    """Add people, a finished district run (452/456), a daily ward broadcast, a market's group of clusters, live
-    clusters and an incident."""
+    """Add people, a finished district run (452/456), a daily ward broadcast, one waiting for approval, a market's
+    group of clusters, live clusters and an incident."""
     people = {name: make_user(name, role, wards) for name, (role, wards) in PEOPLE.items()}
     now = clock.now()
     _fleet_reports(now)
@@ -54,6 +54,7 @@ def build_scene() -> Scene:
     daily, _ = broadcasts.create_broadcast(people["officer"], broadcast_request(
         clip.id, title="Thông báo lịch cắt điện", rrule="FREQ=DAILY",
         start_at=(now + timedelta(hours=3)).isoformat()))
+    _submitted(people["officer"], clip.id, now)
     market = groups.create_group(people["officer"], {"name": "Chợ Thới Hòa", "ward": "thoi-hoa",
                                                      "clusters": ["om-tho-001", "om-tho-002", "om-tho-003"]})
     db.session.add(Incident(kind=IncidentKind.CLUSTER_OFFLINE.value, cluster_id="om-tho-003", ward_id="thoi-hoa",
@@ -62,6 +63,18 @@ def build_scene() -> Scene:
     return Scene(known={"broadcast_id": daily.id, "run_id": run.id, "cid": "om-tho-001",
                         "user_id": people["officer"].id, "ward_id": "thoi-hoa",
                         "group_id": market.id}, run_start=run.start_at)
+
+
+def _submitted(officer, clip_id: int, now: datetime):
+    """An officer's broadcast waiting for an approver: the ward asks for approval just while it is saved, so the
+    rest of the scene (and the tests that look at it) keeps the seeded rule."""
+    ward = db.session.get(Ward, "thoi-hoa")
+    ward.approval_required = True
+    waiting, _ = broadcasts.create_broadcast(officer, broadcast_request(
+        clip_id, title="Thông báo họp tổ dân phố", start_at=(now + timedelta(days=1)).isoformat()))
+    ward.approval_required = False
+    db.session.commit()
+    return waiting
 
 
 def _fleet_reports(now) -> None:

@@ -18,13 +18,18 @@ from tests.conftest import Templates
 from tests.support.settings import testing_settings
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-SHOTS = {  # name -> the path, with the scene's objects by URL argument
-    "dashboard": "/",
-    "broadcast-form": "/broadcasts/new",
-    "run-report": "/runs/{run_id}",
-    "fleet": "/fleet",
-    "map": "/fleet/map",
-    "incidents": "/incidents",
+SHOTS = {  # name -> the path, with the scene's objects by URL argument; who looks at it, if not the usual
+    "dashboard": ("/", None),
+    "compose-by-text": ("/audio", None),
+    "broadcast-form": ("/broadcasts/new", None),
+    "broadcasts": ("/broadcasts", None),
+    "approvals": ("/approvals", "approver"),
+    "calendar": ("/calendar", None),
+    "run-report": ("/runs/{run_id}", None),
+    "airtime": ("/reports/airtime", None),
+    "fleet": ("/fleet", None),
+    "map": ("/fleet/map", None),
+    "incidents": ("/incidents", None),
 }
 WHO = (("desktop", "admin", DESKTOP), ("phone", "officer", PHONE))
 
@@ -40,16 +45,19 @@ def main() -> None:
             db.session.remove()
         with serving(app) as base_url, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM)
-            for width_name, role, viewport in WHO:
-                context = browser.new_context(viewport=viewport, locale="vi",
-                                              storage_state=sign_in(browser, base_url, role, "vi"))
-                page = context.new_page()
-                for name, path in SHOTS.items():
-                    page.goto(base_url + path.format(**scene.known))
-                    target = OUT / f"{name}-{width_name}.png"
-                    page.screenshot(path=target)
-                    log.info("%s (%s)", target.relative_to(OUT.parents[1]), role)
-                context.close()
+            for width_name, usual, viewport in WHO:
+                for role in (usual, *sorted({who for _path, who in SHOTS.values() if who and who != usual})):
+                    context = browser.new_context(viewport=viewport, locale="vi",
+                                                  storage_state=sign_in(browser, base_url, role, "vi"))
+                    page = context.new_page()
+                    for name, (path, who) in SHOTS.items():
+                        if (who or usual) != role:
+                            continue
+                        page.goto(base_url + path.format(**scene.known))
+                        target = OUT / f"{name}-{width_name}.png"
+                        page.screenshot(path=target)
+                        log.info("%s (%s)", target.relative_to(OUT.parents[1]), role)
+                    context.close()
             browser.close()
         with app.app_context():
             db.engine.dispose()
