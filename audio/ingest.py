@@ -8,7 +8,7 @@ from pathlib import Path
 from .errors import CorruptAudioError, EmptyFileError, SilentAudioError, TooLargeError, TooLongError
 from .identify import SourceInfo, describe
 from .measurement import Scan, decode, scan_output
-from .normalise import normalise
+from .normalise import first_render, normalise
 from .runner import Finished, ToolFailed, last_line, processing_timeout
 from .store import store
 
@@ -60,20 +60,16 @@ def prepare(
         raise EmptyFileError()
     if size > max_bytes:
         raise TooLargeError(size, max_bytes)
-    # One ffmpeg reports the headers and then decodes: starting ffprobe as well would cost a short
-    # upload as much as its whole decode. The decode stops just past max_seconds whatever they declare.
-    # The source's sample peak is enough to foresee the limiter; true peaks are measured on the MP3.
-    decode_timeout = processing_timeout(max_seconds)
-    decoded = decode(source, mono=True, limit_seconds=max_seconds, timeout=decode_timeout, true_peak=False)
-    info = describe(source, decoded.stderr)
-    declared = info.declared_seconds
-    if declared and not info.declared_is_estimate and declared > max_seconds + HEADER_SLACK_S:
-        raise TooLongError(declared, max_seconds)
-    measured = _check_decoded(decoded, source, info, max_seconds=max_seconds, timeout=decode_timeout)
-    timeout = processing_timeout(measured.seconds)
     with tempfile.TemporaryDirectory(prefix="loanet-audio-") as workdir:
-        rendered, final = normalise(source, Path(workdir), measured, timeout=timeout)
-        stored = store(rendered, media_dir)
+        # The render starts now and waits for its gain: its start-up overlaps the measuring decode.
+        first = first_render(source, Path(workdir))
+        try:
+            measured, info = _measure(source, max_seconds)
+            timeout = processing_timeout(measured.seconds)
+            rendered, final = normalise(source, Path(workdir), measured, timeout=timeout, first=first)
+            stored = store(rendered, media_dir)
+        finally:
+            first.stop()
     log.info(
         "prepared %s -> %s: %d ms, %.1f LUFS, %.1f dBTP (source %s/%s, %.1f LUFS)",
         source.name, stored.path.name, final.duration_ms, final.lufs, final.true_peak_dbtp,
@@ -87,6 +83,20 @@ def prepare(
         loudness_lufs=final.lufs,
         true_peak_dbtp=final.true_peak_dbtp,
     )
+
+
+def _measure(source: Path, max_seconds: float) -> tuple[Scan, SourceInfo]:
+    """Decode the whole source once, as mono, and refuse it if it is not audio, damaged, too long or silent."""
+    # One ffmpeg reports the headers and then decodes: starting ffprobe as well would cost a short
+    # upload as much as its whole decode. The decode stops just past max_seconds whatever they declare.
+    # The source's sample peak is enough to foresee the limiter; true peaks are measured on the MP3.
+    decode_timeout = processing_timeout(max_seconds)
+    decoded = decode(source, mono=True, limit_seconds=max_seconds, timeout=decode_timeout, true_peak=False)
+    info = describe(source, decoded.stderr)
+    declared = info.declared_seconds
+    if declared and not info.declared_is_estimate and declared > max_seconds + HEADER_SLACK_S:
+        raise TooLongError(declared, max_seconds)
+    return _check_decoded(decoded, source, info, max_seconds=max_seconds, timeout=decode_timeout), info
 
 
 def _check_decoded(decoded: Finished, source: Path, info: SourceInfo, *, max_seconds: float, timeout: float) -> Scan:

@@ -144,14 +144,19 @@ def _parsed(done: Finished) -> Scan:
     return parse_scan(done.stderr)
 
 
-def stream_scan_argv(samples: int) -> list[str]:
-    """Return the ffmpeg command that measures an MP3 read from stdin as its file of `samples` samples decodes."""
-    start, end = MP3_STREAM_DELAY_SAMPLES, MP3_STREAM_DELAY_SAMPLES + samples
-    chain = [f"atrim=start_sample={start}:end_sample={end}", *_MEASURING]
+def stream_scan_argv(chain_pipe: str) -> list[str]:
+    """Return the ffmpeg command that measures an MP3 read from stdin, its filter chain read from `chain_pipe`
+    (`stream_scan_chain`) once the first of the MP3 has arrived."""
     return [
         FFMPEG, "-nostdin", "-hide_banner", "-nostats", "-protocol_whitelist", "pipe", "-f", "mp3", "-i", "pipe:0",
-        "-af", ",".join(chain), "-f", "null", "-",
+        "-filter_script:a", chain_pipe, "-f", "null", "-",
     ]  # fmt: skip
+
+
+def stream_scan_chain(samples: int) -> str:
+    """Measure the stream as its file of `samples` samples decodes: without the encoder's and decoder's delays."""
+    start, end = MP3_STREAM_DELAY_SAMPLES, MP3_STREAM_DELAY_SAMPLES + samples
+    return ",".join([f"atrim=start_sample={start}:end_sample={end}", *_MEASURING])
 
 
 def count_damage(stderr: str) -> int:

@@ -1,12 +1,13 @@
 """Render a source to broadcast MP3 at −16 LUFS with true peak ≤ −1 dBTP, checked on the encoded file."""
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import LoudnessUnreachableError, ProcessingError
-from .measurement import GATING_BLOCK_S, MONO_FLOAT_44K, Scan, parse_scan, scan, stream_scan_argv
+from .measurement import GATING_BLOCK_S, MONO_FLOAT_44K, Scan, parse_scan, scan, stream_scan_argv, stream_scan_chain
 from .output_format import BITRATE, LOUDNESS_TOLERANCE_LU, MAX_TRUE_PEAK_DBTP, SAMPLE_RATE, TARGET_LUFS
-from .runner import FFMPEG, ToolFailed, input_args, last_line, run, run_piped
+from .runner import FFMPEG, Started, ToolFailed, finish, input_args, last_line, start_piped
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,28 @@ SPEECH_LIMITER_LOSS = ((0.0, 0.0), (2.0, 0.3), (4.0, 0.6), (6.0, 1.4), (8.0, 2.6
 LOSS_PER_DB_BEYOND = 0.6
 
 
-def normalise(source: Path, workdir: Path, measured: Scan, *, timeout: float) -> tuple[Path, Scan]:
+@dataclass(frozen=True)
+class Render:
+    """One render's two ffmpegs, started before the source is measured (see `runner.Started`): the encoder, waiting
+    for its filter chain (gain and limit), and the checker that measures the MP3 as the encoder writes it, waiting
+    for the length to measure. Hand the first to `normalise` and `stop` it whatever happens: after, that is a no-op."""
+
+    out: Path
+    encoder: Started
+    checker: Started
+
+    def stop(self) -> None:
+        self.encoder.stop()
+        self.checker.stop()
+
+
+def first_render(source: Path, workdir: Path) -> Render:
+    return _start_render(source, _render_path(workdir, 1))
+
+
+def normalise(
+    source: Path, workdir: Path, measured: Scan, *, timeout: float, first: Render | None = None
+) -> tuple[Path, Scan]:
     """Render `source` into `workdir` and return the MP3 and its own measurement.
 
     Method: a linear gain of (−16 − measured LUFS + 0.4) dB plus what the limiter is predicted to take
@@ -56,9 +78,9 @@ def normalise(source: Path, workdir: Path, measured: Scan, *, timeout: float) ->
     renders: list[tuple[Path, Scan]] = []
     previous: tuple[float, float] | None = None  # (gain, measured LUFS) of the render before
     for attempt in range(1, MAX_RENDERS + 1):
-        out = workdir / f"render-{attempt}.mp3"
-        result = _render_and_check(source, out, measured.samples, gain_db=gain_db, limit_dbtp=limit_dbtp,
-                                   timeout=timeout)  # fmt: skip
+        render = first if attempt == 1 and first is not None else _start_render(source, _render_path(workdir, attempt))
+        out = render.out
+        result = _render_and_check(render, measured.samples, gain_db=gain_db, limit_dbtp=limit_dbtp, timeout=timeout)
         log.debug(
             "render %d: gain %+.2f dB, limit %.2f dBTP -> %.1f LUFS, %.1f dBTP",
             attempt, gain_db, limit_dbtp, result.lufs, result.true_peak_dbtp,
@@ -130,47 +152,44 @@ def _closest(renders: list[tuple[Path, Scan]]) -> tuple[Path, Scan]:
     return out, result
 
 
-def _render_and_check(
-    source: Path, out: Path, samples: int, *, gain_db: float, limit_dbtp: float, timeout: float
-) -> Scan:
-    """Render `out` and measure the MP3 as the encoder writes it; a clip under 0.4 s is measured looped, after."""
-    if samples < GATING_BLOCK_S * SAMPLE_RATE:
-        _render(source, out, gain_db=gain_db, limit_dbtp=limit_dbtp, timeout=timeout)
-        return _scan_rendered(out, timeout)
-    # The tee muxer writes the file (seekable, so it gets its LAME header) and a copy to the checker's pipe;
-    # onfail=ignore: a checker that dies must be reported as the check failing, not as the encoder failing.
-    targets = f"[f=mp3:{_NO_TAGS}]file:{out}|[f=mp3:onfail=ignore:{_NO_TAGS}]pipe:1"
-    render = _render_argv(source, targets, tee=True, gain_db=gain_db, limit_dbtp=limit_dbtp)
-    encoded, checked = run_piped(render, stream_scan_argv(samples), timeout=timeout)
+def _render_path(workdir: Path, attempt: int) -> Path:
+    return workdir / f"render-{attempt}.mp3"
+
+
+def _start_render(source: Path, out: Path) -> Render:
+    encoder, checker = start_piped(lambda chain_pipe: _render_argv(source, out, chain_pipe), stream_scan_argv)
+    return Render(out, encoder, checker)
+
+
+def _render_and_check(render: Render, samples: int, *, gain_db: float, limit_dbtp: float, timeout: float) -> Scan:
+    """Give the render its gain and limit, and the checker the length: the MP3 is measured as it is written.
+    A clip under 0.4 s is measured after, looped (its checker is stopped: the encoder goes on without it)."""
+    looped = samples < GATING_BLOCK_S * SAMPLE_RATE
+    if looped:
+        render.checker.stop()
+    else:
+        render.checker.give(stream_scan_chain(samples))
+    render.encoder.give(_chain(gain_db, limit_dbtp))
+    tools = (render.encoder,) if looped else (render.encoder, render.checker)
+    encoded, *checked = finish(*tools, timeout=timeout)
     if encoded.returncode != 0:
         raise ProcessingError(f"the MP3 encoder failed ({last_line(encoded.stderr)})")
     try:
-        if checked.returncode != 0:
-            raise ToolFailed(FFMPEG, checked.stderr)
-        return parse_scan(checked.stderr)
+        if looped:
+            return scan(render.out, timeout=timeout)
+        if checked[0].returncode != 0:
+            raise ToolFailed(FFMPEG, checked[0].stderr)
+        return parse_scan(checked[0].stderr)
     except ToolFailed as exc:
         raise ProcessingError(f"the encoded file could not be measured ({last_line(exc.stderr)})") from exc
-
-
-def _scan_rendered(out: Path, timeout: float) -> Scan:
-    try:
-        return scan(out, timeout=timeout)
-    except ToolFailed as exc:
-        raise ProcessingError(f"the encoded file could not be measured ({last_line(exc.stderr)})") from exc
-
-
-def _render(source: Path, out: Path, *, gain_db: float, limit_dbtp: float, timeout: float) -> None:
-    done = run(_render_argv(source, f"file:{out}", tee=False, gain_db=gain_db, limit_dbtp=limit_dbtp), timeout=timeout)
-    if done.returncode != 0:
-        raise ProcessingError(f"the MP3 encoder failed ({last_line(done.stderr)})")
 
 
 # No tags and no version strings: the same input must give the same bytes, hence the same name.
 _NO_TAGS = "id3v2_version=0:write_id3v1=0"
 
 
-def _render_argv(source: Path, target: str, *, tee: bool, gain_db: float, limit_dbtp: float) -> list[str]:
-    chain = ",".join([
+def _chain(gain_db: float, limit_dbtp: float) -> str:
+    return ",".join([
         MONO_FLOAT_44K,
         f"volume={gain_db:.2f}dB",
         f"aresample={OVERSAMPLED_RATE}",
@@ -179,11 +198,16 @@ def _render_argv(source: Path, target: str, *, tee: bool, gain_db: float, limit_
         f"alimiter=limit={10 ** (limit_dbtp / 20):.6f}:attack=5:release=50:level=false:latency=true",
         f"aresample={SAMPLE_RATE}",
     ])  # fmt: skip
-    argv = [
+
+
+def _render_argv(source: Path, out: Path, chain_pipe: str) -> list[str]:
+    """Encode `source` into `out` and, as it is written, to stdout for the checker (the tee muxer writes the file
+    seekable, so it gets its LAME header; onfail=ignore: a checker that dies, or none, is not an encoder failure).
+    The filter chain is read from `chain_pipe` before the first sample is decoded (ffmpeg 5.1–7: -filter_script)."""
+    targets = f"[f=mp3:{_NO_TAGS}]file:{out}|[f=mp3:onfail=ignore:{_NO_TAGS}]pipe:1"
+    return [
         FFMPEG, "-nostdin", "-hide_banner", "-nostats", "-v", "error", *input_args(source),
-        "-map", "0:a:0", "-af", chain,
+        "-map", "0:a:0", "-filter_script:a", chain_pipe,
         "-c:a", "libmp3lame", "-b:a", BITRATE, "-ar", str(SAMPLE_RATE), "-ac", "1",
-        "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
+        "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", "-f", "tee", "-y", targets,
     ]  # fmt: skip
-    muxer = ["-f", "tee"] if tee else ["-id3v2_version", "0", "-write_id3v1", "0", "-f", "mp3"]
-    return [*argv, *muxer, "-y", target]

@@ -1,9 +1,11 @@
 """Run ffmpeg and ffprobe as argument lists, never through a shell, always with a deadline."""
 
 import logging
+import os
 import subprocess
 import tempfile
-import time
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,41 +51,109 @@ def run(argv: list[str], *, timeout: float, feed: bytes | None = None) -> Finish
     return Finished(done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"))
 
 
+class Started:
+    """A tool started before the last of its input is known, which it reads from a pipe (`pipe:N`, a name ffmpeg
+    opens): its start-up (for ffmpeg, loading some 200 libraries, ~50 ms) then overlaps the work that decides that
+    input. `give` hands the input over, `finish` waits for tools, `stop` ends one unused. Its error output goes to a
+    file: a chatty tool must never block on a pipe nobody reads yet."""
+
+    def __init__(self, argv: Callable[[str], list[str]], *, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE) -> None:
+        read, self._write = os.pipe()
+        self.argv = argv(f"pipe:{read}")
+        self._stderr = tempfile.TemporaryFile()
+        try:
+            self.process = subprocess.Popen(self.argv, stdin=stdin, stdout=stdout, stderr=self._stderr,
+                                            pass_fds=(read,))  # fmt: skip
+        except OSError as exc:
+            self._close_write()
+            self._stderr.close()
+            raise _not_started(self.argv, exc) from exc
+        finally:
+            os.close(read)
+        log.debug("started %s", self.argv)
+
+    def give(self, text: str) -> None:
+        """Write the awaited input and close the pipe: the tool reads to its end, then goes on."""
+        try:
+            os.write(self._write, text.encode("utf-8"))  # far below a pipe's 64 KiB: never blocks
+        except BrokenPipeError:
+            pass  # the tool has exited already: its status and error output say why
+        finally:
+            self._close_write()
+
+    def stop(self) -> None:
+        """End the tool, unused or overrunning; nothing if it has finished."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self._close()
+
+    def _result(self, code: int) -> Finished:
+        self._stderr.seek(0)
+        finished = Finished(code, "", self._stderr.read().decode("utf-8", "replace"))
+        self._close()
+        return finished
+
+    def _close_write(self) -> None:
+        if self._write is not None:
+            os.close(self._write)
+            self._write = None
+
+    def _close(self) -> None:
+        self._close_write()
+        if self.process.stdout:
+            self.process.stdout.close()
+        self._stderr.close()
+
+
+def finish(*tools: Started, timeout: float) -> list[Finished]:
+    """Wait for tools started (and given their input); stop them all at the deadline."""
+    # A watchdog rather than wait(timeout=…): a wait with a timeout polls, sleeping up to 50 ms between looks,
+    # which for a short clip is half its encode; a plain wait returns the moment the tool exits.
+    overran = threading.Event()
+    watchdog = threading.Timer(timeout, _stop, (overran, *tools))
+    watchdog.start()
+    try:
+        codes = [tool.process.wait() for tool in tools]
+    finally:
+        watchdog.cancel()
+    if overran.is_set():
+        for tool in tools:
+            tool.stop()
+        raise ProcessingError(f"{tools[0].argv[0]} did not finish within {timeout:.0f} s and was stopped")
+    return [tool._result(code) for tool, code in zip(tools, codes, strict=True)]
+
+
+def start_piped(producer: Callable[[str], list[str]], consumer: Callable[[str], list[str]]) -> tuple[Started, Started]:
+    """Start two tools, the first one's stdout feeding the second's stdin, each waiting for its own input."""
+    first = Started(producer)
+    try:
+        second = Started(consumer, stdin=first.process.stdout, stdout=subprocess.DEVNULL)
+    except ProcessingError:
+        first.stop()
+        raise
+    finally:
+        # The consumer holds its own copy; ours would keep the pipe open after it exits (and with the consumer
+        # gone, an ffmpeg tee slave writing to the pipe learns at once that nobody reads: it goes on without it).
+        first.process.stdout.close()
+    return first, second
+
+
 def run_piped(producer: list[str], consumer: list[str], *, timeout: float) -> tuple[Finished, Finished]:
     """Run two tools at once, the first one's stdout feeding the second's stdin; stop both at the deadline."""
-    log.debug("running %s | %s (timeout %.0f s)", producer, consumer, timeout)
-    # Error output goes to files, not pipes: a chatty tool must never block on a pipe nobody reads yet.
-    with tempfile.TemporaryFile() as producer_err, tempfile.TemporaryFile() as consumer_err:
-        try:
-            first = subprocess.Popen(producer, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=producer_err)
-        except OSError as exc:
-            raise _not_started(producer, exc) from exc
-        try:
-            second = subprocess.Popen(consumer, stdin=first.stdout, stdout=subprocess.DEVNULL, stderr=consumer_err)
-        except OSError as exc:
-            first.kill()
-            first.wait()
-            raise _not_started(consumer, exc) from exc
-        finally:
-            first.stdout.close()  # the consumer holds its own copy; ours would keep the pipe open after it exits
-        deadline = time.monotonic() + timeout
-        try:
-            codes = first.wait(timeout=timeout), second.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired as exc:
-            for process in (first, second):
-                process.kill()
-                process.wait()
-            raise ProcessingError(f"{producer[0]} did not finish within {timeout:.0f} s and was stopped") from exc
-        return Finished(codes[0], "", _read(producer_err)), Finished(codes[1], "", _read(consumer_err))
+    first, second = start_piped(lambda _pipe: producer, lambda _pipe: consumer)
+    produced, consumed = finish(first, second, timeout=timeout)
+    return produced, consumed
+
+
+def _stop(overran: threading.Event, *tools: Started) -> None:
+    overran.set()
+    for tool in tools:
+        tool.process.kill()
 
 
 def _not_started(argv: list[str], exc: OSError) -> ProcessingError:
     return ProcessingError(f"{argv[0]} could not be started ({exc.strerror}); ffmpeg must be installed")
-
-
-def _read(spooled) -> str:
-    spooled.seek(0)
-    return spooled.read().decode("utf-8", "replace")
 
 
 def processing_timeout(seconds_of_audio: float) -> float:

@@ -1,6 +1,8 @@
 """Each unfit input raises its own AudioError subclass with its code, and nothing is left behind."""
 
+import os
 import random
+from pathlib import Path
 
 import pytest
 
@@ -116,6 +118,16 @@ REFUSALS = [
      audio.LoudnessUnreachableError),
 ]  # fmt: skip
 
+def child_processes() -> list[str]:
+    """This process's children, zombies included, as "pid name"."""
+    pids = " ".join(path.read_text() for path in Path("/proc/self/task").glob("*/children")).split()
+    return [f"{pid} {Path(f'/proc/{pid}/comm').read_text().strip()}" for pid in pids]
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
 CODES = {
     audio.EmptyFileError: "empty",
     audio.TooLargeError: "too_large",
@@ -130,10 +142,13 @@ CODES = {
 
 @pytest.mark.parametrize(("rule", "build", "error"), REFUSALS, ids=[r[0] for r in REFUSALS])
 def test_unfit_input_is_refused_with_its_own_error_and_stores_nothing(rule, build, error, lab, media_dir, isolated_tmp):
-    """Each rule in REFUSALS: its class and code, a sentence for people, an empty media_dir and no temp files."""
+    """Each rule in REFUSALS: its class and code, a sentence for people, an empty media_dir and no temp files; the
+    render started ahead of the measuring is stopped: no process and no descriptor outlives the refusal."""
     source, limits = build(lab)
+    descriptors = open_descriptors()
     with pytest.raises(error) as caught:
         audio.prepare(source, media_dir, **limits)
+    assert child_processes() == [] and open_descriptors() == descriptors
     assert caught.value.code == CODES[error]
     assert isinstance(caught.value, audio.AudioError) and isinstance(caught.value, ValueError)
     assert str(caught.value).startswith("The ") and str(caught.value).endswith(".")
