@@ -105,12 +105,16 @@ def serving(app) -> Iterator[str]:
 def sign_in(browser, base_url: str, username: str, language: str) -> dict:
     """Sign in on the login form as a person does; return the cookies (Playwright's storage state)."""
     context = browser.new_context(locale=language)
-    page = context.new_page()
+    log_in(context.new_page(), base_url, username)
+    state = context.storage_state()
+    context.close()
+    return state
+
+
+def log_in(page, base_url: str, username: str) -> None:
+    """Open the login page, fill in the form and send it; wait for the dashboard it leads to."""
     page.goto(base_url + "/login")
     page.locator("input[name=username]").fill(username)
     page.locator("input[name=password]").fill(PASSWORD)
     page.locator("form.card button").click()
     page.wait_for_url(base_url + "/")
-    state = context.storage_state()
-    context.close()
-    return state

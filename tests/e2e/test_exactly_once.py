@@ -28,9 +28,9 @@ from pa_controller.services import command_keys, people
 from pa_controller.services import fleet as fleet_service
 from pa_controller.settings import of as settings_of
 from tests.conftest import FLEET_CSV, PASSWORD
-from tests.e2e.conftest import System
 from tests.support.broker import free_port
 from tests.support.scheduler import SchedulerProcess
+from tests.support.system import System
 from tests.support.tap import Tap
 
 pytestmark = pytest.mark.e2e

@@ -21,8 +21,8 @@ from pa_controller.extensions import db
 from pa_controller.scheduling.worker import Worker
 from pa_controller.services import broker_access, command_keys, fleet, people
 from tests.conftest import FLEET_CSV, PASSWORD
-from tests.e2e.conftest import System
 from tests.support.broker import free_port, login_of
+from tests.support.system import System
 
 # The attacker holds A's password: A's device was taken from its pole, so only the attacker uses it. B is the
 # target; C is retired or rotated.
