@@ -35,7 +35,7 @@ run: setup
 test: setup
 	$(VENV)/bin/lint-imports && $(PY) -m pytest -m "not e2e"
 
-# The whole system on real processes: 456 clusters, kills, restarts, attacks (tests/e2e, about ten minutes).
+# The whole system on real processes: 456 clusters, kills, restarts (tests/e2e, about ten minutes).
 test-e2e: setup
 	$(PY) -m pytest -m e2e
 

@@ -17,7 +17,7 @@ from pa_controller.models import Ward
 from pa_controller.services import command_keys, fleet, people
 from pa_controller.settings import of as settings_of
 from pa_protocol.signing import SigningKey
-from tests.support.broker import running_broker
+from tests.support.broker import free_port, running_broker
 from tests.support.settings import testing_settings
 
 FLEET_CSV = Path(__file__).resolve().parent.parent / "pa_controller" / "data" / "o-mon-fleet.csv"
@@ -190,3 +190,21 @@ def broker(tmp_path):
     """A private Mosquitto, logins only: the controller's, the Ô Môn clusters', and test accounts (`tester()`)."""
     with running_broker(tmp_path / "broker") as running:
         yield running
+
+
+@pytest.fixture
+def system_settings() -> dict:
+    """The controller's settings for `system`; a test module overrides this fixture to change them."""
+    return {"now_lead_s": 3.0, "run_settle_s": 10.0, "heartbeat_s": 5.0}
+
+
+@pytest.fixture
+def system(database_url, make_settings, broker, system_settings):
+    """Controller web server and worker against a real broker; yields a tests.support.system.System."""
+    from tests.support.system import running_system  # it reads this module's constants
+
+    port = free_port()
+    settings = make_settings(database_url, messaging="mqtt", mqtt_url=broker.controller_url,
+                             public_url=f"http://127.0.0.1:{port}", **system_settings)
+    with running_system(settings, port) as system:
+        yield system

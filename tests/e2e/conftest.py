@@ -5,9 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.broker import free_port
-from tests.support.system import running_system
-
 HERE = Path(__file__).resolve().parent
 
 
@@ -16,22 +13,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if HERE in Path(item.fspath).resolve().parents:
             item.add_marker(pytest.mark.e2e)
-
-
-@pytest.fixture
-def system_settings() -> dict:
-    """The controller's settings for `system`; a test module overrides this fixture to change them."""
-    return {"now_lead_s": 3.0, "run_settle_s": 10.0, "heartbeat_s": 5.0}
-
-
-@pytest.fixture
-def system(database_url, make_settings, broker, system_settings):
-    """Controller web server and worker against a real broker; yields a System."""
-    port = free_port()
-    settings = make_settings(database_url, messaging="mqtt", mqtt_url=broker.controller_url,
-                             public_url=f"http://127.0.0.1:{port}", **system_settings)
-    with running_system(settings, port) as system:
-        yield system
 
 
 @pytest.fixture

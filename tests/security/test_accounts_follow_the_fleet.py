@@ -1,13 +1,11 @@
 """The broker's accounts follow the fleet while it runs: a cluster enrolled logs in and gets its commands, a retired
 one is disconnected and refused, a new password replaces the old; never a broker restart."""
 
-import pytest
 
 from firmware_sim import ClusterSpec, Fleet
 from tests.security.conftest import B, C
 from tests.support.broker import connack
 
-pytestmark = pytest.mark.e2e
 NEW = "om-tho-900"
 
 

@@ -14,7 +14,6 @@ from pa_controller.settings import CONTROLLER_ACCOUNT
 from tests.security.conftest import KEEPALIVE_S, A, B, settle
 from tests.support.broker import login_of
 
-pytestmark = pytest.mark.e2e
 ROOT = protocol.DEFAULT_ROOT
 MARK = "forged-by-a"  # in every forged payload, so a witness can tell one that got through
 
