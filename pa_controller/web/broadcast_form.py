@@ -1,6 +1,6 @@
 """The scheduling form's fields, read into the same request body the API takes, and a broadcast read back into them."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
@@ -8,6 +8,8 @@ from werkzeug.datastructures import MultiDict
 from pa_controller import clock
 from pa_controller.clock import LOCAL_ZONE
 from pa_controller.domain import ProgrammeKind
+from pa_controller.errors import ValidationFailed
+from pa_controller.web.local_dates import DAY_SHOWN, ISO_MOMENT, MOMENT_SHOWN, parse_day, parse_moment
 from pa_protocol import Priority
 
 REPEATS = {  # what an officer picks → the RFC 5545 rule it means
@@ -22,9 +24,8 @@ REPEAT_LABELS = {
     "mon-fri": _l("Thứ Hai đến Thứ Sáu"), "weekly": _l("Hằng tuần"), "custom": _l("Quy tắc RRULE riêng"),
 }
 ONE_DAY = "FREQ=DAILY;COUNT=1"  # "once" at several times: those times on the first day only
-LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # <input type="datetime-local">
 MAX_TITLE = 200  # Broadcast.title
-DAY_SHOWN = "%d/%m/%Y"  # how Vietnam writes a day, in a text field as on every page
+BAD_START = _l("Giờ phát viết dạng ngày/tháng/năm giờ:phút (24 giờ), ví dụ 05/01/2027 17:30.")
 
 
 def _number(form: MultiDict, key: str) -> int | None:
@@ -54,9 +55,18 @@ def _list(text: str) -> list[str]:
 def _api_day(text: str) -> str:
     """Read a day written dd/mm/yyyy into the API's YYYY-MM-DD; anything else goes on for the API to refuse."""
     try:
-        return datetime.strptime(text, DAY_SHOWN).date().isoformat()
+        return parse_day(text).isoformat()
     except ValueError:
         return text
+
+
+def _api_start(text: str) -> str:
+    """Read the start as typed, 05/01/2027 17:30 (or 2027-01-05T17:30), into the API's local time; refuse another."""
+    try:
+        moment = parse_moment(text)
+    except ValueError:
+        raise ValidationFailed(BAD_START, fields={"start_at": BAD_START}) from None
+    return moment.isoformat(timespec="seconds" if moment.second else "minutes")
 
 
 def _shown_day(day: str) -> str:
@@ -72,7 +82,9 @@ def _when(form: MultiDict) -> dict:
     rule = form.get("rrule", "").strip() or None if repeat == "custom" else REPEATS.get(repeat)
     start_at = "now" if form.get("now") else form.get("start_at", "").strip()
     if times and not start_at:  # several times a day from today on: from the next whole minute, not a past one
-        start_at = (clock.now().astimezone(LOCAL_ZONE) + timedelta(minutes=1)).strftime(LOCAL_INPUT)
+        start_at = (clock.now().astimezone(LOCAL_ZONE) + timedelta(minutes=1)).strftime(ISO_MOMENT)
+    elif start_at and start_at != "now":
+        start_at = _api_start(start_at)
     return {"start_at": start_at, "rrule": ONE_DAY if times and rule is None else rule, "times": times,
             "exdates": [_api_day(day) for day in _list(form.get("exdates", ""))]}
 
@@ -106,7 +118,7 @@ def request_body(form: MultiDict) -> dict:
 def form_values(broadcast) -> MultiDict:
     """Return the form's fields for editing a broadcast, so that saving them unchanged changes nothing."""
     values = [("title", broadcast.title), ("priority", broadcast.priority.value), ("kind", broadcast.kind.value),
-              ("start_at", broadcast.start_at.astimezone(LOCAL_ZONE).strftime(LOCAL_INPUT)),
+              ("start_at", broadcast.start_at.astimezone(LOCAL_ZONE).strftime(MOMENT_SHOWN)),
               ("times", ", ".join(broadcast.times or ())),
               ("exdates", ", ".join(map(_shown_day, broadcast.exdates or ())))]
     targets = broadcast.targets
@@ -134,7 +146,7 @@ def copy_values(broadcast, first_start) -> MultiDict:
     room = MAX_TITLE - len(str(_l("%(title)s (bản sao)", title="")))
     title = broadcast.title if len(broadcast.title) <= room else broadcast.title[:room - 1] + "…"
     values["title"] = str(_l("%(title)s (bản sao)", title=title))
-    values["start_at"] = first_start.astimezone(LOCAL_ZONE).strftime(LOCAL_INPUT)
+    values["start_at"] = first_start.astimezone(LOCAL_ZONE).strftime(MOMENT_SHOWN)
     return values
 
 

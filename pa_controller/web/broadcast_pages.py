@@ -34,7 +34,7 @@ from pa_controller.web.broadcast_form import (
 )
 from pa_controller.web.errors import json_error
 from pa_controller.web.formatting import local_time
-from pa_controller.web.schemas.requests import BroadcastEdit, BroadcastRequest, BroadcastsQuery, TargetsQuery
+from pa_controller.web.schemas.requests import BroadcastEdit, BroadcastListQuery, BroadcastRequest, TargetsQuery
 from pa_protocol import DeliveryState, Priority, RunState
 
 bp = Blueprint("broadcasts", __name__)
@@ -54,7 +54,7 @@ def _ward_names() -> dict[str, str]:
 @bp.get("/broadcasts")
 @login_required
 def broadcast_list():
-    found = broadcast_search.search(current_user, broadcast_search.BroadcastQuery(**load(BroadcastsQuery(),
+    found = broadcast_search.search(current_user, broadcast_search.BroadcastQuery(**load(BroadcastListQuery(),
                                                                                         request.args)))
     return render_template("broadcasts.html", page=found, wards=fleet.wards_for(access.ward_scope(current_user)),
                            states=list(RunState), ward_names=_ward_names(), now=clock.now(),

@@ -5,6 +5,7 @@ from datetime import date, datetime
 from flask_babel.speaklater import LazyString
 
 from pa_controller.clock import LOCAL_ZONE
+from pa_controller.web.local_dates import PATTERNS, show_day
 from pa_protocol import format_time
 
 
@@ -36,7 +37,9 @@ def jsonable(value):
 def register_filters(app) -> None:
     from pa_controller.web.labels import audit_action, command_label, label, run_reason
 
+    app.jinja_env.globals["date_patterns"] = PATTERNS  # the date fields' `pattern` (templates/date_macros.html)
     app.add_template_filter(local_time, "local")
+    app.add_template_filter(show_day, "show_day")  # a day in a form's field: dd/mm/yyyy, empty for none
     app.add_template_filter(utc, "utc")  # for machine-read attributes: <time datetime>
     app.add_template_filter(label, "label")
     app.add_template_filter(command_label, "command_label")

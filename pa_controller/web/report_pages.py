@@ -6,13 +6,13 @@ from flask_login import current_user, login_required
 from pa_controller.services import airtime
 from pa_controller.web import airtime_export
 from pa_controller.web.apidoc import load
-from pa_controller.web.schemas.requests import MonthQuery
+from pa_controller.web.schemas.requests import MonthPageQuery
 
 bp = Blueprint("reports", __name__)
 
 
 def _report() -> airtime.AirtimeReport:
-    month = airtime.Month.parse(load(MonthQuery(), request.args)["month"])
+    month = airtime.Month.parse(load(MonthPageQuery(), request.args)["month"])
     return airtime.month_report(current_user, month)
 
 

@@ -43,3 +43,46 @@ def test_a_run_s_time_is_vietnam_s(site, open_tab):
     start = site.scene.run_start
     assert start.astimezone(LOCAL_ZONE).strftime("%H:%M:%S %d/%m/%Y") in shown
     assert start.strftime("%H:%M:%S") not in shown, "the UTC time of day"
+
+
+# The form fields of a day, a start time or a month: (page, field name, what it shows when nothing was asked).
+DATE_FIELDS = [
+    ("/broadcasts/new", "start_at", re.compile(r"^$")),
+    ("/calendar", "date", re.compile(r"^\d{2}/\d{2}/\d{4}$")),
+    ("/audit?since=2026-12-01", "since", re.compile(r"^01/12/2026$")),
+    ("/audit", "until", re.compile(r"^$")),
+    ("/broadcasts?from=2026-12-01", "from", re.compile(r"^01/12/2026$")),
+    ("/broadcasts", "to", re.compile(r"^$")),
+    ("/reports/airtime", "month", re.compile(r"^\d{2}/\d{4}$")),
+]
+
+
+@pytest.mark.parametrize(("path", "name", "shown"), DATE_FIELDS)
+def test_a_date_field_reads_dd_mm_yyyy_in_an_english_browser_too(site, open_tab, path, name, shown):
+    """Not a native date field, which an English browser shows mm/dd/yyyy with AM/PM: text, as Vietnam writes it."""
+    tab = open_tab("admin", language="en")
+    tab.open(path)
+    field = tab.page.locator(f'input[name="{name}"]')
+    assert field.get_attribute("type") == "text" and field.get_attribute("inputmode") == "numeric"
+    assert shown.match(field.input_value()), field.input_value()
+    hint = tab.page.locator(f'#{field.get_attribute("aria-describedby")}')
+    assert hint.is_visible() and re.search(r"(day/)?month/year", hint.inner_text()), hint.inner_text()
+    assert field.evaluate("e => e.labels.length") == 1, "named by its label"
+    good, bad = {"start_at": ("05/01/2027 17:30", "05/01/2027 5:30 PM"),
+                 "month": ("12/2026", "2026/12")}.get(name, ("31/12/2026", "12/31/26"))
+    checks = []
+    for typed in (good, bad):
+        field.fill(typed)
+        checks.append(field.evaluate("e => e.validity.patternMismatch"))
+    assert checks == [False, True], "the pattern compiles in the browser and lets through only the shape it asks"
+
+
+def test_a_day_typed_in_the_calendar_shows_that_day_and_its_neighbours(site, open_tab):
+    tab = open_tab("officer", language="en")
+    tab.open("/calendar?view=day")
+    tab.page.locator('input[name="date"]').fill("05/01/2027")
+    tab.page.get_by_role("button", name="Show").click()
+    assert tab.page.locator("h2").first.inner_text().endswith("05/01/2027"), "5 January, never 1 May"
+    assert tab.page.locator('input[name="date"]').input_value() == "05/01/2027"
+    tab.page.get_by_role("link", name=re.compile("Next day")).click()
+    assert tab.page.locator('input[name="date"]').input_value() == "06/01/2027"

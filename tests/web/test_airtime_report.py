@@ -88,13 +88,22 @@ def test_the_page_shows_the_month_asked_and_links_to_its_files(client, december)
         assert f"Tháng {this_month}" in client.get(path).get_data(as_text=True), "no month: this month"
 
 
-@pytest.mark.parametrize("month", ["2026-13", "26-12", "2026-1", "1999-12", "2026-12-01", "tháng 12"])
-def test_a_month_not_written_yyyy_mm_is_refused_in_words(client, december, admin, month):
+@pytest.mark.parametrize("month", ["2026-13", "13/2026", "26-12", "2026-1", "1999-12", "12/1999", "2026-12-01",
+                                   "tháng 12"])
+def test_a_month_not_written_mm_yyyy_is_refused_in_words(client, december, admin, month):
     log_in(client, "admin")
     for path in ("/reports/airtime", "/reports/airtime.csv", "/reports/airtime.pdf"):
         answer = client.get(path, query_string={"month": month})
         assert answer.status_code == 422, (path, month)
-        assert "YYYY-MM" in answer.get_data(as_text=True)
+        assert "Tháng viết dạng tháng/năm, ví dụ 12/2026." in answer.get_data(as_text=True)
+
+
+def test_the_month_field_is_typed_mm_yyyy_and_its_links_stay_iso(client, december, admin):
+    log_in(client, "admin")
+    page = client.get("/reports/airtime?month=12/2026").get_data(as_text=True)
+    assert "Tháng 12/2026" in page and 'name="month" value="12/2026"' in page
+    assert 'href="/reports/airtime?month=2027-01"' in page and 'href="/reports/airtime.csv?month=2026-12"' in page
+    assert "Tháng 12/2026" in client.get("/reports/airtime?month=2026-12").get_data(as_text=True), "a bookmark"
 
 
 def test_the_csv_opens_as_utf8_in_a_spreadsheet_and_holds_the_rows(client, december, admin):
@@ -142,6 +151,8 @@ def test_the_api_twin_answers_the_same_figures_scoped_to_the_token(client, decem
     assert district["total"]["sent"] == 7 and len(district["wards"]) == 7
     refused = client.get("/api/v1/reports/airtime?month=2026-13", headers=bearer(admin))
     assert refused.status_code == 422 and "month" in refused.get_json()["error"]["fields"]
+    typed = client.get("/api/v1/reports/airtime?month=12/2026", headers=bearer(admin))
+    assert typed.get_json()["error"]["fields"] == {"month": "Tháng viết dạng YYYY-MM, ví dụ 2026-12."}, "as documented"
     assert client.get("/api/v1/reports/airtime").status_code == 401
 
 

@@ -145,6 +145,12 @@ def test_an_administrator_reads_and_filters_the_log(logged, admin_auth):
     today = clock.now().astimezone(clock.LOCAL_ZONE).date().isoformat()
     assert "broadcast:1" not in logged.get(f"/audit?since={today}").get_data(as_text=True)
     assert logged.get("/audit?since=yesterday").status_code == 422
+    typed = clock.now().astimezone(clock.LOCAL_ZONE).strftime("%d/%m/%Y")
+    page = logged.get(f"/audit?since={typed}&until={typed}").get_data(as_text=True)
+    assert "broadcast:1" not in page and "Lệnh khởi động lại" in page, "the form's dd/mm/yyyy is the same filter"
+    assert page.count(f'value="{typed}"') == 2 and f"since={today}" in page, "shown as typed; the CSV link ISO"
+    refused = logged.get("/audit?until=31/02/2027")
+    assert refused.status_code == 422 and "ví dụ 31/12/2026" in refused.get_data(as_text=True)
 
 
 def test_the_csv_export_holds_every_entry_and_no_live_formula(logged, admin_auth):

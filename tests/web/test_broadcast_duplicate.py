@@ -35,7 +35,7 @@ def test_the_form_comes_filled_from_the_original(client, officer_auth):
     assert f'<option value="{source.audio_id}" selected lang="vi">' in page
     assert '<option value="priority" selected>' in page
     assert re.search(r'value="thoi-hoa" checked', page) and '<option value="daily" selected>' in page
-    assert field(page, "start_at") == source.start_at.astimezone(clock.LOCAL_ZONE).strftime("%Y-%m-%dT%H:%M")
+    assert field(page, "start_at") == source.start_at.astimezone(clock.LOCAL_ZONE).strftime("%d/%m/%Y %H:%M")
 
 
 def test_a_copy_is_a_new_broadcast_that_lives_apart_from_the_original(client, officer_auth):
@@ -45,7 +45,7 @@ def test_a_copy_is_a_new_broadcast_that_lives_apart_from_the_original(client, of
     form = {"title": "Thông báo lịch cắt điện (bản sao)", "audio_id": source.audio_id, "priority": "priority",
             "wards": ["thoi-hoa"], "repeat": "daily", "action": "save",
             "start_at": (source.start_at + timedelta(minutes=30)).astimezone(clock.LOCAL_ZONE).strftime(
-                "%Y-%m-%dT%H:%M")}
+                "%d/%m/%Y %H:%M")}
     saved = client.post(f"/broadcasts/{source_id}/duplicate", data=form)
     assert saved.status_code == 302, saved.get_data(as_text=True)
     copy = db.session.scalars(select(Broadcast).where(Broadcast.id != source_id)).one()
@@ -66,7 +66,7 @@ def test_a_copy_of_a_past_broadcast_is_scheduled_ahead(client, officer_auth):
     source = make_broadcast(past, runs=[(past, RunState.FINISHED)], audio_id=make_audio().id)
     log_in(client, "officer-thoi-hoa")
     page = client.get(f"/broadcasts/{source.id}/duplicate").get_data(as_text=True)
-    start = datetime.strptime(field(page, "start_at"), "%Y-%m-%dT%H:%M").replace(tzinfo=clock.LOCAL_ZONE)
+    start = datetime.strptime(field(page, "start_at"), "%d/%m/%Y %H:%M").replace(tzinfo=clock.LOCAL_ZONE)
     assert clock.now() < start <= clock.now() + timedelta(days=1, minutes=11)
     assert start.strftime("%H:%M") == past.astimezone(clock.LOCAL_ZONE).strftime("%H:%M"), "same time of day"
 
@@ -85,6 +85,6 @@ def test_another_ward_s_broadcast_cannot_be_copied(client, officer_auth, admin):
     assert client.get(f"/broadcasts/{theirs}/duplicate").status_code == 403
     refused = client.post(f"/broadcasts/{theirs}/duplicate", data={
         "title": "x", "audio_id": make_audio(sha256="f" * 64).id, "wards": ["thoi-hoa"], "action": "save",
-        "start_at": (clock.now() + timedelta(hours=5)).astimezone(clock.LOCAL_ZONE).strftime("%Y-%m-%dT%H:%M")})
+        "start_at": (clock.now() + timedelta(hours=5)).astimezone(clock.LOCAL_ZONE).strftime("%d/%m/%Y %H:%M")})
     assert refused.status_code == 403
     assert db.session.scalars(select(Broadcast.id)).all() == [theirs], "nothing was created"

@@ -93,16 +93,32 @@ def test_the_list_comes_fifty_a_page_with_the_filters_kept(client, officer_auth,
     log_in(client, "officer-thoi-hoa")
     page = client.get("/broadcasts?ward=thoi-hoa&from=2027-03-04").get_data(as_text=True)
     assert re.search(r'rel="next" href="/broadcasts\?ward=thoi-hoa&amp;from=2027-03-04&amp;page=2"', page)
-    assert '<option value="thoi-hoa" selected lang="vi">' in page and 'value="2027-03-04"' in page
+    assert '<option value="thoi-hoa" selected lang="vi">' in page and 'value="04/03/2027"' in page
+    typed = client.get("/broadcasts?ward=thoi-hoa&from=04/03/2027").get_data(as_text=True)
+    assert re.search(r'rel="next" href="/broadcasts\?ward=thoi-hoa&amp;from=2027-03-04&amp;page=2"', typed), (
+        "the form's dd/mm/yyyy is the same filter")
 
 
-@pytest.mark.parametrize("query", ["?state=playing", "?from=03/04/2027", "?from=2027-03-05&to=2027-03-04",
+@pytest.mark.parametrize("query", ["?state=playing", "?from=2027-02-30", "?from=2027-03-05&to=2027-03-04",
                                    "?page=0", "?ward=" + "x" * 40])
 def test_a_filter_that_cannot_be_read_is_refused_with_what_to_fix(client, officer_auth, query):
     answer = client.get(f"/api/v1/broadcasts{query}", headers=officer_auth)
     assert answer.status_code == 422 and answer.get_json()["error"]["fields"]
     log_in(client, "officer-thoi-hoa")
     assert client.get(f"/broadcasts{query}").status_code == 422
+
+
+def test_the_page_reads_days_as_typed_and_the_api_only_as_documented(client, officer_auth):
+    """The form's fields are dd/mm/yyyy; the API's query stays YYYY-MM-DD, where 03/04/2027 would be ambiguous."""
+    answer = client.get("/api/v1/broadcasts?from=03/04/2027", headers=officer_auth)
+    assert answer.status_code == 422 and answer.get_json()["error"]["fields"] == {"from": "Ngày viết dạng YYYY-MM-DD."}
+    log_in(client, "officer-thoi-hoa")
+    page = client.get("/broadcasts?from=03/04/2027&to=3/4/2027").get_data(as_text=True)
+    assert page.count('value="03/04/2027"') == 2, "3 April, shown back as typed"
+    for bad in ("31/02/2027", "2027-13-01", "04/03/27"):
+        refused = client.get("/broadcasts", query_string={"to": bad})
+        assert refused.status_code == 422 and "Ngày viết dạng ngày/tháng/năm, ví dụ 31/12/2026." in refused.get_data(
+            as_text=True), bad
 
 
 def test_an_unknown_ward_is_not_found(client, admin):

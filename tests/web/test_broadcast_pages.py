@@ -16,7 +16,7 @@ from tests.web.test_pages import log_in
 
 
 def local_in(hours: float) -> str:
-    return (clock.now() + timedelta(hours=hours)).astimezone(clock.LOCAL_ZONE).strftime("%Y-%m-%dT%H:%M")
+    return (clock.now() + timedelta(hours=hours)).astimezone(clock.LOCAL_ZONE).strftime("%d/%m/%Y %H:%M")
 
 
 def options(page: str) -> list[tuple[str, str, bool]]:
@@ -95,6 +95,38 @@ def test_holidays_are_written_and_shown_dd_mm_yyyy(client, officer_auth):
     assert broadcast.exdates == ["2027-01-01", "2027-04-30"]
     form = client.get(f"/broadcasts/{broadcast.id}/edit").get_data(as_text=True)
     assert 'name="exdates" value="01/01/2027, 30/04/2027"' in form
+
+
+def test_the_start_is_typed_dd_mm_yyyy_on_a_24_hour_clock_and_shown_back_so(client, officer_auth):
+    clip = make_audio()
+    log_in(client, "officer-thoi-hoa")
+    new = client.get("/broadcasts/new").get_data(as_text=True)
+    field = re.search(r'<input type="text" id="field-start_at" name="start_at"[^>]*>', new, re.S).group(0)
+    assert 'inputmode="numeric"' in field and 'pattern="' in field and 'aria-describedby="field-start_at-hint"' in field
+    assert '<label for="field-start_at">Hoặc lúc</label>' in new
+    assert 'id="field-start_at-hint">ngày/tháng/năm giờ:phút, 24 giờ, ví dụ 05/01/2027 17:30<' in new
+    start = (clock.now() + timedelta(days=2)).astimezone(clock.LOCAL_ZONE).replace(hour=17, minute=30, second=0,
+                                                                                  microsecond=0)
+    saved = client.post("/broadcasts/new", data={"title": "Bản tin chiều", "audio_id": clip.id, "wards": ["thoi-hoa"],
+                                                  "start_at": start.strftime("%d/%m/%Y %H:%M"), "action": "save"})
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    broadcast = db.session.scalars(select(Broadcast)).one()
+    assert broadcast.start_at == start, "day first, 17:30 in Vietnam"
+    form = client.get(f"/broadcasts/{broadcast.id}/edit").get_data(as_text=True)
+    assert f'name="start_at" value="{start:%d/%m/%Y} 17:30"' in form
+
+
+def test_a_start_the_calendar_or_clock_lacks_is_refused_on_the_form_and_nothing_is_saved(client, officer_auth):
+    clip = make_audio()
+    log_in(client, "officer-thoi-hoa")
+    for typed in ("31/02/2027 08:00", "05/01/2027 24:00", "2027-13-01T08:00", "05/01/2027 5:30 PM", "mai"):
+        answer = client.post("/broadcasts/new", data={"title": "Họp", "audio_id": clip.id, "wards": ["thoi-hoa"],
+                                                      "start_at": typed, "action": "save"})
+        page = answer.get_data(as_text=True)
+        assert answer.status_code == 422 and 'class="flash error"' in page, typed
+        assert "Giờ phát viết dạng ngày/tháng/năm giờ:phút (24 giờ), ví dụ 05/01/2027 17:30." in page, typed
+        assert f'name="start_at" value="{typed}"' in page, "kept as typed, to correct"
+    assert db.session.scalars(select(Broadcast)).all() == []
 
 
 def test_saving_lands_on_the_broadcast_which_can_be_listed_edited_and_cancelled(client, officer_auth):

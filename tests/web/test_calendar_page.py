@@ -126,7 +126,16 @@ def test_the_page_links_the_readers_own_feeds_and_sits_in_the_menu(officer):
     assert '<a href="/calendar">' in re.search(r"<nav.*?</nav>", page, re.S).group(0)
 
 
-@pytest.mark.parametrize("query", ["?view=month", "?date=03/03/2027", "?date=2027-02-30", "?ward=" + "x" * 40])
+def test_the_day_field_is_typed_dd_mm_yyyy_and_its_links_stay_iso(officer):
+    typed = officer.get("/calendar?view=day&date=07/03/2027").get_data(as_text=True)
+    assert "Chủ Nhật, 07/03/2027" in typed and 'name="date" value="07/03/2027"' in typed
+    assert 'href="/calendar?view=day&amp;date=2027-03-08"' in typed, "the next day"
+    assert 'name="date" value="07/03/2027"' in officer.get("/calendar?view=day&date=2027-03-07").get_data(
+        as_text=True), "a bookmark"
+
+
+@pytest.mark.parametrize("query", ["?view=month", "?date=31/02/2027", "?date=03/13/2027", "?date=2027-02-30",
+                                   "?ward=" + "x" * 40])
 def test_a_request_it_cannot_read_is_refused_with_a_reason(officer, query):
     answer = officer.get(f"/calendar{query}")
     assert answer.status_code == 422 and 'class="flash error"' in answer.get_data(as_text=True)

@@ -86,7 +86,7 @@ def test_forms_refuse_a_post_without_a_csrf_token(seeded, admin_auth):
 def test_the_check_button_shows_next_runs_and_conflicts_before_saving(client, officer_auth):
     log_in(client, "officer-thoi-hoa")
     clip = make_audio(duration_ms=60_000)
-    local = (clock.now() + timedelta(hours=3)).astimezone(clock.LOCAL_ZONE).strftime("%Y-%m-%dT%H:%M")
+    local = (clock.now() + timedelta(hours=3)).astimezone(clock.LOCAL_ZONE).strftime("%d/%m/%Y %H:%M")
     form = {"title": "Bản tin sáng", "audio_id": clip.id, "wards": ["thoi-hoa"], "start_at": local,
             "repeat": "mon-sat", "exdates": "2027-01-01"}
     assert client.post("/broadcasts/new", data={**form, "action": "save"}).status_code == 302

@@ -4,6 +4,8 @@ import marshmallow as ma
 from flask_babel import lazy_gettext as _
 from marshmallow import validate
 
+from pa_controller.web import local_dates
+
 REQUIRED = _("Trường này là bắt buộc.")
 NOT_NULL = _("Trường này không được để trống (null).")
 UNKNOWN = _("LoaNet không nhận trường này.")
@@ -142,6 +144,49 @@ def choice(enum, members=None, message=None, **kwargs) -> ma.fields.Enum:
 def moment(**kwargs) -> ma.fields.String:
     """An RFC 3339 time; without an offset it is Asia/Ho_Chi_Minh (read by the service)."""
     return text(1, 64, **{"metadata": {"format": "date-time"}, **kwargs})
+
+
+ISO_DAY = _("Ngày viết dạng YYYY-MM-DD.")
+LOCAL_DAY = _("Ngày viết dạng ngày/tháng/năm, ví dụ 31/12/2026.")
+ISO_MONTH = _("Tháng viết dạng YYYY-MM, ví dụ 2026-12.")
+LOCAL_MONTH = _("Tháng viết dạng tháng/năm, ví dụ 12/2026.")
+MONTH_YEARS = range(2000, 2100)  # a report's months: what its pager offers
+
+
+class Day(ma.fields.Date):
+    """A calendar day, YYYY-MM-DD; `local`: a page's field, also dd/mm/yyyy as the officer types it."""
+
+    def __init__(self, *, local: bool = False, **kwargs):
+        self.local = local
+        super().__init__(error_messages={**BASE, "invalid": LOCAL_DAY if local else ISO_DAY}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not self.local:
+            return super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return local_dates.parse_day(value)
+        except ValueError:
+            raise self.make_error("invalid") from None
+
+
+class Month(ma.fields.String):
+    """A month, YYYY-MM, read as that text (empty: none given); `local`: a page's field, also mm/yyyy."""
+
+    def __init__(self, *, local: bool = False, **kwargs):
+        self.local = local
+        super().__init__(error_messages={**BASE, "invalid": LOCAL_MONTH if local else ISO_MONTH}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not text:
+            return None
+        try:
+            year, month = local_dates.parse_month(text)
+        except ValueError:
+            raise self.make_error("invalid") from None
+        if year not in MONTH_YEARS or (not self.local and text != f"{year:04d}-{month:02d}"):
+            raise self.make_error("invalid")
+        return f"{year:04d}-{month:02d}"
 
 
 def _raise(message):

@@ -27,6 +27,8 @@ from pa_controller.services.remote import MAX_CLUSTERS, MAX_LIST, PARAMS
 from pa_controller.services.speech import MAX_TEXT, TEXT_LENGTH, Speed
 from pa_controller.web.schemas.common import (
     SPACE,
+    Day,
+    Month,
     QuerySchema,
     RequestSchema,
     choice,
@@ -39,7 +41,6 @@ from pa_controller.web.schemas.common import (
 )
 from pa_protocol import CommandType, DeliveryState, Priority, RunState
 
-DAY_SHAPE = _("Ngày viết dạng YYYY-MM-DD.")
 WEEKDAYS = _("weekdays phải liệt kê các thứ từ 1 (thứ Hai) đến 7 (Chủ nhật), hoặc là null.")
 
 
@@ -99,12 +100,9 @@ class BroadcastsQuery(FilterQuery):
     ward = text(1, 32, load_default=None, metadata={"description": "a ward id"})
     state = choice(RunState, load_default=None,
                    metadata={"description": "broadcasts with a run in this state (in the days asked, if any)"})
-    since = ma.fields.Date(data_key="from", load_default=None, error_messages={"invalid": DAY_SHAPE},
-                           metadata={"description": "first local day, YYYY-MM-DD"})
-    until = ma.fields.Date(data_key="to", load_default=None, error_messages={"invalid": DAY_SHAPE},
-                           metadata={"description": "last local day, YYYY-MM-DD (included)"})
-    day = ma.fields.Date(load_default=None, error_messages={"invalid": DAY_SHAPE},
-                         metadata={"description": "one local day: from and to at once"})
+    since = Day(data_key="from", load_default=None, metadata={"description": "first local day, YYYY-MM-DD"})
+    until = Day(data_key="to", load_default=None, metadata={"description": "last local day, YYYY-MM-DD (included)"})
+    day = Day(load_default=None, metadata={"description": "one local day: from and to at once"})
     cancelled = flag(load_default=False, metadata={"description": "true: cancelled broadcasts too"})
     page = whole(1, 1_000_000, strict=False, load_default=1)
 
@@ -116,12 +114,20 @@ class BroadcastsQuery(FilterQuery):
         return values
 
 
+class BroadcastListQuery(BroadcastsQuery):
+    """The broadcast list page's filters: its day fields as the officer types them, dd/mm/yyyy, or ISO."""
+
+    since = Day(local=True, data_key="from", load_default=None)
+    until = Day(local=True, data_key="to", load_default=None)
+    day = Day(local=True, load_default=None)
+
+
 class CalendarQuery(FilterQuery):
     """The calendar page: a week (from its Monday) or a day around a local date, for a ward or all the reader's."""
 
     view = String(load_default="week", validate=ma.validate.OneOf(["week", "day"], error=_(
         "Cách xem phải là week (tuần) hoặc day (ngày).")))
-    day = ma.fields.Date(data_key="date", load_default=None, error_messages={"invalid": DAY_SHAPE})
+    day = Day(local=True, data_key="date", load_default=None)
     ward = text(1, 32, load_default=None)
 
 
@@ -405,8 +411,7 @@ class AuditQuery(QuerySchema):
     action = text(0, 48, metadata={"description": "an action, or its family: broadcast is every broadcast.*"})
     actor = text(0, 80)
     ward = text(0, 32)
-    since = ma.fields.Date(load_default=None, error_messages={"invalid": _("Ngày viết dạng YYYY-MM-DD.")})
-    until = ma.fields.Date(load_default=None, error_messages={"invalid": _("Ngày viết dạng YYYY-MM-DD.")})
+    since, until = Day(local=True, load_default=None), Day(local=True, load_default=None)
     page = whole(1, 1_000_000, strict=False, load_default=1)
 
 
@@ -421,6 +426,10 @@ class RunClustersQuery(QuerySchema):
 class MonthQuery(QuerySchema):
     """A report's month in Asia/Ho_Chi_Minh; none or empty: this month."""
 
-    month = text(0, 7, _("Tháng viết dạng YYYY-MM, ví dụ 2026-12."), check=ma.validate.Regexp(
-        r"^(20\d\d-(0[1-9]|1[0-2]))?$", error=_("Tháng viết dạng YYYY-MM, ví dụ 2026-12.")),
-        load_default=None, metadata={"example": "2026-12"})
+    month = Month(load_default=None, metadata={"example": "2026-12", "pattern": r"^(20[0-9]{2}-(0[1-9]|1[0-2]))?$"})
+
+
+class MonthPageQuery(MonthQuery):
+    """The report page's month as the officer types it, mm/yyyy, or YYYY-MM as its links write it."""
+
+    month = Month(local=True, load_default=None)
