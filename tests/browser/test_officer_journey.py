@@ -32,7 +32,7 @@ CLUSTERS = [spec for spec in load_csv() if spec.ward in WARDS]
 PER_WARD = {ward: sum(spec.ward == ward for spec in CLUSTERS) for ward in WARDS}
 TEXT = "Thông báo: 17h30 ngày 02/12 họp tổ dân phố"
 TITLE = "Họp tổ dân phố tháng 12"
-# The form takes a start to the minute (an <input type="datetime-local">), and a broadcast that waits for an
+# The form takes a start to the minute, typed as Vietnam writes it (dd/mm/yyyy HH:MM), and a broadcast that waits for an
 # approver cannot be sent "now": the start is the first whole minute at least this far from the officer's
 # submitting, time enough to sign out, for the approver to approve and for the clusters to fetch the audio (about
 # 3 s here). The wait for that minute is most of the test's time: from LEAD_S to a minute more.
@@ -86,9 +86,9 @@ def page(browser):
 
 
 def _first_start() -> str:
-    """The first whole minute LEAD_S from now, as the form's datetime-local field takes it (Vietnam's time)."""
+    """The first whole minute LEAD_S from now, typed as an officer types it (Vietnam's time)."""
     soon = clock.now().astimezone(LOCAL_ZONE) + timedelta(seconds=LEAD_S)
-    return (soon.replace(second=0, microsecond=0) + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
+    return (soon.replace(second=0, microsecond=0) + timedelta(minutes=1)).strftime("%d/%m/%Y %H:%M")
 
 
 def test_an_officer_composes_schedules_and_reports_and_an_approver_lets_it_play(controller, clusters, page):
