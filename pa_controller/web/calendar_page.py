@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from pa_controller import clock
+from pa_controller.domain import ApprovalState
 from pa_controller.services import access, broadcast_calendar, fleet
 from pa_controller.services.broadcast_calendar import Entry
 from pa_controller.web.apidoc import load
@@ -67,4 +68,4 @@ def calendar_page():
     return render_template("calendar.html", view=query["view"], days=days, hours=_hours(days), ward=ward,
                            wards=wards, shown=shown, today=today, links=links, marks=MARKS, priorities=list(Priority),
                            feeds=_feeds([w for w in wards if ward is None or w.id == ward]),
-                           ward_names={w.id: w.name for w in wards})
+                           ward_names={w.id: w.name for w in wards}, approved=ApprovalState.APPROVED)

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from pa_controller import clock
+from pa_controller.domain import ApprovalState
 from pa_protocol import Priority, RunState
 from tests.factories import make_broadcast
 from tests.web.test_pages import log_in
@@ -139,3 +140,15 @@ def test_the_day_field_is_typed_dd_mm_yyyy_and_its_links_stay_iso(officer):
 def test_a_request_it_cannot_read_is_refused_with_a_reason(officer, query):
     answer = officer.get(f"/calendar{query}")
     assert answer.status_code == 422 and 'class="flash error"' in answer.get_data(as_text=True)
+
+
+def test_a_broadcast_not_yet_approved_is_shown_as_such_not_as_planned(officer):
+    """The officer sees their item in its slot and that it will not sound until approved; an approved occurrence
+    the planner has not reached yet reads "chưa lên lượt"."""
+    make_broadcast(local(4, 10), title="Họp tổ dân phố", approval=ApprovalState.SUBMITTED)
+    make_broadcast(local(5, 10), title="Lịch tiêm chủng")
+    page = officer.get("/calendar?date=2027-03-03").get_data(as_text=True)
+    waiting, approved = week_cell(page, "10:00", 3), week_cell(page, "10:00", 4)
+    assert "Họp tổ dân phố" in waiting and "<strong>Chờ duyệt</strong>" in waiting
+    assert "chưa lên lượt" not in waiting
+    assert "Lịch tiêm chủng" in approved and "chưa lên lượt" in approved and "Chờ duyệt" not in approved
