@@ -3,7 +3,7 @@
 from flask_babel import lazy_gettext as _
 
 from pa_controller.domain import Role
-from pa_controller.errors import Forbidden
+from pa_controller.errors import Forbidden, ServiceError
 from pa_controller.models import User, Ward
 
 ROLE_NAMES = {Role.ADMIN: _("quản trị viên"), Role.APPROVER: _("người duyệt"),
@@ -32,11 +32,14 @@ def ward_scope(user: User) -> set[str] | None:
     return None
 
 
-def require_some_ward(user: User, ward_ids: set[str]) -> None:
-    """Refuse to show something unless it touches the user's wards (an officer sees their part of a district run)."""
+def require_some_ward(user: User, ward_ids: set[str], *, unseen: ServiceError | None = None) -> None:
+    """Refuse to show something unless it touches the user's wards (an officer sees their part of a district run).
+
+    `unseen` is the error a missing id gets: a thing found by its id that is only other wards' is answered as
+    missing, so that guessing ids tells nothing of other wards, not even that the thing exists."""
     scope = ward_scope(user)
     if scope is not None and not ward_ids & scope:
-        raise Forbidden(_("Việc này chỉ liên quan đến các phường khác, không phải phường của bạn."))
+        raise unseen or Forbidden(_("Việc này chỉ liên quan đến các phường khác, không phải phường của bạn."))
 
 
 def covers(user: User, ward_ids: set[str]) -> bool:
@@ -45,11 +48,12 @@ def covers(user: User, ward_ids: set[str]) -> bool:
     return scope is None or ward_ids <= scope
 
 
-def require_wards(user: User, ward_ids: set[str]) -> None:
-    """Refuse if any of the wards is outside the user's scope; name those only if the user shares the others."""
+def require_wards(user: User, ward_ids: set[str], *, unseen: ServiceError | None = None) -> None:
+    """Refuse if any of the wards is outside the user's scope; name those only if the user shares the others
+    (`unseen`: as in require_some_ward)."""
     if covers(user, ward_ids):
         return
-    require_some_ward(user, ward_ids)  # nothing of theirs: say so without telling where it is
+    require_some_ward(user, ward_ids, unseen=unseen)  # nothing of theirs: say so without telling where it is
     outside = sorted(ward_ids - ward_scope(user))
     names = Ward.names(outside)
     raise Forbidden(_("Bạn chỉ làm việc được với phường của mình, không với %(wards)s.",

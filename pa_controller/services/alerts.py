@@ -35,10 +35,11 @@ def list_incidents(user: User, *, open_only: bool = True, limit: int = 200) -> l
 
 
 def get_incident(user: User, incident_id: int) -> Incident:
+    missing = NotFound(_("Không có sự cố số %(id)s.", id=incident_id))
     incident = db.session.get(Incident, incident_id) if 1 <= incident_id <= MAX_ID else None
     if incident is None:
-        raise NotFound(_("Không có sự cố số %(id)s.", id=incident_id))
-    access.require_wards(user, {incident.ward_id} if incident.ward_id else set())
+        raise missing
+    access.require_wards(user, {incident.ward_id} if incident.ward_id else set(), unseen=missing)
     return incident
 
 

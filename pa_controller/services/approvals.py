@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from pa_controller import clock
 from pa_controller.domain import ApprovalAction, ApprovalState
-from pa_controller.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from pa_controller.errors import Conflict, Forbidden, ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Broadcast, User
 from pa_controller.services import access, approval_rules, audit, planning
+from pa_controller.services.broadcasts import missing_broadcast
 from pa_controller.services.proposals import MAX_ID
 
 MAX_COMMENT = 1000
@@ -46,8 +47,8 @@ def _live(user: User, broadcast_id: int) -> Broadcast:
     """The broadcast, locked, if every ward it reaches is the user's, unless cancelled."""
     broadcast = db.session.get(Broadcast, broadcast_id, with_for_update=True) if 1 <= broadcast_id <= MAX_ID else None
     if broadcast is None:
-        raise NotFound(_("Không có bản tin số %(id)s.", id=broadcast_id))
-    access.require_wards(user, {w.ward_id for w in broadcast.wards})
+        raise missing_broadcast(broadcast_id)
+    access.require_wards(user, {w.ward_id for w in broadcast.wards}, unseen=missing_broadcast(broadcast_id))
     if broadcast.cancelled_at is not None:
         raise Conflict(_("Bản tin này đã bị hủy; không còn gì để duyệt."))
     return broadcast

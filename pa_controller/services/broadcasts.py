@@ -66,7 +66,8 @@ def _review(proposal: Proposal, now: datetime, exclude_id: int | None) -> Review
 
 def _read(user: User, data, now: datetime, editing: Broadcast | None = None) -> Proposal:
     access.require_role(user, *access.SCHEDULERS)
-    proposal = proposals.read(data, now, chime_ms=media.CHIME_MS, may_use=media.usable_by(user), editing=editing)
+    proposal = proposals.read(data, now, chime_ms=media.CHIME_MS, may_use=media.usable_by(user),
+                              scope=access.ward_scope(user), editing=editing)
     access.require_wards(user, proposal.ward_ids)
     return proposal
 
@@ -251,25 +252,29 @@ def copy_start(broadcast: Broadcast, now: datetime) -> datetime:
     return broadcast.start_at + timedelta(days=math.ceil((soon - broadcast.start_at) / timedelta(days=1)))
 
 
+def missing_broadcast(broadcast_id: int) -> NotFound:
+    return NotFound(_("Không có bản tin số %(id)s.", id=broadcast_id))
+
+
 def _find_broadcast(broadcast_id: int, *, for_update: bool = False) -> Broadcast:
     valid = 1 <= broadcast_id <= MAX_ID
     broadcast = db.session.get(Broadcast, broadcast_id, with_for_update=for_update) if valid else None
     if broadcast is None:
-        raise NotFound(_("Không có bản tin số %(id)s.", id=broadcast_id))
+        raise missing_broadcast(broadcast_id)
     return broadcast
 
 
 def get_broadcast(user: User, broadcast_id: int) -> Broadcast:
     """Return a broadcast that reaches the user's wards (an officer sees a district one too, not to change it)."""
     broadcast = _find_broadcast(broadcast_id)
-    access.require_some_ward(user, {w.ward_id for w in broadcast.wards})
+    access.require_some_ward(user, {w.ward_id for w in broadcast.wards}, unseen=missing_broadcast(broadcast_id))
     return broadcast
 
 
 def editable_broadcast(user: User, broadcast_id: int, *, for_update: bool = False) -> Broadcast:
     """Return a broadcast the user may change: every ward it reaches is theirs (locked if for_update)."""
     broadcast = _find_broadcast(broadcast_id, for_update=for_update)
-    access.require_wards(user, {w.ward_id for w in broadcast.wards})
+    access.require_wards(user, {w.ward_id for w in broadcast.wards}, unseen=missing_broadcast(broadcast_id))
     return broadcast
 
 

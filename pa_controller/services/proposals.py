@@ -122,13 +122,28 @@ def chosen_clusters(targets: dict) -> list[Cluster]:
         ids = targets.get(key, [])
         if not ids:
             continue
-        known = set(db.session.scalars(select(model.id).where(model.id.in_(ids))))
-        if unknown := sorted({str(i) for i in set(ids) - known}):
-            raise invalid("targets", _("Không có %(what)s nào mang mã: %(ids)s.", what=TARGET_WORDS[key],
-                                       ids=", ".join(unknown[:10])))
+        _refuse_unknown(key, ids, set(db.session.scalars(select(model.id).where(model.id.in_(ids)))))
         for cluster in db.session.scalars(select(Cluster).where(reaches(ids), Cluster.retired.is_(False))):
             chosen[cluster.id] = cluster
     return sorted(chosen.values(), key=lambda c: c.id)
+
+
+def refuse_unseen(targets: dict, scope: set[str] | None) -> None:
+    """Refuse groups and clusters of wards outside `scope` (None: the district) exactly as ids that name nothing:
+    what another ward has is not for a reader to learn by guessing. (Wards are public: naming another ward is
+    refused for want of rights.)"""
+    if scope is None:
+        return
+    for key, model, _reaches in TARGET_KINDS:
+        if model is not Ward and (ids := targets.get(key)):
+            _refuse_unknown(key, ids, set(db.session.scalars(select(model.id).where(model.id.in_(ids),
+                                                                                     model.ward_id.in_(scope)))))
+
+
+def _refuse_unknown(key: str, ids, known: set) -> None:
+    if unknown := sorted({str(i) for i in set(ids) - known}):
+        raise invalid("targets", _("Không có %(what)s nào mang mã: %(ids)s.", what=TARGET_WORDS[key],
+                                   ids=", ".join(unknown[:10])))
 
 
 def resolve_targets(targets: dict) -> list[Cluster]:
@@ -199,12 +214,12 @@ def estimated_ms(programme: Programme, chime_ms: int) -> int:
     return once * programme.repeat + gaps + (2 * chime_ms if programme.chime else 0)
 
 
-def read(data: dict, now: datetime, *, chime_ms: int, may_use: Callable[[Audio], bool],
+def read(data: dict, now: datetime, *, chime_ms: int, may_use: Callable[[Audio], bool], scope: set[str] | None,
          editing: Broadcast | None = None) -> Proposal:
     """Read a request body the API's schema has loaded, or raise ValidationFailed.
 
     A new broadcast's body is a BroadcastRequest; an edit's is a BroadcastEdit (any of the fields), laid here over
-    the broadcast's current values.
+    the broadcast's current values. `scope`: the wards whose groups and clusters the reader may name (None: all).
     """
     if editing is not None:
         current = current_values(editing)
@@ -218,7 +233,8 @@ def read(data: dict, now: datetime, *, chime_ms: int, may_use: Callable[[Audio],
         raise invalid("items", _("Chương trình sẽ dài %(n)s phút; chỉ ghép được tối đa %(limit)s phút. Hãy bớt số "
                                  "lần lặp hoặc số bản ghi.", n=duration_ms // 60000,
                                  limit=round(settings.current().compose_max_seconds / 60)))
-    clusters = resolve_targets(data.get("targets"))
+    refuse_unseen(data["targets"], scope)
+    clusters = resolve_targets(data["targets"])
     schedule, immediate = _schedule(data, now)
     # An edit may keep a start in the past (the anchor of a rule already running), not move one there.
     kept = editing is not None and abs(schedule.start_at - editing.start_at) < timedelta(seconds=1)

@@ -34,5 +34,6 @@ def of_clusters(cluster_ids, now: datetime, heartbeat_s: float) -> Reach:
 
 def of_targets(user: User, targets: dict, now: datetime, heartbeat_s: float) -> Reach:
     """Count what a target description would reach today, if every ward it names is the user's (none: zeros)."""
+    proposals.refuse_unseen(targets, access.ward_scope(user))
     access.require_wards(user, set(proposals.named_wards(targets)))
     return of_clusters([c.id for c in proposals.chosen_clusters(targets)], now, heartbeat_s)

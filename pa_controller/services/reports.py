@@ -30,25 +30,26 @@ class RunReport:
         return self.counts.get(DeliveryState.DONE, 0)
 
 
-def find_run(run_id: int) -> Run:
-    """Return the run with this id, whoever asks; the callers check who may see it."""
+def find_run(user: User, run_id: int, *, every_ward: bool = False) -> Run:
+    """Return a run that reaches the user's wards (with `every_ward`, only their wards); another ward's run is
+    answered as a missing one."""
+    missing = NotFound(_("Không có lượt phát số %(id)s.", id=run_id))
     run = db.session.get(Run, run_id) if 1 <= run_id <= MAX_ID else None
     if run is None:
-        raise NotFound(_("Không có lượt phát số %(id)s.", id=run_id))
+        raise missing
+    check = access.require_wards if every_ward else access.require_some_ward
+    check(user, {w.ward_id for w in run.broadcast.wards}, unseen=missing)
     return run
 
 
 def get_run(user: User, run_id: int) -> Run:
     """Return a run the user may act on: every ward it reaches is theirs."""
-    run = find_run(run_id)
-    access.require_wards(user, {w.ward_id for w in run.broadcast.wards})
-    return run
+    return find_run(user, run_id, every_ward=True)
 
 
 def run_report(user: User, run_id: int) -> RunReport:
     """Return the report of a run that touches the user's wards, reduced to the clusters of those wards."""
-    run = find_run(run_id)
-    access.require_some_ward(user, {w.ward_id for w in run.broadcast.wards})
+    run = find_run(user, run_id)
     query = (select(Delivery, Cluster).join(Cluster, Delivery.cluster_id == Cluster.id)
              .where(Delivery.run_id == run_id).order_by(Cluster.id))
     if (scope := access.ward_scope(user)) is not None:

@@ -3,10 +3,12 @@
 An officer, an approver and a viewer of Thới Hòa try each route against Long Hưng's broadcast, run, cluster, group,
 command, incident and rules (and an administrator's token and user pages). Each answer must be a refusal (403 or
 404) or a list scoped to Thới Hòa; no answer may name Long Hưng, its clusters or its broadcast; and nothing of
-anyone else may change. A route this file does not know fails the test: classify it below.
+anyone else may change. A route this file does not know fails the test: classify it below. And guessing ids tells
+nothing: each of Long Hưng's things is answered exactly as an id that names nothing is.
 """
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from io import BytesIO
 
@@ -45,6 +47,8 @@ from tests.support.signing_in import log_in
 PUBLIC = {"GET api.health", "GET api.openapi", "GET pages.language", "GET pages.login", "POST pages.login",
           "POST pages.logout", "GET media.clip", "GET static", "GET api_keys.command_key_list"}
 REFUSED = frozenset({403, 404})
+# Another ward's group or cluster named in targets: refused as ids that name nothing (422), or for the role (403).
+UNKNOWN = frozenset({403, 422})
 SEEN = frozenset({200})  # a list or page, scoped to the reader's wards
 SECRET = "Bản tin riêng của Long Hưng"
 LEAKS = ("long-hung", "Long Hưng", "om-lhg-", SECRET)
@@ -94,10 +98,12 @@ def probes(o: LongHung) -> dict[str, list[Probe]]:
         "GET api.wards": [get("/api/v1/wards")],
         "GET api.clusters": [get("/api/v1/clusters"), get("/api/v1/clusters?ward=long-hung")],
         "GET api.cluster": [get(f"/api/v1/clusters/{o.cluster}", REFUSED)],
-        "POST api.create_broadcast": [post("/api/v1/broadcasts", json=broadcast_request(
-            1, targets={"wards": ["long-hung"]}, start_at=later)), post("/api/v1/broadcasts?dry_run=true", json=(
-                broadcast_request(1, targets={"clusters": [o.cluster]}, start_at=later))),
-            post("/api/v1/broadcasts", json=broadcast_request(1, targets={"groups": [o.group]}, start_at=later))],
+        "POST api.create_broadcast": [
+            post("/api/v1/broadcasts", json=broadcast_request(1, targets={"wards": ["long-hung"]}, start_at=later)),
+            post("/api/v1/broadcasts?dry_run=true", UNKNOWN,
+                 json=broadcast_request(1, targets={"clusters": [o.cluster]}, start_at=later)),
+            post("/api/v1/broadcasts", UNKNOWN,
+                 json=broadcast_request(1, targets={"groups": [o.group]}, start_at=later))],
         "POST api_groups.create_group": [
             post("/api/v1/groups", json={"name": "x", "ward": "long-hung", "clusters": []}),
             post("/api/v1/groups", {403, 422}, json={"name": "x", "ward": "thoi-hoa", "clusters": [o.cluster]})],
@@ -106,8 +112,8 @@ def probes(o: LongHung) -> dict[str, list[Probe]]:
         "PATCH api_groups.update_group": [send("PATCH", f"/api/v1/groups/{o.group}", json={"name": "x"})],
         "DELETE api_groups.delete_group": [send("DELETE", f"/api/v1/groups/{o.group}")],
         "GET api_groups.count_targets": [get("/api/v1/targets/count?wards=long-hung", REFUSED),
-                                         get(f"/api/v1/targets/count?groups={o.group}", REFUSED),
-                                         get(f"/api/v1/targets/count?clusters={o.cluster}", REFUSED)],
+                                         get(f"/api/v1/targets/count?groups={o.group}", UNKNOWN),
+                                         get(f"/api/v1/targets/count?clusters={o.cluster}", UNKNOWN)],
         "PATCH api.update_broadcast": [send("PATCH", f"/api/v1/broadcasts/{o.broadcast}", json={"title": "x"})],
         "GET api.get_broadcast": [get(f"/api/v1/broadcasts/{o.broadcast}", REFUSED)],
         "GET api.list_broadcasts": [get("/api/v1/broadcasts"),
@@ -174,7 +180,7 @@ def probes(o: LongHung) -> dict[str, list[Probe]]:
         "POST approvals.review": [post(f"/broadcasts/{o.broadcast}/review")],
         "GET approvals.waiting": [get("/approvals", {200, 403})],  # 403: a role that approves nothing
         "GET broadcasts.count_targets": [get("/broadcasts/targets/count?wards=long-hung", REFUSED),
-                                         get(f"/broadcasts/targets/count?groups={o.group}", REFUSED)],
+                                         get(f"/broadcasts/targets/count?groups={o.group}", UNKNOWN)],
         "GET groups.group_list": [get("/groups")],
         "POST groups.new_group": [post("/groups", name="x", ward="long-hung")],
         "GET groups.group_page": [get(f"/groups/{o.group}", REFUSED)],
@@ -296,11 +302,11 @@ def test_a_ward_s_people_see_and_change_nothing_of_another_ward(client, admin, r
     failures = []
     for route, tries in probes(o).items():
         for probe in tries:
-            api = probe.path.startswith("/api/")
-            answer = client.open(probe.path, method=probe.method, json=probe.json, data=probe.data or None,
-                                 headers=auth if api else None)
+            answer = ask(client, probe, auth)
             pdf = answer.mimetype == "application/pdf"  # its text is glyph numbers: read it back to look for leaks
             body = pdf_text(answer.get_data()) if pdf else answer.get_data(as_text=True)
+            if o.cluster in probe.path + repr(probe.json):
+                body = body.replace(o.cluster, "")  # a refusal may repeat the id asked for: that tells nothing
             if answer.status_code not in probe.expect:
                 failures.append(f"{route} {probe.path}: {answer.status_code}, expected {sorted(probe.expect)}")
             if leaked := [word for word in LEAKS if word in body]:
@@ -309,3 +315,51 @@ def test_a_ward_s_people_see_and_change_nothing_of_another_ward(client, admin, r
                 failures.append(f"{route} {probe.path}: something outside {me.username}'s account changed")
                 before = fingerprint(me.id)
     assert not failures, "\n".join(failures)
+
+
+def ask(client, probe: Probe, auth: dict):
+    api = probe.path.startswith("/api/")
+    return client.open(probe.path, method=probe.method, json=probe.json, data=probe.data or None,
+                       headers=auth if api else None)
+
+
+def nothing_like(o: LongHung) -> LongHung:
+    """Ids of the same kinds as Long Hưng's that name nothing."""
+    return replace(o, broadcast=o.broadcast + 1000, run=o.run + 1000, cluster="om-lhg-999", command=o.command + 1000,
+                   incident=o.incident + 1000, clip=o.clip + 1000, group=o.group + 1000)
+
+
+def said(answer) -> str:
+    """What an answer says, but the id it repeats: the error's message, or a page's main part."""
+    if answer.is_json:
+        text = str((answer.get_json() or {}).get("error", {}).get("message"))
+    else:
+        found = re.search(r"<main.*?</main>", answer.get_data(as_text=True), re.S)
+        text = found.group(0) if found else ""
+    return re.sub(r"\b(số|mã):? [\w-]+", r"\1 …", text)
+
+
+def _sent(probe: Probe) -> tuple:
+    return probe.method, probe.path, repr(probe.json), sorted((k, v) for k, v in probe.data.items()
+                                                             if isinstance(v, str))
+
+
+@pytest.mark.parametrize("role", [Role.OFFICER, Role.APPROVER, Role.VIEWER])
+def test_another_ward_s_things_are_answered_exactly_as_ids_that_name_nothing(client, admin, role):
+    """Guessing ids tells nothing of another ward, not even that something exists: every route answers Long Hưng's
+    broadcast, run, cluster, group, command, incident and clip as it answers an id that names nothing (the same
+    status and the same words, the id aside)."""
+    o = long_hung(client, admin)
+    me = make_user("nguoi-thoi-hoa", role, ("thoi-hoa",))
+    auth = bearer(me)
+    assert log_in(client, me.username).status_code == 302
+    differ = []
+    for (route, theirs), nothing in zip(probes(o).items(), probes(nothing_like(o)).values(), strict=True):
+        for real, fake in zip(theirs, nothing, strict=True):
+            if _sent(real) == _sent(fake):
+                continue  # no id of Long Hưng's in this try
+            seen, missing = ask(client, real, auth), ask(client, fake, auth)
+            if (seen.status_code, said(seen)) != (missing.status_code, said(missing)):
+                differ.append(f"{route} {real.path}: {seen.status_code} {said(seen)[:90]!r}, but for an id that "
+                              f"names nothing {missing.status_code} {said(missing)[:90]!r}")
+    assert not differ, "\n".join(differ)

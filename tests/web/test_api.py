@@ -54,7 +54,7 @@ def test_clusters_filter_by_ward_and_status(client, admin_auth):
 def test_an_officer_sees_only_their_own_ward(client, officer_auth):
     clusters = client.get("/api/v1/clusters", headers=officer_auth).get_json()
     assert {c["ward"] for c in clusters} == {"thoi-hoa"}
-    assert client.get("/api/v1/clusters/om-cvl-001", headers=officer_auth).status_code == 403
+    assert client.get("/api/v1/clusters/om-cvl-001", headers=officer_auth).status_code == 404
 
 
 def test_an_unknown_cluster_is_404_in_json(client, admin_auth):
@@ -159,6 +159,6 @@ def test_an_officer_sees_the_scheduled_runs_of_their_ward_but_not_of_another(cli
                         json=broadcast_request(clip.id, targets={"wards": ["long-hung"]})).get_json()
     assert len(client.get(f"/api/v1/runs?broadcast_id={own['id']}", headers=officer_auth).get_json()) == 1
     other_run = client.get(f"/api/v1/runs?broadcast_id={other['id']}", headers=admin_auth).get_json()[0]
-    assert client.get(f"/api/v1/runs/{other_run['id']}", headers=officer_auth).status_code == 403
-    assert client.get(f"/api/v1/broadcasts/{other['id']}", headers=officer_auth).status_code == 403
+    assert client.get(f"/api/v1/runs/{other_run['id']}", headers=officer_auth).status_code == 404
+    assert client.get(f"/api/v1/broadcasts/{other['id']}", headers=officer_auth).status_code == 404
     assert [r["broadcast_id"] for r in client.get("/api/v1/runs", headers=officer_auth).get_json()] == [own["id"]]

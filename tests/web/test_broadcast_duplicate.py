@@ -82,9 +82,9 @@ def test_a_copy_of_a_series_starts_at_its_next_occurrence(seeded):
 def test_another_ward_s_broadcast_cannot_be_copied(client, officer_auth, admin):
     theirs = schedule(client, bearer(admin), targets={"wards": ["long-hung"]})
     log_in(client, "officer-thoi-hoa")
-    assert client.get(f"/broadcasts/{theirs}/duplicate").status_code == 403
+    assert client.get(f"/broadcasts/{theirs}/duplicate").status_code == 404
     refused = client.post(f"/broadcasts/{theirs}/duplicate", data={
         "title": "x", "audio_id": make_audio(sha256="f" * 64).id, "wards": ["thoi-hoa"], "action": "save",
         "start_at": (clock.now() + timedelta(hours=5)).astimezone(clock.LOCAL_ZONE).strftime("%d/%m/%Y %H:%M")})
-    assert refused.status_code == 403
+    assert refused.status_code == 404
     assert db.session.scalars(select(Broadcast.id)).all() == [theirs], "nothing was created"

@@ -186,8 +186,8 @@ def test_an_officer_reads_only_their_wards_commands(client, admin_auth, officer_
     listed = client.get("/api/v1/commands", headers=officer_auth).get_json()
     assert [c["cluster"] for c in listed] == ["om-tho-001"]
     other = next(c for c in sent if c["cluster"] == "om-cvl-001")
-    assert client.get(f"/api/v1/commands/{other['id']}", headers=officer_auth).status_code == 403
-    assert client.get("/api/v1/commands?cluster=om-cvl-001", headers=officer_auth).status_code == 403
+    assert client.get(f"/api/v1/commands/{other['id']}", headers=officer_auth).status_code == 404
+    assert client.get("/api/v1/commands?cluster=om-cvl-001", headers=officer_auth).status_code == 404
 
 
 @pytest.mark.parametrize(

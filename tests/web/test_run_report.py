@@ -98,13 +98,13 @@ def test_the_cluster_list_filters_by_ward_and_state_and_refuses_nonsense(client,
         assert client.get(f"/runs/{run.id}/progress?{nonsense}").status_code == 422, nonsense
 
 
-def test_an_officer_is_refused_a_run_of_another_ward_page_and_progress_alike(client):
+def test_an_officer_is_answered_a_run_of_another_ward_as_missing_page_and_progress_alike(client):
     run = make_run(clock.now(), {cid: PENDING for cid in clusters_of("long-hung")})
     make_user("can-bo", Role.OFFICER, ("thoi-hoa",))
     log_in(client, "can-bo")
     for path in (f"/runs/{run.id}", f"/runs/{run.id}/progress", f"/runs/{run.id}/progress?ward=long-hung"):
         answer = client.get(path)
-        assert answer.status_code == 403, path
+        assert answer.status_code == 404, path
         assert "Long Hưng" not in answer.get_data(as_text=True)
 
 

@@ -122,7 +122,7 @@ def test_an_officer_sees_only_their_own_ward(client, officer_auth):
 
 def test_an_officer_cannot_open_another_wards_cluster_or_filter_on_it(client, officer_auth):
     log_in(client, "officer-thoi-hoa")
-    assert client.get("/fleet/clusters/om-lhg-001").status_code == 403
+    assert client.get("/fleet/clusters/om-lhg-001").status_code == 404
     assert client.get("/fleet/clusters?ward=long-hung").status_code == 403
 
 
