@@ -71,18 +71,19 @@ def test_cluster_a_cannot_take_the_controllers_client_id(guarded, intruder):
     assert not [name for name, _ in posing.messages if name.startswith(topic(B, ""))], "B's reports reached no one else"
 
 
-@pytest.mark.parametrize("kind", [protocol.STATUS, protocol.HEARTBEAT, protocol.EVENTS])
-def test_cluster_a_cannot_publish_on_b_s_topics(guarded, intruder, witness, kind):
+@pytest.mark.parametrize("forgery", ["status", "heartbeat", "failed", "done"])
+def test_cluster_a_cannot_publish_on_b_s_topics(guarded, intruder, witness, forgery):
     tone = guarded.command(B, type="test_tone", duration_ms=2000)  # under way while A forges its outcome
     before = guarded.connection(B), guarded.cluster(B)
+    kind = {"status": protocol.STATUS, "heartbeat": protocol.HEARTBEAT}.get(forgery, protocol.EVENTS)
     forged = {
         protocol.STATUS: forged_status(B, online=False),
         protocol.HEARTBEAT: {"v": 1, "cid": B, "at": now(), "boot_id": MARK,
                              "seq": 1, "uptime_s": 1, "state": "idle", "playing": None, "armed": [], "volume": 0,
                              "rssi_dbm": -90, "temp_c": 30, "speakers_ok": 0, "speakers_total": 2, "amp_ok": False,
                              "fw": MARK},
-        protocol.EVENTS: {"v": 1, "cid": B, "cmd_id": tone["cmd_id"], "state": "failed",
-                          "at": now(), "detail": {"reason": MARK}},
+        protocol.EVENTS: {"v": 1, "cid": B, "cmd_id": tone["cmd_id"], "state": forgery,
+                          "at": now(), "detail": {"reason": MARK}},  # an early `done` or a `failed`
     }[kind]
     attacker = intruder(A, guarded.passwords[A])
     answer = attacker.publish(topic(B, kind), forged, retain=kind == protocol.STATUS)
