@@ -1,5 +1,8 @@
 """Who may do what, and for which wards."""
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from flask_babel import lazy_gettext as _
 
 from pa_controller.domain import Role
@@ -9,6 +12,7 @@ from pa_controller.models import User, Ward
 ROLE_NAMES = {Role.ADMIN: _("quản trị viên"), Role.APPROVER: _("người duyệt"),
               Role.OFFICER: _("cán bộ văn hóa phường"), Role.TECHNICIAN: _("kỹ thuật viên"),
               Role.VIEWER: _("người xem")}
+Thing = TypeVar("Thing")
 
 
 def require_role(user: User, *roles: Role) -> None:
@@ -58,6 +62,17 @@ def require_wards(user: User, ward_ids: set[str], *, unseen: ServiceError | None
     names = Ward.names(outside)
     raise Forbidden(_("Bạn chỉ làm việc được với phường của mình, không với %(wards)s.",
                       wards=", ".join(names.get(w, w) for w in outside)))
+
+
+def require_seen(user: User, thing: Thing | None, ward_ids: Callable[[Thing], set[str]], missing: ServiceError, *,
+                 every_ward: bool = True) -> Thing:
+    """Return a thing found by its id if it touches the user's wards (all of them, with `every_ward`). One that
+    does not exist and one of other wards only both raise `missing`: the same answer, so ids tell nothing."""
+    if thing is None:
+        raise missing
+    check = require_wards if every_ward else require_some_ward
+    check(user, ward_ids(thing), unseen=missing)
+    return thing
 
 
 SCHEDULERS = tuple(r for r in Role if r.schedules)

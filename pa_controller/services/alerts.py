@@ -35,12 +35,9 @@ def list_incidents(user: User, *, open_only: bool = True, limit: int = 200) -> l
 
 
 def get_incident(user: User, incident_id: int) -> Incident:
-    missing = NotFound(_("Không có sự cố số %(id)s.", id=incident_id))
     incident = db.session.get(Incident, incident_id) if 1 <= incident_id <= MAX_ID else None
-    if incident is None:
-        raise missing
-    access.require_wards(user, {incident.ward_id} if incident.ward_id else set(), unseen=missing)
-    return incident
+    return access.require_seen(user, incident, lambda i: {i.ward_id} if i.ward_id else set(),
+                               NotFound(_("Không có sự cố số %(id)s.", id=incident_id)))
 
 
 def acknowledge(user: User, incident_id: int) -> Incident:

@@ -188,9 +188,5 @@ def clusters_for(user, ward: str | None, status: str | None, now: datetime, hear
 
 def get_cluster(user, cid: str) -> Cluster:
     """Return one cluster the user may see."""
-    missing = NotFound(_("Không có cụm loa mang mã %(id)s.", id=cid))
-    cluster = db.session.get(Cluster, cid)
-    if cluster is None:
-        raise missing
-    access.require_wards(user, {cluster.ward_id}, unseen=missing)
-    return cluster
+    return access.require_seen(user, db.session.get(Cluster, cid), lambda c: {c.ward_id},
+                               NotFound(_("Không có cụm loa mang mã %(id)s.", id=cid)))

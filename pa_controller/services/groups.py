@@ -36,12 +36,9 @@ def list_groups(user: User, ward_id: str | None = None) -> list[Group]:
 
 def get_group(user: User, group_id: int) -> Group:
     """Return a group of the user's wards; another ward's is refused without saying what it holds."""
-    missing = NotFound(_("Không có nhóm cụm loa số %(id)s.", id=group_id))
     group = db.session.get(Group, group_id) if 1 <= group_id <= MAX_ID else None
-    if group is None:
-        raise missing
-    access.require_wards(user, {group.ward_id}, unseen=missing)
-    return group
+    return access.require_seen(user, group, lambda g: {g.ward_id},
+                               NotFound(_("Không có nhóm cụm loa số %(id)s.", id=group_id)))
 
 
 def _managed(user: User, group_id: int) -> Group:

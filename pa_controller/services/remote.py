@@ -169,9 +169,6 @@ def list_commands(user: User, cluster_id: str | None = None, limit: int = 100) -
 
 def get_command(user: User, command_id: int) -> FleetCommand:
     """Return one command of a cluster the user may see."""
-    missing = NotFound(_("Không có lệnh số %(id)s.", id=command_id))
     command = db.session.get(FleetCommand, command_id) if 1 <= command_id <= MAX_ID else None
-    if command is None:
-        raise missing
-    access.require_wards(user, {db.session.get(Cluster, command.cluster_id).ward_id}, unseen=missing)
-    return command
+    return access.require_seen(user, command, lambda c: {db.session.get(Cluster, c.cluster_id).ward_id},
+                               NotFound(_("Không có lệnh số %(id)s.", id=command_id)))

@@ -33,13 +33,9 @@ class RunReport:
 def find_run(user: User, run_id: int, *, every_ward: bool = False) -> Run:
     """Return a run that reaches the user's wards (with `every_ward`, only their wards); another ward's run is
     answered as a missing one."""
-    missing = NotFound(_("Không có lượt phát số %(id)s.", id=run_id))
     run = db.session.get(Run, run_id) if 1 <= run_id <= MAX_ID else None
-    if run is None:
-        raise missing
-    check = access.require_wards if every_ward else access.require_some_ward
-    check(user, {w.ward_id for w in run.broadcast.wards}, unseen=missing)
-    return run
+    return access.require_seen(user, run, lambda r: {w.ward_id for w in r.broadcast.wards},
+                               NotFound(_("Không có lượt phát số %(id)s.", id=run_id)), every_ward=every_ward)
 
 
 def get_run(user: User, run_id: int) -> Run:
