@@ -153,7 +153,7 @@ def test_broken_copies_of_a_real_play_under_its_own_id_cannot_make_the_run_read_
     assert [c["state"] for c in final["clusters"]] == ["done"] * len(victims)
 
 
-def test_a_captured_command_replayed_as_is_with_a_new_id_or_after_a_reboot_never_plays_twice(
+def test_a_captured_command_replayed_as_is_with_a_new_id_to_another_cluster_or_after_a_reboot_never_plays_twice(
         system, broker, tmp_path):
     victims = ["om-tho-004", "om-tho-005"]
     audio_id = upload(system, tmp_path)
@@ -171,6 +171,10 @@ def test_a_captured_command_replayed_as_is_with_a_new_id_or_after_a_reboot_never
                                  {**command, "id": str(uuid.uuid4())})  # a new id breaks the signature
             system.wait_for(lambda: len(read_truth(tmp_path / "truth.jsonl", event="duplicate")) == 2, 10,
                             "both copies answered as duplicates")
+            first, second = (next(c for c in captured if c["cid"] == cid) for cid in victims)
+            attacker.publish(protocol.topic(ROOT, second["cid"], protocol.CMD), first)  # misaddressed
+            system.wait_for(lambda: "wrong_cluster" in refused(system, second["cid"])["forged_command"], 10,
+                            "the misaddressed copy refused", show=lambda: refused(system, second["cid"]))
             for cid in victims:  # a power cut: memory gone, the ids come back from the disk
                 fleet.call(lambda c=cid: fleet.sessions[c].power_off("power_cut", quietly=False))
                 fleet.call(lambda c=cid: fleet.sessions[c].power_on("power_cut"))
@@ -179,16 +183,17 @@ def test_a_captured_command_replayed_as_is_with_a_new_id_or_after_a_reboot_never
                 attacker.publish(protocol.topic(ROOT, command["cid"], protocol.CMD), command)
             system.wait_for(lambda: len(read_truth(tmp_path / "truth.jsonl", event="duplicate")) == 4, 10,
                             "the copies after the reboot answered as duplicates")
-        for cid in victims:  # once, or again if the power went before the cluster acknowledged it (QoS 1)
-            system.wait_for(lambda c=cid: set(refused(system, c)["forged_command"]) == {"bad_signature"}, 10,
-                            f"{cid}'s rejection of the copy with a new id", show=lambda c=cid: refused(system, c))
+        for cid, reasons in zip(victims, ({"bad_signature"}, {"bad_signature", "wrong_cluster"}), strict=True):
+            # once, or again if the power went before the cluster acknowledged it (QoS 1)
+            system.wait_for(lambda c=cid, r=reasons: set(refused(system, c)["forged_command"]) == r, 10,
+                            f"{cid}'s rejections", show=lambda c=cid: refused(system, c))
         final = report(system, run_id)
     finally:
         fleet.stop()
     truth = read_truth(tmp_path / "truth.jsonl")
     assert sorted(r["cid"] for r in truth if r["event"] == "played") == victims, "each played once"
     assert {r["cid"] for r in truth if r["event"] == "rejected"} == set(victims)
-    assert {r["reason"] for r in truth if r["event"] == "rejected"} == {"bad_signature"}
+    assert {r["reason"] for r in truth if r["event"] == "rejected"} == {"bad_signature", "wrong_cluster"}
     assert final["counts"] == {"done": len(victims)}
 
 
