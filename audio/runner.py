@@ -88,7 +88,8 @@ class Started:
         self.process.wait()
         self._close()
 
-    def _result(self, code: int) -> Finished:
+    def result(self, code: int) -> Finished:
+        """What the tool said, once it exited with `code`; the end of it."""
         self._stderr.seek(0)
         finished = Finished(code, "", self._stderr.read().decode("utf-8", "replace"))
         self._close()
@@ -121,7 +122,7 @@ def finish(*tools: Started, timeout: float) -> list[Finished]:
         for tool in tools:
             tool.stop()
         raise ProcessingError(f"{tools[0].argv[0]} did not finish within {timeout:.0f} s and was stopped")
-    return [tool._result(code) for tool, code in zip(tools, codes, strict=True)]
+    return [tool.result(code) for tool, code in zip(tools, codes, strict=True)]
 
 
 def start_piped(producer: Callable[[str], list[str]], consumer: Callable[[str], list[str]]) -> tuple[Started, Started]:
@@ -137,13 +138,6 @@ def start_piped(producer: Callable[[str], list[str]], consumer: Callable[[str], 
         # gone, an ffmpeg tee slave writing to the pipe learns at once that nobody reads: it goes on without it).
         first.process.stdout.close()
     return first, second
-
-
-def run_piped(producer: list[str], consumer: list[str], *, timeout: float) -> tuple[Finished, Finished]:
-    """Run two tools at once, the first one's stdout feeding the second's stdin; stop both at the deadline."""
-    first, second = start_piped(lambda _pipe: producer, lambda _pipe: consumer)
-    produced, consumed = finish(first, second, timeout=timeout)
-    return produced, consumed
 
 
 def _stop(overran: threading.Event, *tools: Started) -> None:

@@ -5,12 +5,13 @@ from pathlib import Path
 import pytest
 
 from audio import ProcessingError
-from audio.runner import Started, finish, run_piped, start_piped
+from audio.runner import Started, finish, start_piped
 
 
 def test_the_producer_output_reaches_the_consumer_and_both_report_back():
     """What the first tool writes is what the second reads; each one's exit status comes back."""
-    produced, consumed = run_piped(["printf", "abc"], ["sh", "-c", 'test "$(cat)" = abc'], timeout=30)
+    produced, consumed = finish(*start_piped(lambda _pipe: ["printf", "abc"],
+                                             lambda _pipe: ["sh", "-c", 'test "$(cat)" = abc']), timeout=30)
     assert produced.returncode == 0
     assert consumed.returncode == 0
 
@@ -18,13 +19,13 @@ def test_the_producer_output_reaches_the_consumer_and_both_report_back():
 def test_a_pipe_that_overruns_its_deadline_is_stopped_as_a_processing_error():
     """A hung producer does not hang prepare: both tools are killed and ProcessingError says so."""
     with pytest.raises(ProcessingError, match="did not finish"):
-        run_piped(["sleep", "30"], ["cat"], timeout=0.5)
+        finish(*start_piped(lambda _pipe: ["sleep", "30"], lambda _pipe: ["cat"]), timeout=0.5)
 
 
 def test_a_missing_tool_is_a_processing_error():
     """A tool that cannot be started is our fault, reported as ProcessingError, never a crash."""
     with pytest.raises(ProcessingError, match="could not be started"):
-        run_piped(["printf", "abc"], ["no-such-tool-for-loanet"], timeout=30)
+        start_piped(lambda _pipe: ["printf", "abc"], lambda _pipe: ["no-such-tool-for-loanet"])
 
 
 def _cat_pipe(name: str) -> list[str]:
