@@ -13,9 +13,7 @@ from pa_controller.domain import ApprovalAction, ApprovalState
 from pa_controller.errors import Conflict, Forbidden, ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Broadcast, User
-from pa_controller.services import access, approval_rules, audit, planning
-from pa_controller.services.broadcasts import missing_broadcast
-from pa_controller.services.proposals import MAX_ID
+from pa_controller.services import access, approval_rules, audit, broadcasts, planning
 
 MAX_COMMENT = 1000
 STATE_WORDS = {ApprovalState.DRAFT: _("bản nháp"), ApprovalState.SUBMITTED: _("đang chờ duyệt"),
@@ -45,10 +43,7 @@ def _refuse_past(broadcast: Broadcast) -> None:
 
 def _live(user: User, broadcast_id: int) -> Broadcast:
     """The broadcast, locked, if every ward it reaches is the user's, unless cancelled."""
-    broadcast = db.session.get(Broadcast, broadcast_id, with_for_update=True) if 1 <= broadcast_id <= MAX_ID else None
-    if broadcast is None:
-        raise missing_broadcast(broadcast_id)
-    access.require_wards(user, {w.ward_id for w in broadcast.wards}, unseen=missing_broadcast(broadcast_id))
+    broadcast = broadcasts.editable_broadcast(user, broadcast_id, for_update=True)
     if broadcast.cancelled_at is not None:
         raise Conflict(_("Bản tin này đã bị hủy; không còn gì để duyệt."))
     return broadcast

@@ -252,30 +252,21 @@ def copy_start(broadcast: Broadcast, now: datetime) -> datetime:
     return broadcast.start_at + timedelta(days=math.ceil((soon - broadcast.start_at) / timedelta(days=1)))
 
 
-def missing_broadcast(broadcast_id: int) -> NotFound:
-    return NotFound(_("Không có bản tin số %(id)s.", id=broadcast_id))
-
-
-def _find_broadcast(broadcast_id: int, *, for_update: bool = False) -> Broadcast:
+def _find_broadcast(user: User, broadcast_id: int, *, every_ward: bool, for_update: bool = False) -> Broadcast:
     valid = 1 <= broadcast_id <= MAX_ID
     broadcast = db.session.get(Broadcast, broadcast_id, with_for_update=for_update) if valid else None
-    if broadcast is None:
-        raise missing_broadcast(broadcast_id)
-    return broadcast
+    return access.require_seen(user, broadcast, lambda b: {w.ward_id for w in b.wards},
+                               NotFound(_("Không có bản tin số %(id)s.", id=broadcast_id)), every_ward=every_ward)
 
 
 def get_broadcast(user: User, broadcast_id: int) -> Broadcast:
     """Return a broadcast that reaches the user's wards (an officer sees a district one too, not to change it)."""
-    broadcast = _find_broadcast(broadcast_id)
-    access.require_some_ward(user, {w.ward_id for w in broadcast.wards}, unseen=missing_broadcast(broadcast_id))
-    return broadcast
+    return _find_broadcast(user, broadcast_id, every_ward=False)
 
 
 def editable_broadcast(user: User, broadcast_id: int, *, for_update: bool = False) -> Broadcast:
-    """Return a broadcast the user may change: every ward it reaches is theirs (locked if for_update)."""
-    broadcast = _find_broadcast(broadcast_id, for_update=for_update)
-    access.require_wards(user, {w.ward_id for w in broadcast.wards}, unseen=missing_broadcast(broadcast_id))
-    return broadcast
+    """Return a broadcast every ward of which is the user's, to change or decide on (locked if for_update)."""
+    return _find_broadcast(user, broadcast_id, every_ward=True, for_update=for_update)
 
 
 def may_change(user: User, broadcast: Broadcast) -> bool:
