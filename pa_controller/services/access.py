@@ -36,14 +36,16 @@ def ward_scope(user: User) -> set[str] | None:
     return None
 
 
-def require_some_ward(user: User, ward_ids: set[str], *, unseen: ServiceError | None = None) -> None:
-    """Refuse to show something unless it touches the user's wards (an officer sees their part of a district run).
-
-    `unseen` is the error a missing id gets: a thing found by its id that is only other wards' is answered as
-    missing, so that guessing ids tells nothing of other wards, not even that the thing exists."""
+def touches(user: User, ward_ids: set[str]) -> bool:
+    """Tell whether any of the wards is within the user's scope."""
     scope = ward_scope(user)
-    if scope is not None and not ward_ids & scope:
-        raise unseen or Forbidden(_("Việc này chỉ liên quan đến các phường khác, không phải phường của bạn."))
+    return scope is None or bool(ward_ids & scope)
+
+
+def require_some_ward(user: User, ward_ids: set[str]) -> None:
+    """Refuse to show something unless it touches the user's wards (an officer sees their part of a district run)."""
+    if not touches(user, ward_ids):
+        raise Forbidden(_("Việc này chỉ liên quan đến các phường khác, không phải phường của bạn."))
 
 
 def covers(user: User, ward_ids: set[str]) -> bool:
@@ -52,12 +54,11 @@ def covers(user: User, ward_ids: set[str]) -> bool:
     return scope is None or ward_ids <= scope
 
 
-def require_wards(user: User, ward_ids: set[str], *, unseen: ServiceError | None = None) -> None:
-    """Refuse if any of the wards is outside the user's scope; name those only if the user shares the others
-    (`unseen`: as in require_some_ward)."""
+def require_wards(user: User, ward_ids: set[str]) -> None:
+    """Refuse if any of the wards is outside the user's scope; name those only if the user shares the others."""
     if covers(user, ward_ids):
         return
-    require_some_ward(user, ward_ids, unseen=unseen)  # nothing of theirs: say so without telling where it is
+    require_some_ward(user, ward_ids)  # nothing of theirs: say so without telling where it is
     outside = sorted(ward_ids - ward_scope(user))
     names = Ward.names(outside)
     raise Forbidden(_("Bạn chỉ làm việc được với phường của mình, không với %(wards)s.",
@@ -70,8 +71,13 @@ def require_seen(user: User, thing: Thing | None, ward_ids: Callable[[Thing], se
     does not exist and one of other wards only both raise `missing`: the same answer, so ids tell nothing."""
     if thing is None:
         raise missing
-    check = require_wards if every_ward else require_some_ward
-    check(user, ward_ids(thing), unseen=missing)
+    wards = ward_ids(thing)
+    if every_ward and covers(user, wards):  # also a thing of no ward (a district incident)
+        return thing
+    if not touches(user, wards):
+        raise missing
+    if every_ward:
+        require_wards(user, wards)  # theirs in part: refused, naming the wards that are not
     return thing
 
 
