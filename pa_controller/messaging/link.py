@@ -80,6 +80,7 @@ class MqttLink:
         if self.address["tls"]:
             self.client.tls_set(ca_certs=str(ca_file) if ca_file else None, cert_reqs=ssl.CERT_REQUIRED)
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
         for kind, handler in handlers.items():
@@ -110,8 +111,13 @@ class MqttLink:
             return
         # Subscribing here makes subscriptions survive reconnects.
         client.subscribe([(protocol.wildcard(self.root, k), protocol.QOS[k]) for k in self._handlers])
-        self.connected.set()
         log.info("connected to the broker at %s:%s", self.address["host"], self.address["port"])
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        # Connected means listening: a report published before the broker granted the subscriptions is not ours.
+        if refused := [code for code in reason_codes if code.is_failure]:
+            log.error("the broker refused %d of the controller's subscriptions: %s", len(refused), refused)
+        self.connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self.connected.clear()
