@@ -1,5 +1,6 @@
 """Through the API: conflicts (409), preemption across priorities, ward guardrails and their override."""
 
+import functools
 import json
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -23,7 +24,9 @@ def frozen_at(local: str):
         yield
 
 
+@functools.cache
 def next_monday() -> date:
+    """Fixed for the whole session: parameters are built at collection, fixtures later, maybe past midnight."""
     today = clock.now().astimezone(LOCAL_ZONE).date() + timedelta(days=7)
     return today + timedelta(days=(7 - today.weekday()) % 7)
 
