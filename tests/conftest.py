@@ -120,6 +120,17 @@ def database_url(request, tmp_path, templates):
     remove()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path):
+    """Yield the URL of a database of each kind with no table at all, for tests that run the migrations."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name, url = _create_postgres_database()
+    yield url
+    _drop_postgres_database(name)
+
+
 @pytest.fixture
 def make_settings(tmp_path):
     """Build the testing Settings on the test's instance dir and a database URL, with changes (field names)."""
