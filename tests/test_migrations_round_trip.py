@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import current_app
 from flask_migrate import downgrade, upgrade
@@ -221,6 +223,9 @@ def test_every_migration_goes_down_and_up_again_keeping_the_district_s_data(empt
         step(upgrade, revision, description)
         check(seen, order, revision, description, kept_only=True)
 
+    with db.engine.connect() as connection:
+        drift = compare_metadata(MigrationContext.configure(connection), db.metadata)
+    assert not drift, f"after the round trip the schema is not the models': {drift}"
     assert_the_district_works(empty_app.test_client(), district, officer_saw)
 
     step(downgrade, "base", "downgrade to base")
