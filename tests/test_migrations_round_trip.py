@@ -225,17 +225,27 @@ def empty_app(empty_database_url, make_settings):
         db.engine.dispose()
 
 
-def test_every_migration_goes_down_and_up_again_keeping_the_district_s_data(empty_app, tmp_path):
-    upgrade()
-    district = fill(empty_app, tmp_path)
+def assert_every_table_holds_rows() -> None:
     tables = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
     with db.engine.connect() as connection:
         empty = sorted(t for t in tables if not connection.execute(text(f'SELECT 1 FROM "{t}" LIMIT 1')).first())
     assert not empty, f"the district leaves these tables empty, so their migrations would go untested: {empty}"
+
+
+def assert_the_schema_is_the_models() -> None:
+    with db.engine.connect() as connection:
+        drift = compare_metadata(MigrationContext.configure(connection), db.metadata)
+    assert not drift, f"after the round trip the schema is not the models': {drift}"
+
+
+def test_every_migration_goes_down_and_up_again_keeping_the_district_s_data(empty_app, tmp_path):
+    upgrade()
+    district = fill(empty_app, tmp_path)
+    assert_every_table_holds_rows()
     seen = read_all()
+    assert all(seen.values()), [fact.what for fact, value in seen.items() if not value]
     officer_saw = listed(empty_app.test_client(), district.officer_auth)
     assert len(officer_saw) > len(approved_titles(officer_saw)) > 1, officer_saw
-    assert all(seen.values()), [fact.what for fact, value in seen.items() if not value]
 
     walk = steps()[1:]  # down to the first revision: below it there is no table left to hold data
     order = [walk[0][0], *(revision for _, revision in walk)]
@@ -250,10 +260,7 @@ def test_every_migration_goes_down_and_up_again_keeping_the_district_s_data(empt
         description = f"upgrade {below} → {revision}"
         step(upgrade, revision, description)
         check(seen, order, revision, description, kept_only=True)
-
-    with db.engine.connect() as connection:
-        drift = compare_metadata(MigrationContext.configure(connection), db.metadata)
-    assert not drift, f"after the round trip the schema is not the models': {drift}"
+    assert_the_schema_is_the_models()
     assert_the_district_works(empty_app.test_client(), district, officer_saw)
 
     step(downgrade, "base", "downgrade to base")
