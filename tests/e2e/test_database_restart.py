@@ -21,19 +21,18 @@ from sqlalchemy import select
 
 import pa_protocol as protocol
 from firmware_sim import Fleet, load_csv, read_truth
-from firmware_sim.report import compare
-from pa_controller import create_app
 from pa_controller.extensions import db
 from pa_controller.models import Broadcast, Run
 from tests.support.broker import free_port
-from tests.support.scheduler import SchedulerProcess, controller_env
-from tests.support.system import System, prepare
-from tests.support.web import WebProcess
+from tests.support.runs import broadcast_to, judge, played, report, upload
+from tests.support.system import System
+from tests.support.web import running_controller
 
 pytestmark = pytest.mark.e2e
 log = logging.getLogger(__name__)
 
 SAMPLE = load_csv()[::8]
+CIDS = [spec.cid for spec in SAMPLE]
 ELSEWHERE = load_csv()[1].cid  # no simulated cluster: the load's broadcasts, a day ahead, sound nowhere here
 HEARTBEAT_S = 2.0
 SETTINGS = {"now_lead_s": 3.0, "run_settle_s": 3.0, "heartbeat_s": HEARTBEAT_S, "dispatch_lead_s": 4.0}
@@ -106,76 +105,30 @@ class OfficerLoad:
 
 @pytest.fixture
 def stack(private_postgres, broker, make_settings, tmp_path):
-    """The database made ready in this process; the web tier and the scheduler as processes of their own."""
+    """The controller on the private PostgreSQL: the web tier and the scheduler as processes of their own."""
     settings = make_settings(private_postgres.url, messaging="mqtt", mqtt_url=broker.controller_url,
                              public_url=f"http://127.0.0.1:{free_port()}", **SETTINGS)
-    app = create_app(settings)
-    token = prepare(app)
-    env = controller_env(settings, broker)
-    web = WebProcess(env, tmp_path, int(settings.public_url.rsplit(":", 1)[1]))
-    scheduler = SchedulerProcess(env, tmp_path)
-    try:
-        web.start()
-        scheduler.start()
-        yield System(app, web.base_url, token), scheduler
-    finally:
-        scheduler.stop()
-        web.stop()
-        with app.app_context():
-            db.engine.dispose()
-
-
-def _upload(system: System, tone) -> int:
-    with tone.open("rb") as audio_file:
-        uploaded = system.post("/api/v1/audio", files={"file": ("tone.wav", audio_file)}, data={"title": "Thông báo"})
-    assert uploaded.status_code == 201, uploaded.text
-    return uploaded.json()["id"]
+    with running_controller(settings, broker, tmp_path) as (system, _web, scheduler):
+        yield system, scheduler
 
 
 def _broadcast(system: System, audio_id: int, title: str, start_at: datetime) -> int:
-    """Schedule a broadcast to the sample; return its run's id."""
-    created = system.post("/api/v1/broadcasts", json={
-        "title": title, "audio_id": audio_id, "priority": "normal",
-        "targets": {"clusters": [spec.cid for spec in SAMPLE]}, "start_at": protocol.format_time(start_at)})
-    assert created.status_code == 201, created.text
-    return system.get(f"/api/v1/runs?broadcast_id={created.json()['id']}")[0]["id"]
-
-
-def _report(system: System, run_id: int) -> dict:
-    return system.get(f"/api/v1/runs/{run_id}")
-
-
-def _played(truth_path, run_id: int) -> list[str]:
-    return [r["cid"] for r in read_truth(truth_path, event="played", run_id=str(run_id))]
-
-
-def _judge(system: System, truth_path, run_id: int) -> None:
-    """The run closed, every cluster of the sample played it once, and its report agrees with the truth."""
-    system.wait_for(lambda: _report(system, run_id)["state"] == "finished", 60, f"run {run_id} to close",
-                    show=lambda: _report(system, run_id)["counts"])
-    played = _played(truth_path, run_id)
-    assert sorted(played) == sorted(spec.cid for spec in SAMPLE), f"run {run_id}: played by {len(played)}, once each?"
-    truth = read_truth(truth_path, run_id=str(run_id))
-    comparison = system.wait_for(lambda: (c := compare(_report(system, run_id), truth)).ok and c, 15,
-                                 f"run {run_id}'s report to agree with the truth",
-                                 show=lambda: compare(_report(system, run_id), truth).summary())
-    assert comparison.clusters == len(SAMPLE)
-    assert _report(system, run_id)["counts"] == {"done": len(SAMPLE)}
+    return broadcast_to(system, CIDS, title, start_at, audio_id=audio_id)
 
 
 def test_postgresql_restarted_under_load_loses_no_report_and_every_run_plays_exactly_once(
         stack, private_postgres, broker, tone, tmp_path):
     system, scheduler = stack
     truth_path = tmp_path / "truth.jsonl"
-    audio_id = _upload(system, tone)
+    audio_id = upload(system, tone)
     with Fleet(SAMPLE, broker.url, truth_path=truth_path, heartbeat_s=HEARTBEAT_S, credentials=broker.passwords,
                keys_url=system.keys_url) as fleet:
         system.wait_for(lambda: fleet.call(lambda: all(s.ever_subscribed for s in fleet.sessions.values())), 20,
                         "every cluster subscribed", show=fleet.summary)
         # Sounding during the outage: dispatched now (its lead is longer than its start is away), in hand before.
         sounding = _broadcast(system, audio_id, "Thông báo mất điện", datetime.now(UTC) + timedelta(seconds=8))
-        system.wait_for(lambda: _report(system, sounding)["counts"] == {"ready": len(SAMPLE)}, 20,
-                        "every cluster to hold the audio", show=lambda: _report(system, sounding)["counts"])
+        system.wait_for(lambda: report(system, sounding)["counts"] == {"ready": len(SAMPLE)}, 20,
+                        "every cluster to hold the audio", show=lambda: report(system, sounding)["counts"])
         # Accepted before the outage, dispatched after it.
         due_after = _broadcast(system, audio_id, "Lịch thu thuế", datetime.now(UTC) + timedelta(seconds=25))
         with OfficerLoad(system, audio_id, sounding) as load:
@@ -186,7 +139,7 @@ def test_postgresql_restarted_under_load_loses_no_report_and_every_run_plays_exa
             private_postgres.stop()
             stopped = datetime.now(UTC)
             answered_before = len(load.answers)
-            system.wait_for(lambda: len(_played(truth_path, sounding)) == len(SAMPLE), 30,
+            system.wait_for(lambda: len(played(truth_path, sounding)) == len(SAMPLE), 30,
                             "every cluster to play the run while the database is away")
             time.sleep(max(0.0, OUTAGE_S - (datetime.now(UTC) - stopped).total_seconds()))  # heartbeats pile up
             system.wait_for(lambda: len(load.answers) > answered_before + 3, 30, "the load to meet the outage")
@@ -198,12 +151,12 @@ def test_postgresql_restarted_under_load_loses_no_report_and_every_run_plays_exa
                 "status": "ok", "db": "ok", "mqtt": "ok", "scheduler": "ok", "signing": "ok"}, 20,
                 "the health to be ok again")
             accepted_before = len(load.accepted)
-            due_at = datetime.fromisoformat(_report(system, due_after)["start_at"])
+            due_at = datetime.fromisoformat(report(system, due_after)["start_at"])
             after = _broadcast(system, audio_id, "Thông báo sau sự cố",
                                max(datetime.now(UTC) + timedelta(seconds=6), due_at + timedelta(seconds=5)))
             system.wait_for(lambda: len(load.accepted) > accepted_before, 20, "the load to be served again")
         for run_id in (sounding, due_after, after):
-            _judge(system, truth_path, run_id)
+            judge(system, truth_path, run_id, CIDS)
         heard_during = [r for r in read_truth(truth_path, event="played", run_id=str(sounding))
                         if stopped <= datetime.fromisoformat(r["at"]) <= started]
         assert len(heard_during) == len(SAMPLE), "the run sounded while the database was away"

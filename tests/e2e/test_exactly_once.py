@@ -24,6 +24,7 @@ from pa_controller.extensions import db
 from pa_controller.models import Delivery, OutboxMessage
 from pa_controller.settings import of as settings_of
 from tests.support.broker import free_port
+from tests.support.runs import upload
 from tests.support.scheduler import SchedulerProcess, controller_env
 from tests.support.system import System, prepare
 from tests.support.tap import Tap
@@ -62,13 +63,6 @@ def scheduler(controller, database_url, broker, tmp_path):
     process = SchedulerProcess(controller_env(settings_of(controller.app), broker), tmp_path)
     yield process
     process.stop()
-
-
-def _upload(system: System, tone) -> int:
-    with tone.open("rb") as audio_file:
-        uploaded = system.post("/api/v1/audio", files={"file": ("tone.wav", audio_file)}, data={"title": "Báo động"})
-    assert uploaded.status_code == 201, uploaded.text
-    return uploaded.json()["id"]
 
 
 def _broadcast_to_all(system: System, audio_id: int) -> int:
@@ -114,7 +108,7 @@ def _assert_played_exactly_once(truth_path, run_id: int, report: dict) -> None:
 def test_a_scheduler_killed_mid_fan_out_is_restarted_and_every_cluster_plays_exactly_once(
         controller, scheduler, broker, tone, tmp_path):
     truth_path = tmp_path / "truth.jsonl"
-    audio_id = _upload(controller, tone)
+    audio_id = upload(controller, tone, "Báo động")
     with Tap(broker.tester()) as tap, Fleet(load_csv(), broker.url, truth_path=truth_path, heartbeat_s=5,
                                                  credentials=broker.passwords, keys_url=controller.keys_url) as fleet:
         scheduler.start()
@@ -179,7 +173,7 @@ def test_a_scheduler_killed_mid_fan_out_is_restarted_and_every_cluster_plays_exa
 def test_a_broker_restart_while_a_broadcast_is_pending_loses_nothing_and_doubles_nothing(
         system, broker, tone, tmp_path, phase):
     truth_path = tmp_path / "truth.jsonl"
-    audio_id = _upload(system, tone)
+    audio_id = upload(system, tone, "Báo động")
     with Tap(broker.tester()) as tap, Fleet(load_csv(), broker.url, truth_path=truth_path, heartbeat_s=5,
                                                  credentials=broker.passwords, keys_url=system.keys_url) as fleet:
         assert fleet.wait_connected(timeout=60) == CLUSTERS
