@@ -26,6 +26,7 @@ from pa_controller.settings import of as settings_of
 log = logging.getLogger(__name__)
 LINKS = {"mqtt": MqttLink, "fake": FakeLink}
 BROKER_SYNC_S = 2.0  # a cluster enrolled or retired reaches the broker's accounts within this
+SWEEP_S = 600.0  # how often the leftovers of killed requests are looked for (and at start)
 
 
 class Worker:
@@ -72,6 +73,8 @@ class Worker:
                                replace_existing=True, next_run_time=clock.now())
         self.scheduler.add_job(jobs.watch, "interval", args=[self], seconds=self.settings.fleet_watch_s,
                                id="watch", replace_existing=True, next_run_time=clock.now())
+        self.scheduler.add_job(jobs.sweep_leftovers, "interval", args=[self], seconds=SWEEP_S, id="sweep",
+                               replace_existing=True, next_run_time=clock.now())
         if self.broker_sync is not None:
             self.scheduler.add_job(jobs.sync_broker, "interval", args=[self], seconds=BROKER_SYNC_S, id="broker",
                                    replace_existing=True, next_run_time=clock.now())
@@ -81,7 +84,7 @@ class Worker:
         # APScheduler 3 looks for due jobs once more after shutting its executor down, and logs an error for
         # each: every job goes first. Nothing is lost, the next start derives the dispatch jobs again.
         for job in self.scheduler.get_jobs():
-            if job.id in ("plan", "watch", "broker"):
+            if job.id in ("plan", "watch", "sweep", "broker"):
                 self.scheduler.remove_job(job.id)
         self.schedule.clear()
         self.scheduler.shutdown(wait=True)

@@ -82,14 +82,15 @@ def _children(pid: int) -> list[int]:
 
 
 @contextmanager
-def running_controller(settings, broker, log_dir: Path, *, migrate: bool = True
+def running_controller(settings, broker, log_dir: Path, *, migrate: bool = True, **env: str
                        ) -> Iterator[tuple[System, WebProcess, SchedulerProcess]]:
     """The controller as production runs it, on `settings` (their public_url names the web tier's port): the
     database made ready in this process (prepare), then gunicorn and `flask pa scheduler`, each a process of its
-    own, on a private `broker`. Yield a System (an app in this process, for looking in the database) and both."""
+    own, on a private `broker`, with more variables `env`. Yield a System (an app in this process, for looking in
+    the database) and both processes."""
     app = create_app(settings)
     token = prepare(app, migrate=migrate)
-    env = controller_env(settings, broker)
+    env = {**controller_env(settings, broker), **env}
     web = WebProcess(env, log_dir, int(settings.public_url.rsplit(":", 1)[1]))
     scheduler = SchedulerProcess(env, log_dir)
     try:
