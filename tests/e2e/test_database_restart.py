@@ -37,6 +37,8 @@ ELSEWHERE = load_csv()[1].cid  # no simulated cluster: the load's broadcasts, a 
 HEARTBEAT_S = 2.0
 SETTINGS = {"now_lead_s": 3.0, "run_settle_s": 3.0, "heartbeat_s": HEARTBEAT_S, "dispatch_lead_s": 4.0}
 REQUEST_BOUND_S = 30.0  # generous: a request during the outage must end, in one answer or another, within this
+SOUND_IN_S = 10  # the run that sounds during the outage: time for every cluster to fetch its audio first
+DUE_IN_S = 40  # the run due after it: its dispatch (4 s before) comes once the database is back
 OUTAGE_S = 3 * HEARTBEAT_S  # at least: every cluster sends heartbeats to a worker whose database is away
 
 
@@ -125,17 +127,20 @@ def test_postgresql_restarted_under_load_loses_no_report_and_every_run_plays_exa
                keys_url=system.keys_url) as fleet:
         system.wait_for(lambda: fleet.call(lambda: all(s.ever_subscribed for s in fleet.sessions.values())), 20,
                         "every cluster subscribed", show=fleet.summary)
-        # Sounding during the outage: dispatched now (its lead is longer than its start is away), in hand before.
-        sounding = _broadcast(system, audio_id, "Thông báo mất điện", datetime.now(UTC) + timedelta(seconds=8))
-        system.wait_for(lambda: report(system, sounding)["counts"] == {"ready": len(SAMPLE)}, 20,
-                        "every cluster to hold the audio", show=lambda: report(system, sounding)["counts"])
         # Accepted before the outage, dispatched after it.
-        due_after = _broadcast(system, audio_id, "Lịch thu thuế", datetime.now(UTC) + timedelta(seconds=25))
-        with OfficerLoad(system, audio_id, sounding) as load:
+        due_after = _broadcast(system, audio_id, "Lịch thu thuế", datetime.now(UTC) + timedelta(seconds=DUE_IN_S))
+        with OfficerLoad(system, audio_id, due_after) as load:
             system.wait_for(lambda: len(load.accepted) >= 3, 20, "the load to get going")
+            # Sounding during the outage: dispatched at once (its lead is longer than its start is away), the
+            # audio in every cluster's hands before the database goes.
+            sound_at = datetime.now(UTC) + timedelta(seconds=SOUND_IN_S)
+            sounding = _broadcast(system, audio_id, "Thông báo mất điện", sound_at)
+            system.wait_for(lambda: report(system, sounding)["counts"] == {"ready": len(SAMPLE)}, 20,
+                            "every cluster to hold the audio", show=lambda: report(system, sounding)["counts"])
             with system.app.app_context():
                 assert db.session.get(Run, due_after).state.value == "scheduled", "dispatched before the outage"
                 db.session.remove()
+            assert datetime.now(UTC) < sound_at - timedelta(seconds=1), "too slow: the run sounds before the outage"
             private_postgres.stop()
             stopped = datetime.now(UTC)
             answered_before = len(load.answers)
