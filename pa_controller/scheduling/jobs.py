@@ -59,8 +59,10 @@ def sync_broker(worker) -> None:
 
 
 def plan(worker) -> None:
-    """Extend plans, match the dispatch jobs to the due runs, close finished runs, beat; each step alone."""
+    """Keep the lock, extend plans, match the dispatch jobs to the due runs, close finished runs, beat; each step
+    alone."""
     steps = (
+        worker.hold_lock,
         planning.extend_plans,
         lambda: sync_dispatch_jobs(worker),
         dispatch.close_runs,

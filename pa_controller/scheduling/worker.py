@@ -13,7 +13,7 @@ from pa_controller.messaging.link import Login, MqttLink
 from pa_controller.messaging.outbox import OutboxPublisher
 from pa_controller.models import ServiceBeat
 from pa_controller.scheduling import jobs
-from pa_controller.scheduling.lock import SchedulerLock
+from pa_controller.scheduling.lock import SchedulerLock, SchedulerLocked
 from pa_controller.scheduling.schedule import DispatchSchedule
 from pa_controller.services import ingest
 from pa_controller.services.broker_access import BrokerSync
@@ -58,6 +58,7 @@ class Worker:
         # The one process that talks to the broker keeps its accounts too (the web tier may be on other hosts).
         self.broker_sync = BrokerSync(given) if given.manage_broker else None
         self.stopped = threading.Event()
+        self.lock_lost = threading.Event()  # another scheduler took the lock: this one must stop (cli.py)
 
     def start(self) -> None:
         """Take the scheduler lock (or raise SchedulerLocked), then start everything.
@@ -93,6 +94,16 @@ class Worker:
         self.inbox.stop()
         self.lock.release()
         self.stopped.set()
+
+    def hold_lock(self) -> None:
+        """Keep the scheduler lock (a database restart ends the session that held it); stop dispatching if another
+        scheduler has taken it meanwhile."""
+        try:
+            if self.lock.hold():
+                log.warning("took the scheduler lock again: the database session that held it had ended")
+        except SchedulerLocked as exc:
+            log.error("%s: this scheduler lost its lock (the database restarted?) and stops", exc)
+            self.lock_lost.set()
 
     def beat(self) -> None:
         """Record that the scheduler runs and whether MQTT is connected (read by /api/v1/health)."""

@@ -1,6 +1,5 @@
 """The whole system in one test process: real broker, real HTTP, the worker, a simulated fleet."""
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -23,18 +22,3 @@ def tone(tmp_path):
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=660:duration=1.5",
                     "-ac", "2", str(path)], check=True)
     return path
-
-
-@pytest.fixture
-def private_postgres():
-    """A PostgreSQL of the test's own (tests/support/postgres.py), to stop and restart; skipped where it cannot run,
-    except under CI=true."""
-    from tests.support import postgres
-
-    if why := postgres.missing():
-        message = f"a private PostgreSQL cannot run here ({why}): {postgres.ENABLE}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    with postgres.private_postgres() as server:
-        yield server

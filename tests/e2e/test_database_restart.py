@@ -23,6 +23,7 @@ import pa_protocol as protocol
 from firmware_sim import Fleet, load_csv, read_truth
 from pa_controller.extensions import db
 from pa_controller.models import Broadcast, Run
+from pa_controller.scheduling.lock import SchedulerLock, SchedulerLocked
 from tests.support.broker import free_port
 from tests.support.runs import broadcast_to, judge, played, report, upload
 from tests.support.system import System
@@ -167,6 +168,9 @@ def test_postgresql_restarted_under_load_loses_no_report_and_every_run_plays_exa
         assert len(heard_during) == len(SAMPLE), "the run sounded while the database was away"
 
     assert "holding them" in scheduler.log(), "reports reached the worker while its database was away"
+    assert "took the scheduler lock again" in scheduler.log(), "the restart ended the lock's session"
+    with pytest.raises(SchedulerLocked):  # the scheduler holds its lock again: no second one could dispatch
+        SchedulerLock(private_postgres.url, tmp_path).acquire()
     answers = load.answers
     outage = [a for a in answers if a.status == 503]
     assert {a.status for a in answers} <= {200, 201, 503}, sorted({str(a.status) for a in answers})
