@@ -219,3 +219,18 @@ def system(database_url, make_settings, broker, system_settings):
                              public_url=f"http://127.0.0.1:{port}", **system_settings)
     with running_system(settings, port) as system:
         yield system
+
+
+@pytest.fixture
+def private_postgres():
+    """A PostgreSQL of the test's own (tests/support/postgres.py), to stop and restart; skipped where it cannot run,
+    except under CI=true."""
+    from tests.support import postgres
+
+    if why := postgres.missing():
+        message = f"a private PostgreSQL cannot run here ({why}): {postgres.ENABLE}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with postgres.private_postgres() as server:
+        yield server

@@ -12,6 +12,16 @@ from pa_controller.messaging.worker_thread import WorkerThread
 
 log = logging.getLogger(__name__)
 UNREADABLE = "unreadable"  # a report that broke the contract on a cluster's topic: handed on, to be counted
+RETRY_S = 1.0  # how often a batch the store could not take is offered again
+
+
+class StoreUnavailable(Exception):
+    """The writer could not reach its store (a database restarting): `unwritten` is the part of the batch it did
+    not store, to be offered again, in order, before anything newer; `applied` and `unstorable` count the rest."""
+
+    def __init__(self, unwritten: list, applied: int = 0, unstorable: int = 0):
+        super().__init__(f"{len(unwritten)} report(s) not stored: the store is unavailable")
+        self.unwritten, self.applied, self.unstorable = unwritten, applied, unstorable
 
 
 class Inbox(WorkerThread):
@@ -62,16 +72,36 @@ class Inbox(WorkerThread):
         return batch
 
     def _run(self) -> None:
+        held: list = []  # what the store could not take yet: the broker has had its PUBACK, this is the only copy
         while not self._stop.is_set() or not self._queue.empty():
             try:
-                if batch := self._take_batch():
+                if batch := held or self._take_batch():
                     self.flush(batch)
+                    if held:
+                        log.warning("the store is back: the %d held report(s) are stored", len(held))
+                    held = []
+            except StoreUnavailable as exc:
+                if not held:
+                    log.warning("%s; holding them, offering them again every %.0f s", exc, RETRY_S)
+                held = exc.unwritten
+                if self._stop.wait(RETRY_S):
+                    log.error("stopping with %d report(s) the store never took", len(held))
+                    return
             except Exception:  # the writer must outlive any one batch
+                held = []
                 log.exception("inbox writer cycle failed; continuing")
 
     def flush(self, batch: list) -> None:
-        """Hand one batch to the writer and count what it stored and what it could not."""
-        applied, unstorable = self.writer.write(batch, clock.now())
+        """Hand one batch to the writer and count what it stored and what it could not; raise StoreUnavailable
+        with what it did not store if it could not reach its store."""
+        try:
+            applied, unstorable = self.writer.write(batch, clock.now())
+        except StoreUnavailable as exc:
+            self._count(exc.applied, exc.unstorable)
+            raise
+        self._count(applied, unstorable)
+
+    def _count(self, applied: int, unstorable: int) -> None:
         self.applied += applied
         if unstorable:
             self.rejected["unstorable"] += unstorable

@@ -13,7 +13,7 @@ from pa_controller.messaging.link import Login, MqttLink
 from pa_controller.messaging.outbox import OutboxPublisher
 from pa_controller.models import ServiceBeat
 from pa_controller.scheduling import jobs
-from pa_controller.scheduling.lock import SchedulerLock
+from pa_controller.scheduling.lock import SchedulerLock, SchedulerLocked
 from pa_controller.scheduling.schedule import DispatchSchedule
 from pa_controller.services import ingest
 from pa_controller.services.broker_access import BrokerSync
@@ -26,6 +26,7 @@ from pa_controller.settings import of as settings_of
 log = logging.getLogger(__name__)
 LINKS = {"mqtt": MqttLink, "fake": FakeLink}
 BROKER_SYNC_S = 2.0  # a cluster enrolled or retired reaches the broker's accounts within this
+SWEEP_S = 600.0  # how often the leftovers of killed requests are looked for (and at start)
 
 
 class Worker:
@@ -57,6 +58,7 @@ class Worker:
         # The one process that talks to the broker keeps its accounts too (the web tier may be on other hosts).
         self.broker_sync = BrokerSync(given) if given.manage_broker else None
         self.stopped = threading.Event()
+        self.lock_lost = threading.Event()  # another scheduler took the lock: this one must stop (cli.py)
 
     def start(self) -> None:
         """Take the scheduler lock (or raise SchedulerLocked), then start everything.
@@ -72,6 +74,8 @@ class Worker:
                                replace_existing=True, next_run_time=clock.now())
         self.scheduler.add_job(jobs.watch, "interval", args=[self], seconds=self.settings.fleet_watch_s,
                                id="watch", replace_existing=True, next_run_time=clock.now())
+        self.scheduler.add_job(jobs.sweep_leftovers, "interval", args=[self], seconds=SWEEP_S, id="sweep",
+                               replace_existing=True, next_run_time=clock.now())
         if self.broker_sync is not None:
             self.scheduler.add_job(jobs.sync_broker, "interval", args=[self], seconds=BROKER_SYNC_S, id="broker",
                                    replace_existing=True, next_run_time=clock.now())
@@ -81,7 +85,7 @@ class Worker:
         # APScheduler 3 looks for due jobs once more after shutting its executor down, and logs an error for
         # each: every job goes first. Nothing is lost, the next start derives the dispatch jobs again.
         for job in self.scheduler.get_jobs():
-            if job.id in ("plan", "watch", "broker"):
+            if job.id in ("plan", "watch", "sweep", "broker"):
                 self.scheduler.remove_job(job.id)
         self.schedule.clear()
         self.scheduler.shutdown(wait=True)
@@ -90,6 +94,16 @@ class Worker:
         self.inbox.stop()
         self.lock.release()
         self.stopped.set()
+
+    def hold_lock(self) -> None:
+        """Keep the scheduler lock (a database restart ends the session that held it); stop dispatching if another
+        scheduler has taken it meanwhile."""
+        try:
+            if self.lock.hold():
+                log.warning("took the scheduler lock again: the database session that held it had ended")
+        except SchedulerLocked as exc:
+            log.error("%s: this scheduler lost its lock (the database restarted?) and stops", exc)
+            self.lock_lost.set()
 
     def beat(self) -> None:
         """Record that the scheduler runs and whether MQTT is connected (read by /api/v1/health)."""

@@ -14,23 +14,19 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
 import pa_protocol as protocol
 from firmware_sim import Fleet, load_csv, read_truth
 from pa_controller import create_app
-from pa_controller.domain import Role
 from pa_controller.extensions import db
 from pa_controller.models import Delivery, OutboxMessage
-from pa_controller.services import command_keys, people
-from pa_controller.services import fleet as fleet_service
 from pa_controller.settings import of as settings_of
-from tests.conftest import FLEET_CSV, PASSWORD
 from tests.support.broker import free_port
-from tests.support.scheduler import SchedulerProcess
-from tests.support.system import System
+from tests.support.runs import upload
+from tests.support.scheduler import SchedulerProcess, controller_env
+from tests.support.system import System, prepare
 from tests.support.tap import Tap
 
 pytestmark = pytest.mark.e2e
@@ -50,12 +46,7 @@ def controller(database_url, make_settings, broker):
     settings = make_settings(database_url, messaging="mqtt", mqtt_url=broker.controller_url,
                              public_url=f"http://127.0.0.1:{port}", **SETTINGS)
     app = create_app(settings)
-    with app.app_context():
-        upgrade()
-        fleet_service.import_csv(FLEET_CSV.read_text(encoding="utf-8"))
-        token = people.issue_token(people.create_user("admin", PASSWORD, Role.ADMIN), "e2e")
-        command_keys.init(command_keys.KeyFiles(settings.key_dir))  # in the instance dir the scheduler reads too
-        db.session.remove()
+    token = prepare(app)  # its command key in the instance dir the scheduler reads too
     server = make_server("127.0.0.1", port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -69,28 +60,9 @@ def controller(database_url, make_settings, broker):
 @pytest.fixture
 def scheduler(controller, database_url, broker, tmp_path):
     """`flask pa scheduler` as a process of its own, configured like the web part; not started yet."""
-    settings = settings_of(controller.app)
-    process = SchedulerProcess({
-        "FLASK_APP": "wsgi",
-        "PA_INSTANCE_DIR": str(settings.instance_dir),
-        "DATABASE_URL": database_url,
-        "PA_MQTT_URL": broker.url,
-        "PA_MQTT_PASSWORD_FILE": str(broker.controller_password_file),  # the controller's login, as in production
-        "PA_PUBLIC_URL": settings.public_url,
-        "PA_NOW_LEAD_S": str(SETTINGS["now_lead_s"]),
-        "PA_RUN_SETTLE_S": str(SETTINGS["run_settle_s"]),
-        "PA_HEARTBEAT_S": str(SETTINGS["heartbeat_s"]),
-        "PA_DISPATCH_LEAD_S": str(DISPATCH_LEAD_S),
-    }, tmp_path)
+    process = SchedulerProcess(controller_env(settings_of(controller.app), broker), tmp_path)
     yield process
     process.stop()
-
-
-def _upload(system: System, tone) -> int:
-    with tone.open("rb") as audio_file:
-        uploaded = system.post("/api/v1/audio", files={"file": ("tone.wav", audio_file)}, data={"title": "Báo động"})
-    assert uploaded.status_code == 201, uploaded.text
-    return uploaded.json()["id"]
 
 
 def _broadcast_to_all(system: System, audio_id: int) -> int:
@@ -136,7 +108,7 @@ def _assert_played_exactly_once(truth_path, run_id: int, report: dict) -> None:
 def test_a_scheduler_killed_mid_fan_out_is_restarted_and_every_cluster_plays_exactly_once(
         controller, scheduler, broker, tone, tmp_path):
     truth_path = tmp_path / "truth.jsonl"
-    audio_id = _upload(controller, tone)
+    audio_id = upload(controller, tone, "Báo động")
     with Tap(broker.tester()) as tap, Fleet(load_csv(), broker.url, truth_path=truth_path, heartbeat_s=5,
                                                  credentials=broker.passwords, keys_url=controller.keys_url) as fleet:
         scheduler.start()
@@ -201,7 +173,7 @@ def test_a_scheduler_killed_mid_fan_out_is_restarted_and_every_cluster_plays_exa
 def test_a_broker_restart_while_a_broadcast_is_pending_loses_nothing_and_doubles_nothing(
         system, broker, tone, tmp_path, phase):
     truth_path = tmp_path / "truth.jsonl"
-    audio_id = _upload(system, tone)
+    audio_id = upload(system, tone, "Báo động")
     with Tap(broker.tester()) as tap, Fleet(load_csv(), broker.url, truth_path=truth_path, heartbeat_s=5,
                                                  credentials=broker.passwords, keys_url=system.keys_url) as fleet:
         assert fleet.wait_connected(timeout=60) == CLUSTERS

@@ -17,6 +17,7 @@ from pa_controller.domain import Role
 from pa_controller.extensions import db
 from pa_controller.scheduling.worker import Worker
 from pa_controller.services import command_keys, fleet, people
+from pa_controller.settings import of as settings_of
 from tests.conftest import FLEET_CSV, PASSWORD
 
 
@@ -50,20 +51,28 @@ class System:
         raise AssertionError(f"timed out after {timeout_s} s waiting for {what}{last}")
 
 
-@contextmanager
-def running_system(settings, port: int, *, migrate: bool = True) -> Iterator[System]:
-    """Serve an app built on `settings` at `port` (its public_url) and run its worker; yield a System whose token
-    is the administrator `admin`'s. `migrate`: the database is empty, so migrate it and import the Ô Môn fleet
-    (False: it is a copy of the seeded template). The server and the worker stop however the test ends."""
-    app = create_app(settings)
+def prepare(app, *, migrate: bool = True) -> str:
+    """Make the controller's database and instance ready, as `make run` does before it starts anything: migrate
+    and import the Ô Môn fleet (unless `migrate` is False: a copy of the seeded template), add the administrator
+    `admin` and a command key. Return an API token of `admin`'s."""
     with app.app_context():
         if migrate:
             upgrade()
             fleet.import_csv(FLEET_CSV.read_text(encoding="utf-8"))
         admin = people.create_user("admin", PASSWORD, Role.ADMIN)
         token = people.issue_token(admin, "e2e")
-        command_keys.init(command_keys.KeyFiles(settings.key_dir))
+        command_keys.init(command_keys.KeyFiles(settings_of(app).key_dir))
         db.session.remove()
+    return token
+
+
+@contextmanager
+def running_system(settings, port: int, *, migrate: bool = True) -> Iterator[System]:
+    """Serve an app built on `settings` at `port` (its public_url) and run its worker; yield a System whose token
+    is the administrator `admin`'s. `migrate`: the database is empty, so migrate it and import the Ô Môn fleet
+    (False: it is a copy of the seeded template). The server and the worker stop however the test ends."""
+    app = create_app(settings)
+    token = prepare(app, migrate=migrate)
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
