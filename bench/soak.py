@@ -27,7 +27,9 @@ import argparse
 import json
 import logging
 import os
+import random
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -50,7 +52,6 @@ from firmware_sim.faults.kinds import KINDS, Effect  # noqa: E402
 from firmware_sim.player import GRACE_S  # noqa: E402
 from firmware_sim.report import SOUND_EVENTS, compare  # noqa: E402
 from pa_controller.stack import LaunchSettings, Stack  # noqa: E402
-from tests.support.broker import free_port  # noqa: E402
 
 log = logging.getLogger("bench.soak")
 DISTRICT = 456  # the Ô Môn fleet make run imports
@@ -67,6 +68,7 @@ FINAL_WINDOW = (50 / 60, 1.0)  # the last ten minutes of an hour
 GROWTH_LIMIT = 0.10
 HTTP_TIMEOUT_S = 60.0
 PARTS = ("web", "scheduler", "mosquitto", "simulator")
+LISTEN_PORTS = (20000, 32000)  # below Linux's ephemeral range (32768–60999), which the clients' connects draw from
 
 
 # ----- the processes: resident set and open files of a whole tree
@@ -188,11 +190,31 @@ def flaky_scenario(share: float, path: Path) -> Path:
     return path
 
 
+def listen_ports(count: int) -> list[int]:
+    """Return distinct free ports below the ephemeral range.
+
+    A port the kernel hands out for bind(0) (tests.support.broker.free_port) is an ephemeral one: the scheduler's
+    connect to the broker, made while gunicorn starts, may take it first (seen: gunicorn "Connection in use").
+    """
+    ports: list[int] = []
+    while len(ports) < count:
+        port = random.randrange(*LISTEN_PORTS)  # nosec B311 - a port, not a secret
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
 def stack_env(workdir: Path, clusters: int, flaky: float, seed: int) -> dict[str, str]:
     """make run's variables for a throwaway instance on free ports, nothing taken from the caller's PA_* settings."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PA_") and k != "DATABASE_URL"}
-    env = {**clean, "PA_INSTANCE_DIR": str(workdir / "instance"), "PA_HTTP_PORT": str(free_port()),
-           "PA_MQTT_PORT": str(free_port()), "PA_MQTTS_PORT": str(free_port()), "PA_QUIET_HOURS": "",
+    http, mqtt, mqtts = listen_ports(3)
+    env = {**clean, "PA_INSTANCE_DIR": str(workdir / "instance"), "PA_HTTP_PORT": str(http),
+           "PA_MQTT_PORT": str(mqtt), "PA_MQTTS_PORT": str(mqtts), "PA_QUIET_HOURS": "",
            "PA_SIM_CLUSTERS": str(clusters), "PA_SIM_SEED": str(seed)}
     if flaky > 0:
         env["PA_SIM_SCENARIO"] = str(flaky_scenario(flaky, workdir / "soak-flaky.toml"))
@@ -324,7 +346,7 @@ class Soak:
         while self.elapsed() < duration_s and not stop.is_set():
             self.stack.check()
             if self.elapsed() >= next_broadcast:
-                self.broadcasts.append(broadcast(self.api, len(self.broadcasts) + 1, self.targets, self.workdir))
+                self.broadcasts.append(self.broadcast())
                 next_broadcast += interval_s
             if self.elapsed() >= next_sample:
                 self.sample()
@@ -336,6 +358,15 @@ class Soak:
             self.sample()
             stop.wait(min(sample_s, 10.0))
         self.sample()
+
+    def broadcast(self) -> Broadcast:
+        """Make the next broadcast; a request that fails is recorded as refused (status 0) and the soak goes on."""
+        number = len(self.broadcasts) + 1
+        try:
+            return broadcast(self.api, number, self.targets, self.workdir)
+        except requests.RequestException as exc:
+            now = datetime.now(UTC)
+            return Broadcast(number, now, now, 0, f"{type(exc).__name__}: {exc}"[:300])
 
     def accepted(self) -> list[Broadcast]:
         return [b for b in self.broadcasts if b.broadcast_id is not None]
@@ -351,16 +382,25 @@ class Soak:
                 made.counts, made.closed = report["counts"], report["state"] == "finished"
 
     def sample(self) -> None:
-        """Record each part's memory and descriptors, the clusters online and the deliveries by state."""
+        """Record each part's memory and descriptors, the clusters online and the deliveries by state.
+
+        An API call that fails or times out is recorded in the sample (`api_error`), and the soak goes on: a slow
+        answer on a busy machine is a finding, not a reason to lose the hour.
+        """
         processes = {name: measure_tree(pid) for name, pid in self.stack.pids().items()}
-        self.refresh_runs()
+        online, error = None, None
+        try:
+            self.refresh_runs()
+            online = self.api.online()
+        except requests.RequestException as exc:
+            error = f"{type(exc).__name__}: {exc}"[:300]
+            log.warning("the API failed during a sample: %s", error)
         deliveries = Counter()
         for made in self.broadcasts:
             deliveries.update(made.counts)
         self.samples.append({"t_s": round(self.elapsed(), 1), "at": protocol.format_time(datetime.now(UTC)),
-                             "load": round(os.getloadavg()[0], 2), "processes": processes,
-                             "online": self.api.online(), "broadcasts": len(self.broadcasts),
-                             "deliveries": dict(deliveries)})
+                             "load": round(os.getloadavg()[0], 2), "processes": processes, "online": online,
+                             "broadcasts": len(self.broadcasts), "deliveries": dict(deliveries), "api_error": error})
         log.info("%6.0f s: %s; %d online; deliveries %s", self.elapsed(),
                  ", ".join(f"{n} {p['rss_mb']:.0f} MB/{p['fds']} fds" for n, p in processes.items()),
                  self.samples[-1]["online"], dict(deliveries))
@@ -371,9 +411,15 @@ class Soak:
         while True:
             truth = read_truth(truth_path)
             down = down_windows(truth)
-            found = [judge_run(made, self.api.get(f"/api/v1/runs/{made.run_id}"), truth, down)
-                     for made in self.accepted() if made.run_id is not None]
-            if time.monotonic() > deadline or not any(f["disagreements"] for f in found):
+            try:
+                found = [judge_run(made, self.api.get(f"/api/v1/runs/{made.run_id}"), truth, down)
+                         for made in self.accepted() if made.run_id is not None]
+            except requests.RequestException as exc:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("the API failed while judging: %s; again in a moment", exc)
+                found = None
+            if found is not None and (time.monotonic() > deadline or not any(f["disagreements"] for f in found)):
                 return found
             time.sleep(5)
 
@@ -418,7 +464,8 @@ def print_table(samples: list[dict], growth: dict[str, dict], judged: dict, runs
         measured = [s["processes"].get(name, {"rss_mb": 0.0, "fds": 0}) for name in PARTS]
         parts = " ".join(f"{m['rss_mb']:12.1f} {m['fds']:5d}" for m in measured)
         done = s["deliveries"].get("done", 0)
-        print(f"{s['t_s'] / 60:6.1f} {s['load']:5.2f} {parts} {s['online']:6d} {done:6d} "
+        online = "—" if s["online"] is None else s["online"]  # the API failed in this sample
+        print(f"{s['t_s'] / 60:6.1f} {s['load']:5.2f} {parts} {online:>6} {done:6d} "
               f"{sum(s['deliveries'].values()) - done:6d}")
     print("\nmemory: mean RSS of the last sixth of the soak against minutes 5–15 of an hour (same fractions):")
     for name, g in growth.items():
@@ -478,13 +525,15 @@ def main(argv: list[str] | None = None) -> dict:
         api = running.wait_ready(options.clusters, ONLINE_TIMEOUT_S)
         soak = Soak(api, running, targets, workdir)
         soak.run(duration_s, options.interval_s, options.sample_s, stop)
+        out = options.json or workdir / "soak.json"
+        result = {"options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(options).items()},
+                  "workdir": str(workdir), "samples": soak.samples}
+        out.write_text(json.dumps(result, ensure_ascii=False, indent=1))  # the series, should the judging fail
         runs = soak.judge(running.settings.instance / "sim-truth.jsonl")
     growth = memory_growth(soak.samples, duration_s)
     judged = verdict(soak.broadcasts, runs, growth)
     print_table(soak.samples, growth, judged, runs)
-    result = {"options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(options).items()},
-              "workdir": str(workdir), "samples": soak.samples, "runs": runs, "memory": growth, "verdict": judged}
-    out = options.json or workdir / "soak.json"
+    result |= {"runs": runs, "memory": growth, "verdict": judged}
     out.write_text(json.dumps(result, ensure_ascii=False, indent=1))
     print(f"series and findings: {out}")
     return result
