@@ -505,16 +505,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return options
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """Run the soak; print the table and the verdict; return what went to the JSON file."""
+def main(argv: list[str] | None = None, stop: threading.Event | None = None) -> dict:
+    """Run the soak (until `stop` is set, if sooner); print the table and the verdict; return what went to the JSON
+    file."""
     options = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="loanet-soak-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    stop = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stop.set())
+    stop = stop or threading.Event()
     duration_s = options.minutes * 60
     cids = [spec.cid for spec in load_csv(limit=options.clusters)]
     targets = {"all": True} if options.clusters == DISTRICT else {"clusters": cids}
@@ -540,4 +538,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main()["verdict"]["pass"] else 1)
+    interrupted = threading.Event()  # Ctrl-C ends the broadcasting early; the runs made are still judged
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: interrupted.set())
+    sys.exit(0 if main(stop=interrupted)["verdict"]["pass"] else 1)
