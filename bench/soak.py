@@ -20,7 +20,8 @@ At the end, once every run has closed, each run's report is held against the sim
 Memory growth of each part: the mean resident set of the last sixth of the soak (minutes 50–60 of an hour) against
 the mean of minutes 5–15 (the same fractions of a shorter soak), so start-up and the first caches are left out.
 Verdict: every broadcast accepted, no lost run, no duplicate, no stale play, the reports agree with the truth, and
-each part's memory grew by less than 10 %. The series and the per-run findings go to --json.
+the memory of the web tier, the scheduler and the broker grew by less than 10 % each (the simulator's is shown: it
+remembers every command id for a day by design). The series and the per-run findings go to --json.
 """
 
 import argparse
@@ -68,6 +69,9 @@ FINAL_WINDOW = (50 / 60, 1.0)  # the last ten minutes of an hour
 GROWTH_LIMIT = 0.10
 HTTP_TIMEOUT_S = 60.0
 PARTS = ("web", "scheduler", "mosquitto", "simulator")
+# The simulator stands in for 456 devices and keeps each command id a cluster accepted for a day after its expiry
+# (firmware_sim/seen.py, replay protection): its memory grows with every run by design, so it is shown, not judged.
+JUDGED_PARTS = ("web", "scheduler", "mosquitto")
 LISTEN_PORTS = (20000, 32000)  # below Linux's ephemeral range (32768–60999), which the clients' connects draw from
 
 
@@ -450,7 +454,8 @@ def verdict(broadcasts: list[Broadcast], runs: list[dict], growth: dict[str, dic
         "excused": sum(len(r["excused"]) for r in runs),
         "deliveries": sum(r["clusters"] for r in runs), "played": sum(r["played"] for r in runs),
     }
-    over = {name: g["growth"] for name, g in growth.items() if g["growth"] is None or g["growth"] >= GROWTH_LIMIT}
+    over = {name: growth[name]["growth"] for name in JUDGED_PARTS
+            if growth[name]["growth"] is None or growth[name]["growth"] >= GROWTH_LIMIT}
     kept = (not refused and counts["runs"] == len(broadcasts) and not counts["unfinished"] and not counts["lost"]
             and not counts["duplicates"] and not counts["stale"] and not counts["disagreements"] and not over)
     return {**counts, "refused_answers": refused, "memory_over_limit": over, "pass": kept}
@@ -469,10 +474,11 @@ def print_table(samples: list[dict], growth: dict[str, dict], judged: dict, runs
               f"{sum(s['deliveries'].values()) - done:6d}")
     print("\nmemory: mean RSS of the last sixth of the soak against minutes 5–15 of an hour (same fractions):")
     for name, g in growth.items():
+        note = "" if name in JUDGED_PARTS else "  (shown, not judged: it keeps every command id a day)"
         if g["growth"] is None:
-            print(f"  {name:10} no samples in a window")
+            print(f"  {name:10} no samples in a window{note}")
         else:
-            print(f"  {name:10} {g['baseline_mb']:8.1f} MB → {g['final_mb']:8.1f} MB  {g['growth']:+7.1%}")
+            print(f"  {name:10} {g['baseline_mb']:8.1f} MB → {g['final_mb']:8.1f} MB  {g['growth']:+7.1%}{note}")
     ratio = judged["played"] / judged["deliveries"] if judged["deliveries"] else 0.0
     print(f"\n{judged['broadcasts']} broadcasts ({judged['refused']} refused), {judged['runs']} runs "
           f"({judged['unfinished']} not finished); {judged['played']}/{judged['deliveries']} deliveries played "
@@ -531,7 +537,9 @@ def main(argv: list[str] | None = None, stop: threading.Event | None = None) -> 
     growth = memory_growth(soak.samples, duration_s)
     judged = verdict(soak.broadcasts, runs, growth)
     print_table(soak.samples, growth, judged, runs)
-    result |= {"runs": runs, "memory": growth, "verdict": judged}
+    made = [{"number": b.number, "created_at": protocol.format_time(b.created_at), "status": b.status,
+             "answer": b.answer, "broadcast_id": b.broadcast_id, "run_id": b.run_id} for b in soak.broadcasts]
+    result |= {"broadcasts": made, "runs": runs, "memory": growth, "verdict": judged}
     out.write_text(json.dumps(result, ensure_ascii=False, indent=1))
     print(f"series and findings: {out}")
     return result

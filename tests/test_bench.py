@@ -93,3 +93,17 @@ def test_the_soak_measures_memory_growth_between_the_same_fractions_of_any_lengt
     assert growth["baseline_mb"] == pytest.approx(110.0)  # minutes 5–15: 105…115 MB
     assert growth["final_mb"] == pytest.approx(155.0)  # minutes 50–60
     assert growth["growth"] == pytest.approx(45 / 110)
+
+
+def test_the_soak_fails_on_the_controllers_memory_growth_and_shows_the_simulators(soak):
+    runs = [{"state": "finished", "lost": [], "duplicates": [], "stale": [], "disagreements": [], "excused": [],
+             "clusters": 456, "played": 456}]
+    made = [soak.Broadcast(1, QUIET_NIGHT, QUIET_NIGHT, 201, broadcast_id=1, run_id=1)]
+
+    def growth(**by_part: float) -> dict:
+        return {name: {"growth": by_part.get(name, 0.01)} for name in soak.PARTS}
+
+    assert soak.verdict(made, runs, growth(simulator=0.5))["pass"]
+    failed = soak.verdict(made, runs, growth(scheduler=0.1))
+    assert not failed["pass"] and failed["memory_over_limit"] == {"scheduler": 0.1}
+    assert not soak.verdict(made, [{**runs[0], "lost": ["om-cvl-001"]}], growth())["pass"]
