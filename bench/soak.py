@@ -6,7 +6,7 @@ Run from the repository root:  .venv/bin/python bench/soak.py [--minutes 60] [--
 The stack is make run's own (pa_controller.stack): a private Mosquitto, gunicorn (2 workers), `flask pa scheduler`
 and the simulator, on SQLite in a fresh instance dir, with the flaky-3g scenario's faults (loss, delay, 30 s link
 drops) on a share `--flaky` of the clusters instead of its 10 %, and no quiet hours (a soak runs at any hour).
-Every `--interval-s` a fresh 1.5 s clip is uploaded and broadcast at normal priority, START_IN_S ahead, to the whole
+Every `--interval-s` a fresh 1.5 s clip is uploaded and broadcast at normal priority, `--start-in-s` ahead, to the whole
 district (to the simulated clusters by id when `--clusters` is below the district's 456). Every `--sample-s` the
 resident set and open file descriptors of each part (its whole process tree: gunicorn's master and workers),
 the clusters online and the delivery states so far are sampled through the API and /proc.
@@ -162,14 +162,14 @@ class Broadcast:
     closed: bool = False
 
 
-def broadcast(api: Api, number: int, targets: dict, workdir: Path) -> Broadcast:
-    """Upload a fresh clip and schedule it START_IN_S ahead to `targets`; return what the API answered."""
+def broadcast(api: Api, number: int, targets: dict, workdir: Path, start_in_s: float) -> Broadcast:
+    """Upload a fresh clip and schedule it start_in_s ahead to `targets`; return what the API answered."""
     clip = make_clip(workdir / "clip.wav", number)
     with clip.open("rb") as audio_file:
         uploaded = api.post("/api/v1/audio", files={"file": (f"soak-{number}.wav", audio_file)},
                             data={"title": f"Soak {number}"})
     created_at = datetime.now(UTC)
-    start_at = created_at + timedelta(seconds=START_IN_S)
+    start_at = created_at + timedelta(seconds=start_in_s)
     if uploaded.status_code != 201:
         return Broadcast(number, created_at, start_at, uploaded.status_code, f"upload: {uploaded.text[:300]}")
     created = api.post("/api/v1/broadcasts", json={
@@ -213,13 +213,15 @@ def listen_ports(count: int) -> list[int]:
     return ports
 
 
-def stack_env(workdir: Path, clusters: int, flaky: float, seed: int) -> dict[str, str]:
+def stack_env(workdir: Path, clusters: int, flaky: float, seed: int, settle_s: float | None) -> dict[str, str]:
     """make run's variables for a throwaway instance on free ports, nothing taken from the caller's PA_* settings."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PA_") and k != "DATABASE_URL"}
     http, mqtt, mqtts = listen_ports(3)
     env = {**clean, "PA_INSTANCE_DIR": str(workdir / "instance"), "PA_HTTP_PORT": str(http),
            "PA_MQTT_PORT": str(mqtt), "PA_MQTTS_PORT": str(mqtts), "PA_QUIET_HOURS": "",
            "PA_SIM_CLUSTERS": str(clusters), "PA_SIM_SEED": str(seed)}
+    if settle_s is not None:
+        env["PA_RUN_SETTLE_S"] = str(settle_s)
     if flaky > 0:
         env["PA_SIM_SCENARIO"] = str(flaky_scenario(flaky, workdir / "soak-flaky.toml"))
     return env
@@ -337,6 +339,7 @@ class Soak:
     stack: RunningStack
     targets: dict
     workdir: Path
+    start_in_s: float
     began: float = field(default_factory=time.monotonic)
     broadcasts: list[Broadcast] = field(default_factory=list)
     samples: list[dict] = field(default_factory=list)
@@ -356,7 +359,7 @@ class Soak:
                 self.sample()
                 next_sample += sample_s
             stop.wait(max(0.0, min(next_broadcast, next_sample, duration_s) - self.elapsed()))
-        deadline = time.monotonic() + START_IN_S + CLOSE_TIMEOUT_S
+        deadline = time.monotonic() + self.start_in_s + CLOSE_TIMEOUT_S
         while not stop.is_set() and not all(b.closed for b in self.accepted()) and time.monotonic() < deadline:
             self.stack.check()
             self.sample()
@@ -367,7 +370,7 @@ class Soak:
         """Make the next broadcast; a request that fails is recorded as refused (status 0) and the soak goes on."""
         number = len(self.broadcasts) + 1
         try:
-            return broadcast(self.api, number, self.targets, self.workdir)
+            return broadcast(self.api, number, self.targets, self.workdir, self.start_in_s)
         except requests.RequestException as exc:
             now = datetime.now(UTC)
             return Broadcast(number, now, now, 0, f"{type(exc).__name__}: {exc}"[:300])
@@ -500,6 +503,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--flaky", type=float, default=0.05, help="share of clusters on flaky links (default 0.05)")
     parser.add_argument("--interval-s", type=float, default=60.0, help="seconds between broadcasts (default 60)")
     parser.add_argument("--sample-s", type=float, default=30.0, help="seconds between samples (default 30)")
+    parser.add_argument("--start-in-s", type=float, default=START_IN_S,
+                        help=f"seconds from creating a broadcast to its start (default {START_IN_S:.0f})")
+    parser.add_argument("--settle-s", type=float, help="PA_RUN_SETTLE_S of the stack (default make run's, 30)")
     parser.add_argument("--seed", type=int, default=15, help="the simulator's seed: which clusters are flaky")
     parser.add_argument("--workdir", type=Path, help="instance dir parent, kept (default: a new temporary dir)")
     parser.add_argument("--json", type=Path, help="write the series and findings here (default WORKDIR/soak.json)")
@@ -525,9 +531,10 @@ def main(argv: list[str] | None = None, stop: threading.Event | None = None) -> 
     print(f"soak in {workdir}: {options.clusters} clusters, {options.flaky:.0%} flaky, a broadcast every "
           f"{options.interval_s:.0f} s for {options.minutes:g} min; {os.cpu_count()} CPUs, load "
           f"{os.getloadavg()[0]:.2f}", flush=True)
-    with RunningStack(stack_env(workdir, options.clusters, options.flaky, options.seed)) as running:
+    env = stack_env(workdir, options.clusters, options.flaky, options.seed, options.settle_s)
+    with RunningStack(env) as running:
         api = running.wait_ready(options.clusters, ONLINE_TIMEOUT_S)
-        soak = Soak(api, running, targets, workdir)
+        soak = Soak(api, running, targets, workdir, options.start_in_s)
         soak.run(duration_s, options.interval_s, options.sample_s, stop)
         out = options.json or workdir / "soak.json"
         result = {"options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(options).items()},

@@ -13,7 +13,7 @@ CLUSTERS = 6
 def test_a_short_soak_plays_every_run_once_on_every_reachable_cluster_and_reports_the_series(tmp_path):
     soak = bench_module("soak")
     result = soak.main(["--minutes", "0.35", "--clusters", str(CLUSTERS), "--flaky", "0.34", "--interval-s", "10",
-                        "--sample-s", "5", "--workdir", str(tmp_path)])
+                        "--sample-s", "5", "--start-in-s", "10", "--settle-s", "5", "--workdir", str(tmp_path)])
 
     verdict = result["verdict"]
     assert verdict["broadcasts"] == verdict["runs"] == 3 and not verdict["refused"] and not verdict["unfinished"]
