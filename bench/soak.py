@@ -72,6 +72,7 @@ PARTS = ("web", "scheduler", "mosquitto", "simulator")
 # The simulator stands in for 456 devices and keeps each command id a cluster accepted for a day after its expiry
 # (firmware_sim/seen.py, replay protection): its memory grows with every run by design, so it is shown, not judged.
 JUDGED_PARTS = ("web", "scheduler", "mosquitto")
+TOOLS = frozenset({"ffmpeg", "ffprobe"})  # a part's short-lived helpers: a sample that caught one would show a blip
 LISTEN_PORTS = (20000, 32000)  # below Linux's ephemeral range (32768–60999), which the clients' connects draw from
 
 
@@ -79,14 +80,17 @@ LISTEN_PORTS = (20000, 32000)  # below Linux's ephemeral range (32768–60999), 
 
 
 def descendants(pid: int) -> list[int]:
-    """Return pid and every process below it (gunicorn's workers, the simulator's shards)."""
+    """Return pid and every process below it (gunicorn's workers, the simulator's shards), but ffmpeg and ffprobe."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                name, rest = (entry / "stat").read_text().split(" (", 1)[1].rsplit(")", 1)
+                parent = int(rest.split()[1])
             except (OSError, IndexError, ValueError):
                 continue  # gone meanwhile
+            if name in TOOLS:
+                continue
             children.setdefault(parent, []).append(int(entry.name))
     tree, todo = [], [pid]
     while todo:
