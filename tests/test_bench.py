@@ -1,26 +1,17 @@
 """The benchmarks set up what they need: the same run at any hour, whatever the tester's shell exports."""
 
-import importlib.util
 import os
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import pa_protocol as protocol
 from pa_controller import clock
 from pa_controller.extensions import db
 from pa_controller.models import Run
+from tests.support.bench import bench_module
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
 QUIET_NIGHT = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)  # 22:00 in Ô Môn: inside the default quiet hours
-
-
-def bench_module(name: str):
-    """Load bench/NAME.py (a script, not a package) as a module."""
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +44,66 @@ def test_the_fanout_broadcasts_are_accepted_in_the_middle_of_the_night(fanout, t
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def soak():
+    return bench_module("soak")
+
+
+def test_the_soak_counts_lost_duplicate_and_stale_plays_from_the_truth_and_excuses_a_cluster_that_was_down(soak):
+    created = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    start = created + timedelta(seconds=soak.START_IN_S)
+
+    def at(seconds: float) -> str:
+        return protocol.format_time(start + timedelta(seconds=seconds))
+
+    def sound(cid: str, began_s: float, event: str = "played") -> dict:
+        return {"cid": cid, "event": event, "run_id": "7", "start_at": at(0), "started_at": at(began_s),
+                "ended_at": at(began_s + 1.5), "kind": "clip"}
+
+    def link(cid: str, down_s: float, up_s: float) -> list[dict]:
+        return [{"cid": cid, "event": "fault", "fault": "flap", "index": 3, "cycle": 1, "phase": phase, "at": at(s)}
+                for phase, s in (("start", down_s), ("end", up_s))]
+
+    truth = [sound("on-time", 0.1), sound("twice", 0.1), sound("twice", 1.8), sound("stale", soak.GRACE_S + 1),
+             *link("down-at-start", -10, 40), *link("down-long-before", -100, -50),
+             {"cid": "on-time", "event": "fault", "fault": "loss", "index": 1, "phase": "start", "at": at(-60)},
+             {"cid": "lost", "event": "received", "type": "play", "run_id": "7", "start_at": at(0), "at": at(-20)}]
+    states = {"on-time": "done", "twice": "done", "stale": "done", "lost": "expired", "down-at-start": "expired",
+              "down-long-before": "expired"}
+    report = {"id": 7, "state": "finished", "start_at": at(0), "counts": {},
+              "clusters": [{"id": cid, "state": state, "at": at(5)} for cid, state in states.items()]}
+    made = soak.Broadcast(1, created, start, 201, broadcast_id=3, run_id=7)
+
+    judged = soak.judge_run(made, report, truth, soak.down_windows(truth))
+
+    assert judged["played"] == 3  # on time, twice (once to the end counts), stale
+    assert judged["duplicates"] == ["twice"]
+    assert judged["stale"] == ["stale"]
+    assert judged["excused"] == ["down-at-start"]  # its link was down across the start; a loss fault excuses nothing
+    assert judged["lost"] == ["down-long-before", "lost"]
+    assert [line.split(":")[0] for line in judged["disagreements"]] == ["twice"]
+
+
+def test_the_soak_measures_memory_growth_between_the_same_fractions_of_any_length(soak):
+    samples = [{"t_s": t, "processes": {name: {"rss_mb": 100.0 + t / 60} for name in soak.PARTS}}
+               for t in range(0, 3601, 30)]
+    growth = soak.memory_growth(samples, 3600)["web"]
+    assert growth["baseline_mb"] == pytest.approx(110.0)  # minutes 5–15: 105…115 MB
+    assert growth["final_mb"] == pytest.approx(155.0)  # minutes 50–60
+    assert growth["growth"] == pytest.approx(45 / 110)
+
+
+def test_the_soak_fails_on_the_controllers_memory_growth_and_shows_the_simulators(soak):
+    runs = [{"state": "finished", "lost": [], "duplicates": [], "stale": [], "disagreements": [], "excused": [],
+             "clusters": 456, "played": 456}]
+    made = [soak.Broadcast(1, QUIET_NIGHT, QUIET_NIGHT, 201, broadcast_id=1, run_id=1)]
+
+    def growth(**by_part: float) -> dict:
+        return {name: {"growth": by_part.get(name, 0.01)} for name in soak.PARTS}
+
+    assert soak.verdict(made, runs, growth(simulator=0.5))["pass"]
+    failed = soak.verdict(made, runs, growth(scheduler=0.1))
+    assert not failed["pass"] and failed["memory_over_limit"] == {"scheduler": 0.1}
+    assert not soak.verdict(made, [{**runs[0], "lost": ["om-cvl-001"]}], growth())["pass"]
