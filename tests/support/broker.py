@@ -10,6 +10,7 @@ account is handed out once and serves one connection.
 
 import csv
 import itertools
+import random
 import shutil
 import signal
 import socket
@@ -34,10 +35,20 @@ FLEET_CSV = Path(__file__).resolve().parents[2] / "pa_controller" / "data" / "o-
 TESTERS_AT_START = 6  # enough for most tests; more are added with a reload
 
 
+LISTEN_PORTS = (20000, 32000)  # below Linux's ephemeral range (32768–60999), which clients' connects draw from
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free port to listen on, below the ephemeral range: a port bind(0) hands out is an ephemeral one, and a
+    client's connect made meanwhile (a scheduler to its broker) may take it first ("Connection in use")."""
+    while True:
+        port = random.randrange(*LISTEN_PORTS)  # nosec B311 - a port, not a secret
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def o_mon_cids() -> list[str]:
