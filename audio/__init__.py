@@ -15,13 +15,18 @@ from .errors import (
     CorruptAudioError,
     EmptyFileError,
     LoudnessUnreachableError,
+    LowSampleRateError,
     NotAudioError,
     ProcessingError,
     ProgrammeLimitError,
     SilentAudioError,
+    StorageFullError,
+    StorageUnwritableError,
+    TooDenseError,
     TooLargeError,
     TooLongError,
     VoiceMissingError,
+    storage_error,
 )
 from .ingest import PreparedAudio, prepare
 from .measurement import Loudness, measure, probe
@@ -37,6 +42,7 @@ __all__ = [
     "EmptyFileError",
     "Loudness",
     "LoudnessUnreachableError",
+    "LowSampleRateError",
     "NotAudioError",
     "Piper",
     "PreparedAudio",
@@ -44,6 +50,9 @@ __all__ = [
     "ProgrammeLimitError",
     "SilentAudioError",
     "Speed",
+    "StorageFullError",
+    "StorageUnwritableError",
+    "TooDenseError",
     "TooLargeError",
     "TooLongError",
     "Voice",
@@ -54,4 +63,5 @@ __all__ = [
     "probe",
     "read_aloud",
     "speak",
+    "storage_error",
 ]
