@@ -137,6 +137,11 @@ def _scan_argv(
         # aloop counts samples, so the rate must be fixed before it; loop=N plays N+1 times.
         chain += [] if mono else [f"aresample={SAMPLE_RATE}"]
         chain.append(f"aloop=loop={repeats - 1}:size={samples}")
+    if limit_seconds is not None:
+        # Counted in samples: -t goes by timestamps, and a file whose timestamps stand still (FLAC frames numbered
+        # over again) would decode to its end, hours of it, however short -t is.
+        chain += [] if mono else [f"aresample={SAMPLE_RATE}"]
+        chain.append(f"atrim=end_sample={round((limit_seconds + 1) * SAMPLE_RATE)}")
     chain += _MEASURING if true_peak else _MEASURING_SAMPLE_PEAK
     argv = [FFMPEG, "-nostdin", "-hide_banner", "-nostats", *input_args(path), "-map", "0:a:0", "-af", ",".join(chain)]
     if limit_seconds is not None:
