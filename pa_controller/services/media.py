@@ -2,7 +2,8 @@
 
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from flask_babel import lazy_gettext as _
@@ -28,25 +29,36 @@ def ingest(user: User, stream, filename: str, title: str, ward_id: str | None = 
         raise ValidationFailed(_("Tiêu đề phải dài từ 1 đến 200 ký tự."), fields={"title": "invalid"})
     config = settings.current()
     try:
-        with tempfile.TemporaryDirectory(dir=config.instance_dir) as tmp:
+        with scratch() as tmp:
             # The audio package reads the extension to tell a corrupt clip from a file that is not audio.
             suffix = Path(filename or "").suffix.lower()
-            upload = Path(tmp) / ("upload" + (suffix if suffix[1:].isalnum() else ""))
+            upload = tmp / ("upload" + (suffix if suffix[1:].isalnum() else ""))
             _copy(stream, upload, config.audio_max_bytes)
             prepared = audio.prepare(upload, config.media_dir, max_bytes=config.audio_max_bytes,
                                      max_seconds=config.audio_max_seconds)
     except audio.AudioError as exc:
         raise refused(exc, "file") from exc
-    except OSError as exc:  # the scratch copy: the instance directory is full or refuses writes
-        unstorable = audio.storage_error(exc, config.instance_dir)
-        if unstorable is None:
-            raise
-        raise refused(unstorable, "file") from exc
     clip = record(user, prepared, title, (filename or "upload")[:255], ward_id=ward_id)
     db.session.flush()
     audit.record("audio.upload", f"audio:{clip.id}", ward_id=ward_id, title=clip.title, sha256=clip.sha256)
     db.session.commit()
     return clip
+
+
+@contextmanager
+def scratch(prefix: str | None = None) -> Iterator[Path]:
+    """A temporary directory in the instance directory, removed after; a disk there that is full or refuses writes
+    raises the audio package's StorageFullError or StorageUnwritableError, for `refused` to explain."""
+    where = settings.current().instance_dir
+    try:
+        with tempfile.TemporaryDirectory(dir=where, prefix=prefix) as tmp:
+            yield Path(tmp)
+    except OSError as exc:
+        unstorable = audio.storage_error(exc, where)
+        if unstorable is None:
+            raise
+        log.error("could not write in %s: %s", where, exc)
+        raise unstorable from exc
 
 
 def _copy(stream, upload: Path, max_bytes: int) -> None:
