@@ -4,7 +4,6 @@ is judged by its content and kept."""
 
 import gc
 import resource
-import tempfile
 from io import BytesIO
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from sqlalchemy import func, select
 from pa_controller.extensions import db
 from pa_controller.models import Audio, AuditEntry
 from pa_controller.settings import of as settings_of
-from tests.support.audio_corpus import SECONDS, Corpus, chunk, fmt, sine, wav
+from tests.support.audio_corpus import SECONDS, chunk, fmt, sine, wav
 from tests.support.leftovers import child_processes, files_under, open_descriptors
 from tests.support.settings import use_settings
 
@@ -80,20 +79,6 @@ ACCEPTED = [
     ("8 channels at 48 kHz are mixed down", "surround.wav",
      lambda c: c.encoded("8ch.wav", *sine(48_000), "-ac", "8").read_bytes()),
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Corpus:
-    return Corpus(tmp_path_factory.mktemp("broken-audio"))
-
-
-@pytest.fixture
-def isolated_tmp(tmp_path, monkeypatch) -> Path:
-    """Point tempfile, which the audio code's scratch directories use, at an empty directory of our own."""
-    scratch = tmp_path / "system-tmp"
-    scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    return scratch
 
 
 def upload(client, auth, name: str, data: bytes, language: str = "vi"):
