@@ -32,6 +32,7 @@ from .ingest import PreparedAudio, prepare
 from .measurement import Loudness, measure, probe
 from .reading import read_aloud
 from .speech import Espeak, Piper, Speed, Voice, speak
+from .store import holds
 
 __all__ = [
     "ACCEPTED_FORMATS_TEXT",
@@ -58,6 +59,7 @@ __all__ = [
     "Voice",
     "VoiceMissingError",
     "compose",
+    "holds",
     "measure",
     "prepare",
     "probe",

@@ -20,7 +20,7 @@ class Stored:
 
 
 def store(finished: Path, media_dir: Path) -> Stored:
-    """Place `finished` at media_dir/<sha256>.mp3; keep an identical file already there.
+    """Place `finished` at media_dir/<sha256>.mp3; keep an identical file already there, replace a damaged one.
 
     Raises StorageFullError or StorageUnwritableError, leaving no partial file, if the disk is full or the
     directory refuses writes.
@@ -30,7 +30,7 @@ def store(finished: Path, media_dir: Path) -> Stored:
     target = media_dir / f"{sha256}.mp3"
     try:
         media_dir.mkdir(parents=True, exist_ok=True)
-        if target.is_file() and target.stat().st_size == len(data):
+        if holds(target, sha256):
             log.info("already stored: %s", target.name)
             # Fresh again: a clip no row names yet is a leftover only once it is old (services/leftovers.py).
             os.utime(target)
@@ -44,6 +44,16 @@ def store(finished: Path, media_dir: Path) -> Stored:
         raise refusal from exc
     log.info("stored %s (%d bytes)", target.name, len(data))
     return Stored(sha256, target, len(data))
+
+
+def holds(path: Path, sha256: str) -> bool:
+    """Tell whether the file at `path` is there and still holds the bytes whose sha256 is `sha256`: not cut short,
+    not overwritten."""
+    try:
+        with path.open("rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest() == sha256
+    except FileNotFoundError:
+        return False
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
