@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import func, select
 
 from pa_controller.extensions import db
-from pa_controller.models import Audio, AuditEntry
+from pa_controller.models import Audio, AuditEntry, Broadcast
 from pa_controller.settings import of as settings_of
 from tests.support.audio_corpus import SECONDS, chunk, fmt, sine, wav
 from tests.support.leftovers import child_processes, files_under, open_descriptors
 from tests.support.settings import use_settings
+from tests.web.test_programmes import programme
 
 # The rules are the audio package's; the database only has to stay empty, so one kind of it is enough here
 # (tests/web/test_media_store_faults.py runs on both).
@@ -157,3 +158,29 @@ def test_a_header_that_says_a_minute_over_hours_of_sound_is_cut_at_the_limit(cor
     # Two minutes of 8 kHz FLAC decode in a fraction of a second; the three hours took 20 s of CPU.
     assert tools_cpu_s() - before < HEADER_VERDICT_CPU_S * 2
     assert kept() == (0, 0) and files_under(isolated_tmp) == [] and child_processes() == []
+
+
+@pytest.mark.parametrize("damage", ["cut short", "overwritten"])
+def test_a_programme_of_a_clip_damaged_on_disk_is_refused_naming_it_until_it_is_uploaded_again(
+        damage, corpus, seeded, client, officer_auth, isolated_tmp):
+    """A stored clip that no longer hashes to its name (cut to a third: it decoded cleanly into a shorter
+    programme; or overwritten in place at the same size) is refused by name; no broadcast and no programme are
+    kept. Uploading the recording again puts the right bytes back, and the programme composes."""
+    tone = corpus.tone_wav().read_bytes()
+    clip = upload(client, officer_auth, "tone.wav", tone).get_json()
+    path = settings_of(seeded).media_dir / f"{clip['sha256']}.mp3"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3] if damage == "cut short" else data[:2000] + bytes(3000) + data[5000:])
+    fields = {"items": [clip["id"]], "repeat": 2, "gap_s": 1, "chime": True}
+
+    answer = programme(client, officer_auth, 30, **fields)
+    assert answer.status_code == 422, answer.get_json()
+    assert answer.get_json()["error"]["fields"] == {"items": "corrupt"}
+    assert "“Thông báo” lưu trên máy chủ đã bị hỏng" in answer.get_json()["error"]["message"]
+    assert kept() == (1, 1) and db.session.scalar(select(func.count()).select_from(Broadcast)) == 0
+
+    assert upload(client, officer_auth, "tone.wav", tone).get_json()["sha256"] == clip["sha256"]
+    assert path.read_bytes() == data
+    made = programme(client, officer_auth, 30, **fields)
+    assert made.status_code == 201, made.get_json()
+    assert abs(made.get_json()["duration_ms"] - (2 * clip["duration_ms"] + 1000 + 2 * 1200)) <= 150
