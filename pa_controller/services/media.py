@@ -171,10 +171,10 @@ def compose(user: User, programme, title: str) -> Audio:
     config = settings.current()
     parts = [config.media_dir / f"{a.sha256}.mp3" for a in programme.items]
     for clip, path in dict(zip(programme.items, parts, strict=True)).items():
-        if path.is_file() and not audio.holds(path, clip.sha256):
-            log.error("stored clip %s (audio %s) no longer hashes to its name: damaged on disk", path, clip.id)
-            raise ValidationFailed(_("Bản ghi “%(title)s” lưu trên máy chủ đã bị hỏng. Hãy tải bản ghi đó lên lại, "
-                                     "rồi ghép chương trình lần nữa.", title=clip.title),
+        if not audio.holds(path, clip.sha256):
+            log.error("stored clip %s (audio %s) is missing or no longer hashes to its name", path, clip.id)
+            raise ValidationFailed(_("Bản ghi “%(title)s” lưu trên máy chủ đã hỏng hoặc bị mất. Hãy tải bản ghi đó "
+                                     "lên lại, rồi ghép chương trình lần nữa.", title=clip.title),
                                    fields={"items": "corrupt"}, code="corrupt")
     try:
         prepared = audio.compose(parts, config.media_dir, repeat=programme.repeat, gap_s=programme.gap_s,

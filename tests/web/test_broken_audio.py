@@ -160,23 +160,26 @@ def test_a_header_that_says_a_minute_over_hours_of_sound_is_cut_at_the_limit(cor
     assert kept() == (0, 0) and files_under(isolated_tmp) == [] and child_processes() == []
 
 
-@pytest.mark.parametrize("damage", ["cut short", "overwritten"])
+@pytest.mark.parametrize("damage", ["cut short", "overwritten", "deleted"])
 def test_a_programme_of_a_clip_damaged_on_disk_is_refused_naming_it_until_it_is_uploaded_again(
         damage, corpus, seeded, client, officer_auth, isolated_tmp):
     """A stored clip that no longer hashes to its name (cut to a third: it decoded cleanly into a shorter
-    programme; or overwritten in place at the same size) is refused by name; no broadcast and no programme are
+    programme; overwritten in place at the same size; gone) is refused by name; no broadcast and no programme are
     kept. Uploading the recording again puts the right bytes back, and the programme composes."""
     tone = corpus.tone_wav().read_bytes()
     clip = upload(client, officer_auth, "tone.wav", tone).get_json()
     path = settings_of(seeded).media_dir / f"{clip['sha256']}.mp3"
     data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 3] if damage == "cut short" else data[:2000] + bytes(3000) + data[5000:])
+    if damage == "deleted":
+        path.unlink()
+    else:
+        path.write_bytes(data[: len(data) // 3] if damage == "cut short" else data[:2000] + bytes(3000) + data[5000:])
     fields = {"items": [clip["id"]], "repeat": 2, "gap_s": 1, "chime": True}
 
     answer = programme(client, officer_auth, 30, **fields)
     assert answer.status_code == 422, answer.get_json()
     assert answer.get_json()["error"]["fields"] == {"items": "corrupt"}
-    assert "“Thông báo” lưu trên máy chủ đã bị hỏng" in answer.get_json()["error"]["message"]
+    assert "“Thông báo” lưu trên máy chủ đã hỏng hoặc bị mất" in answer.get_json()["error"]["message"]
     assert kept() == (1, 1) and db.session.scalar(select(func.count()).select_from(Broadcast)) == 0
 
     assert upload(client, officer_auth, "tone.wav", tone).get_json()["sha256"] == clip["sha256"]
