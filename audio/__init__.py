@@ -15,18 +15,24 @@ from .errors import (
     CorruptAudioError,
     EmptyFileError,
     LoudnessUnreachableError,
+    LowSampleRateError,
     NotAudioError,
     ProcessingError,
     ProgrammeLimitError,
     SilentAudioError,
+    StorageFullError,
+    StorageUnwritableError,
+    TooDenseError,
     TooLargeError,
     TooLongError,
     VoiceMissingError,
+    storage_error,
 )
 from .ingest import PreparedAudio, prepare
 from .measurement import Loudness, measure, probe
 from .reading import read_aloud
 from .speech import Espeak, Piper, Speed, Voice, speak
+from .store import holds
 
 __all__ = [
     "ACCEPTED_FORMATS_TEXT",
@@ -37,6 +43,7 @@ __all__ = [
     "EmptyFileError",
     "Loudness",
     "LoudnessUnreachableError",
+    "LowSampleRateError",
     "NotAudioError",
     "Piper",
     "PreparedAudio",
@@ -44,14 +51,19 @@ __all__ = [
     "ProgrammeLimitError",
     "SilentAudioError",
     "Speed",
+    "StorageFullError",
+    "StorageUnwritableError",
+    "TooDenseError",
     "TooLargeError",
     "TooLongError",
     "Voice",
     "VoiceMissingError",
     "compose",
+    "holds",
     "measure",
     "prepare",
     "probe",
     "read_aloud",
     "speak",
+    "storage_error",
 ]

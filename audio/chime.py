@@ -11,7 +11,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from .errors import AudioError, ProcessingError
+from .errors import AudioError, ProcessingError, StorageFullError, StorageUnwritableError
 from .ingest import PreparedAudio, prepare
 from .output_format import SAMPLE_RATE
 from .runner import FFMPEG, PROBE_TIMEOUT_S, last_line, run
@@ -42,6 +42,8 @@ def chime(media_dir: Path) -> PreparedAudio:
             _render(source)
             try:
                 prepared = prepare(source, media_dir)
+            except (StorageFullError, StorageUnwritableError):
+                raise  # the store's fault, said as such: not the chime's
             except AudioError as exc:  # our own sound was refused: a fault here, never the user's
                 raise ProcessingError(f"the chime could not be prepared ({exc.message})") from exc
         log.info("chime ready: %s (%d ms, %.1f LUFS)", prepared.path.name, prepared.duration_ms, prepared.loudness_lufs)

@@ -1,5 +1,7 @@
 """Say what is wrong with an uploaded recording, one class and one machine code per case."""
 
+import errno
+from pathlib import Path
 from typing import ClassVar
 
 ACCEPTED_FORMATS_TEXT = "MP3, WAV, OGG (Vorbis or Opus), M4A/AAC or FLAC"
@@ -64,6 +66,34 @@ class NotAudioError(AudioError):
 
     def __init__(self, what_it_is: str) -> None:
         super().__init__(f"The file {what_it_is}. Upload a recording in {ACCEPTED_FORMATS_TEXT}.")
+
+
+class LowSampleRateError(AudioError):
+    """Refuse a recording sampled too slowly to carry speech: no gain makes it intelligible."""
+
+    code = "low_sample_rate"
+
+    def __init__(self, hz: int, least_hz: int) -> None:
+        self.hz, self.least_hz = hz, least_hz
+        super().__init__(
+            f"The recording is sampled at {hz} Hz, too slowly to carry speech (at least {least_hz} Hz is needed). "
+            "Export it again from the original at 44.1 kHz, then upload it."
+        )
+
+
+class TooDenseError(AudioError):
+    """Refuse a recording with more samples a second (channels × rate) than decoding its length may cost: a small
+    file of many channels at a high rate (a decompression bomb) would hold the server for minutes."""
+
+    code = "too_dense"
+
+    def __init__(self, channels: int, hz: int, most_per_second: int) -> None:
+        self.channels, self.hz, self.most_per_second = channels, hz, most_per_second
+        super().__init__(
+            f"The recording has {channels} channels at {hz} Hz, {channels * hz} samples a second, more than the "
+            f"{most_per_second} an announcement may have. Export it again as mono or stereo at 44.1 kHz, "
+            "then upload it."
+        )
 
 
 class CorruptAudioError(AudioError):
@@ -135,6 +165,46 @@ class ProcessingError(AudioError):
             f"Processing the audio failed: {detail}. "
             "Try again later; if it keeps failing, tell the system administrator."
         )
+
+
+class StorageFullError(AudioError):
+    """Report that the disk holding the media store (or the upload's scratch copy) has no room left."""
+
+    code = "storage_full"
+
+    def __init__(self, where: Path) -> None:
+        self.where = where
+        super().__init__(
+            f"The server's disk is full: nothing could be written to {where}, and nothing was kept. "
+            "Ask the system administrator to free space, then upload again."
+        )
+
+
+class StorageUnwritableError(AudioError):
+    """Report that the media store (or the upload's scratch directory) refuses writes: read-only or not ours."""
+
+    code = "storage_unwritable"
+
+    def __init__(self, where: Path, reason: str) -> None:
+        self.where = where
+        super().__init__(
+            f"The server cannot write to {where} ({reason}), so nothing was kept. "
+            "Ask the system administrator to check that directory, then try again."
+        )
+
+
+# What a failed write of ours means: no room, or no right to write there; anything else is a plain fault.
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+_UNWRITABLE = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def storage_error(exc: OSError, where: Path) -> AudioError | None:
+    """Name a failed write into `where` as full or unwritable, or return None when it is neither."""
+    if exc.errno in _FULL:
+        return StorageFullError(where)
+    if exc.errno in _UNWRITABLE:
+        return StorageUnwritableError(where, exc.strerror or "permission denied")
+    return None
 
 
 def _size(n: int) -> str:

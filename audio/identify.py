@@ -24,10 +24,18 @@ _SIGNATURES = (
 _NOT_WHITELISTED = re.compile(r"\[(?P<demuxer>[\w,]+) @ [^\]]*\] Format not on whitelist")
 # The input part of the report ffmpeg prints before decoding (-v info): container, length, streams.
 _INPUT = re.compile(r"^Input #0, (?P<format>\S+?),? from ", re.M)
-_INPUT_END = re.compile(r"^(?:Stream mapping:|Output #0)", re.M)
+# The end of that report: ffmpeg has read the headers and is about to decode.
+INPUT_REPORTED = re.compile(r"^(?:Stream mapping:|Output #0)", re.M)
 _DURATION = re.compile(r"^\s+Duration: (?P<h>\d+):(?P<m>\d\d):(?P<s>\d\d(?:\.\d+)?)", re.M)
-_STREAM = re.compile(r"^\s+Stream #0:\d+\S*: (?P<kind>\w+): (?P<codec>\w+)", re.M)
+_STREAM = re.compile(r"^\s+Stream #0:\d+\S*: (?P<kind>\w+): (?P<codec>\w+)(?P<rest>.*)$", re.M)
+_RATE = re.compile(r", (?P<hz>\d+) Hz, (?P<layout>[^,]+)")
+# ffmpeg names a layout ("5.1", "7.1(wide)", "quad") or counts it ("12 channels").
+_COUNTED = re.compile(r"^(?P<n>\d+) channels")
+_DOTTED = re.compile(r"^(?P<main>\d+)\.(?P<lfe>\d+)")
+_NAMED = {"mono": 1, "stereo": 2, "downmix": 2, "quad": 4, "hexagonal": 6, "octagonal": 8, "hexadecagonal": 16}
 _ESTIMATED = "Estimating duration from bitrate"
+# A WAV written as a stream (to a pipe) says "length unknown" with a size of 0xFFFFFFFF: it ends where the file ends.
+_WAV_STREAMED = "Ignoring maximum wav data size"
 
 
 @dataclass(frozen=True)
@@ -37,13 +45,17 @@ class SourceInfo:
     declared_seconds: float | None
     # ffprobe guessed the length from the bitrate, so neither a shortfall nor an excess proves anything.
     declared_is_estimate: bool
+    sample_rate: int | None = None
+    channels: int | None = None
+    # The writer said it did not know the length (a streamed WAV), so the file ends mid-packet by design.
+    length_unknown: bool = False
 
 
 def identify(source: Path) -> SourceInfo:
     """Read the container headers; raise NotAudioError or CorruptAudioError if they say no."""
     argv = [
         FFPROBE, "-v", "warning", "-hide_banner", *input_args(source),
-        "-show_entries", "format=format_name,duration:stream=index,codec_type,codec_name,duration",
+        "-show_entries", "format=format_name,duration:stream=index,codec_type,codec_name,duration,sample_rate,channels",
         "-of", "json",
     ]  # fmt: skip
     done = run(argv, timeout=PROBE_TIMEOUT_S)
@@ -64,6 +76,9 @@ def identify(source: Path) -> SourceInfo:
         codec_name=stream.get("codec_name", "?"),
         declared_seconds=_seconds(stream.get("duration")) or _seconds(container.get("duration")),
         declared_is_estimate=_ESTIMATED in done.stderr,
+        sample_rate=_whole(stream.get("sample_rate")),
+        channels=_whole(stream.get("channels")),
+        length_unknown=_WAV_STREAMED in done.stderr,
     )
     log.debug("identified %s as %s", source, info)
     return info
@@ -75,18 +90,22 @@ def describe(source: Path, stderr: str) -> SourceInfo:
     if opened is None:
         raise _unreadable(source, stderr)
     report = stderr[opened.start() :]
-    end = _INPUT_END.search(report)
+    end = INPUT_REPORTED.search(report)
     report = report[: end.start()] if end else report
-    streams = [(m["kind"].lower(), m["codec"]) for m in _STREAM.finditer(report)]
-    audio = [codec for kind, codec in streams if kind == "audio"]
+    streams = list(_STREAM.finditer(report))
+    audio = [m for m in streams if m["kind"].lower() == "audio"]
     if not audio:
-        kinds = sorted({kind for kind, _ in streams}) or ["nothing"]
+        kinds = sorted({m["kind"].lower() for m in streams}) or ["nothing"]
         raise NotAudioError(f"contains no sound (only {', '.join(kinds)})")
+    rate = _RATE.search(audio[0]["rest"])
     info = SourceInfo(
         format_name=opened["format"],
-        codec_name=audio[0],
+        codec_name=audio[0]["codec"],
         declared_seconds=_reported_seconds(_DURATION.search(report)),
         declared_is_estimate=_ESTIMATED in stderr,
+        sample_rate=int(rate["hz"]) if rate else None,
+        channels=_channels(rate["layout"]) if rate else None,
+        length_unknown=_WAV_STREAMED in stderr,
     )
     log.debug("described %s as %s", source, info)
     return info
@@ -136,6 +155,22 @@ def _reported_seconds(length: re.Match | None) -> float | None:
     if length is None:
         return None
     return _seconds(int(length["h"]) * 3600 + int(length["m"]) * 60 + float(length["s"]))
+
+
+def _channels(layout: str) -> int | None:
+    """Count the channels of a layout as ffmpeg reports it; None for a name it has not been taught."""
+    if counted := _COUNTED.match(layout):
+        return int(counted["n"])
+    if dotted := _DOTTED.match(layout):
+        return int(dotted["main"]) + int(dotted["lfe"])
+    return _NAMED.get(layout.split("(")[0].strip())
+
+
+def _whole(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
 
 
 def _seconds(value: object) -> float | None:

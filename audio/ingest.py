@@ -5,7 +5,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CorruptAudioError, EmptyFileError, SilentAudioError, TooLargeError, TooLongError
+from .errors import (
+    CorruptAudioError,
+    EmptyFileError,
+    LowSampleRateError,
+    SilentAudioError,
+    TooDenseError,
+    TooLargeError,
+    TooLongError,
+)
 from .identify import SourceInfo, describe
 from .measurement import Scan, decode, scan_output
 from .normalise import first_render, normalise
@@ -22,6 +30,11 @@ TRUNCATION_SLACK_SHARE = 0.02
 # Headers count encoder delay and padding (an MP3's Xing frame count does), so a recording of
 # exactly the limit may declare a little more; the decode that follows measures it exactly.
 HEADER_SLACK_S = 0.5
+# Telephone speech is sampled at 8 kHz; below it, not even a voice survives (a 100 Hz file holds nothing above 50 Hz).
+MIN_SAMPLE_RATE = 8000
+# Decoding cost follows channels × rate: 8 channels at 48 kHz (or mono at 384 kHz) is the most an upload may carry,
+# so that max_seconds of it decodes in seconds. A few hundred KB of silent 8-channel 384 kHz FLAC took over a minute.
+MAX_SAMPLES_PER_SECOND = 8 * 48_000
 
 
 @dataclass(frozen=True)
@@ -88,15 +101,33 @@ def prepare(
 def _measure(source: Path, max_seconds: float) -> tuple[Scan, SourceInfo]:
     """Decode the whole source once, as mono, and refuse it if it is not audio, damaged, too long or silent."""
     # One ffmpeg reports the headers and then decodes: starting ffprobe as well would cost a short
-    # upload as much as its whole decode. The decode stops just past max_seconds whatever they declare.
+    # upload as much as its whole decode. Its headers are judged before the first sample decodes, so three
+    # hours that declare themselves cost no decode; the decode stops just past max_seconds whatever they declare.
     # The source's sample peak is enough to foresee the limiter; true peaks are measured on the MP3.
+    judged: list[SourceInfo] = []
+
+    def judge(report: str) -> None:
+        judged.append(_check_headers(source, report, max_seconds))
+
     decode_timeout = processing_timeout(max_seconds)
-    decoded = decode(source, mono=True, limit_seconds=max_seconds, timeout=decode_timeout, true_peak=False)
-    info = describe(source, decoded.stderr)
+    decoded = decode(source, mono=True, limit_seconds=max_seconds, timeout=decode_timeout, true_peak=False,
+                     on_input=judge)
+    info = judged[0] if judged else _check_headers(source, decoded.stderr, max_seconds)
+    return _check_decoded(decoded, source, info, max_seconds=max_seconds, timeout=decode_timeout), info
+
+
+def _check_headers(source: Path, report: str, max_seconds: float) -> SourceInfo:
+    """Refuse from ffmpeg's report of the headers alone: not audio, sampled too slowly, too many samples a second to
+    decode, or declared too long."""
+    info = describe(source, report)
+    if info.sample_rate is not None and info.sample_rate < MIN_SAMPLE_RATE:
+        raise LowSampleRateError(info.sample_rate, MIN_SAMPLE_RATE)
+    if info.sample_rate and info.channels and info.sample_rate * info.channels > MAX_SAMPLES_PER_SECOND:
+        raise TooDenseError(info.channels, info.sample_rate, MAX_SAMPLES_PER_SECOND)
     declared = info.declared_seconds
     if declared and not info.declared_is_estimate and declared > max_seconds + HEADER_SLACK_S:
         raise TooLongError(declared, max_seconds)
-    return _check_decoded(decoded, source, info, max_seconds=max_seconds, timeout=decode_timeout), info
+    return info
 
 
 def _check_decoded(decoded: Finished, source: Path, info: SourceInfo, *, max_seconds: float, timeout: float) -> Scan:
@@ -108,7 +139,8 @@ def _check_decoded(decoded: Finished, source: Path, info: SourceInfo, *, max_sec
         raise CorruptAudioError("it cannot be decoded") from exc
     if measured.samples == 0:
         raise CorruptAudioError("it contains no decodable sound")
-    if measured.damage_reports:
+    # A WAV of unknown length ends where its writer stopped: its last, short packet is how it ends, not damage.
+    if measured.damage_reports and not (info.length_unknown and info.codec_name.startswith("pcm_")):
         raise CorruptAudioError(f"{measured.damage_reports} part(s) of it could not be decoded")
     if measured.seconds > max_seconds:
         raise TooLongError(None, max_seconds)  # decoding stopped just past the limit

@@ -3,11 +3,13 @@
 import logging
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .identify import INPUT_REPORTED
 from .output_format import SAMPLE_RATE, SILENCE_GATE_LUFS
-from .runner import FFMPEG, Finished, ToolFailed, input_args, processing_timeout, run
+from .runner import FFMPEG, Finished, ToolFailed, input_args, processing_timeout, run, run_watched
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +102,17 @@ def decode(
     limit_seconds: float | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
     true_peak: bool = True,
+    on_input: Callable[[str], None] | None = None,
 ) -> Finished:
     """Run the decode `scan` does and return what ffmpeg printed: its input's headers, then the measurements.
 
-    Without `true_peak` the Scan's true_peak_dbtp is the sample peak, which never reads higher.
+    Without `true_peak` the Scan's true_peak_dbtp is the sample peak, which never reads higher. `on_input` is shown
+    the report of the input's headers before the first sample decodes; what it raises stops the decode.
     """
     argv = _scan_argv(path, mono=mono, limit_seconds=limit_seconds, loop=None, true_peak=true_peak)
-    return run(argv, timeout=timeout)
+    if on_input is None:
+        return run(argv, timeout=timeout)
+    return run_watched(argv, timeout=timeout, mark=INPUT_REPORTED, at_mark=on_input)
 
 
 def scan_output(done: Finished, path: Path, *, mono: bool = False, timeout: float = DEFAULT_TIMEOUT_S) -> Scan:
@@ -131,6 +137,11 @@ def _scan_argv(
         # aloop counts samples, so the rate must be fixed before it; loop=N plays N+1 times.
         chain += [] if mono else [f"aresample={SAMPLE_RATE}"]
         chain.append(f"aloop=loop={repeats - 1}:size={samples}")
+    if limit_seconds is not None:
+        # Counted in samples: -t goes by timestamps, and a file whose timestamps stand still (FLAC frames numbered
+        # over again) would decode to its end, hours of it, however short -t is.
+        chain += [] if mono else [f"aresample={SAMPLE_RATE}"]
+        chain.append(f"atrim=end_sample={round((limit_seconds + 1) * SAMPLE_RATE)}")
     chain += _MEASURING if true_peak else _MEASURING_SAMPLE_PEAK
     argv = [FFMPEG, "-nostdin", "-hide_banner", "-nostats", *input_args(path), "-map", "0:a:0", "-af", ",".join(chain)]
     if limit_seconds is not None:

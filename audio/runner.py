@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 import subprocess
 import tempfile
 import threading
@@ -49,6 +50,43 @@ def run(argv: list[str], *, timeout: float, feed: bytes | None = None) -> Finish
     except OSError as exc:
         raise ProcessingError(f"{argv[0]} could not be started ({exc.strerror}); it must be installed") from exc
     return Finished(done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"))
+
+
+def run_watched(argv: list[str], *, timeout: float, mark: re.Pattern, at_mark: Callable[[str], None]) -> Finished:
+    """Run one tool as `run` does, and once a line of its error output matches `mark`, show `at_mark` all of it so
+    far: whatever `at_mark` raises stops the tool at once and propagates (a verdict on headers need not wait for
+    the decode). Raise ProcessingError if the tool cannot start or overruns."""
+    log.debug("running %s (timeout %.0f s, watched)", argv, timeout)
+    try:
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    except OSError as exc:
+        raise ProcessingError(f"{argv[0]} could not be started ({exc.strerror}); it must be installed") from exc
+    overran = threading.Event()
+    watchdog = threading.Timer(timeout, _kill, (overran, process))
+    watchdog.start()
+    lines: list[str] = []
+    try:
+        marked = False
+        for raw in process.stderr:
+            lines.append(raw.decode("utf-8", "replace"))
+            if not marked and mark.search(lines[-1]):
+                marked = True
+                at_mark("".join(lines))
+        code = process.wait()
+    finally:
+        watchdog.cancel()
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        process.stderr.close()
+    if overran.is_set():
+        raise ProcessingError(f"{argv[0]} did not finish within {timeout:.0f} s and was stopped")
+    return Finished(code, "", "".join(lines))
+
+
+def _kill(overran: threading.Event, process: subprocess.Popen) -> None:
+    overran.set()
+    process.kill()
 
 
 class Started:

@@ -54,6 +54,13 @@ class Unavailable(ServiceError):
     code = "unavailable"
 
 
+class InsufficientStorage(ServiceError):
+    """The server has no room left to keep what was sent: not the request's fault, and nothing was kept."""
+
+    status = 507
+    code = "storage_full"
+
+
 class TooManyRequests(ServiceError):
     """Refused for now; `retry_after` says in how many seconds to try again."""
 

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -194,6 +195,16 @@ def officer_auth(seeded):
 @pytest.fixture
 def technician_auth(seeded):
     return _user_token("tech", Role.TECHNICIAN)
+
+
+@pytest.fixture
+def isolated_tmp(tmp_path, monkeypatch) -> Path:
+    """Point tempfile, where the audio code keeps its scratch directories, at an empty directory of our own, so
+    leftovers can be seen."""
+    scratch = tmp_path / "system-tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    return scratch
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from flask_babel import lazy_gettext as _
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 import audio
 from pa_controller import clock, settings
-from pa_controller.errors import ValidationFailed
+from pa_controller.errors import InsufficientStorage, ServiceError, Unavailable, ValidationFailed
 from pa_controller.extensions import db
 from pa_controller.models import Audio, User, Ward
 from pa_controller.services import access, audit
@@ -27,27 +28,48 @@ def ingest(user: User, stream, filename: str, title: str, ward_id: str | None = 
     if not 1 <= len(title) <= 200:
         raise ValidationFailed(_("Tiêu đề phải dài từ 1 đến 200 ký tự."), fields={"title": "invalid"})
     config = settings.current()
-    with tempfile.TemporaryDirectory(dir=config.instance_dir) as tmp:
-        # The audio package reads the extension to tell a corrupt clip from a file that is not audio.
-        suffix = Path(filename or "").suffix.lower()
-        upload = Path(tmp) / ("upload" + (suffix if suffix[1:].isalnum() else ""))
-        with upload.open("wb") as out:
-            copied = 0
-            while chunk := stream.read(1 << 20):
-                copied += len(chunk)
-                if copied > config.audio_max_bytes:
-                    raise refused(audio.TooLargeError(copied, config.audio_max_bytes), "file")
-                out.write(chunk)
-        try:
+    try:
+        with scratch() as tmp:
+            # The audio package reads the extension to tell a corrupt clip from a file that is not audio.
+            suffix = Path(filename or "").suffix.lower()
+            upload = tmp / ("upload" + (suffix if suffix[1:].isalnum() else ""))
+            _copy(stream, upload, config.audio_max_bytes)
             prepared = audio.prepare(upload, config.media_dir, max_bytes=config.audio_max_bytes,
                                      max_seconds=config.audio_max_seconds)
-        except audio.AudioError as exc:
-            raise refused(exc, "file") from exc
+    except audio.AudioError as exc:
+        raise refused(exc, "file") from exc
     clip = record(user, prepared, title, (filename or "upload")[:255], ward_id=ward_id)
     db.session.flush()
     audit.record("audio.upload", f"audio:{clip.id}", ward_id=ward_id, title=clip.title, sha256=clip.sha256)
     db.session.commit()
     return clip
+
+
+@contextmanager
+def scratch(prefix: str | None = None) -> Iterator[Path]:
+    """A temporary directory in the instance directory, removed after; a disk there that is full or refuses writes
+    raises the audio package's StorageFullError or StorageUnwritableError, for `refused` to explain."""
+    where = settings.current().instance_dir
+    try:
+        with tempfile.TemporaryDirectory(dir=where, prefix=prefix) as tmp:
+            yield Path(tmp)
+    except OSError as exc:
+        unstorable = audio.storage_error(exc, where)
+        if unstorable is None:
+            raise
+        log.error("could not write in %s: %s", where, exc)
+        raise unstorable from exc
+
+
+def _copy(stream, upload: Path, max_bytes: int) -> None:
+    """Copy the uploaded stream to `upload`, refusing it as soon as it passes `max_bytes`."""
+    with upload.open("wb") as out:
+        copied = 0
+        while chunk := stream.read(1 << 20):
+            copied += len(chunk)
+            if copied > max_bytes:
+                raise audio.TooLargeError(copied, max_bytes)
+            out.write(chunk)
 
 
 def _size(n: int) -> str:
@@ -73,6 +95,13 @@ def _explain(exc: audio.AudioError):
         case audio.TooLongError():
             return _("Chương trình sẽ dài hơn mức %(limit)s ghép được. Hãy bớt số bản ghi, số lần lặp hoặc khoảng "
                      "nghỉ.", limit=_length(exc.limit_seconds))
+        case audio.LowSampleRateError():
+            return _("Bản ghi chỉ được lấy mẫu %(hz)s Hz, quá thấp để nghe rõ lời nói (cần ít nhất %(least)s Hz). "
+                     "Hãy xuất lại từ bản gốc ở 44,1 kHz rồi tải lên.", hz=exc.hz, least=exc.least_hz)
+        case audio.TooDenseError():
+            return _("Bản ghi có %(channels)s kênh ở %(hz)s Hz, nhiều dữ liệu hơn mức một bản tin được phép và quá "
+                     "nặng để xử lý. Hãy xuất lại thành mono hoặc stereo ở 44,1 kHz rồi tải lên.",
+                     channels=exc.channels, hz=exc.hz)
         case audio.LoudnessUnreachableError():
             return _("Không thể làm bản ghi đủ to mà không méo tiếng: nó chỉ đạt %(reached)s LUFS, cần %(target)s "
                      "LUFS, vì âm thanh chủ yếu là những tiếng lách cách ngắn. Hãy kiểm tra tệp có đúng là bản tin "
@@ -85,6 +114,10 @@ def _explain(exc: audio.AudioError):
                      "mới."),
         "silent": _("Bản ghi không có tiếng (nhỏ hơn −70 LUFS) nên không thể làm cho nghe được. Hãy kiểm tra micrô "
                     "đã bật chưa và thu âm lại."),
+        "storage_full": _("Máy chủ hết chỗ lưu nên chưa lưu được gì. Hãy báo quản trị hệ thống giải phóng dung "
+                          "lượng đĩa, rồi thử lại."),
+        "storage_unwritable": _("Máy chủ không ghi được vào thư mục lưu âm thanh nên chưa lưu được gì. Hãy báo "
+                                "quản trị hệ thống kiểm tra thư mục đó, rồi thử lại."),
         "programme_limit": _("Không ghép được chương trình với các lựa chọn này. Hãy xem lại số bản ghi, số lần lặp "
                              "và khoảng nghỉ."),
     }
@@ -92,10 +125,13 @@ def _explain(exc: audio.AudioError):
                                      "thống."))
 
 
-def refused(exc: audio.AudioError, field: str) -> ValidationFailed:
-    """Refuse what the audio package refused, saying why in the reader's language, against `field`."""
+def refused(exc: audio.AudioError, field: str) -> ServiceError:
+    """Refuse what the audio package refused, saying why in the reader's language, against `field`: a file or
+    programme at fault is a 422; a disk full (507) or unwritable (503) is the server's, and says so."""
     log.info("audio refused (%s): %s", exc.code, exc.message)  # the English detail, for whoever reads the logs
-    return ValidationFailed(_explain(exc), fields={field: exc.code}, code=exc.code)
+    error = {audio.StorageFullError: InsufficientStorage, audio.StorageUnwritableError: Unavailable}.get(
+        type(exc), ValidationFailed)
+    return error(_explain(exc), fields={field: exc.code}, code=exc.code)
 
 
 def owner_ward(user: User, ward_id: str | None) -> str | None:
@@ -134,6 +170,12 @@ def compose(user: User, programme, title: str) -> Audio:
     """
     config = settings.current()
     parts = [config.media_dir / f"{a.sha256}.mp3" for a in programme.items]
+    for clip, path in dict(zip(programme.items, parts, strict=True)).items():
+        if not audio.holds(path, clip.sha256):
+            log.error("stored clip %s (audio %s) is missing or no longer hashes to its name", path, clip.id)
+            raise ValidationFailed(_("Bản ghi “%(title)s” lưu trên máy chủ đã hỏng hoặc bị mất. Hãy tải bản ghi đó "
+                                     "lên lại, rồi ghép chương trình lần nữa.", title=clip.title),
+                                   fields={"items": "corrupt"}, code="corrupt")
     try:
         prepared = audio.compose(parts, config.media_dir, repeat=programme.repeat, gap_s=programme.gap_s,
                                  chime=programme.chime, max_seconds=config.compose_max_seconds)

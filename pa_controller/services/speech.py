@@ -1,7 +1,6 @@
 """Compose by text: read an officer's announcement aloud with the deployment's offline voice, and keep it."""
 
 import logging
-import tempfile
 from pathlib import Path
 
 from flask_babel import lazy_gettext as _
@@ -49,8 +48,11 @@ def preview(user: User, text: str, speed: Speed) -> bytes:
     """Read `text` aloud and prepare it exactly as it would be kept and played, keeping nothing: the MP3's bytes."""
     access.require_role(user, *access.SCHEDULERS)
     text = _checked(text)
-    with tempfile.TemporaryDirectory(dir=settings.current().instance_dir, prefix="speech-preview-") as scratch:
-        return _speak(text, speed, Path(scratch)).path.read_bytes()
+    try:
+        with media.scratch("speech-preview-") as scratch:
+            return _speak(text, speed, scratch).path.read_bytes()
+    except audio.AudioError as exc:  # the scratch directory's disk, full or read-only
+        raise media.refused(exc, "text") from exc
 
 
 def create(user: User, text: str, title: str, speed: Speed, ward_id: str | None = None) -> Audio:

@@ -124,6 +124,8 @@ def cluster(id: str):
 @authenticated(Scope.SCHEDULE)
 @allowed(*access.SCHEDULERS)
 @bp.response(201, r.Audio)
+@bp.alt_response(507, schema=ErrorSchema, description="storage_full: the server's disk is full; nothing was kept")
+@bp.alt_response(503, schema=ErrorSchema, description="storage_unwritable: the media directory refuses writes")
 @bp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": q.AudioUpload}}})
 def upload_audio():
     """Upload audio: normalised to -16 LUFS, MP3 64 kbit/s mono."""
@@ -150,7 +152,10 @@ def list_audio(composed=None):
 @allowed(*access.SCHEDULERS)
 @bp.arguments(q.SpeechRequest)
 @bp.response(201, r.Audio)
-@bp.alt_response(503, schema=ErrorSchema, description="no voice is installed (see docs/operations.md)")
+@bp.alt_response(503, schema=ErrorSchema, description="voice_missing: no voice is installed (see "
+                                                    "docs/operations.md); storage_unwritable: the media directory "
+                                                    "refuses writes")
+@bp.alt_response(507, schema=ErrorSchema, description="storage_full: the server's disk is full; nothing was kept")
 def create_speech(body: dict):
     """Compose by text: read the text aloud (Vietnamese, offline) and add it to the library like an upload."""
     clip = speech.create(g.user, body["text"], body.get("title", ""), body["speed"], body.get("ward") or None)

@@ -4,7 +4,6 @@ import json
 import re
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,15 +180,6 @@ def lab(tmp_path_factory) -> Lab:
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is not installed; the audio tests need the real tool")
     return Lab(tmp_path_factory.mktemp("audio-inputs"))
-
-
-@pytest.fixture
-def isolated_tmp(tmp_path, monkeypatch) -> Path:
-    """Point tempfile at an empty directory of our own, so leftovers can be seen."""
-    scratch = tmp_path / "system-tmp"
-    scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    return scratch
 
 
 @pytest.fixture

@@ -1,12 +1,11 @@
 """Each unfit input raises its own AudioError subclass with its code, and nothing is left behind."""
 
-import os
 import random
-from pathlib import Path
 
 import pytest
 
 import audio
+from tests.support.leftovers import child_processes, open_descriptors
 
 
 def _empty(lab):
@@ -117,15 +116,6 @@ REFUSALS = [
     ("isolated clicks that no gain lifts to -16 LUFS under the peak ceiling are refused", _click_train,
      audio.LoudnessUnreachableError),
 ]  # fmt: skip
-
-def child_processes() -> list[str]:
-    """This process's children, zombies included, as "pid name"."""
-    pids = " ".join(path.read_text() for path in Path("/proc/self/task").glob("*/children")).split()
-    return [f"{pid} {Path(f'/proc/{pid}/comm').read_text().strip()}" for pid in pids]
-
-
-def open_descriptors() -> int:
-    return len(os.listdir("/proc/self/fd"))
 
 
 CODES = {
