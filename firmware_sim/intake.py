@@ -31,15 +31,27 @@ def content_digest(command: dict) -> str:
 
 
 def readable_ids(raw: bytes) -> tuple[str | None, str | None]:
-    """Return (id, run_id) of a payload that failed validation, where they can still be read."""
+    """Return (id, run_id) of a payload that failed validation, where they can still be read and sent back in an
+    event: text the codec allows (no NUL, no lone surrogate, at most MAX_STRING characters)."""
+    if len(raw) > protocol.MAX_PAYLOAD_BYTES:
+        return None, None
     try:
         payload = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return None, None
     if not isinstance(payload, dict):
         return None, None
-    cmd_id, run_id = payload.get("id"), payload.get("run_id")
-    return (cmd_id if isinstance(cmd_id, str) and cmd_id else None), (run_id if isinstance(run_id, str) else None)
+    return _sendable(payload.get("id")) or None, _sendable(payload.get("run_id"))
+
+
+def _sendable(value) -> str | None:
+    if not isinstance(value, str) or len(value) > protocol.MAX_STRING or "\x00" in value:
+        return None
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return None
+    return value
 
 
 def message_key(raw: bytes) -> str:

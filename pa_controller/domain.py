@@ -134,8 +134,10 @@ class RefusalKind(StrEnum):
 
 
 class ReportRefusal(StrEnum):
-    """Why the controller refused a well-formed report (malformed ones carry the protocol's reason words)."""
+    """Why the controller refused a report, beyond the protocol's reason words for one it could not decode."""
 
     UNKNOWN_COMMAND = "unknown_command"  # for a command the controller never sent
     OTHER_CLUSTER = "other_cluster"  # for a command the controller sent to another cluster
     WRONG_RUN = "wrong_run"  # its run_id is not the run of the command it names
+    UNKNOWN_CLUSTER = "unknown_cluster"  # on the topic of a cluster not in the registry
+    NOT_A_CLUSTER_TOPIC = "bad_topic"  # on a topic under the root that is no cluster's channel (a malformed id)

@@ -131,13 +131,17 @@ def decode(kind: str, cid: str, raw: bytes) -> dict:
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise ProtocolError("malformed", f"payload of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
-        payload = json.loads(raw.decode("utf-8"))
+        payload = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ProtocolError("malformed", f"payload is not UTF-8 JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise ProtocolError("malformed", "payload is not a JSON object")
     if _deeper_than(payload, MAX_DEPTH):
         raise ProtocolError("malformed", f"payload is nested deeper than {MAX_DEPTH} levels")
+    try:
+        encode(payload)  # a \ud800 escape is JSON, but no text: it could be neither stored nor sent on
+    except UnicodeEncodeError as exc:
+        raise ProtocolError("malformed", "payload holds a lone surrogate, which is not Unicode text") from exc
     _check_fields(payload, _COMMON, kind)
     if payload["v"] != VERSION:
         raise ProtocolError("unsupported", f"protocol version {payload['v']!r} is not {VERSION}")
@@ -156,6 +160,18 @@ def decode(kind: str, cid: str, raw: bytes) -> dict:
         if name in payload:
             parse_time(payload[name])
     return payload
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    """Read a JSON number with a fraction or exponent; one too large for a double (1e999) is refused, not infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]} is out of range")
+    return value
 
 
 def _deeper_than(payload: dict, limit: int) -> bool:

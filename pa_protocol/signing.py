@@ -47,13 +47,17 @@ def b64url(data: bytes) -> str:
 
 
 def unb64url(text: str) -> bytes:
-    """Decode base64url without padding; raise ValueError on anything else (padding, other characters)."""
+    """Decode base64url without padding; raise ValueError on anything else (padding, other characters, a last
+    character whose unused bits are not zero: one text per byte string, as `b64url` writes it)."""
     if not isinstance(text, str) or not _BASE64URL.fullmatch(text) or len(text) % 4 == 1:
         raise ValueError("not base64url without padding")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except binascii.Error as exc:
         raise ValueError(str(exc)) from exc
+    if b64url(raw) != text:
+        raise ValueError("not canonical base64url: the last character's unused bits are not zero")
+    return raw
 
 
 def key_id(public_key: bytes) -> str:

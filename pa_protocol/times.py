@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from pa_protocol.errors import ProtocolError
 
-_RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})")
 
 
 def format_time(moment: datetime) -> str:
@@ -18,9 +18,9 @@ def format_time(moment: datetime) -> str:
 
 def parse_time(text: str) -> datetime:
     """Parse an RFC 3339 time with an offset into an aware UTC datetime."""
-    if not isinstance(text, str) or not _RFC3339.match(text):
+    if not isinstance(text, str) or not _RFC3339.fullmatch(text):
         raise ProtocolError("malformed", f"{text!r} is not an RFC 3339 time with an offset")
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         raise ProtocolError("malformed", f"{text!r} is not a valid time") from exc

@@ -5,7 +5,7 @@ import re
 from pa_protocol.errors import ProtocolError
 
 DEFAULT_ROOT = "pa/v1"
-CID_PATTERN = re.compile(r"^[a-z0-9-]{1,32}$")
+CID_PATTERN = re.compile(r"^[a-z0-9-]{1,32}\Z")  # \Z, not $: `$` lets a trailing newline in
 
 CMD, STATUS, HEARTBEAT, EVENTS = "cmd", "status", "heartbeat", "events"
 TOPIC_KINDS = (CMD, STATUS, HEARTBEAT, EVENTS)

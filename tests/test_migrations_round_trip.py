@@ -122,6 +122,8 @@ FACTS = (
          kept=False),
     Fact("broker credentials", rows("SELECT cluster_id, password_hash FROM broker_credential"), since="0014",
          kept=False),
+    Fact("the district's refusals", rows("SELECT kind, reason, count FROM fleet_refusal_count"), since="0021",
+         kept=False),
     Fact("people's roles and wards", rows('SELECT username, role, active, ward_id FROM "user" '
                                           "LEFT JOIN user_ward ON user_ward.user_id = id"), since="0015", kept=False),
     Fact("sessions and failed logins", rows("SELECT s.address, f.username FROM user_session s, login_failure f"),

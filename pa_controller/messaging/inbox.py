@@ -11,7 +11,7 @@ from pa_controller import clock
 from pa_controller.messaging.worker_thread import WorkerThread
 
 log = logging.getLogger(__name__)
-UNREADABLE = "unreadable"  # a report that broke the contract on a cluster's topic: handed on, to be counted
+UNREADABLE = "unreadable"  # a report that broke the contract, or came on no cluster's topic: handed on, to be counted
 RETRY_S = 1.0  # how often a batch the store could not take is offered again
 
 
@@ -52,8 +52,8 @@ class Inbox(WorkerThread):
             self.rejected[exc.reason] += 1
             if self.rejected.total() <= 100 or self.rejected.total() % 1000 == 0:
                 log.warning("rejected a payload on %s (%s): %s", topic, exc.reason, exc)
-            if cid is not None:  # counted against the cluster whose topic it came on, never the payload's
-                self._queue.put((UNREADABLE, cid, {"reason": exc.reason}))
+            # Counted against the cluster whose topic it came on, never the payload's; None: the topic names none.
+            self._queue.put((UNREADABLE, cid, {"reason": exc.reason}))
             return
         self._queue.put((kind, cid, payload))
 

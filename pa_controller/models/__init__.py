@@ -8,6 +8,7 @@ from pa_controller.models.fleet import Cluster, ClusterState, Group, Ward, group
 from pa_controller.models.guardrails import WardRules
 from pa_controller.models.health import (
     FleetCommand,
+    FleetRefusalCount,
     HeartbeatSample,
     Incident,
     MaintenanceWindow,
@@ -23,7 +24,7 @@ from pa_controller.models.sessions import LoginFailure, UserSession
 
 __all__ = [
     "ApiToken", "ApprovalStep", "AuditEntry", "Audio", "Broadcast", "BroadcastWard", "BrokerCredential", "Cluster",
-    "ClusterState", "CommandKey", "Delivery", "FleetCommand", "Group", "HeartbeatSample", "Incident", "LoginFailure",
-    "MaintenanceWindow", "OutboxMessage", "Outage", "RefusalCount", "Run", "ServiceBeat", "StopOrder",
-    "TelemetryBucket", "User", "UserSession", "Ward", "WardRules", "group_cluster", "user_ward",
+    "ClusterState", "CommandKey", "Delivery", "FleetCommand", "FleetRefusalCount", "Group", "HeartbeatSample",
+    "Incident", "LoginFailure", "MaintenanceWindow", "OutboxMessage", "Outage", "RefusalCount", "Run", "ServiceBeat",
+    "StopOrder", "TelemetryBucket", "User", "UserSession", "Ward", "WardRules", "group_cluster", "user_ward",
 ]

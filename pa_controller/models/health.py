@@ -107,6 +107,17 @@ class RefusalCount(db.Model):
     last_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class FleetRefusalCount(db.Model):
+    """How many reports the controller refused, by kind and reason, whatever topic they came on: the district's
+    total, which also holds what no cluster's count can (a report on an unknown cluster's or a malformed topic)."""
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # a RefusalKind
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int]
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class FleetCommand(db.Model):
     """A remote command to one cluster (volume, test tone, reboot), tracked like a delivery."""
 

@@ -3,6 +3,7 @@
 import functools
 import logging
 from collections import Counter
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import case, select, true, update
@@ -24,14 +25,27 @@ HEARTBEAT_FIELDS = ("seq", "uptime_s", "playing", "volume", "rssi_dbm", "temp_c"
                     "speakers_total", "amp_ok", "fw")
 
 
-def _known(messages: list[tuple[str, dict]]):
-    """Yield (state, payload) for the messages of clusters in the registry; others are skipped."""
+def _known(messages: list[tuple[str, dict]], now: datetime):
+    """Yield (state, payload) for the messages of clusters in the registry; the others are refused and counted."""
     cids = {cid for cid, _ in messages}
     query = select(ClusterState).where(ClusterState.cluster_id.in_(cids))
     states = {state.cluster_id: state for state in db.session.scalars(query)}
+    _refuse_unknown(messages, states.keys(), now)
     for cid, payload in messages:
         if (state := states.get(cid)) is not None:
             yield state, payload
+
+
+def _registered(messages: list[tuple[str, dict]]) -> set[str]:
+    """Return the clusters of these messages that are in the registry."""
+    cids = {cid for cid, _ in messages}
+    return set(db.session.scalars(select(ClusterState.cluster_id).where(ClusterState.cluster_id.in_(cids))))
+
+
+def _refuse_unknown(messages: list[tuple[str, dict]], known: Collection[str], now: datetime) -> None:
+    """Count the reports on the topics of clusters not in the registry: refused, never applied."""
+    refusals.count(Counter((cid, RefusalKind.REPORT, ReportRefusal.UNKNOWN_CLUSTER) for cid, _ in messages
+                           if cid not in known), now)
 
 
 def _stale_will(state: ClusterState, will: dict) -> bool:
@@ -52,7 +66,7 @@ def _stale_will(state: ClusterState, will: dict) -> bool:
 def apply_statuses(messages: list[tuple[str, dict]], now: datetime) -> int:
     """Record births and wills; the will of an older connection than the current birth's is ignored."""
     applied, rebooted = 0, []
-    for state, payload in _known(messages):
+    for state, payload in _known(messages, now):
         if not payload["online"] and _stale_will(state, payload):
             log.info("ignored stale will of %s (boot %s conn %s; born boot %s conn %s)", state.cluster_id,
                      payload["boot_id"], payload.get("conn"), state.boot_id, state.conn)
@@ -91,8 +105,8 @@ def _lost_in_reboot(cluster_ids: list[str], now: datetime) -> None:
 
 def apply_heartbeats(messages: list[tuple[str, dict]], now: datetime) -> int:
     """Keep each cluster's latest heartbeat (one UPDATE per batch), and the history of all of them."""
-    cids = {cid for cid, _ in messages}
-    known = set(db.session.scalars(select(ClusterState.cluster_id).where(ClusterState.cluster_id.in_(cids))))
+    known = _registered(messages)
+    _refuse_unknown(messages, known, now)
     messages = [(cid, payload) for cid, payload in messages if cid in known]
     latest: dict[str, dict] = {}  # each cluster's heartbeats of the batch applied in turn, as one
     for cid, payload in messages:
@@ -182,21 +196,27 @@ def apply_events(messages: list[tuple[str, dict]], now: datetime) -> int:
     records: dict[str, Delivery | FleetCommand] = {r.cmd_id: r for r in [*deliveries, *fleet_commands]}
     targets = {cmd_id: record.cluster_id for cmd_id, record in records.items()} | _outbox_targets(
         set(by_cmd) - set(records))
-    applied, refused = 0, Counter()
+    applied, refused, known = 0, Counter(), _registered(messages)
     for cmd_id, reports in by_cmd.items():
         record = records.get(cmd_id)
         for cid, payload in reports:
-            if (refusal := _refusal(record, targets.get(cmd_id), cid, payload)) is not None:
+            if cid not in known:
+                refused[cid, RefusalKind.REPORT, ReportRefusal.UNKNOWN_CLUSTER] += 1
+            elif (refusal := _refusal(record, targets.get(cmd_id), cid, payload)) is not None:
                 refused[(cid, *refusal)] += 1
-                continue
-            if record is not None and _advance(record, payload):
-                applied += 1
-                if isinstance(record, Delivery) and record.ready_at is None and record.state in HAS_AUDIO:
-                    record.ready_at = now
-    if refused:
-        _log_refused(refused)
-        refusals.count(refused, now)
+            else:
+                applied += _apply_event(record, payload, now)
+    refusals.count(refused, now)
     return applied
+
+
+def _apply_event(record: Delivery | FleetCommand | None, payload: dict, now: datetime) -> int:
+    """Advance the record an accepted event is about; return 1 if it moved, else 0."""
+    if record is None or not _advance(record, payload):
+        return 0
+    if isinstance(record, Delivery) and record.ready_at is None and record.state in HAS_AUDIO:
+        record.ready_at = now
+    return 1
 
 
 def _outbox_targets(cmd_ids: set[str]) -> dict[str, str]:
@@ -237,20 +257,11 @@ def _reject_reason(payload: dict) -> str:
     return reason if isinstance(reason, str) and reason in RejectReason._value2member_map_ else "other"
 
 
-def _log_refused(refused: Counter) -> None:
-    """One line a batch, however many clusters: a flood of forgeries must not flood the log too."""
-    by_reason = Counter()
-    for (_cid, kind, reason), n in refused.items():
-        by_reason[f"{kind.value} {reason}"] += n
-    clusters = sorted({cid for cid, _, _ in refused})
-    shown = ", ".join(clusters[:5]) + (f" and {len(clusters) - 5} more" if len(clusters) > 5 else "")
-    log.warning("refused %d event(s) from %s: %s", refused.total(), shown,
-                ", ".join(f"{what} ×{n}" for what, n in sorted(by_reason.items())))
-
-
-def apply_unreadable(messages: list[tuple[str, dict]], now: datetime) -> int:
-    """Count reports that broke the contract (the inbox could not decode them) against the cluster of their topic."""
-    refusals.count(Counter((cid, RefusalKind.REPORT, payload["reason"]) for cid, payload in messages), now)
+def apply_unreadable(messages: list[tuple[str | None, dict]], now: datetime) -> int:
+    """Count reports that broke the contract (the inbox could not decode them) against the cluster of their topic;
+    one on a topic that names no cluster (cid None) is counted for the district alone."""
+    refusals.count(Counter((cid, RefusalKind.REPORT, payload["reason"] if cid is not None
+                            else ReportRefusal.NOT_A_CLUSTER_TOPIC) for cid, payload in messages), now)
     return 0
 
 

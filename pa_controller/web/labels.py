@@ -82,6 +82,8 @@ LABELS = {(type(key), key): text for key, text in (
     (ReportRefusal.UNKNOWN_COMMAND, _l("Về lệnh chưa từng được gửi")),
     (ReportRefusal.OTHER_CLUSTER, _l("Về lệnh gửi cho cụm loa khác")),
     (ReportRefusal.WRONG_RUN, _l("Sai lượt phát")),
+    (ReportRefusal.UNKNOWN_CLUSTER, _l("Từ cụm loa không có trong danh sách")),
+    (ReportRefusal.NOT_A_CLUSTER_TOPIC, _l("Trên kênh không thuộc cụm loa nào")),
     ("other", _l("Lý do khác")),
     # approval (services/approvals.py): where a broadcast stands, and each step of its history
     (ApprovalState.DRAFT, _l("Bản nháp")),

@@ -86,8 +86,11 @@ def summary():
     scope = access.ward_scope(current_user)
     health = fleet_health.summary(scope, clock.now(), _heartbeat_s())
     refused, refusing = refusals.summary(scope)
+    district_refused = refusals.of_district() if scope is None else None  # unknown clusters belong to no ward
     return render_template("fleet_summary.html", summary=health, statuses=list(ClusterStatus),
-                           whole_district=scope is None, refused=refused, refusing=refusing)
+                           whole_district=scope is None, refused=refused, refusing=refusing,
+                           district_refused=district_refused,
+                           district_total=refusals.total(district_refused or {}))
 
 
 @bp.get("/clusters")

@@ -139,10 +139,11 @@ def test_a_malformed_report_changes_nothing_and_is_counted_against_the_cluster_o
     inbox.receive("pa/v1/clusters/om-tho-001/status", json.dumps({"v": 1, "cid": "om-tho-002"}).encode())
     inbox.receive("pa/v1/clusters/../status", b"{}")
     assert inbox.rejected == {"malformed": 2, "wrong_cluster": 1}
-    inbox.flush([inbox._queue.get_nowait() for _ in range(2)])  # the one without a cluster's topic is not queued
+    inbox.flush([inbox._queue.get_nowait() for _ in range(3)])  # the one without a cluster's topic is queued too
     assert inbox._queue.empty()
     assert refusals.by_kind("om-tho-001")["report"] == {"malformed": 1, "wrong_cluster": 1}
     assert refusals.by_kind("om-tho-002") == {"forged_command": {}, "report": {}}, "never the payload's cid"
+    assert refusals.of_district()["report"] == {"malformed": 1, "wrong_cluster": 1, "bad_topic": 1}
     assert {s.status.value for s in db.session.scalars(select(ClusterState))} == {"unknown"}
 
 

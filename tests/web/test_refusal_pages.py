@@ -38,3 +38,29 @@ def test_the_clusters_api_answer_carries_its_refusals_by_kind_and_reason(client,
     refuse("om-tho-001", RefusalKind.FORGED_COMMAND, "unsigned", 1)
     answer = client.get("/api/v1/clusters/om-tho-001", headers=technician_auth).get_json()
     assert answer["refusals"] == {"forged_command": {"unsigned": 1}, "report": {}}
+
+
+def test_the_district_summary_counts_reports_on_unknown_clusters_and_malformed_topics_for_a_whole_district_reader(
+        client, technician_auth, officer_auth):
+    refuse(None, RefusalKind.REPORT, "bad_topic", 6)
+    refuse("om-nowhere-9", RefusalKind.REPORT, "unknown_cluster", 2)
+    refuse("om-tho-001", RefusalKind.REPORT, "malformed", 1)
+    log_in(client, "tech")
+    page = client.get("/fleet").get_data(as_text=True)
+    assert "9 báo cáo bị từ chối" in page
+    assert "Trên kênh không thuộc cụm loa nào" in page and ">6<" in page
+    assert "Từ cụm loa không có trong danh sách" in page and ">2<" in page
+    client.post("/logout")
+    log_in(client, "officer-thoi-hoa")
+    ward_page = client.get("/fleet").get_data(as_text=True)
+    assert 'id="district-refused"' not in ward_page, "a ward's reader sees its ward's counts, not the district's"
+
+
+def test_the_health_answer_says_how_many_reports_were_refused_and_why(client):
+    assert client.get("/api/v1/health").get_json()["refused_reports"] == 0
+    refuse(None, RefusalKind.REPORT, "bad_topic", 2)
+    refuse("om-tho-001", RefusalKind.FORGED_COMMAND, "bad_signature", 1)
+    answer = client.get("/api/v1/health").get_json()
+    assert answer["refused_reports"] == 3
+    assert answer["refused"] == {"forged_command": {"bad_signature": 1}, "report": {"bad_topic": 2}}
+    assert answer["status"] in ("ok", "degraded") and answer["db"] == "ok"

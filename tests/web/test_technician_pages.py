@@ -272,7 +272,7 @@ def test_the_table_costs_the_same_few_queries_for_any_number_of_rows(client, tec
         assert len(statements) <= 4
         statements.clear()
         client.get("/fleet")
-        assert len(statements) <= 7  # user, their wards, session; wards, counts, availability, refusals
+        assert len(statements) <= 8  # user, their wards, session; wards, counts, availability, refusals, district's
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert table <= 7  # user, their wards, session; count, page, availability of the page, wards for the form
