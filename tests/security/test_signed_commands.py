@@ -205,10 +205,11 @@ def test_forged_reports_for_a_command_never_sent_another_clusters_command_or_ano
     try:
         with RawClient(broker.tester()) as spy:
             spy.subscribe(protocol.wildcard(ROOT, protocol.CMD))
-            my_run = broadcast(system, audio_id, [mine], in_s=8)
-            their_run = broadcast(system, audio_id, [theirs], in_s=8)
+            my_run = broadcast(system, audio_id, [mine], in_s=20)  # both runs ready, neither sounding, when
+            their_run = broadcast(system, audio_id, [theirs], in_s=20)  # the forgeries arrive, on a busy machine too
             plays = {p["cid"]: p for _, p, _ in spy.wait_for(lambda t, p, r: p.get("type") == "play", 2)}
         wait_counts(system, my_run, {"ready": 1}, 15)
+        wait_counts(system, their_run, {"ready": 1}, 15)
         before = (report(system, my_run), report(system, their_run))
         at = protocol.format_time(clock.now())
         forged = [
