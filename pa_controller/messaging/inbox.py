@@ -1,10 +1,14 @@
 """Per-topic handlers: decode in the network thread, hand over in batches from a writer thread (transport only:
-storing a batch is the writer's business, services/report_writer.py)."""
+storing a batch is the writer's business, services/report_writer.py).
+
+A report is acknowledged to the broker only once the writer has had it: a worker killed with reports in its queue
+has not acknowledged them, and the broker delivers them again to the persistent session when it comes back."""
 
 import logging
 import queue
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import pa_protocol as protocol
 from pa_controller import clock
@@ -12,6 +16,10 @@ from pa_controller.messaging.worker_thread import WorkerThread
 
 log = logging.getLogger(__name__)
 UNREADABLE = "unreadable"  # a report that broke the contract on a cluster's topic: handed on, to be counted
+
+
+def _nothing_to_acknowledge() -> None:
+    """A report fed without a broker (a test, a benchmark) has no acknowledgement to send."""
 
 
 class Inbox(WorkerThread):
@@ -32,8 +40,9 @@ class Inbox(WorkerThread):
         """Return one handler per subscribed topic kind."""
         return {kind: self.receive for kind in self.writer.kinds if kind in protocol.TOPIC_KINDS}
 
-    def receive(self, topic: str, raw: bytes) -> None:
-        """Validate one message; count and log what breaks the contract, never raise."""
+    def receive(self, topic: str, raw: bytes, ack: Callable[[], None] = _nothing_to_acknowledge) -> None:
+        """Validate one message and queue it with its `ack`, called once the writer has had it; count and log what
+        breaks the contract, never raise."""
         cid = None
         try:
             cid, kind = protocol.parse_topic(self.root, topic)
@@ -42,10 +51,12 @@ class Inbox(WorkerThread):
             self.rejected[exc.reason] += 1
             if self.rejected.total() <= 100 or self.rejected.total() % 1000 == 0:
                 log.warning("rejected a payload on %s (%s): %s", topic, exc.reason, exc)
-            if cid is not None:  # counted against the cluster whose topic it came on, never the payload's
-                self._queue.put((UNREADABLE, cid, {"reason": exc.reason}))
+            if cid is None:  # on no cluster's topic: nothing to store
+                ack()
+            else:  # counted against the cluster whose topic it came on, never the payload's
+                self._queue.put((UNREADABLE, cid, {"reason": exc.reason}, ack))
             return
-        self._queue.put((kind, cid, payload))
+        self._queue.put((kind, cid, payload, ack))
 
     def _take_batch(self) -> list:
         try:
@@ -70,8 +81,17 @@ class Inbox(WorkerThread):
                 log.exception("inbox writer cycle failed; continuing")
 
     def flush(self, batch: list) -> None:
-        """Hand one batch to the writer and count what it stored and what it could not."""
-        applied, unstorable = self.writer.write(batch, clock.now())
+        """Hand one batch to the writer, count what it stored and what it could not, then acknowledge the batch.
+
+        A batch the writer could not take at all is acknowledged too (it is logged): left unacknowledged, it would
+        hold the broker's in-flight window shut until the next reconnect.
+        """
+        try:
+            applied, unstorable = self.writer.write([(kind, cid, payload) for kind, cid, payload, _ in batch],
+                                                    clock.now())
+        finally:
+            for *_, ack in batch:
+                ack()
         self.applied += applied
         if unstorable:
             self.rejected["unstorable"] += unstorable

@@ -86,8 +86,8 @@ class Worker:
         self.schedule.clear()
         self.scheduler.shutdown(wait=True)
         self.outbox.stop()
+        self.inbox.stop()  # stores and acknowledges what it holds while the link is up
         self.link.stop()
-        self.inbox.stop()
         self.lock.release()
         self.stopped.set()
 
