@@ -126,3 +126,51 @@ def test_a_controller_clock_stepped_forward_and_back_sounds_nothing_early_twice_
              and parse_time(r["started_at"]) < starts[r["run_id"]] - timedelta(seconds=EARLY_TOLERANCE_S)]
     assert not early, early
     log.warning("runs %s: %s", runs, [(r["state"], r["reason"] if "reason" in r else None) for r in reports.values()])
+
+
+# ----- a cluster's clock off by minutes (the controller's is right)
+
+SKEWED = [spec.cid for spec in SAMPLE[::10]]  # 6 of 57
+AHEAD, BEHIND = SKEWED[::2], SKEWED[1::2]
+SKEW_S = 150.0
+
+
+@pytest.fixture
+def system_settings(controller_settings) -> dict:
+    return {key: value for key, value in controller_settings.items() if key != "dispatch_lead_s"}
+
+
+def test_clusters_whose_clocks_are_minutes_off_refuse_as_expired_and_the_others_play_on_time(
+        system, broker, tone, tmp_path):
+    """Ahead, a cluster finds the command expired by its clock; behind, by the command's own signed `issued_at`
+    (docs/protocol.md, "Replay rules"): by its clock it would reach `start_at` after the window closed."""
+    truth_path = tmp_path / "truth.jsonl"
+    audio_id = system.upload(tone)
+    faults = [f"clock_offset:clusters={'+'.join(AHEAD)},offset_s={SKEW_S}",
+              f"clock_offset:clusters={'+'.join(BEHIND)},offset_s={-SKEW_S}"]
+    with Fleet(SAMPLE, broker.url, truth_path=truth_path, heartbeat_s=HEARTBEAT_S, faults=faults,
+               credentials=broker.passwords, keys_url=system.keys_url) as fleet:
+        system.wait_for(lambda: fleet.call(lambda: all(s.ever_subscribed for s in fleet.sessions.values())), 10,
+                        "every cluster subscribed once", show=fleet.summary)
+        runs = [schedule(system, audio_id, START_IN_S, "Đồng hồ lệch"),
+                schedule(system, audio_id, START_IN_S + 2.5, "Khẩn, đồng hồ lệch", "emergency")]
+        system.wait_for(lambda: all(report(system, r)["state"] == "finished" for r in runs), 30, "both runs to close",
+                        show=fleet.summary)
+        truth = read_truth(truth_path)
+        reports = {run_id: report(system, run_id) for run_id in runs}
+
+    others = sorted({spec.cid for spec in SAMPLE} - set(SKEWED))
+    assert {r["cid"] for r in truth if r["event"] == "fault"} == set(SKEWED), "the clocks were moved"
+    for run_id, run in reports.items():
+        comparison = compare(run, truth)
+        assert comparison.ok, (run_id, [d.line() for d in comparison.disagreements])
+        assert sorted(plays(truth, run_id)) == others
+        states = {c["id"]: c["state"] for c in run["clusters"]}
+        assert {cid: states[cid] for cid in SKEWED} == dict.fromkeys(SKEWED, "expired"), run_id
+    assert not stale_plays(truth, run_expiries(system.app, runs))
+    starts = {str(run_id): parse_time(run["start_at"]) for run_id, run in reports.items()}
+    late = [r for r in truth if r["event"] == "played"
+            and abs(parse_time(r["started_at"]) - starts[r["run_id"]]) > timedelta(seconds=EARLY_TOLERANCE_S)]
+    assert not late, "the clusters whose clocks are right play on time"
+    behind_said = [r.get("message", "") for r in truth if r["event"] == "expired" and r["cid"] in BEHIND]
+    assert len(behind_said) == 2 * len(BEHIND) and all("before the command was issued" in m for m in behind_said)
