@@ -1,0 +1,46 @@
+"""The inbox acknowledges a report to the broker only once the writer has had it (a crash before loses nothing)."""
+
+import json
+
+import pytest
+
+import pa_protocol as protocol
+from pa_controller.messaging.inbox import Inbox
+
+TOPIC = protocol.topic("pa/v1", "om-tho-001", protocol.STATUS)
+BIRTH = json.dumps({"v": 1, "cid": "om-tho-001", "online": True, "boot_id": "b1", "at": "2026-12-07T02:00:00.000Z"})
+
+
+class Writer:
+    kinds = (protocol.STATUS, protocol.HEARTBEAT, protocol.EVENTS)
+
+    def __init__(self, fails: bool = False):
+        self.fails = fails
+        self.batches = []
+
+    def write(self, batch, now):
+        if self.fails:
+            raise RuntimeError("database gone")
+        self.batches.append(batch)
+        return len(batch), 0
+
+
+def test_a_report_is_acknowledged_after_the_writer_had_it_not_on_arrival():
+    writer, acked = Writer(), []
+    inbox = Inbox("pa/v1", writer)
+    inbox.receive(TOPIC, BIRTH.encode(), lambda: acked.append("birth"))
+    inbox.receive(TOPIC, b"{not json", lambda: acked.append("broken"))
+    assert acked == [], "nothing is acknowledged while it only sits in the queue"
+    inbox.flush([inbox._queue.get_nowait() for _ in range(2)])
+    assert acked == ["birth", "broken"] and len(writer.batches[0]) == 2
+
+
+def test_a_report_on_no_clusters_topic_is_acknowledged_at_once_and_a_batch_the_writer_refused_too():
+    acked = []
+    inbox = Inbox("pa/v1", Writer(fails=True))
+    inbox.receive("pa/v1/clusters/../status", b"{}", lambda: acked.append("nowhere"))
+    assert acked == ["nowhere"] and inbox._queue.empty()
+    inbox.receive(TOPIC, BIRTH.encode(), lambda: acked.append("birth"))
+    with pytest.raises(RuntimeError):
+        inbox.flush([inbox._queue.get_nowait()])
+    assert acked == ["nowhere", "birth"], "left unacknowledged it would hold the broker's window shut"
