@@ -25,6 +25,8 @@ def store(finished: Path, media_dir: Path) -> Stored:
     target = media_dir / f"{sha256}.mp3"
     if target.is_file() and target.stat().st_size == len(data):
         log.info("already stored: %s", target.name)
+        # Fresh again: a clip no row names yet is a leftover only once it is old (services/leftovers.py).
+        os.utime(target)
         return Stored(sha256, target, len(data))
     # Written beside the target so os.replace is one atomic rename: readers see all of it or nothing.
     fd, part_name = tempfile.mkstemp(dir=media_dir, prefix=f".{sha256}.", suffix=".part")

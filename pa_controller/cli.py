@@ -68,8 +68,11 @@ def scheduler():
         worker.start()
     except SchedulerLocked as exc:
         raise click.ClickException(f"{exc}; stop it first (only one scheduler may dispatch)") from None
-    stop.wait()
+    while not stop.wait(1.0) and not worker.lock_lost.is_set():
+        pass
     worker.stop()
+    if worker.lock_lost.is_set():
+        raise click.ClickException("another scheduler took the lock while the database was away; this one stopped")
 
 
 @pa.command("create-user")

@@ -131,7 +131,7 @@ class Settings:
             telemetry_raw_h=read.value("PA_TELEMETRY_RAW_H", 6.0, _above(0), "a number of hours above 0"),
             telemetry_keep_d=read.value("PA_TELEMETRY_KEEP_D", 90.0, _above(0), "a number of days above 0"),
             plan_horizon_h=read.value("PA_PLAN_HORIZON_H", 48.0, _above(0), "a number of hours above 0"),
-            check_horizon_d=read.value("PA_CHECK_HORIZON_D", 62, _whole(1), "a whole number of days, 1 or more"),
+            check_horizon_d=read.value("PA_CHECK_HORIZON_D", 366, _whole(1), "a whole number of days, 1 or more"),
             fleet_watch_s=read.value("PA_FLEET_WATCH_S", 2.0, _above(0), "a number of seconds above 0"),
             incident_hold_s=read.value("PA_INCIDENT_HOLD_S", 60.0, _at_least(0), "a number of seconds, 0 or more"),
             ward_outage_share=read.value("PA_WARD_OUTAGE_SHARE", 0.5, _share, "a share above 0 and at most 1"),

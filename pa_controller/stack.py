@@ -246,10 +246,7 @@ class Stack:
             self.flask("pa", "keys", "init")  # before the scheduler: it signs every command it publishes
         if self.stopping.is_set():
             return
-        self.spawn("web", sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{settings.http_port}",
-                   "--workers", "2", "--threads", "8", "--timeout", "120",  # a programme is composed in the request
-                   "--access-logfile", str(settings.instance / ACCESS_LOG), "--access-logformat", ACCESS_FORMAT,
-                   "--log-level", "warning", "wsgi:app")
+        self.spawn("web", *web_command(settings.http_port, settings.instance / ACCESS_LOG))
         self.spawn("scheduler", sys.executable, "-m", "flask", "pa", "scheduler")
         if not self.wait_for_web():
             return
@@ -352,6 +349,14 @@ class Stack:
                     log.warning("%s did not stop within %.0f s; killing it", name, STOP_GRACE_S)
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
+
+
+def web_command(http_port: int, access_log: Path) -> list[str]:
+    """Return the command line of the web tier: gunicorn, two workers of eight threads, on 127.0.0.1."""
+    return [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{http_port}",
+            "--workers", "2", "--threads", "8", "--timeout", "120",  # a programme is composed in the request
+            "--access-logfile", str(access_log), "--access-logformat", ACCESS_FORMAT,
+            "--log-level", "warning", "wsgi:app"]
 
 
 def _stale_passwords(app, held: dict[str, str]) -> list[str]:

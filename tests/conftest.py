@@ -120,6 +120,17 @@ def database_url(request, tmp_path, templates):
     remove()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path):
+    """Yield the URL of a database of each kind with no table at all, for tests that run the migrations."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name, url = _create_postgres_database()
+    yield url
+    _drop_postgres_database(name)
+
+
 @pytest.fixture
 def make_settings(tmp_path):
     """Build the testing Settings on the test's instance dir and a database URL, with changes (field names)."""
@@ -208,3 +219,18 @@ def system(database_url, make_settings, broker, system_settings):
                              public_url=f"http://127.0.0.1:{port}", **system_settings)
     with running_system(settings, port) as system:
         yield system
+
+
+@pytest.fixture
+def private_postgres():
+    """A PostgreSQL of the test's own (tests/support/postgres.py), to stop and restart; skipped where it cannot run,
+    except under CI=true."""
+    from tests.support import postgres
+
+    if why := postgres.missing():
+        message = f"a private PostgreSQL cannot run here ({why}): {postgres.ENABLE}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with postgres.private_postgres() as server:
+        yield server

@@ -20,7 +20,7 @@ def test_the_defaults_are_the_readmes():
     assert s.database_url == f"sqlite:///{s.instance_dir / 'loanet.db'}"
     assert (s.http_port, s.mqtt_port, s.mqtt_url, s.private_broker) == (5000, 1884, "mqtt://127.0.0.1:1884", True)
     assert s.public_url == "http://127.0.0.1:5000" and s.mqtt_root == "pa/v1"
-    assert (s.dispatch_lead_s, s.now_lead_s, s.heartbeat_s, s.check_horizon_d) == (60, 3, 30, 62)
+    assert (s.dispatch_lead_s, s.now_lead_s, s.heartbeat_s, s.check_horizon_d) == (60, 3, 30, 366)
     assert s.quiet_hours == (time(21, 30), time(5, 0)) and s.alert_webhook_url == "" and s.secret_key is None
     assert (s.messaging, s.testing) == ("mqtt", False)
 

@@ -16,6 +16,16 @@ from pa_controller.messaging.worker_thread import WorkerThread
 
 log = logging.getLogger(__name__)
 UNREADABLE = "unreadable"  # a report that broke the contract on a cluster's topic: handed on, to be counted
+RETRY_S = 1.0  # how often a batch the store could not take is offered again
+
+
+class StoreUnavailable(Exception):
+    """The writer could not reach its store (a database restarting): `unwritten` is the part of the batch it did
+    not store, to be offered again, in order, before anything newer; `applied` and `unstorable` count the rest."""
+
+    def __init__(self, unwritten: list, applied: int = 0, unstorable: int = 0):
+        super().__init__(f"{len(unwritten)} report(s) not stored: the store is unavailable")
+        self.unwritten, self.applied, self.unstorable = unwritten, applied, unstorable
 
 
 def _nothing_to_acknowledge() -> None:
@@ -73,25 +83,54 @@ class Inbox(WorkerThread):
         return batch
 
     def _run(self) -> None:
+        held: list = []  # what the store could not take yet, unacknowledged: the broker keeps it too
         while not self._stop.is_set() or not self._queue.empty():
             try:
-                if batch := self._take_batch():
+                if batch := held or self._take_batch():
                     self.flush(batch)
+                    if held:
+                        log.warning("the store is back: the %d held report(s) are stored", len(held))
+                    held = []
+            except StoreUnavailable as exc:
+                if not held:
+                    log.warning("%s; holding them, offering them again every %.0f s", exc, RETRY_S)
+                held = exc.unwritten
+                if self._stop.wait(RETRY_S):
+                    log.error("stopping with %d report(s) the store never took: the broker delivers them again",
+                              len(held))
+                    return
             except Exception:  # the writer must outlive any one batch
+                held = []
                 log.exception("inbox writer cycle failed; continuing")
 
     def flush(self, batch: list) -> None:
-        """Hand one batch to the writer, count what it stored and what it could not, then acknowledge the batch.
+        """Hand one batch to the writer, count what it stored and what it could not, and acknowledge that; raise
+        StoreUnavailable with what it did not store, unacknowledged, if it could not reach its store.
 
-        A batch the writer could not take at all is acknowledged too (it is logged): left unacknowledged, it would
+        A batch the writer failed on otherwise is acknowledged too (it is logged): left unacknowledged, it would
         hold the broker's in-flight window shut until the next reconnect.
         """
         try:
             applied, unstorable = self.writer.write([(kind, cid, payload) for kind, cid, payload, _ in batch],
                                                     clock.now())
-        finally:
-            for *_, ack in batch:
-                ack()
+        except StoreUnavailable as exc:
+            self._count(exc.applied, exc.unstorable)
+            waiting = {id(payload) for _, _, payload in exc.unwritten}
+            self._acknowledge([report for report in batch if id(report[2]) not in waiting])
+            raise StoreUnavailable([report for report in batch if id(report[2]) in waiting], exc.applied,
+                                   exc.unstorable) from None
+        except Exception:
+            self._acknowledge(batch)
+            raise
+        self._acknowledge(batch)
+        self._count(applied, unstorable)
+
+    @staticmethod
+    def _acknowledge(reports: list) -> None:
+        for *_, ack in reports:
+            ack()
+
+    def _count(self, applied: int, unstorable: int) -> None:
         self.applied += applied
         if unstorable:
             self.rejected["unstorable"] += unstorable

@@ -34,6 +34,7 @@ class OutboxPublisher(WorkerThread):
         self._acks: queue.SimpleQueue[tuple[int, bool]] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
+        self._acknowledged: list[int] = []  # row ids the broker took, not yet recorded (the store may be away)
         super().__init__("outbox-publisher")
 
     def _interrupt(self) -> None:
@@ -60,8 +61,11 @@ class OutboxPublisher(WorkerThread):
         self.mark_sent()
 
     def mark_sent(self) -> int:
-        """Record the acknowledged rows as sent (refused ones go out again); return how many."""
-        ids = []
+        """Record the acknowledged rows as sent (refused ones go out again); return how many.
+
+        Should the store fail (a database restarting), the rows stay to be recorded at the next cycle, which
+        records them before it publishes anything: an acknowledged command is not published again.
+        """
         while True:
             try:
                 mid, accepted = self._acks.get_nowait()
@@ -69,9 +73,11 @@ class OutboxPublisher(WorkerThread):
                 break
             row_id = self._inflight.pop(mid, None)
             if row_id is not None and accepted:
-                ids.append(row_id)
+                self._acknowledged.append(row_id)
+        ids = self._acknowledged
         if ids:
             self.store.mark_sent(ids)
+            self._acknowledged = []
         return len(ids)
 
     def publish_pending(self) -> int:

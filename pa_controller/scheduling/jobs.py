@@ -5,7 +5,7 @@ import logging
 from pa_controller import clock
 from pa_controller.extensions import db
 from pa_controller.scheduling.schedule import DISPATCH_HORIZON_S
-from pa_controller.services import alerts, dispatch, fleet_watch, planning, remote, telemetry
+from pa_controller.services import alerts, dispatch, fleet_watch, leftovers, planning, remote, telemetry
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,16 @@ def watch(worker) -> None:
             log.exception("watching the fleet failed")
 
 
+def sweep_leftovers(worker) -> None:
+    """Remove what requests killed on their way left behind (scratch, clips no row names)."""
+    with worker.app.app_context():
+        try:
+            leftovers.sweep(clock.now())
+        except Exception:
+            db.session.rollback()
+            log.exception("removing the leftovers of killed requests failed")
+
+
 def sync_broker(worker) -> None:
     """Bring the broker's accounts in step with the fleet (a cluster enrolled, retired, given a new password)."""
     with worker.app.app_context():
@@ -49,8 +59,10 @@ def sync_broker(worker) -> None:
 
 
 def plan(worker) -> None:
-    """Extend plans, match the dispatch jobs to the due runs, close finished runs, beat; each step alone."""
+    """Keep the lock, extend plans, match the dispatch jobs to the due runs, close finished runs, beat; each step
+    alone."""
     steps = (
+        worker.hold_lock,
         planning.extend_plans,
         lambda: sync_dispatch_jobs(worker),
         dispatch.close_runs,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 ADVISORY_KEY = 0x4C6F614E6574  # "LoaNet"
@@ -25,18 +26,13 @@ class SchedulerLock:
         self.instance_dir = instance_dir
         self._connection = None
         self._file = None
+        self._held = False  # acquired and not released: on PostgreSQL, to be held again if its session ends
 
     def acquire(self) -> None:
         """Take the lock or raise SchedulerLocked; never waits."""
         if self.url.get_backend_name() == "postgresql":
-            engine = create_engine(self.url, poolclass=NullPool)  # one connection, held for life
-            connection = engine.connect()
-            if not connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}).scalar():
-                connection.close()
-                engine.dispose()
-                raise SchedulerLocked("another scheduler already runs against this PostgreSQL database")
-            connection.commit()
-            self._connection = connection
+            self._connection = self._advisory_lock()
+            self._held = True
             return
         path = self._lock_path()
         handle = path.open("a+")
@@ -52,12 +48,51 @@ class SchedulerLock:
         handle.flush()
         self._file = handle
 
-    def release(self) -> None:
+    def hold(self) -> bool:
+        """Make sure the lock is still ours; return True if it had to be taken again.
+
+        PostgreSQL releases an advisory lock with the session that held it: a database restart ends it, and
+        another scheduler could then start. So the held connection is asked each time; if it has gone, the lock
+        is taken again, or SchedulerLocked is raised if another scheduler took it meanwhile.
+        """
+        if not self._held:
+            return False
         if self._connection is not None:
-            self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
-            self._connection.close()
-            self._connection.engine.dispose()
-            self._connection = None
+            try:
+                self._connection.execute(text("SELECT 1"))
+                self._connection.commit()
+                return False
+            except DBAPIError:
+                self._drop_connection()
+        self._connection = self._advisory_lock()  # raises while the database is still away: asked again later
+        return True
+
+    def _advisory_lock(self):
+        engine = create_engine(self.url, poolclass=NullPool)  # one connection, held for life
+        connection = engine.connect()
+        if not connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}).scalar():
+            connection.close()
+            engine.dispose()
+            raise SchedulerLocked("another scheduler already runs against this PostgreSQL database")
+        connection.commit()
+        return connection
+
+    def _drop_connection(self) -> None:
+        self._connection.invalidate()
+        self._connection.close()
+        self._connection.engine.dispose()
+        self._connection = None
+
+    def release(self) -> None:
+        self._held = False
+        if self._connection is not None:
+            try:
+                self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
+                self._connection.close()
+                self._connection.engine.dispose()
+                self._connection = None
+            except DBAPIError:  # its session is gone, and the lock with it
+                self._drop_connection()
         if self._file is not None:
             fcntl.flock(self._file, fcntl.LOCK_UN)
             self._file.close()

@@ -14,7 +14,7 @@ from pa_controller.messaging.outbox import OutboxPublisher
 from pa_controller.models import ServiceBeat
 from pa_controller.scheduling import jobs
 from pa_controller.scheduling.clock_watch import ClockWatch
-from pa_controller.scheduling.lock import SchedulerLock
+from pa_controller.scheduling.lock import SchedulerLock, SchedulerLocked
 from pa_controller.scheduling.schedule import DispatchSchedule
 from pa_controller.services import ingest
 from pa_controller.services.broker_access import BrokerSync
@@ -27,7 +27,8 @@ from pa_controller.settings import of as settings_of
 log = logging.getLogger(__name__)
 LINKS = {"mqtt": MqttLink, "fake": FakeLink}
 BROKER_SYNC_S = 2.0  # a cluster enrolled or retired reaches the broker's accounts within this
-TICKS = ("plan", "watch", "broker")  # the interval jobs; the others are the dispatch jobs (schedule.py)
+SWEEP_S = 600.0  # how often the leftovers of killed requests are looked for (and at start)
+TICKS = ("plan", "watch", "sweep", "broker")  # the interval jobs; the others are the dispatch jobs (schedule.py)
 
 
 class Worker:
@@ -60,6 +61,7 @@ class Worker:
         # The one process that talks to the broker keeps its accounts too (the web tier may be on other hosts).
         self.broker_sync = BrokerSync(given) if given.manage_broker else None
         self.stopped = threading.Event()
+        self.lock_lost = threading.Event()  # another scheduler took the lock: this one must stop (cli.py)
 
     def start(self) -> None:
         """Take the scheduler lock (or raise SchedulerLocked), then start everything.
@@ -75,6 +77,8 @@ class Worker:
                                replace_existing=True, next_run_time=clock.now())
         self.scheduler.add_job(jobs.watch, "interval", args=[self], seconds=self.settings.fleet_watch_s,
                                id="watch", replace_existing=True, next_run_time=clock.now())
+        self.scheduler.add_job(jobs.sweep_leftovers, "interval", args=[self], seconds=SWEEP_S, id="sweep",
+                               replace_existing=True, next_run_time=clock.now())
         if self.broker_sync is not None:
             self.scheduler.add_job(jobs.sync_broker, "interval", args=[self], seconds=BROKER_SYNC_S, id="broker",
                                    replace_existing=True, next_run_time=clock.now())
@@ -103,7 +107,18 @@ class Worker:
         for job in self.scheduler.get_jobs():
             if job.id in TICKS:
                 job.modify(next_run_time=now)
-        log.warning("the clock went back by %.0f s: the plan tick, the fleet watch and the broker sync run now", by_s)
+        log.warning("the clock went back by %.0f s: the plan tick, the fleet watch, the sweep and the broker sync "
+                    "run now", by_s)
+
+    def hold_lock(self) -> None:
+        """Keep the scheduler lock (a database restart ends the session that held it); stop dispatching if another
+        scheduler has taken it meanwhile."""
+        try:
+            if self.lock.hold():
+                log.warning("took the scheduler lock again: the database session that held it had ended")
+        except SchedulerLocked as exc:
+            log.error("%s: this scheduler lost its lock (the database restarted?) and stops", exc)
+            self.lock_lost.set()
 
     def beat(self) -> None:
         """Record that the scheduler runs and whether MQTT is connected (read by /api/v1/health)."""

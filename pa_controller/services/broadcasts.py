@@ -45,12 +45,15 @@ class Review:
     conflicts: list[dict]
     violations: list[dict]
     reach: reach.Reach
+    checked_until: datetime | None  # runs from here on were not checked; None: the whole series was
 
 
 def _review(proposal: Proposal, now: datetime, exclude_id: int | None) -> Review:
-    """Check the proposal's runs from now to CHECK_HORIZON_D days past its first one against the timetable."""
+    """Check the proposal's runs against the timetable: all of them when the series ends within CHECK_HORIZON_D
+    days of its first run, else those up to there (the answer says where the check stopped)."""
     first = proposal.schedule.next(now, 1)
     before = max([now, *first]) + timedelta(days=settings.current().check_horizon_d)
+    unchecked = proposal.schedule.next(before, 1)
     # Others count from the start of today (sessions a day) or from as far back as a run still under way began.
     today = datetime.combine(now.astimezone(LOCAL_ZONE).date(), time(0), LOCAL_ZONE)
     after = min(today, now - timedelta(seconds=proposals.RELAY_SECONDS[1]))
@@ -61,6 +64,7 @@ def _review(proposal: Proposal, now: datetime, exclude_id: int | None) -> Review
         conflicts=timetable.conflicts(proposal.priority, proposal.cluster_ids, ours, others),
         violations=guardrails.violations(proposal.priority, proposal.ward_ids, ours, others),
         reach=reach.of_clusters(proposal.cluster_ids, now, settings.current().heartbeat_s),
+        checked_until=before if unchecked else None,
     )
 
 

@@ -75,11 +75,22 @@ def _form_page(form: MultiDict, broadcast=None, status: int = 200, review=None, 
                            clusters=clusters, view=view, dots=dots,
                            clips=media.library(current_user), form=form, priorities=list(Priority),
                            repeats=REPEAT_LABELS, review=review, problem=problem, broadcast=broadcast,
-                           ward_names=_ward_names(), copying=copying), status
+                           ward_names=_ward_names(), copying=copying,
+                           checked_note=checked_until_sentence(review.checked_until)
+                           if review is not None and review.checked_until is not None else None), status
 
 
-def _saved(broadcast, verb: str):
-    """Say what was saved and when it first sounds (or that it waits for approval), then show the broadcast."""
+def checked_until_sentence(at) -> str:
+    """Say where the check of a series that goes on stopped (services.broadcasts.Review.checked_until)."""
+    return _("Đã kiểm tra trùng giờ và quy định phát của các lượt đến %(at)s; các lượt sau đó chưa được kiểm tra. "
+             "Hãy đặt ngày kết thúc nếu chuỗi phát có hạn.", at=local_time(at, "%d/%m/%Y"))
+
+
+def _saved(broadcast, found, verb: str):
+    """Say what was saved and when it first sounds (or that it waits for approval), and where the check of a
+    series that goes on stopped; then show the broadcast."""
+    if found.checked_until is not None:
+        flash(checked_until_sentence(found.checked_until), "note")
     if broadcast.approval is not ApprovalState.APPROVED:
         flash(_("Đã lưu nháp “%(title)s”.", title=broadcast.title) if broadcast.approval is ApprovalState.DRAFT
               else _("Đã gửi “%(title)s” cho người duyệt; bản tin chỉ được phát sau khi được duyệt.",
@@ -108,13 +119,10 @@ def _submit(form: MultiDict, broadcast=None, copying=None):
             return _form_page(form, broadcast, review=broadcasts.review(current_user, body, broadcast_id),
                               copying=copying)
         if copying is not None:
-            saved, _found = broadcasts.duplicate_broadcast(current_user, copying.id, body)
-            return _saved(saved, _("Đã nhân bản"))
+            return _saved(*broadcasts.duplicate_broadcast(current_user, copying.id, body), _("Đã nhân bản"))
         if broadcast is None:
-            saved, _found = broadcasts.create_broadcast(current_user, body)
-            return _saved(saved, _("Đã lên lịch"))
-        saved, _found = broadcasts.update_broadcast(current_user, broadcast.id, body)
-        return _saved(saved, _("Đã lưu thay đổi"))
+            return _saved(*broadcasts.create_broadcast(current_user, body), _("Đã lên lịch"))
+        return _saved(*broadcasts.update_broadcast(current_user, broadcast.id, body), _("Đã lưu thay đổi"))
     except ServiceError as exc:  # shown above the form, with the conflicts or broken rules it names
         return _form_page(form, broadcast, exc.status, problem=exc, copying=copying)
 

@@ -3,6 +3,7 @@
 from flask import current_app, jsonify, render_template, request
 from flask_babel import lazy_gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from pa_controller.errors import ServiceError
@@ -18,6 +19,9 @@ HTTP_MESSAGES = {  # what a person reads for the HTTP errors Flask raises itself
     429: _("Quá nhiều yêu cầu; hãy chờ một chút rồi thử lại."),
 }
 INTERNAL = _("Có lỗi phía máy chủ; lỗi đã được ghi lại, hãy thử lại.")
+DATABASE_AWAY = _("Cơ sở dữ liệu tạm thời không trả lời (đang khởi động lại?). Chưa có gì được lưu: hãy thử lại "
+                  "sau ít giây.")
+RETRY_AFTER_S = 5  # a restarted database answers again within seconds
 
 
 def json_error(status: int, code: str, message, fields: dict | None = None, extra: dict | None = None):
@@ -56,6 +60,18 @@ def _csrf_error(exc: CSRFError):
     return render_template("error.html", message=message), 400
 
 
+def _database_away(exc: OperationalError | InterfaceError):
+    """The database could not be reached or cut the connection (a restart, a failover, SQLite busy for too long):
+    not the request's fault, and worth trying again. The transaction was rolled back, so nothing was saved."""
+    current_app.logger.warning("database unavailable on %s %s: %s", request.method, request.path,
+                               str(exc.orig or exc).splitlines()[0])
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    if _wants_json():
+        body, status = json_error(503, "database_unavailable", DATABASE_AWAY)
+        return body, status, headers
+    return render_template("unavailable.html", message=DATABASE_AWAY), 503, headers
+
+
 def _unexpected_error(exc: Exception):
     """Last resort: log it; under /api/ answer JSON rather than an HTML page."""
     if isinstance(exc, HTTPException):
@@ -70,4 +86,6 @@ def register_errors(app) -> None:
     app.register_error_handler(ServiceError, _service_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_away)
+    app.register_error_handler(InterfaceError, _database_away)
     app.register_error_handler(Exception, _unexpected_error)

@@ -69,7 +69,8 @@ def waiting(b) -> dict:
 
 def review(r) -> dict:
     return {"next_runs": [utc(t) for t in r.next_runs], "conflicts": jsonable(r.conflicts),
-            "violations": jsonable(r.violations), "reach": r.reach.describe()}
+            "violations": jsonable(r.violations), "reach": r.reach.describe(),
+            "checked_until": utc(r.checked_until) if r.checked_until else None}
 
 
 def run(r) -> dict:

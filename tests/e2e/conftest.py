@@ -9,19 +9,14 @@ import threading
 from pathlib import Path
 
 import pytest
-from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from pa_controller import create_app
-from pa_controller.domain import Role
 from pa_controller.extensions import db
-from pa_controller.services import command_keys, people
-from pa_controller.services import fleet as fleet_service
 from pa_controller.settings import of as settings_of
-from tests.conftest import FLEET_CSV, PASSWORD
 from tests.support.broker import free_port
-from tests.support.scheduler import SchedulerProcess
-from tests.support.system import System
+from tests.support.scheduler import SchedulerProcess, controller_env
+from tests.support.system import System, prepare
 
 HERE = Path(__file__).resolve().parent
 
@@ -55,12 +50,7 @@ def controller(database_url, make_settings, broker, controller_settings):
     settings = make_settings(database_url, messaging="mqtt", mqtt_url=broker.controller_url,
                              public_url=f"http://127.0.0.1:{port}", **controller_settings)
     app = create_app(settings)
-    with app.app_context():
-        upgrade()
-        fleet_service.import_csv(FLEET_CSV.read_text(encoding="utf-8"))
-        token = people.issue_token(people.create_user("admin", PASSWORD, Role.ADMIN), "e2e")
-        command_keys.init(command_keys.KeyFiles(settings.key_dir))  # in the instance dir the scheduler reads too
-        db.session.remove()
+    token = prepare(app)  # its command key in the instance dir the scheduler reads too
     server = make_server("127.0.0.1", port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -72,17 +62,8 @@ def controller(database_url, make_settings, broker, controller_settings):
 
 
 @pytest.fixture
-def scheduler(controller, database_url, broker, controller_settings, tmp_path):
+def scheduler(controller, broker, tmp_path):
     """`flask pa scheduler` as a process of its own, configured like the web part; not started yet."""
-    settings = settings_of(controller.app)
-    process = SchedulerProcess({
-        "FLASK_APP": "wsgi",
-        "PA_INSTANCE_DIR": str(settings.instance_dir),
-        "DATABASE_URL": database_url,
-        "PA_MQTT_URL": broker.url,
-        "PA_MQTT_PASSWORD_FILE": str(broker.controller_password_file),  # the controller's login, as in production
-        "PA_PUBLIC_URL": settings.public_url,
-        **{f"PA_{name.upper()}": str(value) for name, value in controller_settings.items()},
-    }, tmp_path)
+    process = SchedulerProcess(controller_env(settings_of(controller.app), broker), tmp_path)
     yield process
     process.stop()

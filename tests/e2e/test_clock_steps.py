@@ -24,6 +24,7 @@ from pa_controller.models import ServiceBeat
 from pa_protocol import parse_time
 from tests.support.faked_clock import FakedClock
 from tests.support.ground_truth import plays, run_expiries, stale_plays
+from tests.support.runs import upload
 from tests.support.tap import Tap
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def test_a_controller_clock_stepped_forward_and_back_sounds_nothing_early_twice_
     truth_path = tmp_path / "truth.jsonl"
     clock = FakedClock(tmp_path)
     scheduler.env.update(clock.env())
-    audio_id = controller.upload(tone)
+    audio_id = upload(controller, tone)
     with Tap(broker.tester()) as tap, Fleet(SAMPLE, broker.url, truth_path=truth_path, heartbeat_s=HEARTBEAT_S,
                                             credentials=broker.passwords, keys_url=controller.keys_url) as fleet:
         scheduler.start()
@@ -152,7 +153,7 @@ def test_clusters_whose_clocks_are_minutes_off_refuse_as_expired_and_the_others_
     """Ahead, a cluster finds the command expired by its clock; behind, by the command's own signed `issued_at`
     (docs/protocol.md, "Replay rules"): by its clock it would reach `start_at` after the window closed."""
     truth_path = tmp_path / "truth.jsonl"
-    audio_id = system.upload(tone)
+    audio_id = upload(system, tone)
     faults = [f"clock_offset:clusters={'+'.join(AHEAD)},offset_s={SKEW_S}",
               f"clock_offset:clusters={'+'.join(BEHIND)},offset_s={-SKEW_S}"]
     with Fleet(SAMPLE, broker.url, truth_path=truth_path, heartbeat_s=HEARTBEAT_S, faults=faults,

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from firmware_sim import Fleet, load_csv, read_truth
 from pa_controller.extensions import db
 from pa_controller.models import Delivery, OutboxMessage
+from tests.support.runs import upload
 from tests.support.system import System
 from tests.support.tap import Tap
 
@@ -38,7 +39,7 @@ def controller_settings() -> dict:
 
 def _broadcast_to_all(system: System, tone) -> int:
     """Schedule an emergency (no quiet hours, whatever the time of day) to every cluster; return its run id."""
-    return system.schedule(system.upload(tone, "Báo động"), datetime.now(UTC) + timedelta(seconds=START_IN_S),
+    return system.schedule(upload(system, tone, "Báo động"), datetime.now(UTC) + timedelta(seconds=START_IN_S),
                            {"all": True}, priority="emergency", title="Cảnh báo xả lũ")
 
 

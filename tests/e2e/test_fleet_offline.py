@@ -20,6 +20,7 @@ import pytest
 from firmware_sim import Fleet, load_csv, read_truth
 from firmware_sim.report import compare
 from tests.support.ground_truth import plays, run_expiries, stale_plays
+from tests.support.runs import upload
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def wait_closed(system, run_id: int, fleet: Fleet) -> dict:
 def test_clusters_away_across_broadcasts_play_nothing_stale_and_the_others_play_each_once(
         system, broker, tone, tmp_path):
     truth_path = tmp_path / "truth.jsonl"
-    audio_id = system.upload(tone)
+    audio_id = upload(system, tone)
     everyone = {spec.cid for spec in SAMPLE}
     targets = {"clusters": sorted(everyone)}
     away = f"clusters={'+'.join(CUT)},at={AWAY_AT_S},duration={AWAY_FOR_S}"

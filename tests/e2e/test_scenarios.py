@@ -16,6 +16,7 @@ import pytest
 from firmware_sim import Fleet, load_csv, read_truth
 from firmware_sim.faults.library import library_names, load_scenario
 from firmware_sim.report import Comparison, compare
+from tests.support.runs import upload
 
 pytestmark = pytest.mark.e2e
 
@@ -52,7 +53,7 @@ def rehearse(system, broker, tone, tmp_path, **fleet_options) -> tuple[int, list
 
     Return the run's id, the truth once no cluster is busy, and the comparison once the report agrees with it.
     """
-    audio_id = system.upload(tone)
+    audio_id = upload(system, tone)
     truth_path = tmp_path / "truth.jsonl"
     # Taken before the fleet starts, so every fault time counted from the fleet's start is at least this late.
     start_at = datetime.now(UTC) + timedelta(seconds=START_IN_S)

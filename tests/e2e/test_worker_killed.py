@@ -26,6 +26,7 @@ from pa_controller.models import Delivery
 from pa_controller.settings import CONTROLLER_ACCOUNT
 from pa_protocol import DeliveryState
 from tests.support.broker import running_broker
+from tests.support.runs import upload
 from tests.support.tap import Tap
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ def test_a_worker_killed_with_reports_unwritten_loses_no_event_and_reports_the_t
                 killed.append(len(done))
 
         tap.on_event = kill_in_the_burst
-        run_id = controller.schedule(controller.upload(tone), datetime.now(UTC) + timedelta(seconds=START_IN_S),
+        run_id = controller.schedule(upload(controller, tone), datetime.now(UTC) + timedelta(seconds=START_IN_S),
                                      {"all": True}, title="Thông báo tiêm chủng")
         controller.wait_for(lambda: killed, START_IN_S + 30, f"{KILL_AFTER_DONE} `done` events",
                             show=fleet.summary)

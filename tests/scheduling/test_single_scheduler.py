@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from pa_controller.extensions import db
 from pa_controller.models import OutboxMessage, Run
-from pa_controller.scheduling.lock import SchedulerLocked
+from pa_controller.scheduling.lock import SchedulerLock, SchedulerLocked
 from pa_controller.scheduling.worker import Worker
 from pa_protocol import RunState
 from tests.factories import broadcast_request, make_audio
@@ -65,3 +65,33 @@ def test_a_broadcast_saved_on_the_web_is_dispatched_once_by_the_running_schedule
         assert db.session.scalar(select(Run.state)) is RunState.DISPATCHED
     finally:
         running.stop()
+
+
+def test_after_postgresql_restarts_the_scheduler_takes_its_lock_again_and_a_second_is_still_refused(
+        private_postgres, tmp_path):
+    lock = SchedulerLock(private_postgres.url, tmp_path)
+    lock.acquire()
+    try:
+        assert lock.hold() is False, "held all along"
+        private_postgres.restart()  # the session that held the lock ends, and the lock with it
+        private_postgres.wait_answering()
+        assert lock.hold() is True
+        with pytest.raises(SchedulerLocked, match="another scheduler"):
+            SchedulerLock(private_postgres.url, tmp_path).acquire()
+    finally:
+        lock.release()
+
+
+def test_a_scheduler_whose_lock_another_took_while_the_database_was_away_stops(private_postgres, tmp_path):
+    lock = SchedulerLock(private_postgres.url, tmp_path)
+    lock.acquire()
+    private_postgres.restart()
+    private_postgres.wait_answering()
+    other = SchedulerLock(private_postgres.url, tmp_path)
+    other.acquire()  # the first one's session ended in the restart
+    try:
+        with pytest.raises(SchedulerLocked):
+            lock.hold()
+    finally:
+        other.release()
+        lock.release()

@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 
 import requests
 from flask_migrate import upgrade
@@ -20,6 +19,7 @@ from pa_controller.domain import Role
 from pa_controller.extensions import db
 from pa_controller.scheduling.worker import Worker
 from pa_controller.services import command_keys, fleet, people
+from pa_controller.settings import of as settings_of
 from tests.conftest import FLEET_CSV, PASSWORD
 
 
@@ -42,13 +42,6 @@ class System:
     def post(self, path: str, **kwargs):
         return requests.post(self.base_url + path, headers=self.auth, timeout=60, **kwargs)
 
-    def upload(self, path: Path, title: str = "Thông báo") -> int:
-        """Upload an audio file; return its id."""
-        with path.open("rb") as audio_file:
-            uploaded = self.post("/api/v1/audio", files={"file": (path.name, audio_file)}, data={"title": title})
-        assert uploaded.status_code == 201, uploaded.text
-        return uploaded.json()["id"]
-
     def schedule(self, audio_id: int, start_at: datetime, targets: dict, *, priority: str = "normal",
                  title: str = "Thông báo") -> int:
         """Schedule a one-off broadcast of an uploaded clip; return the id of its run."""
@@ -70,20 +63,28 @@ class System:
         raise AssertionError(f"timed out after {timeout_s} s waiting for {what}{last}")
 
 
-@contextmanager
-def running_system(settings, port: int, *, migrate: bool = True) -> Iterator[System]:
-    """Serve an app built on `settings` at `port` (its public_url) and run its worker; yield a System whose token
-    is the administrator `admin`'s. `migrate`: the database is empty, so migrate it and import the Ô Môn fleet
-    (False: it is a copy of the seeded template). The server and the worker stop however the test ends."""
-    app = create_app(settings)
+def prepare(app, *, migrate: bool = True) -> str:
+    """Make the controller's database and instance ready, as `make run` does before it starts anything: migrate
+    and import the Ô Môn fleet (unless `migrate` is False: a copy of the seeded template), add the administrator
+    `admin` and a command key. Return an API token of `admin`'s."""
     with app.app_context():
         if migrate:
             upgrade()
             fleet.import_csv(FLEET_CSV.read_text(encoding="utf-8"))
         admin = people.create_user("admin", PASSWORD, Role.ADMIN)
         token = people.issue_token(admin, "e2e")
-        command_keys.init(command_keys.KeyFiles(settings.key_dir))
+        command_keys.init(command_keys.KeyFiles(settings_of(app).key_dir))
         db.session.remove()
+    return token
+
+
+@contextmanager
+def running_system(settings, port: int, *, migrate: bool = True) -> Iterator[System]:
+    """Serve an app built on `settings` at `port` (its public_url) and run its worker; yield a System whose token
+    is the administrator `admin`'s. `migrate`: the database is empty, so migrate it and import the Ô Môn fleet
+    (False: it is a copy of the seeded template). The server and the worker stop however the test ends."""
+    app = create_app(settings)
+    token = prepare(app, migrate=migrate)
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

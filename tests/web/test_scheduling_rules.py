@@ -1,5 +1,6 @@
 """Through the API: conflicts (409), preemption across priorities, ward guardrails and their override."""
 
+import functools
 import json
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -8,12 +9,13 @@ from unittest import mock
 import pytest
 from sqlalchemy import select, update
 
-from pa_controller import clock
+from pa_controller import clock, settings
 from pa_controller.clock import LOCAL_ZONE
 from pa_controller.extensions import db
 from pa_controller.models import Broadcast, Cluster, Delivery, Run
 from pa_controller.services import dispatch, ingest
 from tests.factories import broadcast_request, event, make_audio
+from tests.support.signing_in import log_in
 
 
 @contextmanager
@@ -23,7 +25,9 @@ def frozen_at(local: str):
         yield
 
 
+@functools.cache
 def next_monday() -> date:
+    """Fixed for the whole session: parameters are built at collection, fixtures later, maybe past midnight."""
     today = clock.now().astimezone(LOCAL_ZONE).date() + timedelta(days=7)
     return today + timedelta(days=(7 - today.weekday()) % 7)
 
@@ -212,3 +216,30 @@ def test_times_of_day_that_are_not_times_are_a_422_on_the_field(client, officer_
     answer = post(client, officer_auth, clip, start_at=at(0), rrule="FREQ=DAILY", times=["5h30", "chiều"])
     assert answer.status_code == 422
     assert "times" in answer.get_json()["error"]["fields"]
+
+
+def test_a_series_with_an_end_is_checked_to_its_last_run(client, officer_auth, clip):
+    """A one-off months ahead, then a daily series ending after it: the clash on its 200th day is found."""
+    assert post(client, officer_auth, clip, start_at=at(8, day_offset=200)).status_code == 201
+    series = post(client, officer_auth, clip, start_at=at(8, 1), rrule="FREQ=DAILY", until=at(9, day_offset=300))
+    assert series.status_code == 409, series.get_json()
+    [conflict] = series.get_json()["error"]["conflicts"]
+    assert clock.parse_local(conflict["proposed_start_at"]) == clock.parse_local(at(8, 1, day_offset=200))
+    ends = post(client, officer_auth, clip, start_at=at(8, 1), rrule="FREQ=DAILY", until=at(9, day_offset=199))
+    assert ends.status_code == 201 and ends.get_json()["checked_until"] is None
+
+
+
+def test_a_series_that_goes_on_says_where_its_check_stopped_in_the_answer_and_on_the_form(client, officer_auth,
+                                                                                            clip):
+    horizon = timedelta(days=settings.current().check_horizon_d)
+    answer = post(client, officer_auth, clip, start_at=at(8), rrule="FREQ=WEEKLY")
+    assert answer.status_code == 201
+    assert clock.parse_local(answer.get_json()["checked_until"]) == clock.parse_local(at(8)) + horizon
+    log_in(client, "officer-thoi-hoa")
+    start = clock.parse_local(at(9)).astimezone(LOCAL_ZONE)
+    page = client.post("/broadcasts/new", data={"title": "Họp tổ", "audio_id": str(clip.id), "wards": "thoi-hoa",
+                                                "start_at": start.strftime("%d/%m/%Y %H:%M"), "repeat": "daily",
+                                                "action": "check"}).get_data(as_text=True)
+    stopped = (start + horizon).strftime("%d/%m/%Y")
+    assert f"Đã kiểm tra trùng giờ và quy định phát của các lượt đến {stopped}" in page

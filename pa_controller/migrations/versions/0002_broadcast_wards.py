@@ -1,10 +1,16 @@
 """wards a broadcast reaches
 
+Upgrade: the broadcasts already stored get the wards their targets name (every ward for `all`, the wards named,
+the wards of the clusters named), so that whoever works for those wards still sees them, as after a downgrade and
+an upgrade again.
+
 Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-26 22:41:40.266908
 
 """
+import logging
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -14,6 +20,11 @@ revision = '0002'
 down_revision = '0001'
 branch_labels = None
 depends_on = None
+
+BROADCASTS = sa.table('broadcast', sa.column('id', sa.Integer), sa.column('targets', sa.JSON))
+CLUSTERS = sa.table('cluster', sa.column('id', sa.String), sa.column('ward_id', sa.String))
+WARDS = sa.table('ward', sa.column('id', sa.String))
+BROADCAST_WARDS = sa.table('broadcast_ward', sa.column('broadcast_id', sa.Integer), sa.column('ward_id', sa.String))
 
 
 def upgrade():
@@ -29,6 +40,23 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_broadcast_ward_ward_id'), ['ward_id'], unique=False)
 
     # ### end Alembic commands ###
+    _wards_of_stored_broadcasts()
+
+
+def _wards_of_stored_broadcasts():
+    connection = op.get_bind()
+    wards = set(connection.scalars(sa.select(WARDS.c.id)))
+    ward_of = dict(connection.execute(sa.select(CLUSTERS.c.id, CLUSTERS.c.ward_id)).all())
+    rows = []
+    for broadcast_id, targets in connection.execute(sa.select(BROADCASTS.c.id, BROADCASTS.c.targets)).all():
+        targets = targets if isinstance(targets, dict) else {}
+        named = wards if targets.get('all') is True else (
+            set(targets.get('wards', [])) | {ward_of.get(c) for c in targets.get('clusters', [])})
+        rows += [{'broadcast_id': broadcast_id, 'ward_id': w} for w in sorted(named & wards)]
+    if rows:
+        connection.execute(BROADCAST_WARDS.insert(), rows)
+        logging.getLogger('alembic.runtime.migration').info(
+            '0002 upgrade: %d ward(s) given to the broadcasts already stored', len(rows))
 
 
 def downgrade():

@@ -15,6 +15,7 @@ Revises: 0014
 Create Date: 2026-12-07 09:00:00
 
 """
+import logging
 from datetime import datetime, timedelta, timezone
 
 from alembic import op
@@ -103,8 +104,8 @@ def downgrade():
     op.drop_table('login_failure')
     op.drop_table('user_session')
 
-    op.execute(api_token.delete().where(sa.or_(api_token.c.revoked_at.isnot(None),
-                                               api_token.c.expires_at <= _now_for(bind))))
+    tokens = bind.execute(api_token.delete().where(sa.or_(api_token.c.revoked_at.isnot(None),
+                                                          api_token.c.expires_at <= _now_for(bind)))).rowcount
     with op.batch_alter_table('api_token', schema=None) as batch_op:
         batch_op.drop_column('revoked_at')
         batch_op.drop_column('expires_at')
@@ -118,9 +119,17 @@ def downgrade():
     first_ward = (sa.select(sa.func.min(user_ward.c.ward_id)).where(user_ward.c.user_id == user.c.id)
                   .scalar_subquery())
     op.execute(user.update().values(ward_id=first_ward))
+    several = bind.execute(sa.select(sa.func.count()).select_from(
+        sa.select(user_ward.c.user_id).group_by(user_ward.c.user_id).having(sa.func.count() > 1).subquery())).scalar()
+    locked = 0
     for role, fallback in (('approver', 'officer'), ('viewer', 'officer')):
-        op.execute(user.update().where(user.c.role == role, user.c.ward_id.isnot(None))
-                   .values(role=fallback, active=False))
-        op.execute(user.update().where(user.c.role == role).values(role='technician', active=False))
+        locked += bind.execute(user.update().where(user.c.role == role, user.c.ward_id.isnot(None))
+                               .values(role=fallback, active=False)).rowcount
+        locked += bind.execute(user.update().where(user.c.role == role).values(role='technician',
+                                                                               active=False)).rowcount
+    if tokens or several or locked:
+        logging.getLogger('alembic.runtime.migration').warning(
+            '0015 downgrade: %d revoked or expired token(s) deleted, %d user(s) of several wards keep the first, '
+            '%d approver(s) and viewer(s) locked out', tokens, several, locked)
     op.drop_index(op.f('ix_user_ward_ward_id'), table_name='user_ward')
     op.drop_table('user_ward')

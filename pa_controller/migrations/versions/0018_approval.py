@@ -11,6 +11,8 @@ Revises: 0017
 Create Date: 2026-12-07 07:00:00
 
 """
+import logging
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -52,9 +54,13 @@ def upgrade():
 
 def downgrade():
     connection = op.get_bind()
-    connection.execute(sa.update(BROADCASTS).where(BROADCASTS.c.approval != 'approved',
-                                                   BROADCASTS.c.cancelled_at.is_(None))
-                       .values(cancelled_at=sa.func.coalesce(BROADCASTS.c.updated_at, BROADCASTS.c.created_at)))
+    cancelled = connection.execute(sa.update(BROADCASTS).where(BROADCASTS.c.approval != 'approved',
+                                                               BROADCASTS.c.cancelled_at.is_(None))
+                                   .values(cancelled_at=sa.func.coalesce(BROADCASTS.c.updated_at,
+                                                                         BROADCASTS.c.created_at))).rowcount
+    if cancelled:
+        logging.getLogger('alembic.runtime.migration').warning(
+            '0018 downgrade: %d broadcast(s) never approved (drafts, sent back, waiting) cancelled', cancelled)
     with op.batch_alter_table('approval_step', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_approval_step_broadcast_id'))
     op.drop_table('approval_step')

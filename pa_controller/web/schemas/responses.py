@@ -147,6 +147,9 @@ class Reach(ma.Schema):
 class Review(ma.Schema):
     next_runs, conflicts, violations = List(Time), List(Dict()), List(Dict())
     reach = Nested(Reach, metadata={"description": "the clusters, speakers and wards in service it reaches"})
+    checked_until = String(allow_none=True, metadata={"format": "date-time", "description": (
+        "null: every run of the series was checked for conflicts and ward rules; else the series goes on past "
+        "PA_CHECK_HORIZON_D days and its runs from this time on were not checked")})
 
 
 class SavedBroadcast(Broadcast, Review):
