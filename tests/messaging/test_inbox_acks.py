@@ -5,7 +5,7 @@ import json
 import pytest
 
 import pa_protocol as protocol
-from pa_controller.messaging.inbox import Inbox
+from pa_controller.messaging.inbox import Inbox, StoreUnavailable
 
 TOPIC = protocol.topic("pa/v1", "om-tho-001", protocol.STATUS)
 BIRTH = json.dumps({"v": 1, "cid": "om-tho-001", "online": True, "boot_id": "b1", "at": "2026-12-07T02:00:00.000Z"})
@@ -44,3 +44,22 @@ def test_a_report_on_no_clusters_topic_is_acknowledged_at_once_and_a_batch_the_w
     with pytest.raises(RuntimeError):
         inbox.flush([inbox._queue.get_nowait()])
     assert acked == ["nowhere", "birth"], "left unacknowledged it would hold the broker's window shut"
+
+
+class HalfWriter(Writer):
+    """Stores the first report of a batch, then finds its store gone."""
+
+    def write(self, batch, now):
+        raise StoreUnavailable(batch[1:], applied=1)
+
+
+def test_what_the_store_could_not_take_stays_unacknowledged_and_is_handed_back_with_its_acknowledgement():
+    acked = []
+    inbox = Inbox("pa/v1", HalfWriter())
+    for name in ("first", "second"):
+        inbox.receive(TOPIC, BIRTH.encode(), lambda name=name: acked.append(name))
+    with pytest.raises(StoreUnavailable) as held:
+        inbox.flush([inbox._queue.get_nowait() for _ in range(2)])
+    assert acked == ["first"], "the broker keeps the unstored one until it is stored"
+    held.value.unwritten[0][3]()
+    assert acked == ["first", "second"]
