@@ -8,11 +8,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 setup: system $(VENV)/.installed pa_controller/translations/en/LC_MESSAGES/messages.mo
 
-# Install only the Debian packages that are missing (mosquitto and ffmpeg are found by their binaries).
+# Install only the Debian packages that are missing (mosquitto, ffmpeg and faketime are found by their binaries;
+# faketime's library steps one process's clock in tests/e2e/test_clock_steps.py).
 system:
 	@missing=""; \
 	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
 	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
+	command -v faketime >/dev/null || missing="$$missing faketime"; \
 	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \

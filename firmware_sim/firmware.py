@@ -36,10 +36,15 @@ log = logging.getLogger(__name__)
 
 REBOOT_DELAY_S = 0.2  # lets the `received` of a reboot leave before the connection drops
 DEFAULT_VOLUME = 70
+BEHIND_SLACK_S = 1.0  # clocks on NTP agree to far less; below this, `issued_at` says nothing of this clock
 
 
 def _nothing() -> None:
     pass
+
+
+def out_of_date(mark: float) -> str:
+    return f"a command issued at {stamp(mark)} was accepted already: this one is out of date"
 
 
 class Firmware:
@@ -231,7 +236,9 @@ class Firmware:
         elif expires_at < self.clock():
             self._in_turn(handled, self._expired, command, None)
         elif mark is not None and expires_at < mark:
-            self._in_turn(handled, self._expired, command, mark)
+            self._in_turn(handled, self._expired, command, out_of_date(mark))
+        elif stale := self._would_start_stale(command, expires_at):
+            self._in_turn(handled, self._expired, command, stale)
         else:
             self.seen.add(cmd_id, digest, expires_at, now=self.clock(), issued_at=epoch(command["issued_at"]))
             self._accepting[cmd_id] = command
@@ -268,14 +275,30 @@ class Firmware:
         self.outbox.truth("duplicate", cmd_id, run_id, type=command["type"])
         self.outbox.event(cmd_id, EventState.RECEIVED, run_id, {"duplicate": True})
 
-    def _expired(self, command: dict, mark: float | None) -> None:
-        """Answer `expired`: by this cluster's clock, or, with `mark`, by a command it accepted that was issued after
-        this one expired (its clock may be set back, the mark never is)."""
+    def _would_start_stale(self, command: dict, expires_at: float) -> str | None:
+        """Say why a timed command would start only once expired, by what its own `issued_at` tells of this clock.
+
+        The controller signed `issued_at`, so true time is at least that: a clock that reads earlier is behind
+        by at least the difference, and reaches `start_at` that much late in true time. Minutes behind, it would
+        sound a run whose window has closed. The difference is never used to start anything sooner: a controller
+        clock ahead would make every cluster sound early.
+        """
+        if "start_at" not in command:
+            return None
+        behind = epoch(command["issued_at"]) - self.clock()
+        if behind <= BEHIND_SLACK_S or epoch(command["start_at"]) + behind < expires_at:
+            return None
+        return (f"this cluster's clock reads {behind:.0f} s before the command was issued: it is that far behind, "
+                f"and would start the run after it expired")
+
+    def _expired(self, command: dict, message: str | None) -> None:
+        """Answer `expired`: by this cluster's clock, or, with `message`, by what it knows of true time (the mark,
+        or the command's own `issued_at`) whatever its clock reads."""
         cmd_id, run_id = command["id"], command.get("run_id")
         self.board.tally.expired += 1
         detail = {"expires_at": command["expires_at"]}
-        if mark is not None:
-            detail["message"] = f"a command issued at {stamp(mark)} was accepted already: this one is out of date"
+        if message is not None:
+            detail["message"] = message
         self.outbox.truth("expired", cmd_id, run_id, type=command["type"], **detail)
         self.outbox.event(cmd_id, EventState.EXPIRED, run_id, detail)
 

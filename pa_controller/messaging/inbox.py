@@ -1,10 +1,14 @@
 """Per-topic handlers: decode in the network thread, hand over in batches from a writer thread (transport only:
-storing a batch is the writer's business, services/report_writer.py)."""
+storing a batch is the writer's business, services/report_writer.py).
+
+A report is acknowledged to the broker only once the writer has had it: a worker killed with reports in its queue
+has not acknowledged them, and the broker delivers them again to the persistent session when it comes back."""
 
 import logging
 import queue
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import pa_protocol as protocol
 from pa_controller import clock
@@ -22,6 +26,10 @@ class StoreUnavailable(Exception):
     def __init__(self, unwritten: list, applied: int = 0, unstorable: int = 0):
         super().__init__(f"{len(unwritten)} report(s) not stored: the store is unavailable")
         self.unwritten, self.applied, self.unstorable = unwritten, applied, unstorable
+
+
+def _nothing_to_acknowledge() -> None:
+    """A report fed without a broker (a test, a benchmark) has no acknowledgement to send."""
 
 
 class Inbox(WorkerThread):
@@ -42,8 +50,9 @@ class Inbox(WorkerThread):
         """Return one handler per subscribed topic kind."""
         return {kind: self.receive for kind in self.writer.kinds if kind in protocol.TOPIC_KINDS}
 
-    def receive(self, topic: str, raw: bytes) -> None:
-        """Validate one message; count and log what breaks the contract, never raise."""
+    def receive(self, topic: str, raw: bytes, ack: Callable[[], None] = _nothing_to_acknowledge) -> None:
+        """Validate one message and queue it with its `ack`, called once the writer has had it; count and log what
+        breaks the contract, never raise."""
         cid = None
         try:
             cid, kind = protocol.parse_topic(self.root, topic)
@@ -53,9 +62,9 @@ class Inbox(WorkerThread):
             if self.rejected.total() <= 100 or self.rejected.total() % 1000 == 0:
                 log.warning("rejected a payload on %s (%s): %s", topic, exc.reason, exc)
             # Counted against the cluster whose topic it came on, never the payload's; None: the topic names none.
-            self._queue.put((UNREADABLE, cid, {"reason": exc.reason}))
+            self._queue.put((UNREADABLE, cid, {"reason": exc.reason}, ack))
             return
-        self._queue.put((kind, cid, payload))
+        self._queue.put((kind, cid, payload, ack))
 
     def _take_batch(self) -> list:
         try:
@@ -72,7 +81,7 @@ class Inbox(WorkerThread):
         return batch
 
     def _run(self) -> None:
-        held: list = []  # what the store could not take yet: the broker has had its PUBACK, this is the only copy
+        held: list = []  # what the store could not take yet, unacknowledged: the broker keeps it too
         while not self._stop.is_set() or not self._queue.empty():
             try:
                 if batch := held or self._take_batch():
@@ -85,21 +94,39 @@ class Inbox(WorkerThread):
                     log.warning("%s; holding them, offering them again every %.0f s", exc, RETRY_S)
                 held = exc.unwritten
                 if self._stop.wait(RETRY_S):
-                    log.error("stopping with %d report(s) the store never took", len(held))
+                    log.error("stopping with %d report(s) the store never took: the broker delivers them again",
+                              len(held))
                     return
             except Exception:  # the writer must outlive any one batch
                 held = []
                 log.exception("inbox writer cycle failed; continuing")
 
     def flush(self, batch: list) -> None:
-        """Hand one batch to the writer and count what it stored and what it could not; raise StoreUnavailable
-        with what it did not store if it could not reach its store."""
+        """Hand one batch to the writer, count what it stored and what it could not, and acknowledge that; raise
+        StoreUnavailable with what it did not store, unacknowledged, if it could not reach its store.
+
+        A batch the writer failed on otherwise is acknowledged too (it is logged): left unacknowledged, it would
+        hold the broker's in-flight window shut until the next reconnect.
+        """
         try:
-            applied, unstorable = self.writer.write(batch, clock.now())
+            applied, unstorable = self.writer.write([(kind, cid, payload) for kind, cid, payload, _ in batch],
+                                                    clock.now())
         except StoreUnavailable as exc:
             self._count(exc.applied, exc.unstorable)
+            waiting = {id(payload) for _, _, payload in exc.unwritten}
+            self._acknowledge([report for report in batch if id(report[2]) not in waiting])
+            raise StoreUnavailable([report for report in batch if id(report[2]) in waiting], exc.applied,
+                                   exc.unstorable) from None
+        except Exception:
+            self._acknowledge(batch)
             raise
+        self._acknowledge(batch)
         self._count(applied, unstorable)
+
+    @staticmethod
+    def _acknowledge(reports: list) -> None:
+        for *_, ack in reports:
+            ack()
 
     def _count(self, applied: int, unstorable: int) -> None:
         self.applied += applied

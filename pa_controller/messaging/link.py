@@ -54,9 +54,10 @@ class Login:
 class MqttLink:
     """Subscribe to every cluster's reports and publish commands with message expiry.
 
-    `handlers` maps a topic kind (status, heartbeat, events) to a callable taking
-    (topic, payload bytes); `on_acked(mid, accepted)` hears of each PUBACK. `login` is used when the URL
-    carries no user; `ca_file` is the CA an mqtts:// broker's certificate must chain to (else the system's).
+    `handlers` maps a topic kind (status, heartbeat, events) to a callable taking (topic, payload bytes, ack):
+    it calls `ack()` once it has kept the message (the broker delivers again what was never acknowledged, after a
+    crash). `on_acked(mid, accepted)` hears of each PUBACK. `login` is used when the URL carries no user;
+    `ca_file` is the CA an mqtts:// broker's certificate must chain to (else the system's).
     """
 
     def __init__(self, url: str, client_id: str, root: str, handlers: dict[str, Callable],
@@ -68,7 +69,10 @@ class MqttLink:
         self.connected = threading.Event()
         self._handlers = handlers
         self._on_acked = on_acked
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        # Manual acknowledgement: paho would acknowledge a report as soon as the handler had queued it, and a
+        # worker killed before storing it would lose it; the session keeps it until the handler's ack().
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
+                                  manual_ack=True)
         self.client.max_inflight_messages_set(100)
         self.client.reconnect_delay_set(1, 30)
         # A callback that raises must never end the network thread.
@@ -132,8 +136,12 @@ class MqttLink:
     @staticmethod
     def _wrap(handler: Callable) -> Callable:
         def on_message(client, userdata, message):
+            def ack() -> None:
+                client.ack(message.mid, message.qos)
+
             try:
-                handler(message.topic, message.payload)
+                handler(message.topic, message.payload, ack)
             except Exception:
                 log.exception("handler failed on a message on %s; message dropped", message.topic)
+                ack()
         return on_message

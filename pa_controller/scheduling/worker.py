@@ -13,6 +13,7 @@ from pa_controller.messaging.link import Login, MqttLink
 from pa_controller.messaging.outbox import OutboxPublisher
 from pa_controller.models import ServiceBeat
 from pa_controller.scheduling import jobs
+from pa_controller.scheduling.clock_watch import ClockWatch
 from pa_controller.scheduling.lock import SchedulerLock, SchedulerLocked
 from pa_controller.scheduling.schedule import DispatchSchedule
 from pa_controller.services import ingest
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 LINKS = {"mqtt": MqttLink, "fake": FakeLink}
 BROKER_SYNC_S = 2.0  # a cluster enrolled or retired reaches the broker's accounts within this
 SWEEP_S = 600.0  # how often the leftovers of killed requests are looked for (and at start)
+TICKS = ("plan", "watch", "sweep", "broker")  # the interval jobs; the others are the dispatch jobs (schedule.py)
 
 
 class Worker:
@@ -54,6 +56,7 @@ class Worker:
         )
         self.schedule = DispatchSchedule(self.scheduler, lambda run_id: jobs.dispatch_run(self, run_id))
         self.plan_interval_s = plan_interval_s
+        self.clock_watch = ClockWatch(self._clock_set_back)
         self.lock = SchedulerLock(given.database_url, given.instance_dir)
         # The one process that talks to the broker keeps its accounts too (the web tier may be on other hosts).
         self.broker_sync = BrokerSync(given) if given.manage_broker else None
@@ -79,21 +82,33 @@ class Worker:
         if self.broker_sync is not None:
             self.scheduler.add_job(jobs.sync_broker, "interval", args=[self], seconds=BROKER_SYNC_S, id="broker",
                                    replace_existing=True, next_run_time=clock.now())
+        self.clock_watch.start()
         log.info("worker started: scheduler, MQTT link, inbox and outbox")
 
     def stop(self) -> None:
         # APScheduler 3 looks for due jobs once more after shutting its executor down, and logs an error for
         # each: every job goes first. Nothing is lost, the next start derives the dispatch jobs again.
+        self.clock_watch.stop()
         for job in self.scheduler.get_jobs():
-            if job.id in ("plan", "watch", "sweep", "broker"):
+            if job.id in TICKS:
                 self.scheduler.remove_job(job.id)
         self.schedule.clear()
         self.scheduler.shutdown(wait=True)
         self.outbox.stop()
+        self.inbox.stop()  # stores and acknowledges what it holds while the link is up
         self.link.stop()
-        self.inbox.stop()
         self.lock.release()
         self.stopped.set()
+
+    def _clock_set_back(self, by_s: float) -> None:
+        """Run the interval jobs now, not when the wall clock is back where they were due; the dispatch jobs keep
+        their times, which the clock has yet to reach again."""
+        now = clock.now()
+        for job in self.scheduler.get_jobs():
+            if job.id in TICKS:
+                job.modify(next_run_time=now)
+        log.warning("the clock went back by %.0f s: the plan tick, the fleet watch, the sweep and the broker sync "
+                    "run now", by_s)
 
     def hold_lock(self) -> None:
         """Keep the scheduler lock (a database restart ends the session that held it); stop dispatching if another

@@ -15,18 +15,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-import pa_protocol as protocol
 from firmware_sim import Fleet, load_csv, read_truth
-from pa_controller import create_app
 from pa_controller.extensions import db
 from pa_controller.models import Delivery, OutboxMessage
-from pa_controller.settings import of as settings_of
-from tests.support.broker import free_port
 from tests.support.runs import upload
-from tests.support.scheduler import SchedulerProcess, controller_env
-from tests.support.system import System, prepare
+from tests.support.system import System
 from tests.support.tap import Tap
 
 pytestmark = pytest.mark.e2e
@@ -36,44 +30,17 @@ CLUSTERS = 456
 START_IN_S = 12  # far enough ahead for a kill, a restart and every fetch; the run is not late
 DISPATCH_LEAD_S = 60  # longer than START_IN_S: the run is dispatched as soon as it exists
 CUT_AFTER = 5  # commands the tap sees before the scheduler is killed or the broker stopped
-SETTINGS = {"now_lead_s": 3.0, "run_settle_s": 10.0, "heartbeat_s": 5.0, "dispatch_lead_s": float(DISPATCH_LEAD_S)}
 
 
 @pytest.fixture
-def controller(database_url, make_settings, broker):
-    """The controller's web part in this process (the clusters fetch their audio from it), no worker."""
-    port = free_port()
-    settings = make_settings(database_url, messaging="mqtt", mqtt_url=broker.controller_url,
-                             public_url=f"http://127.0.0.1:{port}", **SETTINGS)
-    app = create_app(settings)
-    token = prepare(app)  # its command key in the instance dir the scheduler reads too
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield System(app, f"http://127.0.0.1:{port}", token)
-    finally:
-        server.shutdown()
-        with app.app_context():
-            db.engine.dispose()
+def controller_settings() -> dict:
+    return {"now_lead_s": 3.0, "run_settle_s": 10.0, "heartbeat_s": 5.0, "dispatch_lead_s": float(DISPATCH_LEAD_S)}
 
 
-@pytest.fixture
-def scheduler(controller, database_url, broker, tmp_path):
-    """`flask pa scheduler` as a process of its own, configured like the web part; not started yet."""
-    process = SchedulerProcess(controller_env(settings_of(controller.app), broker), tmp_path)
-    yield process
-    process.stop()
-
-
-def _broadcast_to_all(system: System, audio_id: int) -> int:
+def _broadcast_to_all(system: System, tone) -> int:
     """Schedule an emergency (no quiet hours, whatever the time of day) to every cluster; return its run id."""
-    start_at = protocol.format_time(datetime.now(UTC) + timedelta(seconds=START_IN_S))
-    created = system.post("/api/v1/broadcasts", json={
-        "title": "Cảnh báo xả lũ", "audio_id": audio_id, "priority": "emergency", "targets": {"all": True},
-        "start_at": start_at})
-    assert created.status_code == 201, created.text
-    runs = system.wait_for(lambda: system.get(f"/api/v1/runs?broadcast_id={created.json()['id']}"), 10, "the run")
-    return runs[0]["id"]
+    return system.schedule(upload(system, tone, "Báo động"), datetime.now(UTC) + timedelta(seconds=START_IN_S),
+                           {"all": True}, priority="emergency", title="Cảnh báo xả lũ")
 
 
 def _outbox(system: System, run_id: int) -> dict[str, datetime | None]:
@@ -108,7 +75,6 @@ def _assert_played_exactly_once(truth_path, run_id: int, report: dict) -> None:
 def test_a_scheduler_killed_mid_fan_out_is_restarted_and_every_cluster_plays_exactly_once(
         controller, scheduler, broker, tone, tmp_path):
     truth_path = tmp_path / "truth.jsonl"
-    audio_id = upload(controller, tone, "Báo động")
     with Tap(broker.tester()) as tap, Fleet(load_csv(), broker.url, truth_path=truth_path, heartbeat_s=5,
                                                  credentials=broker.passwords, keys_url=controller.keys_url) as fleet:
         scheduler.start()
@@ -126,7 +92,7 @@ def test_a_scheduler_killed_mid_fan_out_is_restarted_and_every_cluster_plays_exa
                 killed_after.append(distinct)
 
         tap.on_new_command = kill_mid_fan_out
-        run_id = _broadcast_to_all(controller, audio_id)
+        run_id = _broadcast_to_all(controller, tone)
         controller.wait_for(lambda: killed_after, 30, f"the first {CUT_AFTER} commands of the fan-out")
         scheduler.process.wait(10)
         assert scheduler.process.returncode == -signal.SIGKILL
@@ -173,14 +139,13 @@ def test_a_scheduler_killed_mid_fan_out_is_restarted_and_every_cluster_plays_exa
 def test_a_broker_restart_while_a_broadcast_is_pending_loses_nothing_and_doubles_nothing(
         system, broker, tone, tmp_path, phase):
     truth_path = tmp_path / "truth.jsonl"
-    audio_id = upload(system, tone, "Báo động")
     with Tap(broker.tester()) as tap, Fleet(load_csv(), broker.url, truth_path=truth_path, heartbeat_s=5,
                                                  credentials=broker.passwords, keys_url=system.keys_url) as fleet:
         assert fleet.wait_connected(timeout=60) == CLUSTERS
         if phase == "before-dispatch":
             # The broker is down when the run is dispatched: the commands wait in the outbox.
             broker.stop()
-            run_id = _broadcast_to_all(system, audio_id)
+            run_id = _broadcast_to_all(system, tone)
             system.wait_for(lambda: len(_outbox(system, run_id)) == CLUSTERS, 10, "the dispatch")
             reached_before = set()
         else:
@@ -188,7 +153,7 @@ def test_a_broker_restart_while_a_broadcast_is_pending_loses_nothing_and_doubles
             # CUT_AFTER commands; what had really been delivered by then is checked, not assumed.
             fan_out_begun = threading.Event()
             tap.on_new_command = lambda distinct: distinct >= CUT_AFTER and fan_out_begun.set()
-            run_id = _broadcast_to_all(system, audio_id)
+            run_id = _broadcast_to_all(system, tone)
             assert fan_out_begun.wait(30), f"the first {CUT_AFTER} commands did not go out"
             broker.stop()
             tap.on_new_command = None

@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import pa_protocol as protocol
 from firmware_sim import Fleet, load_csv, read_truth
 from firmware_sim.faults.library import library_names, load_scenario
 from firmware_sim.report import Comparison, compare
+from tests.support.runs import upload
 
 pytestmark = pytest.mark.e2e
 
@@ -53,9 +53,7 @@ def rehearse(system, broker, tone, tmp_path, **fleet_options) -> tuple[int, list
 
     Return the run's id, the truth once no cluster is busy, and the comparison once the report agrees with it.
     """
-    with tone.open("rb") as audio_file:
-        uploaded = system.post("/api/v1/audio", files={"file": ("tone.wav", audio_file)}, data={"title": "Thông báo"})
-    assert uploaded.status_code == 201, uploaded.text
+    audio_id = upload(system, tone)
     truth_path = tmp_path / "truth.jsonl"
     # Taken before the fleet starts, so every fault time counted from the fleet's start is at least this late.
     start_at = datetime.now(UTC) + timedelta(seconds=START_IN_S)
@@ -67,12 +65,7 @@ def rehearse(system, broker, tone, tmp_path, **fleet_options) -> tuple[int, list
         system.wait_for(lambda: fleet.call(lambda: all(s.ever_subscribed for s in fleet.sessions.values())), 10,
                         "every cluster subscribed once", show=fleet.summary)
         start_at = max(start_at, datetime.now(UTC) + timedelta(seconds=1))  # only on a very slow machine
-        created = system.post("/api/v1/broadcasts", json={
-            "title": "Diễn tập", "audio_id": uploaded.json()["id"], "priority": "normal",
-            "targets": {"clusters": [spec.cid for spec in SAMPLE]}, "start_at": protocol.format_time(start_at)})
-        assert created.status_code == 201, created.text
-        run_id = system.wait_for(lambda: system.get(f"/api/v1/runs?broadcast_id={created.json()['id']}"), 10,
-                                 "the run")[0]["id"]
+        run_id = system.schedule(audio_id, start_at, {"clusters": [spec.cid for spec in SAMPLE]}, title="Diễn tập")
         system.wait_for(lambda: system.get(f"/api/v1/runs/{run_id}")["state"] == "finished", 40, "the run to close",
                         show=lambda: (system.get(f"/api/v1/runs/{run_id}")["counts"], fleet.summary()))
         # A cluster whose clock is behind starts late, and a lost event comes again after a reconnect: the truth

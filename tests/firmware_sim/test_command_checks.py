@@ -1,6 +1,7 @@
 """A cluster runs only what the controller signed, once (docs/protocol.md, "Replay rules"), on a simulated clock."""
 
 import uuid
+from datetime import UTC, datetime
 
 import pa_protocol as protocol
 from firmware_sim.firmware import REBOOT_DELAY_S
@@ -146,6 +147,26 @@ def test_the_mark_never_refuses_a_command_still_alive_by_the_controllers_clock(r
     rig.send(later)
     rig.send(sooner)
     assert rig.states(sooner["id"]) == ["received", "done"] and rig.firmware.volume == 40
+
+
+def window(issued: float, start_in: float = 10.0) -> dict:
+    """The fields of a play issued at `issued` whose window closes as a run's does: 5 s of clip and 30 s of settle."""
+    return {"start_in": start_in, "expires_at": protocol.format_time(
+        datetime.fromtimestamp(issued + start_in + 35, UTC))}
+
+
+def test_a_play_issued_minutes_after_the_clusters_clock_reads_is_expired_not_played_stale(rig):
+    """Three minutes behind, the cluster would reach start_at after the run's window closed."""
+    issued = rig.clock.now + 180
+    play = rig.send(make_play(now=issued, **window(issued)))
+    assert rig.states(play["id"]) == ["expired"] and rig.audio.requested == []
+    assert "180 s before the command was issued" in rig.event(play["id"], "expired")["detail"]["message"]
+
+
+def test_a_clock_a_little_behind_still_plays_within_the_window_and_one_ahead_is_not_refused_by_issued_at(rig):
+    behind = rig.send(make_play(now=rig.clock.now + 20, **window(rig.clock.now + 20)))
+    ahead = rig.send(make_play(now=rig.clock.now - 2, **window(rig.clock.now - 2, start_in=30)))
+    assert rig.states(behind["id"])[0] == "received" and rig.states(ahead["id"])[0] == "received"
 
 
 def test_the_same_command_signed_again_after_a_key_rotation_is_a_duplicate_not_a_replay(rig):

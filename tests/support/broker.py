@@ -57,8 +57,10 @@ def o_mon_cids() -> list[str]:
 
 class Broker:
     def __init__(self, workdir: Path, clusters: Iterable[str] | None = None, *, tls: bool = False,
-                 root: str = protocol.DEFAULT_ROOT):
+                 root: str = protocol.DEFAULT_ROOT, packet_log: bool = False):
+        """`packet_log`: the broker also logs every packet it sends and receives (`packets()` reads them)."""
         self.workdir = workdir
+        self.packet_log = packet_log
         self.files = BrokerFiles(workdir)
         self.host = "127.0.0.1"
         self.port = free_port()
@@ -152,6 +154,8 @@ class Broker:
             ensure_development_ca(self.files)
             tls = TlsListener(self.tls_port, self.files.server_cert, self.files.server_key, self.host)
         conf = broker_config.write(self.files, Listener(self.port, self.host), tls)
+        if self.packet_log:
+            conf.write_text(conf.read_text() + "log_type debug\n")
         self.log = open(self.workdir / "mosquitto.log", "ab")
         self.process = subprocess.Popen([binary, "-c", str(conf)], stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
@@ -164,6 +168,10 @@ class Broker:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not open its port within 10 s")
+
+    def packets(self) -> list[str]:
+        """Return the broker's log lines so far (with `packet_log`, one per packet: "Sending PUBLISH to …")."""
+        return (self.workdir / "mosquitto.log").read_text(errors="replace").splitlines()
 
     def reload(self) -> None:
         """Rewrite the account files and have the broker read them again (SIGHUP), as the worker does."""

@@ -7,11 +7,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import requests
 from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
+import pa_protocol as protocol
 from pa_controller import create_app
 from pa_controller.domain import Role
 from pa_controller.extensions import db
@@ -39,6 +41,16 @@ class System:
 
     def post(self, path: str, **kwargs):
         return requests.post(self.base_url + path, headers=self.auth, timeout=60, **kwargs)
+
+    def schedule(self, audio_id: int, start_at: datetime, targets: dict, *, priority: str = "normal",
+                 title: str = "Thông báo") -> int:
+        """Schedule a one-off broadcast of an uploaded clip; return the id of its run."""
+        created = self.post("/api/v1/broadcasts", json={
+            "title": title, "audio_id": audio_id, "priority": priority, "targets": targets,
+            "start_at": protocol.format_time(start_at)})
+        assert created.status_code == 201, created.text
+        runs = self.wait_for(lambda: self.get(f"/api/v1/runs?broadcast_id={created.json()['id']}"), 10, "the run")
+        return runs[0]["id"]
 
     def wait_for(self, predicate, timeout_s: float, what: str, show=None):
         """Poll until predicate() is truthy; on timeout, say what `show()` last saw."""

@@ -44,6 +44,8 @@ class Tap:
         self.last_message_at = time.monotonic()
         # Called on the network thread with the number of distinct commands seen, after each new one.
         self.on_new_command = None
+        # Called on the network thread with each event (not a copy the broker re-sent to the tap), once kept.
+        self.on_event = None
 
     def __enter__(self) -> "Tap":
         properties = Properties(PacketTypes.CONNECT)
@@ -89,8 +91,11 @@ class Tap:
         event = json.loads(message.payload)
         with self._lock:
             self.last_message_at = time.monotonic()
-            if not message.dup:
-                self.events.append(event)
+            if message.dup:
+                return
+            self.events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
 
     # ----- looking in
 
