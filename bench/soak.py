@@ -28,9 +28,7 @@ import argparse
 import json
 import logging
 import os
-import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,6 +51,7 @@ from firmware_sim.faults.kinds import KINDS, Effect  # noqa: E402
 from firmware_sim.player import GRACE_S  # noqa: E402
 from firmware_sim.report import SOUND_EVENTS, compare  # noqa: E402
 from pa_controller.stack import LaunchSettings, Stack  # noqa: E402
+from tests.support.broker import free_port  # noqa: E402
 
 log = logging.getLogger("bench.soak")
 DISTRICT = 456  # the Ô Môn fleet make run imports
@@ -73,7 +72,6 @@ PARTS = ("web", "scheduler", "mosquitto", "simulator")
 # (firmware_sim/seen.py, replay protection): its memory grows with every run by design, so it is shown, not judged.
 JUDGED_PARTS = ("web", "scheduler", "mosquitto")
 TOOLS = frozenset({"ffmpeg", "ffprobe"})  # a part's short-lived helpers: a sample that caught one would show a blip
-LISTEN_PORTS = (20000, 32000)  # below Linux's ephemeral range (32768–60999), which the clients' connects draw from
 
 
 # ----- the processes: resident set and open files of a whole tree
@@ -199,20 +197,10 @@ def flaky_scenario(share: float, path: Path) -> Path:
 
 
 def listen_ports(count: int) -> list[int]:
-    """Return distinct free ports below the ephemeral range.
-
-    A port the kernel hands out for bind(0) (tests.support.broker.free_port) is an ephemeral one: the scheduler's
-    connect to the broker, made while gunicorn starts, may take it first (seen: gunicorn "Connection in use").
-    """
+    """Return distinct free ports to listen on, below the ephemeral range (tests.support.broker.free_port)."""
     ports: list[int] = []
     while len(ports) < count:
-        port = random.randrange(*LISTEN_PORTS)  # nosec B311 - a port, not a secret
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        if port not in ports:
+        if (port := free_port()) not in ports:
             ports.append(port)
     return ports
 
