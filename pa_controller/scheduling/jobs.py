@@ -71,6 +71,8 @@ def plan(worker) -> None:
     )
     with worker.app.app_context():
         for step in steps:
+            if worker.lock_lost.is_set():  # another scheduler dispatches now: this one only stops (cli.py)
+                return
             try:
                 step()
             except Exception:  # one failing step must not stop the others, nor the next tick

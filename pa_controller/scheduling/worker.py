@@ -119,6 +119,8 @@ class Worker:
         except SchedulerLocked as exc:
             log.error("%s: this scheduler lost its lock (the database restarted?) and stops", exc)
             self.lock_lost.set()
+            self.scheduler.pause()  # no dispatch job starts from now on, nor the rest of this tick (jobs.plan)
+            self.outbox.stop()  # and nothing more is published: the other scheduler publishes
 
     def beat(self) -> None:
         """Record that the scheduler runs and whether MQTT is connected (read by /api/v1/health)."""

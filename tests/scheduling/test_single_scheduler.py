@@ -3,12 +3,15 @@
 import time
 
 import pytest
+from apscheduler.schedulers.base import STATE_PAUSED
 from sqlalchemy import func, select
 
 from pa_controller.extensions import db
 from pa_controller.models import OutboxMessage, Run
+from pa_controller.scheduling import jobs
 from pa_controller.scheduling.lock import SchedulerLock, SchedulerLocked
 from pa_controller.scheduling.worker import Worker
+from pa_controller.services import planning
 from pa_protocol import RunState
 from tests.factories import broadcast_request, make_audio
 
@@ -95,3 +98,23 @@ def test_a_scheduler_whose_lock_another_took_while_the_database_was_away_stops(p
     finally:
         other.release()
         lock.release()
+
+
+def test_a_scheduler_that_lost_its_lock_dispatches_and_publishes_nothing_more(seeded, monkeypatch):
+    worker = Worker(seeded)
+    worker.start()
+    try:
+        def taken():
+            raise SchedulerLocked("another scheduler holds the lock")
+
+        planned = []
+        monkeypatch.setattr(worker.lock, "hold", taken)
+        monkeypatch.setattr(planning, "extend_plans", lambda *a, **k: planned.append(1))
+        jobs.plan(worker)
+        assert worker.lock_lost.is_set()
+        assert worker.scheduler.state == STATE_PAUSED, "no dispatch job may start"
+        assert not worker.outbox.alive(), "nothing more is published"
+        assert planned == [], "the rest of the tick does not run"
+    finally:
+        monkeypatch.undo()
+        worker.stop()
