@@ -19,10 +19,11 @@ from pa_controller.extensions import db
 from pa_controller.models import Audio
 
 log = logging.getLogger(__name__)
-# gunicorn ends a request after 120 s (stack.py); composing the longest programme takes well under a minute.
-GRACE = timedelta(minutes=10)
-SCRATCH = "loanet-*"  # the audio package's scratch directories in the temporary directory
-INSTANCE_SCRATCH = "tmp*"  # an upload's copy, in the instance directory (services/media.py)
+# Longer than any request runs: gunicorn's threaded workers do not cut a long request short, and preparing the
+# longest upload runs ffmpeg several times, each allowed up to audio.processing_timeout (8.5 min for 30 min).
+GRACE = timedelta(hours=6)
+SCRATCH = "loanet-*"  # the audio package's scratch in the temporary directory; the uploads' and previews' in the
+#                       instance directory (services/media.scratch)
 
 
 def sweep(now: datetime, temp_dir: Path | None = None) -> list[Path]:
@@ -37,7 +38,7 @@ def sweep(now: datetime, temp_dir: Path | None = None) -> list[Path]:
     media = config.media_dir
     temp_dir = Path(tempfile.gettempdir()) if temp_dir is None else temp_dir
     gone = old(media.glob(".*.part")) + _unnamed(old(media.glob("*.mp3")), media)
-    gone += [path for path in old(temp_dir.glob(SCRATCH)) + old(config.instance_dir.glob(INSTANCE_SCRATCH))
+    gone += [path for path in old(temp_dir.glob(SCRATCH)) + old(config.instance_dir.glob(SCRATCH))
              if path.is_dir()]
     for path in gone:
         if path.is_dir():
@@ -54,7 +55,7 @@ def _unnamed(clips: list[Path], media: Path) -> list[Path]:
     """The clips no Audio row names, but the chime (named by none, used by every programme with one)."""
     if not clips:
         return []
-    named = set(db.session.scalars(select(Audio.sha256).where(Audio.sha256.in_([c.stem for c in clips]))))
+    named = set(db.session.scalars(select(Audio.sha256)))  # the whole library: no IN list past a driver's limit
     db.session.commit()  # end the read
     unnamed = [clip for clip in clips if clip.stem not in named]
     if unnamed:  # chime() renders the chime if this process has not yet: only when it matters

@@ -46,12 +46,13 @@ def ingest(user: User, stream, filename: str, title: str, ward_id: str | None = 
 
 
 @contextmanager
-def scratch(prefix: str | None = None) -> Iterator[Path]:
-    """A temporary directory in the instance directory, removed after; a disk there that is full or refuses writes
-    raises the audio package's StorageFullError or StorageUnwritableError, for `refused` to explain."""
+def scratch(purpose: str = "upload") -> Iterator[Path]:
+    """A temporary directory in the instance directory (loanet-<purpose>-…, which services/leftovers.py sweeps
+    should a killed request leave it), removed after; a disk there that is full or refuses writes raises the audio
+    package's StorageFullError or StorageUnwritableError, for `refused` to explain."""
     where = settings.current().instance_dir
     try:
-        with tempfile.TemporaryDirectory(dir=where, prefix=prefix) as tmp:
+        with tempfile.TemporaryDirectory(dir=where, prefix=f"loanet-{purpose}-") as tmp:
             yield Path(tmp)
     except OSError as exc:
         unstorable = audio.storage_error(exc, where)

@@ -49,7 +49,7 @@ def preview(user: User, text: str, speed: Speed) -> bytes:
     access.require_role(user, *access.SCHEDULERS)
     text = _checked(text)
     try:
-        with media.scratch("speech-preview-") as scratch:
+        with media.scratch("speech-preview") as scratch:
             return _speak(text, speed, scratch).path.read_bytes()
     except audio.AudioError as exc:  # the scratch directory's disk, full or read-only
         raise media.refused(exc, "text") from exc

@@ -189,9 +189,9 @@ def test_the_web_tier_killed_mid_request_leaves_nothing_half_saved_and_the_retry
         db.session.remove()
     assert titles == sorted(["Thông báo", "Chuông", "Bản tin dài", *(f"Tải dở {n}" for n in range(SLOW_UPLOADS))])
     # What the killed requests left (their scratch: the copy of an upload, a programme's workings) goes when the
-    # worker next looks, once older than any request; and with it any clip no row names. Here: ten minutes on.
+    # worker next looks, once older than any request; and with it any clip no row names. Here: GRACE on.
     instance = settings_of(system.app).instance_dir
-    left = [*scratch.iterdir(), *instance.glob(leftovers.INSTANCE_SCRATCH)]
+    left = [*scratch.iterdir(), *instance.glob(leftovers.SCRATCH)]
     assert left, "the kills left no scratch behind: they did not land mid-request"
     with system.app.app_context():
         gone = leftovers.sweep(datetime.now(UTC) + leftovers.GRACE + timedelta(seconds=1), scratch)

@@ -10,14 +10,14 @@ from tests.factories import make_audio
 
 
 def _aged(path, directory: bool = False):
-    """Make `path` (a file, or a directory with a file in it) as if written an hour ago."""
+    """Make `path` (a file, or a directory with a file in it) as if written long ago."""
     if directory:
         path.mkdir(parents=True)
         (path / "upload.wav").write_bytes(b"RIFF")
     else:
         path.write_bytes(b"ID3")
-    hour_ago = (clock.now() - 6 * leftovers.GRACE).timestamp()
-    os.utime(path, (hour_ago, hour_ago))
+    long_ago = (clock.now() - 6 * leftovers.GRACE).timestamp()
+    os.utime(path, (long_ago, long_ago))
     return path
 
 
@@ -30,8 +30,9 @@ def test_old_scratch_half_written_and_unnamed_clips_go_while_named_and_recent_fi
     stale = [_aged(media / f"{hashlib.sha256(b'killed').hexdigest()}.mp3"),
              _aged(media / f".{'0' * 64}.abc.part"),
              _aged(temp / "loanet-compose-x1", directory=True),
-             _aged(config.instance_dir / "tmpk1ll3d", directory=True)]
-    others = [_aged(temp / "someone-elses", directory=True), _aged(config.instance_dir / "secret-key.old")]
+             _aged(config.instance_dir / "loanet-upload-k1ll3d", directory=True)]
+    others = [_aged(temp / "someone-elses", directory=True), _aged(config.instance_dir / "secret-key.old"),
+              _aged(config.instance_dir / "tmp_backup", directory=True)]  # an operator's, not a request's
     chime = the_chime(media)
     os.utime(chime.path, (0, 0))  # old, and no row names it: every composed programme still needs it
 
