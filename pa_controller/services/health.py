@@ -1,5 +1,4 @@
-"""Is the system working: the database, the worker's scheduler and MQTT session, and command signing; and how many
-reports it has refused."""
+"""Is the system working: the database, the worker's scheduler and MQTT session, and command signing."""
 
 import logging
 
@@ -8,26 +7,22 @@ from sqlalchemy import text
 from pa_controller import clock
 from pa_controller.extensions import db
 from pa_controller.models import ServiceBeat
-from pa_controller.services import command_keys, refusals
+from pa_controller.services import command_keys
 
 log = logging.getLogger(__name__)
 HEALTHY_BEAT_S = 10
 
 
 def report() -> dict:
-    """Return {status, db, mqtt, scheduler, signing}, each `ok` or a reason a person can act on, and the reports
-    refused so far: `refused_reports` in all, `refused` by kind and reason (none of them makes the status degraded)."""
+    """Return {status, db, mqtt, scheduler, signing}, each `ok` or a reason a person can act on."""
     answer = {"status": "ok", "db": "ok", "mqtt": "unknown", "scheduler": "unknown", "signing": "unknown"}
     try:
         db.session.execute(text("SELECT 1"))
         beat = db.session.get(ServiceBeat, "worker")
         key = command_keys.current_key()
-        refused = refusals.of_district()
     except Exception as exc:  # the database itself is what is being checked
         log.warning("health: database unreachable: %s", exc)
         return {**answer, "status": "degraded", "db": "unreachable"}
-    answer["refused"] = refused
-    answer["refused_reports"] = refusals.total(refused)
     if key is None:
         answer["signing"] = command_keys.NoCurrentKey.word
     else:

@@ -12,11 +12,14 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _
 from sqlalchemy import func, select
 
 from pa_controller.domain import RefusalKind
+from pa_controller.errors import Forbidden
 from pa_controller.extensions import db
-from pa_controller.models import Cluster, FleetRefusalCount, RefusalCount
+from pa_controller.models import Cluster, FleetRefusalCount, RefusalCount, User
+from pa_controller.services import access
 from pa_controller.services.bulk import INSERTS
 
 log = logging.getLogger(__name__)
@@ -65,6 +68,14 @@ def _log(counts: Counter[Key]) -> None:
 def total(by_kind: dict[str, dict[str, int]]) -> int:
     """Return the sum of counts given as {kind: {reason: count}}."""
     return sum(n for reasons in by_kind.values() for n in reasons.values())
+
+
+def of_district_for(user: User) -> dict[str, dict[str, int]]:
+    """Return the district's counts to a reader of the whole district; a ward's reader is refused (a report on an
+    unknown cluster's topic belongs to no ward). Never without a login: they would tell a forger what was noticed."""
+    if access.ward_scope(user) is not None:
+        raise Forbidden(_("Số báo cáo bị từ chối của cả quận chỉ dành cho người theo dõi cả quận."))
+    return of_district()
 
 
 def of_district() -> dict[str, dict[str, int]]:

@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _
 from pa_controller import clock, settings
 from pa_controller.domain import Role, Scope
 from pa_controller.errors import ValidationFailed
-from pa_controller.services import broker_access, fleet, fleet_admin, remote
+from pa_controller.services import broker_access, fleet, fleet_admin, refusals, remote
 from pa_controller.web import shapes
 from pa_controller.web.api import allowed, authenticated
 from pa_controller.web.apidoc import Blueprint
@@ -54,6 +54,16 @@ def list_commands(cluster=None, limit=100):
     found = remote.list_commands(g.user, cluster or None, limit)
     now = clock.now()
     return jsonify([command_shape(c, now) for c in found])
+
+
+@bp.get("/refusals")
+@authenticated(Scope.READ)
+@bp.response(200, r.Refusals)
+def refused_reports():
+    """The reports refused so far in the district, by kind and reason: forged commands clusters rejected and
+    reports the controller did not apply, on any topic; for readers of the whole district."""
+    found = refusals.of_district_for(g.user)
+    return jsonify({"refused_reports": refusals.total(found), "refused": found})
 
 
 @bp.get("/commands/<int:id>")

@@ -4,7 +4,7 @@ It logs in with a test account that may publish anywhere (`broker.tester()`, rea
 broker, or the simulator's wide account, could do. A cluster's own account reaches only its three topics (the ACL,
 tests/security/test_broker_attacks.py), so this is the wider attack. Afterwards the controller is alive and still
 works (a real broadcast plays and is reported), the clusters' status rows, runs, deliveries and remote commands are
-as they were, and every one of the payloads is counted, by reason, where the technician sees it (the health answer,
+as they were, and every one of the payloads is counted, by reason, where the technician sees it (`GET /api/v1/refusals`,
 each cluster's refusals) and in the worker's log.
 """
 
@@ -92,7 +92,7 @@ def test_ten_thousand_hostile_reports_are_each_refused_counted_and_logged_and_ch
         system.wait_for(lambda: all(system.get(f"/api/v1/clusters/{cid}")["volume"] == 55 for cid in LIVE), 10,
                         "the heartbeats to carry the new volume")
         before = snapshot(system.app)
-        assert system.get("/api/v1/health")["refused_reports"] == 0
+        assert system.get("/api/v1/refusals")["refused_reports"] == 0
 
         reports = list(hostile_reports(LIVE, QUIET, STRANGER, commands, rounds=ROUNDS))
         assert len(reports) >= 10_000
@@ -107,8 +107,8 @@ def test_ten_thousand_hostile_reports_are_each_refused_counted_and_logged_and_ch
                 assert all(info.is_published() for info in infos), "the broker took every one (PUBACK)"
                 # Wait for the controller to count them: paced so none is lost to a queue, none is waited for long.
                 counted = first + len(chunk)
-                system.wait_for(lambda n=counted: system.get("/api/v1/health")["refused_reports"] >= n, 60,
-                                f"{counted} refusals counted", show=lambda: system.get("/api/v1/health"))
+                system.wait_for(lambda n=counted: system.get("/api/v1/refusals")["refused_reports"] >= n, 60,
+                                f"{counted} refusals counted", show=lambda: system.get("/api/v1/refusals"))
         finally:
             rogue.disconnect()
             rogue.loop_stop()
@@ -117,8 +117,9 @@ def test_ten_thousand_hostile_reports_are_each_refused_counted_and_logged_and_ch
         health = system.get("/api/v1/health")
         assert (health["mqtt"], health["scheduler"], health["db"]) == ("ok", "ok", "ok"), health
         expected = Counter(reason for _, _, reason in reports)
-        assert health["refused_reports"] == len(reports), "every payload sent is counted, none twice"
-        assert {(kind, reason): n for kind, reasons in health["refused"].items()
+        counts = system.get("/api/v1/refusals")
+        assert counts["refused_reports"] == len(reports), "every payload sent is counted, none twice"
+        assert {(kind, reason): n for kind, reasons in counts["refused"].items()
                 for reason, n in reasons.items()} == dict(expected)
         for cid in [*LIVE, QUIET]:
             mine = Counter(reason for topic, _, reason in reports if topic.split("/")[3] == cid)

@@ -135,6 +135,7 @@ def probes(o: LongHung) -> dict[str, list[Probe]]:
                                          post("/api/v1/commands", json={"type": "test_tone", "ward": "long-hung"})],
         "GET api_fleet.list_commands": [get("/api/v1/commands"), get(f"/api/v1/commands?cluster={o.cluster}", REFUSED)],
         "GET api_fleet.get_command": [get(f"/api/v1/commands/{o.command}", REFUSED)],
+        "GET api_fleet.refused_reports": [get("/api/v1/refusals", REFUSED)],  # the district's: no ward's reader
         "POST api_fleet.add_cluster": [post("/api/v1/clusters", json={
             "id": "om-lhg-999", "name": "x", "ward": "long-hung", "lat": 10.1, "lon": 105.6, "speakers": 2})],
         "PATCH api_fleet.update_cluster": [send("PATCH", f"/api/v1/clusters/{o.cluster}", json={"name": "x"})],

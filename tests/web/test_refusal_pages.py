@@ -56,11 +56,14 @@ def test_the_district_summary_counts_reports_on_unknown_clusters_and_malformed_t
     assert 'id="district-refused"' not in ward_page, "a ward's reader sees its ward's counts, not the district's"
 
 
-def test_the_health_answer_says_how_many_reports_were_refused_and_why(client):
-    assert client.get("/api/v1/health").get_json()["refused_reports"] == 0
+def test_the_district_s_refusals_are_answered_to_its_readers_and_not_without_a_login(client, technician_auth,
+                                                                                      officer_auth):
+    assert client.get("/api/v1/refusals", headers=technician_auth).get_json()["refused_reports"] == 0
     refuse(None, RefusalKind.REPORT, "bad_topic", 2)
     refuse("om-tho-001", RefusalKind.FORGED_COMMAND, "bad_signature", 1)
-    answer = client.get("/api/v1/health").get_json()
-    assert answer["refused_reports"] == 3
-    assert answer["refused"] == {"forged_command": {"bad_signature": 1}, "report": {"bad_topic": 2}}
-    assert answer["status"] in ("ok", "degraded") and answer["db"] == "ok"
+    answer = client.get("/api/v1/refusals", headers=technician_auth).get_json()
+    assert answer == {"refused_reports": 3,
+                      "refused": {"forged_command": {"bad_signature": 1}, "report": {"bad_topic": 2}}}
+    assert client.get("/api/v1/refusals").status_code == 401
+    assert client.get("/api/v1/refusals", headers=officer_auth).status_code == 403, "a ward's reader"
+    assert "refused" not in client.get("/api/v1/health").get_json(), "a forger learns nothing from the health check"

@@ -26,6 +26,9 @@ class Health(ma.Schema):
     status, db, mqtt, scheduler = String(), String(), String(), String()
     signing = String(metadata={"description": "`ok`, or why commands wait unsigned: `no key`, `key file missing`, "
                                "`key file unreadable`; the worker's log says which file and what to do"})
+
+
+class Refusals(ma.Schema):
     refused_reports = Integer(metadata={"description": "reports refused so far, on any topic: forged commands "
                                         "clusters rejected and reports the controller did not apply"})
     refused = Dict(metadata={"description": "the same by kind (`forged_command`, `report`) and reason, e.g. "
