@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pa_controller.extensions import db
@@ -113,7 +113,7 @@ class FleetRefusalCount(db.Model):
 
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # a RefusalKind
     reason: Mapped[str] = mapped_column(String(32), primary_key=True)
-    count: Mapped[int]
+    count: Mapped[int] = mapped_column(BigInteger)  # every cluster's and more: a flood passes 2³¹ first here
     first_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -25,7 +25,7 @@ def upgrade():
         'fleet_refusal_count',
         sa.Column('kind', sa.String(16), primary_key=True),
         sa.Column('reason', sa.String(32), primary_key=True),
-        sa.Column('count', sa.Integer(), nullable=False),
+        sa.Column('count', sa.BigInteger(), nullable=False),
         sa.Column('first_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('last_at', sa.DateTime(timezone=True), nullable=False),
     )
