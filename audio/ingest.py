@@ -120,7 +120,7 @@ def _check_headers(source: Path, report: str, max_seconds: float) -> SourceInfo:
     """Refuse from ffmpeg's report of the headers alone: not audio, sampled too slowly, too many samples a second to
     decode, or declared too long."""
     info = describe(source, report)
-    if info.sample_rate is not None and info.sample_rate < MIN_SAMPLE_RATE:
+    if info.sample_rate and info.sample_rate < MIN_SAMPLE_RATE:  # 0: a header ffmpeg could not read, for the decode
         raise LowSampleRateError(info.sample_rate, MIN_SAMPLE_RATE)
     if info.sample_rate and info.channels and info.sample_rate * info.channels > MAX_SAMPLES_PER_SECOND:
         raise TooDenseError(info.channels, info.sample_rate, MAX_SAMPLES_PER_SECOND)
