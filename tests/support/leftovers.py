@@ -3,11 +3,15 @@
 import os
 from pathlib import Path
 
+AUDIO_TOOLS = frozenset({"ffmpeg", "ffprobe", "espeak-ng", "piper"})  # what a request may start
+
 
 def child_processes() -> list[str]:
-    """This process's children, zombies included, as "pid name"."""
+    """This process's children that are audio tools, zombies included, as "pid name". Others are the session's
+    own and live on by design (Playwright's driver, started by the browser tests in the same run)."""
     pids = " ".join(path.read_text() for path in Path("/proc/self/task").glob("*/children")).split()
-    return [f"{pid} {Path(f'/proc/{pid}/comm').read_text().strip()}" for pid in pids]
+    found = [(pid, Path(f"/proc/{pid}/comm").read_text().strip()) for pid in pids if Path(f"/proc/{pid}").exists()]
+    return [f"{pid} {name}" for pid, name in found if name in AUDIO_TOOLS]
 
 
 def open_descriptors() -> int:
