@@ -25,6 +25,7 @@ from pa_controller import clock, create_app
 from pa_controller.extensions import db
 from tests.support.district import District, fill
 
+pytestmark = pytest.mark.e2e  # a minute on two databases: with the slow suites (`make test-e2e`)
 FLEET = 456  # clusters in pa_controller/data/o-mon-fleet.csv
 # The downgrades that drop or change rows the earlier revision keeps; each says so in the log, with how many.
 LOSSY_DOWNGRADES = {"0004", "0007", "0015", "0018"}

@@ -14,6 +14,7 @@ from tests.support.leftovers import child_processes, files_under
 from tests.support.mounts import FILLER, fill, read_only, tmpfs, writable_again
 from tests.web.test_programmes import programme
 
+pytestmark = pytest.mark.e2e  # real mounts, filled to the last byte: with the fault suites (`make test-e2e`)
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 FULL = ("hết chỗ lưu", "run out of storage space")
 UNWRITABLE = ("không ghi được vào thư mục lưu âm thanh", "cannot write to the directory where audio is kept")
