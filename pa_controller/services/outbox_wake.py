@@ -105,7 +105,7 @@ class OutboxWakeups(WorkerThread):
                     while not self._stop.is_set():
                         if hear(HEAR_S):
                             self.publisher.wake()
-            except (OSError, psycopg.Error) as exc:
+            except Exception as exc:  # the database away, the socket refused, anything: poll, and try again
                 self._lost(exc)
                 self._stop.wait(RETRY_S)
         self.listening.clear()
