@@ -192,7 +192,8 @@ class Firmware:
 
         `handled()` runs once the command has been dealt with, and the session acknowledges it then:
         a command accepted once its id is on disk and it has been carried out, any other after the
-        commands before it. A hung application (`silent`) ignores the command: it returns False and
+        commands before it. An accepted `stop` silences at once, before its id is on disk; it is answered
+        and acknowledged once it is. A hung application (`silent`) ignores the command: it returns False and
         never calls `handled`, so the command stays unacknowledged. A command signed by a key the cluster
         does not know yet waits, unacknowledged, for the key list to be fetched, and the commands after
         it wait behind it.
@@ -242,6 +243,8 @@ class Firmware:
         else:
             self.seen.add(cmd_id, digest, expires_at, now=self.clock(), issued_at=epoch(command["issued_at"]))
             self._accepting[cmd_id] = command
+            if command["type"] == CommandType.STOP.value:
+                self._stop(command)  # silent now, not once the disk has its id: a stop run twice silences no more
             self._in_turn(handled, self._accept, command)
 
     def _in_turn(self, handled: Callable[[], None], outcome: Callable, *args) -> None:
@@ -335,6 +338,8 @@ class Firmware:
         self.player.cancel(command["run_id"], by=command["id"])
 
     def _stop(self, command: dict) -> None:
+        """Silence what plays up to the stop's ceiling: at once when it is accepted, and again in its turn, for the
+        runs of commands accepted before it whose ids were still on their way to disk."""
         ceiling = Priority(command.get("max_priority", Priority.EMERGENCY.value))
         self.player.stop(ceiling, by=command["id"])
 

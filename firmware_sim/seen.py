@@ -14,7 +14,7 @@ the first time the cluster handles a command after a boot (a reboot or a power c
 memory held, so the ids really come back from the disk) and rewritten each time the cluster
 accepts one: a temporary file, flushed and fsynced, renamed over the old one. The firmware acts
 on a command, answers `received` and lets it be acknowledged only once its id is on disk
-(`after_saved`).
+(`after_saved`); only a `stop` silences first (run twice, it silences nothing more).
 
 The writes run on one background thread, coalesced per cluster, which hands each completion back
 to the loop: a write with its fsync takes about 0.4 ms on the development machine, so a broadcast

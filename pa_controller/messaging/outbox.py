@@ -28,7 +28,7 @@ class OutboxPublisher(WorkerThread):
         """`store` has `due(in_flight, batch)` and `mark_sent(row_ids)`, like services.outbox.OutboxStore."""
         self.store = store
         self.batch = batch
-        # Rows committed by the web process (stop-all, cancels) are found by polling: at most poll_s late.
+        # Rows committed elsewhere are found by this poll unless a wake-up comes first (services/outbox_wake.py).
         self.poll_s = poll_s
         self.link = link_factory(self._acked)
         self._acks: queue.SimpleQueue[tuple[int, bool]] = queue.SimpleQueue()
@@ -43,6 +43,10 @@ class OutboxPublisher(WorkerThread):
     def wake(self) -> None:
         """Tell the publisher that new rows were committed."""
         self._wake.set()
+
+    def poll_every(self, seconds: float) -> None:
+        """Look for due rows at least this often from the next wait on."""
+        self.poll_s = seconds
 
     def _acked(self, mid: int, accepted: bool) -> None:
         self._acks.put((mid, accepted))

@@ -20,6 +20,7 @@ from pa_controller.services import ingest
 from pa_controller.services.broker_access import BrokerSync
 from pa_controller.services.command_keys import KeyFiles, Signer
 from pa_controller.services.outbox import OutboxStore
+from pa_controller.services.outbox_wake import OutboxWakeups
 from pa_controller.services.report_writer import ReportWriter
 from pa_controller.settings import Settings
 from pa_controller.settings import of as settings_of
@@ -49,6 +50,7 @@ class Worker:
                                         ca_file=given.mqtt_ca_file),
         )
         self.link = self.outbox.link
+        self.wakeups = OutboxWakeups(given, self.outbox)  # rows committed by the web tier go out at once
         self.scheduler = BackgroundScheduler(  # jobs in memory only: the Run rows are the schedule
             timezone="UTC",
             # A dispatch that fires late still goes out; dispatch_run decides whether it is too late.
@@ -72,6 +74,7 @@ class Worker:
         self.inbox.start()
         self.link.start()
         self.outbox.start()
+        self.wakeups.start()
         self.scheduler.start()
         self.scheduler.add_job(jobs.plan, "interval", args=[self], seconds=self.plan_interval_s, id="plan",
                                replace_existing=True, next_run_time=clock.now())
@@ -94,6 +97,7 @@ class Worker:
                 self.scheduler.remove_job(job.id)
         self.schedule.clear()
         self.scheduler.shutdown(wait=True)
+        self.wakeups.stop()
         self.outbox.stop()
         self.inbox.stop()  # stores and acknowledges what it holds while the link is up
         self.link.stop()
@@ -120,6 +124,7 @@ class Worker:
             log.error("%s: this scheduler lost its lock (the database restarted?) and stops", exc)
             self.lock_lost.set()
             self.scheduler.pause()  # no dispatch job starts from now on, nor the rest of this tick (jobs.plan)
+            self.wakeups.stop()
             self.outbox.stop()  # and nothing more is published: the other scheduler publishes
 
     def beat(self) -> None:

@@ -10,6 +10,7 @@ from pa_controller import settings
 from pa_controller.domain import ProgrammeKind
 from pa_controller.extensions import db
 from pa_controller.models import Delivery, OutboxMessage, Run
+from pa_controller.services import outbox_wake
 from pa_protocol import CommandType, DeliveryState
 
 
@@ -39,9 +40,10 @@ def outbox_row(command: dict, now: datetime, expires_at: datetime) -> dict:
 
 
 def queue(rows: list[dict]) -> None:
-    """Add outbox rows to the session's transaction in one statement."""
+    """Add outbox rows to the session's transaction in one statement; its commit wakes the outbox publisher."""
     if rows:
         db.session.execute(insert(OutboxMessage), rows)
+        outbox_wake.ring()
 
 
 def queue_cancel(run: Run, now: datetime) -> int:

@@ -24,8 +24,8 @@ def stop_all(user: User, reason: str) -> StopOrder:
     now = clock.now()
     expires_at = now + STOP_TTL
     rows = [
-        commands.outbox_row(commands.new_command(cluster.id, CommandType.STOP, now, expires_at), now, expires_at)
-        for cluster in fleet.active_clusters()
+        commands.outbox_row(commands.new_command(cid, CommandType.STOP, now, expires_at), now, expires_at)
+        for cid in fleet.active_cluster_ids()
     ]
     order = StopOrder(reason=reason.strip(), clusters=len(rows), created_by=user.id, created_at=now)
     db.session.add(order)

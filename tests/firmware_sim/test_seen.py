@@ -5,7 +5,7 @@ import logging
 
 import pa_protocol as protocol
 from firmware_sim.seen import FORMAT, KEEP_AFTER_EXPIRY_S, SeenCommands, SeenStore, StateWriter
-from tests.firmware_sim.factories import CID, Rig, make_play
+from tests.firmware_sim.factories import CID, Rig, make_command, make_play
 
 
 class Deliveries:
@@ -213,3 +213,71 @@ def test_a_file_written_before_the_mark_existed_is_read_without_one(tmp_path):
     (tmp_path / f"{CID}.json").write_text(json.dumps({"v": FORMAT, "floor": 5.0, "seen": [["a", "d", 10.0]]}))
     seen = SeenStore(tmp_path).open(CID)
     assert seen.mark is None and seen.floor == 5.0 and seen.digest_of("a") == "d"
+
+
+def _playing_then_saving_to(rig: Rig, writer: StateWriter, path) -> dict:
+    """An emergency playing on `rig`, whose ids from now on are saved to `path` by `writer`."""
+    rig.audio.instant = True
+    playing = rig.play(start_in=1, priority="emergency", duration_ms=60_000)
+    rig.advance(2)
+    assert rig.states(playing["id"])[-1] == "playing"
+    rig.firmware.seen = SeenCommands(path=path, writer=writer)
+    return playing
+
+
+def test_a_stop_silences_at_once_and_is_answered_and_acknowledged_once_its_id_is_on_disk(tmp_path):
+    rig, deliveries = Rig(), Deliveries()
+    slow = StateWriter(deliver=deliveries)
+    slow._start_thread = lambda: None  # the disk takes its time: the write has not begun
+    playing = _playing_then_saving_to(rig, slow, tmp_path / f"{CID}.json")
+    handled = []
+    stop = make_command("stop", CID, rig.clock.now)
+    rig.firmware.handle_command(protocol.encode(stop), lambda: handled.append(stop["id"]))
+    assert rig.states(playing["id"])[-1] == "cancelled" and rig.firmware.state == "idle", "silent before the disk"
+    assert rig.event(playing["id"], "cancelled")["detail"]["by"] == stop["id"]
+    assert rig.states(stop["id"]) == [] and handled == [], "not answered nor acknowledged before its id is saved"
+    del slow._start_thread
+    slow._start_thread()
+    assert slow.flush()
+    deliveries.run()
+    assert rig.states(stop["id"]) == ["received"] and handled == [stop["id"]]
+    assert rig.states(playing["id"]).count("cancelled") == 1, "the stop in its turn silences nothing more"
+    slow.close()
+
+
+def test_a_stop_silences_even_when_its_id_cannot_be_saved(tmp_path, caplog):
+    rig = Rig()
+    failing = StateWriter()  # writes on the spot, into a directory that is not there
+    playing = _playing_then_saving_to(rig, failing, tmp_path / "gone" / f"{CID}.json")
+    with caplog.at_level(logging.ERROR):
+        stop = rig.command("stop")
+    assert rig.states(playing["id"])[-1] == "cancelled" and rig.states(stop["id"]) == ["received"]
+    assert "cannot save" in caplog.text
+
+
+def test_a_stop_also_silences_a_run_accepted_just_before_it_whose_id_was_still_on_its_way_to_disk(tmp_path):
+    rig, deliveries = Rig(), Deliveries()
+    store = SeenStore(tmp_path, deliver=deliveries)
+    rig.firmware.seen = store.open(CID)
+    rig.audio.instant = True
+    play = rig.play(start_in=1)
+    stop = rig.command("stop")
+    assert rig.events == []
+    assert store.flush()
+    deliveries.run()
+    assert rig.states(play["id"]) == ["received", "ready", "cancelled"] and rig.states(stop["id"]) == ["received"]
+    rig.advance(30)
+    assert "playing" not in rig.states(play["id"])
+    store.close()
+
+
+def test_a_stop_replayed_is_a_duplicate_and_silences_nothing_it_did_not_already(tmp_path):
+    rig = Rig()
+    rig.firmware.seen = SeenStore(tmp_path).open(CID)
+    stop = rig.command("stop")
+    rig.audio.instant = True
+    after = rig.play(start_in=1)
+    rig.advance(2)
+    rig.send(stop)
+    assert rig.events_of(stop["id"])[-1]["detail"] == {"duplicate": True}
+    assert rig.states(after["id"])[-1] == "playing"
