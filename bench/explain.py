@@ -169,7 +169,7 @@ def cases(app, client, admin, officer, district_run: int, cluster: Cluster):
         ("fleet table, first page", lambda: fleet_health.list_clusters(admin, fleet_health.ClusterQuery(), now, beat)),
         ("fleet table, ward + offline", lambda: fleet_health.list_clusters(
             admin, fleet_health.ClusterQuery(ward="ward-007", status=ClusterStatus.OFFLINE), now, beat)),
-        ("fleet summary (dashboard)", lambda: fleet_health.summary(None, now, beat)),
+        ("fleet summary (/fleet)", lambda: fleet_health.summary(None, now, beat)),
         ("run report, counts", lambda: run_progress.progress(admin, district_run)),
         ("run report API, whole run", lambda: reports.run_report(admin, district_run)),
         ("run report, page 1 failures first", lambda: run_progress.clusters(
