@@ -34,13 +34,13 @@ class Kept:
     table: object
     moment: object  # the column compared with the cutoff
     keep: Callable[[settings.Settings], timedelta]
+    by_day: bool = False  # the window ends at a local midnight
 
     def cutoff(self, config: settings.Settings, now: datetime) -> datetime:
         """Records before this moment go."""
         moment = now - self.keep(config)
-        if self.table is AuditEntry.__table__:
-            local = moment.astimezone(clock.LOCAL_ZONE)
-            moment = datetime.combine(local.date(), time(0), clock.LOCAL_ZONE)
+        if self.by_day:
+            moment = datetime.combine(moment.astimezone(clock.LOCAL_ZONE).date(), time(0), clock.LOCAL_ZONE)
         return moment
 
 
@@ -49,7 +49,7 @@ KINDS = (
     Kept("rollups", TelemetryBucket.__table__, TelemetryBucket.bucket_at,
          lambda c: timedelta(days=c.telemetry_keep_d)),
     Kept("commands", OutboxMessage.__table__, OutboxMessage.expires_at, lambda c: timedelta(days=c.outbox_keep_d)),
-    Kept("audit", AuditEntry.__table__, AuditEntry.at, lambda c: timedelta(days=c.audit_keep_d)),
+    Kept("audit", AuditEntry.__table__, AuditEntry.at, lambda c: timedelta(days=c.audit_keep_d), by_day=True),
 )
 
 
@@ -102,9 +102,8 @@ def _delete_before(kind: Kept, cutoff: datetime, batch: int, progress) -> int:
 
 def _delete_audit_entries(statement, cutoff: datetime) -> int:
     """Delete a batch of audit entries with the append-only triggers set aside, and record it; the caller commits."""
-    if not db.session.scalar(select(func.count()).select_from(
-            select(AuditEntry.id).where(AuditEntry.at < cutoff).limit(1).subquery())):
-        return 0
+    if db.session.scalar(select(AuditEntry.id).where(AuditEntry.at < cutoff).limit(1)) is None:
+        return 0  # nothing to delete: the triggers stay, and nothing is recorded
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_append_only"))  # 0012's
