@@ -75,6 +75,8 @@ def test_a_backup_restored_into_an_empty_database_holds_every_row_media_file_and
     assert files_of(target.media_dir) == files_of(source.media_dir) != {}
     assert files_of(target.key_dir) == files_of(source.key_dir) != {}
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in target.key_dir.iterdir())
+    if target.database_url.startswith("sqlite"):
+        assert stat.S_IMODE(Path(target.database_url.removeprefix("sqlite:///")).stat().st_mode) == 0o600
 
 
 def test_restore_refuses_a_database_that_holds_tables_unless_forced_and_a_damaged_archive(app, tmp_path):

@@ -170,7 +170,9 @@ def _load(url: URL, database: Path, *, clean: bool) -> None:
             command += ["--clean", "--if-exists"]
         _run([*command, str(database)], environ)
         return
-    Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    target_path = Path(url.database)
+    target_path.parent.mkdir(parents=True, exist_ok=True)
+    target_path.touch(mode=0o600, exist_ok=True)  # password hashes: its owner's only, as the controller makes it
     source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     target = sqlite3.connect(url.database)
     try:
