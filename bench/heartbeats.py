@@ -293,7 +293,7 @@ def measure(args, database_url: str | None) -> int:
         setup = time.perf_counter()
         app = build_app(Path(tmp), broker.controller_url, database_url, fleet_csv(args.clusters))
         print(f"{backend}: {args.clusters:,} clusters imported in {time.perf_counter() - setup:.1f} s", flush=True)
-        worker = Worker(app, plan_interval_s=3600)  # the plan job runs once at start (telemetry.prune included)
+        worker = Worker(app, plan_interval_s=3600)  # the plan and prune jobs run once, at start
         if args.max_batch:
             worker.inbox.max_batch = args.max_batch
         stages = Stages()

@@ -46,6 +46,16 @@ def _private_sqlite_file(database_url: str) -> None:
         path.touch(mode=0o600, exist_ok=True)
 
 
+def engine_options(settings: Settings) -> dict:
+    """SQLAlchemy's pool for the database: sized on a server, SQLite's own otherwise (docs/operations.md,
+    "Connections to the database")."""
+    options = {"pool_pre_ping": True}  # a connection the database dropped (a restart) is found before use
+    if make_url(settings.database_url).get_backend_name() != "sqlite":
+        options.update(pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+                       pool_recycle=settings.db_pool_recycle_s)
+    return options
+
+
 def flask_config(settings: Settings) -> dict:
     """The keys Flask and its extensions read, derived from the settings."""
     return {
@@ -53,7 +63,7 @@ def flask_config(settings: Settings) -> dict:
         "WTF_CSRF_ENABLED": not settings.testing,
         "SECRET_KEY": secret_key_of(settings),
         "SQLALCHEMY_DATABASE_URI": settings.database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(settings),
         "MAX_CONTENT_LENGTH": settings.audio_max_bytes + 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

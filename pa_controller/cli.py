@@ -1,5 +1,5 @@
 """`flask pa …` commands: fleet import, scheduler, bootstrap; users and tokens in cli_people, command keys in
-cli_keys, the broker in cli_broker."""
+cli_keys, the broker in cli_broker, pruning, backup and restore in cli_data."""
 
 import logging
 import secrets
@@ -12,7 +12,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from pa_controller import cli_broker, cli_keys, cli_people, clock, settings
+from pa_controller import cli_broker, cli_data, cli_keys, cli_people, clock, settings
 from pa_controller.domain import Role
 from pa_controller.extensions import db
 from pa_controller.models import User
@@ -34,6 +34,9 @@ pa.add_command(cli_people.tokens_group)
 pa.add_command(cli_keys.keys_group)
 pa.add_command(cli_broker.broker_config_command)
 pa.add_command(cli_broker.broker_group)
+pa.add_command(cli_data.prune_command)
+pa.add_command(cli_data.backup_command)
+pa.add_command(cli_data.restore_command)
 
 
 @fleet_group.command("import")

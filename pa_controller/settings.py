@@ -88,6 +88,12 @@ class Settings:
     testing: bool = False
     messaging: str = "mqtt"  # "fake" records publishes in memory instead
     password_hash_method: str = "scrypt"  # werkzeug's method string
+    # The data life cycle (docs/operations.md, "Keeping records" and "Connections to the database").
+    audit_keep_d: float = 730.0  # audit entries kept, days
+    outbox_keep_d: float = 7.0  # commands kept this many days after they expire (the deliveries keep the record)
+    db_pool_size: int = 5  # connections each process keeps open to PostgreSQL
+    db_max_overflow: int = 5  # and may open beyond them at a peak
+    db_pool_recycle_s: int = 1800  # a connection older than this is replaced (a firewall's idle timeout)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -155,6 +161,12 @@ class Settings:
             secure_cookies=read.value("PA_SECURE_COOKIES", (read.text("PA_PUBLIC_URL") or "").startswith("https://"),
                                       _switch, "on or off (1/0, true/false, yes/no)"),
             trusted_proxies=read.value("PA_TRUSTED_PROXIES", 0, _whole(0), "a whole number of proxies, 0 or more"),
+            audit_keep_d=read.value("PA_AUDIT_KEEP_D", 730.0, _at_least(1), "a number of days, 1 or more"),
+            outbox_keep_d=read.value("PA_OUTBOX_KEEP_D", 7.0, _at_least(1), "a number of days, 1 or more"),
+            db_pool_size=read.value("PA_DB_POOL_SIZE", 5, _whole(1), "a whole number of connections, 1 or more"),
+            db_max_overflow=read.value("PA_DB_MAX_OVERFLOW", 5, _whole(0), "a whole number of connections, 0 or more"),
+            db_pool_recycle_s=read.value("PA_DB_POOL_RECYCLE_S", 1800, _whole(1), "a whole number of seconds, 1 or "
+                                         "more"),
         )
         if settings.tts_piper_model and shutil.which(settings.tts_piper_command) is None:
             read.problems.append(f"PA_TTS_PIPER_MODEL needs the piper program, but PA_TTS_PIPER_COMMAND "

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pa_controller import engine_options
 from pa_controller.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,3 +158,30 @@ def test_a_piper_model_or_program_that_is_not_there_stops_the_start_with_what_to
     model.write_bytes(b"onnx")
     with pytest.raises(SettingsError, match="PA_TTS_PIPER_COMMAND \\('no-such-piper'\\) is not installed"):
         Settings.from_env({"PA_TTS_PIPER_MODEL": str(model), "PA_TTS_PIPER_COMMAND": "no-such-piper"})
+
+
+def test_records_are_kept_for_their_windows_and_the_pool_is_sized_as_the_readme_says():
+    s = Settings.from_env({})
+    assert (s.telemetry_raw_h, s.telemetry_keep_d, s.outbox_keep_d, s.audit_keep_d) == (6, 90, 7, 730)
+    assert (s.db_pool_size, s.db_max_overflow, s.db_pool_recycle_s) == (5, 5, 1800)
+    s = Settings.from_env({"PA_AUDIT_KEEP_D": "3650", "PA_OUTBOX_KEEP_D": "1.5", "PA_DB_POOL_SIZE": "4",
+                           "PA_DB_MAX_OVERFLOW": "0", "PA_DB_POOL_RECYCLE_S": "600"})
+    assert (s.audit_keep_d, s.outbox_keep_d, s.db_pool_size, s.db_max_overflow, s.db_pool_recycle_s) == (
+        3650, 1.5, 4, 0, 600)
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"PA_AUDIT_KEEP_D": "0", "PA_OUTBOX_KEEP_D": "a week", "PA_DB_POOL_SIZE": "0",
+                           "PA_DB_MAX_OVERFLOW": "-1", "PA_DB_POOL_RECYCLE_S": "1.5"})
+    assert refused.value.problems == [
+        "PA_AUDIT_KEEP_D must be a number of days, 1 or more, not '0'",
+        "PA_OUTBOX_KEEP_D must be a number of days, 1 or more, not 'a week'",
+        "PA_DB_POOL_SIZE must be a whole number of connections, 1 or more, not '0'",
+        "PA_DB_MAX_OVERFLOW must be a whole number of connections, 0 or more, not '-1'",
+        "PA_DB_POOL_RECYCLE_S must be a whole number of seconds, 1 or more, not '1.5'",
+    ]
+
+
+def test_each_process_pools_its_postgresql_connections_as_set_and_leaves_sqlite_its_own():
+    postgres = Settings.from_env({"DATABASE_URL": "postgresql+psycopg://u@db/loanet", "PA_DB_POOL_SIZE": "4"})
+    assert engine_options(postgres) == {"pool_pre_ping": True, "pool_size": 4, "max_overflow": 5,
+                                        "pool_recycle": 1800}
+    assert engine_options(Settings.from_env({})) == {"pool_pre_ping": True}

@@ -5,7 +5,7 @@ import logging
 from pa_controller import clock
 from pa_controller.extensions import db
 from pa_controller.scheduling.schedule import DISPATCH_HORIZON_S
-from pa_controller.services import alerts, dispatch, fleet_watch, leftovers, planning, remote, telemetry
+from pa_controller.services import alerts, dispatch, fleet_watch, leftovers, planning, remote, retention
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,16 @@ def sweep_leftovers(worker) -> None:
             log.exception("removing the leftovers of killed requests failed")
 
 
+def prune(worker) -> None:
+    """Delete what is older than its window (heartbeats, rollups, sent commands, the audit log), in batches."""
+    with worker.app.app_context():
+        try:
+            retention.prune(clock.now())
+        except Exception:
+            db.session.rollback()
+            log.exception("pruning old records failed")
+
+
 def sync_broker(worker) -> None:
     """Bring the broker's accounts in step with the fleet (a cluster enrolled, retired, given a new password)."""
     with worker.app.app_context():
@@ -66,7 +76,6 @@ def plan(worker) -> None:
         planning.extend_plans,
         lambda: sync_dispatch_jobs(worker),
         dispatch.close_runs,
-        telemetry.prune,  # does its work at most once a minute
         worker.beat,
     )
     with worker.app.app_context():

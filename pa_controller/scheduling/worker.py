@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 LINKS = {"mqtt": MqttLink, "fake": FakeLink}
 BROKER_SYNC_S = 2.0  # a cluster enrolled or retired reaches the broker's accounts within this
 SWEEP_S = 600.0  # how often the leftovers of killed requests are looked for (and at start)
-TICKS = ("plan", "watch", "sweep", "broker")  # the interval jobs; the others are the dispatch jobs (schedule.py)
+PRUNE_S = 300.0  # how often records older than their windows are deleted (and at start; services/retention.py)
+TICKS = ("plan", "watch", "sweep", "prune", "broker")  # the interval jobs; the others: dispatch jobs (schedule.py)
 
 
 class Worker:
@@ -82,6 +83,8 @@ class Worker:
                                id="watch", replace_existing=True, next_run_time=clock.now())
         self.scheduler.add_job(jobs.sweep_leftovers, "interval", args=[self], seconds=SWEEP_S, id="sweep",
                                replace_existing=True, next_run_time=clock.now())
+        self.scheduler.add_job(jobs.prune, "interval", args=[self], seconds=PRUNE_S, id="prune",
+                               replace_existing=True, next_run_time=clock.now())
         if self.broker_sync is not None:
             self.scheduler.add_job(jobs.sync_broker, "interval", args=[self], seconds=BROKER_SYNC_S, id="broker",
                                    replace_existing=True, next_run_time=clock.now())
@@ -111,8 +114,8 @@ class Worker:
         for job in self.scheduler.get_jobs():
             if job.id in TICKS:
                 job.modify(next_run_time=now)
-        log.warning("the clock went back by %.0f s: the plan tick, the fleet watch, the sweep and the broker sync "
-                    "run now", by_s)
+        log.warning("the clock went back by %.0f s: the plan tick, the fleet watch, the sweep, the pruning and the "
+                    "broker sync run now", by_s)
 
     def hold_lock(self) -> None:
         """Keep the scheduler lock (a database restart ends the session that held it); stop dispatching if another

@@ -79,7 +79,9 @@ def search(user: User, query: AuditQuery) -> AuditPage:
     access.require_role(user, Role.ADMIN)
     statement = _filtered(query)
     total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
-    page = statement.order_by(AuditEntry.id.desc()).limit(PER_PAGE).offset((query.page - 1) * PER_PAGE)
+    # By time, as shown (the id breaks ties): an index on the filter and the time serves the page and stops.
+    page = statement.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(PER_PAGE) \
+        .offset((query.page - 1) * PER_PAGE)
     return AuditPage(query, list(db.session.scalars(page)), total)
 
 
@@ -94,7 +96,7 @@ def export_csv(user: User, query: AuditQuery) -> Iterator[str]:
     buffer = StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    statement = _filtered(query).order_by(AuditEntry.id).execution_options(yield_per=500)
+    statement = _filtered(query).order_by(AuditEntry.at, AuditEntry.id).execution_options(yield_per=500)
     for count, entry in enumerate(db.session.scalars(statement), 1):
         writer.writerow(_cells(entry))
         if count % 500 == 0:

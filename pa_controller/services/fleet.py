@@ -174,8 +174,15 @@ def status_by_ward(scope: set[str] | None, now: datetime, heartbeat_s: float) ->
     """Count clusters by status in each ward of a scope: (ward, counts by status value, clusters)."""
     wards = wards_for(scope)
     counts = {w.id: Counter() for w in wards}
-    for cluster in active_clusters(list(counts)):
-        counts[cluster.ward_id][effective_status(cluster.state, now, heartbeat_s).value] += 1
+    # Plain rows, not 10,000 clusters and states built as objects (3 s on the dashboard at province scale).
+    rows = db.session.execute(
+        select(Cluster.ward_id, ClusterState.status, ClusterState.online, ClusterState.heartbeat_at,
+               ClusterState.status_at)
+        .outerjoin(ClusterState, ClusterState.cluster_id == Cluster.id)
+        .where(Cluster.retired.is_(False), Cluster.ward_id.in_(list(counts))))
+    for row in rows:
+        state = row if row.status is not None else None  # a row has the fields effective_status reads
+        counts[row.ward_id][effective_status(state, now, heartbeat_s).value] += 1
     return [(w, counts[w.id], sum(counts[w.id].values())) for w in wards]
 
 

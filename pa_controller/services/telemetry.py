@@ -1,4 +1,5 @@
-"""Heartbeat history: raw samples for a short window, five-minute rollups for 90 days.
+"""Heartbeat history: raw samples for a short window, five-minute rollups for longer (services/retention.py prunes
+both).
 
 `record` runs inside the inbox writer's transaction, once per batch of heartbeats: one INSERT of the raw
 samples and one upsert of the five-minute buckets, aggregated per cluster in Python first, each one statement
@@ -15,19 +16,16 @@ model keeps no per-value count); a bucket has no average only if no beat of it h
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, case, delete, func, select, true
+from sqlalchemy import and_, case, func, select, true
 
-from pa_controller import clock, settings
 from pa_controller.extensions import db
 from pa_controller.models import HeartbeatSample, TelemetryBucket
 from pa_controller.services.bulk import BulkStatement
 
 BUCKET = timedelta(minutes=5)
-PRUNE_EVERY = timedelta(minutes=1)
 SAMPLE_COLUMNS = ("cluster_id", "rssi_dbm", "temp_c", "volume", "speakers_ok", "amp_ok")
 BUCKET_COLUMNS = ("cluster_id", "beats", "rssi_avg", "rssi_min", "temp_avg", "temp_max", "volume",
                   "speakers_ok_min", "amp_faults")
-_last_prune: datetime | None = None
 
 
 def bucket_of(moment: datetime) -> datetime:
@@ -127,24 +125,3 @@ def history(cluster_id: str, since: datetime, until: datetime | None = None) -> 
     if until is not None:
         query = query.where(TelemetryBucket.bucket_at <= until)
     return list(db.session.scalars(query.order_by(TelemetryBucket.bucket_at)))
-
-
-def prune(now: datetime | None = None, *, force: bool = False) -> tuple[int, int] | None:
-    """Delete samples older than TELEMETRY_RAW_H hours and buckets older than TELEMETRY_KEEP_D days.
-
-    Does the work at most once a minute (the scheduler calls it every plan tick) unless `force`; returns
-    (samples, buckets) deleted, or None when it was not yet time.
-    """
-    global _last_prune
-    now = now or clock.now()
-    if not force and _last_prune is not None and timedelta(0) <= now - _last_prune < PRUNE_EVERY:
-        return None
-    config = settings.current()
-    raw_until = now - timedelta(hours=config.telemetry_raw_h)
-    keep_until = now - timedelta(days=config.telemetry_keep_d)
-    samples = db.session.execute(delete(HeartbeatSample.__table__).where(HeartbeatSample.at < raw_until)).rowcount
-    buckets = db.session.execute(
-        delete(TelemetryBucket.__table__).where(TelemetryBucket.bucket_at < keep_until)).rowcount
-    db.session.commit()
-    _last_prune = now
-    return samples, buckets

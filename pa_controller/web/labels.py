@@ -156,6 +156,7 @@ AUDIT_ACTIONS = {  # what services record in the audit log (services/audit.py) �
     "command_key.rotate": _l("Tạo khóa ký lệnh kế tiếp"),
     "command_key.activate": _l("Chuyển sang khóa ký lệnh mới"),
     "command_key.sign_again": _l("Ký lại danh sách khóa sau nâng cấp"),
+    "audit.prune": _l("Xóa nhật ký quá thời hạn lưu"),
 }
 
 

@@ -92,3 +92,29 @@ def test_status_is_judged_on_the_controllers_clock(online, silence_s, expected):
 
 def test_a_cluster_never_heard_from_is_unknown():
     assert fleet.effective_status(ClusterState(status=ClusterStatus.UNKNOWN), clock.now(), 30) is ClusterStatus.UNKNOWN
+
+
+def test_the_wards_statuses_are_counted_as_each_cluster_is_judged(seeded):
+    now = clock.now()
+    judged = {  # a cluster of Thới Hòa in each status; the others were never heard from
+        "om-tho-001": dict(status=ClusterStatus.ONLINE, online=True, heartbeat_at=now - timedelta(seconds=10)),
+        "om-tho-002": dict(status=ClusterStatus.ONLINE, online=True, heartbeat_at=now - timedelta(seconds=61)),
+        "om-tho-003": dict(status=ClusterStatus.ONLINE, online=True, status_at=now - timedelta(seconds=91)),
+        "om-tho-004": dict(status=ClusterStatus.OFFLINE, online=False, status_at=now),
+    }
+    for cid, values in judged.items():
+        state = db.session.get(ClusterState, cid) or ClusterState(cluster_id=cid)
+        for name, value in values.items():
+            setattr(state, name, value)
+        db.session.add(state)
+    if (nothing_yet := db.session.get(ClusterState, "om-tho-005")) is not None:
+        db.session.delete(nothing_yet)  # no state row at all: unknown too
+    db.session.get(Cluster, "om-tho-006").retired = True
+    db.session.commit()
+    by_ward = {ward.id: (counts, total) for ward, counts, total in fleet.status_by_ward(None, now, 30)}
+    clusters = db.session.scalar(select(func.count()).select_from(Cluster).where(
+        Cluster.ward_id == "thoi-hoa", Cluster.retired.is_(False)))
+    counts, total = by_ward["thoi-hoa"]
+    assert total == clusters
+    assert counts == {"online": 1, "stale": 1, "offline": 2, "unknown": clusters - 4}
+    assert [ward.id for ward, _counts, _total in fleet.status_by_ward({"thoi-hoa"}, now, 30)] == ["thoi-hoa"]

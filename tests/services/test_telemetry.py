@@ -13,8 +13,6 @@ from pa_controller.messaging.inbox import Inbox
 from pa_controller.models import ClusterState, HeartbeatSample, TelemetryBucket
 from pa_controller.services import ingest, telemetry
 from pa_controller.services.report_writer import ReportWriter
-from pa_controller.settings import of as settings_of
-from tests.support.settings import use_settings
 
 T0 = datetime(2026, 11, 26, 22, 1, 10, tzinfo=UTC)  # in the bucket that starts at 22:00
 CLUSTER_CLOCK = "2020-01-01T00:00:00.000Z"  # a cluster with a wrong clock: ignored for bucketing
@@ -54,11 +52,6 @@ def feed(seeded, at):
         return inbox
 
     return deliver
-
-
-@pytest.fixture(autouse=True)
-def fresh_prune_throttle(monkeypatch):
-    monkeypatch.setattr(telemetry, "_last_prune", None)
 
 
 def buckets(cid: str) -> list[TelemetryBucket]:
@@ -149,34 +142,6 @@ def test_history_returns_a_clusters_buckets_oldest_first(feed):
     rows = telemetry.history("om-cvl-001", T0, until=T0 + timedelta(minutes=5))
     assert [r.bucket_at.minute for r in rows] == [0, 5]
     assert telemetry.history("om-cvl-003", T0) == []
-
-
-def test_prune_keeps_raw_samples_hours_and_buckets_days_at_most_once_a_minute(feed, seeded):
-    old_bucket, recent_bucket = T0 - timedelta(days=91), T0 - timedelta(days=89)
-    old_sample, recent_sample = T0 - timedelta(hours=7), T0 - timedelta(hours=5)
-    for moment in (old_bucket, recent_bucket, old_sample, recent_sample, T0):
-        feed(moment, ("om-cvl-001", beat(-70.0, 40.0, 60, 2, True)))
-    assert count(HeartbeatSample) == 5 and count(TelemetryBucket) == 5
-
-    assert telemetry.prune(T0) == (3, 1)
-    db.session.expire_all()
-    assert sorted(db.session.scalars(select(HeartbeatSample.at))) == [recent_sample, T0]
-    assert [b.bucket_at for b in buckets("om-cvl-001")] == [
-        telemetry.bucket_of(m) for m in (recent_bucket, old_sample, recent_sample, T0)]
-
-    # Not again within a minute, whatever there is to delete; then again.
-    use_settings(seeded, telemetry_raw_h=1)
-    assert telemetry.prune(T0 + timedelta(seconds=59)) is None
-    assert count(HeartbeatSample) == 2
-    assert telemetry.prune(T0 + timedelta(seconds=60)) == (1, 0)
-    assert count(HeartbeatSample) == 1
-
-
-def test_the_scheduler_prunes_with_the_configured_windows(seeded, at):
-    assert settings_of(seeded).telemetry_raw_h == 6 and settings_of(seeded).telemetry_keep_d == 90
-    at(T0)
-    assert telemetry.prune() == (0, 0)  # clock.now() by default
-    assert telemetry.prune() is None
 
 
 def test_bucket_of_floors_to_five_minutes_utc():
