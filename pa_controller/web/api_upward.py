@@ -93,14 +93,13 @@ def plays(ward=None, limit=upward.DEFAULT_LIMIT, cursor=None, since=None, until=
 
 
 def _device(d: upward.Device) -> dict:
-    c, s = d.cluster, d.state
+    r = d.row
     return {
-        "id": c.id, "name": c.name, "ward": c.ward_id, "ward_name": d.ward_name, "lat": c.lat, "lon": c.lon,
-        "speakers": c.speakers, "in_service": not c.retired, "status": d.status.value,
-        "status_since": utc(d.since), "last_heartbeat_at": utc(s and s.heartbeat_at),
-        "last_seen_at": utc(s and s.last_seen), "rssi_dbm": s and s.rssi_dbm, "amp_ok": s and s.amp_ok,
-        "speakers_ok": s and s.speakers_ok, "speakers_total": s and s.speakers_total, "volume": s and s.volume,
-        "temp_c": s and s.temp_c, "firmware": s and s.fw,
+        "id": r.id, "name": r.name, "ward": r.ward_id, "ward_name": r.ward_name, "lat": r.lat, "lon": r.lon,
+        "speakers": r.speakers, "in_service": not r.retired, "status": d.status.value,
+        "status_since": utc(d.since), "last_heartbeat_at": utc(r.heartbeat_at), "last_seen_at": utc(r.last_seen),
+        "rssi_dbm": r.rssi_dbm, "amp_ok": r.amp_ok, "speakers_ok": r.speakers_ok, "speakers_total": r.speakers_total,
+        "volume": r.volume, "temp_c": r.temp_c, "firmware": r.fw,
     }
 
 
@@ -124,14 +123,14 @@ def _reason(state: DeliveryState, detail) -> str | None:
     return reason[:100] if isinstance(reason, str) else None
 
 
-def _play(p: upward.Play) -> dict:
-    d, run = p.delivery, p.run
-    text = labels.delivery_reason(d.state, d.detail) if d.state is not DeliveryState.DONE else ""
+def _play(p) -> dict:
+    """A row of upward.PLAY_COLUMNS in the format."""
+    final = p.state.is_final
+    text = labels.delivery_reason(p.state, p.detail) if p.state is not DeliveryState.DONE else ""
     return {
-        "run_id": run.id, "broadcast_id": p.broadcast.id, "title": p.broadcast.title,
-        "priority": p.broadcast.priority.value, "cluster": d.cluster_id, "ward": p.ward_id,
-        "start_at": utc(run.start_at), "duration_ms": p.broadcast.duration_ms, "state": d.state.value,
-        "final": p.final, "state_at": utc(d.at), "ended_at": utc(d.at) if p.final else None,
-        "ready_at": utc(d.ready_at), "reason": _reason(d.state, d.detail), "reason_text": text or None,
-        "inferred": bool(isinstance(d.detail, dict) and d.detail.get("inferred")),
+        "run_id": p.run_id, "broadcast_id": p.broadcast_id, "title": p.title, "priority": p.priority.value,
+        "cluster": p.cluster_id, "ward": p.ward_id, "start_at": utc(p.start_at), "duration_ms": p.duration_ms,
+        "state": p.state.value, "final": final, "state_at": utc(p.at), "ended_at": utc(p.at) if final else None,
+        "ready_at": utc(p.ready_at), "reason": _reason(p.state, p.detail), "reason_text": text or None,
+        "inferred": bool(isinstance(p.detail, dict) and p.detail.get("inferred")),
     }
