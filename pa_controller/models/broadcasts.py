@@ -107,6 +107,7 @@ class Delivery(db.Model):
     at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     detail: Mapped[dict | None] = mapped_column(JSON)
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # on the controller's clock: how long fetches take
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its `playing`, on its clock: the proof of play
 
     run: Mapped[Run] = relationship(back_populates="deliveries")
 

@@ -219,7 +219,7 @@ def _delivery_counts(run_ids: list[int], scope: set[str] | None) -> dict[int, Co
 
 PLAY_COLUMNS = (Run.id.label("run_id"), Run.start_at, Broadcast.id.label("broadcast_id"), Broadcast.title,
                 Broadcast.priority, Broadcast.duration_ms, Delivery.cluster_id, Cluster.ward_id, Delivery.state,
-                Delivery.at, Delivery.ready_at, Delivery.detail)
+                Delivery.at, Delivery.ready_at, Delivery.started_at, Delivery.detail)
 
 
 def plays(user: User, window: Window, ward: str | None, after: tuple | None, limit: int) -> Page:

@@ -130,7 +130,8 @@ def _play(p) -> dict:
     return {
         "run_id": p.run_id, "broadcast_id": p.broadcast_id, "title": p.title, "priority": p.priority.value,
         "cluster": p.cluster_id, "ward": p.ward_id, "start_at": utc(p.start_at), "duration_ms": p.duration_ms,
-        "state": p.state.value, "final": final, "state_at": utc(p.at), "ended_at": utc(p.at) if final else None,
-        "ready_at": utc(p.ready_at), "reason": _reason(p.state, p.detail), "reason_text": text or None,
+        "state": p.state.value, "final": final, "state_at": utc(p.at), "ready_at": utc(p.ready_at),
+        "started_at": utc(p.started_at), "ended_at": utc(p.at) if final else None,
+        "reason": _reason(p.state, p.detail), "reason_text": text or None,
         "inferred": bool(isinstance(p.detail, dict) and p.detail.get("inferred")),
     }

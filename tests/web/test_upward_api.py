@@ -8,7 +8,7 @@ import pytest
 from pa_controller import clock
 from pa_controller.domain import Role
 from pa_controller.extensions import db
-from pa_controller.models import Cluster, ClusterState, Outage
+from pa_controller.models import Cluster, ClusterState, Delivery, Outage
 from pa_controller.web.schemas import upward as schemas
 from pa_protocol import DeliveryState, RunState
 from tests.factories import bearer, make_broadcast, make_run, make_user
@@ -149,11 +149,14 @@ def test_the_schedule_gives_each_run_its_broadcast_wards_and_outcome_and_the_log
     # and the play log says how each cluster's play ended, and why not
     run = make_run(DAY + timedelta(days=3), {"om-tho-001": DeliveryState.DONE, "om-tho-003": DeliveryState.PLAYING,
                                              "om-tho-002": (DeliveryState.FAILED, {"reason": "fetch"})})
+    began = db.session.get(Delivery, (run.id, "om-tho-001"))
+    began.started_at = DAY + timedelta(days=3, seconds=1)
+    db.session.commit()
     plays = client.get(f"{API}/plays?from=2026-12-04&to=2026-12-05", headers=province).get_json()["items"]
     done, failed, playing = plays
     assert (done["run_id"], done["state"], done["final"], done["ended_at"]) == (run.id, "done", True,
                                                                                 "2026-12-04T01:00:00.000Z")
-    assert done["reason"] is None and done["reason_text"] is None
+    assert done["started_at"] == "2026-12-04T01:00:01.000Z" and done["reason"] is None and done["reason_text"] is None
     assert failed["reason"] == "fetch" and "tải" in failed["reason_text"]
     assert playing["final"] is False and playing["ended_at"] is None
 

@@ -140,8 +140,9 @@ class UpwardPlay(ma.Schema):
     state = words(DeliveryState)
     final = Boolean()
     state_at = Time
-    ended_at = Time
     ready_at = Time
+    started_at = Time
+    ended_at = Time
     reason = String(allow_none=True)
     reason_text = String(allow_none=True)
     inferred = Boolean()
