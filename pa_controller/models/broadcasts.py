@@ -82,6 +82,7 @@ class Run(db.Model):
     __table_args__ = (
         UniqueConstraint("broadcast_id", "start_at"),
         Index("ix_run_state_dispatch", "state", "dispatch_at"),
+        Index("ix_run_start_at", "start_at", "id"),  # runs by time: the upward API's keyset (services/upward.py)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -110,7 +110,6 @@ def _scheduled(s: upward.ScheduledRun) -> dict:
         "wards": [{"id": ward_id, "name": name} for ward_id, name in s.wards], "start_at": utc(run.start_at),
         "end_at": utc(run.start_at + timedelta(milliseconds=b.duration_ms)), "duration_ms": b.duration_ms,
         "recurring": b.rrule is not None, "state": run.state.value, "reason": run.reason,
-        "deliveries": {state.value: n for state, n in sorted(s.deliveries.items())},
     }
 
 

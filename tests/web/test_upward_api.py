@@ -145,7 +145,7 @@ def test_the_schedule_gives_each_run_its_broadcast_wards_and_outcome_and_the_log
     assert {w["id"] for w in first["wards"]} == {"thoi-hoa", "long-hung"}
     assert first["end_at"] == "2026-12-01T01:01:30.000Z"
     dispatched = next(i for i in items if i["broadcast_id"] != planned.id)
-    assert dispatched["deliveries"] == {"done": 1, "missed": 1}
+    assert dispatched["state"] == "dispatched" and dispatched["wards"] == [{"id": "thoi-hoa", "name": "Thới Hòa"}]
     # and the play log says how each cluster's play ended, and why not
     run = make_run(DAY + timedelta(days=3), {"om-tho-001": DeliveryState.DONE, "om-tho-003": DeliveryState.PLAYING,
                                              "om-tho-002": (DeliveryState.FAILED, {"reason": "fetch"})})

@@ -4,7 +4,7 @@ import re
 
 import marshmallow as ma
 from flask_babel import lazy_gettext as _
-from marshmallow.fields import Boolean, Dict, Float, Integer, List, Nested, String
+from marshmallow.fields import Boolean, Float, Integer, List, Nested, String
 
 from pa_controller import clock
 from pa_controller.domain import ClusterStatus, ProgrammeKind
@@ -119,8 +119,6 @@ class UpwardRun(ma.Schema):
     recurring = Boolean()
     state = words(RunState)
     reason = String(allow_none=True)
-    deliveries = Dict(keys=String(), values=Integer(), metadata={
-        "description": "its clusters (yours only) by delivery state"})
 
 
 class UpwardSchedule(UpwardPage):
