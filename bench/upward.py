@@ -2,6 +2,7 @@
 
 Run from the repository root (PostgreSQL only: the year is made by the server with generate_series):
     .venv/bin/python bench/upward.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres [--days 365]
+or, to keep the database and measure again at once: --database postgresql+psycopg://…/loanet_upward (it must exist).
 
 A throwaway database holds the fleet of bench/fleet_views.py (10,000 clusters in 20 wards, their states and
 outages), and for each of --days days a district broadcast to every cluster and one broadcast per ward: 21 runs a
@@ -100,10 +101,11 @@ RAW = {  # the bare keyset SELECT of a page's rows
     "devices": "SELECT c.*, s.* FROM cluster c LEFT JOIN cluster_state s ON s.cluster_id = c.id "
                "WHERE c.id > %(cluster)s ORDER BY c.id LIMIT %(limit)s",
     "schedule": "SELECT r.*, b.title FROM run r JOIN broadcast b ON b.id = r.broadcast_id "
-                "WHERE (r.start_at, r.id) > (%(start_at)s, %(run_id)s) ORDER BY r.start_at, r.id LIMIT %(limit)s",
+                "WHERE r.start_at >= %(start_at)s AND (r.start_at, r.id) > (%(start_at)s, %(run_id)s) "
+                "ORDER BY r.start_at, r.id LIMIT %(limit)s",
     "plays": "SELECT d.*, r.start_at FROM delivery d JOIN run r ON r.id = d.run_id "
-             "WHERE (r.start_at, r.id, d.cluster_id) > (%(start_at)s, %(run_id)s, %(first)s) "
-             "ORDER BY r.start_at, r.id, d.cluster_id LIMIT %(limit)s",
+             "WHERE r.start_at >= %(start_at)s AND (r.start_at, r.id, d.cluster_id) > (%(start_at)s, %(run_id)s, "
+             "%(first)s) ORDER BY r.start_at, r.id, d.cluster_id LIMIT %(limit)s",
 }
 
 
@@ -140,11 +142,17 @@ def measure(args, database_url: str) -> int:
         with app.app_context():
             upgrade()
             started = time.perf_counter()
-            runs, deliveries = build(args.days)
-            print(f"built {runs:,} runs and {deliveries:,} deliveries in {time.perf_counter() - started:.0f} s")
-            province = people.create_user("so-tttt", "bench-password-long", Role.VIEWER)
+            if db.session.scalar(text("SELECT count(*) FROM run")):  # --database, built by an earlier run
+                db.session.execute(text("ANALYZE"))
+                runs = db.session.scalar(text("SELECT count(*) FROM run"))
+                deliveries = db.session.scalar(text("SELECT count(*) FROM delivery"))
+                province, ward_reader = (people.named_user(n) for n in ("so-tttt", "xem-phuong"))
+            else:
+                runs, deliveries = build(args.days)
+                province = people.create_user("so-tttt", "bench-password-long", Role.VIEWER)
+                ward_reader = people.create_user("xem-phuong", "bench-password-long", Role.VIEWER, wards=["ward-07"])
+            print(f"{runs:,} runs and {deliveries:,} deliveries ready in {time.perf_counter() - started:.0f} s")
             auth = {"Authorization": f"Bearer {tokens.issue(province, 'bench', ['report'])[1]}"}
-            ward_reader = people.create_user("xem-phuong", "bench-password-long", Role.VIEWER, wards=["ward-07"])
             ward_auth = {"Authorization": f"Bearer {tokens.issue(ward_reader, 'bench', ['report'])[1]}"}
             cursors, (start_at, run_id, first, middle) = deep_cursors()
             year = "from=2000-01-01&to=2100-01-01"  # the whole year, and more
@@ -167,8 +175,8 @@ def measure(args, database_url: str) -> int:
                     limit = 1000 if label.endswith("1000") else 100
                     sql = RAW[raw_name]
                     deep = "mid-year" in label
-                    query_params = {**params, "limit": limit} if deep else {
-                        "cluster": "", "start_at": "1970-01-01", "run_id": 0, "first": "", "limit": limit}
+                    first_page = {"cluster": "", "start_at": datetime(1970, 1, 1, tzinfo=UTC), "run_id": 0, "first": ""}
+                    query_params = {**(params if deep else first_page), "limit": limit}
                     raw, _, _ = timed(lambda s=sql, p=query_params: db.session.connection().exec_driver_sql(
                         s, p).fetchall(), args.requests)
                 results.append((label, server, worst, raw))
@@ -221,9 +229,13 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--requests", type=int, default=5)
     add_postgres_option(parser)
+    parser.add_argument("--database", metavar="URL", help="an existing PostgreSQL database to fill if it is empty "
+                        "and to keep: a second run measures at once (building the year takes minutes)")
     args = parser.parse_args()
+    if args.database:
+        return measure(args, args.database)
     if not args.postgres:
-        parser.error("--postgres URL is needed: the year of runs is made by PostgreSQL")
+        parser.error("--postgres URL or --database URL is needed: the year of runs is made by PostgreSQL")
     with database_for(args) as url:
         return measure(args, url)
 
