@@ -99,7 +99,7 @@ def _ward_filter(user: User, ward: str | None) -> set[str] | None:
 
 
 DEVICE_COLUMNS = (Cluster.id, Cluster.name, Cluster.ward_id, Ward.name.label("ward_name"), Cluster.lat, Cluster.lon,
-                  Cluster.speakers, Cluster.retired, ClusterState.cluster_id.label("state_id"), ClusterState.online,
+                  Cluster.speakers, Cluster.retired, ClusterState.online,
                   ClusterState.status_at, ClusterState.last_seen, ClusterState.heartbeat_at, ClusterState.rssi_dbm,
                   ClusterState.amp_ok, ClusterState.speakers_ok, ClusterState.speakers_total, ClusterState.volume,
                   ClusterState.temp_c, ClusterState.fw)
