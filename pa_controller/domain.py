@@ -44,6 +44,12 @@ class Scope(StrEnum):
     SCHEDULE = "schedule"  # audio, broadcasts, runs, cancelling
     FLEET = "fleet"  # remote commands, incidents, maintenance, fleet administration
     ADMIN = "admin"  # ward rules, stop-all
+    REPORT = "report"  # the upward API only (docs/upward-api.md): what a province's system pulls, nothing else
+
+    @property
+    def granted_by(self) -> frozenset["Scope"]:
+        """The scopes a token may hold to be allowed this: itself, and `read` for `report` (every GET)."""
+        return frozenset({self, Scope.READ}) if self is Scope.REPORT else frozenset({self})
 
 
 class Role(StrEnum):
@@ -87,12 +93,12 @@ class Role(StrEnum):
         return ROLE_SCOPES[self]
 
 
-ROLE_SCOPES = {
+ROLE_SCOPES = {  # every role reads, so every role may give a token the narrower `report`
     Role.ADMIN: frozenset(Scope),
-    Role.APPROVER: frozenset({Scope.READ, Scope.SCHEDULE}),  # approving is a step of scheduling (issue 14)
-    Role.OFFICER: frozenset({Scope.READ, Scope.SCHEDULE}),
-    Role.TECHNICIAN: frozenset({Scope.READ, Scope.FLEET}),
-    Role.VIEWER: frozenset({Scope.READ}),
+    Role.APPROVER: frozenset({Scope.READ, Scope.REPORT, Scope.SCHEDULE}),  # approving is a step of scheduling
+    Role.OFFICER: frozenset({Scope.READ, Scope.REPORT, Scope.SCHEDULE}),
+    Role.TECHNICIAN: frozenset({Scope.READ, Scope.REPORT, Scope.FLEET}),
+    Role.VIEWER: frozenset({Scope.READ, Scope.REPORT}),
 }
 
 

@@ -82,6 +82,7 @@ class Run(db.Model):
     __table_args__ = (
         UniqueConstraint("broadcast_id", "start_at"),
         Index("ix_run_state_dispatch", "state", "dispatch_at"),
+        Index("ix_run_start_at", "start_at", "id"),  # runs by time: the upward API's keyset (services/upward.py)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -107,6 +108,7 @@ class Delivery(db.Model):
     at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     detail: Mapped[dict | None] = mapped_column(JSON)
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # on the controller's clock: how long fetches take
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its `playing`, on its clock: the proof of play
 
     run: Mapped[Run] = relationship(back_populates="deliveries")
 

@@ -151,6 +151,9 @@ def _advance(record: Delivery | FleetCommand, payload: dict) -> bool:
     new = DeliveryState(payload["state"])
     if new is DeliveryState.REJECTED:
         return _note_rejection(record, payload)
+    if new is DeliveryState.PLAYING and isinstance(record, Delivery) and record.started_at is None:
+        # when it began to sound, kept even if its end came first: the proof of play has both (docs/upward-api.md)
+        record.started_at = parse_time(payload["at"])
     old = record.state
     inferred = (record.detail or {}).get("inferred", False)
     if inferred and new.is_final:

@@ -22,7 +22,7 @@ MAX_DAYS = 365
 LAST_USED_PRECISION = timedelta(minutes=1)
 PREFIX = "loa_"
 SCOPE_NAMES = {Scope.READ: _("đọc"), Scope.SCHEDULE: _("lên lịch"), Scope.FLEET: _("mạng loa"),
-               Scope.ADMIN: _("quản trị")}
+               Scope.ADMIN: _("quản trị"), Scope.REPORT: _("báo cáo lên cấp trên")}
 
 
 class ScopeMissing(Forbidden):
@@ -124,7 +124,7 @@ def authenticate(secret: str, needed: Scope) -> ApiToken:
                            code="token_expired", extra={"expired_at": token.expires_at})
     if not token.user.active:
         raise TokenRefused(_("Tài khoản của mã API này đã bị khóa."), code="user_inactive")
-    if needed not in _effective(token):
+    if not needed.granted_by & _effective(token):
         raise ScopeMissing(token, needed)
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
         token.last_used_at = now  # at most one write a minute per token, not one per request

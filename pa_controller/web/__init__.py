@@ -29,6 +29,7 @@ def register_web(app: Flask, babel) -> None:
         api_incidents,
         api_keys,
         api_reports,
+        api_upward,
         approval_pages,
         audit_pages,
         broadcast_pages,
@@ -51,7 +52,8 @@ def register_web(app: Flask, babel) -> None:
     login_manager.login_view = "pages.login"
     login_manager.user_loader(page_session.load_user)
     login_manager.unauthorized_handler(page_session.log_in_first)
-    apis = (api.bp, api_approvals.bp, api_fleet.bp, api_groups.bp, api_incidents.bp, api_keys.bp, api_reports.bp)
+    apis = (api.bp, api_approvals.bp, api_fleet.bp, api_groups.bp, api_incidents.bp, api_keys.bp, api_reports.bp,
+            api_upward.bp)
     init_api(app, apis)
     for blueprint in apis:
         csrf.exempt(blueprint)  # bearer tokens only: no cookie, nothing to forge

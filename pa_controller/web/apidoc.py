@@ -15,7 +15,8 @@ SPEC = {
     "title": "LoaNet API", "version": "1", "openapi_version": "3.1.0",
     "info": {"description": "Schedule announcements on a loudspeaker network and see who played them. "
                             "Times in requests: RFC 3339, without an offset meaning Asia/Ho_Chi_Minh; "
-                            "in responses: RFC 3339 UTC."},
+                            "in responses: RFC 3339 UTC. A province's information system reads /upward/v1/… "
+                            "(format loanet.upward/1, docs/upward-api.md) with a token of scope `report`."},
     "servers": [{"url": PREFIX}],
     "security": [{"bearer": []}],
     "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},

@@ -66,6 +66,7 @@ LABELS = {(type(key), key): text for key, text in (
     (Scope.SCHEDULE, _l("Lên lịch")),
     (Scope.FLEET, _l("Mạng loa")),
     (Scope.ADMIN, _l("Quản trị")),
+    (Scope.REPORT, _l("Báo cáo lên cấp trên")),
     ("live", _l("Dùng được")),
     ("expired", _l("Hết hạn")),
     ("revoked", _l("Đã thu hồi")),

@@ -34,8 +34,9 @@ def test_a_role_s_wards_must_fit_it(seeded, role, wards):
 
 def test_what_scopes_each_role_can_use():
     assert {role: {s.value for s in role.scopes} for role in Role} == {
-        Role.ADMIN: {"read", "schedule", "fleet", "admin"}, Role.APPROVER: {"read", "schedule"},
-        Role.OFFICER: {"read", "schedule"}, Role.TECHNICIAN: {"read", "fleet"}, Role.VIEWER: {"read"}}
+        Role.ADMIN: {"read", "report", "schedule", "fleet", "admin"}, Role.APPROVER: {"read", "report", "schedule"},
+        Role.OFFICER: {"read", "report", "schedule"}, Role.TECHNICIAN: {"read", "report", "fleet"},
+        Role.VIEWER: {"read", "report"}}
     assert [r for r in Role if r.schedules] == [Role.ADMIN, Role.OFFICER]
     assert [r for r in Role if r.tends_fleet] == [Role.ADMIN, Role.TECHNICIAN]
     assert all(Scope.READ in r.scopes for r in Role)

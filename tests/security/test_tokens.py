@@ -30,10 +30,13 @@ def api_routes(app):
 
 
 def test_every_api_route_names_the_scope_it_needs_and_reads_need_only_read(app):
+    """A read needs `read`, or `report` (which `read` grants) for the upward API; nothing else needs either."""
     for rule, view in api_routes(app):
         scope = getattr(view, "required_scope", None)
         assert isinstance(scope, Scope), f"{rule.rule} names no scope: @authenticated(Scope.…)"
-        assert (scope is Scope.READ) == (rule.methods - {"HEAD", "OPTIONS"} == {"GET"}), rule.rule
+        reading = rule.methods - {"HEAD", "OPTIONS"} == {"GET"}
+        assert (Scope.READ in scope.granted_by) == reading, rule.rule
+        assert (scope is Scope.REPORT) == rule.rule.startswith("/api/v1/upward/"), rule.rule
 
 
 def test_the_api_document_shows_each_operation_s_scope(client):

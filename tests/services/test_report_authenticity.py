@@ -71,6 +71,20 @@ def test_a_report_about_its_own_command_and_run_is_applied(seeded):
     assert refusals.by_kind("om-tho-001") == {"forged_command": {}, "report": {}}
 
 
+def test_a_delivery_keeps_when_it_began_to_sound_even_if_its_end_was_heard_first(seeded):
+    run = dispatched_run({"clusters": ["om-tho-001", "om-tho-002"]})
+    first, second = delivery_of(run, "om-tho-001"), delivery_of(run, "om-tho-002")
+    report(("om-tho-001", event("om-tho-001", first.cmd_id, "playing", str(run.id))))
+    began = delivery_of(run, "om-tho-001").started_at
+    report(("om-tho-001", event("om-tho-001", first.cmd_id, "done", str(run.id))))
+    assert delivery_of(run, "om-tho-001").state is DeliveryState.DONE
+    assert delivery_of(run, "om-tho-001").started_at == began is not None
+    report(("om-tho-002", event("om-tho-002", second.cmd_id, "done", str(run.id))),
+           ("om-tho-002", event("om-tho-002", second.cmd_id, "playing", str(run.id))))
+    late = delivery_of(run, "om-tho-002")
+    assert late.state is DeliveryState.DONE and late.started_at is not None
+
+
 def test_a_rejection_of_a_command_never_sent_is_a_forged_command_counted_per_reason(seeded):
     for reason in ("bad_signature", "bad_signature", "unsigned", "something new"):
         report(("om-tho-001", event("om-tho-001", "9d3e0f7a-0000-4000-8000-00000000000a", "rejected", None,
