@@ -112,6 +112,16 @@ class MqttLink:
         self.client.disconnect()
         self.client.loop_stop()
 
+    def leave(self, timeout_s: float = 2.0) -> None:
+        """Unsubscribe from the reports and wait for the broker to say so: a member leaving its shared group on
+        purpose hands its share to the others at once, rather than having the broker queue it for a session that
+        is not coming back soon. What was already sent to it still reaches it, or waits for its return."""
+        left = threading.Event()
+        self.client.on_unsubscribe = lambda *args: left.set()
+        result, _ = self.client.unsubscribe([self.subscription(kind) for kind in self._handlers])
+        if result == mqtt.MQTT_ERR_SUCCESS and not left.wait(timeout_s):
+            log.warning("the broker did not confirm the unsubscription within %.0f s", timeout_s)
+
     def publish(self, topic: str, payload: bytes, qos: int, expiry_s: int) -> mqtt.MQTTMessageInfo:
         """Queue one message; the broker drops it once `expiry_s` has passed."""
         properties = Properties(PacketTypes.PUBLISH)

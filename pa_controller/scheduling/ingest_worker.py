@@ -57,8 +57,13 @@ class IngestWorker:
         log.info("%s started: sharing the reports as %s", self.name, self.link.subscription("status"))
 
     def stop(self) -> None:
+        """Leave the group, store what is in hand, disconnect. Mosquitto gives a shared subscription's members
+        their turns whether they are connected or not (src/subs.c, subs__shared_process): a process that stopped
+        still subscribed would have its share queued until it came back."""
         self._stop.set()
         self._beats.join(10)
+        if self.link.connected.is_set():
+            self.link.leave()
         self.inbox.stop()  # stores and acknowledges what it holds while the link is up
         self.link.stop()
         self.beat()

@@ -144,3 +144,18 @@ def test_health_names_each_ingest_process_that_is_not_beating(seeded, broker):
 def test_without_ingest_processes_health_says_nothing_of_them(seeded):
     assert "ingest" not in health.report()
 
+
+
+def test_an_ingest_process_that_stops_leaves_its_share_to_the_one_that_goes_on(seeded, broker, ingest_pair):
+    first, second = ingest_pair
+    first.stop()
+    publisher = _client(broker.tester())
+    try:
+        for cid in o_mon_cids()[:20]:
+            topic = protocol.topic(protocol.DEFAULT_ROOT, cid, protocol.STATUS)
+            publisher.publish(topic, _birth(cid), qos=1).wait_for_publish(5)
+    finally:
+        publisher.disconnect()
+        publisher.loop_stop()
+    _wait(lambda: second.inbox.handled.total() >= 20, 10, f"the 20 births stored by {second.name}")
+    assert first.inbox.handled.total() == 0
