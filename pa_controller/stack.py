@@ -431,13 +431,18 @@ def _mosquitto() -> str:
     return "mosquitto"
 
 
+def launch_environment(environ: Mapping[str, str], *, prod: bool) -> dict[str, str]:
+    """The environment make run reads: the caller's, over PROD_DEFAULTS for make run-prod."""
+    return {**PROD_DEFAULTS, **environ} if prod else dict(environ)
+
+
 def main(argv: list[str] | None = None) -> int:
     """`make run`, or with `--prod` `make run-prod`."""
     argv = sys.argv[1:] if argv is None else argv
     if argv not in ([], ["--prod"]):
         print("usage: python -m pa_controller.stack [--prod]", file=sys.stderr)
         return 2
-    environ = {**PROD_DEFAULTS, **os.environ} if argv == ["--prod"] else dict(os.environ)
+    environ = launch_environment(os.environ, prod=argv == ["--prod"])
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(signum) is not signal.SIG_IGN:  # a shell's background job keeps ignoring Ctrl-C
