@@ -63,7 +63,7 @@ def database():
     yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
     _drop_postgres_database(name)
 
-@pytest.mark.timeout(300)  # about 65 s on 2 idle cores; 125 s under a load of 12
+@pytest.mark.timeout(300)  # 64–74 s under a load of 8–9 on 2 cores, 123 s under 12
 def test_a_broadcast_on_the_production_topology_is_played_once_by_each_cluster_and_each_report_stored_once(
         tmp_path, database, tone):
     # A run closes PA_RUN_SETTLE_S after its end (30 s by default): 5 s is enough for 456 clusters on loopback.

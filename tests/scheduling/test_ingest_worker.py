@@ -19,6 +19,7 @@ from tests.support.broker import connect_raw, o_mon_cids
 from tests.support.settings import use_settings
 
 CLUSTERS = 120
+REPORT_KINDS = (protocol.STATUS, protocol.HEARTBEAT, protocol.EVENTS)
 
 
 def _settings(app, broker, **changes):
@@ -159,3 +160,18 @@ def test_an_ingest_process_that_stops_leaves_its_share_to_the_one_that_goes_on(s
         publisher.loop_stop()
     _wait(lambda: second.inbox.handled.total() >= 20, 10, f"the 20 births stored by {second.name}")
     assert first.inbox.handled.total() == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_with_ingest_processes_the_schedulers_session_takes_no_report_and_without_them_every_kind(app):
+    from pa_controller.scheduling.worker import Worker
+
+    assert Worker(app, use_settings(app, ingest_workers=2)).link.handlers == {}
+    assert set(Worker(app, use_settings(app, ingest_workers=0)).link.handlers) == set(REPORT_KINDS)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_flask_pa_ingest_refuses_a_number_it_has_no_account_for(app):
+    use_settings(app, ingest_workers=2)
+    result = app.test_cli_runner().invoke(args=["pa", "ingest", "--worker", "3"])
+    assert result.exit_code == 1 and "not one of the 2 that PA_INGEST_WORKERS provides" in result.output
