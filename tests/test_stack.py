@@ -20,7 +20,6 @@ from pa_controller.stack import (
     FAST_POLL_S,
     SLOW_POLL_S,
     LaunchSettings,
-    ensure_database,
     fleet_counts,
     launch_environment,
     poll_interval,
@@ -146,24 +145,3 @@ def test_bad_topology_variables_are_named_before_anything_starts():
     assert any(line.startswith("PA_WEB_WORKERS must be 1 or more") for line in refused.value.problems)
     assert any(line.startswith("PA_INGEST_WORKERS must be a whole number") for line in refused.value.problems)
 
-
-def test_make_run_prod_creates_its_postgresql_database_once(database_url):
-    """`ensure_database` on the URL of a database that exists leaves it; on a new name, creates it."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    ensure_database(database_url)  # exists (or SQLite: nothing to do)
-    url = make_url(database_url)
-    if url.get_backend_name() != "postgresql":
-        return
-    fresh = url.set(database=f"{url.database}_prod")
-    ensure_database(fresh.render_as_string(hide_password=False))
-    ensure_database(fresh.render_as_string(hide_password=False))
-    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with server.connect() as connection:
-            assert connection.scalar(text("SELECT count(*) FROM pg_database WHERE datname = :name"),
-                                     {"name": fresh.database}) == 1
-            connection.execute(text(f'DROP DATABASE "{fresh.database}" WITH (FORCE)'))  # nosec B608: the test's own
-    finally:
-        server.dispose()

@@ -57,7 +57,8 @@ class ReportCounter:
 
 @pytest.fixture
 def database():
-    """A PostgreSQL database of the test's own, for make run-prod to create and migrate; dropped after."""
+    """The URL of a PostgreSQL database of the test's own, which make run-prod creates (stack.ensure_database) and
+    migrates; dropped after."""
     _postgres_or_skip()
     name = f"loanet_prod_test_{uuid.uuid4().hex[:12]}"
     yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
