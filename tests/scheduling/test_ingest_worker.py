@@ -1,6 +1,7 @@
 """`flask pa ingest`: several processes share the clusters' reports through one MQTT 5 shared subscription, against a
 real Mosquitto with the production ACL; each report is stored by one of them, once."""
 
+import threading
 import time
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 import pa_protocol as protocol
 from pa_controller import clock
 from pa_controller.extensions import db
+from pa_controller.messaging.inbox import StoreUnavailable
 from pa_controller.models import ClusterState, ServiceBeat
 from pa_controller.scheduling.ingest_worker import IngestWorker
 from pa_controller.services import health
@@ -175,3 +177,63 @@ def test_flask_pa_ingest_refuses_a_number_it_has_no_account_for(app):
     use_settings(app, ingest_workers=2)
     result = app.test_cli_runner().invoke(args=["pa", "ingest", "--worker", "3"])
     assert result.exit_code == 1 and "not one of the 2 that PA_INGEST_WORKERS provides" in result.output
+
+
+def test_the_reports_a_killed_ingest_process_had_not_stored_are_delivered_to_it_again_when_it_restarts(
+        seeded, broker):
+    settings = _settings(seeded, broker)
+    doomed, steady = IngestWorker(seeded, settings, 1), IngestWorker(seeded, settings, 2)
+    held = threading.Event()
+    doomed.inbox.writer = StuckWriter(doomed.inbox.writer, held)  # receives, never stores nor acknowledges
+    for worker in (doomed, steady):
+        worker.start()
+    revived = None
+    try:
+        _wait(lambda: doomed.link.connected.is_set() and steady.link.connected.is_set(), 10, "both subscribed")
+        cids = o_mon_cids()[:20]
+        publisher = _client(broker.tester())
+        for cid in cids:
+            publisher.publish(protocol.topic(protocol.DEFAULT_ROOT, cid, protocol.STATUS), _birth(cid),
+                              qos=1).wait_for_publish(5)
+        publisher.disconnect()
+        publisher.loop_stop()
+        assert held.wait(10), "the doomed process got no share"
+        _wait(lambda: steady.inbox.handled.total() >= 10, 10, "the steady process's share stored")
+        kill(doomed)
+        revived = IngestWorker(seeded, settings, 1)
+        revived.start()
+        _wait(lambda: revived.inbox.handled.total() + steady.inbox.handled.total() >= len(cids), 15,
+              "the killed process's share stored once it is back")
+        time.sleep(0.3)
+        assert revived.inbox.handled.total() + steady.inbox.handled.total() == len(cids)
+        assert revived.inbox.handled.total() > 0, "what the killed process held came back to it, and to no other"
+        db.session.expire_all()
+        states = db.session.scalars(select(ClusterState).where(ClusterState.cluster_id.in_(cids))).all()
+        assert all(state.online and state.boot_id == "boot-1" for state in states)
+    finally:
+        for worker in filter(None, (steady, revived)):
+            worker.stop()
+
+
+class StuckWriter:
+    """A report writer whose database never answers: it takes a batch and holds it, acknowledging nothing."""
+
+    def __init__(self, writer, held: threading.Event):
+        self.kinds = writer.kinds
+        self.held = held
+        self.release = threading.Event()
+
+    def write(self, batch, now):
+        self.held.set()
+        self.release.wait()
+        raise StoreUnavailable(batch)
+
+
+def kill(worker: IngestWorker) -> None:
+    """End a process's connection the way SIGKILL does: no DISCONNECT, no acknowledgement, the socket just closes."""
+    worker.link.client.loop_stop()
+    worker.link.client.socket().close()
+    worker._stop.set()  # and the rest of the process is gone: its beats, its writer
+    worker._beats.join(5)
+    worker.inbox.writer.release.set()
+    worker.inbox.stop()
