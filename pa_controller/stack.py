@@ -10,9 +10,10 @@ coming online.
 
 Every child runs in a session of its own, so the Ctrl-C a terminal sends to its foreground process group
 reaches this launcher alone, and the launcher stops the children in order: the simulator first (its
-clusters' wills reach a controller still listening), then the web server and the scheduler, the broker
-last. A setup command running at that moment (a migration) is left to finish. The signal handlers only
-set a flag, so no process prints a KeyboardInterrupt traceback, whenever the key is pressed.
+clusters' wills reach a controller still listening), then the web server and the scheduler, the ingest
+processes if any, the broker last. A setup command running at that moment (a migration) is left to finish.
+The signal handlers only set a flag, so no process prints a KeyboardInterrupt traceback, whenever the key is
+pressed.
 """
 
 import logging
