@@ -21,7 +21,9 @@ from pa_controller.stack import (
     SLOW_POLL_S,
     LaunchSettings,
     fleet_counts,
+    launch_environment,
     poll_interval,
+    web_command,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,3 +124,24 @@ def test_the_launcher_polls_every_second_until_the_fleet_is_whole_then_every_30_
     assert poll_interval(whole=False, elapsed_s=3) == FAST_POLL_S == 1
     assert poll_interval(whole=True, elapsed_s=3) == SLOW_POLL_S == 30
     assert poll_interval(whole=False, elapsed_s=FAST_POLL_FOR_S) == SLOW_POLL_S, "a fleet kept down by a fault"
+
+
+def test_make_run_prod_runs_four_web_workers_two_ingest_processes_on_postgresql_unless_told_otherwise(tmp_path):
+    prod = LaunchSettings.from_env(launch_environment({}, prod=True))
+    assert (prod.web_workers, prod.controller.ingest_workers) == (4, 2)
+    assert prod.controller.database_url.startswith("postgresql+psycopg://") and prod.instance.name == "instance-prod"
+    mine = LaunchSettings.from_env(launch_environment({"PA_INGEST_WORKERS": "3", "PA_INSTANCE_DIR": str(tmp_path)},
+                                                      prod=True))
+    assert (mine.controller.ingest_workers, mine.instance) == (3, tmp_path)
+    plain = LaunchSettings.from_env(launch_environment({}, prod=False))
+    assert (plain.web_workers, plain.controller.ingest_workers) == (2, 0)
+    command = web_command(5000, tmp_path / "access.log", prod.web_workers)
+    assert command[command.index("--workers") + 1] == "4"
+
+
+def test_bad_topology_variables_are_named_before_anything_starts():
+    with pytest.raises(SettingsError) as refused:
+        LaunchSettings.from_env({"PA_WEB_WORKERS": "0", "PA_INGEST_WORKERS": "lots"})
+    assert any(line.startswith("PA_WEB_WORKERS must be 1 or more") for line in refused.value.problems)
+    assert any(line.startswith("PA_INGEST_WORKERS must be a whole number") for line in refused.value.problems)
+

@@ -1,66 +1,14 @@
 """`make run` as a tester runs it: the real launcher, stopped by Ctrl-C on its process group, quietly."""
 
-import os
 import signal
 import subprocess
 import sys
-import threading
-import time
-from pathlib import Path
 
 import pytest
 
-from tests.support.broker import free_port
+from tests.support.launcher import ROOT, Launcher
 
-ROOT = Path(__file__).resolve().parents[2]
 CLUSTERS = 20
-
-
-class Launcher:
-    """`python -m pa_controller.stack` as the foreground job of a terminal: its own process group, Ctrl-C not
-    ignored (a shell's background job would inherit SIGINT ignored), everything it and its children print kept."""
-
-    def __init__(self, tmp_path: Path, **env: str):
-        self.instance = tmp_path / "instance"
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("PA_") and k != "DATABASE_URL"}
-        self.env = {**clean, "PA_SIM_CLUSTERS": str(CLUSTERS), "PA_HTTP_PORT": str(free_port()),
-                    "PA_MQTT_PORT": str(free_port()), "PA_INSTANCE_DIR": str(self.instance), **env}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "pa_controller.stack"], cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, start_new_session=True,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def wait_for(self, text: str, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not any(text in line for line in self.lines):
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise AssertionError(f"no line with {text!r} within {timeout_s} s:\n{self.output}")
-            time.sleep(0.05)
-
-    def ctrl_c(self, timeout_s: float) -> tuple[int, float]:
-        """Send SIGINT to the whole process group, as a terminal does; return the exit code and seconds taken."""
-        began = time.monotonic()
-        os.killpg(self.process.pid, signal.SIGINT)
-        code = self.process.wait(timeout_s)
-        self._reader.join(5)
-        return code, time.monotonic() - began
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
 
 
 @pytest.fixture
@@ -68,7 +16,7 @@ def launcher(tmp_path):
     made: list[Launcher] = []
 
     def start(**env: str) -> Launcher:
-        made.append(Launcher(tmp_path, **env))
+        made.append(Launcher(tmp_path, **{"PA_SIM_CLUSTERS": str(CLUSTERS), **env}))
         return made[-1]
 
     yield start
