@@ -35,6 +35,7 @@ import paho.mqtt  # noqa: E402
 import paho.mqtt.client as mqtt  # noqa: E402
 
 import pa_protocol as protocol  # noqa: E402
+from bench.results import Figure, record  # noqa: E402
 from firmware_sim import Fleet, load_credentials, load_csv, synthesize  # noqa: E402
 from firmware_sim.cli import prepare_process  # noqa: E402
 from pa_protocol.signing import SigningKey, anchor_entry  # noqa: E402
@@ -295,6 +296,7 @@ def main() -> None:
     header = ("clusters", "sim s", "sim MB", "sim CPU", "broker", "SYN rtx", "bare s", "bare MB", "bare CPU", "broker",
               "SYN rtx", "ratio", "CPU×", "load", "verdict")  # fmt: skip
     print(" ".join(f"{name:>8}" for name in header[:-1]), f" {header[-1]}")
+    figures = []
     for size in options.clusters:
         sims, bares = [], []
         for _ in range(options.rounds):
@@ -311,6 +313,14 @@ def main() -> None:
         if options.rounds > 1:
             print(f"{'':8} rounds: simulator {[round(r['seconds'], 2) for r in sims]} s, "
                   f"bare {[round(r['seconds'], 2) for r in bares]} s")  # fmt: skip
+        ratio = sim["seconds"] / bare["seconds"]
+        time_goal = (f"≤ {GOAL_RATIO:.0f}×", ratio <= GOAL_RATIO) if size == GOAL_CLUSTERS else ()
+        memory_goal = (f"≤ {GOAL_MB:.0f} MB", sim["rss_mb"] <= GOAL_MB) if size == GOAL_CLUSTERS else ()
+        figures += [Figure(f"{size:,} clusters online (raw: bare paho clients), median of {options.rounds}",
+                           sim["seconds"], "s", bare["seconds"], *time_goal),
+                    Figure(f"{size:,} clusters online: memory of the simulator process", sim["rss_mb"], "MB",
+                           bare["rss_mb"], *memory_goal)]
+    record("simulator", figures)
 
 
 if __name__ == "__main__":
