@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system run test test-e2e lint bench screenshots clean
+.PHONY: setup system run run-prod test test-e2e lint bench screenshots clean
 
 setup: system $(VENV)/.installed pa_controller/translations/en/LC_MESSAGES/messages.mo
 
@@ -33,6 +33,11 @@ pa_controller/translations/en/LC_MESSAGES/messages.mo: pa_controller/translation
 
 run: setup
 	$(PY) -m pa_controller.stack
+
+# The production topology on this machine (deploy/, docs/operations.md): PostgreSQL at 127.0.0.1:5432 (database
+# loanet_prod, created if missing), gunicorn x4, one scheduler, two ingest processes, Mosquitto with ACL and TLS.
+run-prod: setup
+	$(PY) -m pa_controller.stack --prod
 
 test: setup
 	$(VENV)/bin/lint-imports && $(PY) -m pytest -m "not e2e"

@@ -75,6 +75,42 @@ def scheduler():
         raise click.ClickException("another scheduler took the lock while the database was away; this one stopped")
 
 
+@pa.command("ingest")
+@click.option("--worker", "number", type=click.IntRange(min=1), required=True,
+              help="Which ingest process this is, 1 to PA_INGEST_WORKERS: its broker account (loanet.ingest.N), "
+                   "client id and health row.")
+def ingest_command(number: int):
+    """Run one ingest process: store the clusters' reports (status, heartbeat, events), shared with the others.
+
+    \b
+    Start one per number from 1 to PA_INGEST_WORKERS, beside the one `flask pa scheduler`:
+      PA_INGEST_WORKERS=N   how many ingest processes there are; the scheduler, given N > 0,
+                            leaves the reports to them (0, the default: it takes them itself)
+      PA_MQTT_URL / PA_MQTT_PORT, PA_MQTT_ROOT, PA_MQTT_CA_FILE, PA_BROKER_DIR
+                            the broker, as for the scheduler; the process logs in as loanet.ingest.N
+                            with the password in $PA_BROKER_DIR/ingest.N.password (mode 600, made by
+                            `flask pa broker-config`), never a login in PA_MQTT_URL
+      DATABASE_URL          where the reports are stored
+    Each report goes to one process of the group ($share/loanet-ingest/<root>/+/<kind>) and is acknowledged once
+    stored: a process killed with reports in hand is given them again when it restarts (same --worker).
+    Stops on Ctrl-C or SIGTERM, after storing what it holds.
+    """
+    from pa_controller.scheduling.ingest_worker import IngestWorker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    clock.log_in_local_time()
+    try:
+        worker = IngestWorker(current_app._get_current_object(), settings.current(), number)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    worker.start()
+    stop.wait()
+    worker.stop()
+
+
 @pa.command("create-user")
 @click.argument("username")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)

@@ -29,6 +29,9 @@ EXTENSION = "settings"  # the key in app.extensions
 CONTROLLER_ACCOUNT = "loanet.controller"
 
 
+MAX_INGEST_WORKERS = 64  # a shared subscription's members; past a few, the database is what saturates
+
+
 class SettingsError(ValueError):
     """Variables that cannot be used; the message has a line for each, naming it, what it must be and what it is."""
 
@@ -59,6 +62,9 @@ class Settings:
     broker_dir: Path  # the broker's config, password and ACL files, pid file, TLS files and the accounts' secrets
     broker_reload: str  # a command that makes the broker reload its files; "": SIGHUP to the private broker
     manage_broker: bool  # the worker keeps the broker's accounts in step with the fleet (private broker or reload)
+    # 0: the scheduler takes the clusters' reports itself; N: it leaves them to `flask pa ingest --worker 1..N`,
+    # which share them through an MQTT 5 shared subscription, each with an account of its own.
+    ingest_workers: int
     dispatch_lead_s: float
     now_lead_s: float
     run_settle_s: float
@@ -124,6 +130,8 @@ class Settings:
             broker_dir=broker_dir,
             broker_reload=broker_reload,
             manage_broker=not broker or bool(broker_reload),
+            ingest_workers=read.value("PA_INGEST_WORKERS", 0, _ingest_workers,
+                                      f"a whole number of ingest processes from 0 to {MAX_INGEST_WORKERS}"),
             dispatch_lead_s=read.value("PA_DISPATCH_LEAD_S", 60.0, _above(0), "a number of seconds above 0"),
             now_lead_s=read.value("PA_NOW_LEAD_S", 3.0, _at_least(0), "a number of seconds, 0 or more"),
             run_settle_s=read.value("PA_RUN_SETTLE_S", 30.0, _at_least(0), "a number of seconds, 0 or more"),
@@ -269,6 +277,12 @@ def _switch(text: str) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise ValueError(text)
+
+
+def _ingest_workers(text: str) -> int:
+    if (count := _whole(0)(text)) > MAX_INGEST_WORKERS:
+        raise ValueError(text)
+    return count
 
 
 def _port(text: str) -> int:

@@ -1,4 +1,6 @@
-"""`make run`: the whole system on one machine, in the foreground, until Ctrl-C or SIGTERM.
+"""`make run`: the whole system on one machine, in the foreground, until Ctrl-C or SIGTERM; `make run-prod`
+(`--prod`): the production topology on one machine (PROD_DEFAULTS: PostgreSQL, four web workers, two ingest
+processes beside the scheduler).
 
 Reads and checks its variables first (an unknown PA_SIM_SCENARIO stops it before anything starts), then
 starts a private Mosquitto (unless PA_MQTT_URL names a broker), migrates the database, seeds the fleet,
@@ -25,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from pa_controller import clock
 from pa_controller.messaging.broker.accounts import MONITOR
 from pa_controller.messaging.broker.config import BrokerFiles
@@ -42,7 +46,16 @@ SLOW_POLL_S = 30.0  # …and once it is whole
 FAST_POLL_FOR_S = 120.0  # a scenario may keep part of the fleet down for good: past this, poll slowly all the same
 STEP_GRACE_S = 60.0  # a setup command running when the stop came is left this long to finish
 STOP_GRACE_S = 15.0  # each child, after SIGTERM, before SIGKILL
-STOP_ORDER = (("simulator",), ("web", "scheduler"), ("mosquitto",))
+# The ingest processes after the scheduler: the last reports of the clusters that stopped reach one still listening.
+STOP_ORDER = (("simulator",), ("web", "scheduler"), ("ingest",), ("mosquitto",))
+WEB_WORKERS = 2  # make run's gunicorn workers (of 8 threads each)
+# make run-prod's defaults, each overridden by the caller's environment: the topology of deploy/ on one machine.
+PROD_DEFAULTS = {
+    "DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:5432/loanet_prod",
+    "PA_INSTANCE_DIR": "instance-prod",
+    "PA_INGEST_WORKERS": "2",
+    "PA_WEB_WORKERS": "4",
+}
 
 
 class StackError(RuntimeError):
@@ -58,6 +71,7 @@ class LaunchSettings:
     clusters: int
     scenario: str | None = None
     seed: int | None = None
+    web_workers: int = WEB_WORKERS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "LaunchSettings":
@@ -68,6 +82,9 @@ class LaunchSettings:
         except SettingsError as exc:
             controller, problems = None, list(exc.problems)
         clusters = _count(env, "PA_SIM_CLUSTERS", 456, problems)
+        web_workers = _count(env, "PA_WEB_WORKERS", WEB_WORKERS, problems)
+        if web_workers == 0:
+            problems.append("PA_WEB_WORKERS must be 1 or more: no web worker, no controller")
         seed = _count(env, "PA_SIM_SEED", None, problems)
         scenario = env.get("PA_SIM_SCENARIO") or None
         if scenario is not None and clusters == 0:
@@ -80,7 +97,7 @@ class LaunchSettings:
                 problems += exc.problems
         if problems:
             raise SettingsError(problems)
-        return cls(controller=controller, clusters=clusters, scenario=scenario, seed=seed)
+        return cls(controller=controller, clusters=clusters, scenario=scenario, seed=seed, web_workers=web_workers)
 
     @property
     def instance(self) -> Path:
@@ -231,6 +248,7 @@ class Stack:
         settings = self.settings
         settings.instance.mkdir(parents=True, exist_ok=True)
         settings.instance.chmod(0o700)  # keys, passwords, tokens, the database: make run's own, its owner's only
+        ensure_database(settings.controller.database_url)
         self.flask("db", "upgrade")
         if self.stopping.is_set():
             return
@@ -246,8 +264,10 @@ class Stack:
             self.flask("pa", "keys", "init")  # before the scheduler: it signs every command it publishes
         if self.stopping.is_set():
             return
-        self.spawn("web", *web_command(settings.http_port, settings.instance / ACCESS_LOG))
+        self.spawn("web", *web_command(settings.http_port, settings.instance / ACCESS_LOG, settings.web_workers))
         self.spawn("scheduler", sys.executable, "-m", "flask", "pa", "scheduler")
+        for number in range(1, settings.controller.ingest_workers + 1):
+            self.spawn(f"ingest {number}", sys.executable, "-m", "flask", "pa", "ingest", "--worker", str(number))
         if not self.wait_for_web():
             return
         token_file = settings.instance / "bootstrap-token"
@@ -284,6 +304,10 @@ class Stack:
               f"{settings.instance / 'demo-users'})")
         print(f"API token: {token_file}   e.g.  curl -H \"Authorization: Bearer $(cat {token_file})\" "
               f"{settings.base_url}/api/v1/wards")
+        ingest = settings.controller.ingest_workers
+        reports = f"{ingest} ingest processes (flask pa ingest)" if ingest else "the scheduler"
+        database = make_url(settings.controller.database_url).render_as_string(hide_password=True)
+        print(f"Web: gunicorn, {settings.web_workers} workers; reports stored by {reports}; database {database}")
         print(f"{settings.clusters} simulated clusters{scenario}, truth log {settings.instance / 'sim-truth.jsonl'}; "
               f"web access log {settings.instance / ACCESS_LOG}", flush=True)
         if settings.private_broker:
@@ -338,7 +362,7 @@ class Stack:
     def down(self) -> None:
         """Stop the children in STOP_ORDER, each group to its end before the next."""
         for names in STOP_ORDER:
-            group = [(name, p) for name, p in self.processes if name in names and p.poll() is None]
+            group = [(name, p) for name, p in self.processes if name.split()[0] in names and p.poll() is None]
             for name, process in group:
                 log.info("stopping %s", name)
                 os.killpg(process.pid, signal.SIGTERM)
@@ -351,12 +375,35 @@ class Stack:
                     process.wait()
 
 
-def web_command(http_port: int, access_log: Path) -> list[str]:
-    """Return the command line of the web tier: gunicorn, two workers of eight threads, on 127.0.0.1."""
+def web_command(http_port: int, access_log: Path, workers: int = WEB_WORKERS) -> list[str]:
+    """Return the command line of the web tier: gunicorn, `workers` workers of eight threads, on 127.0.0.1."""
     return [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{http_port}",
-            "--workers", "2", "--threads", "8", "--timeout", "120",  # a programme is composed in the request
+            "--workers", str(workers), "--threads", "8", "--timeout", "120",  # a programme is composed in the request
             "--access-logfile", str(access_log), "--access-logformat", ACCESS_FORMAT,
             "--log-level", "warning", "wsgi:app"]
+
+
+def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database `url` names if the server has none of that name (make run-prod's
+    `loanet_prod`); SQLite makes its file itself."""
+    from sqlalchemy import create_engine, text
+
+    target = make_url(url)
+    if target.get_backend_name() != "postgresql" or not target.database:
+        return
+    server = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            if connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}):
+                return
+            quoted = connection.dialect.identifier_preparer.quote(target.database)
+            connection.execute(text("CREATE DATABASE " + quoted))  # nosec B608: a quoted identifier, not a value
+            log.info("created the PostgreSQL database %s", target.database)
+    except Exception as exc:
+        raise StackError(f"cannot reach or create the database {target.render_as_string(hide_password=True)}: "
+                         f"{exc.__class__.__name__}: {str(exc).splitlines()[0]} (is PostgreSQL running?)") from None
+    finally:
+        server.dispose()
 
 
 def _stale_passwords(app, held: dict[str, str]) -> list[str]:
@@ -384,7 +431,13 @@ def _mosquitto() -> str:
     return "mosquitto"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """`make run`, or with `--prod` `make run-prod`."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv not in ([], ["--prod"]):
+        print("usage: python -m pa_controller.stack [--prod]", file=sys.stderr)
+        return 2
+    environ = {**PROD_DEFAULTS, **os.environ} if argv == ["--prod"] else dict(os.environ)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(signum) is not signal.SIG_IGN:  # a shell's background job keeps ignoring Ctrl-C
@@ -393,11 +446,11 @@ def main() -> int:
     log.setLevel(logging.INFO)  # the launcher's own lines; the libraries it loads to count the fleet keep quiet
     clock.log_in_local_time()
     try:
-        settings = LaunchSettings.from_env(os.environ)  # the one read of the environment
+        settings = LaunchSettings.from_env(environ)  # the one read of the environment
     except SettingsError as exc:
         log.error("%s", exc)
         return 2
-    stack = Stack(settings, os.environ, stopping)
+    stack = Stack(settings, environ, stopping)
     try:
         stack.up()
     except StackError as exc:

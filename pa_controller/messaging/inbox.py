@@ -43,6 +43,7 @@ class Inbox(WorkerThread):
         self.max_wait_s = max_wait_s
         self.rejected: Counter[str] = Counter()
         self.applied = 0
+        self.handled: Counter[str] = Counter()  # reports per kind handed to the writer and acknowledged
         self._queue: queue.Queue = queue.Queue()
         super().__init__("inbox-writer")
 
@@ -123,9 +124,9 @@ class Inbox(WorkerThread):
         self._acknowledge(batch)
         self._count(applied, unstorable)
 
-    @staticmethod
-    def _acknowledge(reports: list) -> None:
-        for *_, ack in reports:
+    def _acknowledge(self, reports: list) -> None:
+        for kind, *_, ack in reports:
+            self.handled[kind] += 1
             ack()
 
     def _count(self, applied: int, unstorable: int) -> None:

@@ -32,6 +32,13 @@ def broker_address(url: str) -> dict:
     }
 
 
+def without_login(url: str) -> str:
+    """The broker URL with no user in it, for a session that logs in as an account of its own (an ingest process)."""
+    address = broker_address(url)
+    host = f"[{address['host']}]" if ":" in address["host"] else address["host"]
+    return f"{urlsplit(url).scheme}://{host}:{address['port']}"
+
+
 @dataclass(frozen=True)
 class Login:
     """Who the controller logs in as when its broker URL names no one: a username and the file of its password.
@@ -57,13 +64,16 @@ class MqttLink:
     `handlers` maps a topic kind (status, heartbeat, events) to a callable taking (topic, payload bytes, ack):
     it calls `ack()` once it has kept the message (the broker delivers again what was never acknowledged, after a
     crash). `on_acked(mid, accepted)` hears of each PUBACK. `login` is used when the URL carries no user;
-    `ca_file` is the CA an mqtts:// broker's certificate must chain to (else the system's).
+    `ca_file` is the CA an mqtts:// broker's certificate must chain to (else the system's). With `shared_group`,
+    the reports are shared with the other sessions of that group (`$share/<group>/…`, MQTT 5): each report goes to
+    one of them. With no handlers, it subscribes to nothing and only publishes.
     """
 
     def __init__(self, url: str, client_id: str, root: str, handlers: dict[str, Callable],
                  on_acked: Callable[[int], None], keepalive: int = 30, *,
-                 login: Login | None = None, ca_file: Path | None = None):
+                 login: Login | None = None, ca_file: Path | None = None, shared_group: str | None = None):
         self.address = broker_address(url)
+        self.shared_group = shared_group
         self.root = root
         self.keepalive = keepalive
         self.connected = threading.Event()
@@ -113,9 +123,17 @@ class MqttLink:
             log.error("broker refused the connection: %s (check the controller's login: PA_MQTT_USERNAME and "
                       "PA_MQTT_PASSWORD_FILE, or the user:password in PA_MQTT_URL)", reason_code)
             return
-        # Subscribing here makes subscriptions survive reconnects.
-        client.subscribe([(protocol.wildcard(self.root, k), protocol.QOS[k]) for k in self._handlers])
         log.info("connected to the broker at %s:%s", self.address["host"], self.address["port"])
+        if not self._handlers:  # a publisher only: the reports are the ingest processes' (PA_INGEST_WORKERS)
+            self.connected.set()
+            return
+        # Subscribing here makes subscriptions survive reconnects.
+        client.subscribe([(self.subscription(kind), protocol.QOS[kind]) for kind in self._handlers])
+
+    def subscription(self, kind: str) -> str:
+        """The filter this link subscribes to for one kind of report: shared with its group, if it has one."""
+        plain = protocol.wildcard(self.root, kind)
+        return f"$share/{self.shared_group}/{plain}" if self.shared_group else plain
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
         # Connected means listening: a report published before the broker granted the subscriptions is not ours.

@@ -42,10 +42,12 @@ class Worker:
         link_class = LINKS[given.messaging]
         login = Login(given.mqtt_username, given.mqtt_password_file)
         self.store = OutboxStore(app, Signer(KeyFiles(given.key_dir)))
+        # With ingest processes (PA_INGEST_WORKERS), the reports are theirs: this session only publishes.
+        handlers = {} if given.ingest_workers else self.inbox.handlers()
         self.outbox = OutboxPublisher(
             self.store,
             lambda on_acked: link_class(given.mqtt_url, given.mqtt_client_id, given.mqtt_root,
-                                        self.inbox.handlers(), on_acked, login=login,
+                                        handlers, on_acked, login=login,
                                         ca_file=given.mqtt_ca_file),
         )
         self.link = self.outbox.link

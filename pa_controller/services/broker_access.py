@@ -118,10 +118,14 @@ def unmatched(passwords: dict[str, str]) -> list[str]:
 
 
 def ensure_own_accounts(settings: Settings) -> None:
-    """Make the passwords of LoaNet's own accounts (the controller, the monitor) if they are not there yet."""
+    """Make the passwords of LoaNet's own accounts (the controller, the monitor, the ingest processes) if they are
+    not there yet."""
     if _url_login(settings) is None:
         accounts.ensure_secret(settings.mqtt_password_file)
-    accounts.ensure_secret(BrokerFiles(settings.broker_dir).monitor_secret)
+    files = BrokerFiles(settings.broker_dir)
+    accounts.ensure_secret(files.monitor_secret)
+    for number in range(1, settings.ingest_workers + 1):
+        accounts.ensure_secret(files.ingest_secret(number))
 
 
 def _url_login(settings: Settings) -> tuple[str, str] | None:
@@ -141,12 +145,14 @@ class _Inputs:
     root: str
     controller: tuple[str, str] = field(repr=False)  # username, password
     monitor: str = field(repr=False)  # password
+    ingest: tuple[str, ...] = field(default=(), repr=False)  # the passwords of ingest processes 1, 2, …
     clusters: tuple[tuple[str, str], ...] = ()  # (cid, password hash)
     local_passwd: str = ""
     local_acl: str = ""
 
     def fingerprint(self) -> str:
-        parts = (self.root, self.controller, self.monitor, self.clusters, self.local_passwd, self.local_acl)
+        parts = (self.root, self.controller, self.monitor, self.ingest, self.clusters, self.local_passwd,
+                 self.local_acl)
         return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
@@ -161,8 +167,9 @@ def _inputs(settings: Settings, files: BrokerFiles) -> _Inputs:
     clusters = db.session.execute(select(BrokerCredential.cluster_id, BrokerCredential.password_hash).join(Cluster)
                                   .where(Cluster.retired.is_(False)).order_by(BrokerCredential.cluster_id)).all()
     db.session.commit()  # end the read: the worker's session is reused
+    ingest = tuple(accounts.read_secret(files.ingest_secret(n)) for n in range(1, settings.ingest_workers + 1))
     return _Inputs(settings.mqtt_root, _controller_login(settings), accounts.read_secret(files.monitor_secret),
-                   tuple(map(tuple, clusters)), _read_local(files.local_passwd), _read_local(files.local_acl))
+                   ingest, tuple(map(tuple, clusters)), _read_local(files.local_passwd), _read_local(files.local_acl))
 
 
 def write_accounts(settings: Settings) -> str:
@@ -177,7 +184,9 @@ def _write(files: BrokerFiles, inputs: _Inputs) -> None:
     accounts.check_local_acl(inputs.local_acl, str(files.local_acl))
     root = inputs.root
     own = [accounts.controller(inputs.controller[0], accounts.hash_password(inputs.controller[1]), root),
-           accounts.monitor(accounts.MONITOR, accounts.hash_password(inputs.monitor), root)]
+           accounts.monitor(accounts.MONITOR, accounts.hash_password(inputs.monitor), root),
+           *(accounts.ingest(accounts.ingest_username(number), accounts.hash_password(password), root)
+             for number, password in enumerate(inputs.ingest, start=1))]
     every = own + [accounts.cluster(cid, hashed, root) for cid, hashed in inputs.clusters]
     # Hashes only, no password: readable by the group too, so a broker running as another user in the
     # directory's group (production's `mosquitto`) can read them.

@@ -26,9 +26,15 @@ HEARTBEAT_FIELDS = ("seq", "uptime_s", "playing", "volume", "rssi_dbm", "temp_c"
 
 
 def _known(messages: list[tuple[str, dict]], now: datetime):
-    """Yield (state, payload) for the messages of clusters in the registry; the others are refused and counted."""
+    """Yield (state, payload) for the messages of clusters in the registry; the others are refused and counted.
+
+    The states are locked (PostgreSQL), in one order, and read as they are once the lock is had: two ingest
+    processes may hold one cluster's birth and will at once, and the second must judge against what the first
+    wrote, not against what both read before (tests/services/test_ingest_concurrency.py).
+    """
     cids = {cid for cid, _ in messages}
-    query = select(ClusterState).where(ClusterState.cluster_id.in_(cids))
+    query = (select(ClusterState).where(ClusterState.cluster_id.in_(cids)).order_by(ClusterState.cluster_id)
+             .with_for_update().execution_options(populate_existing=True))
     states = {state.cluster_id: state for state in db.session.scalars(query)}
     _refuse_unknown(messages, states.keys(), now)
     for cid, payload in messages:

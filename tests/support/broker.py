@@ -33,6 +33,7 @@ from pa_controller.settings import CONTROLLER_ACCOUNT
 
 FLEET_CSV = Path(__file__).resolve().parents[2] / "pa_controller" / "data" / "o-mon-fleet.csv"
 TESTERS_AT_START = 6  # enough for most tests; more are added with a reload
+INGEST_ACCOUNTS = 2  # `flask pa ingest --worker 1` and `2`, as PA_INGEST_WORKERS=2 provides
 
 
 LISTEN_PORTS = (20000, 32000)  # below Linux's ephemeral range (32768–60999), which clients' connects draw from
@@ -72,6 +73,8 @@ class Broker:
         self.controller_password_file = workdir / "controller.password"
         self.controller_password = accounts.ensure_secret(self.controller_password_file)
         self.monitor_password = accounts.ensure_secret(self.files.monitor_secret)
+        self.ingest_passwords = [accounts.ensure_secret(self.files.ingest_secret(n))
+                                 for n in range(1, INGEST_ACCOUNTS + 1)]
         self._testers: dict[str, str] = {}  # every tester account made, username -> password
         self._unused: list[str] = []
         self._serial = itertools.count(1)
@@ -97,6 +100,10 @@ class Broker:
     def controller_url(self) -> str:
         """The controller's login (PA_MQTT_URL with user and password)."""
         return self.login_url(CONTROLLER_ACCOUNT, self.controller_password)
+
+    def ingest_url(self, number: int) -> str:
+        """The login of ingest process `number` (loanet.ingest.N)."""
+        return self.login_url(accounts.ingest_username(number), self.ingest_passwords[number - 1])
 
     @property
     def monitor_url(self) -> str:
@@ -134,7 +141,9 @@ class Broker:
     def write_accounts(self) -> None:
         """Write the password and ACL files the way `flask pa broker-config` does, testers in the local files."""
         own = [accounts.controller(CONTROLLER_ACCOUNT, accounts.hash_password(self.controller_password), self.root),
-               accounts.monitor(accounts.MONITOR, accounts.hash_password(self.monitor_password), self.root)]
+               accounts.monitor(accounts.MONITOR, accounts.hash_password(self.monitor_password), self.root),
+               *(accounts.ingest(accounts.ingest_username(n), accounts.hash_password(pw), self.root)
+                 for n, pw in enumerate(self.ingest_passwords, start=1))]
         clusters = [accounts.cluster(cid, accounts.hash_password(pw), self.root) for cid, pw in self.passwords.items()]
         testers = [accounts.Account(name, accounts.hash_password(pw), ((accounts.READWRITE, "#"),))
                    for name, pw in self._testers.items()]

@@ -23,6 +23,7 @@ import pa_protocol as protocol
 from pa_controller.broker_usernames import is_username
 
 MONITOR = "loanet.monitor"  # the tools' read-only account; the controller's is PA_MQTT_USERNAME
+INGEST = "loanet.ingest.{number}"  # the account, and so the client id, of `flask pa ingest --worker NUMBER`
 ITERATIONS = 101
 SALT_BYTES = 12
 READ, WRITE, READWRITE = "read", "write", "readwrite"
@@ -89,6 +90,24 @@ def controller(username: str, password_hash: str, root: str) -> Account:
     """The controller reads every cluster's status, heartbeat and events and writes every cluster's cmd."""
     grants = [(READ, protocol.wildcard(root, kind)) for kind in (protocol.STATUS, protocol.HEARTBEAT, protocol.EVENTS)]
     return Account(username, password_hash, (*grants, (WRITE, protocol.wildcard(root, protocol.CMD))))
+
+
+def ingest_username(number: int) -> str:
+    """The account of ingest process `number` (1, 2, …)."""
+    return INGEST.format(number=number)
+
+
+def ingest(username: str, password_hash: str, root: str) -> Account:
+    """An ingest process reads every cluster's status, heartbeat and events, and writes nothing.
+
+    Mosquitto 2.0's ACL file does not check a SUBSCRIBE at all ("FIXME - implement ACL subscription strings" in
+    its src/security_default.c): it checks each message as it is delivered, by its topic, `$share/<group>/` never
+    part of it (src/subs.c, subs__send). So the grants name the plain topics, and a process given a share that
+    it may not read drops that share's messages silently: every member of the group needs all three grants.
+    """
+    grants = tuple((READ, protocol.wildcard(root, kind)) for kind in (protocol.STATUS, protocol.HEARTBEAT,
+                                                                     protocol.EVENTS))
+    return Account(username, password_hash, grants)
 
 
 def monitor(username: str, password_hash: str, root: str) -> Account:

@@ -31,6 +31,10 @@ class BrokerFiles:
     server_cert = property(lambda self: self._file("server.crt"))
     server_key = property(lambda self: self._file("server.key"))
 
+    def ingest_secret(self, number: int) -> Path:
+        """The password of ingest process `number`'s account (`flask pa ingest --worker NUMBER`)."""
+        return self._file(f"ingest.{number}.password")
+
 
 @dataclass(frozen=True)
 class Listener:

@@ -26,6 +26,8 @@ class Health(ma.Schema):
     status, db, mqtt, scheduler = String(), String(), String(), String()
     signing = String(metadata={"description": "`ok`, or why commands wait unsigned: `no key`, `key file missing`, "
                                "`key file unreadable`; the worker's log says which file and what to do"})
+    ingest = String(metadata={"description": "only with ingest processes (PA_INGEST_WORKERS): `ok`, or each that "
+                              "never started, stopped beating or lost the broker"})
 
 
 class Refusals(ma.Schema):
