@@ -5,7 +5,7 @@ bench/province.py.
 Run as one shard of a big fleet (bench/province.py starts these; the imports are kept light, so that the memory
 measured is the clients'):
   .venv/bin/python bench/bare_fleet.py --broker mqtt://127.0.0.1:PORT --credentials CSV --shard K/N \
-      [--bind-address 127.0.1.2] [--answer]
+      [--cids FILE] [--bind-address 127.0.1.2] [--answer]
 It prints one JSON line once every client has its SUBACK ({"seconds", "subscribed", "rss_mb"}), then serves until
 its standard input closes.
 """
@@ -126,11 +126,14 @@ class BareLoop:
             self.selector.modify(key.fileobj, wanted, client)
 
 
-def read_shard(path: str, shard: str) -> dict[str, str]:
-    """Every Nth cluster's password from a `cid,password` CSV, starting with the Kth (K/N)."""
+def read_shard(path: str, shard: str, only: str | None) -> dict[str, str]:
+    """Every Nth cluster's password from a `cid,password` CSV, starting with the Kth (K/N); with `only`, a file of
+    cluster ids (one a line), those clusters'."""
     index, count = map(int, shard.split("/"))
     with open(path, newline="") as rows:
         passwords = {row["cid"]: row["password"] for row in csv.DictReader(rows)}
+    if only is not None:
+        return {cid: passwords[cid] for cid in Path(only).read_text().split()}
     return dict(list(passwords.items())[index::count])
 
 
@@ -139,12 +142,13 @@ def main() -> int:
     parser.add_argument("--broker", required=True, help="mqtt://host:port")
     parser.add_argument("--credentials", required=True, help="CSV of cid,password (every cluster's login)")
     parser.add_argument("--shard", default="0/1", help="K/N: every Nth cluster, starting with the Kth")
+    parser.add_argument("--cids", help="a file of the cluster ids to connect, one a line (instead of --shard)")
     parser.add_argument("--bind-address", default="", help="local address to connect from")
     parser.add_argument("--keepalive", type=int, default=30)
     parser.add_argument("--window", type=int, default=WINDOW, help="clients awaiting their CONNACK at most")
     parser.add_argument("--answer", action="store_true", help="answer every command with a `received`")
     args = parser.parse_args()
-    passwords = read_shard(args.credentials, args.shard)
+    passwords = read_shard(args.credentials, args.shard, args.cids)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, len(passwords) + SPARE_FDS), hard), hard))
     loop = BareLoop(args.broker, passwords, bind_address=args.bind_address, keepalive=args.keepalive,

@@ -44,7 +44,7 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -93,13 +93,13 @@ class Shards:
     """Simulator processes (`python -m firmware_sim --shard K/N`), each bound to its address if given; their
     connect times, from their own log lines, and their memory."""
 
-    def __init__(self, count: int, options: list[str], addresses: list[str] | None, state: Path):
+    def __init__(self, count: int, options: list[list[str]], addresses: list[str] | None, state: Path):
         self.began = time.monotonic()
         self.processes, self.done_at = [], {}
         self._lock = threading.Lock()
         for k in range(count):
             bind = ["--bind-address", addresses[k]] if addresses else []
-            command = [sys.executable, "-m", "firmware_sim", *options, *bind, "--shard", f"{k}/{count}",
+            command = [sys.executable, "-m", "firmware_sim", *options[k], *bind, "--shard", f"{k}/{count}",
                        "--state-dir", str(state / f"shard-{k}")]
             process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                        text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -186,8 +186,9 @@ def part_10k(args, database_url: str | None) -> list[Figure]:
             keys_path.write_text(json.dumps(bench_keys(app)[0]))
             print(f"{backend}: {args.clusters:,} clusters imported in {time.perf_counter() - started:.1f} s",
                   flush=True)
-            shards = Shards(args.shards_10k, simulator_options(broker, workdir / "fleet.csv", args.clusters,
-                                                               keys_path, workdir / "truth.jsonl"), None, state)
+            options = simulator_options(broker, workdir / "fleet.csv", args.clusters, keys_path,
+                                        workdir / "truth.jsonl")
+            shards = Shards(args.shards_10k, [options] * args.shards_10k, None, state)
             worker = Worker(app, plan_interval_s=3600)  # dispatch is triggered by hand
             try:
                 print(f"fleet online in {shards.wait_connected(TIMEOUT_S):.1f} s ({args.shards_10k} simulator "
@@ -337,31 +338,45 @@ def view_figures(app, clusters: int, requests: int, backend: str) -> list[Figure
 # ----- part 2: 100,000 clusters on one broker
 
 
-def counter(url: str, root: str, expected: list[str], channel) -> None:
-    """Count the `received` of every command id in `expected` (QoS 0: the counting is not the figure); send the
-    monotonic time of the last."""
+def counter(urls: list[str], root: str, expected: list[str], channel) -> None:
+    """Count the `received` of every command id in `expected`, on every broker (QoS 0: the counting is not the
+    figure); send the monotonic time of the last."""
     pending = set(expected)
     done = threading.Event()
+    lock = threading.Lock()
+    subscribed = []
 
     def on_message(client, userdata, message):
         try:
-            pending.discard(json.loads(message.payload)["cmd_id"])
+            cmd_id = json.loads(message.payload)["cmd_id"]
         except (ValueError, KeyError):
             return
-        if not pending:
-            channel.send(time.monotonic())
-            done.set()
+        with lock:
+            pending.discard(cmd_id)
+            if not pending and not done.is_set():
+                channel.send(time.monotonic())
+                done.set()
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    client.on_message = on_message
-    client.on_subscribe = lambda *_: channel.send("ready")
-    connect_raw(client, url)
-    client.subscribe(protocol.wildcard(root, protocol.EVENTS), qos=0)
-    client.loop_start()
+    def on_subscribe(*_):
+        with lock:
+            subscribed.append(1)
+            if len(subscribed) == len(urls):
+                channel.send("ready")
+
+    clients = []
+    for url in urls:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        client.on_message = on_message
+        client.on_subscribe = on_subscribe
+        connect_raw(client, url)
+        client.subscribe(protocol.wildcard(root, protocol.EVENTS), qos=0)
+        client.loop_start()
+        clients.append(client)
     if not done.wait(TIMEOUT_S):
         channel.send(f"{len(pending)} of {len(expected)} commands never answered")
-    client.disconnect()
-    client.loop_stop()
+    for client in clients:
+        client.disconnect()
+        client.loop_stop()
 
 
 def signed_commands(cids: list[str], key: SigningKey) -> list[tuple[str, str, bytes]]:
@@ -375,28 +390,34 @@ def signed_commands(cids: list[str], key: SigningKey) -> list[tuple[str, str, by
     return commands
 
 
-def time_big_fanout(broker, commands: list[tuple[str, str, bytes]], root: str) -> float:
-    """Seconds from the first publish until a subscriber has every command's `received`."""
+def time_big_fanout(brokers: list, home: dict[str, int], commands: list[tuple[str, str, bytes]], root: str) -> float:
+    """Seconds from the first publish (each command to its cluster's broker, `home`) until a subscriber has every
+    command's `received`."""
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
-    count = context.Process(target=counter, args=(broker.tester(), root, [c[0] for c in commands], theirs))
+    count = context.Process(target=counter, args=([b.tester() for b in brokers], root, [c[0] for c in commands],
+                                                  theirs))
     count.start()
     if not ours.poll(60) or ours.recv() != "ready":
         raise RuntimeError("the counting subscriber did not subscribe")
-    publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    publisher.max_inflight_messages_set(100)
-    connect_raw(publisher, broker.tester())
-    publisher.loop_start()
+    publishers = []
+    for broker in brokers:
+        publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        publisher.max_inflight_messages_set(100)
+        connect_raw(publisher, broker.tester())
+        publisher.loop_start()
+        publishers.append(publisher)
     time.sleep(0.5)
     properties = Properties(PacketTypes.PUBLISH)
     properties.MessageExpiryInterval = 1800
     started = time.monotonic()
     for _, cid, payload in commands:
-        publisher.publish(protocol.topic(root, cid, protocol.CMD), payload, qos=1, properties=properties)
+        publishers[home[cid]].publish(protocol.topic(root, cid, protocol.CMD), payload, qos=1, properties=properties)
     published = time.monotonic()
     answer = ours.recv() if ours.poll(TIMEOUT_S + 30) else "no answer from the counting subscriber"
-    publisher.disconnect()
-    publisher.loop_stop()
+    for publisher in publishers:
+        publisher.disconnect()
+        publisher.loop_stop()
     count.join(30)
     if not isinstance(answer, float):
         raise RuntimeError(f"fan-out to {len(commands):,}: {answer}")
@@ -405,66 +426,99 @@ def time_big_fanout(broker, commands: list[tuple[str, str, bytes]], root: str) -
     return answer - started
 
 
+class BigFleet:
+    """--big clusters in --shards groups, shard k simulated (or bare) by one process from its own loopback
+    address, on broker k % --brokers: a process may hold only as many sockets as its open-files limit."""
+
+    def __init__(self, args, cids: list[str]):
+        self.shards, self.brokers = args.shards, args.brokers
+        self.groups = [cids[k::args.shards] for k in range(args.shards)]
+        self.home = {cid: k % args.brokers for k, group in enumerate(self.groups) for cid in group}
+        self.accounts = [[cid for cid in cids if self.home[cid] == b] for b in range(args.brokers)]
+
+    @contextmanager
+    def running_brokers(self, workdir: Path):
+        with ExitStack() as stack:
+            yield [stack.enter_context(running_broker(workdir / f"broker-{b}", accounts,
+                                                      max_connections=len(accounts) + SPARE_FDS))
+                   for b, accounts in enumerate(self.accounts)]
+
+
+def check_capacity(args) -> None:
+    """Refuse at once a split this machine's open-files limit cannot hold, saying where it stops."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    per_shard, per_broker = -(-args.big // args.shards), -(-args.big // args.brokers)
+    for what, count in (("simulator process", per_shard), ("broker", per_broker)):
+        if hard != resource.RLIM_INFINITY and count + SPARE_FDS > hard:
+            raise RuntimeError(f"{args.big:,} clusters: a {what} would hold {count:,} connections, but this machine's "
+                               f"hard open-files limit is {hard:,} (raising it needs CAP_SYS_RESOURCE): use more "
+                               f"--shards / --brokers")
+
+
 def part_100k(args) -> list[Figure]:
-    raise_open_files(args.big + 4 * SPARE_FDS)  # the brokers inherit it
+    check_capacity(args)
     csv_text = fleet_csv(args.big)
     cids = [line.split(",", 1)[0] for line in csv_text.splitlines()[1:]]
+    big = BigFleet(args, cids)
     root = protocol.DEFAULT_ROOT
     key = SigningKey.generate()
     with tempfile.TemporaryDirectory(prefix="bench-province-100k-") as tmp:
         workdir = Path(tmp)
         (workdir / "fleet.csv").write_text(csv_text, encoding="utf-8")
         (workdir / "keys.json").write_text(json.dumps([anchor_entry(key)]))
-        sim = big_simulated(args, workdir, cids, key, root)
-        bare = big_bare(args, workdir, cids, key, root)
-    n = f"{args.big:,}"
+        sim = big_simulated(args, big, workdir, cids, key, root)
+        bare = big_bare(args, big, workdir, cids, key, root)
+    n, on = f"{args.big:,}", f"{args.shards} processes and addresses, {args.brokers} brokers"
     return [
-        Figure(f"{n} clusters online from {args.shards} processes and addresses (raw: bare paho clients)",
-               sim["connect_s"], "s", bare["connect_s"]),
+        Figure(f"{n} clusters online from {on} (raw: bare paho clients)", sim["connect_s"], "s", bare["connect_s"]),
         Figure(f"{n} clusters online: memory of the {args.shards} simulator processes (raw: bare)",
                sum(sim["rss"]), "MB", sum(bare["rss"])),
-        Figure(f"{n} clusters online: memory of Mosquitto (simulated fleet; raw: bare fleet)", sim["broker_mb"], "MB",
-               bare["broker_mb"]),
+        Figure(f"{n} clusters online: memory of the {args.brokers} Mosquitto (simulated fleet; raw: bare fleet)",
+               sum(sim["broker_mb"]), "MB", sum(bare["broker_mb"])),
         Figure(f"fan-out of one command to each of {n} clusters' cmd topic, every `received` back (raw: bare)",
                sim["fanout_s"], "s", bare["fanout_s"]),
     ]
 
 
-def big_simulated(args, workdir: Path, cids: list[str], key: SigningKey, root: str) -> dict:
+def big_simulated(args, big: BigFleet, workdir: Path, cids: list[str], key: SigningKey, root: str) -> dict:
     addresses = [f"127.0.0.{k + 2}" for k in range(args.shards)]
-    print(f"\n{args.big:,} simulated clusters: {args.shards} processes from {addresses[0]}…{addresses[-1]}",
-          flush=True)
+    print(f"\n{args.big:,} simulated clusters: {args.shards} processes from {addresses[0]}…{addresses[-1]}, "
+          f"{args.brokers} brokers", flush=True)
     started = time.perf_counter()
-    with running_broker(workdir / "broker-sim", cids, max_connections=args.big + SPARE_FDS) as broker, \
-            scratch_state("province-100k") as state:
-        print(f"  broker with {len(cids):,} accounts up in {time.perf_counter() - started:.1f} s", flush=True)
-        options = simulator_options(broker, workdir / "fleet.csv", args.big, workdir / "keys.json",
-                                    workdir / "truth.jsonl")
-        options += ["--heartbeat-s", str(BIG_HEARTBEAT_S), "--keepalive", str(BIG_HEARTBEAT_S)]
-        shards = Shards(args.shards, options, addresses, state)
+    with big.running_brokers(workdir / "sim") as brokers, scratch_state("province-100k") as state:
+        print(f"  brokers with {len(cids):,} accounts up in {time.perf_counter() - started:.1f} s", flush=True)
+        options = [simulator_options(broker, workdir / "fleet.csv", args.big, workdir / "keys.json",
+                                     workdir / "truth.jsonl") for broker in brokers]
+        extra = ["--heartbeat-s", str(BIG_HEARTBEAT_S), "--keepalive", str(BIG_HEARTBEAT_S)]
+        shards = Shards(args.shards, [options[k % args.brokers] + extra for k in range(args.shards)], addresses, state)
         try:
             figures = {"connect_s": shards.wait_connected(TIMEOUT_S)}
             time.sleep(2)
-            figures |= {"rss": shards.rss_mb(), "broker_mb": rss_mb(broker.process.pid)}
+            figures |= {"rss": shards.rss_mb(), "broker_mb": [rss_mb(b.process.pid) for b in brokers]}
             print(f"  online in {figures['connect_s']:.1f} s; simulators {sum(figures['rss']):,.0f} MB "
-                  f"({', '.join(f'{m:.0f}' for m in figures['rss'])}), Mosquitto {figures['broker_mb']:,.0f} MB "
+                  f"({', '.join(f'{m:.0f}' for m in figures['rss'])}), Mosquitto {sum(figures['broker_mb']):,.0f} MB "
                   f"(load {os.getloadavg()[0]:.1f})", flush=True)
-            figures["fanout_s"] = time_big_fanout(broker, signed_commands(cids, key), root)
+            figures["fanout_s"] = time_big_fanout(brokers, big.home, signed_commands(cids, key), root)
         finally:
             shards.stop()
     return figures
 
 
-def big_bare(args, workdir: Path, cids: list[str], key: SigningKey, root: str) -> dict:
+def big_bare(args, big: BigFleet, workdir: Path, cids: list[str], key: SigningKey, root: str) -> dict:
     addresses = [f"127.0.1.{k + 2}" for k in range(args.shards)]
-    print(f"\n{args.big:,} bare paho clients: {args.shards} processes from {addresses[0]}…{addresses[-1]}",
-          flush=True)
-    with running_broker(workdir / "broker-bare", cids, max_connections=args.big + SPARE_FDS) as broker:
+    print(f"\n{args.big:,} bare paho clients: {args.shards} processes from {addresses[0]}…{addresses[-1]}, "
+          f"{args.brokers} brokers", flush=True)
+    with big.running_brokers(workdir / "bare") as brokers:
+        for k, group in enumerate(big.groups):
+            (workdir / f"bare-{k}.txt").write_text("\n".join(group) + "\n")
+        for broker in brokers:
+            broker.credentials_file  # noqa: B018 - written before the clock starts
         began = time.monotonic()
         processes = [subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "bare_fleet.py"), "--broker", broker.url, "--credentials",
-             str(broker.credentials_file), "--shard", f"{k}/{args.shards}", "--bind-address", address,
-             "--keepalive", str(BIG_HEARTBEAT_S), "--window", str(BARE_WINDOW), "--answer"],
+            [sys.executable, str(ROOT / "bench" / "bare_fleet.py"), "--broker", brokers[k % args.brokers].url,
+             "--credentials", str(brokers[k % args.brokers].credentials_file), "--cids", str(workdir / f"bare-{k}.txt"),
+             "--bind-address", address, "--keepalive", str(BIG_HEARTBEAT_S), "--window", str(BARE_WINDOW),
+             "--answer"],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for k, address in enumerate(addresses)]
         try:
             reports = [json.loads(process.stdout.readline() or "null") for process in processes]
@@ -472,14 +526,15 @@ def big_bare(args, workdir: Path, cids: list[str], key: SigningKey, root: str) -
                 raise RuntimeError(f"bare clients: {reports}")
             figures = {"connect_s": time.monotonic() - began, "rss": [rss_mb(p.pid) for p in processes]}
             time.sleep(2)
-            figures["broker_mb"] = rss_mb(broker.process.pid)
+            figures["broker_mb"] = [rss_mb(b.process.pid) for b in brokers]
             each = ", ".join(f"{report['seconds']:.1f}" for report in reports)
             print(f"  online in {figures['connect_s']:.1f} s (each process {each} s); bare "
-                  f"{sum(figures['rss']):,.0f} MB, Mosquitto {figures['broker_mb']:,.0f} MB "
+                  f"{sum(figures['rss']):,.0f} MB, Mosquitto {sum(figures['broker_mb']):,.0f} MB "
                   f"(load {os.getloadavg()[0]:.1f})", flush=True)
-            figures["fanout_s"] = time_big_fanout(broker, signed_commands(cids, key), root)
+            figures["fanout_s"] = time_big_fanout(brokers, big.home, signed_commands(cids, key), root)
         finally:
-            broker.stop()  # before the clients: the broker's side takes the TIME_WAITs
+            for broker in brokers:
+                broker.stop()  # before the clients: the broker's side takes the TIME_WAITs
             for process in processes:
                 process.stdin.close()  # the shard's signal to stop
             for process in processes:
@@ -499,8 +554,10 @@ def main() -> int:
     parser.add_argument("--flood", type=int, default=100_000, help="part 1: heartbeats in the flood")
     parser.add_argument("--shards-10k", type=int, default=2, help="part 1: simulator processes")
     parser.add_argument("--big", type=int, default=100_000, help="part 2: clusters on one broker")
-    parser.add_argument("--shards", type=int, default=5, help="part 2: simulator (and bare) processes, one "
+    parser.add_argument("--shards", type=int, default=6, help="part 2: simulator (and bare) processes, one "
                         "loopback address each")
+    parser.add_argument("--brokers", type=int, default=6, help="part 2: Mosquitto processes, the clusters split "
+                        "among them by shard (one holds as many connections as its open-files limit)")
     parser.add_argument("--skip-10k", action="store_true", help="leave part 1 out")
     parser.add_argument("--skip-100k", action="store_true", help="leave part 2 out")
     add_postgres_option(parser)
@@ -512,24 +569,33 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     raise_open_files(max(args.clusters, 0 if args.skip_100k else args.big) + 4 * SPARE_FDS)
     began = time.monotonic()
-    figures, notes = [], []
+    failed = False
     if not args.skip_10k:
         with database_for(args) as url:
-            figures += part_10k(args, url)
-        if not any("ingest" in f.name for f in figures):
-            notes.append("heartbeat flood with two ingest workers not measured: no `flask pa ingest` yet")
+            figures = part_10k(args, url)
+        note = "" if any("ingest" in f.name for f in figures) else "heartbeat flood with ingest workers not measured"
+        failed |= report("province", figures, note)
     if not args.skip_100k:
-        figures += part_100k(args)
-    print(f"\nprovince rehearsal in {(time.monotonic() - began) / 60:.1f} min; load average {os.getloadavg()[0]:.1f} "
-          f"on {os.cpu_count()} CPUs")
+        try:
+            failed |= report("province_100k", part_100k(args))
+        except RuntimeError as exc:  # this machine's limits: say where it stopped
+            print(f"\n{args.big:,}-cluster part stopped: {exc}", flush=True)
+            report("province_100k", [], f"FAILED: {exc}")
+            failed = True
+    print(f"\nprovince rehearsal in {(time.monotonic() - began) / 60:.1f} min; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    return 1 if failed else 0
+
+
+def report(name: str, figures: list[Figure], note: str = "") -> bool:
+    """Print and record one part's figures; return whether a goal was missed."""
     for figure in figures:
         ratio = f"{figure.ratio:.2f}×" if figure.ratio else "—"
         met = {True: "met", False: "NOT met", None: ""}[figure.met]
         print(f"  {figure.name}: {figure.value:,.2f} {figure.unit} (raw {figure.baseline or 0:,.2f}; {ratio}) "
               f"{figure.goal} {met}")
-    record("province", figures, note="; ".join(notes))
-    return 1 if any(figure.met is False for figure in figures) else 0
-
+    record(name, figures, note=note)
+    return any(figure.met is False for figure in figures)
 
 if __name__ == "__main__":
     sys.exit(main())

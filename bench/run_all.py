@@ -83,10 +83,10 @@ def run(benches: list[Bench], directory: Path, results: Path, doc: Path, extra: 
     for number, bench in enumerate(benches, 1):
         load = os.getloadavg()[0]
         print(f"=== {number}/{len(benches)} {bench.name} {' '.join(bench.args)} (load average {load:.1f})", flush=True)
-        (results / f"{bench.name}.json").unlink(missing_ok=True)
+        for old in written(results, bench.name):
+            old.unlink()
         code, seconds = run_one(bench, directory, results, extra.get(bench.name, ()))
-        wrote = (results / f"{bench.name}.json").exists()
-        if not wrote:
+        if not written(results, bench.name):
             failed.append(bench.name)
             reason = "overran its time" if code == 124 else f"exit code {code}" if code else "wrote no result"
             print(f"=== {bench.name} FAILED ({reason}) after {seconds:.0f} s; going on", flush=True)
@@ -99,6 +99,11 @@ def run(benches: list[Bench], directory: Path, results: Path, doc: Path, extra: 
     print(f"\n{len(benches) - len(failed)} of {len(benches)} benches done in {total / 60:.1f} min"
           + (f"; failed: {', '.join(failed)}" if failed else "") + f"; summary rewritten in {doc}")
     return len(failed)
+
+
+def written(results: Path, name: str) -> list[Path]:
+    """The result files of a bench: NAME.json, or NAME_PART.json for a bench of several parts."""
+    return [*results.glob(f"{name}.json"), *results.glob(f"{name}_*.json")]
 
 
 def number(value: float | None, unit: str = "") -> str:
