@@ -567,7 +567,7 @@ def main() -> int:
     if args.sqlite:
         args.postgres = None
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
-    raise_open_files(max(args.clusters, 0 if args.skip_100k else args.big) + 4 * SPARE_FDS)
+    raise_open_files(resource.getrlimit(resource.RLIMIT_NOFILE)[1])  # the brokers and simulators inherit it
     began = time.monotonic()
     failed = False
     if not args.skip_10k:
