@@ -36,6 +36,7 @@ import json
 import logging
 import multiprocessing
 import os
+import queue
 import re
 import resource
 import shutil
@@ -199,17 +200,28 @@ def part_10k(args, database_url: str | None) -> list[Figure]:
                 controller, raw = [], []
                 for round_no in range(1, args.rounds + 1):
                     run_id = schedule(app, args.clusters, round_no)
-                    controller.append(fanout.time_controller(worker, run_id, args.clusters))
-                    raw.append(fanout.time_raw(broker, fresh_commands(app, run_id), settings_of(app).mqtt_root))
+                    try:
+                        timed_controller = fanout.time_controller(worker, run_id, args.clusters)
+                        timed_raw = fanout.time_raw(broker, fresh_commands(app, run_id), settings_of(app).mqtt_root)
+                    except RuntimeError as exc:  # a machine overloaded by other work: keep the rounds done
+                        if not controller:
+                            raise
+                        print(f"fan-out round {round_no} gave up: {exc}; {len(controller)} round(s) kept", flush=True)
+                        break
+                    controller.append(timed_controller)
+                    raw.append(timed_raw)
                     print(f"fan-out round {round_no}: controller {controller[-1]:.2f} s   raw paho {raw[-1]:.2f} s "
                           f"(load {os.getloadavg()[0]:.1f})", flush=True)
             finally:
                 worker.stop()
                 shards.stop()
             ingest = ingest_figures(args, broker, database_url, workdir)
-        c, r = sorted(controller)[(len(controller) - 1) // 2], sorted(raw)[(len(raw) - 1) // 2]
-        figures = [Figure(f"fan-out to {args.clusters:,}: dispatch to every `received` stored, {backend}, median "
-                          f"of {args.rounds}", c, "s", r, f"≤ {GOAL_FANOUT_RATIO}×", c / r <= GOAL_FANOUT_RATIO)]
+        figures = []
+        if controller:  # --rounds 0 leaves the fan-out out
+            c, r = sorted(controller)[(len(controller) - 1) // 2], sorted(raw)[(len(raw) - 1) // 2]
+            figures.append(Figure(f"fan-out to {args.clusters:,}: dispatch to every `received` stored, {backend}, "
+                                  f"median of {len(controller)}", c, "s", r, f"≤ {GOAL_FANOUT_RATIO}×",
+                                  c / r <= GOAL_FANOUT_RATIO))
         figures += ingest
         figures += view_figures(app, args.clusters, args.requests, backend)
     return figures
@@ -328,7 +340,7 @@ def view_figures(app, clusters: int, requests: int, backend: str) -> list[Figure
                 db.session.rollback()
             print(f"{label:28} {server * 1000:8.1f} ms (worst {worst * 1000:.1f}; raw SQL "
                   f"{'—' if raw is None else f'{raw * 1000:.1f} ms'})", flush=True)
-            figures.append(Figure(f"{label} at {clusters:,} clusters after the fan-out, {backend}, median of "
+            figures.append(Figure(f"{label} at {clusters:,} clusters heard from, {backend}, median of "
                                   f"{requests}", server * 1000, "ms", raw * 1000 if raw else None,
                                   f"< {GOAL_VIEW_MS} ms", server * 1000 < GOAL_VIEW_MS))
         db.engine.dispose()
@@ -336,6 +348,18 @@ def view_figures(app, clusters: int, requests: int, backend: str) -> list[Figure
 
 
 # ----- part 2: 100,000 clusters on one broker
+
+
+class Answers(queue.Queue):
+    """What the counting subscriber says: "ready", then the time of the last answer (or why there is none)."""
+
+    send = queue.Queue.put
+
+    def get(self, timeout: float):
+        try:
+            return super().get(timeout=timeout)
+        except queue.Empty:
+            return None
 
 
 def counter(urls: list[str], root: str, expected: list[str], channel) -> None:
@@ -393,12 +417,11 @@ def signed_commands(cids: list[str], key: SigningKey) -> list[tuple[str, str, by
 def time_big_fanout(brokers: list, home: dict[str, int], commands: list[tuple[str, str, bytes]], root: str) -> float:
     """Seconds from the first publish (each command to its cluster's broker, `home`) until a subscriber has every
     command's `received`."""
-    context = multiprocessing.get_context("spawn")
-    ours, theirs = context.Pipe()
-    count = context.Process(target=counter, args=([b.tester() for b in brokers], root, [c[0] for c in commands],
-                                                  theirs))
-    count.start()
-    if not ours.poll(60) or ours.recv() != "ready":
+    answers = Answers()
+    count = threading.Thread(target=counter, args=([b.tester() for b in brokers], root, [c[0] for c in commands],
+                                                   answers), daemon=True)  # a thread: a spawned process took
+    count.start()  # over a minute to import on a loaded machine, and its paho threads do the work either way
+    if answers.get(120) != "ready":
         raise RuntimeError("the counting subscriber did not subscribe")
     publishers = []
     for broker in brokers:
@@ -414,7 +437,7 @@ def time_big_fanout(brokers: list, home: dict[str, int], commands: list[tuple[st
     for _, cid, payload in commands:
         publishers[home[cid]].publish(protocol.topic(root, cid, protocol.CMD), payload, qos=1, properties=properties)
     published = time.monotonic()
-    answer = ours.recv() if ours.poll(TIMEOUT_S + 30) else "no answer from the counting subscriber"
+    answer = answers.get(TIMEOUT_S + 30) or "no answer from the counting subscriber"
     for publisher in publishers:
         publisher.disconnect()
         publisher.loop_stop()
@@ -571,10 +594,16 @@ def main() -> int:
     began = time.monotonic()
     failed = False
     if not args.skip_10k:
-        with database_for(args) as url:
-            figures = part_10k(args, url)
-        note = "" if any("ingest" in f.name for f in figures) else "heartbeat flood with ingest workers not measured"
-        failed |= report("province", figures, note)
+        try:
+            with database_for(args) as url:
+                figures = part_10k(args, url)
+            flood = any("ingest" in f.name for f in figures)
+            note = "" if flood else "heartbeat flood with ingest workers not measured"
+            failed |= report("province", figures, note)
+        except RuntimeError as exc:
+            print(f"\n{args.clusters:,}-cluster part stopped: {exc}", flush=True)
+            report("province", [], f"FAILED: {exc}")
+            failed = True
     if not args.skip_100k:
         try:
             failed |= report("province_100k", part_100k(args))

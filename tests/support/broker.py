@@ -171,7 +171,8 @@ class Broker:
             conf.write_text(conf.read_text() + f"max_connections {self.max_connections}\n")
         self.log = open(self.workdir / "mosquitto.log", "ab")
         self.process = subprocess.Popen([binary, "-c", str(conf)], stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
+        started_within_s = 10 + len(self.passwords) / 500  # it reads every account first: seconds for 10,000s
+        deadline = time.monotonic() + started_within_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"mosquitto exited: see {self.workdir / 'mosquitto.log'}")
@@ -180,7 +181,9 @@ class Broker:
                 return self
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError("mosquitto did not open its port within 10 s")
+        self.process.kill()  # not left running behind the error
+        self.process.wait()
+        raise RuntimeError(f"mosquitto did not open its port within {started_within_s:.0f} s")
 
     def packets(self) -> list[str]:
         """Return the broker's log lines so far (with `packet_log`, one per packet: "Sending PUBLISH to …")."""
