@@ -49,8 +49,10 @@ test-e2e: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 
+# Every benchmark in bench/ in its short form, then docs/benchmarks.md's summary rewritten (bench/run_all.py; about
+# an hour with the 100,000-cluster rehearsal; BENCH_ARGS="--skip-100k" or "--only fanout silence" for less).
 bench: setup
-	$(PY) bench/fanout.py
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 # PNGs of the main pages at desktop (1280 px) and phone (360 px) width, for the README (docs/screenshots/).
 screenshots: setup

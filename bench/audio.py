@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import audio  # noqa: E402
+from bench.results import Figure, record  # noqa: E402
 
 log = logging.getLogger("bench.audio")
 
@@ -36,6 +37,8 @@ FORMATS = {
     "speech.aac": ["-c:a", "aac", "-f", "adts"],
     "speech.flac": ["-c:a", "flac"],
 }
+
+GOAL_RATIO = 2.0  # issue 14: audio.prepare costs at most twice a plain ffmpeg transcode
 
 
 def ffmpeg(*args: str) -> None:
@@ -109,6 +112,11 @@ def main() -> None:
         log.info("median ratio %.2fx (cpu %.2fx) over %d inputs; total prepare %.2f s, raw %.2f s (%.2fx)",
                  statistics.median(ratios), statistics.median(cpu_ratios), len(ratios), total, total_raw,
                  total / total_raw)  # fmt: skip
+        ratio = statistics.median(ratios)
+        record("audio", [Figure(f"prepare {len(ratios)} inputs (total; raw: ffmpeg decode and encode)", total, "s",
+                                total_raw, f"median of the per-input ratios ≤ 2× (here {ratio:.2f}×)",
+                                ratio <= GOAL_RATIO)],
+               note=f"median ratio {ratio:.2f}×")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ from fanout import add_postgres_option, build_app, database_for  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 import pa_protocol as protocol  # noqa: E402
+from bench.results import Figure, record  # noqa: E402
 from pa_controller.extensions import db  # noqa: E402
 from pa_controller.messaging.inbox import Inbox  # noqa: E402
 from pa_controller.models import HeartbeatSample, TelemetryBucket  # noqa: E402
@@ -357,6 +358,9 @@ def measure(args, database_url: str | None) -> int:
     verdict = "met" if controller_rate >= 5000 and ratio >= 0.7 and stored == args.count else "NOT met"
     print(f"\n{args.clusters:,} clusters, {args.count:,} heartbeats, {backend}: controller {controller_rate:,.0f}/s, "
           f"raw paho {raw_rate:,.0f}/s, ratio {ratio:.2f} (goal >= 5,000/s and >= 0.7: {verdict})")
+    record("heartbeats", [Figure(f"heartbeat flood, {args.count:,} from {args.clusters:,} clusters, {backend}, one "
+                                 "worker (raw: a paho subscriber)", controller_rate, "/s", raw_rate,
+                                 "≥ 5,000/s and ≥ 0.7×", verdict == "met")])
     return 0
 
 

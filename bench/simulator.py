@@ -8,7 +8,7 @@ Each size runs both sides, each in a process of its own on a fresh private Mosqu
   birth, firmware state and heartbeats (30 s), all on one selector loop thread;
 - bare: one paho client per cluster (MQTT 5, its own client id) on a selector through paho's external
   loop API (socket(), loop_read, loop_write, want_write, loop_misc): CONNECT and SUBSCRIBE, nothing
-  else, with at most WINDOW clients awaiting their CONNACK, so that it is the floor.
+  else, with at most 64 clients awaiting their CONNACK, so that it is the floor (bench/bare_fleet.py).
 Measured in each process from before the first client is made until every cluster has its SUBACK:
 wall time, resident-set growth (MB) and CPU seconds of the process, and alongside the broker's CPU and
 the host's SYN retransmits (each one a connect() that stalled its loop for 1 s). The median round of
@@ -17,12 +17,10 @@ connected within 2× the bare loop's time, in ≤ 500 MB.
 """
 
 import argparse
-import collections
 import logging
 import multiprocessing
 import os
 import resource
-import selectors
 import sys
 import tempfile
 import time
@@ -32,21 +30,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import paho.mqtt  # noqa: E402
-import paho.mqtt.client as mqtt  # noqa: E402
+from bare_fleet import BareLoop  # noqa: E402
 
-import pa_protocol as protocol  # noqa: E402
+from bench.results import Figure, record  # noqa: E402
 from firmware_sim import Fleet, load_credentials, load_csv, synthesize  # noqa: E402
 from firmware_sim.cli import prepare_process  # noqa: E402
 from pa_protocol.signing import SigningKey, anchor_entry  # noqa: E402
 from tests.support.broker import running_broker  # noqa: E402
 
 TIMEOUT_S = 180.0
-MISC_PERIOD_S = 1.0
 GOAL_CLUSTERS = 10_000
 GOAL_RATIO = 2.0
 GOAL_MB = 500.0
 BROKER_SPARE_FDS = 64
-WINDOW = 64  # bare clients between TCP connect and CONNACK at once, below Mosquitto's listen backlog of 100
 
 
 def fleet_of(size: int):
@@ -125,73 +121,6 @@ def measure_simulator(url: str, size: int, broker_pid: int, credentials: str, wo
 
 
 # ----- side (b): a bare paho loop
-
-
-class BareLoop:
-    """Bring `cids` online with plain paho clients on one selector: CONNECT, SUBSCRIBE to the cmd topic.
-
-    At most WINDOW clients wait for their CONNACK at once, so the connects never outrun the broker's
-    accept queue (Mosquitto listens with a backlog of 100): a dropped SYN would stall the loop for
-    the 1 s of its retransmit, and the floor would measure the stall instead of the work.
-    """
-
-    def __init__(self, url: str, passwords: dict[str, str]):
-        host, port = url.removeprefix("mqtt://").split(":")
-        self.host, self.port = host, int(port)
-        self.passwords = passwords  # each client logs in as its cluster, as the simulator's do
-        self.cids = list(passwords)
-        self.selector = selectors.DefaultSelector()
-        self.subscribed = 0
-        self.awaiting_connack = 0
-
-    def run(self) -> int:
-        """Connect every client, serving sockets meanwhile, until all have their SUBACK; return how many do."""
-        waiting = collections.deque(self.cids)
-        clients = []
-        deadline = time.monotonic() + TIMEOUT_S
-        next_misc = time.monotonic() + MISC_PERIOD_S
-        while self.subscribed < len(self.cids) and time.monotonic() < deadline:
-            while waiting and self.awaiting_connack < WINDOW:
-                clients.append(self._connect(waiting.popleft()))
-            for key, mask in self.selector.select(0 if waiting and self.awaiting_connack < WINDOW else MISC_PERIOD_S):
-                self._serve(key, mask)
-            if time.monotonic() >= next_misc:
-                next_misc += MISC_PERIOD_S
-                for client in clients:
-                    client.loop_misc()
-        return self.subscribed
-
-    def _connect(self, cid: str) -> mqtt.Client:
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
-        client.on_connect = self._on_connect
-        client.on_subscribe = self._on_subscribe
-        client.user_data_set(protocol.topic(protocol.DEFAULT_ROOT, cid, protocol.CMD))
-        client.username_pw_set(cid, self.passwords[cid])
-        client.connect(self.host, self.port, keepalive=30)  # TCP connect, then CONNECT written at once
-        self.awaiting_connack += 1
-        self.selector.register(client.socket(), self._wanted(client), client)
-        return client
-
-    def _on_connect(self, client, command_topic, flags, reason_code, properties) -> None:
-        self.awaiting_connack -= 1
-        client.subscribe(command_topic, qos=1)
-
-    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
-        self.subscribed += 1
-
-    @staticmethod
-    def _wanted(client: mqtt.Client) -> int:
-        return selectors.EVENT_READ | (selectors.EVENT_WRITE if client.want_write() else 0)
-
-    def _serve(self, key: selectors.SelectorKey, mask: int) -> None:
-        client = key.data
-        if mask & selectors.EVENT_READ:
-            client.loop_read()
-        if mask & selectors.EVENT_WRITE:
-            client.loop_write()
-        wanted = self._wanted(client)
-        if wanted != key.events and client.socket() is not None:
-            self.selector.modify(key.fileobj, wanted, client)
 
 
 def measure_bare(url: str, size: int, broker_pid: int, credentials: str) -> dict:
@@ -295,6 +224,7 @@ def main() -> None:
     header = ("clusters", "sim s", "sim MB", "sim CPU", "broker", "SYN rtx", "bare s", "bare MB", "bare CPU", "broker",
               "SYN rtx", "ratio", "CPU×", "load", "verdict")  # fmt: skip
     print(" ".join(f"{name:>8}" for name in header[:-1]), f" {header[-1]}")
+    figures = []
     for size in options.clusters:
         sims, bares = [], []
         for _ in range(options.rounds):
@@ -311,6 +241,14 @@ def main() -> None:
         if options.rounds > 1:
             print(f"{'':8} rounds: simulator {[round(r['seconds'], 2) for r in sims]} s, "
                   f"bare {[round(r['seconds'], 2) for r in bares]} s")  # fmt: skip
+        ratio = sim["seconds"] / bare["seconds"]
+        time_goal = (f"≤ {GOAL_RATIO:.0f}×", ratio <= GOAL_RATIO) if size == GOAL_CLUSTERS else ()
+        memory_goal = (f"≤ {GOAL_MB:.0f} MB", sim["rss_mb"] <= GOAL_MB) if size == GOAL_CLUSTERS else ()
+        figures += [Figure(f"{size:,} clusters online (raw: bare paho clients), median of {options.rounds}",
+                           sim["seconds"], "s", bare["seconds"], *time_goal),
+                    Figure(f"{size:,} clusters online: memory of the simulator process", sim["rss_mb"], "MB",
+                           bare["rss_mb"], *memory_goal)]
+    record("simulator", figures)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import pa_protocol as protocol  # noqa: E402
+from bench import results  # noqa: E402
 from firmware_sim import load_csv, read_truth  # noqa: E402
 from firmware_sim.faults.kinds import KINDS, Effect  # noqa: E402
 from firmware_sim.player import GRACE_S  # noqa: E402
@@ -541,6 +542,12 @@ def main(argv: list[str] | None = None, stop: threading.Event | None = None) -> 
     result |= {"broadcasts": made, "runs": runs, "memory": growth, "verdict": judged}
     out.write_text(json.dumps(result, ensure_ascii=False, indent=1))
     print(f"series and findings: {out}")
+    played = judged["played"] / judged["deliveries"] * 100 if judged["deliveries"] else 0.0
+    figure = results.Figure(f"{options.minutes:g} min, {options.clusters} clusters, {options.flaky:.0%} flaky: "
+                            "deliveries played", played, "%", None, "none lost, duplicate or stale; memory steady",
+                            judged["pass"])
+    results.record("soak", [figure], note=f"lost {judged['lost']}, duplicate {judged['duplicates']}, "
+                   f"stale {judged['stale']}")
     return result
 
 

@@ -42,6 +42,7 @@ from sqlalchemy import select  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 import pa_protocol as protocol  # noqa: E402
+from bench.results import Figure, record  # noqa: E402
 from firmware_sim import Fleet, load_csv, read_truth  # noqa: E402
 from pa_controller.extensions import db  # noqa: E402
 from pa_controller.models import OutboxMessage, Run, User  # noqa: E402
@@ -284,6 +285,9 @@ def measure(args, workdir: Path, database_url: str | None) -> int:
         c95, r95 = percentile(controller, 95), percentile(raw, 95)
         ratio = f"{c95 / r95:.2f}x" if r95 else "n/a (raw p95 is 0 ms)"
         print(f"  p95 ratio controller / raw: {ratio} (goal: controller p95 <= {GOAL_P95_MS} ms)")
+        record("start_skew", [Figure(f"start skew p95, {CLUSTERS} clusters × {args.rounds} rounds, {backend}", c95,
+                                     "ms", r95 or None, f"≤ {GOAL_P95_MS} ms", c95 <= GOAL_P95_MS)],
+               note=f"played: controller {len(controller)}/{expected}, raw {len(raw)}/{expected}")
     return 0
 
 

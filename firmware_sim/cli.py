@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_truth_option(parser)
     parser.add_argument("--heartbeat-s", type=_positive_float, help="heartbeat period (30, or the scenario's)")
     parser.add_argument("--keepalive", type=_positive_int, help="MQTT keep-alive in s (30, or the scenario's)")
+    parser.add_argument("--bind-address", default="", metavar="ADDRESS",
+                        help="local address the clusters connect from (one address has ~28,000 ephemeral ports: "
+                        "a bigger fleet on loopback runs several processes from 127.0.0.2, 127.0.0.3 …)")
     parser.add_argument("--root", default=protocol.DEFAULT_ROOT, help="topic root (%(default)s)")
     parser.add_argument("--connect-rate", type=_rate,
                         help="new connections per s, 0 = unpaced (200, or the scenario's)")
@@ -240,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             heartbeat_s=args.heartbeat_s,  # None: the scenario's [fleet] value, else the default
             keepalive=args.keepalive,
             connect_rate=args.connect_rate,
+            bind_address=args.bind_address,
             **keys,
         )
     except ValueError as exc:

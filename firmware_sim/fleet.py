@@ -70,6 +70,7 @@ class Fleet:
         keys=None,
         keys_url: str | None = None,
         key_refresh_s: float = REFRESH_S,
+        bind_address: str = "",
     ):
         if not clusters:
             raise ValueError("a fleet needs at least one cluster")
@@ -95,7 +96,8 @@ class Fleet:
             credentials = load_credentials(credentials)
         self.credentials = dict(credentials or {})
         self.settings = SessionSettings.from_url(
-            broker_url, root=root, keepalive=options["keepalive"], reconnect_min_s=options["reconnect_min_s"]
+            broker_url, root=root, keepalive=options["keepalive"], reconnect_min_s=options["reconnect_min_s"],
+            bind_address=bind_address,
         )
         self.truth_path = Path(truth_path)
         self.heartbeat_s = options["heartbeat_s"]

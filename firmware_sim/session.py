@@ -52,6 +52,8 @@ class SessionSettings:
     keepalive: int = 30
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 60.0
+    bind_address: str = ""  # the local address to connect from ("" lets the kernel choose): one address has
+    # only ~28,000 ephemeral ports, so a fleet of 100,000 on loopback spreads over 127.0.0.2, .3 …
 
     @classmethod
     def from_url(cls, url: str, **options) -> "SessionSettings":
@@ -304,6 +306,7 @@ class Session:
             keepalive=self.settings.keepalive,
             clean_start=False,
             properties=CONNECT_PROPERTIES,
+            bind_address=self.settings.bind_address,
         )
         self.client = client
         return client

@@ -107,3 +107,39 @@ def test_the_soak_fails_on_the_controllers_memory_growth_and_shows_the_simulator
     failed = soak.verdict(made, runs, growth(scheduler=0.1))
     assert not failed["pass"] and failed["memory_over_limit"] == {"scheduler": 0.1}
     assert not soak.verdict(made, [{**runs[0], "lost": ["om-cvl-001"]}], growth())["pass"]
+
+
+STUB_BENCH = '''
+import sys
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from bench.results import Figure, record
+print("measuring", flush=True)
+record("good", [Figure("fan-out to 3", 12.0, "ms", 10.0, "≤ 1.5×", True)])
+'''
+
+
+def test_make_bench_reports_a_failed_bench_goes_on_and_rewrites_only_the_summary(tmp_path, capsys):
+    run_all = bench_module("run_all")
+    benches = tmp_path / "benches"
+    benches.mkdir()
+    (benches / "good.py").write_text(STUB_BENCH.format(root=str(run_all.ROOT)))
+    (benches / "broken.py").write_text("raise SystemExit(3)\n")
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\nIntro.\n\n## Fan-out\n\nHow it measures, by hand.\n")
+
+    failed = run_all.run([run_all.Bench("broken"), run_all.Bench("good")], benches, tmp_path / "results", doc, {})
+
+    out = capsys.readouterr().out
+    assert failed == 1
+    assert "broken FAILED (exit code 3)" in out and "[good " in out and "measuring" in out and "2 benches" in out
+    text = doc.read_text()
+    assert text.startswith("# Benchmarks\n\nIntro.\n\n" + run_all.BEGIN)
+    assert "| good | fan-out to 3 | 12.0 ms | 10.0 ms | 1.20× | ≤ 1.5× | **yes** |" in text
+    assert "| broken | FAILED: exit code 3 |" in text
+    assert text.endswith(run_all.END + "\n\n## Fan-out\n\nHow it measures, by hand.\n")
+
+    run_all.run([run_all.Bench("good")], benches, tmp_path / "results", doc, {})
+    again = doc.read_text()
+    assert again.count(run_all.BEGIN) == 1 and "How it measures, by hand." in again
+    assert "| broken | FAILED" in again, "a bench not run this time keeps its last row"

@@ -207,3 +207,12 @@ def test_a_command_sent_while_a_cluster_is_offline_is_delivered_when_it_returns(
             assert second.call(lambda: second.sessions[cid].firmware.volume) == 40
     finally:
         events.close()
+
+
+def test_a_fleet_given_a_bind_address_connects_from_it(wire_broker, tmp_path):
+    """A fleet past ~28,000 clusters on loopback needs more source addresses than one: each shard binds its own."""
+    with Fleet(load_csv(limit=3), wire_broker.url, tmp_path / "truth.jsonl", connect_rate=0, seed=1,
+               credentials=wire_broker.passwords, keys=TEST_KEYS, bind_address="127.0.0.3") as running:
+        assert running.wait_connected(timeout=10) == 3
+        sources = {session.client.socket().getsockname()[0] for session in running.sessions.values()}
+    assert sources == {"127.0.0.3"}

@@ -58,10 +58,12 @@ def o_mon_cids() -> list[str]:
 
 class Broker:
     def __init__(self, workdir: Path, clusters: Iterable[str] | None = None, *, tls: bool = False,
-                 root: str = protocol.DEFAULT_ROOT, packet_log: bool = False):
-        """`packet_log`: the broker also logs every packet it sends and receives (`packets()` reads them)."""
+                 root: str = protocol.DEFAULT_ROOT, packet_log: bool = False, max_connections: int | None = None):
+        """`packet_log`: the broker also logs every packet it sends and receives (`packets()` reads them);
+        `max_connections`: the broker refuses clients past this many (production sets it; the default has none)."""
         self.workdir = workdir
         self.packet_log = packet_log
+        self.max_connections = max_connections
         self.files = BrokerFiles(workdir)
         self.host = "127.0.0.1"
         self.port = free_port()
@@ -165,9 +167,12 @@ class Broker:
         conf = broker_config.write(self.files, Listener(self.port, self.host), tls)
         if self.packet_log:
             conf.write_text(conf.read_text() + "log_type debug\n")
+        if self.max_connections is not None:
+            conf.write_text(conf.read_text() + f"max_connections {self.max_connections}\n")
         self.log = open(self.workdir / "mosquitto.log", "ab")
         self.process = subprocess.Popen([binary, "-c", str(conf)], stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
+        started_within_s = 10 + len(self.passwords) / 500  # it reads every account first: seconds for 10,000s
+        deadline = time.monotonic() + started_within_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"mosquitto exited: see {self.workdir / 'mosquitto.log'}")
@@ -176,7 +181,9 @@ class Broker:
                 return self
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError("mosquitto did not open its port within 10 s")
+        self.process.kill()  # not left running behind the error
+        self.process.wait()
+        raise RuntimeError(f"mosquitto did not open its port within {started_within_s:.0f} s")
 
     def packets(self) -> list[str]:
         """Return the broker's log lines so far (with `packet_log`, one per packet: "Sending PUBLISH to …")."""
