@@ -9,22 +9,9 @@ from sqlalchemy import create_engine, text
 from pa_controller.services import outbox_wake
 from pa_controller.services.outbox_wake import OutboxWakeups
 from tests.support import settings as test_settings
+from tests.support.publisher import Recorder
 
 pytestmark = pytest.mark.e2e
-
-
-class Recorder:
-    """A publisher that records what it is told."""
-
-    def __init__(self):
-        self.polls: list[float] = []
-        self.wakes = 0
-
-    def wake(self) -> None:
-        self.wakes += 1
-
-    def poll_every(self, seconds: float) -> None:
-        self.polls.append(seconds)
 
 
 def wait_for(condition, timeout_s: float = 15.0) -> None:

@@ -19,6 +19,7 @@ from pa_controller.services.outbox_wake import OutboxWakeups
 from pa_controller.settings import of as settings_of
 from pa_protocol import CommandType
 from tests.support import settings as test_settings
+from tests.support.publisher import Recorder
 
 NEVER_S = 3600.0  # a poll that never comes within a test: whatever is published was woken
 
@@ -91,20 +92,6 @@ def test_ringing_a_worker_that_is_away_or_busy_never_blocks_nor_fails(tmp_path):
         for _ in range(500):  # its queue fills after a few: the rest are dropped, not waited on
             outbox_wake.send(str(busy))
         assert time.monotonic() - started < 5  # a generous bound: blocking would hang here
-
-
-class Recorder:
-    """A publisher that records what it is told."""
-
-    def __init__(self):
-        self.polls: list[float] = []
-        self.wakes = 0
-
-    def wake(self) -> None:
-        self.wakes += 1
-
-    def poll_every(self, seconds: float) -> None:
-        self.polls.append(seconds)
 
 
 def test_the_worker_socket_is_its_owners_alone_and_a_stale_one_is_replaced(tmp_path, make_settings):
