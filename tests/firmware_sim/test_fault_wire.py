@@ -16,6 +16,7 @@ from firmware_sim.faults import library_names, load_scenario, plan_faults
 from tests.firmware_sim.factories import TEST_KEYS, Listener, fixed_id, make_command, make_play, on, wait_until
 from tests.support.broker import free_port
 
+pytestmark = pytest.mark.e2e  # a slow fault suite on a real broker: make test-e2e, beside the others
 ROOT = protocol.DEFAULT_ROOT
 O_MON = load_csv()
 
