@@ -123,19 +123,26 @@ def row(bench: str, figure: Figure, data: dict) -> str:
             f"{data['load']:.1f} |")
 
 
-def summary(results: Path) -> str:
-    """The generated table: one row per figure of every result file, a row per failed bench."""
-    lines = [BEGIN, "",
-             "| bench | figure | value | raw baseline | ratio | goal | met? | date | load |",
-             "|---|---|---|---|---|---|---|---|---|"]
+def summary(results: Path, earlier: list[str] = ()) -> str:
+    """The generated table: one row per figure of every result file, a row per failed bench, and the `earlier`
+    rows of benches that have no result file here (a checkout that ran only some of them keeps the others')."""
+    rows = {}
     machines = set()
     for path in sorted(results.glob("*.json")):
         data = read(path)
         machines.add(data["machine"])
-        if not data["figures"]:
-            lines.append(f"| {data['bench']} | {data['note'] or 'no figures'} | | | | | **no** | {data['date']} | "
-                         f"{data['load']:.1f} |")
-        lines += [row(data["bench"], figure, data) for figure in data["figures"]]
+        rows[data["bench"]] = [row(data["bench"], figure, data) for figure in data["figures"]] or [
+            f"| {data['bench']} | {data['note'] or 'no figures'} | | | | | **no** | {data['date']} | "
+            f"{data['load']:.1f} |"]
+    measured = set(rows)
+    for line in earlier:
+        if (bench := line.split("|")[1].strip()) not in measured:
+            rows.setdefault(bench, []).append(line)
+    lines = [BEGIN, "",
+             "| bench | figure | value | raw baseline | ratio | goal | met? | date | load |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for bench in sorted(rows):
+        lines += rows[bench]
     lines += ["", f"Machine: {'; '.join(sorted(machines)) or '—'}. Load is the 1-minute load average when the bench "
               "wrote its figures: the machine may be shared, and a bench and its baseline slow down together, so "
               "read the ratio first. Short forms as `make bench` runs them (bench/run_all.py); the sections below "
@@ -143,10 +150,19 @@ def summary(results: Path) -> str:
     return "\n".join(lines)
 
 
+def earlier_rows(text: str) -> list[str]:
+    """The figure rows of the summary the doc holds now."""
+    if BEGIN not in text or END not in text:
+        return []
+    table = text.split(BEGIN, 1)[1].split(END, 1)[0]
+    return [line for line in table.splitlines()
+            if line.startswith("| ") and not line.startswith("| bench |")]
+
+
 def rewrite_summary(doc: Path, results: Path) -> None:
     """Replace the text between the markers (or insert it after the doc's first paragraph) with the summary."""
     text = doc.read_text(encoding="utf-8")
-    table = summary(results)
+    table = summary(results, earlier_rows(text))
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
         text = head + table + rest.split(END, 1)[1]

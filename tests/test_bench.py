@@ -143,3 +143,23 @@ def test_make_bench_reports_a_failed_bench_goes_on_and_rewrites_only_the_summary
     again = doc.read_text()
     assert again.count(run_all.BEGIN) == 1 and "How it measures, by hand." in again
     assert "| broken | FAILED" in again, "a bench not run this time keeps its last row"
+
+
+def test_a_checkout_that_runs_some_benches_keeps_the_others_rows_and_replaces_its_own(tmp_path):
+    run_all = bench_module("run_all")
+    benches = tmp_path / "benches"
+    benches.mkdir()
+    (benches / "good.py").write_text(STUB_BENCH.format(root=str(run_all.ROOT)))
+    doc = tmp_path / "benchmarks.md"
+    table = ("| bench | figure | value | raw baseline | ratio | goal | met? | date | load |\n"
+             "|---|---|---|---|---|---|---|---|---|\n"
+             "| audio | prepare 10 inputs | 47.8 s | 23.9 s | 2.00× | ≤ 2× | **no** | 2026-12-08 00:58 UTC | 17.7 |\n"
+             "| good | fan-out to 3 | 99.0 ms | 10.0 ms | 9.90× | ≤ 1.5× | **no** | 2026-12-08 00:59 UTC | 15.1 |\n")
+    doc.write_text(f"# Benchmarks\n\nIntro.\n\n{run_all.BEGIN}\n\n{table}\n{run_all.END}\n\n## Fan-out\n")
+
+    run_all.run([run_all.Bench("good")], benches, tmp_path / "results", doc, {})  # a fresh results directory
+
+    text = doc.read_text()
+    assert "| audio | prepare 10 inputs | 47.8 s |" in text, "a bench not run here keeps the row the doc had"
+    assert "| good | fan-out to 3 | 12.0 ms | 10.0 ms | 1.20× |" in text and "99.0 ms" not in text
+    assert text.index("| audio |") < text.index("| good |")
