@@ -54,19 +54,26 @@ def fleet_import(path: Path):
     click.echo(f"imported {result.clusters} clusters ({result.speakers} speakers) in {result.wards} wards")
 
 
-@pa.command("scheduler")
-def scheduler():
-    """Run the one scheduler process: dispatch, MQTT ingest, outbox. Stops on Ctrl-C or SIGTERM."""
-    from pa_controller.scheduling.lock import SchedulerLocked
-    from pa_controller.scheduling.worker import Worker
-
+def _run_until_signalled() -> threading.Event:
+    """Set up a long-running process: log lines in local time, and an event that Ctrl-C or SIGTERM sets."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     clock.log_in_local_time()
-    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)  # one line per second otherwise
-    worker = Worker(current_app._get_current_object(), settings.current())
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+@pa.command("scheduler")
+def scheduler():
+    """Run the one scheduler process: dispatch, the outbox, and the reports unless `flask pa ingest` processes
+    take them (PA_INGEST_WORKERS). Stops on Ctrl-C or SIGTERM."""
+    from pa_controller.scheduling.lock import SchedulerLocked
+    from pa_controller.scheduling.worker import Worker
+
+    stop = _run_until_signalled()
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)  # one line per second otherwise
+    worker = Worker(current_app._get_current_object(), settings.current())
     try:
         worker.start()
     except SchedulerLocked as exc:
@@ -100,15 +107,11 @@ def ingest_command(number: int):
     """
     from pa_controller.scheduling.ingest_worker import IngestWorker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    clock.log_in_local_time()
     try:
         worker = IngestWorker(current_app._get_current_object(), settings.current(), number)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = _run_until_signalled()
     worker.start()
     stop.wait()
     worker.stop()
