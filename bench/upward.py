@@ -27,10 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from explain import Recorder, explain, table_nodes  # noqa: E402
 from fanout import add_postgres_option, bench_config, database_for  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from fleet_views import synthesize, timed  # noqa: E402
-from sqlalchemy import event, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from pa_controller import create_app  # noqa: E402
 from pa_controller.domain import Role  # noqa: E402
@@ -128,10 +129,9 @@ def walk(client, path: str, auth: dict) -> tuple[int, int, float]:
 
 
 def plan_nodes(sql: str, params: dict) -> str:
-    """The node types of the plan of `sql`, and its execution time."""
-    rows = db.session.connection().exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + sql, params).scalars().all()
-    nodes = [line.strip().lstrip("-> ").split("  (")[0] for line in rows if "(cost=" in line]
-    return "; ".join(nodes) + " — " + rows[-1].strip()
+    """The plan's nodes on tables of `sql`, and its execution time (bench/explain.py's EXPLAIN)."""
+    plan = explain(sql, params)
+    return "; ".join(table_nodes(plan["Plan"])) + f" — Execution Time: {plan['Execution Time']:.3f} ms"
 
 
 def measure(args, database_url: str) -> int:
@@ -207,20 +207,11 @@ def measure(args, database_url: str) -> int:
 
 def upward_plays_sql(start_at, run_id, first) -> str:
     """The plan of the service's own plays query deep in the year, as the district's reader asks it."""
-    captured = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        if "FROM delivery" in statement:
-            captured.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        user = db.session.query(User).filter_by(username="so-tttt").one()
+    user = db.session.query(User).filter_by(username="so-tttt").one()
+    with Recorder(db.engine) as recorded:
         upward.plays(user, upward.Window(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)), None,
                      (start_at, run_id, first), 1000)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
-    statement, parameters = captured[-1]
+    statement, parameters = [(sql, given) for sql, given in recorded.statements if "FROM delivery" in sql][-1]
     return plan_nodes(statement, parameters)
 
 
